@@ -1,0 +1,228 @@
+//! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
+
+use chrono::{DateTime, Utc};
+use users_domain::{LoginIdentifier, Password, Profile, Registration, Role, User};
+use users_ports::{
+    InsertUserError, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository,
+    TokenError, TokenIssuer, UserRepository,
+};
+
+use crate::{Adapters, Unexpected, UserService, unexpected_from_port_errors};
+
+/// What a client holds after signing in: a short-lived access token and a refresh token to renew it.
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: RefreshToken,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// A user who has just signed in or up, with their tokens.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub tokens: TokenPair,
+}
+
+/// The user an access token belongs to, as stored now, and the session the token was issued in.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session: SessionId,
+}
+
+/// A signed-in user who holds the `admin` role. Only [`CurrentUser::into_admin`] makes one, so a use case that takes
+/// an `&Administrator` cannot be reached by anyone else.
+#[derive(Clone, Debug)]
+pub struct Administrator(CurrentUser);
+
+#[derive(Debug, thiserror::Error)]
+#[error("this action needs the admin role")]
+pub struct NotAnAdmin;
+
+impl CurrentUser {
+    pub fn into_admin(self) -> Result<Administrator, NotAnAdmin> {
+        if self.user.is_admin() { Ok(Administrator(self)) } else { Err(NotAnAdmin) }
+    }
+}
+
+impl Administrator {
+    pub fn current(&self) -> &CurrentUser {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("email is already taken")]
+    EmailTaken,
+    #[error("username is already taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The same for an unknown account and a wrong password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired or revoked.
+    #[error("refresh token is invalid or expired")]
+    InvalidToken,
+    /// An already rotated token was presented again; its whole session has been revoked.
+    #[error("refresh token was already used; the session has been revoked")]
+    Reused,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    #[error("refresh token is invalid")]
+    InvalidToken,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    #[error("access token is invalid")]
+    InvalidToken,
+    #[error("access token has expired")]
+    ExpiredToken,
+    /// The token is well signed, but its session was revoked or its user deleted.
+    #[error("the session of this access token has ended")]
+    SessionEnded,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+unexpected_from_port_errors!(RegisterError, LoginError, RefreshError, LogoutError, AuthenticateError);
+
+impl<A: Adapters> UserService<A> {
+    /// Creates an account with the `user` role and signs it in.
+    pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
+        let password_hash = self.hasher.hash(&registration.password).await?;
+        let now = self.now();
+        let new_user = NewUser {
+            object_id: self.object_ids.next(now),
+            username: registration.username,
+            email: registration.email,
+            password_hash,
+            profile: Profile {
+                first_name: registration.first_name,
+                last_name: registration.last_name,
+                ..Profile::default()
+            },
+            roles: vec![Role::User],
+            created_at: now,
+        };
+        let user = self.users.insert(new_user).await.map_err(|error| match error {
+            InsertUserError::DuplicateEmail => RegisterError::EmailTaken,
+            InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
+            InsertUserError::Unexpected(error) => error.into(),
+        })?;
+        let tokens = self.start_session(&user, now).await?;
+        Ok(SignedIn { user, tokens })
+    }
+
+    /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
+    /// wrong password and fails the same way.
+    pub async fn login(&self, login: LoginIdentifier, password: Password) -> Result<SignedIn, LoginError> {
+        let Some(credentials) = self.users.find_credentials(&login).await? else {
+            self.hasher.verify_dummy(&password).await?;
+            return Err(LoginError::InvalidCredentials);
+        };
+        if !self.hasher.verify(&password, &credentials.password_hash).await? {
+            return Err(LoginError::InvalidCredentials);
+        }
+        let tokens = self.start_session(&credentials.user, self.now()).await?;
+        Ok(SignedIn { user: credentials.user, tokens })
+    }
+
+    /// Trades a refresh token for a new pair. The presented token is used up; presenting it again revokes the
+    /// session, since one of the two presenters must have stolen it.
+    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, RefreshError> {
+        let now = self.now();
+        let hash = self.tokens.hash_refresh_token(refresh_token);
+        let session = match self.sessions.consume_refresh_token(&hash, now).await? {
+            RefreshTokenUse::Fresh(session) => session,
+            RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
+            RefreshTokenUse::Replayed(session) => {
+                self.sessions.revoke(session, now).await?;
+                tracing::warn!(session = session.0, "refresh token replayed: session revoked");
+                return Err(RefreshError::Reused);
+            }
+        };
+        if session.revoked || session.expires_at <= now {
+            return Err(RefreshError::InvalidToken);
+        }
+        let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
+        let refresh_token = self.tokens.new_refresh_token();
+        let expires_at = now + self.policy.refresh_token_ttl;
+        let new_hash = self.tokens.hash_refresh_token(&refresh_token);
+        self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await?;
+        Ok(self.token_pair(&user, session.id, refresh_token, now)?)
+    }
+
+    /// Ends the session the refresh token belongs to. Idempotent for a token of an already ended session.
+    pub async fn logout(&self, refresh_token: &RefreshToken) -> Result<(), LogoutError> {
+        let hash = self.tokens.hash_refresh_token(refresh_token);
+        let session = self.sessions.find_by_refresh_token(&hash).await?.ok_or(LogoutError::InvalidToken)?;
+        self.sessions.revoke(session, self.now()).await?;
+        Ok(())
+    }
+
+    /// The user behind an access token, loaded fresh: a token of a deleted user or of a revoked session fails even
+    /// before it expires, and role changes take effect at once.
+    pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, AuthenticateError> {
+        let claims = self.tokens.verify_access_token(access_token).map_err(|error| match error {
+            TokenError::Expired => AuthenticateError::ExpiredToken,
+            TokenError::Invalid => AuthenticateError::InvalidToken,
+            unexpected @ TokenError::Unexpected(_) => unexpected.into(),
+        })?;
+        let user = self
+            .users
+            .find_signed_in(claims.user_id, claims.session_id, self.now())
+            .await?
+            .ok_or(AuthenticateError::SessionEnded)?;
+        Ok(CurrentUser { user, session: claims.session_id })
+    }
+
+    async fn start_session(&self, user: &User, now: DateTime<Utc>) -> Result<TokenPair, Unexpected> {
+        let refresh_token = self.tokens.new_refresh_token();
+        let session = self
+            .sessions
+            .create(NewSession {
+                user_id: user.id,
+                refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
+                created_at: now,
+                expires_at: now + self.policy.refresh_token_ttl,
+            })
+            .await?;
+        self.token_pair(user, session, refresh_token, now)
+    }
+
+    fn token_pair(
+        &self,
+        user: &User,
+        session: SessionId,
+        refresh_token: RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, Unexpected> {
+        let access = self.tokens.issue_access_token(user.id, user.object_id, session, &user.roles, now)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            refresh_token,
+            expires_in: (access.expires_at - now).num_seconds(),
+        })
+    }
+}

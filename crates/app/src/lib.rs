@@ -1,0 +1,131 @@
+//! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
+//! account (`account`) and the management of other users (`admin`). They are methods of [`UserService`], which is
+//! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
+
+mod account;
+mod admin;
+mod auth;
+mod object_ids;
+
+use chrono::{DateTime, Duration, Utc};
+use users_ports::{Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository};
+
+pub use account::{DeleteAccountError, UpdateProfileError};
+pub use admin::{DeleteUserError, GetUserError, ListUsersError, ProvisionAdminError, ProvisionedAdmin};
+pub use auth::{
+    Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
+    SignedIn, TokenPair,
+};
+pub use object_ids::ObjectIdGenerator;
+
+/// The adapters a [`UserService`] is built from, named once so that code generic over the service needs one type
+/// parameter rather than five.
+pub trait Adapters: Send + Sync + 'static {
+    type Users: UserRepository;
+    type Sessions: SessionRepository;
+    type Hasher: PasswordHasher;
+    type Tokens: TokenIssuer;
+    type Clock: Clock;
+}
+
+/// How long a sign-in lasts without being used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Lifetime of a refresh token; each rotation starts it again.
+    pub refresh_token_ttl: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { refresh_token_ttl: Duration::days(30) }
+    }
+}
+
+/// Every use case of the service. Shared behind an `Arc` by the driving adapters.
+pub struct UserService<A: Adapters> {
+    users: A::Users,
+    sessions: A::Sessions,
+    hasher: A::Hasher,
+    tokens: A::Tokens,
+    clock: A::Clock,
+    object_ids: ObjectIdGenerator,
+    policy: SessionPolicy,
+}
+
+impl<A: Adapters> UserService<A> {
+    pub fn new(
+        users: A::Users,
+        sessions: A::Sessions,
+        hasher: A::Hasher,
+        tokens: A::Tokens,
+        clock: A::Clock,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self { users, sessions, hasher, tokens, clock, object_ids: ObjectIdGenerator::new(), policy }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+impl<A: Adapters> std::fmt::Debug for UserService<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserService").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// The clock of the real world.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A fault below the core (store, hasher, signer) that no client can fix. Its cause is kept for the logs.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Unexpected(Box<dyn std::error::Error + Send + Sync>);
+
+impl From<StoreError> for Unexpected {
+    fn from(error: StoreError) -> Self {
+        Self(Box::new(error))
+    }
+}
+
+impl From<PasswordHashError> for Unexpected {
+    fn from(error: PasswordHashError) -> Self {
+        Self(Box::new(error))
+    }
+}
+
+impl From<TokenError> for Unexpected {
+    fn from(error: TokenError) -> Self {
+        Self(Box::new(error))
+    }
+}
+
+/// Lets `?` turn any port fault into the `Unexpected` variant of a use case's error enum.
+macro_rules! unexpected_from_port_errors {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<users_ports::StoreError> for $error {
+            fn from(error: users_ports::StoreError) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+        impl From<users_ports::PasswordHashError> for $error {
+            fn from(error: users_ports::PasswordHashError) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+        impl From<users_ports::TokenError> for $error {
+            fn from(error: users_ports::TokenError) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+    )+};
+}
+pub(crate) use unexpected_from_port_errors;

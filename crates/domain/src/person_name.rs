@@ -1,0 +1,76 @@
+//! `PersonName`: a first or last name, trimmed, 1 to 20 characters.
+
+use serde::{Deserialize, Serialize};
+
+/// A given or family name. Surrounding whitespace is removed; what remains must be 1 to 20 characters with no
+/// control characters (a newline in a name is an attack on whoever prints it, not a name).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PersonNameError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters", max = PersonName::MAX_CHARS)]
+    TooLong,
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+impl PersonName {
+    pub const MAX_CHARS: usize = 20;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, PersonNameError> {
+        let raw = raw.into();
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(PersonNameError::Empty);
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(PersonNameError::TooLong);
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(PersonNameError::ControlCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+crate::string_value!(PersonName, PersonNameError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_before_measuring() {
+        let name = PersonName::parse(format!("  {}  ", "a".repeat(20))).unwrap();
+        assert_eq!(name.as_str(), "a".repeat(20));
+        assert_eq!(PersonName::parse("a".repeat(21)), Err(PersonNameError::TooLong));
+    }
+
+    #[test]
+    fn rejects_empty_and_blank() {
+        assert_eq!(PersonName::parse(""), Err(PersonNameError::Empty));
+        assert_eq!(PersonName::parse(" \t "), Err(PersonNameError::Empty));
+    }
+
+    #[test]
+    fn accepts_any_script_and_counts_characters() {
+        assert_eq!(PersonName::parse("Zoë").unwrap().as_str(), "Zoë");
+        assert!(PersonName::parse("李".repeat(20)).is_ok());
+        assert_eq!(PersonName::parse("李".repeat(21)), Err(PersonNameError::TooLong));
+        assert!(PersonName::parse("Jean-Luc O'Neil").is_ok());
+    }
+
+    #[test]
+    fn rejects_control_characters_inside() {
+        assert_eq!(PersonName::parse("Ada\nLovelace"), Err(PersonNameError::ControlCharacter));
+        assert_eq!(PersonName::parse("Ada\u{0}"), Err(PersonNameError::ControlCharacter));
+    }
+}

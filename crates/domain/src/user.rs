@@ -1,0 +1,157 @@
+//! The `User` entity and the inputs that create or change one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Email, ObjectId, Password, PersonName, ProfileUrl, Role, Username};
+
+/// The numeric identity of a user in the store; the Admin API names users by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A registered user as the core sees it. The password hash is deliberately not here: it travels only between the
+/// store and the password hasher, so no code that shapes a response can reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub object_id: ObjectId,
+    pub username: Option<Username>,
+    pub email: Email,
+    pub profile: Profile,
+    /// Sorted, without duplicates.
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+/// The optional, self-described part of a user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub website: Option<ProfileUrl>,
+    pub facebook: Option<ProfileUrl>,
+    pub instagram: Option<ProfileUrl>,
+    pub linkedin: Option<ProfileUrl>,
+    pub x: Option<ProfileUrl>,
+    pub youtube: Option<ProfileUrl>,
+}
+
+/// What a person gives to sign up.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub username: Option<Username>,
+    pub email: Email,
+    pub password: Password,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+}
+
+/// How a person names their account when signing in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginIdentifier {
+    Email(Email),
+    Username(Username),
+}
+
+/// A partial update of one's own account: `None` keeps the stored value. Email and password can be replaced but
+/// never cleared; the username and the profile fields can be cleared too.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileChanges {
+    pub username: Option<Option<Username>>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
+    pub profile: ProfilePatch,
+}
+
+/// Changes to the optional profile fields. For each, `None` keeps the stored value, `Some(None)` clears it and
+/// `Some(Some(v))` sets it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub first_name: Option<Option<PersonName>>,
+    pub last_name: Option<Option<PersonName>>,
+    pub website: Option<Option<ProfileUrl>>,
+    pub facebook: Option<Option<ProfileUrl>>,
+    pub instagram: Option<Option<ProfileUrl>>,
+    pub linkedin: Option<Option<ProfileUrl>>,
+    pub x: Option<Option<ProfileUrl>>,
+    pub youtube: Option<Option<ProfileUrl>>,
+}
+
+impl ProfilePatch {
+    /// The profile that results from applying this patch to `current`.
+    pub fn apply_to(&self, current: &Profile) -> Profile {
+        fn pick<T: Clone>(change: &Option<Option<T>>, current: &Option<T>) -> Option<T> {
+            change.as_ref().map_or_else(|| current.clone(), Clone::clone)
+        }
+        Profile {
+            first_name: pick(&self.first_name, &current.first_name),
+            last_name: pick(&self.last_name, &current.last_name),
+            website: pick(&self.website, &current.website),
+            facebook: pick(&self.facebook, &current.facebook),
+            instagram: pick(&self.instagram, &current.instagram),
+            linkedin: pick(&self.linkedin, &current.linkedin),
+            x: pick(&self.x, &current.x),
+            youtube: pick(&self.youtube, &current.youtube),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(raw: &str) -> ProfileUrl {
+        ProfileUrl::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn changes_keep_clear_or_set_each_field() {
+        let current = Profile {
+            first_name: Some(PersonName::parse("Ada").unwrap()),
+            last_name: Some(PersonName::parse("Lovelace").unwrap()),
+            website: Some(url("https://ada.example")),
+            ..Profile::default()
+        };
+        let changes = ProfilePatch {
+            last_name: Some(None),
+            x: Some(Some(url("https://x.com/ada"))),
+            ..ProfilePatch::default()
+        };
+        let updated = changes.apply_to(&current);
+        assert_eq!(updated.first_name, current.first_name, "absent field is kept");
+        assert_eq!(updated.last_name, None, "null field is cleared");
+        assert_eq!(updated.website, current.website);
+        assert_eq!(updated.x, Some(url("https://x.com/ada")), "given field is set");
+    }
+
+    #[test]
+    fn admin_is_a_role_not_a_flag() {
+        let mut user = User {
+            id: UserId(1),
+            object_id: ObjectId::from_parts(0, [0; 5], 1),
+            username: None,
+            email: Email::parse("a@example.com").unwrap(),
+            profile: Profile::default(),
+            roles: vec![Role::User],
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+        };
+        assert!(!user.is_admin());
+        user.roles = vec![Role::Admin, Role::User];
+        assert!(user.is_admin());
+    }
+}

@@ -1,0 +1,44 @@
+//! The ports of the user-management core: what it needs from a store, a password hasher, a token issuer and a
+//! clock, as small traits. Adapters implement them; the `mocks` feature provides `mockall` doubles for tests.
+//!
+//! The traits use native `async fn`. The core is generic over them (never `dyn`), and the futures are driven by
+//! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
+#![allow(async_fn_in_trait)]
+
+mod clock;
+mod passwords;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use clock::Clock;
+pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
+pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
+pub use tokens::{AccessClaims, AccessToken, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
+pub use users::{
+    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, SetRolesError, StoredCredentials, UpdateUserError,
+    UserRepository, UserUpdate,
+};
+
+#[cfg(feature = "mocks")]
+pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use passwords::MockPasswordHasher;
+#[cfg(feature = "mocks")]
+pub use sessions::MockSessionRepository;
+#[cfg(feature = "mocks")]
+pub use tokens::MockTokenIssuer;
+#[cfg(feature = "mocks")]
+pub use users::MockUserRepository;
+
+/// A fault of a store that the caller cannot act on (connection lost, pool exhausted, unexpected SQL error).
+/// It carries the cause for the logs; it is never shown to a client.
+#[derive(Debug, thiserror::Error)]
+#[error("store failure: {0}")]
+pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(cause.into())
+    }
+}

@@ -1,0 +1,46 @@
+//! `PasswordHasher`: turns passwords into slow, salted hashes and checks them.
+
+use users_domain::Password;
+
+/// A password hash in PHC string format (`$argon2id$v=19$m=…`). It never leaves the service, and its `Debug`
+/// output does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(phc: impl Into<String>) -> Self {
+        Self(phc.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordHashError {
+    /// The stored hash is not a PHC string this hasher understands.
+    #[error("stored password hash is malformed")]
+    MalformedHash,
+    #[error("password hashing failed: {0}")]
+    Unexpected(String),
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes with a fresh random salt.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHashError>;
+
+    /// Whether `password` matches `hash`.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError>;
+
+    /// Spends the time of a `verify` against a dummy hash of the same cost. Called for an unknown account, so the
+    /// time a failed sign-in takes does not tell whether the account exists.
+    async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError>;
+}

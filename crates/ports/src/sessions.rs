@@ -1,0 +1,75 @@
+//! `SessionRepository`: sign-in sessions, each one refresh-token family, with tokens stored only as hashes.
+
+use chrono::{DateTime, Utc};
+use users_domain::UserId;
+
+use crate::{RefreshTokenHash, StoreError};
+
+/// The identity of a sign-in session (one refresh-token family). Access tokens carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(pub i64);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub user_id: UserId,
+    pub refresh_token_hash: RefreshTokenHash,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session as the refresh flow needs to judge it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionState {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// What presenting a refresh token found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshTokenUse {
+    /// The token was current and is now marked used; exactly one caller gets this for a given token.
+    Fresh(SessionState),
+    /// The token had been used before: someone is replaying it.
+    Replayed(SessionId),
+    /// No such token.
+    Unknown,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait SessionRepository: Send + Sync + 'static {
+    /// Starts a session whose current refresh token has the given hash.
+    async fn create(&self, session: NewSession) -> Result<SessionId, StoreError>;
+
+    /// Atomically marks the token as used and says what it belonged to. Two concurrent calls with one token never
+    /// both get `Fresh`.
+    async fn consume_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshTokenUse, StoreError>;
+
+    /// Gives the session a new current refresh token and moves its expiry.
+    async fn add_refresh_token(
+        &self,
+        session: SessionId,
+        hash: &RefreshTokenHash,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The session a refresh token (current or already used) belongs to.
+    async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError>;
+
+    /// Ends a session: its refresh tokens stop working and so do the access tokens that name it.
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Ends every session of a user except `keep`.
+    async fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}

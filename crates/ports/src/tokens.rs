@@ -1,0 +1,86 @@
+//! `TokenIssuer`: signs and verifies access tokens, and makes and hashes opaque refresh tokens.
+
+use chrono::{DateTime, Utc};
+use users_domain::{ObjectId, Role, UserId};
+
+use crate::SessionId;
+
+/// What an access token asserts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub object_id: ObjectId,
+    pub session_id: SessionId,
+    pub roles: Vec<Role>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A signed access token and when it stops working.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A refresh token as handed to a client. Only its hash is ever stored; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+/// The stored form of a refresh token.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RefreshTokenHash(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token has expired")]
+    Expired,
+    #[error("token is invalid")]
+    Invalid,
+    #[error("token signing failed: {0}")]
+    Unexpected(String),
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait TokenIssuer: Send + Sync + 'static {
+    /// Signs an access token for `claims` (its expiry is the issuer's policy, reported back).
+    fn issue_access_token(
+        &self,
+        user_id: UserId,
+        object_id: ObjectId,
+        session_id: SessionId,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<AccessToken, TokenError>;
+
+    /// Checks signature, algorithm and expiry, and returns what the token asserts.
+    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError>;
+
+    /// A new unguessable refresh token.
+    fn new_refresh_token(&self) -> RefreshToken;
+
+    /// The one-way hash under which a refresh token is stored and looked up.
+    fn hash_refresh_token(&self, token: &RefreshToken) -> RefreshTokenHash;
+}
+
+impl RefreshToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}

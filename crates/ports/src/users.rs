@@ -1,0 +1,125 @@
+//! `UserRepository`: where users, their credentials and their roles are kept.
+
+use chrono::{DateTime, Utc};
+use users_domain::{Email, LoginIdentifier, ObjectId, Profile, ProfilePatch, Role, User, UserId, Username};
+
+use crate::{PasswordHash, SessionId, StoreError};
+
+/// A user to be stored.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub object_id: ObjectId,
+    pub username: Option<Username>,
+    pub email: Email,
+    pub password_hash: PasswordHash,
+    pub profile: Profile,
+    pub roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A partial update: `None` leaves a column as it is (see [`ProfilePatch`] for the clearable fields).
+#[derive(Clone, Debug)]
+pub struct UserUpdate {
+    pub username: Option<Option<Username>>,
+    pub email: Option<Email>,
+    pub password_hash: Option<PasswordHash>,
+    pub profile: ProfilePatch,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user together with the hash their password must match.
+#[derive(Clone, Debug)]
+pub struct StoredCredentials {
+    pub user: User,
+    pub password_hash: PasswordHash,
+}
+
+/// Which slice of the users, in id order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One slice of a list and the size of the whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("email is already taken")]
+    DuplicateEmail,
+    #[error("username is already taken")]
+    DuplicateUsername,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    #[error("user not found")]
+    NotFound,
+    #[error("email is already taken")]
+    DuplicateEmail,
+    #[error("username is already taken")]
+    DuplicateUsername,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteUserError {
+    #[error("user not found")]
+    NotFound,
+    #[error("the last admin cannot be removed")]
+    LastAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetRolesError {
+    #[error("user not found")]
+    NotFound,
+    #[error("the last admin cannot be demoted")]
+    LastAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+/// Uniqueness of email and username (case-insensitive) and "at least one admin remains" are enforced here,
+/// atomically, because only the store can decide them under concurrent requests.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait UserRepository: Send + Sync + 'static {
+    async fn insert(&self, user: NewUser) -> Result<User, InsertUserError>;
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError>;
+
+    /// Case-insensitive on the email or username.
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError>;
+
+    /// The user, if `session` is theirs, not revoked and not expired at `now`: what an access token is checked
+    /// against on every request, in one look-up.
+    async fn find_signed_in(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
+
+    /// Deletes the user with its roles and sessions; refuses to delete the last admin.
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;
+
+    /// Replaces the user's roles; refuses to take `admin` from the last admin.
+    async fn set_roles(&self, id: UserId, roles: &[Role], now: DateTime<Utc>) -> Result<User, SetRolesError>;
+
+    /// Users ordered by id.
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
+}
