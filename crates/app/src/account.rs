@@ -33,7 +33,11 @@ unexpected_from_port_errors!(UpdateProfileError, DeleteAccountError);
 impl<A: Adapters> UserService<A> {
     /// Applies the changes the user asked for. A new password ends every other session of the user, so whoever
     /// knew the old one is signed out everywhere but here.
-    pub async fn update_profile(&self, current: &CurrentUser, changes: ProfileChanges) -> Result<User, UpdateProfileError> {
+    pub async fn update_profile(
+        &self,
+        current: &CurrentUser,
+        changes: ProfileChanges,
+    ) -> Result<User, UpdateProfileError> {
         let password_hash = match &changes.password {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,

@@ -70,7 +70,11 @@ impl<A: Adapters> UserService<A> {
 
     /// Makes sure an admin account exists for `email`: creates it with `password`, or gives an existing account
     /// the admin role. The operator's way in to a fresh installation.
-    pub async fn provision_admin(&self, email: Email, password: Password) -> Result<ProvisionedAdmin, ProvisionAdminError> {
+    pub async fn provision_admin(
+        &self,
+        email: Email,
+        password: Password,
+    ) -> Result<ProvisionedAdmin, ProvisionAdminError> {
         if let Some(existing) = self.users.find_credentials(&LoginIdentifier::Email(email.clone())).await? {
             let user = existing.user;
             if user.is_admin() {

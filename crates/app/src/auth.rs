@@ -219,10 +219,6 @@ impl<A: Adapters> UserService<A> {
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Unexpected> {
         let access = self.tokens.issue_access_token(user.id, user.object_id, session, &user.roles, now)?;
-        Ok(TokenPair {
-            access_token: access.token,
-            refresh_token,
-            expires_in: (access.expires_at - now).num_seconds(),
-        })
+        Ok(TokenPair { access_token: access.token, refresh_token, expires_in: (access.expires_at - now).num_seconds() })
     }
 }

@@ -8,7 +8,9 @@ mod auth;
 mod object_ids;
 
 use chrono::{DateTime, Duration, Utc};
-use users_ports::{Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository};
+use users_ports::{
+    Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository,
+};
 
 pub use account::{DeleteAccountError, UpdateProfileError};
 pub use admin::{DeleteUserError, GetUserError, ListUsersError, ProvisionAdminError, ProvisionedAdmin};
@@ -62,6 +64,11 @@ impl<A: Adapters> UserService<A> {
         policy: SessionPolicy,
     ) -> Self {
         Self { users, sessions, hasher, tokens, clock, object_ids: ObjectIdGenerator::new(), policy }
+    }
+
+    /// Whether the service can do its work now: its store answers.
+    pub async fn check_ready(&self) -> Result<(), Unexpected> {
+        Ok(self.users.check_health().await?)
     }
 
     fn now(&self) -> DateTime<Utc> {

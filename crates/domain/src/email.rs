@@ -33,11 +33,7 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         // A bare address only: no "Name <addr>" display form, no IP-literal domains, and a domain with a dot.
-        let options = Options {
-            minimum_sub_domains: 2,
-            allow_domain_literal: false,
-            allow_display_text: false,
-        };
+        let options = Options { minimum_sub_domains: 2, allow_domain_literal: false, allow_display_text: false };
         if raw.chars().any(char::is_whitespace) || EmailAddress::parse_with_options(&raw, options).is_err() {
             return Err(EmailError::Invalid);
         }

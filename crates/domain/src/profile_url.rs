@@ -38,9 +38,7 @@ impl ProfileUrl {
         }
         let url = Url::parse(&raw).map_err(|_| ProfileUrlError::Invalid)?;
         // WHATWG parsing repairs `http:example.com` and `http:///path`; a link must spell out `scheme://host`.
-        let spelled_with_authority = raw
-            .split_once("://")
-            .is_some_and(|(_, rest)| !rest.starts_with(['/', '\\']));
+        let spelled_with_authority = raw.split_once("://").is_some_and(|(_, rest)| !rest.starts_with(['/', '\\']));
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ProfileUrlError::UnsupportedScheme);
         }
@@ -85,7 +83,15 @@ mod tests {
     #[test]
     fn rejects_relative_empty_and_padded_urls() {
         assert_eq!(ProfileUrl::parse(""), Err(ProfileUrlError::Empty));
-        for bad in ["example.com", "/ada", "https://", "http:///path", "http:example.com", " https://example.com", "https://exa mple.com"] {
+        for bad in [
+            "example.com",
+            "/ada",
+            "https://",
+            "http:///path",
+            "http:example.com",
+            " https://example.com",
+            "https://exa mple.com",
+        ] {
             assert_eq!(ProfileUrl::parse(bad), Err(ProfileUrlError::Invalid), "{bad:?}");
         }
     }

@@ -42,10 +42,7 @@ impl Role {
     }
 
     pub fn from_name(name: &str) -> Result<Self, RoleError> {
-        Self::ALL
-            .into_iter()
-            .find(|role| role.name() == name)
-            .ok_or_else(|| RoleError::UnknownName(name.to_owned()))
+        Self::ALL.into_iter().find(|role| role.name() == name).ok_or_else(|| RoleError::UnknownName(name.to_owned()))
     }
 }
 

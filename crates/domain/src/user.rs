@@ -126,11 +126,8 @@ mod tests {
             website: Some(url("https://ada.example")),
             ..Profile::default()
         };
-        let changes = ProfilePatch {
-            last_name: Some(None),
-            x: Some(Some(url("https://x.com/ada"))),
-            ..ProfilePatch::default()
-        };
+        let changes =
+            ProfilePatch { last_name: Some(None), x: Some(Some(url("https://x.com/ada"))), ..ProfilePatch::default() };
         let updated = changes.apply_to(&current);
         assert_eq!(updated.first_name, current.first_name, "absent field is kept");
         assert_eq!(updated.last_name, None, "null field is cleared");

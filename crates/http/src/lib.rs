@@ -1,1 +1,58 @@
+//! The HTTP driving adapter on actix-web: the Profile API's routes, the health probes, the authentication
+//! extractors, and the mapping of every error to an RFC 9457 problem.
+//!
+//! Use it with [`configure`] inside an actix `App`; the server crate adds logging middleware and binds the socket.
 
+mod errors;
+mod extractors;
+mod fields;
+mod health;
+mod problem;
+mod profile_api;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use users_app::{Adapters, UserService};
+
+pub use extractors::{Admin, Authenticated};
+pub use problem::{FieldError, PROBLEM_JSON, Problem};
+
+/// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
+pub const MAX_JSON_BYTES: usize = 16 * 1024;
+
+/// Registers the service, the extractor settings and every route on an actix `App` or scope.
+pub fn configure<A: Adapters>(service: web::Data<UserService<A>>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(service)
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(MAX_JSON_BYTES)
+                    .error_handler(|error, _| errors::json_error(error).into()),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
+            .configure(health::routes::<A>)
+            .configure(profile_api::routes::<A>)
+            .default_service(web::to(not_found));
+    }
+}
+
+/// A JSON response that no cache may keep: every body of this API is personal data or a credential.
+pub(crate) fn no_store_json(status: StatusCode, body: impl Serialize) -> HttpResponse {
+    HttpResponse::build(status).insert_header(CacheControl(vec![CacheDirective::NoStore])).json(body)
+}
+
+async fn not_found() -> Result<HttpResponse, Problem> {
+    Err(Problem::not_found("no such route"))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, Problem> {
+    Err(Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this route does not take this method",
+    ))
+}

@@ -122,4 +122,7 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Users ordered by id.
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
+
+    /// Whether the store can serve requests now (the readiness probe).
+    async fn check_health(&self) -> Result<(), StoreError>;
 }

@@ -1,1 +1,10 @@
+//! The `users-server` binary's library: settings, wiring of the adapters into the use cases and the HTTP adapter,
+//! and the commands `serve`, `migrate` and `create-admin`. Everything here is assembly; the rules live in `app`.
 
+pub mod secret;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::{Application, StartupError, build_service, create_admin, migrate};

@@ -1,1 +1,94 @@
-fn main() {}
+//! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), or creates an
+//! admin (`create-admin --email EMAIL`, password on standard input).
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use users_app::ProvisionedAdmin;
+use users_server::{Application, Settings, create_admin, migrate, telemetry};
+
+#[derive(Parser)]
+#[command(name = "users-server", version, about = "User management service: sign-up, sign-in, profiles and admin")]
+struct Cli {
+    /// Settings file (TOML). Default: $USERS_CONFIG, else ./users.toml if it exists.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGTERM/SIGINT (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create an admin account, or make an existing account admin. Reads the password from standard input.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("users-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::load(cli.config)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let applied = migrate(&settings).await?;
+            tracing::info!(count = applied.len(), "migrations applied");
+            let application = Application::build(&settings)?;
+            tracing::info!(
+                store = %settings.database.redacted_url(),
+                address = %format!("http://{}:{}", settings.server.host, application.port()),
+                "users-server is serving"
+            );
+            application.run_until_stopped().await?;
+            tracing::info!("users-server stopped");
+        }
+        Command::Migrate => {
+            let applied = migrate(&settings).await?;
+            println!("applied {} migration(s){}", applied.len(), list(&applied));
+        }
+        Command::CreateAdmin { email } => {
+            migrate(&settings).await?;
+            let password = read_password()?;
+            match create_admin(&settings, &email, password).await? {
+                ProvisionedAdmin::Created(user) => println!("created admin {} (id {})", user.email, user.object_id),
+                ProvisionedAdmin::Promoted(user) => {
+                    println!("made {} an admin (id {}); their password is unchanged", user.email, user.object_id)
+                }
+                ProvisionedAdmin::AlreadyAdmin(user) => {
+                    println!("{} is already an admin (id {}); nothing changed", user.email, user.object_id)
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> std::io::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

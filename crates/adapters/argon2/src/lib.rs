@@ -1,1 +1,131 @@
+//! `PasswordHasher` with Argon2id at OWASP's recommended parameters, run on tokio's blocking threads so a hash
+//! (tens of milliseconds of CPU) never stalls the async workers.
 
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash as Phc;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use users_domain::Password;
+use users_ports::{PasswordHash, PasswordHashError, PasswordHasher};
+
+/// OWASP's first recommended Argon2id setting: 19 MiB of memory, 2 passes, 1 lane.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+#[derive(Clone)]
+pub struct Argon2Hasher {
+    argon2: Arc<Argon2<'static>>,
+    /// A hash of a random password with the same parameters, verified against for unknown accounts.
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher").field("params", self.argon2.params()).finish_non_exhaustive()
+    }
+}
+
+impl Argon2Hasher {
+    /// The production parameters.
+    pub fn new() -> Result<Self, PasswordHashError> {
+        Self::with_params(MEMORY_KIB, ITERATIONS, PARALLELISM)
+    }
+
+    pub fn with_params(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, PasswordHashError> {
+        let params = Params::new(memory_kib, iterations, parallelism, None).map_err(unexpected)?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut dummy_password = [0u8; 32];
+        getrandom::fill(&mut dummy_password).map_err(unexpected)?;
+        let dummy_hash: Phc = argon2.hash_password(&dummy_password).map_err(unexpected)?;
+        let dummy_hash = dummy_hash.to_string();
+        Ok(Self { argon2: Arc::new(argon2), dummy_hash: dummy_hash.into() })
+    }
+}
+
+fn unexpected(error: impl std::fmt::Display) -> PasswordHashError {
+    PasswordHashError::Unexpected(error.to_string())
+}
+
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PasswordHashError> + Send + 'static,
+) -> Result<T, PasswordHashError> {
+    tokio::task::spawn_blocking(work).await.map_err(unexpected)?
+}
+
+fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, PasswordHashError> {
+    let hash = Phc::new(phc).map_err(|_| PasswordHashError::MalformedHash)?;
+    match argon2.verify_password(password.as_bytes(), &hash) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+        Err(error) => Err(unexpected(error)),
+    }
+}
+
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHashError> {
+        let (argon2, password) = (Arc::clone(&self.argon2), password.clone());
+        off_the_workers(move || {
+            let hash: Phc = argon2.hash_password(password.expose().as_bytes()).map_err(unexpected)?;
+            Ok(PasswordHash::new(hash.to_string()))
+        })
+        .await
+    }
+
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError> {
+        let (argon2, password, hash) = (Arc::clone(&self.argon2), password.clone(), hash.clone());
+        off_the_workers(move || verify(&argon2, password.expose(), hash.as_str())).await
+    }
+
+    async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError> {
+        let (argon2, password, dummy) = (Arc::clone(&self.argon2), password.clone(), Arc::clone(&self.dummy_hash));
+        off_the_workers(move || verify(&argon2, password.expose(), &dummy).map(drop)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::parse(raw).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_with_argon2id_and_the_owasp_parameters() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let hash = hasher.hash(&password("correct horse")).await.unwrap();
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_str());
+    }
+
+    #[tokio::test]
+    async fn verifies_the_right_password_only() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let hash = hasher.hash(&password("correct horse")).await.unwrap();
+        assert!(hasher.verify(&password("correct horse"), &hash).await.unwrap());
+        assert!(!hasher.verify(&password("correct horsE"), &hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn salts_every_hash() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let first = hasher.hash(&password("correct horse")).await.unwrap();
+        let second = hasher.hash(&password("correct horse")).await.unwrap();
+        assert_ne!(first, second);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_is_reported_not_accepted() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let result = hasher.verify(&password("correct horse"), &PasswordHash::new("plaintext")).await;
+        assert!(matches!(result, Err(PasswordHashError::MalformedHash)));
+    }
+
+    #[tokio::test]
+    async fn the_dummy_verification_runs_a_real_hash() {
+        let hasher = Argon2Hasher::new().unwrap();
+        assert!(hasher.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        hasher.verify_dummy(&password("any password")).await.unwrap();
+    }
+}

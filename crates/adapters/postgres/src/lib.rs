@@ -1,1 +1,79 @@
+//! The PostgreSQL store: `UserRepository` and `SessionRepository` on diesel-async with a deadpool connection pool,
+//! and the embedded migrations of `migrations/postgres`.
 
+mod rows;
+mod schema;
+mod sessions;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use users_ports::StoreError;
+
+pub use sessions::PgSessionRepository;
+pub use users::PgUserRepository;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
+
+/// A pool of connections to one PostgreSQL database, from which the repositories are made.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+    }
+}
+
+impl PgStore {
+    /// Prepares a pool; connections are opened on first use.
+    pub fn new(database_url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        let mut config = ManagerConfig::default();
+        // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+        let pool = Pool::builder(manager).max_size(max_connections).build().map_err(StoreError::new)?;
+        Ok(Self { pool })
+    }
+
+    pub fn users(&self) -> PgUserRepository {
+        PgUserRepository::new(self.pool.clone())
+    }
+
+    pub fn sessions(&self) -> PgSessionRepository {
+        PgSessionRepository::new(self.pool.clone())
+    }
+}
+
+/// Applies the migrations that `database_url` has not seen yet, and returns their names.
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
+    let database_url = database_url.to_owned();
+    // diesel's migration harness is synchronous: run it on a blocking thread through the async connection wrapper.
+    tokio::task::spawn_blocking(move || {
+        let mut connection =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&database_url)
+                .map_err(StoreError::new)?;
+        let applied = connection.run_pending_migrations(MIGRATIONS).map_err(StoreError)?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await
+    .map_err(StoreError::new)?
+}
+
+type Connection = Object<AsyncPgConnection>;
+
+async fn checkout(pool: &Pool<AsyncPgConnection>) -> Result<Connection, StoreError> {
+    pool.get().await.map_err(StoreError::new)
+}
+
+fn fault(error: diesel::result::Error) -> StoreError {
+    StoreError::new(error)
+}

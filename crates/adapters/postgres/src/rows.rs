@@ -1,0 +1,152 @@
+//! Row types of the `users` table and their translation into domain values.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use users_domain::{Email, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username};
+use users_ports::{NewUser, StoreError, UserUpdate};
+
+use crate::schema::users;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct UserRow {
+    id: i64,
+    object_id: String,
+    username: Option<String>,
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    website: Option<String>,
+    facebook: Option<String>,
+    instagram: Option<String>,
+    linkedin: Option<String>,
+    x: Option<String>,
+    youtube: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Rebuilds the domain user. Every stored value went through the domain's constructors on its way in, so a
+    /// failure here means the row was changed behind the service's back: a fault, not a client error.
+    pub(crate) fn into_user(self, role_ids: impl IntoIterator<Item = i64>) -> Result<User, StoreError> {
+        let mut roles = role_ids.into_iter().map(Role::from_id).collect::<Result<Vec<_>, _>>().map_err(corrupt)?;
+        roles.sort();
+        roles.dedup();
+        Ok(User {
+            id: UserId(self.id),
+            object_id: ObjectId::parse(&self.object_id).map_err(corrupt)?,
+            username: self.username.map(Username::parse).transpose().map_err(corrupt)?,
+            email: Email::parse(self.email).map_err(corrupt)?,
+            profile: Profile {
+                first_name: self.first_name.map(PersonName::parse).transpose().map_err(corrupt)?,
+                last_name: self.last_name.map(PersonName::parse).transpose().map_err(corrupt)?,
+                website: url(self.website)?,
+                facebook: url(self.facebook)?,
+                instagram: url(self.instagram)?,
+                linkedin: url(self.linkedin)?,
+                x: url(self.x)?,
+                youtube: url(self.youtube)?,
+            },
+            roles,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn url(value: Option<String>) -> Result<Option<ProfileUrl>, StoreError> {
+    value.map(ProfileUrl::parse).transpose().map_err(corrupt)
+}
+
+fn corrupt(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::new(format!("stored user row is invalid: {error}"))
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct NewUserRow<'a> {
+    object_id: String,
+    username: Option<&'a str>,
+    email: &'a str,
+    password_hash: &'a str,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    website: Option<&'a str>,
+    facebook: Option<&'a str>,
+    instagram: Option<&'a str>,
+    linkedin: Option<&'a str>,
+    x: Option<&'a str>,
+    youtube: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a NewUser> for NewUserRow<'a> {
+    fn from(user: &'a NewUser) -> Self {
+        let profile = &user.profile;
+        Self {
+            object_id: user.object_id.to_string(),
+            username: user.username.as_ref().map(Username::as_str),
+            email: user.email.as_str(),
+            password_hash: user.password_hash.as_str(),
+            first_name: profile.first_name.as_ref().map(PersonName::as_str),
+            last_name: profile.last_name.as_ref().map(PersonName::as_str),
+            website: profile.website.as_ref().map(ProfileUrl::as_str),
+            facebook: profile.facebook.as_ref().map(ProfileUrl::as_str),
+            instagram: profile.instagram.as_ref().map(ProfileUrl::as_str),
+            linkedin: profile.linkedin.as_ref().map(ProfileUrl::as_str),
+            x: profile.x.as_ref().map(ProfileUrl::as_str),
+            youtube: profile.youtube.as_ref().map(ProfileUrl::as_str),
+            created_at: user.created_at,
+            updated_at: user.created_at,
+        }
+    }
+}
+
+/// Only the columns that are `Some` are written; `Some(None)` writes NULL.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+pub(crate) struct UserChangeset<'a> {
+    username: Option<Option<&'a str>>,
+    email: Option<&'a str>,
+    password_hash: Option<&'a str>,
+    first_name: Option<Option<&'a str>>,
+    last_name: Option<Option<&'a str>>,
+    website: Option<Option<&'a str>>,
+    facebook: Option<Option<&'a str>>,
+    instagram: Option<Option<&'a str>>,
+    linkedin: Option<Option<&'a str>>,
+    x: Option<Option<&'a str>>,
+    youtube: Option<Option<&'a str>>,
+    updated_at: DateTime<Utc>,
+}
+
+fn patch<T: AsRef<str>>(change: &Option<Option<T>>) -> Option<Option<&str>> {
+    change.as_ref().map(|value| value.as_ref().map(AsRef::as_ref))
+}
+
+impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
+    fn from(update: &'a UserUpdate) -> Self {
+        let ProfilePatch { first_name, last_name, website, facebook, instagram, linkedin, x, youtube } =
+            &update.profile;
+        Self {
+            username: patch(&update.username),
+            email: update.email.as_ref().map(Email::as_str),
+            password_hash: update.password_hash.as_ref().map(|hash| hash.as_str()),
+            first_name: patch(first_name),
+            last_name: patch(last_name),
+            website: patch(website),
+            facebook: patch(facebook),
+            instagram: patch(instagram),
+            linkedin: patch(linkedin),
+            x: patch(x),
+            youtube: patch(youtube),
+            updated_at: update.updated_at,
+        }
+    }
+}

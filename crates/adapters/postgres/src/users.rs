@@ -1,0 +1,294 @@
+//! `UserRepository` on PostgreSQL.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
+use users_ports::{
+    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SetRolesError, StoreError,
+    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+};
+
+use crate::rows::{NewUserRow, UserChangeset, UserRow};
+use crate::schema::{lower, sessions, user_roles, users};
+use crate::{checkout, fault};
+
+#[derive(Clone)]
+pub struct PgUserRepository {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgUserRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgUserRepository").finish_non_exhaustive()
+    }
+}
+
+impl PgUserRepository {
+    pub(crate) fn new(pool: Pool<AsyncPgConnection>) -> Self {
+        Self { pool }
+    }
+}
+
+/// Which unique index a violation hit, by the names given in the migration.
+enum Taken {
+    Email,
+    Username,
+}
+
+fn taken(error: &DieselError) -> Option<Taken> {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => match info.constraint_name() {
+            Some("users_email_lower_key") => Some(Taken::Email),
+            Some("users_username_lower_key") => Some(Taken::Username),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Errors inside the delete and role transactions: a refusal, or a database error that rolls the transaction back.
+enum TxError<E> {
+    Refused(E),
+    Database(DieselError),
+}
+
+impl<E> From<DieselError> for TxError<E> {
+    fn from(error: DieselError) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// Folds the rows of a users ⟕ user_roles join (one row per role) into the user.
+fn single_user(rows: Vec<(UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
+    let mut rows = rows.into_iter();
+    let Some((row, first_role)) = rows.next() else { return Ok(None) };
+    let roles = first_role.into_iter().chain(rows.filter_map(|(_, role)| role));
+    row.into_user(roles).map(Some)
+}
+
+async fn roles_of(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DieselError> {
+    let pairs: Vec<(i64, i64)> = user_roles::table
+        .filter(user_roles::user_id.eq_any(ids))
+        .select((user_roles::user_id, user_roles::role_id))
+        .load(conn)
+        .await?;
+    let mut by_user: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (user_id, role_id) in pairs {
+        by_user.entry(user_id).or_default().push(role_id);
+    }
+    Ok(by_user)
+}
+
+async fn load_user(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<User>, StoreError> {
+    let rows = users::table
+        .left_join(user_roles::table)
+        .filter(users::id.eq(id))
+        .select((UserRow::as_select(), user_roles::role_id.nullable()))
+        .load(conn)
+        .await
+        .map_err(fault)?;
+    single_user(rows)
+}
+
+/// Locks the admin memberships for the rest of the transaction and returns whose they are, so that two requests
+/// removing two different admins cannot both see "another admin remains".
+async fn lock_admins(conn: &mut AsyncPgConnection) -> Result<Vec<i64>, DieselError> {
+    user_roles::table
+        .filter(user_roles::role_id.eq(Role::Admin.id()))
+        .select(user_roles::user_id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+fn is_last_admin(admins: &[i64], id: i64) -> bool {
+    admins == [id]
+}
+
+impl UserRepository for PgUserRepository {
+    async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
+        let mut conn = checkout(&self.pool).await?;
+        let role_ids: Vec<i64> = user.roles.iter().map(|role| role.id()).collect();
+        let result = conn
+            .transaction(async |conn| {
+                let row: UserRow = diesel::insert_into(users::table)
+                    .values(NewUserRow::from(&user))
+                    .returning(UserRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let memberships: Vec<_> = role_ids
+                    .iter()
+                    .map(|role| (user_roles::user_id.eq(row.id()), user_roles::role_id.eq(role)))
+                    .collect();
+                diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
+                Ok::<_, DieselError>(row)
+            })
+            .await;
+        match result {
+            Ok(row) => Ok(row.into_user(role_ids)?),
+            Err(error) => Err(match taken(&error) {
+                Some(Taken::Email) => InsertUserError::DuplicateEmail,
+                Some(Taken::Username) => InsertUserError::DuplicateUsername,
+                None => InsertUserError::Unexpected(fault(error)),
+            }),
+        }
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        load_user(&mut conn, id.0).await
+    }
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let rows = users::table
+            .left_join(user_roles::table)
+            .filter(users::object_id.eq(id.to_string()))
+            .select((UserRow::as_select(), user_roles::role_id.nullable()))
+            .load(&mut conn)
+            .await
+            .map_err(fault)?;
+        single_user(rows)
+    }
+
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let query = users::table.left_join(user_roles::table).into_boxed();
+        let query = match login {
+            LoginIdentifier::Email(email) => query.filter(lower(users::email).eq(lower(email.as_str()))),
+            LoginIdentifier::Username(username) => {
+                query.filter(lower(users::username.assume_not_null()).eq(lower(username.as_str())))
+            }
+        };
+        let rows: Vec<(UserRow, String, Option<i64>)> = query
+            .select((UserRow::as_select(), users::password_hash, user_roles::role_id.nullable()))
+            .load(&mut conn)
+            .await
+            .map_err(fault)?;
+        let password_hash = match rows.as_slice() {
+            [(_, hash, _), ..] => PasswordHash::new(hash.clone()),
+            [] => return Ok(None),
+        };
+        let rows = rows.into_iter().map(|(row, _, role)| (row, role)).collect();
+        Ok(single_user(rows)?.map(|user| StoredCredentials { user, password_hash }))
+    }
+
+    async fn find_signed_in(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let rows = users::table
+            .inner_join(sessions::table)
+            .left_join(user_roles::table)
+            .filter(users::id.eq(id.0))
+            .filter(sessions::id.eq(session.0))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .select((UserRow::as_select(), user_roles::role_id.nullable()))
+            .load(&mut conn)
+            .await
+            .map_err(fault)?;
+        single_user(rows)
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+        let mut conn = checkout(&self.pool).await?;
+        let updated = diesel::update(users::table.find(id.0))
+            .set(UserChangeset::from(&update))
+            .execute(&mut conn)
+            .await
+            .map_err(|error| match taken(&error) {
+                Some(Taken::Email) => UpdateUserError::DuplicateEmail,
+                Some(Taken::Username) => UpdateUserError::DuplicateUsername,
+                None => UpdateUserError::Unexpected(fault(error)),
+            })?;
+        if updated == 0 {
+            return Err(UpdateUserError::NotFound);
+        }
+        load_user(&mut conn, id.0).await?.ok_or(UpdateUserError::NotFound)
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+        let mut conn = checkout(&self.pool).await?;
+        conn.transaction(async |conn| {
+            if is_last_admin(&lock_admins(conn).await?, id.0) {
+                return Err(TxError::Refused(DeleteUserError::LastAdmin));
+            }
+            // Roles, sessions and refresh tokens go with the user (ON DELETE CASCADE).
+            match diesel::delete(users::table.find(id.0)).execute(conn).await? {
+                0 => Err(TxError::Refused(DeleteUserError::NotFound)),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => DeleteUserError::Unexpected(fault(error)),
+        })
+    }
+
+    async fn set_roles(&self, id: UserId, roles: &[Role], now: DateTime<Utc>) -> Result<User, SetRolesError> {
+        let mut conn = checkout(&self.pool).await?;
+        let mut role_ids: Vec<i64> = roles.iter().map(|role| role.id()).collect();
+        role_ids.sort_unstable();
+        role_ids.dedup();
+        conn.transaction(async |conn| {
+            if !role_ids.contains(&Role::Admin.id()) && is_last_admin(&lock_admins(conn).await?, id.0) {
+                return Err(TxError::Refused(SetRolesError::LastAdmin));
+            }
+            let touched = diesel::update(users::table.find(id.0)).set(users::updated_at.eq(now)).execute(conn).await?;
+            if touched == 0 {
+                return Err(TxError::Refused(SetRolesError::NotFound));
+            }
+            diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
+            let memberships: Vec<_> =
+                role_ids.iter().map(|role| (user_roles::user_id.eq(id.0), user_roles::role_id.eq(role))).collect();
+            diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
+            Ok(())
+        })
+        .await
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => SetRolesError::Unexpected(fault(error)),
+        })?;
+        load_user(&mut conn, id.0).await?.ok_or(SetRolesError::NotFound)
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+        let rows: Vec<UserRow> = users::table
+            .order(users::id)
+            .limit(i64::from(page.limit))
+            .offset(offset)
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(fault)?;
+        let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
+        let mut roles = roles_of(&mut conn, &ids).await.map_err(fault)?;
+        let total: i64 = users::table.count().get_result(&mut conn).await.map_err(fault)?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let role_ids = roles.remove(&row.id()).unwrap_or_default();
+                row.into_user(role_ids)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    async fn check_health(&self) -> Result<(), StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(fault)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! The one place where the use cases' errors become HTTP problems, and where actix's own extractor errors
+//! (malformed JSON, wrong content type, oversized body, bad query string) get the same problem+json shape.
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use users_app::{
+    AuthenticateError, DeleteAccountError, DeleteUserError, GetUserError, ListUsersError, LoginError, LogoutError,
+    NotAnAdmin, RefreshError, RegisterError, Unexpected, UpdateProfileError,
+};
+
+use crate::problem::{FieldError, Problem};
+
+/// The challenge for requests that carry no usable credentials.
+pub(crate) const CHALLENGE: &str = "Bearer realm=\"users\"";
+/// The challenge for a bearer token that was refused (RFC 6750 §3.1).
+pub(crate) const INVALID_TOKEN_CHALLENGE: &str = "Bearer realm=\"users\", error=\"invalid_token\"";
+
+fn email_taken() -> Problem {
+    Problem::conflict("email-taken", "an account with this email already exists")
+}
+
+fn username_taken() -> Problem {
+    Problem::conflict("username-taken", "this username is already taken")
+}
+
+fn last_admin() -> Problem {
+    Problem::conflict("last-admin", "the last admin cannot be removed; make another user admin first")
+}
+
+fn user_not_found() -> Problem {
+    Problem::not_found("no user has this id")
+}
+
+fn invalid_refresh_token() -> Problem {
+    Problem::unauthorized(
+        "invalid-refresh-token",
+        "the refresh token is invalid, expired or revoked",
+        INVALID_TOKEN_CHALLENGE,
+    )
+}
+
+impl From<Unexpected> for Problem {
+    fn from(error: Unexpected) -> Self {
+        Problem::internal(&error)
+    }
+}
+
+impl From<RegisterError> for Problem {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailTaken => email_taken(),
+            RegisterError::UsernameTaken => username_taken(),
+            RegisterError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<LoginError> for Problem {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => {
+                Problem::unauthorized("invalid-credentials", "the credentials are not valid", CHALLENGE)
+            }
+            LoginError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for Problem {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken | RefreshError::Reused => invalid_refresh_token(),
+            RefreshError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<LogoutError> for Problem {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::InvalidToken => invalid_refresh_token(),
+            LogoutError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for Problem {
+    fn from(error: AuthenticateError) -> Self {
+        let detail = match error {
+            AuthenticateError::InvalidToken => "the access token is invalid",
+            AuthenticateError::ExpiredToken => "the access token has expired",
+            AuthenticateError::SessionEnded => "the session of this access token has ended",
+            AuthenticateError::Unexpected(error) => return error.into(),
+        };
+        Problem::unauthorized("invalid-token", detail, INVALID_TOKEN_CHALLENGE)
+    }
+}
+
+impl From<NotAnAdmin> for Problem {
+    fn from(_: NotAnAdmin) -> Self {
+        Problem::forbidden("this action needs the admin role")
+    }
+}
+
+impl From<UpdateProfileError> for Problem {
+    fn from(error: UpdateProfileError) -> Self {
+        match error {
+            UpdateProfileError::EmailTaken => email_taken(),
+            UpdateProfileError::UsernameTaken => username_taken(),
+            UpdateProfileError::AccountGone => user_not_found(),
+            UpdateProfileError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<DeleteAccountError> for Problem {
+    fn from(error: DeleteAccountError) -> Self {
+        match error {
+            DeleteAccountError::LastAdmin => last_admin(),
+            DeleteAccountError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListUsersError> for Problem {
+    fn from(error: ListUsersError) -> Self {
+        match error {
+            ListUsersError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<GetUserError> for Problem {
+    fn from(error: GetUserError) -> Self {
+        match error {
+            GetUserError::NotFound => user_not_found(),
+            GetUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<DeleteUserError> for Problem {
+    fn from(error: DeleteUserError) -> Self {
+        match error {
+            DeleteUserError::NotFound => user_not_found(),
+            DeleteUserError::LastAdmin => last_admin(),
+            DeleteUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+/// A JSON body actix could not read: 413 too large, 415 not JSON, 400 not well-formed, 422 well-formed but of the
+/// wrong shape (a number where a string belongs).
+pub(crate) fn json_error(error: JsonPayloadError) -> Problem {
+    use actix_web::http::StatusCode;
+    match error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body must be at most {} bytes", crate::MAX_JSON_BYTES),
+        ),
+        JsonPayloadError::ContentType => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the request body must be JSON, sent with Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            Problem::validation(vec![FieldError { field: "body".to_owned(), message: error.to_string() }])
+        }
+        JsonPayloadError::Deserialize(error) => {
+            Problem::bad_request(format!("the request body is not valid JSON: {error}"))
+        }
+        other => Problem::bad_request(format!("the request body could not be read: {other}")),
+    }
+}
+
+pub(crate) fn query_error(error: QueryPayloadError) -> Problem {
+    Problem::invalid_parameters(vec![FieldError { field: "query".to_owned(), message: error.to_string() }])
+}

@@ -1,0 +1,76 @@
+//! Request extractors: `Authenticated` (any signed-in user) and `Admin` (a signed-in admin), from the bearer token.
+
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use users_app::{Adapters, Administrator, CurrentUser, UserService};
+
+use crate::errors::CHALLENGE;
+use crate::problem::Problem;
+
+/// The signed-in user making the request; 401 without a valid, live access token.
+#[derive(Debug)]
+pub struct Authenticated<A> {
+    pub current: CurrentUser,
+    adapters: PhantomData<fn() -> A>,
+}
+
+/// A signed-in admin; 401 as for [`Authenticated`], 403 for anyone without the admin role.
+#[derive(Debug)]
+pub struct Admin<A> {
+    pub admin: Administrator,
+    adapters: PhantomData<fn() -> A>,
+}
+
+fn bearer_token(request: &HttpRequest) -> Result<String, Problem> {
+    let missing = || Problem::unauthorized("missing-token", "this endpoint needs a bearer access token", CHALLENGE);
+    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(missing()),
+    }
+}
+
+fn service<A: Adapters>(request: &HttpRequest) -> web::Data<UserService<A>> {
+    request
+        .app_data::<web::Data<UserService<A>>>()
+        .cloned()
+        .expect("the UserService is registered as app data by users_http::configure")
+}
+
+async fn authenticate<A: Adapters>(request: HttpRequest) -> Result<CurrentUser, Problem> {
+    let token = bearer_token(&request)?;
+    Ok(service::<A>(&request).authenticate(&token).await?)
+}
+
+impl<A: Adapters> FromRequest for Authenticated<A> {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let current = authenticate::<A>(request).await?;
+            Ok(Self { current, adapters: PhantomData })
+        })
+    }
+}
+
+impl<A: Adapters> FromRequest for Admin<A> {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let admin = authenticate::<A>(request).await?.into_admin()?;
+            Ok(Self { admin, adapters: PhantomData })
+        })
+    }
+}

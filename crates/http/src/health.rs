@@ -1,0 +1,33 @@
+//! Liveness and readiness probes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use users_app::{Adapters, UserService};
+
+use crate::problem::Problem;
+
+pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
+    config.route("/health/live", web::get().to(live)).route("/health/ready", web::get().to(ready::<A>));
+}
+
+/// The process answers: nothing else is checked, so a slow database never gets the process restarted.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The service can do its work: its store answers.
+async fn ready<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
+    match service.check_ready().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Service unavailable",
+                "the database is not reachable",
+            ))
+        }
+    }
+}

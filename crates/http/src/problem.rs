@@ -1,0 +1,128 @@
+//! `Problem`: an RFC 9457 `application/problem+json` error response, the only error shape either dialect returns.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid input field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// An error as a client sees it: `{type, title, status, detail}`, plus `errors` for validation failures.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    #[serde(serialize_with = "status_code")]
+    status: StatusCode,
+    detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+    #[serde(skip)]
+    www_authenticate: Option<&'static str>,
+}
+
+fn status_code<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    /// `slug` names the kind of problem: its `type` is `/problems/{slug}`.
+    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/problems/{slug}"),
+            title,
+            status,
+            detail: detail.into(),
+            errors: Vec::new(),
+            www_authenticate: None,
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    /// 400 for query-string or path parameters that are not what the route takes.
+    pub fn invalid_parameters(errors: Vec<FieldError>) -> Self {
+        Self { errors, ..Self::bad_request("one or more parameters are invalid") }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                "Validation failed",
+                "one or more fields are invalid",
+            )
+        }
+    }
+
+    /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
+    pub fn unauthorized(slug: &str, detail: impl Into<String>, challenge: &'static str) -> Self {
+        Self { www_authenticate: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, slug, "Unauthorized", detail) }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn conflict(slug: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, slug, "Conflict", detail)
+    }
+
+    /// 500: the cause goes to the log (inside the request's span, so with its request id), never to the client.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, "request failed on an unexpected fault");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "the service failed to handle this request; it has been logged",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+            .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]));
+        if let Some(challenge) = self.www_authenticate {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        }
+        response.body(serde_json::to_string(self).unwrap_or_default())
+    }
+}

@@ -1,0 +1,113 @@
+//! The Profile API (seed 000): `/auth/*` sign-up, sign-in and tokens, `/users/current`, and admin `/users/*`.
+
+mod dto;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use users_app::{Adapters, UserService};
+use users_domain::ObjectId;
+use users_ports::PageRequest;
+
+use crate::extractors::{Admin, Authenticated};
+use crate::problem::{FieldError, Problem};
+use crate::{method_not_allowed, no_store_json};
+use dto::{
+    ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest, SignedInResponse,
+    UpdateProfileRequest, UserListResponse,
+};
+
+type Service<A> = web::Data<UserService<A>>;
+type Handled = Result<HttpResponse, Problem>;
+
+pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource("/auth/register").post(register::<A>).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/auth/login").post(login::<A>).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/auth/refresh").post(refresh::<A>).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/auth/logout").post(logout::<A>).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/users/current")
+                .get(current_user::<A>)
+                .put(update_current_user::<A>)
+                .delete(delete_current_user::<A>)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource(["/users", "/users/"]).get(list_users::<A>).default_service(web::to(method_not_allowed)))
+        .service(
+            web::resource("/users/{user_id}")
+                .get(get_user::<A>)
+                .delete(delete_user::<A>)
+                .default_service(web::to(method_not_allowed)),
+        );
+}
+
+async fn register<A: Adapters>(service: Service<A>, body: web::Json<RegisterRequest>) -> Handled {
+    let registration = body.into_inner().parse()?;
+    let signed_in = service.register(registration).await?;
+    Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
+}
+
+async fn login<A: Adapters>(service: Service<A>, body: web::Json<LoginRequest>) -> Handled {
+    let (identifier, password) = match body.into_inner().parse()? {
+        LoginInput::Credentials(identifier, password) => (identifier, password),
+        LoginInput::Impossible => return Err(users_app::LoginError::InvalidCredentials.into()),
+    };
+    let signed_in = service.login(identifier, password).await?;
+    Ok(no_store_json(StatusCode::OK, SignedInResponse::from(signed_in)))
+}
+
+async fn refresh<A: Adapters>(service: Service<A>, body: web::Json<RefreshTokenRequest>) -> Handled {
+    let refresh_token = body.into_inner().parse()?;
+    let tokens = service.refresh(&refresh_token).await?;
+    Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
+}
+
+async fn logout<A: Adapters>(service: Service<A>, body: web::Json<RefreshTokenRequest>) -> Handled {
+    let refresh_token = body.into_inner().parse()?;
+    service.logout(&refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
+    Ok(no_store_json(StatusCode::OK, ProfileResponse::from(auth.current.user)))
+}
+
+async fn update_current_user<A: Adapters>(
+    service: Service<A>,
+    auth: Authenticated<A>,
+    body: web::Json<UpdateProfileRequest>,
+) -> Handled {
+    let changes = body.into_inner().parse()?;
+    let user = service.update_profile(&auth.current, changes).await?;
+    Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
+}
+
+async fn delete_current_user<A: Adapters>(service: Service<A>, auth: Authenticated<A>) -> Handled {
+    service.delete_account(&auth.current).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
+    let (offset, limit) = query.into_inner().parse()?;
+    let page = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
+    let data = page.items.into_iter().map(ProfileResponse::from).collect();
+    Ok(no_store_json(StatusCode::OK, UserListResponse { data, total: page.total, limit, offset }))
+}
+
+fn object_id(raw: &str) -> Result<ObjectId, Problem> {
+    ObjectId::parse(raw).map_err(|error| {
+        Problem::invalid_parameters(vec![FieldError { field: "userId".to_owned(), message: error.to_string() }])
+    })
+}
+
+async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = object_id(&path)?;
+    let user = service.get_user(&admin.admin, id).await?;
+    Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
+}
+
+async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = object_id(&path)?;
+    service.delete_user(&admin.admin, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

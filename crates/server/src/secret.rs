@@ -1,0 +1,72 @@
+//! The JWT signing secret: taken from the settings, or generated once and kept in a file so tokens outlive restarts.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read or write the JWT secret file {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("the JWT secret file {0} is not valid base64")]
+    Corrupt(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(getrandom::Error),
+}
+
+/// `configured` if given; otherwise the secret in `file`, creating it (mode 0600) with 64 random bytes if absent.
+pub fn load_or_create(configured: Option<&str>, file: &Path) -> Result<Vec<u8>, SecretError> {
+    if let Some(secret) = configured {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let io = |source| SecretError::Io { path: file.display().to_string(), source };
+    match std::fs::read_to_string(file) {
+        Ok(encoded) => STANDARD.decode(encoded.trim()).map_err(|_| SecretError::Corrupt(file.display().to_string())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 64];
+            getrandom::fill(&mut secret).map_err(SecretError::Random)?;
+            if let Some(folder) = file.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).map_err(io)?;
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut handle = options.open(file).map_err(io)?;
+            writeln!(handle, "{}", STANDARD.encode(&secret)).map_err(io)?;
+            tracing::info!(file = %file.display(), "generated a new JWT signing secret");
+            Ok(secret)
+        }
+        Err(error) => Err(io(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_secret_wins() {
+        let file = std::env::temp_dir().join("users-secret-test-unused");
+        assert_eq!(load_or_create(Some("configured"), &file).unwrap(), b"configured");
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn a_generated_secret_is_kept_and_reused() {
+        let folder = std::env::temp_dir().join(format!("users-secret-test-{}", std::process::id()));
+        let file = folder.join("nested").join("jwt-secret");
+        let first = load_or_create(None, &file).unwrap();
+        let second = load_or_create(None, &file).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+}

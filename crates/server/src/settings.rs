@@ -1,0 +1,124 @@
+//! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
+//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`).
+
+use std::path::PathBuf;
+
+use config::{Config, ConfigError, Environment, File};
+use serde::Deserialize;
+
+/// Where the settings file is looked for when `USERS_CONFIG` does not name one. It may be absent.
+pub const DEFAULT_CONFIG_FILE: &str = "users.toml";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: usize,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    /// The HS256 signing secret. When empty, one is generated once and kept in `jwt_secret_file`.
+    pub jwt_secret: Option<String>,
+    pub jwt_secret_file: PathBuf,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+}
+
+impl Settings {
+    /// Reads the layers in order; `config_file` overrides `USERS_CONFIG` and the default file name.
+    pub fn load(config_file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let file = config_file
+            .or_else(|| std::env::var_os("USERS_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let plain = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        Config::builder()
+            .set_default("server.host", "127.0.0.1")?
+            .set_default("server.port", 8080)?
+            .set_default("server.workers", 0)?
+            .set_default("server.shutdown_timeout_secs", 30)?
+            .set_default("database.url", "postgres://postgres@127.0.0.1:5432/postgres")?
+            .set_default("database.max_connections", 16)?
+            .set_default("auth.jwt_secret_file", "data/jwt-secret")?
+            .set_default("auth.access_token_ttl_secs", 15 * 60)?
+            .set_default("auth.refresh_token_ttl_days", 30)?
+            .add_source(File::from(file).required(false))
+            .add_source(Environment::with_prefix("USERS").prefix_separator("__").separator("__"))
+            .set_override_option("database.url", plain("DATABASE_URL"))?
+            .set_override_option("server.host", plain("HOST"))?
+            .set_override_option("server.port", plain("PORT"))?
+            .set_override_option("auth.jwt_secret", plain("JWT_SECRET"))?
+            .build()?
+            .try_deserialize()
+    }
+}
+
+impl DatabaseSettings {
+    /// The URL with any password masked, for logs.
+    pub fn redacted_url(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else { return self.url.clone() };
+        match rest.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+                let masked = if user_info.contains(':') { ":***" } else { "" };
+                format!("{scheme}://{user}{masked}@{host}")
+            }
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwt_secret_file", &self.jwt_secret_file)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(url: &str) -> DatabaseSettings {
+        DatabaseSettings { url: url.to_owned(), max_connections: 1 }
+    }
+
+    #[test]
+    fn redacts_the_database_password_only() {
+        assert_eq!(database("postgres://app:s3cret@db:5432/users").redacted_url(), "postgres://app:***@db:5432/users");
+        assert_eq!(
+            database("postgres://postgres@127.0.0.1/users").redacted_url(),
+            "postgres://postgres@127.0.0.1/users"
+        );
+        assert_eq!(database("postgres://db/users").redacted_url(), "postgres://db/users");
+    }
+}
