@@ -82,6 +82,7 @@ impl<A: Adapters> UserService<A> {
             }
             let mut roles = user.roles.clone();
             roles.push(Role::Admin);
+            roles.sort();
             let promoted = self.users.set_roles(user.id, &roles, self.now()).await.map_err(|error| match error {
                 SetRolesError::Unexpected(error) => error.into(),
                 // Adding a role can't take the last admin's away; the user vanishing is a race worth reporting.

@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use users_domain::{LoginIdentifier, Password, Profile, Registration, Role, User};
 use users_ports::{
     InsertUserError, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository,
@@ -169,8 +169,11 @@ impl<A: Adapters> UserService<A> {
         let refresh_token = self.tokens.new_refresh_token();
         let expires_at = now + self.policy.refresh_token_ttl;
         let new_hash = self.tokens.hash_refresh_token(&refresh_token);
+        // Sign before storing: if signing failed after the store, the client would hold only a used-up token, and
+        // its retry would look like a replay and end the session.
+        let pair = self.token_pair(&user, session.id, refresh_token, now)?;
         self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await?;
-        Ok(self.token_pair(&user, session.id, refresh_token, now)?)
+        Ok(pair)
     }
 
     /// Ends the session the refresh token belongs to. Idempotent for a token of an already ended session.
@@ -219,6 +222,8 @@ impl<A: Adapters> UserService<A> {
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Unexpected> {
         let access = self.tokens.issue_access_token(user.id, user.object_id, session, &user.roles, now)?;
-        Ok(TokenPair { access_token: access.token, refresh_token, expires_in: (access.expires_at - now).num_seconds() })
+        // `exp` is in whole seconds while `now` is not: round up, so a 15-minute token says 900, not 899.
+        let expires_in = (access.expires_at - now + Duration::milliseconds(999)).num_seconds();
+        Ok(TokenPair { access_token: access.token, refresh_token, expires_in })
     }
 }

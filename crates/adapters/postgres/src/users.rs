@@ -106,6 +106,14 @@ async fn lock_admins(conn: &mut AsyncPgConnection) -> Result<Vec<i64>, DieselErr
         .await
 }
 
+/// The ids of `roles`, sorted and without duplicates, ready to insert as memberships.
+fn role_ids(roles: &[Role]) -> Vec<i64> {
+    let mut ids: Vec<i64> = roles.iter().map(|role| role.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
@@ -113,7 +121,7 @@ fn is_last_admin(admins: &[i64], id: i64) -> bool {
 impl UserRepository for PgUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         let mut conn = checkout(&self.pool).await?;
-        let role_ids: Vec<i64> = user.roles.iter().map(|role| role.id()).collect();
+        let role_ids = role_ids(&user.roles);
         let result = conn
             .transaction(async |conn| {
                 let row: UserRow = diesel::insert_into(users::table)
@@ -237,9 +245,7 @@ impl UserRepository for PgUserRepository {
 
     async fn set_roles(&self, id: UserId, roles: &[Role], now: DateTime<Utc>) -> Result<User, SetRolesError> {
         let mut conn = checkout(&self.pool).await?;
-        let mut role_ids: Vec<i64> = roles.iter().map(|role| role.id()).collect();
-        role_ids.sort_unstable();
-        role_ids.dedup();
+        let role_ids = role_ids(roles);
         conn.transaction(async |conn| {
             if !role_ids.contains(&Role::Admin.id()) && is_last_admin(&lock_admins(conn).await?, id.0) {
                 return Err(TxError::Refused(SetRolesError::LastAdmin));

@@ -1,0 +1,947 @@
+//! The behaviour every store must show through the `UserRepository` and `SessionRepository` ports, written once and
+//! run against each adapter. Nothing here knows which store it talks to: a test binary creates a fresh, empty store
+//! per test and hands its repositories to one of these functions.
+//!
+//! Timestamps are truncated to microseconds, the finest precision a store is expected to keep, so that what is read
+//! back can be compared for equality with what was written.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use users_domain::{
+    Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
+};
+use users_ports::{
+    DeleteUserError, InsertUserError, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
+    RefreshTokenUse, SessionId, SessionRepository, SessionState, SetRolesError, UpdateUserError, UserRepository,
+    UserUpdate,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The current time at the precision a store keeps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn seconds(n: i64) -> TimeDelta {
+    TimeDelta::seconds(n)
+}
+
+pub fn password_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo")
+}
+
+pub fn other_password_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNo")
+}
+
+/// A distinct ObjectId for every distinct `n`.
+pub fn object_id(n: u32) -> ObjectId {
+    ObjectId::from_parts(1_750_000_000, [0xa1, 0xb2, 0xc3, 0xd4, 0xe5], n)
+}
+
+pub fn email(raw: &str) -> Email {
+    Email::parse(raw).expect("valid email")
+}
+
+pub fn username(raw: &str) -> Username {
+    Username::parse(raw).expect("valid username")
+}
+
+pub fn person_name(raw: &str) -> PersonName {
+    PersonName::parse(raw).expect("valid name")
+}
+
+pub fn url(raw: &str) -> ProfileUrl {
+    ProfileUrl::parse(raw).expect("valid url")
+}
+
+pub fn token(raw: &str) -> RefreshTokenHash {
+    RefreshTokenHash(raw.to_owned())
+}
+
+/// Every profile field set.
+pub fn full_profile() -> Profile {
+    Profile {
+        first_name: Some(person_name("Ada")),
+        last_name: Some(person_name("Lovelace")),
+        website: Some(url("https://ada.example")),
+        facebook: Some(url("https://facebook.com/ada")),
+        instagram: Some(url("https://instagram.com/ada")),
+        linkedin: Some(url("https://linkedin.com/in/ada")),
+        x: Some(url("https://x.com/ada")),
+        youtube: Some(url("https://youtube.com/@ada")),
+    }
+}
+
+/// A plain user (role `user`, no username, empty profile) created at `created_at`.
+pub fn new_user(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
+    NewUser {
+        object_id: object_id(n),
+        username: None,
+        email: email(address),
+        password_hash: password_hash(),
+        profile: Profile::default(),
+        roles: vec![Role::User],
+        created_at,
+    }
+}
+
+pub fn new_admin(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
+    NewUser { roles: vec![Role::Admin, Role::User], ..new_user(n, address, created_at) }
+}
+
+/// An update that changes nothing but `updated_at`.
+pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
+    UserUpdate { username: None, email: None, password_hash: None, profile: ProfilePatch::default(), updated_at }
+}
+
+pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> NewSession {
+    NewSession { user_id: user, refresh_token_hash: token(hash), created_at, expires_at }
+}
+
+async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
+    users.insert(user).await.expect("insert user")
+}
+
+async fn admin_ids<U: UserRepository>(users: &U) -> Vec<UserId> {
+    let page = users.list(PageRequest { offset: 0, limit: 1000 }).await.expect("list users");
+    page.items.into_iter().filter(User::is_admin).map(|user| user.id).collect()
+}
+
+async fn total<U: UserRepository>(users: &U) -> u64 {
+    users.list(PageRequest { offset: 0, limit: 0 }).await.expect("list users").total
+}
+
+/// Drives all `futures` concurrently on the current task and returns their outputs in order. (The ports' futures
+/// are not `Send`, so they cannot be spawned; polled together they still hold their own connections and meet in
+/// the store at the same time.)
+pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|output| output.expect("every future completed")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inserting and finding users
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let inserted = insert_ok(
+        &users,
+        NewUser {
+            username: Some(username("AdaL")),
+            profile: full_profile(),
+            // Given unsorted: the store returns roles sorted.
+            roles: vec![Role::User, Role::Admin],
+            ..new_user(1, "Ada@Example.com", t)
+        },
+    )
+    .await;
+
+    assert_eq!(inserted.object_id, object_id(1));
+    assert_eq!(inserted.username, Some(username("AdaL")));
+    assert_eq!(inserted.email.as_str(), "Ada@Example.com", "the email keeps the case it was given");
+    assert_eq!(inserted.profile, full_profile());
+    assert_eq!(inserted.roles, vec![Role::Admin, Role::User]);
+    assert_eq!(inserted.created_at, t);
+    assert_eq!(inserted.updated_at, t, "a new user was last updated when it was created");
+
+    assert_eq!(users.find_by_id(inserted.id).await.unwrap(), Some(inserted.clone()));
+    assert_eq!(users.find_by_object_id(object_id(1)).await.unwrap(), Some(inserted.clone()));
+
+    let second = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    assert_ne!(second.id, inserted.id);
+    assert_eq!(second.roles, vec![Role::User]);
+    assert_eq!(second.profile, Profile::default());
+    assert_eq!(second.username, None);
+    assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
+    assert_eq!(users.find_by_object_id(object_id(2)).await.unwrap(), Some(second));
+
+    assert_eq!(users.find_by_id(UserId(inserted.id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(users.find_by_object_id(object_id(3)).await.unwrap(), None);
+}
+
+pub async fn insert_user_without_roles<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let inserted = insert_ok(&users, NewUser { roles: vec![], ..new_user(1, "ada@example.com", now()) }).await;
+    assert_eq!(inserted.roles, vec![]);
+    assert_eq!(users.find_by_id(inserted.id).await.unwrap(), Some(inserted.clone()));
+    let credentials =
+        users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().expect("found");
+    assert_eq!(credentials.user, inserted);
+}
+
+pub async fn find_credentials_by_email_ignores_case<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let ada = insert_ok(
+        &users,
+        NewUser { username: Some(username("AdaL")), roles: vec![Role::Admin], ..new_user(1, "Ada@Example.com", t) },
+    )
+    .await;
+    // Another user, without a username, who must never be found in Ada's place.
+    insert_ok(&users, NewUser { password_hash: other_password_hash(), ..new_user(2, "grace@example.com", t) }).await;
+
+    for login in ["Ada@Example.com", "ada@example.com", "ADA@EXAMPLE.COM"] {
+        let found = users
+            .find_credentials(&LoginIdentifier::Email(email(login)))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{login} finds Ada"));
+        assert_eq!(found.user, ada, "{login}");
+        assert_eq!(found.user.roles, vec![Role::Admin]);
+        assert_eq!(found.password_hash, password_hash(), "{login}");
+    }
+    let grace = users.find_credentials(&LoginIdentifier::Email(email("Grace@example.com"))).await.unwrap().unwrap();
+    assert_eq!(grace.user.email.as_str(), "grace@example.com");
+    assert_eq!(grace.password_hash, other_password_hash());
+
+    assert!(users.find_credentials(&LoginIdentifier::Email(email("nobody@example.com"))).await.unwrap().is_none());
+    // The local part alone, or the address as a username, finds nothing.
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("ada"))).await.unwrap().is_none());
+}
+
+pub async fn find_credentials_by_username_ignores_case<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada =
+        insert_ok(&users, NewUser { username: Some(username("AdaL")), ..new_user(1, "ada@example.com", t) }).await;
+    let grace = insert_ok(
+        &users,
+        NewUser {
+            username: Some(username("grace")),
+            password_hash: other_password_hash(),
+            ..new_user(2, "grace@example.com", t)
+        },
+    )
+    .await;
+    insert_ok(&users, new_user(3, "nameless@example.com", t)).await;
+
+    for login in ["AdaL", "adal", "ADAL"] {
+        let found = users
+            .find_credentials(&LoginIdentifier::Username(username(login)))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{login} finds Ada"));
+        assert_eq!(found.user, ada, "{login}");
+        assert_eq!(found.password_hash, password_hash());
+    }
+    let found = users.find_credentials(&LoginIdentifier::Username(username("GRACE"))).await.unwrap().unwrap();
+    assert_eq!(found.user, grace);
+    assert_eq!(found.password_hash, other_password_hash());
+
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("nobody"))).await.unwrap().is_none());
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("Ada"))).await.unwrap().is_none());
+}
+
+pub async fn duplicate_email_differing_by_case_is_refused<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    for (n, duplicate) in [(2, "ada@example.com"), (3, "ADA@example.COM"), (4, "Ada@Example.com")] {
+        let result =
+            users.insert(NewUser { username: Some(username(&format!("other{n}"))), ..new_user(n, duplicate, t) }).await;
+        assert!(matches!(result, Err(InsertUserError::DuplicateEmail)), "{duplicate}: {result:?}");
+    }
+    assert_eq!(total(&users).await, 1);
+    let found = users.find_credentials(&LoginIdentifier::Email(email("ADA@EXAMPLE.COM"))).await.unwrap().unwrap();
+    assert_eq!(found.user, ada);
+}
+
+pub async fn duplicate_username_differing_by_case_is_refused<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
+    for (n, duplicate) in [(2, "Ada"), (3, "ada"), (4, "ADA")] {
+        let result = users
+            .insert(NewUser { username: Some(username(duplicate)), ..new_user(n, &format!("other{n}@example.com"), t) })
+            .await;
+        assert!(matches!(result, Err(InsertUserError::DuplicateUsername)), "{duplicate}: {result:?}");
+    }
+    assert_eq!(total(&users).await, 1);
+    let found = users.find_credentials(&LoginIdentifier::Username(username("aDA"))).await.unwrap().unwrap();
+    assert_eq!(found.user, ada);
+    // The refused inserts left nothing behind: their emails are free.
+    assert!(users.find_credentials(&LoginIdentifier::Email(email("other2@example.com"))).await.unwrap().is_none());
+}
+
+pub async fn users_without_username_coexist<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let mut inserted = Vec::new();
+    for n in 1..=3 {
+        inserted.push(insert_ok(&users, new_user(n, &format!("user{n}@example.com"), t)).await);
+    }
+    assert!(inserted.iter().all(|user| user.username.is_none()));
+    let page = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(page.items, inserted);
+}
+
+pub async fn concurrent_inserts_of_one_email_admit_one<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    // Open the store's connections first, so that the inserts below start together.
+    for health in join_all((0..20).map(|_| users.check_health())).await {
+        health.expect("healthy");
+    }
+    let cases = ["race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com"];
+    let results = join_all((0..20u32).map(|n| {
+        let users = &users;
+        async move { users.insert(new_user(n + 1, cases[n as usize % cases.len()], t)).await }
+    }))
+    .await;
+
+    let winners: Vec<&User> = results.iter().filter_map(|result| result.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one insert succeeds: {results:?}");
+    let duplicates = results.iter().filter(|result| matches!(result, Err(InsertUserError::DuplicateEmail))).count();
+    assert_eq!(duplicates, 19, "all others are told the email is taken: {results:?}");
+
+    assert_eq!(total(&users).await, 1);
+    let stored = users.find_credentials(&LoginIdentifier::Email(email("race@example.com"))).await.unwrap().unwrap();
+    assert_eq!(&stored.user, winners[0]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Updating users
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let ada = insert_ok(
+        &users,
+        NewUser {
+            username: Some(username("AdaL")),
+            profile: full_profile(),
+            roles: vec![Role::Admin, Role::User],
+            ..new_user(1, "ada@example.com", t)
+        },
+    )
+    .await;
+
+    let t2 = t + seconds(60);
+    let update = UserUpdate {
+        profile: ProfilePatch {
+            first_name: Some(Some(person_name("Augusta"))),
+            x: Some(Some(url("https://x.com/augusta"))),
+            ..ProfilePatch::default()
+        },
+        ..touch(t2)
+    };
+    let updated = users.update(ada.id, update).await.expect("update");
+    let expected = User {
+        profile: Profile {
+            first_name: Some(person_name("Augusta")),
+            x: Some(url("https://x.com/augusta")),
+            ..full_profile()
+        },
+        updated_at: t2,
+        ..ada.clone()
+    };
+    assert_eq!(updated, expected);
+    assert_eq!(updated.created_at, t, "created_at never moves");
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
+
+    // Only the password hash.
+    let t3 = t2 + seconds(60);
+    let updated = users.update(ada.id, UserUpdate { password_hash: Some(other_password_hash()), ..touch(t3) }).await;
+    let expected = User { updated_at: t3, ..expected };
+    assert_eq!(updated.expect("update"), expected);
+    let credentials = users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().unwrap();
+    assert_eq!(credentials.password_hash, other_password_hash());
+    assert_eq!(credentials.user, expected);
+
+    // Nothing but the time.
+    let t4 = t3 + seconds(60);
+    let updated = users.update(ada.id, touch(t4)).await.expect("update");
+    assert_eq!(updated, User { updated_at: t4, ..expected });
+}
+
+pub async fn update_clears_username_and_profile_fields<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(
+        &users,
+        NewUser { username: Some(username("AdaL")), profile: full_profile(), ..new_user(1, "ada@example.com", t) },
+    )
+    .await;
+    let update = UserUpdate {
+        username: Some(None),
+        profile: ProfilePatch {
+            first_name: Some(None),
+            last_name: Some(None),
+            website: Some(None),
+            facebook: Some(None),
+            instagram: Some(None),
+            linkedin: Some(None),
+            x: Some(None),
+            youtube: Some(None),
+        },
+        ..touch(t + seconds(1))
+    };
+    let updated = users.update(ada.id, update).await.expect("update");
+    let expected = User { username: None, profile: Profile::default(), updated_at: t + seconds(1), ..ada };
+    assert_eq!(updated, expected);
+    assert_eq!(users.find_by_id(expected.id).await.unwrap(), Some(expected.clone()));
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("AdaL"))).await.unwrap().is_none());
+
+    // The cleared username is free for someone else.
+    let grace = users.insert(NewUser { username: Some(username("adal")), ..new_user(2, "grace@example.com", t) }).await;
+    assert!(grace.is_ok(), "{grace:?}");
+}
+
+pub async fn update_changes_email_and_username<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let ada =
+        insert_ok(&users, NewUser { username: Some(username("AdaL")), ..new_user(1, "ada@example.com", t) }).await;
+    let update = UserUpdate {
+        username: Some(Some(username("Countess"))),
+        email: Some(email("Countess@Example.org")),
+        ..touch(t + seconds(5))
+    };
+    let updated = users.update(ada.id, update).await.expect("update");
+    let expected = User {
+        username: Some(username("Countess")),
+        email: email("Countess@Example.org"),
+        updated_at: t + seconds(5),
+        ..ada
+    };
+    assert_eq!(updated, expected);
+
+    let by_email = users.find_credentials(&LoginIdentifier::Email(email("countess@example.org"))).await.unwrap();
+    assert_eq!(by_email.map(|credentials| credentials.user), Some(expected.clone()));
+    let by_username = users.find_credentials(&LoginIdentifier::Username(username("countess"))).await.unwrap();
+    assert_eq!(by_username.map(|credentials| credentials.user), Some(expected.clone()));
+    assert!(users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().is_none());
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("AdaL"))).await.unwrap().is_none());
+
+    // Changing only the case of one's own email or username is not a clash with oneself.
+    let update = UserUpdate {
+        username: Some(Some(username("COUNTESS"))),
+        email: Some(email("countess@example.org")),
+        ..touch(t + seconds(6))
+    };
+    let updated = users.update(expected.id, update).await.expect("case-only change");
+    assert_eq!(updated.email.as_str(), "countess@example.org");
+    assert_eq!(updated.username, Some(username("COUNTESS")));
+}
+
+pub async fn update_to_a_taken_email_or_username_changes_nothing<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
+    let grace = insert_ok(
+        &users,
+        NewUser { username: Some(username("Grace")), profile: full_profile(), ..new_user(2, "grace@example.com", t) },
+    )
+    .await;
+
+    let result = users
+        .update(
+            grace.id,
+            UserUpdate {
+                email: Some(email("ADA@Example.com")),
+                password_hash: Some(other_password_hash()),
+                profile: ProfilePatch { first_name: Some(None), ..ProfilePatch::default() },
+                ..touch(t + seconds(10))
+            },
+        )
+        .await;
+    assert!(matches!(result, Err(UpdateUserError::DuplicateEmail)), "{result:?}");
+
+    let result = users
+        .update(
+            grace.id,
+            UserUpdate {
+                username: Some(Some(username("aDA"))),
+                profile: ProfilePatch { last_name: Some(None), ..ProfilePatch::default() },
+                ..touch(t + seconds(10))
+            },
+        )
+        .await;
+    assert!(matches!(result, Err(UpdateUserError::DuplicateUsername)), "{result:?}");
+
+    assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()), "nothing of Grace changed");
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada), "nothing of Ada changed");
+    let credentials =
+        users.find_credentials(&LoginIdentifier::Email(email("grace@example.com"))).await.unwrap().unwrap();
+    assert_eq!(credentials.password_hash, password_hash(), "the password hash was not changed either");
+    assert_eq!(credentials.user, grace);
+}
+
+pub async fn update_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", now())).await;
+    let unknown = UserId(ada.id.0 + 1000);
+    let result = users.update(unknown, UserUpdate { email: Some(email("x@example.com")), ..touch(now()) }).await;
+    assert!(matches!(result, Err(UpdateUserError::NotFound)), "{result:?}");
+    let result = users.update(unknown, touch(now())).await;
+    assert!(matches!(result, Err(UpdateUserError::NotFound)), "{result:?}");
+    assert_eq!(total(&users).await, 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deleting users
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let ada_session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
+    sessions.add_refresh_token(ada_session, &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    let grace_session = sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap();
+
+    users.delete(ada.id).await.expect("delete");
+
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), None);
+    assert_eq!(users.find_by_object_id(ada.object_id).await.unwrap(), None);
+    assert!(users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().is_none());
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("ada"))).await.unwrap().is_none());
+    assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
+    assert_eq!(sessions.consume_refresh_token(&token("ada-2"), t).await.unwrap(), RefreshTokenUse::Unknown);
+
+    // Grace is untouched.
+    assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()));
+    assert_eq!(users.find_signed_in(grace.id, grace_session, t).await.unwrap(), Some(grace));
+    assert_eq!(sessions.find_by_refresh_token(&token("grace-1")).await.unwrap(), Some(grace_session));
+    assert_eq!(total(&users).await, 1);
+
+    // The email and username are free again, and the newcomer inherits no role of Ada's.
+    let newcomer = insert_ok(
+        &users,
+        NewUser { username: Some(username("ADA")), roles: vec![], ..new_user(3, "Ada@Example.com", t) },
+    )
+    .await;
+    assert_eq!(newcomer.roles, vec![]);
+    assert_ne!(newcomer.id, ada.id);
+}
+
+pub async fn delete_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let result = users.delete(UserId(4242)).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "no users at all: {result:?}");
+
+    let admin = insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
+    let result = users.delete(UserId(admin.id.0 + 1000)).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "with an admin: {result:?}");
+
+    let user = insert_ok(&users, new_user(2, "user@example.com", now())).await;
+    users.delete(user.id).await.expect("delete");
+    let result = users.delete(user.id).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "deleted twice: {result:?}");
+    assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin));
+}
+
+pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    let result = users.delete(first.id).await;
+    assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "the only admin: {result:?}");
+    assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
+
+    let second = insert_ok(&users, NewUser { roles: vec![Role::Admin], ..new_user(2, "second@example.com", t) }).await;
+    let plain = insert_ok(&users, new_user(3, "plain@example.com", t)).await;
+
+    users.delete(first.id).await.expect("one of two admins can be deleted");
+    assert_eq!(users.find_by_id(first.id).await.unwrap(), None);
+
+    let result = users.delete(second.id).await;
+    assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "now the last admin: {result:?}");
+    assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
+
+    users.delete(plain.id).await.expect("a non-admin can be deleted while an admin remains");
+    assert_eq!(admin_ids(&users).await, vec![second.id]);
+}
+
+pub async fn concurrent_deletion_of_the_two_admins_keeps_one<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let mut survivor = insert_ok(&users, new_admin(1, "admin1@example.com", t)).await;
+    for round in 2..=11u32 {
+        let newcomer = insert_ok(&users, new_admin(round, &format!("admin{round}@example.com"), t)).await;
+        let pair = [survivor.id, newcomer.id];
+        let results = join_all(pair.map(|id| users.delete(id))).await;
+        let deleted: Vec<UserId> =
+            pair.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(id, _)| *id).collect();
+        let refused = results.iter().filter(|result| matches!(result, Err(DeleteUserError::LastAdmin))).count();
+        assert_eq!((deleted.len(), refused), (1, 1), "round {round}: one deleted, one refused: {results:?}");
+
+        let remaining = admin_ids(&users).await;
+        assert_eq!(remaining.len(), 1, "round {round}: exactly one admin remains");
+        assert!(!deleted.contains(&remaining[0]), "round {round}: the remaining admin is the refused one");
+        survivor = users.find_by_id(remaining[0]).await.unwrap().expect("the survivor exists");
+    }
+    assert_eq!(total(&users).await, 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Roles
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn set_roles_replaces_the_roles<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let admin = insert_ok(&users, new_admin(1, "admin@example.com", t)).await;
+    let ada = insert_ok(&users, new_user(2, "ada@example.com", t)).await;
+
+    let promoted = users.set_roles(ada.id, &[Role::User, Role::Admin], t + seconds(1)).await.expect("promote");
+    let expected = User { roles: vec![Role::Admin, Role::User], updated_at: t + seconds(1), ..ada.clone() };
+    assert_eq!(promoted, expected);
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
+
+    let only_admin = users.set_roles(ada.id, &[Role::Admin, Role::Admin], t + seconds(2)).await.expect("set");
+    assert_eq!(only_admin.roles, vec![Role::Admin], "duplicates collapse");
+    assert_eq!(only_admin.updated_at, t + seconds(2));
+
+    let demoted = users.set_roles(ada.id, &[Role::User], t + seconds(3)).await.expect("demote with another admin");
+    assert_eq!(demoted, User { roles: vec![Role::User], updated_at: t + seconds(3), ..ada.clone() });
+
+    let none = users.set_roles(ada.id, &[], t + seconds(4)).await.expect("no roles");
+    assert_eq!(none.roles, vec![]);
+    assert_eq!(users.find_by_id(ada.id).await.unwrap().unwrap().roles, vec![]);
+    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(listed.items, vec![admin.clone(), none]);
+
+    // The last admin keeping `admin` among new roles is fine.
+    let kept = users.set_roles(admin.id, &[Role::Admin], t + seconds(5)).await.expect("admin stays admin");
+    assert_eq!(kept.roles, vec![Role::Admin]);
+}
+
+pub async fn set_roles_refuses_to_demote_the_last_admin<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    for roles in [&[Role::User][..], &[]] {
+        let result = users.set_roles(first.id, roles, t + seconds(1)).await;
+        assert!(matches!(result, Err(SetRolesError::LastAdmin)), "{roles:?}: {result:?}");
+    }
+    assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()), "roles and updated_at unchanged");
+
+    let second = insert_ok(&users, new_user(2, "second@example.com", t)).await;
+    users.set_roles(second.id, &[Role::Admin], t + seconds(2)).await.expect("promote");
+    let first_demoted = users.set_roles(first.id, &[Role::User], t + seconds(3)).await.expect("two admins");
+    assert_eq!(first_demoted.roles, vec![Role::User]);
+
+    let result = users.set_roles(second.id, &[Role::User], t + seconds(4)).await;
+    assert!(matches!(result, Err(SetRolesError::LastAdmin)), "{result:?}");
+    let second_now = users.find_by_id(second.id).await.unwrap().unwrap();
+    assert_eq!(second_now.roles, vec![Role::Admin]);
+    assert_eq!(second_now.updated_at, t + seconds(2));
+    assert_eq!(admin_ids(&users).await, vec![second.id]);
+}
+
+pub async fn concurrent_demotion_of_the_two_admins_keeps_one<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    let second = insert_ok(&users, new_admin(2, "second@example.com", t)).await;
+    for round in 0..10 {
+        let pair = [first.id, second.id];
+        let results = join_all(pair.map(|id| users.set_roles(id, &[Role::User], t))).await;
+        let refused = results.iter().filter(|result| matches!(result, Err(SetRolesError::LastAdmin))).count();
+        assert_eq!(refused, 1, "round {round}: one demotion refused: {results:?}");
+        assert_eq!(admin_ids(&users).await.len(), 1, "round {round}: exactly one admin remains");
+        for id in pair {
+            users.set_roles(id, &[Role::Admin, Role::User], t).await.expect("promote again");
+        }
+    }
+}
+
+pub async fn set_roles_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    for roles in [&[Role::User][..], &[Role::Admin], &[]] {
+        let result = users.set_roles(UserId(4242), roles, now()).await;
+        assert!(matches!(result, Err(SetRolesError::NotFound)), "no users, {roles:?}: {result:?}");
+    }
+    let admin = insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
+    for roles in [&[Role::User][..], &[Role::Admin], &[]] {
+        let result = users.set_roles(UserId(admin.id.0 + 1000), roles, now()).await;
+        assert!(matches!(result, Err(SetRolesError::NotFound)), "{roles:?}: {result:?}");
+    }
+    assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Listing
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let empty = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!((empty.items, empty.total), (vec![], 0));
+
+    let t = now();
+    let mut inserted = Vec::new();
+    for n in 1..=5u32 {
+        let user = if n == 3 {
+            new_admin(n, &format!("user{n}@example.com"), t + seconds(n.into()))
+        } else {
+            new_user(n, &format!("user{n}@example.com"), t + seconds(n.into()))
+        };
+        inserted.push(insert_ok(&users, user).await);
+    }
+    assert!(inserted.windows(2).all(|pair| pair[0].id < pair[1].id), "ids grow with insertion");
+
+    let all = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(all.items, inserted, "every user, with roles, in id order");
+
+    let slice = users.list(PageRequest { offset: 1, limit: 2 }).await.unwrap();
+    assert_eq!(slice.total, 5);
+    assert_eq!(slice.items, inserted[1..3]);
+
+    let tail = users.list(PageRequest { offset: 3, limit: 10 }).await.unwrap();
+    assert_eq!((tail.items.as_slice(), tail.total), (&inserted[3..], 5));
+
+    for offset in [5, 6, 1000, u64::MAX] {
+        let past = users.list(PageRequest { offset, limit: 10 }).await.unwrap();
+        assert_eq!((past.items, past.total), (vec![], 5), "offset {offset}");
+    }
+
+    let none = users.list(PageRequest { offset: 0, limit: 0 }).await.unwrap();
+    assert_eq!((none.items, none.total), (vec![], 5));
+
+    // After a deletion the order and the count follow.
+    users.delete(inserted[1].id).await.unwrap();
+    let page = users.list(PageRequest { offset: 1, limit: 2 }).await.unwrap();
+    assert_eq!(page.total, 4);
+    assert_eq!(page.items, vec![inserted[2].clone(), inserted[3].clone()]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------------------------
+
+pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+    let t = now();
+    let ada = insert_ok(
+        &users,
+        NewUser { roles: vec![Role::Admin, Role::User], profile: full_profile(), ..new_user(1, "ada@example.com", t) },
+    )
+    .await;
+    let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
+    let other = sessions.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap();
+    assert_ne!(session, other);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session));
+
+    assert_eq!(users.find_signed_in(ada.id, session, t + seconds(10)).await.unwrap(), Some(ada.clone()));
+
+    sessions.revoke(session, t + seconds(20)).await.unwrap();
+    assert_eq!(users.find_signed_in(ada.id, session, t + seconds(30)).await.unwrap(), None);
+    assert_eq!(
+        users.find_signed_in(ada.id, other, t + seconds(30)).await.unwrap(),
+        Some(ada.clone()),
+        "only the revoked session ends"
+    );
+    // Revoking again is harmless, and the refresh token still names its session.
+    sessions.revoke(session, t + seconds(40)).await.unwrap();
+    assert_eq!(users.find_signed_in(ada.id, session, t + seconds(50)).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session));
+}
+
+pub async fn expired_session_is_not_signed_in<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let expired = sessions.create(new_session(ada.id, "old", t - seconds(7200), t - seconds(1))).await.unwrap();
+    assert_eq!(users.find_signed_in(ada.id, expired, t).await.unwrap(), None);
+
+    let live = sessions.create(new_session(ada.id, "new", t, t + seconds(3600))).await.unwrap();
+    assert_eq!(users.find_signed_in(ada.id, live, t).await.unwrap(), Some(ada.clone()));
+    assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3599)).await.unwrap(), Some(ada.clone()));
+    assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3601)).await.unwrap(), None);
+    // The check is against the `now` given, not the store's clock.
+    assert_eq!(users.find_signed_in(ada.id, expired, t - seconds(60)).await.unwrap(), Some(ada));
+}
+
+pub async fn session_of_another_user_is_not_signed_in<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let ada_session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
+
+    assert_eq!(users.find_signed_in(grace.id, ada_session, t).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(UserId(ada.id.0 + 1000), ada_session, t).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(ada.id, SessionId(ada_session.0 + 1000), t).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), Some(ada));
+}
+
+pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let expires_at = t + seconds(30 * 24 * 3600);
+    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap();
+
+    let first = sessions.consume_refresh_token(&token("ada-1"), t + seconds(5)).await.unwrap();
+    assert_eq!(
+        first,
+        RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })
+    );
+    let second = sessions.consume_refresh_token(&token("ada-1"), t + seconds(6)).await.unwrap();
+    assert_eq!(second, RefreshTokenUse::Replayed(session));
+    let third = sessions.consume_refresh_token(&token("ada-1"), t + seconds(7)).await.unwrap();
+    assert_eq!(third, RefreshTokenUse::Replayed(session));
+
+    assert_eq!(sessions.consume_refresh_token(&token("nope"), t).await.unwrap(), RefreshTokenUse::Unknown);
+    assert_eq!(sessions.find_by_refresh_token(&token("nope")).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session), "a used token too");
+    // Consuming a token does not end the session.
+    assert_eq!(users.find_signed_in(ada.id, session, t + seconds(8)).await.unwrap(), Some(ada));
+}
+
+pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let expires_at = t + seconds(3600);
+    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap();
+    sessions.revoke(session, t + seconds(1)).await.unwrap();
+    let used = sessions.consume_refresh_token(&token("ada-1"), t + seconds(2)).await.unwrap();
+    assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
+}
+
+pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let expires_at = t + seconds(3600);
+    // Open the store's connections first, so that the consumes below start together instead of one by one as
+    // connections come up.
+    let unknown = token("unknown");
+    for found in join_all((0..10).map(|_| sessions.find_by_refresh_token(&unknown))).await {
+        assert_eq!(found.unwrap(), None);
+    }
+
+    for round in 0..5 {
+        let name = format!("ada-{round}");
+        let hash = token(&name);
+        let session = sessions.create(new_session(ada.id, &name, t, expires_at)).await.unwrap();
+        let results = join_all((0..10).map(|_| sessions.consume_refresh_token(&hash, t + seconds(1)))).await;
+        let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("consume")).collect();
+        let fresh: Vec<&RefreshTokenUse> =
+            results.iter().filter(|result| matches!(result, RefreshTokenUse::Fresh(_))).collect();
+        assert_eq!(
+            fresh,
+            vec![&RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })],
+            "round {round}: exactly one Fresh: {results:?}"
+        );
+        let replayed = results.iter().filter(|result| **result == RefreshTokenUse::Replayed(session)).count();
+        assert_eq!(replayed, 9, "round {round}: {results:?}");
+    }
+}
+
+pub async fn added_refresh_token_is_fresh_and_moves_expiry<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let first_expiry = t + seconds(3600);
+    let session = sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap();
+    assert!(matches!(
+        sessions.consume_refresh_token(&token("ada-1"), t + seconds(60)).await.unwrap(),
+        RefreshTokenUse::Fresh(_)
+    ));
+
+    let second_expiry = t + seconds(60 + 3600);
+    sessions.add_refresh_token(session, &token("ada-2"), t + seconds(60), second_expiry).await.unwrap();
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
+
+    let rotated = sessions.consume_refresh_token(&token("ada-2"), t + seconds(120)).await.unwrap();
+    assert_eq!(
+        rotated,
+        RefreshTokenUse::Fresh(SessionState {
+            id: session,
+            user_id: ada.id,
+            expires_at: second_expiry,
+            revoked: false
+        })
+    );
+    assert_eq!(
+        sessions.consume_refresh_token(&token("ada-2"), t + seconds(121)).await.unwrap(),
+        RefreshTokenUse::Replayed(session)
+    );
+    assert_eq!(
+        sessions.consume_refresh_token(&token("ada-1"), t + seconds(122)).await.unwrap(),
+        RefreshTokenUse::Replayed(session)
+    );
+
+    // Past the first expiry the session lives on, until the new one.
+    assert_eq!(users.find_signed_in(ada.id, session, first_expiry + seconds(1)).await.unwrap(), Some(ada.clone()));
+    assert_eq!(users.find_signed_in(ada.id, session, second_expiry + seconds(1)).await.unwrap(), None);
+}
+
+pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let later = t + seconds(3600);
+    let s1 = sessions.create(new_session(ada.id, "ada-1", t, later)).await.unwrap();
+    let s2 = sessions.create(new_session(ada.id, "ada-2", t, later)).await.unwrap();
+    let s3 = sessions.create(new_session(ada.id, "ada-3", t, later)).await.unwrap();
+    let g1 = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap();
+
+    sessions.revoke_all_of_user(ada.id, Some(s1), t + seconds(1)).await.unwrap();
+    let check = t + seconds(2);
+    assert_eq!(users.find_signed_in(ada.id, s1, check).await.unwrap(), Some(ada.clone()), "the kept session");
+    assert_eq!(users.find_signed_in(ada.id, s2, check).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(ada.id, s3, check).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(grace.id, g1, check).await.unwrap(), Some(grace.clone()), "another user's");
+
+    sessions.revoke_all_of_user(ada.id, None, t + seconds(3)).await.unwrap();
+    let check = t + seconds(4);
+    assert_eq!(users.find_signed_in(ada.id, s1, check).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(grace.id, g1, check).await.unwrap(), Some(grace.clone()));
+
+    // Keeping a session of someone else protects nothing of Ada's and ends nothing of theirs.
+    let s4 = sessions.create(new_session(ada.id, "ada-4", t, later)).await.unwrap();
+    sessions.revoke_all_of_user(ada.id, Some(g1), t + seconds(5)).await.unwrap();
+    assert_eq!(users.find_signed_in(ada.id, s4, t + seconds(6)).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(grace.id, g1, t + seconds(6)).await.unwrap(), Some(grace));
+}
+
+pub async fn check_health_is_ok<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    users.check_health().await.expect("a fresh store is healthy");
+}

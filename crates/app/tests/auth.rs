@@ -1,0 +1,745 @@
+//! Sign-up, sign-in, refresh, sign-out and access-token checks, against mocked ports.
+
+mod support;
+
+use chrono::Duration;
+use mockall::Sequence;
+use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
+use users_domain::{LoginIdentifier, PersonName, Profile, Registration, Role, UserId};
+use users_ports::{
+    AccessClaims, InsertUserError, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse, SessionId,
+    SessionState, StoredCredentials, TokenError,
+};
+
+use support::*;
+
+// ---------------------------------------------------------------------------------------------------------------
+// register
+
+fn registration() -> Registration {
+    Registration {
+        username: Some(username("ada")),
+        email: email("ada@example.com"),
+        password: password("correct horse battery"),
+        first_name: Some(PersonName::parse("Ada").unwrap()),
+        last_name: Some(PersonName::parse("Lovelace").unwrap()),
+    }
+}
+
+/// The hasher expects the registration's password once and returns [`new_hash`].
+fn expect_registration_hashed(mocks: &mut Mocks) {
+    mocks.hasher.expect_hash().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(new_hash()));
+}
+
+fn expect_no_session(mocks: &mut Mocks) {
+    mocks.sessions.expect_create().never();
+    mocks.tokens.expect_new_refresh_token().never();
+    mocks.tokens.expect_issue_access_token().never();
+}
+
+#[tokio::test]
+async fn register_stores_a_user_and_signs_it_in() {
+    let mut mocks = Mocks::new();
+    let mut seq = Sequence::new();
+    mocks
+        .hasher
+        .expect_hash()
+        .withf(|p| p.expose() == "correct horse battery")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(new_hash()));
+    mocks
+        .users
+        .expect_insert()
+        .withf(|new| {
+            new.username == Some(username("ada"))
+                && new.email == email("ada@example.com")
+                && new.password_hash == new_hash()
+                && new.profile
+                    == Profile {
+                        first_name: Some(PersonName::parse("Ada").unwrap()),
+                        last_name: Some(PersonName::parse("Lovelace").unwrap()),
+                        ..Profile::default()
+                    }
+                && new.roles == [Role::User]
+                && new.created_at == now()
+                && object_id_seconds(new.object_id) == now_seconds()
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|new| Ok(stored(new, 1)));
+    mocks.tokens.expect_new_refresh_token().times(1).returning(|| RefreshToken::new("rt-new"));
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| {
+            *session
+                == NewSession {
+                    user_id: UserId(1),
+                    refresh_token_hash: hash_of_str("rt-new"),
+                    created_at: now(),
+                    expires_at: now() + Duration::days(30),
+                }
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(SessionId(7)));
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .withf(|id, _, session, roles, at| {
+            *id == UserId(1) && *session == SessionId(7) && roles == [Role::User] && *at == now()
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(access_token()));
+
+    let signed_in = mocks.service().register(registration()).await.unwrap();
+
+    assert_eq!(signed_in.user.id, UserId(1));
+    assert_eq!(signed_in.user.email, email("ada@example.com"));
+    assert_eq!(signed_in.user.roles, [Role::User]);
+    assert_eq!(signed_in.tokens.access_token, "signed.access.token");
+    assert_eq!(signed_in.tokens.refresh_token.as_str(), "rt-new");
+    assert_eq!(signed_in.tokens.expires_in, ACCESS_TTL_SECS);
+}
+
+#[tokio::test]
+async fn register_signs_the_access_token_for_the_stored_user() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 41)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(3)));
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .withf(|id, oid, session, _, _| {
+            *id == UserId(41) && object_id_seconds(*oid) == now_seconds() && *session == SessionId(3)
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(access_token()));
+
+    let signed_in = mocks.service().register(registration()).await.unwrap();
+
+    assert_eq!(signed_in.user.id, UserId(41));
+    assert_eq!(object_id_seconds(signed_in.user.object_id), now_seconds());
+}
+
+#[tokio::test]
+async fn register_uses_the_refresh_token_lifetime_of_the_policy() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| session.expires_at == now() + Duration::hours(12))
+        .times(1)
+        .returning(|_| Ok(SessionId(7)));
+    mocks.tokens.expect_issue_access_token().times(1).returning(|_, _, _, _, _| Ok(access_token()));
+
+    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12) };
+    mocks.service_with(policy).register(registration()).await.unwrap();
+}
+
+#[tokio::test]
+async fn register_reports_a_taken_email_and_starts_no_session() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateEmail));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::EmailTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn register_reports_a_taken_username_and_starts_no_session() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateUsername));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::UsernameTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn register_turns_a_store_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::Unexpected(store_error())));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn register_turns_a_hasher_failure_into_unexpected_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
+    mocks.users.expect_insert().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains("out of memory"), "{error}");
+}
+
+#[tokio::test]
+async fn register_turns_a_session_store_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Err(store_error()));
+    mocks.tokens.expect_issue_access_token().never();
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn register_turns_a_signing_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(7)));
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .times(1)
+        .returning(|_, _, _, _, _| Err(TokenError::Unexpected("no key".into())));
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains("no key"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// login
+
+fn by_email() -> LoginIdentifier {
+    LoginIdentifier::Email(email("user1@example.com"))
+}
+
+fn credentials() -> StoredCredentials {
+    StoredCredentials { user: plain_user(), password_hash: stored_hash() }
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_starts_a_session() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_credentials()
+        .withf(|login| *login == by_email())
+        .times(1)
+        .returning(|_| Ok(Some(credentials())));
+    mocks
+        .hasher
+        .expect_verify()
+        .withf(|p, hash| p.expose() == "correct horse battery" && *hash == stored_hash())
+        .times(1)
+        .returning(|_, _| Ok(true));
+    mocks.hasher.expect_verify_dummy().never();
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| {
+            *session
+                == NewSession {
+                    user_id: UserId(1),
+                    refresh_token_hash: hash_of_str("rt-new"),
+                    created_at: now(),
+                    expires_at: now() + Duration::days(30),
+                }
+        })
+        .times(1)
+        .returning(|_| Ok(SessionId(9)));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    let signed_in = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap();
+
+    assert_eq!(signed_in.user, plain_user());
+    assert_eq!(signed_in.tokens.access_token, "signed.access.token");
+    assert_eq!(signed_in.tokens.refresh_token.as_str(), "rt-new");
+    assert_eq!(signed_in.tokens.expires_in, ACCESS_TTL_SECS);
+}
+
+#[tokio::test]
+async fn login_by_username_looks_up_the_username() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_credentials()
+        .withf(|login| *login == LoginIdentifier::Username(username("user1")))
+        .times(1)
+        .returning(|_| Ok(Some(credentials())));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(9)));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    let signed_in =
+        mocks.service().login(LoginIdentifier::Username(username("user1")), password("correct horse battery")).await;
+
+    assert_eq!(signed_in.unwrap().user.id, UserId(1));
+}
+
+#[tokio::test]
+async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
+    mocks.hasher.expect_verify_dummy().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(()));
+    mocks.hasher.expect_verify().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
+    mocks.hasher.expect_verify_dummy().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_against_a_malformed_hash_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Err(PasswordHashError::MalformedHash));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains("malformed"), "{error}");
+}
+
+#[tokio::test]
+async fn login_with_a_failing_dummy_verification_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_verify_dummy()
+        .times(1)
+        .returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_with_a_failing_store_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
+    mocks.hasher.expect_verify().never();
+    mocks.hasher.expect_verify_dummy().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// refresh
+
+fn live_session() -> SessionState {
+    SessionState { id: SESSION, user_id: UserId(1), expires_at: now() + Duration::days(3), revoked: false }
+}
+
+/// The store expects the hash of `rt-old` to be consumed at [`now`] once, and says `outcome`.
+fn expect_consumed(mocks: &mut Mocks, outcome: RefreshTokenUse) {
+    mocks
+        .sessions
+        .expect_consume_refresh_token()
+        .withf(|hash, at| *hash == hash_of_str("rt-old") && *at == now())
+        .times(1)
+        .return_once(move |_, _| Ok(outcome));
+}
+
+fn expect_no_rotation(mocks: &mut Mocks) {
+    mocks.tokens.expect_new_refresh_token().never();
+    mocks.sessions.expect_add_refresh_token().never();
+    mocks.tokens.expect_issue_access_token().never();
+}
+
+#[tokio::test]
+async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
+    let mut mocks = Mocks::new();
+    let mut seq = Sequence::new();
+    mocks
+        .sessions
+        .expect_consume_refresh_token()
+        .withf(|hash, at| *hash == hash_of_str("rt-old") && *at == now())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(RefreshTokenUse::Fresh(live_session())));
+    mocks
+        .users
+        .expect_find_by_id()
+        .withf(|id| *id == UserId(1))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(plain_user())));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .sessions
+        .expect_add_refresh_token()
+        .withf(|session, hash, at, expires_at| {
+            *session == SESSION
+                && *hash == hash_of_str("rt-new")
+                && *at == now()
+                && *expires_at == now() + Duration::days(30)
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| Ok(()));
+    mocks.expect_access_token(&plain_user(), SESSION);
+    mocks.sessions.expect_revoke().never();
+
+    let pair = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+
+    assert_eq!(pair.access_token, "signed.access.token");
+    assert_eq!(pair.refresh_token.as_str(), "rt-new");
+    assert_eq!(pair.expires_in, ACCESS_TTL_SECS);
+}
+
+#[tokio::test]
+async fn refresh_extends_the_session_by_the_policy_lifetime() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .sessions
+        .expect_add_refresh_token()
+        .withf(|_, _, _, expires_at| *expires_at == now() + Duration::hours(6))
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    mocks.expect_access_token(&plain_user(), SESSION);
+
+    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6) };
+    mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_signs_with_the_roles_the_user_has_now() {
+    let mut mocks = Mocks::new();
+    let promoted = user(1, &[Role::Admin, Role::User]);
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    let found = promoted.clone();
+    mocks.users.expect_find_by_id().times(1).return_once(move |_| Ok(Some(found)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(()));
+    mocks.expect_access_token(&promoted, SESSION);
+
+    mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_with_an_unknown_token_is_invalid() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Unknown);
+    mocks.users.expect_find_by_id().never();
+    mocks.sessions.expect_revoke().never();
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_with_a_replayed_token_revokes_its_session() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Replayed(SessionId(12)));
+    mocks
+        .sessions
+        .expect_revoke()
+        .withf(|session, at| *session == SessionId(12) && *at == now())
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks.users.expect_find_by_id().never();
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Reused), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_with_a_replayed_token_reports_a_failed_revocation() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Replayed(SessionId(12)));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_in_a_revoked_session_is_invalid() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(SessionState { revoked: true, ..live_session() }));
+    mocks.users.expect_find_by_id().never();
+    mocks.sessions.expect_revoke().never();
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_in_an_expired_session_is_invalid() {
+    for expires_at in [now() - Duration::seconds(1), now()] {
+        let mut mocks = Mocks::new();
+        expect_consumed(&mut mocks, RefreshTokenUse::Fresh(SessionState { expires_at, ..live_session() }));
+        mocks.users.expect_find_by_id().never();
+        expect_no_rotation(&mut mocks);
+
+        let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+        assert!(matches!(error, RefreshError::InvalidToken), "expiring at {expires_at}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn refresh_for_a_deleted_user_is_invalid() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(None));
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_with_a_failing_store_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.sessions.expect_consume_refresh_token().times(1).returning(|_, _| Err(store_error()));
+    mocks.users.expect_find_by_id().never();
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn refresh_that_cannot_store_the_new_token_is_unexpected() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_access_token(&plain_user(), SESSION);
+    mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Err(store_error()));
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// logout
+
+#[tokio::test]
+async fn logout_revokes_the_session_of_the_token() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_find_by_refresh_token()
+        .withf(|hash| *hash == hash_of_str("rt-old"))
+        .times(1)
+        .returning(|_| Ok(Some(SESSION)));
+    mocks
+        .sessions
+        .expect_revoke()
+        .withf(|session, at| *session == SESSION && *at == now())
+        .times(1)
+        .returning(|_, _| Ok(()));
+
+    mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap();
+}
+
+#[tokio::test]
+async fn logout_with_an_unknown_token_is_invalid_and_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.sessions.expect_find_by_refresh_token().times(1).returning(|_| Ok(None));
+    mocks.sessions.expect_revoke().never();
+
+    let error = mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, LogoutError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn logout_with_a_failing_store_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.sessions.expect_find_by_refresh_token().times(1).returning(|_| Ok(Some(SESSION)));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
+
+    let error = mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, LogoutError::Unexpected(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// authenticate
+
+fn claims() -> AccessClaims {
+    let user = plain_user();
+    AccessClaims {
+        user_id: user.id,
+        object_id: user.object_id,
+        session_id: SESSION,
+        // Stale on purpose: the user is loaded fresh, so the roles in the token do not count.
+        roles: vec![Role::Admin, Role::User],
+        issued_at: now() - Duration::minutes(5),
+        expires_at: now() + Duration::minutes(10),
+    }
+}
+
+#[tokio::test]
+async fn authenticate_returns_the_user_as_stored_now() {
+    let mut mocks = Mocks::new();
+    mocks
+        .tokens
+        .expect_verify_access_token()
+        .withf(|token| token == "signed.access.token")
+        .times(1)
+        .returning(|_| Ok(claims()));
+    mocks
+        .users
+        .expect_find_signed_in()
+        .withf(|id, session, at| *id == UserId(1) && *session == SESSION && *at == now())
+        .times(1)
+        .returning(|_, _, _| Ok(Some(plain_user())));
+
+    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+
+    assert_eq!(current.user, plain_user());
+    assert_eq!(current.user.roles, [Role::User]);
+    assert_eq!(current.session, SESSION);
+}
+
+#[tokio::test]
+async fn authenticate_reports_an_expired_token() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Expired));
+    mocks.users.expect_find_signed_in().never();
+
+    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+
+    assert!(matches!(error, AuthenticateError::ExpiredToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn authenticate_reports_an_invalid_token() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Invalid));
+    mocks.users.expect_find_signed_in().never();
+
+    let error = mocks.service().authenticate("forged").await.unwrap_err();
+
+    assert!(matches!(error, AuthenticateError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn authenticate_with_a_failing_verifier_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Unexpected("no key".into())));
+    mocks.users.expect_find_signed_in().never();
+
+    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+
+    assert!(matches!(error, AuthenticateError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn authenticate_in_an_ended_session_fails() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(None));
+
+    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+
+    assert!(matches!(error, AuthenticateError::SessionEnded), "{error:?}");
+}
+
+#[tokio::test]
+async fn authenticate_with_a_failing_store_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Err(store_error()));
+
+    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+
+    assert!(matches!(error, AuthenticateError::Unexpected(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// into_admin
+
+#[test]
+fn an_admin_becomes_an_administrator() {
+    let admin = current(admin_user()).into_admin().unwrap();
+
+    assert_eq!(admin.current().user, admin_user());
+    assert_eq!(admin.current().session, SESSION);
+}
+
+#[test]
+fn a_plain_user_is_not_an_admin() {
+    assert!(current(plain_user()).into_admin().is_err());
+}
+
+#[tokio::test]
+async fn refresh_that_cannot_sign_stores_no_new_token_so_the_old_one_is_not_lost_for_nothing() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .times(1)
+        .returning(|_, _, _, _, _| Err(TokenError::Unexpected("signer down".into())));
+    mocks.sessions.expect_add_refresh_token().never();
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+}

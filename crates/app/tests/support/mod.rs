@@ -1,0 +1,197 @@
+//! Shared fixtures for the use-case tests: the mocked adapters, a fixed clock and sample values.
+// Each test binary uses only part of this module.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, Utc};
+use users_app::{Adapters, Administrator, CurrentUser, SessionPolicy, UserService};
+use users_domain::{Email, ObjectId, Password, Profile, Role, User, UserId, Username};
+use users_ports::{
+    AccessToken, MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
+    PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
+};
+
+/// The adapters of a service under test: a mock for every port.
+#[derive(Debug)]
+pub struct Mocked;
+
+impl Adapters for Mocked {
+    type Users = MockUserRepository;
+    type Sessions = MockSessionRepository;
+    type Hasher = MockPasswordHasher;
+    type Tokens = MockTokenIssuer;
+    type Clock = MockClock;
+}
+
+/// The mocks a test sets expectations on before turning them into a service.
+pub struct Mocks {
+    pub users: MockUserRepository,
+    pub sessions: MockSessionRepository,
+    pub hasher: MockPasswordHasher,
+    pub tokens: MockTokenIssuer,
+}
+
+impl Mocks {
+    /// Mocks that expect nothing, except that hashing a refresh token is a pure function ([`hash_of`]) that may be
+    /// called any number of times. The clock is added by [`Mocks::service`] and always reads [`now`].
+    pub fn new() -> Self {
+        let mut tokens = MockTokenIssuer::new();
+        tokens.expect_hash_refresh_token().returning(hash_of);
+        Self {
+            users: MockUserRepository::new(),
+            sessions: MockSessionRepository::new(),
+            hasher: MockPasswordHasher::new(),
+            tokens,
+        }
+    }
+
+    /// The service over these mocks with the default session policy.
+    pub fn service(self) -> UserService<Mocked> {
+        self.service_with(SessionPolicy::default())
+    }
+
+    pub fn service_with(self, policy: SessionPolicy) -> UserService<Mocked> {
+        UserService::new(self.users, self.sessions, self.hasher, self.tokens, fixed_clock(), policy)
+    }
+
+    /// Expects exactly one new refresh token to be made, and returns `token`.
+    pub fn expect_new_refresh_token(&mut self, token: &'static str) {
+        self.tokens.expect_new_refresh_token().times(1).returning(move || RefreshToken::new(token));
+    }
+
+    /// Expects exactly one access token to be signed for `user` in `session` at [`now`], and returns
+    /// [`access_token`].
+    pub fn expect_access_token(&mut self, user: &User, session: SessionId) {
+        let (user_id, object_id, roles) = (user.id, user.object_id, user.roles.clone());
+        self.tokens
+            .expect_issue_access_token()
+            .withf(move |id, oid, sid, r, at| {
+                *id == user_id && *oid == object_id && *sid == session && r == roles.as_slice() && *at == now()
+            })
+            .times(1)
+            .returning(|_, _, _, _, _| Ok(access_token()));
+    }
+}
+
+/// The instant every test runs at.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_750_000_000, 0).expect("a valid timestamp")
+}
+
+/// A clock stopped at [`now`].
+pub fn fixed_clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(now());
+    clock
+}
+
+/// Seconds the sample access token is valid for.
+pub const ACCESS_TTL_SECS: i64 = 900;
+
+/// The access token the mocked issuer signs: it expires [`ACCESS_TTL_SECS`] after [`now`].
+pub fn access_token() -> AccessToken {
+    AccessToken { token: "signed.access.token".into(), expires_at: now() + Duration::seconds(ACCESS_TTL_SECS) }
+}
+
+/// The mocked one-way hash of a refresh token.
+pub fn hash_of(token: &RefreshToken) -> RefreshTokenHash {
+    RefreshTokenHash(format!("hash:{}", token.as_str()))
+}
+
+/// The hash of the refresh token spelled `token`.
+pub fn hash_of_str(token: &str) -> RefreshTokenHash {
+    hash_of(&RefreshToken::new(token))
+}
+
+/// The session of the sample current user.
+pub const SESSION: SessionId = SessionId(7);
+
+pub fn email(raw: &str) -> Email {
+    Email::parse(raw).expect("a valid email")
+}
+
+pub fn username(raw: &str) -> Username {
+    Username::parse(raw).expect("a valid username")
+}
+
+pub fn password(raw: &str) -> Password {
+    Password::parse(raw).expect("a valid password")
+}
+
+/// A stored password hash.
+pub fn stored_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$c3RvcmVkaGFzaA")
+}
+
+/// The hash the mocked hasher makes of a new password.
+pub fn new_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA")
+}
+
+pub fn object_id(counter: u32) -> ObjectId {
+    ObjectId::from_parts(1_700_000_000, [1, 2, 3, 4, 5], counter)
+}
+
+/// A stored user with the given id and roles.
+pub fn user(id: i64, roles: &[Role]) -> User {
+    User {
+        id: UserId(id),
+        object_id: object_id(u32::try_from(id).expect("a small id")),
+        username: Some(username(&format!("user{id}"))),
+        email: email(&format!("user{id}@example.com")),
+        profile: Profile::default(),
+        roles: roles.to_vec(),
+        created_at: now() - Duration::days(10),
+        updated_at: now() - Duration::days(1),
+    }
+}
+
+/// A user with only the `user` role.
+pub fn plain_user() -> User {
+    user(1, &[Role::User])
+}
+
+/// A user with the `admin` and `user` roles.
+pub fn admin_user() -> User {
+    user(2, &[Role::Admin, Role::User])
+}
+
+/// `user` signed in, in [`SESSION`].
+pub fn current(user: User) -> CurrentUser {
+    CurrentUser { user, session: SESSION }
+}
+
+pub fn administrator() -> Administrator {
+    current(admin_user()).into_admin().expect("the admin user holds the admin role")
+}
+
+/// The user a store would return for `new`, with the numeric id `id`.
+pub fn stored(new: NewUser, id: i64) -> User {
+    User {
+        id: UserId(id),
+        object_id: new.object_id,
+        username: new.username,
+        email: new.email,
+        profile: new.profile,
+        roles: new.roles,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    }
+}
+
+/// The message a store failure carries, which an `Unexpected` error must keep.
+pub const STORE_FAILURE: &str = "connection lost";
+
+pub fn store_error() -> StoreError {
+    StoreError::new(STORE_FAILURE)
+}
+
+/// The first four bytes of an ObjectId: its creation time in seconds.
+pub fn object_id_seconds(id: ObjectId) -> u32 {
+    let bytes = id.bytes();
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// [`now`] as ObjectId seconds.
+pub fn now_seconds() -> u32 {
+    u32::try_from(now().timestamp()).expect("now fits in 32 bits")
+}

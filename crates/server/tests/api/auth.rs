@@ -1,0 +1,251 @@
+//! `/auth/*`: sign-up, sign-in, refresh-token rotation and sign-out, and the rejection of bad tokens.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+use users_domain::{ObjectId, Role, UserId};
+use users_jwt::JwtIssuer;
+use users_ports::{SessionId, TokenIssuer};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn register_returns_201_with_a_token_pair_and_the_profile_but_never_the_password() {
+    let Some(app) = spawn_app().await else { return };
+    let body = json!({
+        "username": "ada", "email": "Ada@Example.com", "password": PASSWORD,
+        "first_name": "  Ada ", "last_name": "Lovelace"
+    });
+    let response = app.post("/auth/register", &body).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let (status, body) = status_and_json(response).await;
+
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3, "a JWT");
+    assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
+    let user = &body["user"];
+    assert_eq!(user["email"], "Ada@Example.com");
+    assert_eq!(user["username"], "ada");
+    assert_eq!(user["first_name"], "Ada", "names are trimmed");
+    assert_eq!(user["roles"], json!(["user"]));
+    assert!(ObjectId::parse(user["id"].as_str().unwrap()).is_ok());
+    let text = body.to_string();
+    assert!(!text.contains(PASSWORD) && !text.contains("argon2") && !text.contains("password"), "{text}");
+
+    let stored =
+        app.count("SELECT count(*) FROM users WHERE password_hash LIKE '$argon2id$v=19$m=19456,t=2,p=1$%'").await;
+    assert_eq!(stored, 1, "the password is stored as an Argon2id hash");
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 1);
+}
+
+#[tokio::test]
+async fn invalid_registrations_get_422_naming_every_bad_field_and_store_nothing() {
+    let Some(app) = spawn_app().await else { return };
+    let cases = [
+        (json!({ "password": PASSWORD }), vec!["email"]),
+        (json!({ "email": "not-an-email", "password": PASSWORD }), vec!["email"]),
+        (json!({ "email": format!("{}@example.com", "a".repeat(39)), "password": PASSWORD }), vec!["email"]),
+        (json!({ "email": "a@example.com", "password": "1234567" }), vec!["password"]),
+        (json!({ "email": "a@example.com", "password": "x".repeat(129) }), vec!["password"]),
+        (json!({ "email": "a@example.com" }), vec!["password"]),
+        (json!({ "email": "a@example.com", "password": PASSWORD, "username": "a".repeat(21) }), vec!["username"]),
+        (json!({ "email": "a@example.com", "password": PASSWORD, "username": "no spaces" }), vec!["username"]),
+        (json!({ "email": "a@example.com", "password": PASSWORD, "first_name": "x".repeat(21) }), vec!["first_name"]),
+        (json!({ "email": "a@example.com", "password": PASSWORD, "last_name": "   " }), vec!["last_name"]),
+        (json!({ "email": "bad", "password": "short", "username": "" }), vec!["username", "email", "password"]),
+    ];
+    for (body, fields) in cases {
+        let problem = assert_problem(app.post("/auth/register", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(error_fields(&problem), fields, "{body}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400_415_413_or_422() {
+    let Some(app) = spawn_app().await else { return };
+    let url = app.url("/auth/register");
+    let send = |body: String, content_type: &'static str| {
+        app.client.post(&url).header("content-type", content_type).body(body).send()
+    };
+    let response = send("{\"email\":".into(), "application/json").await.unwrap();
+    assert_problem(response, StatusCode::BAD_REQUEST).await;
+    let response = send("email=a@example.com".into(), "application/x-www-form-urlencoded").await.unwrap();
+    assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    let huge = json!({ "email": "a@example.com", "password": "x".repeat(20_000) }).to_string();
+    let response = send(huge, "application/json").await.unwrap();
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let response = send(json!({ "email": 42, "password": PASSWORD }).to_string(), "application/json").await.unwrap();
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn an_email_or_username_is_taken_whatever_its_case() {
+    let Some(app) = spawn_app().await else { return };
+    app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "Ada" })).await;
+
+    let same_email = json!({ "email": "ADA@example.COM", "password": PASSWORD });
+    let problem = assert_problem(app.post("/auth/register", &same_email).await, StatusCode::CONFLICT).await;
+    assert_eq!(problem["type"], "/problems/email-taken");
+    let same_username = json!({ "email": "other@example.com", "password": PASSWORD, "username": "aDA" });
+    let problem = assert_problem(app.post("/auth/register", &same_username).await, StatusCode::CONFLICT).await;
+    assert_eq!(problem["type"], "/problems/username-taken");
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_registrations_of_one_email_give_one_201_and_nineteen_409s() {
+    let Some(app) = spawn_app().await else { return };
+    let body = json!({ "email": "race@example.com", "password": PASSWORD });
+    let requests = (0..20).map(|_| app.post("/auth/register", &body));
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(requests).await.iter().map(reqwest::Response::status).collect();
+
+    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::CONFLICT).count(), 19, "{statuses:?}");
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn login_works_by_email_or_username_in_any_case() {
+    let Some(app) = spawn_app().await else { return };
+    let registered = app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "Ada" })).await;
+
+    for body in [
+        json!({ "email": "ADA@example.com", "password": PASSWORD }),
+        json!({ "username": "ada", "password": PASSWORD }),
+    ] {
+        let response = app.post("/auth/login", &body).await;
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let session = Session::from_body(&body);
+        assert_eq!(session.id(), registered.id());
+        assert_eq!(app.get("/users/current", &session.access_token).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 3, "each sign-in is its own session");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_account_get_the_same_401() {
+    let Some(app) = spawn_app().await else { return };
+    app.register_user("ada@example.com").await;
+
+    let wrong_password = assert_unauthorized(app.login("ada@example.com", "not the password").await).await;
+    let unknown_account = assert_unauthorized(app.login("nobody@example.com", PASSWORD).await).await;
+    let impossible_password = assert_unauthorized(app.login("ada@example.com", "short").await).await;
+    assert_eq!(wrong_password, unknown_account);
+    assert_eq!(wrong_password, impossible_password);
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 1, "only the registration's session");
+}
+
+#[tokio::test]
+async fn login_without_an_identifier_or_password_is_422() {
+    let Some(app) = spawn_app().await else { return };
+    let problem = assert_problem(
+        app.post("/auth/login", &json!({ "password": PASSWORD })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["email"]);
+    let problem = assert_problem(
+        app.post("/auth/login", &json!({ "email": "a@example.com" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["password"]);
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_pair_and_a_replayed_token_revokes_the_session() {
+    let Some(app) = spawn_app().await else { return };
+    let first = app.register_user("ada@example.com").await;
+
+    let (status, body) =
+        status_and_json(app.post("/auth/refresh", &json!({ "refresh_token": first.refresh_token })).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let second_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let second_access = body["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first.refresh_token);
+    assert_eq!(app.get("/users/current", &second_access).await.status(), StatusCode::OK);
+
+    // The first token was used up: presenting it again is a replay, and the whole session ends.
+    assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": first.refresh_token })).await).await;
+    assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": second_refresh })).await).await;
+    assert_unauthorized(app.get("/users/current", &second_access).await).await;
+    assert_unauthorized(app.get("/users/current", &first.access_token).await).await;
+    assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_or_missing_refresh_token_is_refused() {
+    let Some(app) = spawn_app().await else { return };
+    assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": "made-up" })).await).await;
+    let problem = assert_problem(app.post("/auth/refresh", &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error_fields(&problem), ["refresh_token"]);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_only_that_session() {
+    let Some(app) = spawn_app().await else { return };
+    let first = app.register_user("ada@example.com").await;
+    let (_, body) = status_and_json(app.login("ada@example.com", PASSWORD).await).await;
+    let second = Session::from_body(&body);
+
+    let response = app.post("/auth/logout", &json!({ "refresh_token": first.refresh_token })).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    assert_unauthorized(app.get("/users/current", &first.access_token).await).await;
+    assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": first.refresh_token })).await).await;
+    assert_eq!(app.get("/users/current", &second.access_token).await.status(), StatusCode::OK);
+    assert_unauthorized(app.post("/auth/logout", &json!({ "refresh_token": "made-up" })).await).await;
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_access_token_get_401_with_a_bearer_challenge() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+
+    let response = app.client.get(app.url("/users/current")).send().await.unwrap();
+    assert_unauthorized(response).await;
+    let response =
+        app.client.get(app.url("/users/current")).header("authorization", "Basic YTpi").send().await.unwrap();
+    assert_unauthorized(response).await;
+    assert_unauthorized(app.get("/users/current", "not-a-jwt").await).await;
+    assert_unauthorized(app.get("/users/current", &format!("{}x", session.access_token)).await).await;
+
+    // Well-formed tokens for this very user and session, but signed with another key, or expired.
+    let claims = (UserId(1), ObjectId::parse(session.id()).unwrap(), SessionId(1), [Role::User]);
+    let forger = JwtIssuer::hs256(b"an attacker's secret of 32+ bytes!!", Duration::minutes(15)).unwrap();
+    let forged = forger.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now()).unwrap();
+    assert_unauthorized(app.get("/users/current", &forged.token).await).await;
+    let issuer = JwtIssuer::hs256(JWT_SECRET.as_bytes(), Duration::minutes(15)).unwrap();
+    let expired =
+        issuer.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now() - Duration::hours(1)).unwrap();
+    let problem = assert_unauthorized(app.get("/users/current", &expired.token).await).await;
+    assert_eq!(problem["detail"], "the access token has expired");
+    let valid = issuer.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now()).unwrap();
+    assert_eq!(app.get("/users/current", &valid.token).await.status(), StatusCode::OK, "the control case");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_with_problems() {
+    let Some(app) = spawn_app().await else { return };
+    let response = app.client.get(app.url("/nowhere")).send().await.unwrap();
+    assert_problem(response, StatusCode::NOT_FOUND).await;
+    let response = app.client.get(app.url("/auth/login")).send().await.unwrap();
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn the_health_probes_answer() {
+    let Some(app) = spawn_app().await else { return };
+    let (status, body) = status_and_json(app.client.get(app.url("/health/live")).send().await.unwrap()).await;
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ok")));
+    let (status, body) = status_and_json(app.client.get(app.url("/health/ready")).send().await.unwrap()).await;
+    assert_eq!((status, &body["database"]), (StatusCode::OK, &json!("ok")));
+}

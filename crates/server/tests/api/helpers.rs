@@ -1,0 +1,149 @@
+//! `spawn_app` and the small vocabulary the HTTP tests are written in.
+
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use users_postgres::testing::TestDatabase;
+use users_server::settings::{AuthSettings, DatabaseSettings, ServerSettings};
+use users_server::{Application, Settings, create_admin};
+
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const PASSWORD: &str = "correct horse battery";
+pub const ADMIN_EMAIL: &str = "root@example.com";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub db: TestDatabase,
+}
+
+/// Starts the application on a free port over a new database, or `None` when PostgreSQL is not reachable
+/// outside CI (the skip is announced on stderr).
+pub async fn spawn_app() -> Option<TestApp> {
+    let db = TestDatabase::create().await?;
+    let settings = Settings {
+        server: ServerSettings { host: "127.0.0.1".into(), port: 0, workers: 1, shutdown_timeout_secs: 1 },
+        database: DatabaseSettings { url: db.url().to_owned(), max_connections: 4 },
+        auth: AuthSettings {
+            jwt_secret: Some(JWT_SECRET.into()),
+            jwt_secret_file: "unused".into(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_days: 30,
+        },
+    };
+    let application = Application::build(&settings).expect("build the application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    Some(TestApp { address, client: reqwest::Client::new(), settings, db })
+}
+
+/// What a sign-up or sign-in returned.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: Value,
+}
+
+impl Session {
+    pub fn from_body(body: &Value) -> Self {
+        Self {
+            access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh_token: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            user: body["user"].clone(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        self.user["id"].as_str().expect("user id")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub async fn register(&self, body: Value) -> Session {
+        let response = self.post("/auth/register", &body).await;
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Session::from_body(&body)
+    }
+
+    /// Registers `email` with the standard test password.
+    pub async fn register_user(&self, email: &str) -> Session {
+        self.register(json!({ "email": email, "password": PASSWORD })).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/auth/login", &json!({ "email": email, "password": password })).await
+    }
+
+    /// Creates the admin through the same code as `users-server create-admin`, and signs it in.
+    pub async fn admin(&self) -> Session {
+        create_admin(&self.settings, ADMIN_EMAIL, PASSWORD.into()).await.expect("create admin");
+        let (status, body) = status_and_json(self.login(ADMIN_EMAIL, PASSWORD).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Session::from_body(&body)
+    }
+
+    /// A number computed by SQL straight from the database, behind the service's back.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut connection = self.db.connect().await;
+        diesel::select(diesel::dsl::sql::<BigInt>(&format!("({sql})")))
+            .get_result(&mut connection)
+            .await
+            .expect("count query")
+    }
+}
+
+pub async fn status_and_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+    (status, body)
+}
+
+/// Asserts a problem+json response of `status` and returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    let content_type = response.headers().get("content-type").map(|value| value.to_str().unwrap().to_owned());
+    let (actual, body) = status_and_json(response).await;
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}
+
+/// Asserts a 401 that carries the bearer challenge.
+pub async fn assert_unauthorized(response: Response) -> Value {
+    let challenge = response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_owned());
+    assert!(challenge.is_some_and(|challenge| challenge.starts_with("Bearer")), "missing WWW-Authenticate: Bearer");
+    assert_problem(response, StatusCode::UNAUTHORIZED).await
+}
+
+/// The `field` names of a validation problem's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"].as_array().map_or_else(Vec::new, |errors| {
+        errors.iter().map(|error| error["field"].as_str().unwrap_or_default().to_owned()).collect()
+    })
+}

@@ -1,0 +1,6 @@
+//! HTTP tests: the real application on a random port, each test against a fresh PostgreSQL database.
+
+mod admin;
+mod auth;
+mod helpers;
+mod profile;
