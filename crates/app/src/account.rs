@@ -49,6 +49,7 @@ impl<A: Adapters> UserService<A> {
             email: changes.email,
             password_hash,
             profile: changes.profile,
+            roles: None,
             updated_at: now,
         };
         let user = self.users.update(current.user.id, update).await.map_err(|error| match error {
@@ -56,6 +57,8 @@ impl<A: Adapters> UserService<A> {
             UpdateUserError::DuplicateEmail => UpdateProfileError::EmailTaken,
             UpdateUserError::DuplicateUsername => UpdateProfileError::UsernameTaken,
             UpdateUserError::Unexpected(error) => error.into(),
+            // This update leaves roles alone, so the store refusing a demotion is a fault.
+            UpdateUserError::LastAdmin => UpdateProfileError::Unexpected(Unexpected(Box::new(error))),
         })?;
         if password_changed {
             self.sessions.revoke_all_of_user(user.id, Some(current.session), now).await?;

@@ -1,12 +1,57 @@
-//! Managing other users: listing, looking up and deleting them, and provisioning an admin from the command line.
+//! Managing other users (listing, looking up, creating, replacing and deleting them, and their roles), and
+//! provisioning an admin from the command line. Both HTTP dialects call these; only how they name a user differs.
 
-use users_domain::{Email, LoginIdentifier, ObjectId, Password, Profile, Role, User};
+use users_domain::{
+    Email, LoginIdentifier, ObjectId, Password, PersonName, Profile, ProfilePatch, Registration, Role, User, UserId,
+};
 use users_ports::{
-    DeleteUserError as StoreDeleteError, InsertUserError, NewUser, Page, PageRequest, PasswordHasher, SetRolesError,
-    UserRepository,
+    DeleteUserError as StoreDeleteError, InsertUserError, NewUser, Page, PageRequest, PasswordHasher, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
 use crate::{Adapters, Administrator, Unexpected, UserService, unexpected_from_port_errors};
+
+/// How a request names a user: the Admin API by numeric id, the Profile API by ObjectId.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserRef {
+    Id(UserId),
+    ObjectId(ObjectId),
+}
+
+impl From<UserId> for UserRef {
+    fn from(id: UserId) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl From<ObjectId> for UserRef {
+    fn from(id: ObjectId) -> Self {
+        Self::ObjectId(id)
+    }
+}
+
+/// A full replacement of a user's names and email, and optionally of their roles (given as role ids).
+#[derive(Clone, Debug)]
+pub struct UserReplacement {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Email,
+    pub role_ids: Option<Vec<i64>>,
+}
+
+/// Role ids that do not name a usable set of roles.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRoles {
+    /// Sorted, without duplicates.
+    #[error("unknown role ids: {}", join(.0))]
+    Unknown(Vec<i64>),
+    #[error("at least one role is required")]
+    Empty,
+}
+
+fn join(ids: &[i64]) -> String {
+    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListUsersError {
@@ -23,11 +68,43 @@ pub enum GetUserError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("email is already taken")]
+    EmailTaken,
+    #[error("username is already taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    InvalidRoles(InvalidRoles),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplaceUserError {
+    #[error("user not found")]
+    NotFound,
+    #[error("email is already taken")]
+    EmailTaken,
+    #[error(transparent)]
+    InvalidRoles(InvalidRoles),
+    #[error("the last admin cannot be demoted")]
+    LastAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum DeleteUserError {
     #[error("user not found")]
     NotFound,
     #[error("the last admin cannot be deleted")]
     LastAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListRolesError {
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -47,25 +124,132 @@ pub enum ProvisionedAdmin {
     AlreadyAdmin(User),
 }
 
-unexpected_from_port_errors!(ListUsersError, GetUserError, DeleteUserError, ProvisionAdminError);
+/// Why role ids could not be resolved: the caller's mistake, or a fault.
+enum ResolveRolesError {
+    Invalid(InvalidRoles),
+    Unexpected(Unexpected),
+}
+
+unexpected_from_port_errors!(
+    ListUsersError,
+    GetUserError,
+    CreateUserError,
+    ReplaceUserError,
+    DeleteUserError,
+    ListRolesError,
+    ProvisionAdminError
+);
+
+impl From<ResolveRolesError> for CreateUserError {
+    fn from(error: ResolveRolesError) -> Self {
+        match error {
+            ResolveRolesError::Invalid(invalid) => Self::InvalidRoles(invalid),
+            ResolveRolesError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+impl From<ResolveRolesError> for ReplaceUserError {
+    fn from(error: ResolveRolesError) -> Self {
+        match error {
+            ResolveRolesError::Invalid(invalid) => Self::InvalidRoles(invalid),
+            ResolveRolesError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
 
 impl<A: Adapters> UserService<A> {
+    /// Users in id order.
     pub async fn list_users(&self, _admin: &Administrator, page: PageRequest) -> Result<Page<User>, ListUsersError> {
         Ok(self.users.list(page).await?)
     }
 
-    pub async fn get_user(&self, _admin: &Administrator, id: ObjectId) -> Result<User, GetUserError> {
-        self.users.find_by_object_id(id).await?.ok_or(GetUserError::NotFound)
+    pub async fn get_user(&self, _admin: &Administrator, user: impl Into<UserRef>) -> Result<User, GetUserError> {
+        self.find(user.into()).await?.ok_or(GetUserError::NotFound)
+    }
+
+    /// Creates an account with the given roles (by id; `user` when none are given). Nobody is signed in by it.
+    pub async fn create_user(
+        &self,
+        _admin: &Administrator,
+        registration: Registration,
+        role_ids: Option<Vec<i64>>,
+    ) -> Result<User, CreateUserError> {
+        let roles = match role_ids {
+            Some(ids) => self.resolve_roles(&ids).await?,
+            None => vec![Role::User],
+        };
+        let password_hash = self.hasher.hash(&registration.password).await?;
+        let now = self.now();
+        let new_user = NewUser {
+            object_id: self.object_ids.next(now),
+            username: registration.username,
+            email: registration.email,
+            password_hash,
+            profile: Profile {
+                first_name: registration.first_name,
+                last_name: registration.last_name,
+                ..Profile::default()
+            },
+            roles,
+            created_at: now,
+        };
+        self.users.insert(new_user).await.map_err(|error| match error {
+            InsertUserError::DuplicateEmail => CreateUserError::EmailTaken,
+            InsertUserError::DuplicateUsername => CreateUserError::UsernameTaken,
+            InsertUserError::Unexpected(error) => error.into(),
+        })
+    }
+
+    /// Replaces the user's names and email, and their roles when role ids are given, all or nothing. Taking the
+    /// admin role from the last admin is refused.
+    pub async fn replace_user(
+        &self,
+        _admin: &Administrator,
+        id: UserId,
+        replacement: UserReplacement,
+    ) -> Result<User, ReplaceUserError> {
+        let roles = match &replacement.role_ids {
+            Some(ids) => Some(self.resolve_roles(ids).await?),
+            None => None,
+        };
+        let update = UserUpdate {
+            username: None,
+            email: Some(replacement.email),
+            password_hash: None,
+            profile: ProfilePatch {
+                first_name: Some(Some(replacement.first_name)),
+                last_name: Some(Some(replacement.last_name)),
+                ..ProfilePatch::default()
+            },
+            roles,
+            updated_at: self.now(),
+        };
+        self.users.update(id, update).await.map_err(|error| match error {
+            UpdateUserError::NotFound => ReplaceUserError::NotFound,
+            UpdateUserError::DuplicateEmail => ReplaceUserError::EmailTaken,
+            UpdateUserError::LastAdmin => ReplaceUserError::LastAdmin,
+            UpdateUserError::Unexpected(error) => error.into(),
+            // The username is not part of a replacement, so it cannot collide.
+            UpdateUserError::DuplicateUsername => ReplaceUserError::Unexpected(Unexpected(Box::new(error))),
+        })
     }
 
     /// Deletes a user with their sessions, so their access tokens stop working at once.
-    pub async fn delete_user(&self, _admin: &Administrator, id: ObjectId) -> Result<(), DeleteUserError> {
-        let user = self.users.find_by_object_id(id).await?.ok_or(DeleteUserError::NotFound)?;
-        self.users.delete(user.id).await.map_err(|error| match error {
+    pub async fn delete_user(&self, _admin: &Administrator, user: impl Into<UserRef>) -> Result<(), DeleteUserError> {
+        let id = match user.into() {
+            UserRef::Id(id) => id,
+            UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?.ok_or(DeleteUserError::NotFound)?.id,
+        };
+        self.users.delete(id).await.map_err(|error| match error {
             StoreDeleteError::NotFound => DeleteUserError::NotFound,
             StoreDeleteError::LastAdmin => DeleteUserError::LastAdmin,
             StoreDeleteError::Unexpected(error) => error.into(),
         })
+    }
+
+    pub async fn list_roles(&self, _admin: &Administrator) -> Result<Vec<Role>, ListRolesError> {
+        Ok(self.users.list_roles().await?)
     }
 
     /// Makes sure an admin account exists for `email`: creates it with `password`, or gives an existing account
@@ -82,10 +266,17 @@ impl<A: Adapters> UserService<A> {
             }
             let mut roles = user.roles.clone();
             roles.push(Role::Admin);
-            roles.sort();
-            let promoted = self.users.set_roles(user.id, &roles, self.now()).await.map_err(|error| match error {
-                SetRolesError::Unexpected(error) => error.into(),
-                // Adding a role can't take the last admin's away; the user vanishing is a race worth reporting.
+            let promotion = UserUpdate {
+                username: None,
+                email: None,
+                password_hash: None,
+                profile: ProfilePatch::default(),
+                roles: Some(roles),
+                updated_at: self.now(),
+            };
+            let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
+                UpdateUserError::Unexpected(error) => error.into(),
+                // Adding a role can't demote anyone; the user vanishing is a race worth reporting.
                 other => ProvisionAdminError::Unexpected(Unexpected(Box::new(other))),
             })?;
             return Ok(ProvisionedAdmin::Promoted(promoted));
@@ -107,5 +298,35 @@ impl<A: Adapters> UserService<A> {
             // Someone registered the same email between our look-up and the insert.
             Err(race) => Err(ProvisionAdminError::Unexpected(Unexpected(Box::new(race)))),
         }
+    }
+
+    async fn find(&self, user: UserRef) -> Result<Option<User>, Unexpected> {
+        Ok(match user {
+            UserRef::Id(id) => self.users.find_by_id(id).await?,
+            UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?,
+        })
+    }
+
+    /// Turns role ids into roles the store knows: all of them, or the list of those it does not.
+    async fn resolve_roles(&self, ids: &[i64]) -> Result<Vec<Role>, ResolveRolesError> {
+        let known = self.users.list_roles().await.map_err(|error| ResolveRolesError::Unexpected(error.into()))?;
+        let (mut roles, mut unknown) = (Vec::new(), Vec::new());
+        for &id in ids {
+            match known.iter().find(|role| role.id() == id) {
+                Some(role) => roles.push(*role),
+                None => unknown.push(id),
+            }
+        }
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
+            return Err(ResolveRolesError::Invalid(InvalidRoles::Unknown(unknown)));
+        }
+        if roles.is_empty() {
+            return Err(ResolveRolesError::Invalid(InvalidRoles::Empty));
+        }
+        roles.sort();
+        roles.dedup();
+        Ok(roles)
     }
 }

@@ -13,7 +13,10 @@ use users_ports::{
 };
 
 pub use account::{DeleteAccountError, UpdateProfileError};
-pub use admin::{DeleteUserError, GetUserError, ListUsersError, ProvisionAdminError, ProvisionedAdmin};
+pub use admin::{
+    CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError, ProvisionAdminError,
+    ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+};
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
     SignedIn, TokenPair,

@@ -2,11 +2,16 @@
 
 mod support;
 
-use users_app::{DeleteUserError, GetUserError, ListUsersError, ProvisionAdminError, ProvisionedAdmin};
-use users_domain::{LoginIdentifier, Profile, Role, User, UserId};
+use std::sync::{Arc, Mutex};
+
+use users_app::{
+    CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError, ProvisionAdminError,
+    ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+};
+use users_domain::{LoginIdentifier, Profile, ProfilePatch, Registration, Role, User, UserId};
 use users_ports::{
-    DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, PasswordHashError, SetRolesError,
-    StoredCredentials,
+    DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, PasswordHashError, StoredCredentials,
+    UpdateUserError,
 };
 
 use support::*;
@@ -81,6 +86,63 @@ async fn get_user_turns_a_store_failure_into_unexpected() {
     assert!(matches!(error, GetUserError::Unexpected(_)), "{error:?}");
 }
 
+#[tokio::test]
+async fn get_user_finds_the_user_by_numeric_id() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.users.expect_find_by_object_id().never();
+
+    let user = mocks.service().get_user(&administrator(), UserId(1)).await.unwrap();
+
+    assert_eq!(user, plain_user());
+}
+
+#[tokio::test]
+async fn get_user_by_object_id_does_not_look_up_numeric_ids() {
+    let mut mocks = Mocks::new();
+    let wanted = plain_user().object_id;
+    mocks
+        .users
+        .expect_find_by_object_id()
+        .withf(move |id| *id == wanted)
+        .times(1)
+        .returning(|_| Ok(Some(plain_user())));
+    mocks.users.expect_find_by_id().never();
+
+    let user = mocks.service().get_user(&administrator(), UserRef::ObjectId(wanted)).await.unwrap();
+
+    assert_eq!(user, plain_user());
+}
+
+#[tokio::test]
+async fn get_user_reports_an_unknown_numeric_id() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(999)).times(1).returning(|_| Ok(None));
+    mocks.users.expect_find_by_object_id().never();
+
+    let error = mocks.service().get_user(&administrator(), UserRef::Id(UserId(999))).await.unwrap_err();
+
+    assert!(matches!(error, GetUserError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn get_user_by_numeric_id_turns_a_store_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_id().times(1).returning(|_| Err(store_error()));
+    mocks.users.expect_find_by_object_id().never();
+
+    let error = mocks.service().get_user(&administrator(), UserId(1)).await.unwrap_err();
+
+    assert!(matches!(error, GetUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[test]
+fn user_ids_and_object_ids_name_users_their_own_way() {
+    assert_eq!(UserRef::from(UserId(3)), UserRef::Id(UserId(3)));
+    assert_eq!(UserRef::from(object_id(3)), UserRef::ObjectId(object_id(3)));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // delete_user
 
@@ -143,6 +205,480 @@ async fn delete_user_with_a_failing_look_up_is_unexpected() {
     assert!(matches!(error, DeleteUserError::Unexpected(_)), "{error:?}");
 }
 
+/// Runs `delete_user` on [`victim`], named by its numeric id, against a store whose delete answers `outcome`: the
+/// store is asked to delete that id directly, without a look-up.
+async fn delete_by_id_answered(outcome: fn() -> Result<(), StoreDeleteError>) -> Result<(), DeleteUserError> {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_object_id().never();
+    mocks.users.expect_find_by_id().never();
+    mocks.users.expect_delete().withf(|id| *id == UserId(5)).times(1).returning(move |_| outcome());
+    mocks.service().delete_user(&administrator(), victim().id).await
+}
+
+#[tokio::test]
+async fn delete_user_by_numeric_id_deletes_without_a_look_up() {
+    delete_by_id_answered(|| Ok(())).await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_user_by_numeric_id_reports_an_unknown_id() {
+    let error = delete_by_id_answered(|| Err(StoreDeleteError::NotFound)).await.unwrap_err();
+    assert!(matches!(error, DeleteUserError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn delete_user_by_numeric_id_refuses_to_delete_the_last_admin() {
+    let error = delete_by_id_answered(|| Err(StoreDeleteError::LastAdmin)).await.unwrap_err();
+    assert!(matches!(error, DeleteUserError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn delete_user_by_numeric_id_turns_a_store_failure_into_unexpected() {
+    let error = delete_by_id_answered(|| Err(StoreDeleteError::Unexpected(store_error()))).await.unwrap_err();
+    assert!(matches!(error, DeleteUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// create_user
+
+const NEWCOMER_PASSWORD: &str = "a newcomer's password";
+
+/// What an admin fills in for a new account.
+fn newcomer() -> Registration {
+    Registration {
+        username: Some(username("grace")),
+        email: email("grace@example.com"),
+        password: password(NEWCOMER_PASSWORD),
+        first_name: Some(person_name("Grace")),
+        last_name: Some(person_name("Hopper")),
+    }
+}
+
+/// The store knows both roles, and is asked for them once.
+fn expect_roles_listed(mocks: &mut Mocks) {
+    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::Admin, Role::User]));
+}
+
+fn expect_newcomer_hashed(mocks: &mut Mocks) {
+    mocks.hasher.expect_hash().withf(|p| p.expose() == NEWCOMER_PASSWORD).times(1).returning(|_| Ok(new_hash()));
+}
+
+/// Expects exactly one insert of [`newcomer`] with `roles`, and stores it with id 9.
+fn expect_newcomer_inserted(mocks: &mut Mocks, roles: Vec<Role>) {
+    mocks
+        .users
+        .expect_insert()
+        .withf(move |new| {
+            new.username == Some(username("grace"))
+                && new.email == email("grace@example.com")
+                && new.password_hash == new_hash()
+                && new.profile
+                    == Profile {
+                        first_name: Some(person_name("Grace")),
+                        last_name: Some(person_name("Hopper")),
+                        ..Profile::default()
+                    }
+                && new.roles == roles
+                && new.created_at == now()
+                && object_id_seconds(new.object_id) == now_seconds()
+        })
+        .times(1)
+        .returning(|new| Ok(stored(new, 9)));
+}
+
+#[tokio::test]
+async fn create_user_without_role_ids_makes_a_plain_user_without_asking_for_roles() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().never();
+    expect_newcomer_hashed(&mut mocks);
+    expect_newcomer_inserted(&mut mocks, vec![Role::User]);
+
+    let user = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap();
+
+    assert_eq!(user.id, UserId(9));
+    assert_eq!(user.roles, [Role::User]);
+    assert_eq!(user.email, email("grace@example.com"));
+    assert_eq!(user.username, Some(username("grace")));
+    assert_eq!(user.profile.first_name, Some(person_name("Grace")));
+    assert_eq!(user.profile.last_name, Some(person_name("Hopper")));
+    assert_eq!(user.created_at, now());
+    assert_eq!(object_id_seconds(user.object_id), now_seconds());
+}
+
+/// Runs `create_user` on [`newcomer`] with `role_ids`, expecting the store to be given `roles`.
+async fn create_with_role_ids(role_ids: Vec<i64>, roles: Vec<Role>) -> User {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    expect_newcomer_hashed(&mut mocks);
+    expect_newcomer_inserted(&mut mocks, roles);
+    mocks.service().create_user(&administrator(), newcomer(), Some(role_ids)).await.unwrap()
+}
+
+#[tokio::test]
+async fn create_user_with_role_ids_gives_those_roles() {
+    let user = create_with_role_ids(vec![1, 2], vec![Role::Admin, Role::User]).await;
+    assert_eq!(user.roles, [Role::Admin, Role::User]);
+    assert!(user.is_admin());
+}
+
+#[tokio::test]
+async fn create_user_orders_the_roles() {
+    let user = create_with_role_ids(vec![2, 1], vec![Role::Admin, Role::User]).await;
+    assert_eq!(user.roles, [Role::Admin, Role::User]);
+}
+
+#[tokio::test]
+async fn create_user_gives_a_repeated_role_once() {
+    let user = create_with_role_ids(vec![2, 2], vec![Role::User]).await;
+    assert_eq!(user.roles, [Role::User]);
+
+    let admin = create_with_role_ids(vec![1, 1, 1], vec![Role::Admin]).await;
+    assert_eq!(admin.roles, [Role::Admin]);
+}
+
+#[tokio::test]
+async fn create_user_gives_every_user_a_fresh_object_id() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(2).returning(|_| Ok(new_hash()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let mut next_id = 9;
+    mocks.users.expect_insert().times(2).returning(move |new| {
+        record.lock().unwrap().push(new.object_id);
+        next_id += 1;
+        Ok(stored(new, next_id))
+    });
+    let service = mocks.service();
+
+    let first = service.create_user(&administrator(), newcomer(), None).await.unwrap();
+    let second = service
+        .create_user(&administrator(), Registration { email: email("other@example.com"), ..newcomer() }, None)
+        .await
+        .unwrap();
+
+    assert_ne!(first.object_id, second.object_id);
+    assert_eq!(*seen.lock().unwrap(), [first.object_id, second.object_id], "the ids the store was given");
+    for id in [first.object_id, second.object_id] {
+        assert_eq!(object_id_seconds(id), now_seconds(), "{id} is made now");
+        assert!(
+            [plain_user(), admin_user(), victim()].iter().all(|user| user.object_id != id),
+            "{id} is not an existing user's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_user_reports_unknown_role_ids_sorted_once_each_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![2, 9, 7, 9])).await.unwrap_err();
+
+    assert!(matches!(&error, CreateUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [7, 9]), "{error:?}");
+    assert_eq!(error.to_string(), "unknown role ids: 7, 9");
+}
+
+#[tokio::test]
+async fn create_user_checks_role_ids_against_the_roles_of_the_store() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::User]));
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![1, 2])).await.unwrap_err();
+
+    assert!(matches!(&error, CreateUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [1]), "{error:?}");
+}
+
+#[tokio::test]
+async fn create_user_refuses_an_empty_role_list_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    // Whether the store is asked for its roles first does not matter; at most once.
+    mocks.users.expect_list_roles().times(0..=1).returning(|| Ok(vec![Role::Admin, Role::User]));
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![])).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::InvalidRoles(InvalidRoles::Empty)), "{error:?}");
+    assert_eq!(error.to_string(), "at least one role is required");
+}
+
+#[tokio::test]
+async fn create_user_reports_a_taken_email() {
+    let mut mocks = Mocks::new();
+    expect_newcomer_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateEmail));
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::EmailTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn create_user_reports_a_taken_username() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    expect_newcomer_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateUsername));
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![2])).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::UsernameTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn create_user_with_a_failing_role_look_up_is_unexpected_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(1).returning(|| Err(store_error()));
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![1])).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn create_user_turns_a_failed_insert_into_unexpected() {
+    let mut mocks = Mocks::new();
+    expect_newcomer_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::Unexpected(store_error())));
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn create_user_turns_a_hasher_failure_into_unexpected_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// replace_user
+
+/// New names and email for [`victim`], and `role_ids`.
+fn replacement(role_ids: Option<Vec<i64>>) -> UserReplacement {
+    UserReplacement {
+        first_name: person_name("Grace"),
+        last_name: person_name("Hopper"),
+        email: email("grace@example.com"),
+        role_ids,
+    }
+}
+
+/// [`victim`] after [`replacement`] with `roles`.
+fn replaced(roles: &[Role]) -> User {
+    User {
+        email: email("grace@example.com"),
+        profile: Profile {
+            first_name: Some(person_name("Grace")),
+            last_name: Some(person_name("Hopper")),
+            ..Profile::default()
+        },
+        roles: roles.to_vec(),
+        updated_at: now(),
+        ..victim()
+    }
+}
+
+/// Expects exactly one update of [`victim`] with the names and email of [`replacement`], `roles`, and nothing else.
+fn expect_replaced(mocks: &mut Mocks, roles: Option<Vec<Role>>, outcome: Result<User, UpdateUserError>) {
+    mocks
+        .users
+        .expect_update()
+        .withf(move |id, update| {
+            *id == UserId(5)
+                && update.email == Some(email("grace@example.com"))
+                && update.profile
+                    == ProfilePatch {
+                        first_name: Some(Some(person_name("Grace"))),
+                        last_name: Some(Some(person_name("Hopper"))),
+                        ..ProfilePatch::default()
+                    }
+                && update.username.is_none()
+                && update.password_hash.is_none()
+                && update.roles == roles
+                && update.updated_at == now()
+        })
+        .times(1)
+        .return_once(move |_, _| outcome);
+}
+
+#[tokio::test]
+async fn replace_user_without_role_ids_keeps_the_roles_without_asking_for_them() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().never();
+    expect_replaced(&mut mocks, None, Ok(replaced(&[Role::User])));
+
+    let user = mocks.service().replace_user(&administrator(), UserId(5), replacement(None)).await.unwrap();
+
+    assert_eq!(user, replaced(&[Role::User]));
+}
+
+#[tokio::test]
+async fn replace_user_with_role_ids_replaces_the_roles_in_the_same_update() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    expect_replaced(&mut mocks, Some(vec![Role::Admin, Role::User]), Ok(replaced(&[Role::Admin, Role::User])));
+
+    let user =
+        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2, 1, 2]))).await.unwrap();
+
+    assert_eq!(user, replaced(&[Role::Admin, Role::User]));
+}
+
+#[tokio::test]
+async fn replace_user_can_take_a_role_away() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    expect_replaced(&mut mocks, Some(vec![Role::User]), Ok(replaced(&[Role::User])));
+
+    let user = mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap();
+
+    assert_eq!(user.roles, [Role::User]);
+}
+
+/// Runs `replace_user` on [`victim`] without role ids against a store whose update answers `outcome`.
+async fn replace_answered(outcome: Result<User, UpdateUserError>) -> Result<User, ReplaceUserError> {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().never();
+    expect_replaced(&mut mocks, None, outcome);
+    mocks.service().replace_user(&administrator(), UserId(5), replacement(None)).await
+}
+
+#[tokio::test]
+async fn replace_user_reports_an_unknown_user() {
+    let error = replace_answered(Err(UpdateUserError::NotFound)).await.unwrap_err();
+    assert!(matches!(error, ReplaceUserError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_reports_a_taken_email() {
+    let error = replace_answered(Err(UpdateUserError::DuplicateEmail)).await.unwrap_err();
+    assert!(matches!(error, ReplaceUserError::EmailTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_refuses_to_demote_the_last_admin() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    expect_replaced(&mut mocks, Some(vec![Role::User]), Err(UpdateUserError::LastAdmin));
+
+    let error =
+        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap_err();
+
+    assert!(matches!(error, ReplaceUserError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_passes_on_a_last_admin_refusal_whatever_the_update() {
+    let error = replace_answered(Err(UpdateUserError::LastAdmin)).await.unwrap_err();
+    assert!(matches!(error, ReplaceUserError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_turns_a_store_failure_into_unexpected() {
+    let error = replace_answered(Err(UpdateUserError::Unexpected(store_error()))).await.unwrap_err();
+    assert!(matches!(error, ReplaceUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn replace_user_treats_a_username_clash_as_unexpected() {
+    // A replacement never changes the username, so a store reporting a clash on it is at fault.
+    let error = replace_answered(Err(UpdateUserError::DuplicateUsername)).await.unwrap_err();
+    assert!(matches!(error, ReplaceUserError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_reports_unknown_role_ids_and_updates_nothing() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+    mocks.users.expect_update().never();
+
+    let error = mocks
+        .service()
+        .replace_user(&administrator(), UserId(5), replacement(Some(vec![3, 1, 0, 3, -1])))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, ReplaceUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [-1, 0, 3]),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn replace_user_refuses_an_empty_role_list_and_updates_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(0..=1).returning(|| Ok(vec![Role::Admin, Role::User]));
+    mocks.users.expect_update().never();
+
+    let error = mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![]))).await.unwrap_err();
+
+    assert!(matches!(error, ReplaceUserError::InvalidRoles(InvalidRoles::Empty)), "{error:?}");
+}
+
+#[tokio::test]
+async fn replace_user_with_a_failing_role_look_up_is_unexpected_and_updates_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(1).returning(|| Err(store_error()));
+    mocks.users.expect_update().never();
+
+    let error =
+        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap_err();
+
+    assert!(matches!(error, ReplaceUserError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// list_roles
+
+#[tokio::test]
+async fn list_roles_returns_the_roles_of_the_store() {
+    let mut mocks = Mocks::new();
+    expect_roles_listed(&mut mocks);
+
+    let roles = mocks.service().list_roles(&administrator()).await.unwrap();
+
+    assert_eq!(roles, [Role::Admin, Role::User]);
+}
+
+#[tokio::test]
+async fn list_roles_returns_only_what_the_store_knows() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::User]));
+
+    let roles = mocks.service().list_roles(&administrator()).await.unwrap();
+
+    assert_eq!(roles, [Role::User]);
+}
+
+#[tokio::test]
+async fn list_roles_turns_a_store_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_list_roles().times(1).returning(|| Err(store_error()));
+
+    let error = mocks.service().list_roles(&administrator()).await.unwrap_err();
+
+    assert!(matches!(error, ListRolesError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // provision_admin
 
@@ -185,7 +721,7 @@ async fn provision_admin_creates_an_admin_for_an_unknown_email() {
         })
         .times(1)
         .returning(|new| Ok(stored(new, 1)));
-    mocks.users.expect_set_roles().never();
+    mocks.users.expect_update().never();
 
     let outcome = provision(mocks).await.unwrap();
 
@@ -201,14 +737,20 @@ async fn provision_admin_promotes_an_existing_user_and_keeps_their_password() {
     expect_looked_up(&mut mocks, existing(&[Role::User]));
     mocks
         .users
-        .expect_set_roles()
-        .withf(|id, roles, at| {
-            let mut sorted = roles.to_vec();
+        .expect_update()
+        .withf(|id, update| {
+            let mut sorted = update.roles.clone().unwrap_or_default();
             sorted.sort();
-            *id == UserId(3) && sorted == [Role::Admin, Role::User] && *at == now()
+            *id == UserId(3)
+                && sorted == [Role::Admin, Role::User]
+                && update.updated_at == now()
+                && update.email.is_none()
+                && update.password_hash.is_none()
+                && update.username.is_none()
+                && update.profile == ProfilePatch::default()
         })
         .times(1)
-        .returning(|_, _, _| Ok(user(3, &[Role::Admin, Role::User])));
+        .returning(|_, _| Ok(user(3, &[Role::Admin, Role::User])));
     mocks.hasher.expect_hash().never();
     mocks.users.expect_insert().never();
 
@@ -223,7 +765,7 @@ async fn provision_admin_promotes_an_existing_user_and_keeps_their_password() {
 async fn provision_admin_leaves_an_admin_as_it_is() {
     let mut mocks = Mocks::new();
     expect_looked_up(&mut mocks, existing(&[Role::Admin, Role::User]));
-    mocks.users.expect_set_roles().never();
+    mocks.users.expect_update().never();
     mocks.hasher.expect_hash().never();
     mocks.users.expect_insert().never();
 
@@ -237,7 +779,7 @@ async fn provision_admin_leaves_an_admin_as_it_is() {
 async fn provision_admin_reports_a_user_vanishing_before_promotion() {
     let mut mocks = Mocks::new();
     expect_looked_up(&mut mocks, existing(&[Role::User]));
-    mocks.users.expect_set_roles().times(1).returning(|_, _, _| Err(SetRolesError::NotFound));
+    mocks.users.expect_update().times(1).returning(|_, _| Err(UpdateUserError::NotFound));
     mocks.users.expect_insert().never();
 
     let error = provision(mocks).await.unwrap_err();
@@ -250,7 +792,7 @@ async fn provision_admin_reports_a_user_vanishing_before_promotion() {
 async fn provision_admin_turns_a_failed_promotion_into_unexpected() {
     let mut mocks = Mocks::new();
     expect_looked_up(&mut mocks, existing(&[Role::User]));
-    mocks.users.expect_set_roles().times(1).returning(|_, _, _| Err(SetRolesError::Unexpected(store_error())));
+    mocks.users.expect_update().times(1).returning(|_, _| Err(UpdateUserError::Unexpected(store_error())));
 
     let error = provision(mocks).await.unwrap_err();
 
@@ -301,7 +843,7 @@ async fn provision_admin_with_a_failing_look_up_is_unexpected() {
     mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
     mocks.hasher.expect_hash().never();
     mocks.users.expect_insert().never();
-    mocks.users.expect_set_roles().never();
+    mocks.users.expect_update().never();
 
     let error = provision(mocks).await.unwrap_err();
 

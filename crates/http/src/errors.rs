@@ -3,8 +3,9 @@
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use users_app::{
-    AuthenticateError, DeleteAccountError, DeleteUserError, GetUserError, ListUsersError, LoginError, LogoutError,
-    NotAnAdmin, RefreshError, RegisterError, Unexpected, UpdateProfileError,
+    AuthenticateError, CreateUserError, DeleteAccountError, DeleteUserError, GetUserError, InvalidRoles,
+    ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
+    Unexpected, UpdateProfileError,
 };
 
 use crate::problem::{FieldError, Problem};
@@ -23,7 +24,7 @@ fn username_taken() -> Problem {
 }
 
 fn last_admin() -> Problem {
-    Problem::conflict("last-admin", "the last admin cannot be removed; make another user admin first")
+    Problem::conflict("last-admin", "the last admin cannot be removed or demoted; make another user admin first")
 }
 
 fn user_not_found() -> Problem {
@@ -144,6 +145,43 @@ impl From<DeleteUserError> for Problem {
             DeleteUserError::NotFound => user_not_found(),
             DeleteUserError::LastAdmin => last_admin(),
             DeleteUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<InvalidRoles> for Problem {
+    fn from(error: InvalidRoles) -> Self {
+        Problem::validation(vec![FieldError { field: "roleIds".to_owned(), message: error.to_string() }])
+    }
+}
+
+impl From<CreateUserError> for Problem {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::EmailTaken => email_taken(),
+            CreateUserError::UsernameTaken => username_taken(),
+            CreateUserError::InvalidRoles(invalid) => invalid.into(),
+            CreateUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ReplaceUserError> for Problem {
+    fn from(error: ReplaceUserError) -> Self {
+        match error {
+            ReplaceUserError::NotFound => user_not_found(),
+            ReplaceUserError::EmailTaken => email_taken(),
+            ReplaceUserError::InvalidRoles(invalid) => invalid.into(),
+            ReplaceUserError::LastAdmin => last_admin(),
+            ReplaceUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListRolesError> for Problem {
+    fn from(error: ListRolesError) -> Self {
+        match error {
+            ListRolesError::Unexpected(error) => error.into(),
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The HTTP driving adapter on actix-web: the Profile API's routes, the health probes, the authentication
+//! The HTTP driving adapter on actix-web: the Profile API's and the Admin API's routes, the health probes, the authentication
 //! extractors, and the mapping of every error to an RFC 9457 problem.
 //!
 //! Use it with [`configure`] inside an actix `App`; the server crate adds logging middleware and binds the socket.
 
+mod admin_api;
 mod errors;
 mod extractors;
 mod fields;
@@ -35,6 +36,7 @@ pub fn configure<A: Adapters>(service: web::Data<UserService<A>>) -> impl FnOnce
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
             .configure(health::routes::<A>)
             .configure(profile_api::routes::<A>)
+            .configure(admin_api::routes::<A>)
             .default_service(web::to(not_found));
     }
 }

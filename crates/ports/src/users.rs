@@ -17,13 +17,16 @@ pub struct NewUser {
     pub created_at: DateTime<Utc>,
 }
 
-/// A partial update: `None` leaves a column as it is (see [`ProfilePatch`] for the clearable fields).
+/// A partial update: `None` leaves a column as it is (see [`ProfilePatch`] for the clearable fields). Everything in
+/// it is applied in one transaction, or nothing is.
 #[derive(Clone, Debug)]
 pub struct UserUpdate {
     pub username: Option<Option<Username>>,
     pub email: Option<Email>,
     pub password_hash: Option<PasswordHash>,
     pub profile: ProfilePatch,
+    /// Replaces the user's roles when given.
+    pub roles: Option<Vec<Role>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -66,6 +69,9 @@ pub enum UpdateUserError {
     DuplicateEmail,
     #[error("username is already taken")]
     DuplicateUsername,
+    /// The update would take the admin role from the last admin.
+    #[error("the last admin cannot be demoted")]
+    LastAdmin,
     #[error(transparent)]
     Unexpected(#[from] StoreError),
 }
@@ -75,16 +81,6 @@ pub enum DeleteUserError {
     #[error("user not found")]
     NotFound,
     #[error("the last admin cannot be removed")]
-    LastAdmin,
-    #[error(transparent)]
-    Unexpected(#[from] StoreError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SetRolesError {
-    #[error("user not found")]
-    NotFound,
-    #[error("the last admin cannot be demoted")]
     LastAdmin,
     #[error(transparent)]
     Unexpected(#[from] StoreError),
@@ -112,16 +108,17 @@ pub trait UserRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
 
+    /// Applies the update atomically; refuses to take `admin` from the last admin.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
 
     /// Deletes the user with its roles and sessions; refuses to delete the last admin.
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;
 
-    /// Replaces the user's roles; refuses to take `admin` from the last admin.
-    async fn set_roles(&self, id: UserId, roles: &[Role], now: DateTime<Utc>) -> Result<User, SetRolesError>;
-
     /// Users ordered by id.
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
+
+    /// The roles the store knows, by id.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
 
     /// Whether the store can serve requests now (the readiness probe).
     async fn check_health(&self) -> Result<(), StoreError>;

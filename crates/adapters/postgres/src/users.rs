@@ -9,12 +9,12 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SetRolesError, StoreError,
+    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, StoreError,
     StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
-use crate::schema::{lower, sessions, user_roles, users};
+use crate::schema::{lower, roles, sessions, user_roles, users};
 use crate::{checkout, fault};
 
 #[derive(Clone)]
@@ -84,15 +84,18 @@ async fn roles_of(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<HashMap<i
     Ok(by_user)
 }
 
-async fn load_user(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<User>, StoreError> {
-    let rows = users::table
+/// The rows of one user joined with their roles (one row per role).
+async fn user_rows(conn: &mut AsyncPgConnection, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
+    users::table
         .left_join(user_roles::table)
         .filter(users::id.eq(id))
         .select((UserRow::as_select(), user_roles::role_id.nullable()))
         .load(conn)
         .await
-        .map_err(fault)?;
-    single_user(rows)
+}
+
+async fn load_user(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<User>, StoreError> {
+    single_user(user_rows(conn, id).await.map_err(fault)?)
 }
 
 /// Locks the admin memberships for the rest of the transaction and returns whose they are, so that two requests
@@ -209,19 +212,38 @@ impl UserRepository for PgUserRepository {
 
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
         let mut conn = checkout(&self.pool).await?;
-        let updated = diesel::update(users::table.find(id.0))
-            .set(UserChangeset::from(&update))
-            .execute(&mut conn)
-            .await
-            .map_err(|error| match taken(&error) {
+        let role_ids = update.roles.as_deref().map(role_ids);
+        conn.transaction(async |conn| {
+            if let Some(role_ids) = &role_ids
+                && !role_ids.contains(&Role::Admin.id())
+                && is_last_admin(&lock_admins(conn).await?, id.0)
+            {
+                return Err(TxError::Refused(UpdateUserError::LastAdmin));
+            }
+            let updated =
+                diesel::update(users::table.find(id.0)).set(UserChangeset::from(&update)).execute(conn).await?;
+            if updated == 0 {
+                return Err(TxError::Refused(UpdateUserError::NotFound));
+            }
+            if let Some(role_ids) = &role_ids {
+                diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
+                let memberships: Vec<_> =
+                    role_ids.iter().map(|role| (user_roles::user_id.eq(id.0), user_roles::role_id.eq(role))).collect();
+                diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
+            }
+            // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
+            Ok(user_rows(conn, id.0).await?)
+        })
+        .await
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => match taken(&error) {
                 Some(Taken::Email) => UpdateUserError::DuplicateEmail,
                 Some(Taken::Username) => UpdateUserError::DuplicateUsername,
                 None => UpdateUserError::Unexpected(fault(error)),
-            })?;
-        if updated == 0 {
-            return Err(UpdateUserError::NotFound);
-        }
-        load_user(&mut conn, id.0).await?.ok_or(UpdateUserError::NotFound)
+            },
+        })
+        .and_then(|rows| single_user(rows)?.ok_or(UpdateUserError::NotFound))
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
@@ -241,31 +263,6 @@ impl UserRepository for PgUserRepository {
             TxError::Refused(refusal) => refusal,
             TxError::Database(error) => DeleteUserError::Unexpected(fault(error)),
         })
-    }
-
-    async fn set_roles(&self, id: UserId, roles: &[Role], now: DateTime<Utc>) -> Result<User, SetRolesError> {
-        let mut conn = checkout(&self.pool).await?;
-        let role_ids = role_ids(roles);
-        conn.transaction(async |conn| {
-            if !role_ids.contains(&Role::Admin.id()) && is_last_admin(&lock_admins(conn).await?, id.0) {
-                return Err(TxError::Refused(SetRolesError::LastAdmin));
-            }
-            let touched = diesel::update(users::table.find(id.0)).set(users::updated_at.eq(now)).execute(conn).await?;
-            if touched == 0 {
-                return Err(TxError::Refused(SetRolesError::NotFound));
-            }
-            diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
-            let memberships: Vec<_> =
-                role_ids.iter().map(|role| (user_roles::user_id.eq(id.0), user_roles::role_id.eq(role))).collect();
-            diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
-            Ok(())
-        })
-        .await
-        .map_err(|error| match error {
-            TxError::Refused(refusal) => refusal,
-            TxError::Database(error) => SetRolesError::Unexpected(fault(error)),
-        })?;
-        load_user(&mut conn, id.0).await?.ok_or(SetRolesError::NotFound)
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
@@ -290,6 +287,12 @@ impl UserRepository for PgUserRepository {
             })
             .collect::<Result<_, _>>()?;
         Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let ids: Vec<i64> = roles::table.order(roles::id).select(roles::id).load(&mut conn).await.map_err(fault)?;
+        ids.into_iter().map(|id| Role::from_id(id).map_err(StoreError::new)).collect()
     }
 
     async fn check_health(&self) -> Result<(), StoreError> {

@@ -23,6 +23,13 @@ async fn insert_user_without_roles() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn insert_with_duplicate_roles_keeps_one_of_each() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store();
+    contract::insert_with_duplicate_roles_keeps_one_of_each(store.users(), store.sessions()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn find_credentials_by_email_ignores_case() {
     let Some(db) = TestDatabase::create().await else { return };
     let store = db.store();
@@ -93,6 +100,27 @@ async fn update_to_a_taken_email_or_username_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn update_with_roles_to_a_taken_email_changes_nothing() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store();
+    contract::update_with_roles_to_a_taken_email_changes_nothing(store.users(), store.sessions()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_demoting_the_last_admin_changes_nothing() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store();
+    contract::update_demoting_the_last_admin_changes_nothing(store.users(), store.sessions()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_replaces_roles_only_when_given() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store();
+    contract::update_replaces_roles_only_when_given(store.users(), store.sessions()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn update_of_unknown_user_is_not_found() {
     let Some(db) = TestDatabase::create().await else { return };
     let store = db.store();
@@ -153,6 +181,13 @@ async fn set_roles_of_unknown_user_is_not_found() {
     let Some(db) = TestDatabase::create().await else { return };
     let store = db.store();
     contract::set_roles_of_unknown_user_is_not_found(store.users(), store.sessions()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_roles_returns_the_known_roles() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store();
+    contract::list_roles_returns_the_known_roles(store.users(), store.sessions()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use users_app::{Adapters, Administrator, CurrentUser, SessionPolicy, UserService};
-use users_domain::{Email, ObjectId, Password, Profile, Role, User, UserId, Username};
+use users_domain::{Email, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username};
 use users_ports::{
     AccessToken, MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
     PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
@@ -115,6 +115,10 @@ pub fn username(raw: &str) -> Username {
 
 pub fn password(raw: &str) -> Password {
     Password::parse(raw).expect("a valid password")
+}
+
+pub fn person_name(raw: &str) -> PersonName {
+    PersonName::parse(raw).expect("a valid name")
 }
 
 /// A stored password hash.

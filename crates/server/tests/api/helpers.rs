@@ -106,6 +106,16 @@ impl TestApp {
         Session::from_body(&body)
     }
 
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+
+    /// Runs SQL straight on the database, to set up what would be slow through the API.
+    pub async fn execute(&self, sql: &str) {
+        let mut connection = self.db.connect().await;
+        diesel::sql_query(sql).execute(&mut connection).await.expect("setup SQL");
+    }
+
     /// A number computed by SQL straight from the database, behind the service's back.
     pub async fn count(&self, sql: &str) -> i64 {
         let mut connection = self.db.connect().await;

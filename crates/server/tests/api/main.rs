@@ -1,6 +1,7 @@
 //! HTTP tests: the real application on a random port, each test against a fresh PostgreSQL database.
 
 mod admin;
+mod admin_api;
 mod auth;
 mod helpers;
 mod profile;

@@ -1,0 +1,167 @@
+//! The Admin API's JSON (camelCase): request bodies, their parsing into domain values, and responses.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use users_app::UserReplacement;
+use users_domain::{Email, Password, PersonName, Registration, Role, User};
+
+use crate::fields::Fields;
+use crate::problem::Problem;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateUserRequest {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    role_ids: Option<Value>,
+}
+
+impl CreateUserRequest {
+    /// The account to create and the role ids asked for (checked against the store by the use case).
+    pub(crate) fn parse(self) -> Result<(Registration, Option<Vec<i64>>), Problem> {
+        let mut fields = Fields::default();
+        let first_name = fields.required("firstName", self.first_name, PersonName::parse);
+        let last_name = fields.required("lastName", self.last_name, PersonName::parse);
+        let email = fields.required("email", self.email, Email::parse);
+        let password = fields.required("password", self.password, Password::parse);
+        let role_ids = role_ids(&mut fields, self.role_ids);
+        let registration =
+            first_name.zip(last_name).zip(email.zip(password)).map(|((first_name, last_name), (email, password))| {
+                Registration {
+                    username: None,
+                    email,
+                    password,
+                    first_name: Some(first_name),
+                    last_name: Some(last_name),
+                }
+            });
+        fields.finish(registration.zip(role_ids))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReplaceUserRequest {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    role_ids: Option<Value>,
+}
+
+impl ReplaceUserRequest {
+    pub(crate) fn parse(self) -> Result<UserReplacement, Problem> {
+        let mut fields = Fields::default();
+        let first_name = fields.required("firstName", self.first_name, PersonName::parse);
+        let last_name = fields.required("lastName", self.last_name, PersonName::parse);
+        let email = fields.required("email", self.email, Email::parse);
+        let role_ids = role_ids(&mut fields, self.role_ids);
+        let replacement =
+            first_name.zip(last_name).zip(email).zip(role_ids).map(|(((first_name, last_name), email), role_ids)| {
+                UserReplacement { first_name, last_name, email, role_ids }
+            });
+        fields.finish(replacement)
+    }
+}
+
+/// `roleIds`: absent or `null` (`Some(None)`: no change asked), or an array of integers.
+fn role_ids(fields: &mut Fields, raw: Option<Value>) -> Option<Option<Vec<i64>>> {
+    match raw {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::Array(items)) => match items.iter().map(Value::as_i64).collect::<Option<Vec<_>>>() {
+            Some(ids) => Some(Some(ids)),
+            None => {
+                fields.fail("roleIds", "must be an array of integer role ids");
+                None
+            }
+        },
+        Some(_) => {
+            fields.fail("roleIds", "must be an array of integer role ids");
+            None
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub(crate) const DEFAULT_LIMIT: u32 = 10;
+pub(crate) const MAX_LIMIT: u32 = 100;
+
+impl ListQuery {
+    /// `(page, limit)`, both validated; bad values are a 400.
+    pub(crate) fn parse(self) -> Result<(u64, u32), Problem> {
+        let mut fields = Fields::default();
+        let page = match self.page {
+            None => Some(1),
+            Some(page) => u64::try_from(page).ok().filter(|page| *page >= 1).or_else(|| {
+                fields.fail("page", "must be 1 or more");
+                None
+            }),
+        };
+        let limit = match self.limit {
+            None => Some(DEFAULT_LIMIT),
+            Some(limit) => u32::try_from(limit).ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).or_else(|| {
+                fields.fail("limit", format!("must be between 1 and {MAX_LIMIT}"));
+                None
+            }),
+        };
+        fields.finish_parameters(page.zip(limit))
+    }
+}
+
+/// A user as the Admin API shows it: by numeric id, with role names, never with a password or its hash.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserResponse {
+    id: i64,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: String,
+    username: Option<String>,
+    roles: Vec<&'static str>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.0,
+            first_name: user.profile.first_name.map(String::from),
+            last_name: user.profile.last_name.map(String::from),
+            email: user.email.into(),
+            username: user.username.map(String::from),
+            roles: user.roles.iter().map(|role| role.name()).collect(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserPageResponse {
+    pub(crate) data: Vec<UserResponse>,
+    pub(crate) page: u64,
+    pub(crate) limit: u32,
+    pub(crate) total: u64,
+    pub(crate) total_pages: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RoleResponse {
+    id: i64,
+    name: &'static str,
+}
+
+impl From<Role> for RoleResponse {
+    fn from(role: Role) -> Self {
+        Self { id: role.id(), name: role.name() }
+    }
+}

@@ -1,0 +1,95 @@
+//! The Admin API v1 (seed 001): `/api/users` CRUD with roles and `/api/roles`, for admins only. The same use cases
+//! as the Profile API serve it; only the JSON shape and how users are named (integer ids) differ.
+
+mod dto;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use users_app::{Adapters, UserService};
+use users_domain::UserId;
+use users_ports::PageRequest;
+
+use crate::extractors::Admin;
+use crate::problem::{FieldError, Problem};
+use crate::{method_not_allowed, no_store_json};
+use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse, UserResponse};
+
+type Service<A> = web::Data<UserService<A>>;
+type Handled = Result<HttpResponse, Problem>;
+
+pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource(["/api/users", "/api/users/"])
+                .get(list_users::<A>)
+                .post(create_user::<A>)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/api/users/{id}")
+                .get(get_user::<A>)
+                .put(replace_user::<A>)
+                .delete(delete_user::<A>)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(web::resource("/api/roles").get(list_roles::<A>).default_service(web::to(method_not_allowed)));
+}
+
+fn user_id(raw: &str) -> Result<UserId, Problem> {
+    raw.parse::<i64>().map(UserId).map_err(|_| {
+        Problem::invalid_parameters(vec![FieldError {
+            field: "id".to_owned(),
+            message: "must be an integer".to_owned(),
+        }])
+    })
+}
+
+async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
+    let (page, limit) = query.into_inner().parse()?;
+    // A page far past the end is empty, not an overflow.
+    let offset = (page - 1).saturating_mul(u64::from(limit));
+    let found = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
+    let total_pages = found.total.div_ceil(u64::from(limit));
+    let data = found.items.into_iter().map(UserResponse::from).collect();
+    Ok(no_store_json(StatusCode::OK, UserPageResponse { data, page, limit, total: found.total, total_pages }))
+}
+
+async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = user_id(&path)?;
+    let user = service.get_user(&admin.admin, id).await?;
+    Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
+}
+
+async fn create_user<A: Adapters>(service: Service<A>, admin: Admin<A>, body: web::Json<CreateUserRequest>) -> Handled {
+    let (registration, role_ids) = body.into_inner().parse()?;
+    let user = service.create_user(&admin.admin, registration, role_ids).await?;
+    let mut response = no_store_json(StatusCode::CREATED, UserResponse::from(user.clone()));
+    let location = format!("/api/users/{}", user.id);
+    response.headers_mut().insert(LOCATION, location.parse().map_err(|error| Problem::internal(&error))?);
+    Ok(response)
+}
+
+async fn replace_user<A: Adapters>(
+    service: Service<A>,
+    admin: Admin<A>,
+    path: web::Path<String>,
+    body: web::Json<ReplaceUserRequest>,
+) -> Handled {
+    let id = user_id(&path)?;
+    let replacement = body.into_inner().parse()?;
+    let user = service.replace_user(&admin.admin, id, replacement).await?;
+    Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
+}
+
+async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = user_id(&path)?;
+    service.delete_user(&admin.admin, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_roles<A: Adapters>(service: Service<A>, admin: Admin<A>) -> Handled {
+    let roles: Vec<RoleResponse> =
+        service.list_roles(&admin.admin).await?.into_iter().map(RoleResponse::from).collect();
+    Ok(no_store_json(StatusCode::OK, roles))
+}
