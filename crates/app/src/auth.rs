@@ -130,7 +130,9 @@ impl<A: Adapters> UserService<A> {
             InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
             InsertUserError::Unexpected(error) => error.into(),
         })?;
-        let tokens = self.start_session(&user, now).await?;
+        // Only a deletion within these milliseconds could make the session fail to start: a fault, not a refusal.
+        let tokens =
+            self.start_session(&user, now).await?.ok_or_else(|| Unexpected::from("registered user vanished"))?;
         Ok(SignedIn { user, tokens })
     }
 
@@ -144,7 +146,8 @@ impl<A: Adapters> UserService<A> {
         if !self.hasher.verify(&password, &credentials.password_hash).await? {
             return Err(LoginError::InvalidCredentials);
         }
-        let tokens = self.start_session(&credentials.user, self.now()).await?;
+        // The account was deleted while its password was being checked.
+        let tokens = self.start_session(&credentials.user, self.now()).await?.ok_or(LoginError::InvalidCredentials)?;
         Ok(SignedIn { user: credentials.user, tokens })
     }
 
@@ -172,7 +175,9 @@ impl<A: Adapters> UserService<A> {
         // Sign before storing: if signing failed after the store, the client would hold only a used-up token, and
         // its retry would look like a replay and end the session.
         let pair = self.token_pair(&user, session.id, refresh_token, now)?;
-        self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await?;
+        if !self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await? {
+            return Err(RefreshError::InvalidToken); // revoked or deleted meanwhile
+        }
         Ok(pair)
     }
 
@@ -200,18 +205,17 @@ impl<A: Adapters> UserService<A> {
         Ok(CurrentUser { user, session: claims.session_id })
     }
 
-    async fn start_session(&self, user: &User, now: DateTime<Utc>) -> Result<TokenPair, Unexpected> {
+    /// A new session and its tokens; `None` if the user no longer exists.
+    async fn start_session(&self, user: &User, now: DateTime<Utc>) -> Result<Option<TokenPair>, Unexpected> {
         let refresh_token = self.tokens.new_refresh_token();
-        let session = self
-            .sessions
-            .create(NewSession {
-                user_id: user.id,
-                refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
-                created_at: now,
-                expires_at: now + self.policy.refresh_token_ttl,
-            })
-            .await?;
-        self.token_pair(user, session, refresh_token, now)
+        let new_session = NewSession {
+            user_id: user.id,
+            refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
+            created_at: now,
+            expires_at: now + self.policy.refresh_token_ttl,
+        };
+        let Some(session) = self.sessions.create(new_session).await? else { return Ok(None) };
+        self.token_pair(user, session, refresh_token, now).map(Some)
     }
 
     fn token_pair(

@@ -112,6 +112,12 @@ impl From<PasswordHashError> for Unexpected {
     }
 }
 
+impl From<&'static str> for Unexpected {
+    fn from(message: &'static str) -> Self {
+        Self(message.into())
+    }
+}
+
 impl From<TokenError> for Unexpected {
     fn from(error: TokenError) -> Self {
         Self(Box::new(error))

@@ -83,7 +83,7 @@ async fn register_stores_a_user_and_signs_it_in() {
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(SessionId(7)));
+        .returning(|_| Ok(Some(SessionId(7))));
     mocks
         .tokens
         .expect_issue_access_token()
@@ -109,7 +109,7 @@ async fn register_signs_the_access_token_for_the_stored_user() {
     expect_registration_hashed(&mut mocks);
     mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 41)));
     mocks.expect_new_refresh_token("rt-new");
-    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(3)));
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(3))));
     mocks
         .tokens
         .expect_issue_access_token()
@@ -136,7 +136,7 @@ async fn register_uses_the_refresh_token_lifetime_of_the_policy() {
         .expect_create()
         .withf(|session| session.expires_at == now() + Duration::hours(12))
         .times(1)
-        .returning(|_| Ok(SessionId(7)));
+        .returning(|_| Ok(Some(SessionId(7))));
     mocks.tokens.expect_issue_access_token().times(1).returning(|_, _, _, _, _| Ok(access_token()));
 
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12) };
@@ -213,7 +213,7 @@ async fn register_turns_a_signing_failure_into_unexpected() {
     expect_registration_hashed(&mut mocks);
     mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
     mocks.expect_new_refresh_token("rt-new");
-    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(7)));
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(7))));
     mocks
         .tokens
         .expect_issue_access_token()
@@ -267,7 +267,7 @@ async fn login_with_the_right_password_starts_a_session() {
                 }
         })
         .times(1)
-        .returning(|_| Ok(SessionId(9)));
+        .returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     let signed_in = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap();
@@ -289,7 +289,7 @@ async fn login_by_username_looks_up_the_username() {
         .returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
-    mocks.sessions.expect_create().times(1).returning(|_| Ok(SessionId(9)));
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     let signed_in =
@@ -420,7 +420,7 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(true));
     mocks.expect_access_token(&plain_user(), SESSION);
     mocks.sessions.expect_revoke().never();
 
@@ -442,7 +442,7 @@ async fn refresh_extends_the_session_by_the_policy_lifetime() {
         .expect_add_refresh_token()
         .withf(|_, _, _, expires_at| *expires_at == now() + Duration::hours(6))
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(true));
     mocks.expect_access_token(&plain_user(), SESSION);
 
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6) };
@@ -457,7 +457,7 @@ async fn refresh_signs_with_the_roles_the_user_has_now() {
     let found = promoted.clone();
     mocks.users.expect_find_by_id().times(1).return_once(move |_| Ok(Some(found)));
     mocks.expect_new_refresh_token("rt-new");
-    mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(()));
+    mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(true));
     mocks.expect_access_token(&promoted, SESSION);
 
     mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
@@ -742,4 +742,32 @@ async fn refresh_that_cannot_sign_stores_no_new_token_so_the_old_one_is_not_lost
     let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
 
     assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a_wrong_password() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
+    mocks.tokens.expect_issue_access_token().never();
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_of_a_session_ended_during_the_rotation_is_an_invalid_token() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_access_token(&plain_user(), SESSION);
+    mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(false));
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// A given or family name. Surrounding whitespace is removed; what remains must be 1 to 20 characters with no
-/// control characters (a newline in a name is an attack on whoever prints it, not a name).
+/// control characters (a newline in a name is an attack on whoever prints it, not a name) and no invisible format
+/// characters (zero-width spaces and direction overrides spoof names and make blank ones look filled).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
@@ -14,7 +15,7 @@ pub enum PersonNameError {
     Empty,
     #[error("must be at most {max} characters", max = PersonName::MAX_CHARS)]
     TooLong,
-    #[error("must not contain control characters")]
+    #[error("must not contain control or invisible characters")]
     ControlCharacter,
 }
 
@@ -30,7 +31,7 @@ impl PersonName {
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(PersonNameError::TooLong);
         }
-        if trimmed.chars().any(char::is_control) {
+        if trimmed.chars().any(|c| c.is_control() || is_invisible_format(c)) {
             return Err(PersonNameError::ControlCharacter);
         }
         Ok(Self(trimmed.to_owned()))
@@ -39,6 +40,26 @@ impl PersonName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Unicode format characters (category Cf) and the blank Hangul fillers: they render as nothing.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 crate::string_value!(PersonName, PersonNameError);
@@ -66,6 +87,13 @@ mod tests {
         assert!(PersonName::parse("李".repeat(20)).is_ok());
         assert_eq!(PersonName::parse("李".repeat(21)), Err(PersonNameError::TooLong));
         assert!(PersonName::parse("Jean-Luc O'Neil").is_ok());
+    }
+
+    #[test]
+    fn rejects_invisible_characters_that_spoof_or_blank_a_name() {
+        for bad in ["\u{202E}evil", "a\u{200B}b", "\u{200B}", "\u{FEFF}Ada", "Ada\u{2066}"] {
+            assert_eq!(PersonName::parse(bad), Err(PersonNameError::ControlCharacter), "{bad:?}");
+        }
     }
 
     #[test]

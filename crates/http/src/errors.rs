@@ -203,9 +203,11 @@ pub(crate) fn json_error(error: JsonPayloadError) -> Problem {
             "Unsupported media type",
             "the request body must be JSON, sent with Content-Type: application/json",
         ),
-        JsonPayloadError::Deserialize(error) if error.is_data() => {
-            Problem::validation(vec![FieldError { field: "body".to_owned(), message: error.to_string() }])
-        }
+        // Well-formed JSON that is not an object (the only shape any route takes); its value is not echoed.
+        JsonPayloadError::Deserialize(error) if error.is_data() => Problem::validation(vec![FieldError {
+            field: "body".to_owned(),
+            message: "must be a JSON object".to_owned(),
+        }]),
         JsonPayloadError::Deserialize(error) => {
             Problem::bad_request(format!("the request body is not valid JSON: {error}"))
         }

@@ -5,10 +5,23 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 use users_app::{Adapters, UserService};
 
+use crate::method_not_allowed;
 use crate::problem::Problem;
 
 pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
-    config.route("/health/live", web::get().to(live)).route("/health/ready", web::get().to(ready::<A>));
+    config
+        .service(
+            web::resource("/health/live")
+                .route(web::get().to(live))
+                .route(web::head().to(live))
+                .default_service(method_not_allowed("GET, HEAD")),
+        )
+        .service(
+            web::resource("/health/ready")
+                .route(web::get().to(ready::<A>))
+                .route(web::head().to(ready::<A>))
+                .default_service(method_not_allowed("GET, HEAD")),
+        );
 }
 
 /// The process answers: nothing else is checked, so a slow database never gets the process restarted.

@@ -4,6 +4,7 @@
 //! Use it with [`configure`] inside an actix `App`; the server crate adds logging middleware and binds the socket.
 
 mod admin_api;
+mod body;
 mod errors;
 mod extractors;
 mod fields;
@@ -17,6 +18,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use users_app::{Adapters, UserService};
 
+pub use body::JsonObject;
 pub use extractors::{Admin, Authenticated};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 
@@ -50,11 +52,7 @@ async fn not_found() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found("no such route"))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, Problem> {
-    Err(Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        "this route does not take this method",
-    ))
+/// The fallback of a resource: 405 naming the methods it does take.
+pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(Problem::method_not_allowed(allow)) })
 }

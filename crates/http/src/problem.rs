@@ -1,7 +1,7 @@
 //! `Problem`: an RFC 9457 `application/problem+json` error response, the only error shape either dialect returns.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -25,8 +25,9 @@ pub struct Problem {
     detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+    /// Headers the status calls for: `WWW-Authenticate` on 401, `Allow` on 405.
     #[serde(skip)]
-    www_authenticate: Option<&'static str>,
+    headers: Vec<(HeaderName, &'static str)>,
 }
 
 fn status_code<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
@@ -42,7 +43,7 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
-            www_authenticate: None,
+            headers: Vec::new(),
         }
     }
 
@@ -69,7 +70,23 @@ impl Problem {
 
     /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
     pub fn unauthorized(slug: &str, detail: impl Into<String>, challenge: &'static str) -> Self {
-        Self { www_authenticate: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, slug, "Unauthorized", detail) }
+        Self {
+            headers: vec![(header::WWW_AUTHENTICATE, challenge)],
+            ..Self::new(StatusCode::UNAUTHORIZED, slug, "Unauthorized", detail)
+        }
+    }
+
+    /// 405 with the `Allow` header listing the methods the route takes.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            headers: vec![(header::ALLOW, allow)],
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("this route takes {allow}"),
+            )
+        }
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -120,8 +137,8 @@ impl ResponseError for Problem {
         response
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
             .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]));
-        if let Some(challenge) = self.www_authenticate {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), HeaderValue::from_static(value)));
         }
         response.body(serde_json::to_string(self).unwrap_or_default())
     }

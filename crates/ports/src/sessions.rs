@@ -39,8 +39,9 @@ pub enum RefreshTokenUse {
 
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Starts a session whose current refresh token has the given hash.
-    async fn create(&self, session: NewSession) -> Result<SessionId, StoreError>;
+    /// Starts a session whose current refresh token has the given hash; `None` when the user no longer exists (it
+    /// was deleted while signing in).
+    async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError>;
 
     /// Atomically marks the token as used and says what it belonged to. Two concurrent calls with one token never
     /// both get `Fresh`.
@@ -50,14 +51,15 @@ pub trait SessionRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<RefreshTokenUse, StoreError>;
 
-    /// Gives the session a new current refresh token and moves its expiry.
+    /// Gives the session a new current refresh token and moves its expiry. `false` when the session ended (was
+    /// revoked, or its user deleted) since the old token was consumed: then nothing is added.
     async fn add_refresh_token(
         &self,
         session: SessionId,
         hash: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// The session a refresh token (current or already used) belongs to.
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError>;

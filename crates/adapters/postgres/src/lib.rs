@@ -1,9 +1,14 @@
 //! The PostgreSQL store: `UserRepository` and `SessionRepository` on diesel-async with a deadpool connection pool,
 //! and the embedded migrations of `migrations/postgres`.
 
-mod rows;
+mod backend;
 mod schema;
+// The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
+#[path = "../../shared/rows.rs"]
+mod rows;
+#[path = "../../shared/sessions.rs"]
 mod sessions;
+#[path = "../../shared/users.rs"]
 mod users;
 
 #[cfg(feature = "testing")]
@@ -11,13 +16,15 @@ pub mod testing;
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use users_ports::StoreError;
 
-pub use sessions::PgSessionRepository;
-pub use users::PgUserRepository;
+/// The `SessionRepository` on PostgreSQL.
+pub type PgSessionRepository = sessions::DieselSessionRepository;
+/// The `UserRepository` on PostgreSQL.
+pub type PgUserRepository = users::DieselUserRepository;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 
@@ -66,14 +73,4 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
     })
     .await
     .map_err(StoreError::new)?
-}
-
-type Connection = Object<AsyncPgConnection>;
-
-async fn checkout(pool: &Pool<AsyncPgConnection>) -> Result<Connection, StoreError> {
-    pool.get().await.map_err(StoreError::new)
-}
-
-fn fault(error: diesel::result::Error) -> StoreError {
-    StoreError::new(error)
 }

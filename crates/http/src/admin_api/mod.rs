@@ -10,6 +10,7 @@ use users_app::{Adapters, UserService};
 use users_domain::UserId;
 use users_ports::PageRequest;
 
+use crate::body::JsonObject;
 use crate::extractors::Admin;
 use crate::problem::{FieldError, Problem};
 use crate::{method_not_allowed, no_store_json};
@@ -24,16 +25,16 @@ pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
             web::resource(["/api/users", "/api/users/"])
                 .get(list_users::<A>)
                 .post(create_user::<A>)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(method_not_allowed("GET, POST")),
         )
         .service(
             web::resource("/api/users/{id}")
                 .get(get_user::<A>)
                 .put(replace_user::<A>)
                 .delete(delete_user::<A>)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(method_not_allowed("GET, PUT, DELETE")),
         )
-        .service(web::resource("/api/roles").get(list_roles::<A>).default_service(web::to(method_not_allowed)));
+        .service(web::resource("/api/roles").get(list_roles::<A>).default_service(method_not_allowed("GET")));
 }
 
 fn user_id(raw: &str) -> Result<UserId, Problem> {
@@ -61,8 +62,12 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }
 
-async fn create_user<A: Adapters>(service: Service<A>, admin: Admin<A>, body: web::Json<CreateUserRequest>) -> Handled {
-    let (registration, role_ids) = body.into_inner().parse()?;
+async fn create_user<A: Adapters>(
+    service: Service<A>,
+    admin: Admin<A>,
+    body: JsonObject<CreateUserRequest>,
+) -> Handled {
+    let (registration, role_ids) = body.0.parse()?;
     let user = service.create_user(&admin.admin, registration, role_ids).await?;
     let mut response = no_store_json(StatusCode::CREATED, UserResponse::from(user.clone()));
     let location = format!("/api/users/{}", user.id);
@@ -74,10 +79,10 @@ async fn replace_user<A: Adapters>(
     service: Service<A>,
     admin: Admin<A>,
     path: web::Path<String>,
-    body: web::Json<ReplaceUserRequest>,
+    body: JsonObject<ReplaceUserRequest>,
 ) -> Handled {
     let id = user_id(&path)?;
-    let replacement = body.into_inner().parse()?;
+    let replacement = body.0.parse()?;
     let user = service.replace_user(&admin.admin, id, replacement).await?;
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }

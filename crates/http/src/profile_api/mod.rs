@@ -8,6 +8,7 @@ use users_app::{Adapters, UserService};
 use users_domain::ObjectId;
 use users_ports::PageRequest;
 
+use crate::body::JsonObject;
 use crate::extractors::{Admin, Authenticated};
 use crate::problem::{FieldError, Problem};
 use crate::{method_not_allowed, no_store_json};
@@ -21,34 +22,34 @@ type Handled = Result<HttpResponse, Problem>;
 
 pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
     config
-        .service(web::resource("/auth/register").post(register::<A>).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/auth/login").post(login::<A>).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/auth/refresh").post(refresh::<A>).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/auth/logout").post(logout::<A>).default_service(web::to(method_not_allowed)))
+        .service(web::resource("/auth/register").post(register::<A>).default_service(method_not_allowed("POST")))
+        .service(web::resource("/auth/login").post(login::<A>).default_service(method_not_allowed("POST")))
+        .service(web::resource("/auth/refresh").post(refresh::<A>).default_service(method_not_allowed("POST")))
+        .service(web::resource("/auth/logout").post(logout::<A>).default_service(method_not_allowed("POST")))
         .service(
             web::resource("/users/current")
                 .get(current_user::<A>)
                 .put(update_current_user::<A>)
                 .delete(delete_current_user::<A>)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(method_not_allowed("GET, PUT, DELETE")),
         )
-        .service(web::resource(["/users", "/users/"]).get(list_users::<A>).default_service(web::to(method_not_allowed)))
+        .service(web::resource(["/users", "/users/"]).get(list_users::<A>).default_service(method_not_allowed("GET")))
         .service(
             web::resource("/users/{user_id}")
                 .get(get_user::<A>)
                 .delete(delete_user::<A>)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(method_not_allowed("GET, DELETE")),
         );
 }
 
-async fn register<A: Adapters>(service: Service<A>, body: web::Json<RegisterRequest>) -> Handled {
-    let registration = body.into_inner().parse()?;
+async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
+    let registration = body.0.parse()?;
     let signed_in = service.register(registration).await?;
     Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
 }
 
-async fn login<A: Adapters>(service: Service<A>, body: web::Json<LoginRequest>) -> Handled {
-    let (identifier, password) = match body.into_inner().parse()? {
+async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
+    let (identifier, password) = match body.0.parse()? {
         LoginInput::Credentials(identifier, password) => (identifier, password),
         LoginInput::Impossible => return Err(users_app::LoginError::InvalidCredentials.into()),
     };
@@ -56,14 +57,14 @@ async fn login<A: Adapters>(service: Service<A>, body: web::Json<LoginRequest>) 
     Ok(no_store_json(StatusCode::OK, SignedInResponse::from(signed_in)))
 }
 
-async fn refresh<A: Adapters>(service: Service<A>, body: web::Json<RefreshTokenRequest>) -> Handled {
-    let refresh_token = body.into_inner().parse()?;
+async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
+    let refresh_token = body.0.parse()?;
     let tokens = service.refresh(&refresh_token).await?;
     Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
 }
 
-async fn logout<A: Adapters>(service: Service<A>, body: web::Json<RefreshTokenRequest>) -> Handled {
-    let refresh_token = body.into_inner().parse()?;
+async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
+    let refresh_token = body.0.parse()?;
     service.logout(&refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -75,9 +76,9 @@ async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
 async fn update_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
-    body: web::Json<UpdateProfileRequest>,
+    body: JsonObject<UpdateProfileRequest>,
 ) -> Handled {
-    let changes = body.into_inner().parse()?;
+    let changes = body.0.parse()?;
     let user = service.update_profile(&auth.current, changes).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }

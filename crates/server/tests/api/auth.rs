@@ -249,3 +249,55 @@ async fn the_health_probes_answer() {
     let (status, body) = status_and_json(app.client.get(app.url("/health/ready")).send().await.unwrap()).await;
     assert_eq!((status, &body["database"]), (StatusCode::OK, &json!("ok")));
 }
+
+#[tokio::test]
+async fn a_body_must_be_a_json_object_and_bad_types_are_named_without_echoing_the_value() {
+    let Some(app) = spawn_app().await else { return };
+    let positional = json!([null, "ada@example.com", PASSWORD, "Ada", "Lovelace"]);
+    let problem = assert_problem(app.post("/auth/register", &positional).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"], json!([{ "field": "body", "message": "must be a JSON object" }]));
+    for scalar in [json!("ada@example.com"), json!(42), json!(null)] {
+        assert_problem(app.post("/auth/register", &scalar).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+
+    let typed = json!({ "email": "ada@example.com", "password": 98_765_432_123_u64 });
+    let problem = assert_problem(app.post("/auth/login", &typed).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"], json!([{ "field": "password", "message": "must be a string" }]));
+    assert!(!problem.to_string().contains("98765432123"), "{problem}");
+}
+
+#[tokio::test]
+async fn a_wrong_method_gets_405_with_allow_and_the_probes_answer_head() {
+    let Some(app) = spawn_app().await else { return };
+    let response = app.client.patch(app.url("/users/current")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET, PUT, DELETE");
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    let response = app.client.post(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(app.client.head(app.url("/health/live")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_in_or_refreshing_while_the_account_is_deleted_never_fails_with_500() {
+    let Some(app) = spawn_app().await else { return };
+    for round in 0..8 {
+        let email = format!("racer{round}@example.com");
+        let session = app.register_user(&email).await;
+        let refresh = json!({ "refresh_token": session.refresh_token });
+        let (login, rotation, deletion) = tokio::join!(
+            app.login(&email, PASSWORD),
+            app.post("/auth/refresh", &refresh),
+            app.delete("/users/current", &session.access_token),
+        );
+        assert_eq!(deletion.status(), StatusCode::NO_CONTENT);
+        for response in [login, rotation] {
+            let status = response.status();
+            assert!(status == StatusCode::OK || status == StatusCode::UNAUTHORIZED, "round {round}: {status}");
+        }
+        let user = format!("SELECT count(*) FROM users WHERE email = '{email}'");
+        assert_eq!(app.count(&user).await, 0);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 0, "no session outlived its user");
+}

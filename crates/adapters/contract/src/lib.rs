@@ -1,6 +1,6 @@
 //! The behaviour every store must show through the `UserRepository` and `SessionRepository` ports, written once and
-//! run against each adapter. Nothing here knows which store it talks to: a test binary creates a fresh, empty store
-//! per test and hands its repositories to one of these functions.
+//! run against each adapter. Nothing here knows which store it talks to: [`store_contract_tests!`] makes one test per
+//! contract function, each creating a fresh, empty store and handing its repositories to the function.
 //!
 //! Timestamps are truncated to microseconds, the finest precision a store is expected to keep, so that what is read
 //! back can be compared for equality with what was written.
@@ -738,9 +738,14 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     let t = now();
     let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
-    let ada_session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
-    sessions.add_refresh_token(ada_session, &token("ada-2"), t, t + seconds(7200)).await.unwrap();
-    let grace_session = sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap();
+    let ada_session =
+        sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    assert!(sessions.add_refresh_token(ada_session, &token("ada-2"), t, t + seconds(7200)).await.unwrap());
+    let grace_session = sessions
+        .create(new_session(grace.id, "grace-1", t, t + seconds(3600)))
+        .await
+        .unwrap()
+        .expect("the user exists");
 
     users.delete(ada.id).await.expect("delete");
 
@@ -980,8 +985,10 @@ pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(us
         NewUser { roles: vec![Role::Admin, Role::User], profile: full_profile(), ..new_user(1, "ada@example.com", t) },
     )
     .await;
-    let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
-    let other = sessions.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap();
+    let session =
+        sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    let other =
+        sessions.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap().expect("the user exists");
     assert_ne!(session, other);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session));
 
@@ -1003,10 +1010,15 @@ pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(us
 pub async fn expired_session_is_not_signed_in<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
-    let expired = sessions.create(new_session(ada.id, "old", t - seconds(7200), t - seconds(1))).await.unwrap();
+    let expired = sessions
+        .create(new_session(ada.id, "old", t - seconds(7200), t - seconds(1)))
+        .await
+        .unwrap()
+        .expect("the user exists");
     assert_eq!(users.find_signed_in(ada.id, expired, t).await.unwrap(), None);
 
-    let live = sessions.create(new_session(ada.id, "new", t, t + seconds(3600))).await.unwrap();
+    let live =
+        sessions.create(new_session(ada.id, "new", t, t + seconds(3600))).await.unwrap().expect("the user exists");
     assert_eq!(users.find_signed_in(ada.id, live, t).await.unwrap(), Some(ada.clone()));
     assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3599)).await.unwrap(), Some(ada.clone()));
     assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3601)).await.unwrap(), None);
@@ -1018,7 +1030,8 @@ pub async fn session_of_another_user_is_not_signed_in<U: UserRepository, S: Sess
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
-    let ada_session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap();
+    let ada_session =
+        sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
 
     assert_eq!(users.find_signed_in(grace.id, ada_session, t).await.unwrap(), None);
     assert_eq!(users.find_signed_in(UserId(ada.id.0 + 1000), ada_session, t).await.unwrap(), None);
@@ -1030,7 +1043,7 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(30 * 24 * 3600);
-    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap();
+    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
 
     let first = sessions.consume_refresh_token(&token("ada-1"), t + seconds(5)).await.unwrap();
     assert_eq!(
@@ -1056,7 +1069,7 @@ pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S:
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(3600);
-    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap();
+    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
     sessions.revoke(session, t + seconds(1)).await.unwrap();
     let used = sessions.consume_refresh_token(&token("ada-1"), t + seconds(2)).await.unwrap();
     assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
@@ -1079,7 +1092,8 @@ pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, 
     for round in 0..5 {
         let name = format!("ada-{round}");
         let hash = token(&name);
-        let session = sessions.create(new_session(ada.id, &name, t, expires_at)).await.unwrap();
+        let session =
+            sessions.create(new_session(ada.id, &name, t, expires_at)).await.unwrap().expect("the user exists");
         let results = join_all((0..10).map(|_| sessions.consume_refresh_token(&hash, t + seconds(1)))).await;
         let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("consume")).collect();
         let fresh: Vec<&RefreshTokenUse> =
@@ -1101,14 +1115,15 @@ pub async fn added_refresh_token_is_fresh_and_moves_expiry<U: UserRepository, S:
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let first_expiry = t + seconds(3600);
-    let session = sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap();
+    let session =
+        sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap().expect("the user exists");
     assert!(matches!(
         sessions.consume_refresh_token(&token("ada-1"), t + seconds(60)).await.unwrap(),
         RefreshTokenUse::Fresh(_)
     ));
 
     let second_expiry = t + seconds(60 + 3600);
-    sessions.add_refresh_token(session, &token("ada-2"), t + seconds(60), second_expiry).await.unwrap();
+    assert!(sessions.add_refresh_token(session, &token("ada-2"), t + seconds(60), second_expiry).await.unwrap());
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
 
     let rotated = sessions.consume_refresh_token(&token("ada-2"), t + seconds(120)).await.unwrap();
@@ -1143,10 +1158,10 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     let later = t + seconds(3600);
-    let s1 = sessions.create(new_session(ada.id, "ada-1", t, later)).await.unwrap();
-    let s2 = sessions.create(new_session(ada.id, "ada-2", t, later)).await.unwrap();
-    let s3 = sessions.create(new_session(ada.id, "ada-3", t, later)).await.unwrap();
-    let g1 = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap();
+    let s1 = sessions.create(new_session(ada.id, "ada-1", t, later)).await.unwrap().expect("the user exists");
+    let s2 = sessions.create(new_session(ada.id, "ada-2", t, later)).await.unwrap().expect("the user exists");
+    let s3 = sessions.create(new_session(ada.id, "ada-3", t, later)).await.unwrap().expect("the user exists");
+    let g1 = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("the user exists");
 
     sessions.revoke_all_of_user(ada.id, Some(s1), t + seconds(1)).await.unwrap();
     let check = t + seconds(2);
@@ -1161,7 +1176,7 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
     assert_eq!(users.find_signed_in(grace.id, g1, check).await.unwrap(), Some(grace.clone()));
 
     // Keeping a session of someone else protects nothing of Ada's and ends nothing of theirs.
-    let s4 = sessions.create(new_session(ada.id, "ada-4", t, later)).await.unwrap();
+    let s4 = sessions.create(new_session(ada.id, "ada-4", t, later)).await.unwrap().expect("the user exists");
     sessions.revoke_all_of_user(ada.id, Some(g1), t + seconds(5)).await.unwrap();
     assert_eq!(users.find_signed_in(ada.id, s4, t + seconds(6)).await.unwrap(), None);
     assert_eq!(users.find_signed_in(grace.id, g1, t + seconds(6)).await.unwrap(), Some(grace));
@@ -1169,4 +1184,92 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
 
 pub async fn check_health_is_ok<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
     users.check_health().await.expect("a fresh store is healthy");
+}
+
+pub async fn a_session_for_a_deleted_user_is_not_created<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    users.delete(ada.id).await.expect("delete");
+    let created = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.expect("no fault");
+    assert_eq!(created, None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
+}
+
+pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    sessions.revoke(session, t).await.expect("revoke");
+    assert!(!sessions.add_refresh_token(session, &token("ada-2"), t, t + seconds(7200)).await.expect("no fault"));
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None, "nothing was added");
+
+    // A session whose user is gone behaves the same.
+    let grace = users.insert(new_user(2, "grace@example.com", t)).await.expect("insert");
+    let other =
+        sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    users.delete(grace.id).await.expect("delete");
+    assert!(!sessions.add_refresh_token(other, &token("grace-2"), t, t + seconds(7200)).await.expect("no fault"));
+    assert_eq!(sessions.consume_refresh_token(&token("grace-1"), t).await.unwrap(), RefreshTokenUse::Unknown);
+}
+
+/// Declares one `#[tokio::test]` per contract function. `$setup` is an async function returning
+/// `Option<(users, sessions, guard)>` for a fresh, empty store (`None` skips the test, when the store is unavailable
+/// outside CI); the guard is kept alive until the test ends, so it can drop the store afterwards.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($setup:path) => {
+        $crate::store_contract_tests!(@each $setup;
+            insert_then_find_by_ids,
+            insert_user_without_roles,
+            insert_with_duplicate_roles_keeps_one_of_each,
+            find_credentials_by_email_ignores_case,
+            find_credentials_by_username_ignores_case,
+            duplicate_email_differing_by_case_is_refused,
+            duplicate_username_differing_by_case_is_refused,
+            users_without_username_coexist,
+            concurrent_inserts_of_one_email_admit_one,
+            partial_update_keeps_untouched_fields,
+            update_clears_username_and_profile_fields,
+            update_changes_email_and_username,
+            update_to_a_taken_email_or_username_changes_nothing,
+            update_with_roles_to_a_taken_email_changes_nothing,
+            update_demoting_the_last_admin_changes_nothing,
+            update_replaces_roles_only_when_given,
+            update_of_unknown_user_is_not_found,
+            delete_removes_user_with_roles_and_sessions,
+            delete_of_unknown_user_is_not_found,
+            last_admin_cannot_be_deleted,
+            concurrent_deletion_of_the_two_admins_keeps_one,
+            set_roles_replaces_the_roles,
+            set_roles_refuses_to_demote_the_last_admin,
+            concurrent_demotion_of_the_two_admins_keeps_one,
+            set_roles_of_unknown_user_is_not_found,
+            list_roles_returns_the_known_roles,
+            list_pages_in_id_order,
+            signed_in_until_revoked,
+            expired_session_is_not_signed_in,
+            session_of_another_user_is_not_signed_in,
+            refresh_token_is_fresh_once_then_replayed,
+            refresh_token_of_revoked_session_says_revoked,
+            concurrent_consumes_of_one_token_give_one_fresh,
+            added_refresh_token_is_fresh_and_moves_expiry,
+            revoke_all_of_user_keeps_the_given_session,
+            check_health_is_ok,
+            a_session_for_a_deleted_user_is_not_created,
+            a_revoked_session_gets_no_new_refresh_token,
+        );
+    };
+    (@each $setup:path; $($name:ident,)+) => {$(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let Some((users, sessions, _guard)) = $setup().await else { return };
+            $crate::$name(users, sessions).await;
+        }
+    )+};
 }

@@ -1,35 +1,35 @@
-//! `UserRepository` on PostgreSQL.
+//! `UserRepository` on diesel. Shared by the PostgreSQL and SQLite adapters, each compiling it against its own
+//! `schema` and `backend` modules.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
     DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, StoreError,
     StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
+use crate::backend::{Connection, Pool, checkout, fault};
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
 use crate::schema::{lower, roles, sessions, user_roles, users};
-use crate::{checkout, fault};
 
 #[derive(Clone)]
-pub struct PgUserRepository {
-    pool: Pool<AsyncPgConnection>,
+pub struct DieselUserRepository {
+    pool: Pool,
 }
 
-impl std::fmt::Debug for PgUserRepository {
+impl std::fmt::Debug for DieselUserRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgUserRepository").finish_non_exhaustive()
+        f.debug_struct("DieselUserRepository").finish_non_exhaustive()
     }
 }
 
-impl PgUserRepository {
-    pub(crate) fn new(pool: Pool<AsyncPgConnection>) -> Self {
+impl DieselUserRepository {
+    pub(crate) fn new(pool: Pool) -> Self {
         Self { pool }
     }
 }
@@ -42,11 +42,13 @@ enum Taken {
 
 fn taken(error: &DieselError) -> Option<Taken> {
     match error {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => match info.constraint_name() {
-            Some("users_email_lower_key") => Some(Taken::Email),
-            Some("users_username_lower_key") => Some(Taken::Username),
-            _ => None,
-        },
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            match crate::backend::violated_index(info.as_ref()) {
+                Some("users_email_lower_key") => Some(Taken::Email),
+                Some("users_username_lower_key") => Some(Taken::Username),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -71,7 +73,7 @@ fn single_user(rows: Vec<(UserRow, Option<i64>)>) -> Result<Option<User>, StoreE
     row.into_user(roles).map(Some)
 }
 
-async fn roles_of(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DieselError> {
+async fn roles_of(conn: &mut Connection, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DieselError> {
     let pairs: Vec<(i64, i64)> = user_roles::table
         .filter(user_roles::user_id.eq_any(ids))
         .select((user_roles::user_id, user_roles::role_id))
@@ -85,7 +87,7 @@ async fn roles_of(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<HashMap<i
 }
 
 /// The rows of one user joined with their roles (one row per role).
-async fn user_rows(conn: &mut AsyncPgConnection, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
+async fn user_rows(conn: &mut Connection, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
     users::table
         .left_join(user_roles::table)
         .filter(users::id.eq(id))
@@ -94,19 +96,8 @@ async fn user_rows(conn: &mut AsyncPgConnection, id: i64) -> Result<Vec<(UserRow
         .await
 }
 
-async fn load_user(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<User>, StoreError> {
+async fn load_user(conn: &mut Connection, id: i64) -> Result<Option<User>, StoreError> {
     single_user(user_rows(conn, id).await.map_err(fault)?)
-}
-
-/// Locks the admin memberships for the rest of the transaction and returns whose they are, so that two requests
-/// removing two different admins cannot both see "another admin remains".
-async fn lock_admins(conn: &mut AsyncPgConnection) -> Result<Vec<i64>, DieselError> {
-    user_roles::table
-        .filter(user_roles::role_id.eq(Role::Admin.id()))
-        .select(user_roles::user_id)
-        .for_update()
-        .load(conn)
-        .await
 }
 
 /// The ids of `roles`, sorted and without duplicates, ready to insert as memberships.
@@ -121,7 +112,7 @@ fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
 
-impl UserRepository for PgUserRepository {
+impl UserRepository for DieselUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         let mut conn = checkout(&self.pool).await?;
         let role_ids = role_ids(&user.roles);
@@ -216,7 +207,7 @@ impl UserRepository for PgUserRepository {
         conn.transaction(async |conn| {
             if let Some(role_ids) = &role_ids
                 && !role_ids.contains(&Role::Admin.id())
-                && is_last_admin(&lock_admins(conn).await?, id.0)
+                && is_last_admin(&crate::backend::lock_admins(conn).await?, id.0)
             {
                 return Err(TxError::Refused(UpdateUserError::LastAdmin));
             }
@@ -249,7 +240,7 @@ impl UserRepository for PgUserRepository {
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
         let mut conn = checkout(&self.pool).await?;
         conn.transaction(async |conn| {
-            if is_last_admin(&lock_admins(conn).await?, id.0) {
+            if is_last_admin(&crate::backend::lock_admins(conn).await?, id.0) {
                 return Err(TxError::Refused(DeleteUserError::LastAdmin));
             }
             // Roles, sessions and refresh tokens go with the user (ON DELETE CASCADE).

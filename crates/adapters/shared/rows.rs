@@ -1,4 +1,5 @@
-//! Row types of the `users` table and their translation into domain values.
+//! Row types of the `users` table and their translation into domain values. Shared by the PostgreSQL and SQLite
+//! adapters, each compiling it against its own `schema` and `backend` modules.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -8,7 +9,7 @@ use users_ports::{NewUser, StoreError, UserUpdate};
 use crate::schema::users;
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = users, check_for_backend(crate::backend::Backend))]
 pub(crate) struct UserRow {
     id: i64,
     object_id: String,

@@ -1,39 +1,39 @@
-//! `SessionRepository` on PostgreSQL.
+//! `SessionRepository` on diesel. Shared by the PostgreSQL and SQLite adapters, each compiling it against its own
+//! `schema` and `backend` modules.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
-use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::UserId;
 use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
+use crate::backend::{Pool, checkout, fault};
 use crate::schema::{refresh_tokens, sessions};
-use crate::{checkout, fault};
 
 #[derive(Clone)]
-pub struct PgSessionRepository {
-    pool: Pool<AsyncPgConnection>,
+pub struct DieselSessionRepository {
+    pool: Pool,
 }
 
-impl std::fmt::Debug for PgSessionRepository {
+impl std::fmt::Debug for DieselSessionRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSessionRepository").finish_non_exhaustive()
+        f.debug_struct("DieselSessionRepository").finish_non_exhaustive()
     }
 }
 
-impl PgSessionRepository {
-    pub(crate) fn new(pool: Pool<AsyncPgConnection>) -> Self {
+impl DieselSessionRepository {
+    pub(crate) fn new(pool: Pool) -> Self {
         Self { pool }
     }
 }
 
-impl SessionRepository for PgSessionRepository {
-    async fn create(&self, session: NewSession) -> Result<SessionId, StoreError> {
+impl SessionRepository for DieselSessionRepository {
+    async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        let id = conn
+        let created = conn
             .transaction(async |conn| {
                 let id: i64 = diesel::insert_into(sessions::table)
                     .values((
@@ -54,9 +54,13 @@ impl SessionRepository for PgSessionRepository {
                     .await?;
                 Ok::<_, DieselError>(id)
             })
-            .await
-            .map_err(fault)?;
-        Ok(SessionId(id))
+            .await;
+        match created {
+            Ok(id) => Ok(Some(SessionId(id))),
+            // The user was deleted between the password check and now.
+            Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => Ok(None),
+            Err(error) => Err(fault(error)),
+        }
     }
 
     async fn consume_refresh_token(
@@ -87,12 +91,15 @@ impl SessionRepository for PgSessionRepository {
                 .map_err(fault)?;
             return Ok(used.map_or(RefreshTokenUse::Unknown, |id| RefreshTokenUse::Replayed(SessionId(id))));
         };
-        let (user_id, expires_at, revoked_at): (i64, DateTime<Utc>, Option<DateTime<Utc>>) = sessions::table
+        let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
             .find(session_id)
             .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
             .first(&mut conn)
             .await
+            .optional()
             .map_err(fault)?;
+        // Gone since the token was consumed: its user was deleted, taking sessions and tokens along.
+        let Some((user_id, expires_at, revoked_at)) = session else { return Ok(RefreshTokenUse::Unknown) };
         Ok(RefreshTokenUse::Fresh(SessionState {
             id: SessionId(session_id),
             user_id: UserId(user_id),
@@ -107,9 +114,18 @@ impl SessionRepository for PgSessionRepository {
         hash: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut conn = checkout(&self.pool).await?;
         conn.transaction(async |conn| {
+            // Updating the session first locks its row, so a concurrent revocation or user deletion either happens
+            // before (and nothing is added) or waits until this token is in place (and takes it along).
+            let live = diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
+                .set(sessions::expires_at.eq(expires_at))
+                .execute(conn)
+                .await?;
+            if live == 0 {
+                return Ok(false);
+            }
             diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::token_hash.eq(&hash.0),
@@ -118,11 +134,7 @@ impl SessionRepository for PgSessionRepository {
                 ))
                 .execute(conn)
                 .await?;
-            diesel::update(sessions::table.find(session.0))
-                .set(sessions::expires_at.eq(expires_at))
-                .execute(conn)
-                .await?;
-            Ok::<_, DieselError>(())
+            Ok::<_, DieselError>(true)
         })
         .await
         .map_err(fault)

@@ -1,0 +1,41 @@
+//! What is PostgreSQL's own under the query code shared with the SQLite adapter (`adapters/shared`): the connection
+//! and pool types, how the admin memberships are locked, and how a unique violation names its index.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use diesel_async::pooled_connection::deadpool;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use users_domain::Role;
+use users_ports::StoreError;
+
+use crate::schema::user_roles;
+
+/// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
+#[allow(dead_code)]
+pub(crate) type Backend = diesel::pg::Pg;
+pub(crate) type Connection = AsyncPgConnection;
+pub(crate) type Pool = deadpool::Pool<Connection>;
+
+pub(crate) async fn checkout(pool: &Pool) -> Result<deadpool::Object<Connection>, StoreError> {
+    pool.get().await.map_err(StoreError::new)
+}
+
+pub(crate) fn fault(error: DieselError) -> StoreError {
+    StoreError::new(error)
+}
+
+/// Locks the admin memberships for the rest of the transaction (`FOR UPDATE`) and returns whose they are, so that
+/// two requests removing two different admins cannot both see "another admin remains".
+pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, DieselError> {
+    user_roles::table
+        .filter(user_roles::role_id.eq(Role::Admin.id()))
+        .select(user_roles::user_id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// PostgreSQL reports the violated index by name.
+pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<&str> {
+    info.constraint_name()
+}

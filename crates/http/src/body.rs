@@ -1,0 +1,54 @@
+//! `JsonObject`: the request body extractor of both dialects. The body must be a JSON object (serde would
+//! otherwise take `[…]` as a struct's fields in order), and a field of the wrong type is reported by name without
+//! echoing its value, which may be a password.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::problem::{FieldError, Problem};
+
+/// A JSON object body, deserialised into `T`. Size, content type and syntax are checked by actix's `JsonConfig`.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let object = web::Json::<Map<String, Value>>::from_request(request, payload);
+        Box::pin(async move {
+            let object = object.await?.into_inner();
+            serde_path_to_error::deserialize(Value::Object(object)).map(JsonObject).map_err(|error| {
+                let field = match error.path().to_string() {
+                    path if path == "." => "body".to_owned(),
+                    path => path,
+                };
+                Problem::validation(vec![FieldError { field, message: without_value(&error.inner().to_string()) }])
+                    .into()
+            })
+        })
+    }
+}
+
+/// serde's "invalid type: integer `42`, expected a string" without the value: "must be a string".
+fn without_value(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((_, expected)) => format!("must be {expected}"),
+        None => "is invalid".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_value;
+
+    #[test]
+    fn type_errors_keep_what_was_expected_and_drop_the_value() {
+        assert_eq!(without_value("invalid type: integer `98765432123`, expected a string"), "must be a string");
+        assert_eq!(without_value("something else entirely"), "is invalid");
+    }
+}
