@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
@@ -108,6 +109,17 @@ fn role_ids(roles: &[Role]) -> Vec<i64> {
     ids
 }
 
+/// Gives the user the roles with these ids, in one `INSERT … SELECT` (a multi-row `VALUES` is not available on every
+/// backend through diesel-async).
+async fn add_memberships(conn: &mut Connection, user_id: i64, role_ids: &[i64]) -> Result<usize, DieselError> {
+    let memberships = roles::table.filter(roles::id.eq_any(role_ids)).select((user_id.into_sql::<BigInt>(), roles::id));
+    diesel::insert_into(user_roles::table)
+        .values(memberships)
+        .into_columns((user_roles::user_id, user_roles::role_id))
+        .execute(conn)
+        .await
+}
+
 fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
@@ -123,11 +135,7 @@ impl UserRepository for DieselUserRepository {
                     .returning(UserRow::as_returning())
                     .get_result(conn)
                     .await?;
-                let memberships: Vec<_> = role_ids
-                    .iter()
-                    .map(|role| (user_roles::user_id.eq(row.id()), user_roles::role_id.eq(role)))
-                    .collect();
-                diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
+                add_memberships(conn, row.id(), &role_ids).await?;
                 Ok::<_, DieselError>(row)
             })
             .await;
@@ -218,9 +226,7 @@ impl UserRepository for DieselUserRepository {
             }
             if let Some(role_ids) = &role_ids {
                 diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
-                let memberships: Vec<_> =
-                    role_ids.iter().map(|role| (user_roles::user_id.eq(id.0), user_roles::role_id.eq(role))).collect();
-                diesel::insert_into(user_roles::table).values(memberships).execute(conn).await?;
+                add_memberships(conn, id.0, role_ids).await?;
             }
             // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
             Ok(user_rows(conn, id.0).await?)

@@ -1,0 +1,41 @@
+//! What is SQLite's own under the query code shared with the PostgreSQL adapter (`adapters/shared`): the connection
+//! and pool types, how the admin memberships are locked, and how a unique violation names its index.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel_async::RunQueryDsl;
+use diesel_async::pooled_connection::deadpool;
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use users_domain::Role;
+use users_ports::StoreError;
+
+use crate::schema::user_roles;
+
+/// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
+#[allow(dead_code)]
+pub(crate) type Backend = diesel::sqlite::Sqlite;
+pub(crate) type Connection = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) type Pool = deadpool::Pool<Connection>;
+
+pub(crate) async fn checkout(pool: &Pool) -> Result<deadpool::Object<Connection>, StoreError> {
+    pool.get().await.map_err(StoreError::new)
+}
+
+pub(crate) fn fault(error: DieselError) -> StoreError {
+    StoreError::new(error)
+}
+
+/// SQLite has no row locks, and needs none here: the store hands out a single connection, so transactions run one
+/// at a time and no other request can change the admin memberships between this read and the transaction's end.
+pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, DieselError> {
+    user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
+}
+
+/// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_email_lower_key'".
+pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<&str> {
+    let message = info.message();
+    let start = message.find("index '")? + "index '".len();
+    let end = start + message[start..].find('\'')?;
+    Some(&message[start..end])
+}

@@ -1,0 +1,101 @@
+//! The embedded SQLite store: `UserRepository` and `SessionRepository` on diesel-async's `SyncConnectionWrapper`
+//! over a bundled SQLite, and the embedded migrations of `migrations/sqlite`. The default store: no server to run.
+
+mod backend;
+mod schema;
+// The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
+#[path = "../../shared/rows.rs"]
+mod rows;
+#[path = "../../shared/sessions.rs"]
+mod sessions;
+#[path = "../../shared/users.rs"]
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::path::{Path, PathBuf};
+
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection as _, ConnectionError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt as _;
+use users_ports::StoreError;
+
+use crate::backend::{Connection, Pool};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
+
+/// Foreign keys (for the cascades) are off by default in SQLite and must be set on every connection; WAL lets readers
+/// in other processes (a `create-admin` beside a running server) work alongside, and they wait for locks, not fail.
+const CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;";
+
+/// The `SessionRepository` on SQLite.
+pub type SqliteSessionRepository = sessions::DieselSessionRepository;
+/// The `UserRepository` on SQLite.
+pub type SqliteUserRepository = users::DieselUserRepository;
+
+/// One SQLite database file, from which the repositories are made.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("pool", &self.pool.status()).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Prepares the store over the database file at `path` (created with its folder by [`run_migrations`]).
+    ///
+    /// It keeps a single connection: SQLite allows one writer at a time anyway, and serialising every transaction
+    /// is what makes the "last admin" and token-rotation rules hold without row locks.
+    pub fn new(path: &Path) -> Result<Self, StoreError> {
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(|url| {
+            let url = url.to_owned();
+            async move {
+                let mut connection = Connection::establish(&url).await?;
+                connection.batch_execute(CONNECTION_SETUP).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(connection)
+            }
+            .boxed()
+        });
+        let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
+        let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
+        let pool = Pool::builder(manager).max_size(1).build().map_err(StoreError::new)?;
+        Ok(Self { pool })
+    }
+
+    pub fn users(&self) -> SqliteUserRepository {
+        SqliteUserRepository::new(self.pool.clone())
+    }
+
+    pub fn sessions(&self) -> SqliteSessionRepository {
+        SqliteSessionRepository::new(self.pool.clone())
+    }
+}
+
+/// Creates the database file (and its folder) if needed, applies the migrations it has not seen yet, and returns
+/// their names.
+pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
+    let path: PathBuf = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(StoreError::new)?;
+        }
+        let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
+        let mut connection = SqliteConnection::establish(url).map_err(StoreError::new)?;
+        diesel::connection::SimpleConnection::batch_execute(&mut connection, CONNECTION_SETUP)
+            .map_err(StoreError::new)?;
+        let applied = connection.run_pending_migrations(MIGRATIONS).map_err(StoreError)?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await
+    .map_err(StoreError::new)?
+}

@@ -1,0 +1,65 @@
+//! Diesel's description of the tables in `migrations/sqlite`.
+
+diesel::table! {
+    roles (id) {
+        id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        object_id -> Text,
+        username -> Nullable<Text>,
+        email -> Text,
+        password_hash -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        website -> Nullable<Text>,
+        facebook -> Nullable<Text>,
+        instagram -> Nullable<Text>,
+        linkedin -> Nullable<Text>,
+        x -> Nullable<Text>,
+        youtube -> Nullable<Text>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_id) {
+        user_id -> BigInt,
+        role_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> TimestamptzSqlite,
+        expires_at -> TimestamptzSqlite,
+        revoked_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> BigInt,
+        created_at -> TimestamptzSqlite,
+        used_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(roles, users, user_roles, sessions, refresh_tokens);
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`: the case folding the unique indexes on email and username are built on.
+    fn lower(value: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
