@@ -7,4 +7,4 @@ pub mod startup;
 pub mod telemetry;
 
 pub use settings::Settings;
-pub use startup::{Application, StartupError, build_service, create_admin, migrate};
+pub use startup::{Application, StartupError, StoreLocation, create_admin, migrate};

@@ -53,11 +53,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let applied = migrate(&settings).await?;
             tracing::info!(count = applied.len(), "migrations applied");
             let application = Application::build(&settings)?;
-            tracing::info!(
-                store = %settings.database.redacted_url(),
-                address = %format!("http://{}:{}", settings.server.host, application.port()),
-                "users-server is serving"
-            );
+            let (host, port, store) = (&settings.server.host, application.port(), settings.database.redacted_url());
+            tracing::info!("users-server serving http://{host}:{port} from {store}");
             application.run_until_stopped().await?;
             tracing::info!("users-server stopped");
         }

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use config::{Config, ConfigError, Environment, File};
 use serde::Deserialize;
 
+/// The embedded store, in a folder beside the working directory, so a first run needs no setup.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/users.db";
+
 /// Where the settings file is looked for when `USERS_CONFIG` does not name one. It may be absent.
 pub const DEFAULT_CONFIG_FILE: &str = "users.toml";
 
@@ -53,7 +56,7 @@ impl Settings {
             .set_default("server.port", 8080)?
             .set_default("server.workers", 0)?
             .set_default("server.shutdown_timeout_secs", 30)?
-            .set_default("database.url", "postgres://postgres@127.0.0.1:5432/postgres")?
+            .set_default("database.url", DEFAULT_DATABASE_URL)?
             .set_default("database.max_connections", 16)?
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?
             .set_default("auth.access_token_ttl_secs", 15 * 60)?

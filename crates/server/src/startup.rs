@@ -1,6 +1,8 @@
-//! Wiring: PostgreSQL, Argon2 and JWT adapters into the `UserService`, served by actix-web.
+//! Wiring: the store chosen by the database URL (PostgreSQL or the embedded SQLite), Argon2 and JWT adapters into the
+//! `UserService`, served by actix-web.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -14,15 +16,16 @@ use users_domain::{Email, Password};
 use users_jwt::{JwtConfigError, JwtIssuer};
 use users_ports::{PasswordHashError, StoreError};
 use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
+use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
 
 use crate::secret::{self, SecretError};
 use crate::settings::Settings;
 
-/// The production set of adapters.
+/// The production adapters over PostgreSQL.
 #[derive(Debug)]
-pub struct Production;
+pub struct OnPostgres;
 
-impl Adapters for Production {
+impl Adapters for OnPostgres {
     type Users = PgUserRepository;
     type Sessions = PgSessionRepository;
     type Hasher = Argon2Hasher;
@@ -30,8 +33,22 @@ impl Adapters for Production {
     type Clock = SystemClock;
 }
 
+/// The production adapters over the embedded SQLite store.
+#[derive(Debug)]
+pub struct OnSqlite;
+
+impl Adapters for OnSqlite {
+    type Users = SqliteUserRepository;
+    type Sessions = SqliteSessionRepository;
+    type Hasher = Argon2Hasher;
+    type Tokens = JwtIssuer;
+    type Clock = SystemClock;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("unsupported DATABASE_URL {0:?}: use postgres://… or sqlite://PATH")]
+    UnsupportedDatabaseUrl(String),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("JWT secret: {0}")]
@@ -48,18 +65,55 @@ pub enum StartupError {
     Provision(#[from] ProvisionAdminError),
 }
 
-/// Applies pending migrations and returns their names.
-pub async fn migrate(settings: &Settings) -> Result<Vec<String>, StartupError> {
-    Ok(users_postgres::run_migrations(&settings.database.url).await?)
+/// Which store a database URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    Postgres(String),
+    /// `sqlite://PATH`: `sqlite://data/users.db` is relative, `sqlite:///var/lib/users.db` absolute.
+    Sqlite(PathBuf),
 }
 
-/// Builds the use cases on the production adapters.
-pub fn build_service(settings: &Settings) -> Result<UserService<Production>, StartupError> {
-    let store = PgStore::new(&settings.database.url, settings.database.max_connections)?;
+impl StoreLocation {
+    pub fn parse(url: &str) -> Result<Self, StartupError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        match url.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
+            _ => Err(StartupError::UnsupportedDatabaseUrl(url.to_owned())),
+        }
+    }
+}
+
+enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    Ok(match StoreLocation::parse(&settings.database.url)? {
+        StoreLocation::Postgres(url) => Store::Postgres(PgStore::new(&url, settings.database.max_connections)?),
+        StoreLocation::Sqlite(path) => Store::Sqlite(SqliteStore::new(&path)?),
+    })
+}
+
+/// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.
+pub async fn migrate(settings: &Settings) -> Result<Vec<String>, StartupError> {
+    Ok(match StoreLocation::parse(&settings.database.url)? {
+        StoreLocation::Postgres(url) => users_postgres::run_migrations(&url).await?,
+        StoreLocation::Sqlite(path) => users_sqlite::run_migrations(&path).await?,
+    })
+}
+
+/// The use cases over the given repositories and the configured hasher and token issuer.
+fn service<A>(users: A::Users, sessions: A::Sessions, settings: &Settings) -> Result<UserService<A>, StartupError>
+where
+    A: Adapters<Hasher = Argon2Hasher, Tokens = JwtIssuer, Clock = SystemClock>,
+{
     let secret = secret::load_or_create(settings.auth.jwt_secret.as_deref(), &settings.auth.jwt_secret_file)?;
     let tokens = JwtIssuer::hs256(&secret, Duration::seconds(settings.auth.access_token_ttl_secs))?;
     let policy = SessionPolicy { refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days) };
-    Ok(UserService::new(store.users(), store.sessions(), Argon2Hasher::new()?, tokens, SystemClock, policy))
+    Ok(UserService::new(users, sessions, Argon2Hasher::new()?, tokens, SystemClock, policy))
 }
 
 /// Creates the admin account for `email`, or gives an existing account the admin role.
@@ -71,7 +125,15 @@ pub async fn create_admin(
     let email = Email::parse(email).map_err(|error| StartupError::InvalidAdmin(format!("email {error}")))?;
     let password =
         Password::parse(password).map_err(|error| StartupError::InvalidAdmin(format!("password {error}")))?;
-    Ok(build_service(settings)?.provision_admin(email, password).await?)
+    let provisioned = match open_store(settings)? {
+        Store::Postgres(store) => {
+            service::<OnPostgres>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+        }
+        Store::Sqlite(store) => {
+            service::<OnSqlite>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+        }
+    };
+    Ok(provisioned?)
 }
 
 /// A bound, not yet running server.
@@ -87,22 +149,22 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds the listening socket (port 0 picks a free one) and prepares the server; the caller runs it.
+    /// Binds the listening socket (port 0 picks a free one) and prepares the server over the configured store; the
+    /// caller runs it.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let service = web::Data::from(Arc::new(build_service(settings)?));
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let mut server = HttpServer::new(move || {
-            App::new().wrap(TracingLogger::default()).configure(users_http::configure(service.clone()))
-        })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .client_request_timeout(StdDuration::from_secs(10));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+        let server = match open_store(settings)? {
+            Store::Postgres(store) => {
+                serve(service::<OnPostgres>(store.users(), store.sessions(), settings)?, listener, settings)
+            }
+            Store::Sqlite(store) => {
+                serve(service::<OnSqlite>(store.users(), store.sessions(), settings)?, listener, settings)
+            }
         }
-        let server = server.listen(listener).map_err(bind_error)?.run();
+        .map_err(bind_error)?;
         Ok(Self { port, server })
     }
 
@@ -113,5 +175,41 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+fn serve<A: Adapters>(service: UserService<A>, listener: TcpListener, settings: &Settings) -> std::io::Result<Server> {
+    let service = web::Data::from(Arc::new(service));
+    let mut server = HttpServer::new(move || {
+        App::new().wrap(TracingLogger::default()).configure(users_http::configure(service.clone()))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .client_request_timeout(StdDuration::from_secs(10));
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_url_picks_the_store() {
+        let postgres = "postgres://app:secret@db:5432/users";
+        assert_eq!(StoreLocation::parse(postgres).unwrap(), StoreLocation::Postgres(postgres.to_owned()));
+        assert!(matches!(StoreLocation::parse("postgresql://db/users").unwrap(), StoreLocation::Postgres(_)));
+        assert_eq!(
+            StoreLocation::parse("sqlite://data/users.db").unwrap(),
+            StoreLocation::Sqlite("data/users.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:///var/lib/u.db").unwrap(),
+            StoreLocation::Sqlite("/var/lib/u.db".into())
+        );
+        for unsupported in ["sqlite://", "mysql://db/users", "users.db", ""] {
+            assert!(matches!(StoreLocation::parse(unsupported), Err(StartupError::UnsupportedDatabaseUrl(_))));
+        }
     }
 }
