@@ -1,0 +1,39 @@
+# The everyday recipes. `just --list` shows them. Install just with `cargo install just`.
+
+# Run the service on the embedded SQLite store (./data); pass a DATABASE_URL to use PostgreSQL instead.
+run *args:
+    cargo run -p users-server -- {{args}}
+
+# Run every test. Database tests use DATABASE_URL (default: local PostgreSQL) and are skipped loudly without one.
+test:
+    cargo test --workspace
+
+# Format check and clippy with warnings as errors, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# What CI runs: start PostgreSQL if needed, lint, test (with CI=true a missing database is a failure).
+ci:
+    bash .ci/run
+
+# Start PostgreSQL in Docker (needs a Docker engine; this repository's CI machines have none).
+db-up:
+    docker compose up -d db
+    @echo "PostgreSQL is up: DATABASE_URL=postgres://users:users@127.0.0.1:5432/users"
+
+# Stop the Docker PostgreSQL (needs a Docker engine).
+db-down:
+    docker compose down
+
+# Create an admin; the password is read from standard input.
+create-admin email:
+    cargo run -q -p users-server -- create-admin --email {{email}}
+
+# Build the optimised binary.
+release:
+    cargo build --release -p users-server
