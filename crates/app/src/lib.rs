@@ -7,7 +7,7 @@ mod admin;
 mod auth;
 mod object_ids;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use users_ports::{
     Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository,
 };
@@ -90,8 +90,9 @@ impl<A: Adapters> std::fmt::Debug for UserService<A> {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Microseconds: the finest time every store keeps, so a timestamp reads the same whichever store holds it.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 
@@ -145,3 +146,15 @@ macro_rules! unexpected_from_port_errors {
     )+};
 }
 pub(crate) use unexpected_from_port_errors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_in_whole_microseconds() {
+        let now = SystemClock.now();
+        assert_eq!(now.timestamp_subsec_nanos() % 1_000, 0);
+        assert!((Utc::now() - now).num_seconds().abs() < 5);
+    }
+}
