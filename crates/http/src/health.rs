@@ -1,7 +1,8 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and the Prometheus metrics.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use users_app::{Adapters, UserService};
 
@@ -21,7 +22,13 @@ pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
                 .route(web::get().to(ready::<A>))
                 .route(web::head().to(ready::<A>))
                 .default_service(method_not_allowed("GET, HEAD")),
-        );
+        )
+        .service(web::resource("/metrics").get(metrics).default_service(method_not_allowed("GET")));
+}
+
+/// Everything recorded through the `metrics` facade, in Prometheus' text format.
+async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }
 
 /// The process answers: nothing else is checked, so a slow database never gets the process restarted.

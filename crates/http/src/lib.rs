@@ -9,6 +9,7 @@ mod errors;
 mod extractors;
 mod fields;
 mod health;
+mod observability;
 mod problem;
 mod profile_api;
 
@@ -20,16 +21,24 @@ use users_app::{Adapters, UserService};
 
 pub use body::JsonObject;
 pub use extractors::{Admin, Authenticated};
+pub use metrics_exporter_prometheus::PrometheusHandle;
+pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 
 /// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
-/// Registers the service, the extractor settings and every route on an actix `App` or scope.
-pub fn configure<A: Adapters>(service: web::Data<UserService<A>>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Registers the service, the extractor settings and every route on an actix `App` or scope. `metrics` renders what
+/// `GET /metrics` answers. Wrap the `App` in [`request_id_and_metrics`] (outermost) and a `TracingLogger` built with
+/// [`RequestSpan`] to get request ids, request spans and HTTP metrics.
+pub fn configure<A: Adapters>(
+    service: web::Data<UserService<A>>,
+    metrics: PrometheusHandle,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(service)
+            .app_data(web::Data::new(metrics))
             .app_data(
                 web::JsonConfig::default()
                     .limit(MAX_JSON_BYTES)

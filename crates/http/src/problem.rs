@@ -5,6 +5,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::observability::RequestId;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid input field and what is wrong with it.
@@ -17,17 +19,25 @@ pub struct FieldError {
 /// An error as a client sees it: `{type, title, status, detail}`, plus `errors` for validation failures.
 #[derive(Clone, Debug, Serialize)]
 pub struct Problem {
-    #[serde(rename = "type")]
-    kind: String,
+    #[serde(rename = "type", serialize_with = "problem_type")]
+    slug: &'static str,
     title: &'static str,
     #[serde(serialize_with = "status_code")]
     status: StatusCode,
     detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+    /// On a 500: the id under which the fault was logged, for the client to quote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<Box<str>>,
     /// Headers the status calls for: `WWW-Authenticate` on 401, `Allow` on 405.
     #[serde(skip)]
-    headers: Vec<(HeaderName, &'static str)>,
+    headers: Box<[(HeaderName, &'static str)]>,
+}
+
+/// `type` is a URI reference naming the kind of problem: `/problems/{slug}`.
+fn problem_type<S: serde::Serializer>(slug: &&'static str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("/problems/{slug}"))
 }
 
 fn status_code<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Result<S::Ok, S::Error> {
@@ -36,15 +46,8 @@ fn status_code<S: serde::Serializer>(status: &StatusCode, serializer: S) -> Resu
 
 impl Problem {
     /// `slug` names the kind of problem: its `type` is `/problems/{slug}`.
-    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            kind: format!("/problems/{slug}"),
-            title,
-            status,
-            detail: detail.into(),
-            errors: Vec::new(),
-            headers: Vec::new(),
-        }
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { slug, title, status, detail: detail.into(), errors: Vec::new(), request_id: None, headers: Box::new([]) }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -69,9 +72,9 @@ impl Problem {
     }
 
     /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
-    pub fn unauthorized(slug: &str, detail: impl Into<String>, challenge: &'static str) -> Self {
+    pub fn unauthorized(slug: &'static str, detail: impl Into<String>, challenge: &'static str) -> Self {
         Self {
-            headers: vec![(header::WWW_AUTHENTICATE, challenge)],
+            headers: Box::new([(header::WWW_AUTHENTICATE, challenge)]),
             ..Self::new(StatusCode::UNAUTHORIZED, slug, "Unauthorized", detail)
         }
     }
@@ -79,7 +82,7 @@ impl Problem {
     /// 405 with the `Allow` header listing the methods the route takes.
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self {
-            headers: vec![(header::ALLOW, allow)],
+            headers: Box::new([(header::ALLOW, allow)]),
             ..Self::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -97,19 +100,22 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
-    pub fn conflict(slug: &str, detail: impl Into<String>) -> Self {
+    pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, slug, "Conflict", detail)
     }
 
     /// 500: the cause goes to the log (inside the request's span, so with its request id), never to the client.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %cause, "request failed on an unexpected fault");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "Internal server error",
-            "the service failed to handle this request; it has been logged",
-        )
+        Self {
+            request_id: RequestId::current().map(|id| id.as_str().into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "Internal server error",
+                "the service failed to handle this request; it has been logged under its request id",
+            )
+        }
     }
 
     pub fn status(&self) -> StatusCode {

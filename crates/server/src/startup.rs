@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
 use users_app::{Adapters, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock, UserService};
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
+use users_http::{RequestSpan, request_id_and_metrics};
 use users_jwt::{JwtConfigError, JwtIssuer};
 use users_ports::{PasswordHashError, StoreError};
 use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
@@ -20,6 +22,7 @@ use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
 
 use crate::secret::{self, SecretError};
 use crate::settings::Settings;
+use crate::telemetry;
 
 /// The production adapters over PostgreSQL.
 #[derive(Debug)]
@@ -180,8 +183,12 @@ impl Application {
 
 fn serve<A: Adapters>(service: UserService<A>, listener: TcpListener, settings: &Settings) -> std::io::Result<Server> {
     let service = web::Data::from(Arc::new(service));
+    let metrics = telemetry::metrics();
     let mut server = HttpServer::new(move || {
-        App::new().wrap(TracingLogger::default()).configure(users_http::configure(service.clone()))
+        App::new()
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(request_id_and_metrics))
+            .configure(users_http::configure(service.clone(), metrics.clone()))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .client_request_timeout(StdDuration::from_secs(10));

@@ -2,6 +2,7 @@
 //! (tens of milliseconds of CPU) never stalls the async workers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use argon2::password_hash::phc::PasswordHash as Phc;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -48,10 +49,26 @@ fn unexpected(error: impl std::fmt::Display) -> PasswordHashError {
     PasswordHashError::Unexpected(error.to_string())
 }
 
+/// Runs one hash or verification on tokio's blocking threads, recording how long it waited for a thread
+/// (`password_hash_queue_seconds`), how long it took (`password_hash_seconds`) and how many are under way.
 async fn off_the_workers<T: Send + 'static>(
+    operation: &'static str,
     work: impl FnOnce() -> Result<T, PasswordHashError> + Send + 'static,
 ) -> Result<T, PasswordHashError> {
-    tokio::task::spawn_blocking(work).await.map_err(unexpected)?
+    let in_flight = metrics::gauge!("password_hash_in_flight");
+    in_flight.increment(1.0);
+    let submitted = Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        metrics::histogram!("password_hash_queue_seconds", "operation" => operation)
+            .record(submitted.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let result = work();
+        metrics::histogram!("password_hash_seconds", "operation" => operation).record(started.elapsed().as_secs_f64());
+        result
+    })
+    .await;
+    in_flight.decrement(1.0);
+    result.map_err(unexpected)?
 }
 
 fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, PasswordHashError> {
@@ -66,7 +83,7 @@ fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, Passwo
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHashError> {
         let (argon2, password) = (Arc::clone(&self.argon2), password.clone());
-        off_the_workers(move || {
+        off_the_workers("hash", move || {
             let hash: Phc = argon2.hash_password(password.expose().as_bytes()).map_err(unexpected)?;
             Ok(PasswordHash::new(hash.to_string()))
         })
@@ -75,12 +92,12 @@ impl PasswordHasher for Argon2Hasher {
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError> {
         let (argon2, password, hash) = (Arc::clone(&self.argon2), password.clone(), hash.clone());
-        off_the_workers(move || verify(&argon2, password.expose(), hash.as_str())).await
+        off_the_workers("verify", move || verify(&argon2, password.expose(), hash.as_str())).await
     }
 
     async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError> {
         let (argon2, password, dummy) = (Arc::clone(&self.argon2), password.clone(), Arc::clone(&self.dummy_hash));
-        off_the_workers(move || verify(&argon2, password.expose(), &dummy).map(drop)).await
+        off_the_workers("verify", move || verify(&argon2, password.expose(), &dummy).map(drop)).await
     }
 }
 

@@ -17,7 +17,17 @@ pub(crate) type Connection = AsyncPgConnection;
 pub(crate) type Pool = deadpool::Pool<Connection>;
 
 pub(crate) async fn checkout(pool: &Pool) -> Result<deadpool::Object<Connection>, StoreError> {
-    pool.get().await.map_err(StoreError::new)
+    let connection = pool.get().await.map_err(StoreError::new)?;
+    // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
+    let status = pool.status();
+    let gauge = |state: &'static str, value: usize| {
+        metrics::gauge!("db_pool_connections", "store" => "postgres", "state" => state).set(value as f64);
+    };
+    gauge("max", status.max_size);
+    gauge("open", status.size);
+    gauge("in_use", status.size.saturating_sub(status.available));
+    gauge("waiting", status.waiting);
+    Ok(connection)
 }
 
 pub(crate) fn fault(error: DieselError) -> StoreError {

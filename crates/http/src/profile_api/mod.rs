@@ -51,10 +51,19 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
 async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
     let (identifier, password) = match body.0.parse()? {
         LoginInput::Credentials(identifier, password) => (identifier, password),
-        LoginInput::Impossible => return Err(users_app::LoginError::InvalidCredentials.into()),
+        LoginInput::Impossible => {
+            metrics::counter!("logins_total", "outcome" => "invalid_credentials").increment(1);
+            return Err(users_app::LoginError::InvalidCredentials.into());
+        }
     };
-    let signed_in = service.login(identifier, password).await?;
-    Ok(no_store_json(StatusCode::OK, SignedInResponse::from(signed_in)))
+    let outcome = service.login(identifier, password).await;
+    let label = match &outcome {
+        Ok(_) => "success",
+        Err(users_app::LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(users_app::LoginError::Unexpected(_)) => "error",
+    };
+    metrics::counter!("logins_total", "outcome" => label).increment(1);
+    Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
 }
 
 async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {

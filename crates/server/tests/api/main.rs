@@ -4,4 +4,5 @@ mod admin;
 mod admin_api;
 mod auth;
 mod helpers;
+mod operations;
 mod profile;

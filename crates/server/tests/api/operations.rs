@@ -1,0 +1,69 @@
+//! What operators rely on: request ids, Prometheus metrics, and 500s that can be traced to their log lines.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_kept_from_the_client_when_sane() {
+    let Some(app) = spawn_app().await else { return };
+    let generated = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let first = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(first.len(), 32);
+    let again = app.client.get(app.url("/health/live")).send().await.unwrap();
+    assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), first, "one id per request");
+
+    let kept = app.client.get(app.url("/health/live")).header("x-request-id", "trace-abc.123").send().await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-abc.123");
+    let refused = app.client.get(app.url("/health/live")).header("x-request-id", "x".repeat(200)).send().await.unwrap();
+    assert_eq!(refused.headers()["x-request-id"].len(), 32, "an oversized id is replaced");
+
+    // Errors too, including those raised before a handler runs.
+    let unauthorized = app.client.get(app.url("/users/current")).send().await.unwrap();
+    assert!(unauthorized.headers().contains_key("x-request-id"));
+    let not_found = app.client.get(app.url("/nowhere")).send().await.unwrap();
+    assert!(not_found.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn a_500_names_its_request_id_and_leaks_nothing() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+    // Break the store behind the service's back: rotation now fails on a real fault.
+    app.execute("DROP TABLE refresh_tokens").await;
+
+    let response = app.post("/auth/refresh", &json!({ "refresh_token": session.refresh_token })).await;
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem = assert_problem(response, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(problem["request_id"], request_id.as_str());
+    let text = problem.to_string();
+    assert!(!text.contains("refresh_tokens") && !text.contains("relation"), "no internals: {text}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_the_pool() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+    app.get("/users/current", &session.access_token).await;
+    app.login("ada@example.com", PASSWORD).await;
+    app.login("ada@example.com", "wrong password").await;
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/users/current",status="200"}"#,
+        r#"http_requests_total{method="POST",route="/auth/register",status="201"}"#,
+        r#"http_request_duration_seconds_bucket{method="GET",route="/users/current",status="200",le="#,
+        r#"logins_total{outcome="success"}"#,
+        r#"logins_total{outcome="invalid_credentials"}"#,
+        r#"password_hash_seconds_bucket{operation="hash","#,
+        r#"password_hash_queue_seconds_bucket{operation="verify","#,
+        r#"db_pool_connections{store="postgres",state="in_use"}"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    assert!(!text.contains(session.id()), "paths are labelled by route template, never by id");
+}
