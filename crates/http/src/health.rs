@@ -1,29 +1,22 @@
 //! Liveness and readiness probes, and the Prometheus metrics.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use users_app::{Adapters, UserService};
 
-use crate::method_not_allowed;
 use crate::problem::Problem;
+use crate::routes::Endpoint;
 
-pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            web::resource("/health/live")
-                .route(web::get().to(live))
-                .route(web::head().to(live))
-                .default_service(method_not_allowed("GET, HEAD")),
-        )
-        .service(
-            web::resource("/health/ready")
-                .route(web::get().to(ready::<A>))
-                .route(web::head().to(ready::<A>))
-                .default_service(method_not_allowed("GET, HEAD")),
-        )
-        .service(web::resource("/metrics").get(metrics).default_service(method_not_allowed("GET")));
+pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/health/live", web::to(live)),
+        Endpoint::new(Method::HEAD, "/health/live", web::to(live)),
+        Endpoint::new(Method::GET, "/health/ready", web::to(ready::<A>)),
+        Endpoint::new(Method::HEAD, "/health/ready", web::to(ready::<A>)),
+        Endpoint::new(Method::GET, "/metrics", web::to(metrics)),
+    ]
 }
 
 /// Everything recorded through the `metrics` facade, in Prometheus' text format.

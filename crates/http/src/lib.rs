@@ -12,6 +12,7 @@ mod health;
 mod observability;
 mod problem;
 mod profile_api;
+mod routes;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CacheControl, CacheDirective};
@@ -24,6 +25,7 @@ pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
+pub use routes::Endpoint;
 
 /// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
@@ -45,11 +47,17 @@ pub fn configure<A: Adapters>(
                     .error_handler(|error, _| errors::json_error(error).into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
-            .configure(health::routes::<A>)
-            .configure(profile_api::routes::<A>)
-            .configure(admin_api::routes::<A>)
+            .configure(|config| routes::register(config, endpoints::<A>()))
             .default_service(web::to(not_found));
     }
+}
+
+/// Every endpoint of the service: the probes and metrics, the Profile API and the Admin API.
+pub fn endpoints<A: Adapters>() -> Vec<Endpoint> {
+    let mut endpoints = health::endpoints::<A>();
+    endpoints.extend(profile_api::endpoints::<A>());
+    endpoints.extend(admin_api::endpoints::<A>());
+    endpoints
 }
 
 /// A JSON response that no cache may keep: every body of this API is personal data or a credential.
@@ -59,9 +67,4 @@ pub(crate) fn no_store_json(status: StatusCode, body: impl Serialize) -> HttpRes
 
 async fn not_found() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found("no such route"))
-}
-
-/// The fallback of a resource: 405 naming the methods it does take.
-pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    web::to(move || async move { Err::<HttpResponse, _>(Problem::method_not_allowed(allow)) })
 }

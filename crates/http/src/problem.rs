@@ -32,7 +32,7 @@ pub struct Problem {
     request_id: Option<Box<str>>,
     /// Headers the status calls for: `WWW-Authenticate` on 401, `Allow` on 405.
     #[serde(skip)]
-    headers: Box<[(HeaderName, &'static str)]>,
+    headers: Box<[(HeaderName, HeaderValue)]>,
 }
 
 /// `type` is a URI reference naming the kind of problem: `/problems/{slug}`.
@@ -74,21 +74,17 @@ impl Problem {
     /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
     pub fn unauthorized(slug: &'static str, detail: impl Into<String>, challenge: &'static str) -> Self {
         Self {
-            headers: Box::new([(header::WWW_AUTHENTICATE, challenge)]),
+            headers: Box::new([(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge))]),
             ..Self::new(StatusCode::UNAUTHORIZED, slug, "Unauthorized", detail)
         }
     }
 
     /// 405 with the `Allow` header listing the methods the route takes.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: HeaderValue) -> Self {
+        let detail = format!("this route takes {}", allow.to_str().unwrap_or_default());
         Self {
             headers: Box::new([(header::ALLOW, allow)]),
-            ..Self::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                format!("this route takes {allow}"),
-            )
+            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail)
         }
     }
 
@@ -144,7 +140,7 @@ impl ResponseError for Problem {
             .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
             .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]));
         for (name, value) in &self.headers {
-            response.insert_header((name.clone(), HeaderValue::from_static(value)));
+            response.insert_header((name.clone(), value.clone()));
         }
         response.body(serde_json::to_string(self).unwrap_or_default())
     }

@@ -3,8 +3,8 @@
 
 mod dto;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use users_app::{Adapters, UserService};
 use users_domain::UserId;
@@ -12,29 +12,23 @@ use users_ports::PageRequest;
 
 use crate::body::JsonObject;
 use crate::extractors::Admin;
+use crate::no_store_json;
 use crate::problem::{FieldError, Problem};
-use crate::{method_not_allowed, no_store_json};
+use crate::routes::Endpoint;
 use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse, UserResponse};
 
 type Service<A> = web::Data<UserService<A>>;
 type Handled = Result<HttpResponse, Problem>;
 
-pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            web::resource(["/api/users", "/api/users/"])
-                .get(list_users::<A>)
-                .post(create_user::<A>)
-                .default_service(method_not_allowed("GET, POST")),
-        )
-        .service(
-            web::resource("/api/users/{id}")
-                .get(get_user::<A>)
-                .put(replace_user::<A>)
-                .delete(delete_user::<A>)
-                .default_service(method_not_allowed("GET, PUT, DELETE")),
-        )
-        .service(web::resource("/api/roles").get(list_roles::<A>).default_service(method_not_allowed("GET")));
+pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/api/users", web::to(list_users::<A>)),
+        Endpoint::new(Method::POST, "/api/users", web::to(create_user::<A>)),
+        Endpoint::new(Method::GET, "/api/users/{id}", web::to(get_user::<A>)),
+        Endpoint::new(Method::PUT, "/api/users/{id}", web::to(replace_user::<A>)),
+        Endpoint::new(Method::DELETE, "/api/users/{id}", web::to(delete_user::<A>)),
+        Endpoint::new(Method::GET, "/api/roles", web::to(list_roles::<A>)),
+    ]
 }
 
 fn user_id(raw: &str) -> Result<UserId, Problem> {

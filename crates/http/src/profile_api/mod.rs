@@ -2,7 +2,7 @@
 
 mod dto;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use users_app::{Adapters, UserService};
 use users_domain::ObjectId;
@@ -10,8 +10,9 @@ use users_ports::PageRequest;
 
 use crate::body::JsonObject;
 use crate::extractors::{Admin, Authenticated};
+use crate::no_store_json;
 use crate::problem::{FieldError, Problem};
-use crate::{method_not_allowed, no_store_json};
+use crate::routes::Endpoint;
 use dto::{
     ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest, SignedInResponse,
     UpdateProfileRequest, UserListResponse,
@@ -20,26 +21,20 @@ use dto::{
 type Service<A> = web::Data<UserService<A>>;
 type Handled = Result<HttpResponse, Problem>;
 
-pub(crate) fn routes<A: Adapters>(config: &mut web::ServiceConfig) {
-    config
-        .service(web::resource("/auth/register").post(register::<A>).default_service(method_not_allowed("POST")))
-        .service(web::resource("/auth/login").post(login::<A>).default_service(method_not_allowed("POST")))
-        .service(web::resource("/auth/refresh").post(refresh::<A>).default_service(method_not_allowed("POST")))
-        .service(web::resource("/auth/logout").post(logout::<A>).default_service(method_not_allowed("POST")))
-        .service(
-            web::resource("/users/current")
-                .get(current_user::<A>)
-                .put(update_current_user::<A>)
-                .delete(delete_current_user::<A>)
-                .default_service(method_not_allowed("GET, PUT, DELETE")),
-        )
-        .service(web::resource(["/users", "/users/"]).get(list_users::<A>).default_service(method_not_allowed("GET")))
-        .service(
-            web::resource("/users/{user_id}")
-                .get(get_user::<A>)
-                .delete(delete_user::<A>)
-                .default_service(method_not_allowed("GET, DELETE")),
-        );
+pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::POST, "/auth/register", web::to(register::<A>)),
+        Endpoint::new(Method::POST, "/auth/login", web::to(login::<A>)),
+        Endpoint::new(Method::POST, "/auth/refresh", web::to(refresh::<A>)),
+        Endpoint::new(Method::POST, "/auth/logout", web::to(logout::<A>)),
+        Endpoint::new(Method::GET, "/users/current", web::to(current_user::<A>)),
+        Endpoint::new(Method::PUT, "/users/current", web::to(update_current_user::<A>)),
+        Endpoint::new(Method::DELETE, "/users/current", web::to(delete_current_user::<A>)),
+        Endpoint::new(Method::GET, "/users/", web::to(list_users::<A>)),
+        Endpoint::new(Method::GET, "/users", web::to(list_users::<A>)),
+        Endpoint::new(Method::GET, "/users/{user_id}", web::to(get_user::<A>)),
+        Endpoint::new(Method::DELETE, "/users/{user_id}", web::to(delete_user::<A>)),
+    ]
 }
 
 async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
