@@ -6,7 +6,19 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use users_app::{Adapters, UserService};
 
+use crate::openapi::ProblemDocument;
 use crate::problem::Problem;
+
+/// What the probes answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // described, never built: the probes answer with `json!`
+pub(crate) struct HealthResponse {
+    #[schema(example = "ok")]
+    status: String,
+    /// On `/health/ready` only.
+    #[schema(example = "ok")]
+    database: Option<String>,
+}
 use crate::routes::Endpoint;
 
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
@@ -20,16 +32,23 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
 }
 
 /// Everything recorded through the `metrics` facade, in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }
 
 /// The process answers: nothing else is checked, so a slow database never gets the process restarted.
+#[utoipa::path(method(get, head), path = "/health/live", tag = "operations",
+    responses((status = 200, description = "The process answers", body = HealthResponse)))]
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// The service can do its work: its store answers.
+#[utoipa::path(method(get, head), path = "/health/ready", tag = "operations",
+    responses((status = 200, description = "The database answers", body = HealthResponse),
+              (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn ready<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
     match service.check_ready().await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))),

@@ -10,6 +10,7 @@ mod extractors;
 mod fields;
 mod health;
 mod observability;
+mod openapi;
 mod problem;
 mod profile_api;
 mod routes;
@@ -24,6 +25,7 @@ pub use body::JsonObject;
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
+pub use openapi::document as openapi_document;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use routes::Endpoint;
 
@@ -48,6 +50,7 @@ pub fn configure<A: Adapters>(
             )
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
             .configure(|config| routes::register(config, endpoints::<A>()))
+            .configure(openapi::configure)
             .default_service(web::to(not_found));
     }
 }

@@ -5,17 +5,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use users_app::UserReplacement;
 use users_domain::{Email, Password, PersonName, Registration, Role, User};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::fields::Fields;
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+/// A user to create; without `roleIds` the user gets the `user` role.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "password": "a strong one", "roleIds": [2]}))]
 pub(crate) struct CreateUserRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
     first_name: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
     last_name: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
+    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
+    /// Ids from `GET /api/roles`; at least one.
+    #[schema(value_type = Option<Vec<i64>>, min_items = 1)]
     role_ids: Option<Value>,
 }
 
@@ -42,12 +51,18 @@ impl CreateUserRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The user's new names and email; `roleIds` replaces the roles when given and keeps them when absent.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"firstName": "Amazing", "lastName": "Grace", "email": "grace@example.com", "roleIds": [1, 2]}))]
 pub(crate) struct ReplaceUserRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
     first_name: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
     last_name: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
+    #[schema(value_type = Option<Vec<i64>>, min_items = 1)]
     role_ids: Option<Value>,
 }
 
@@ -84,9 +99,14 @@ fn role_ids(fields: &mut Fields, raw: Option<Value>) -> Option<Option<Vec<i64>>>
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, default = 1)]
     page: Option<i64>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 10)]
     limit: Option<i64>,
 }
 
@@ -116,7 +136,7 @@ impl ListQuery {
 }
 
 /// A user as the Admin API shows it: by numeric id, with role names, never with a password or its hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserResponse {
     id: i64,
@@ -124,6 +144,7 @@ pub(crate) struct UserResponse {
     last_name: Option<String>,
     email: String,
     username: Option<String>,
+    #[schema(value_type = Vec<crate::profile_api::RoleName>)]
     roles: Vec<&'static str>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -144,7 +165,8 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of users, in id order; `totalPages` is `ceil(total / limit)`.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserPageResponse {
     pub(crate) data: Vec<UserResponse>,
@@ -154,9 +176,12 @@ pub(crate) struct UserPageResponse {
     pub(crate) total_pages: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// A role and its id.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RoleResponse {
+    #[schema(example = 2)]
     id: i64,
+    #[schema(value_type = crate::profile_api::RoleName)]
     name: &'static str,
 }
 

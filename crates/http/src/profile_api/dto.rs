@@ -8,16 +8,27 @@ use users_domain::{
     Username,
 };
 use users_ports::RefreshToken;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::fields::{Fields, nullable};
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+/// A new account. The account is signed in at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"}))]
 pub(crate) struct RegisterRequest {
+    /// Unique, case-insensitively.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20, pattern = "^[A-Za-z0-9_.-]{1,20}$")]
     username: Option<String>,
+    /// Unique, case-insensitively.
+    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
+    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
+    /// Trimmed; no control or invisible characters.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
     first_name: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
     last_name: Option<String>,
 }
 
@@ -39,10 +50,15 @@ impl RegisterRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Credentials: the email or the username (one of them), and the password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
 pub(crate) struct LoginRequest {
+    #[schema(value_type = Option<String>, format = Email, max_length = 50)]
     email: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 20)]
     username: Option<String>,
+    #[schema(value_type = String, required = true, format = Password)]
     password: Option<String>,
 }
 
@@ -78,8 +94,10 @@ impl LoginRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A refresh token, as issued with the last token pair.
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct RefreshTokenRequest {
+    #[schema(value_type = String, required = true, min_length = 1)]
     refresh_token: Option<String>,
 }
 
@@ -93,30 +111,43 @@ impl RefreshTokenRequest {
     }
 }
 
-/// Every field optional; `null` clears a clearable field.
-#[derive(Debug, Deserialize)]
+/// Every field is optional: an absent field is kept, `null` clears an optional one (`email` and `password` cannot be
+/// cleared). A new password ends the user's other sessions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"last_name": "Lovelace", "website": "https://ada.example", "x": null}))]
 pub(crate) struct UpdateProfileRequest {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20, pattern = "^[A-Za-z0-9_.-]{1,20}$")]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, format = Email, max_length = 50)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     password: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     facebook: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     instagram: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     linkedin: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     x: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
     youtube: Option<Option<String>>,
 }
 
@@ -142,9 +173,14 @@ impl UpdateProfileRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Page size.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     limit: Option<i64>,
+    /// Users to skip, in id order.
+    #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
 }
 
@@ -174,8 +210,10 @@ impl ListQuery {
 }
 
 /// A user as the Profile API shows it: named by its ObjectId, never with its password hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProfileResponse {
+    /// The user's ObjectId: 24 lowercase hex digits.
+    #[schema(pattern = "^[0-9a-f]{24}$", example = "6b0514ba33750eebff42152b")]
     id: String,
     username: Option<String>,
     email: String,
@@ -187,9 +225,19 @@ pub(crate) struct ProfileResponse {
     linkedin: Option<String>,
     x: Option<String>,
     youtube: Option<String>,
+    #[schema(value_type = Vec<RoleName>)]
     roles: Vec<&'static str>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// A role's name.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // described, never built: responses carry the names as strings
+pub(crate) enum RoleName {
+    Admin,
+    User,
 }
 
 impl From<User> for ProfileResponse {
@@ -214,11 +262,16 @@ impl From<User> for ProfileResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A short-lived access token (a JWT to send as `Authorization: Bearer …`) and the refresh token that renews it.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenPairResponse {
     access_token: String,
+    /// Opaque; replaced on every refresh.
     refresh_token: String,
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
     expires_in: i64,
 }
 
@@ -233,7 +286,8 @@ impl From<TokenPair> for TokenPairResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A token pair and the signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SignedInResponse {
     #[serde(flatten)]
     tokens: TokenPairResponse,
@@ -246,7 +300,8 @@ impl From<SignedIn> for SignedInResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of users, in id order.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserListResponse {
     pub(crate) data: Vec<ProfileResponse>,
     pub(crate) total: u64,

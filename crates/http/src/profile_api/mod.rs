@@ -2,6 +2,8 @@
 
 mod dto;
 
+pub(crate) use dto::RoleName;
+
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use users_app::{Adapters, UserService};
@@ -11,6 +13,7 @@ use users_ports::PageRequest;
 use crate::body::JsonObject;
 use crate::extractors::{Admin, Authenticated};
 use crate::no_store_json;
+use crate::openapi::ProblemDocument;
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
 use dto::{
@@ -31,18 +34,25 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(Method::PUT, "/users/current", web::to(update_current_user::<A>)),
         Endpoint::new(Method::DELETE, "/users/current", web::to(delete_current_user::<A>)),
         Endpoint::new(Method::GET, "/users/", web::to(list_users::<A>)),
-        Endpoint::new(Method::GET, "/users", web::to(list_users::<A>)),
+        Endpoint::new(Method::GET, "/users", web::to(list_users_without_slash::<A>)),
         Endpoint::new(Method::GET, "/users/{user_id}", web::to(get_user::<A>)),
         Endpoint::new(Method::DELETE, "/users/{user_id}", web::to(delete_user::<A>)),
     ]
 }
 
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, description = "Signed up and signed in", body = SignedInResponse),
+              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
     let registration = body.0.parse()?;
     let signed_in = service.register(registration).await?;
     Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in", body = SignedInResponse),
+              (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
 async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
     let (identifier, password) = match body.0.parse()? {
         LoginInput::Credentials(identifier, password) => (identifier, password),
@@ -61,22 +71,36 @@ async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>)
     Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshTokenRequest,
+    responses((status = 200, description = "A new token pair; the presented refresh token is used up", body = dto::TokenPairResponse),
+              (status = 401, description = "Unknown, expired, revoked or already used refresh token (reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
 async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
     let tokens = service.refresh(&refresh_token).await?;
     Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshTokenRequest,
+    responses((status = 204, description = "The session of this refresh token has ended"),
+              (status = 401, description = "Unknown refresh token", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
 async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
     service.logout(&refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/users/current", tag = "profile", security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user", body = ProfileResponse)))]
 async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(auth.current.user)))
 }
 
+#[utoipa::path(put, path = "/users/current", tag = "profile", security(("bearer" = [])), request_body = UpdateProfileRequest,
+    responses((status = 200, description = "The updated user", body = ProfileResponse),
+              (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn update_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
@@ -87,16 +111,31 @@ async fn update_current_user<A: Adapters>(
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
+#[utoipa::path(delete, path = "/users/current", tag = "profile", security(("bearer" = [])),
+    responses((status = 204, description = "The account and its sessions are gone"),
+              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn delete_current_user<A: Adapters>(service: Service<A>, auth: Authenticated<A>) -> Handled {
     service.delete_account(&auth.current).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/users/", tag = "admin", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of users", body = UserListResponse)))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (offset, limit) = query.into_inner().parse()?;
     let page = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
     let data = page.items.into_iter().map(ProfileResponse::from).collect();
     Ok(no_store_json(StatusCode::OK, UserListResponse { data, total: page.total, limit, offset }))
+}
+
+#[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "The same as `GET /users/`", body = UserListResponse)))]
+async fn list_users_without_slash<A: Adapters>(
+    service: Service<A>,
+    admin: Admin<A>,
+    query: web::Query<ListQuery>,
+) -> Handled {
+    list_users(service, admin, query).await
 }
 
 fn object_id(raw: &str) -> Result<ObjectId, Problem> {
@@ -105,12 +144,19 @@ fn object_id(raw: &str) -> Result<ObjectId, Problem> {
     })
 }
 
+#[utoipa::path(get, path = "/users/{user_id}", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
+    responses((status = 200, description = "The user", body = ProfileResponse),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;
     let user = service.get_user(&admin.admin, id).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
+#[utoipa::path(delete, path = "/users/{user_id}", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
+    responses((status = 204, description = "The user and their sessions are gone"),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;
     service.delete_user(&admin.admin, id).await?;

@@ -4,5 +4,6 @@ mod admin;
 mod admin_api;
 mod auth;
 mod helpers;
+mod openapi;
 mod operations;
 mod profile;

@@ -1,0 +1,165 @@
+//! The OpenAPI 3.1 document of both dialects, generated from the handlers' annotations, served at `/openapi.json`,
+//! with Swagger UI (embedded in the binary, so it works offline) at `/docs/`.
+//!
+//! Each handler declares the responses that are its own (201, 404, 409…). The problem responses every operation of
+//! a kind shares are added in one place, [`SharedProblems`], from the same facts the code acts on: a JSON body may be
+//! malformed (400), too large (413), not JSON (415) or invalid (422); parameters may be malformed (400); a bearer
+//! token may be missing or refused (401); an admin route refuses other users (403); any route may fail (500).
+
+// utoipa's derive expands to fully qualified paths to this module's own types.
+#![allow(unused_qualifications)]
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{admin_api, health, profile_api};
+
+/// An error, as `application/problem+json` (RFC 9457).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // described, never built: `Problem` serialises to this shape
+pub(crate) struct ProblemDocument {
+    /// The kind of problem: `/problems/{slug}`, e.g. `/problems/validation-failed`.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation-failed")]
+    kind: String,
+    #[schema(example = "Validation failed")]
+    title: String,
+    #[schema(example = 422)]
+    status: u16,
+    #[schema(example = "one or more fields are invalid")]
+    detail: String,
+    /// On 422 and on 400 for parameters: each field at fault.
+    errors: Option<Vec<FieldErrorDocument>>,
+    /// On 500: the id under which the fault was logged.
+    request_id: Option<String>,
+}
+
+/// One field at fault (as `FieldError` serialises).
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)] // described, never built: `FieldError` serialises to this shape
+pub(crate) struct FieldErrorDocument {
+    #[schema(example = "email")]
+    field: String,
+    #[schema(example = "must be a valid email address")]
+    message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "users-service",
+        description = "User management over two HTTP dialects sharing one core and one database: the Profile API \
+            (`/auth/*`, `/users/*`; snake_case, users named by 24-hex ObjectId) and the Admin API v1 (`/api/*`; \
+            camelCase, users named by integer id). Errors are RFC 9457 problems. Access tokens are JWTs valid 15 \
+            minutes; refresh tokens are single-use and rotated on every refresh.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        health::live,
+        health::ready,
+        health::metrics,
+        profile_api::register,
+        profile_api::login,
+        profile_api::refresh,
+        profile_api::logout,
+        profile_api::current_user,
+        profile_api::update_current_user,
+        profile_api::delete_current_user,
+        profile_api::list_users,
+        profile_api::list_users_without_slash,
+        profile_api::get_user,
+        profile_api::delete_user,
+        admin_api::list_users,
+        admin_api::get_user,
+        admin_api::create_user,
+        admin_api::replace_user,
+        admin_api::delete_user,
+        admin_api::list_roles,
+    ),
+    components(schemas(ProblemDocument, FieldErrorDocument)),
+    modifiers(&BearerScheme, &SharedProblems),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
+        (name = "profile", description = "The signed-in user's own account"),
+        (name = "admin", description = "Profile API: user management for admins"),
+        (name = "admin-v1", description = "Admin API v1: user management with roles, for admins"),
+        (name = "operations", description = "Probes and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+struct SharedProblems;
+
+impl Modify for SharedProblems {
+    fn modify(&self, document: &mut Document) {
+        for item in document.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.head, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                add_shared_problems(operation);
+            }
+        }
+    }
+}
+
+fn add_shared_problems(operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
+    let has_parameters = operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty());
+    let needs_token = operation.security.as_ref().is_some_and(|security| !security.is_empty());
+    let admin_only =
+        operation.tags.as_ref().is_some_and(|tags| tags.iter().any(|tag| tag == "admin" || tag == "admin-v1"));
+    let mut add = |status: &str, description: &str| {
+        let mut response = ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", Content::new(Some(Ref::from_schema_name("ProblemDocument"))));
+        if status == "401" {
+            response = response.header("www-authenticate", Header::new(String::schema()));
+        }
+        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
+    };
+    if has_body {
+        add("400", "The body is not well-formed JSON");
+        add("413", "The body is larger than 16 KiB");
+        add("415", "The body is not sent as application/json");
+        add("422", "The body is not a JSON object, or fields are invalid (each is named in `errors`)");
+    } else if has_parameters {
+        add("400", "A path or query parameter is malformed or out of range (each is named in `errors`)");
+    }
+    if needs_token {
+        add("401", "No bearer token, or one that is invalid, expired or of an ended session");
+    }
+    if admin_only {
+        add("403", "The signed-in user is not an admin");
+    }
+    add("500", "An unexpected fault; the body names the request id it was logged under");
+}
+
+/// The document, as served.
+pub fn document() -> Document {
+    ApiDoc::openapi()
+}
+
+/// `/openapi.json` and the Swagger UI at `/docs/` (and `/docs`, which redirects there).
+pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    config.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document())).route(
+        "/docs",
+        web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header((LOCATION, "/docs/")).finish() }),
+    );
+}
