@@ -22,6 +22,16 @@ pub enum PersonNameError {
 impl PersonName {
     pub const MAX_CHARS: usize = 20;
 
+    /// What [`PersonName::parse`] accepts, as a regular expression (for API descriptions): optional surrounding
+    /// whitespace, then 1 to 20 characters without control or invisible ones, starting and ending with neither.
+    pub const PATTERN: &str = concat!(
+        "^[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
+        "[^\\u0000-\\u0020\\u007f-\\u00a0\\u00ad\\u061c\\u115f\\u1160\\u1680\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb]",
+        "(?:[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u115f\\u1160\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb]{0,18}",
+        "[^\\u0000-\\u0020\\u007f-\\u00a0\\u00ad\\u061c\\u115f\\u1160\\u1680\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb])?",
+        "[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+    );
+
     pub fn parse(raw: impl Into<String>) -> Result<Self, PersonNameError> {
         let raw = raw.into();
         let trimmed = raw.trim();

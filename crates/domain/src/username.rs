@@ -21,6 +21,9 @@ pub enum UsernameError {
 impl Username {
     pub const MAX_CHARS: usize = 20;
 
+    /// What [`Username::parse`] accepts, as a regular expression (for API descriptions).
+    pub const PATTERN: &str = "^[A-Za-z0-9_.-]{1,20}$";
+
     pub fn parse(raw: impl Into<String>) -> Result<Self, UsernameError> {
         let raw = raw.into();
         if raw.is_empty() {

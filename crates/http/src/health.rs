@@ -24,29 +24,42 @@ use crate::routes::Endpoint;
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     vec![
         Endpoint::new(Method::GET, "/health/live", web::to(live)),
-        Endpoint::new(Method::HEAD, "/health/live", web::to(live)),
+        Endpoint::new(Method::HEAD, "/health/live", web::to(live_head)),
         Endpoint::new(Method::GET, "/health/ready", web::to(ready::<A>)),
-        Endpoint::new(Method::HEAD, "/health/ready", web::to(ready::<A>)),
+        Endpoint::new(Method::HEAD, "/health/ready", web::to(ready_head::<A>)),
         Endpoint::new(Method::GET, "/metrics", web::to(metrics)),
     ]
 }
 
 /// Everything recorded through the `metrics` facade, in Prometheus' text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }
 
 /// The process answers: nothing else is checked, so a slow database never gets the process restarted.
-#[utoipa::path(method(get, head), path = "/health/live", tag = "operations",
+#[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "live",
     responses((status = 200, description = "The process answers", body = HealthResponse)))]
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(head, path = "/health/live", tag = "operations", operation_id = "liveHead",
+    responses((status = 200, description = "The process answers")))]
+async fn live_head() -> HttpResponse {
+    live().await
+}
+
+#[utoipa::path(head, path = "/health/ready", tag = "operations", operation_id = "readyHead",
+    responses((status = 200, description = "The database answers"),
+              (status = 503, description = "The database does not answer")))]
+async fn ready_head<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
+    ready(service).await
+}
+
 /// The service can do its work: its store answers.
-#[utoipa::path(method(get, head), path = "/health/ready", tag = "operations",
+#[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "ready",
     responses((status = 200, description = "The database answers", body = HealthResponse),
               (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn ready<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {

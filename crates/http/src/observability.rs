@@ -75,7 +75,7 @@ pub async fn request_id_and_metrics(
 
 fn record_http_metrics(response: &ServiceResponse<BoxBody>, started: Instant) {
     let request = response.request();
-    // Route templates, not paths, keep the label set small: `/users/{user_id}`, never one series per user.
+    // Route templates, not paths, keep the label set small: `/users/{userId}`, never one series per user.
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let method = match request.method().as_str() {
         method @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS") => method,

@@ -12,9 +12,10 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
+use users_domain::{PersonName, ProfileUrl, Role, Username};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -63,7 +64,9 @@ pub(crate) struct FieldErrorDocument {
     ),
     paths(
         health::live,
+        health::live_head,
         health::ready,
+        health::ready_head,
         health::metrics,
         profile_api::register,
         profile_api::login,
@@ -84,7 +87,7 @@ pub(crate) struct FieldErrorDocument {
         admin_api::list_roles,
     ),
     components(schemas(ProblemDocument, FieldErrorDocument)),
-    modifiers(&BearerScheme, &SharedProblems),
+    modifiers(&BearerScheme, &SharedProblems, &DomainPatterns, &Links),
     tags(
         (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
         (name = "profile", description = "The signed-in user's own account"),
@@ -102,6 +105,134 @@ impl Modify for BearerScheme {
         let components = document.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The domain's own regular expressions for the string rules that lengths alone cannot state, written into the
+/// request schemas (utoipa takes only literal patterns, and these must not be copies that drift).
+struct DomainPatterns;
+
+impl Modify for DomainPatterns {
+    fn modify(&self, document: &mut Document) {
+        let name = PersonName::PATTERN;
+        let link = ProfileUrl::PATTERN;
+        let rules: [(&str, &[(&str, &str)]); 4] = [
+            ("RegisterRequest", &[("username", Username::PATTERN), ("first_name", name), ("last_name", name)]),
+            (
+                "UpdateProfileRequest",
+                &[
+                    ("username", Username::PATTERN),
+                    ("first_name", name),
+                    ("last_name", name),
+                    ("website", link),
+                    ("facebook", link),
+                    ("instagram", link),
+                    ("linkedin", link),
+                    ("x", link),
+                    ("youtube", link),
+                ],
+            ),
+            ("CreateUserRequest", &[("firstName", name), ("lastName", name)]),
+            ("ReplaceUserRequest", &[("firstName", name), ("lastName", name)]),
+        ];
+        let schemas = &mut document.components.as_mut().expect("components").schemas;
+        // Role ids are integers from the roles the domain defines (and the first migration stores).
+        let role_ids: Schema = serde_json::from_value(serde_json::json!({
+            "type": ["array", "null"],
+            "minItems": 1,
+            "items": { "type": "integer", "format": "int64", "enum": Role::ALL.map(Role::id) },
+            "description": "Ids from `GET /api/roles`; at least one.",
+        }))
+        .expect("a valid schema");
+        // Sign-in names the account by email or by username (the email wins when both are given): an `anyOf`,
+        // which the derive cannot express.
+        let login: Schema = serde_json::from_value(serde_json::json!({
+            "description": "Credentials: the email or the username, and the password. When both are given, the \
+                email is used.",
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["email", "password"],
+                    "properties": {
+                        "email": { "type": "string", "format": "email", "maxLength": 50 },
+                        "password": { "type": "string", "format": "password" },
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": { "type": "string" },
+                        "password": { "type": "string", "format": "password" },
+                    },
+                },
+            ],
+            "example": { "email": "ada@example.com", "password": "correct horse battery" },
+        }))
+        .expect("a valid schema");
+        schemas.insert("LoginRequest".to_owned(), RefOr::T(login));
+        for schema in ["CreateUserRequest", "ReplaceUserRequest"] {
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else { panic!("no schema {schema}") };
+            object.properties.insert("roleIds".to_owned(), RefOr::T(role_ids.clone()));
+        }
+        for (schema, properties) in rules {
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
+                panic!("no object schema {schema}");
+            };
+            for (property, pattern) in properties {
+                let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*property) else {
+                    panic!("no string property {schema}.{property}");
+                };
+                field.pattern = Some((*pattern).to_owned());
+            }
+        }
+    }
+}
+
+/// Which operation's answer feeds which other operation: a created user's id, in each dialect's own form. Declared,
+/// so that tools following links (and readers) need not guess between the two kinds of user id.
+struct Links;
+
+/// A `POST` whose 201 creates a user, and the operations that take the created user's id.
+struct CreatedUser {
+    path: &'static str,
+    targets: &'static [&'static str],
+    parameter: &'static str,
+    source: &'static str,
+}
+
+const CREATED_USERS: [CreatedUser; 2] = [
+    CreatedUser {
+        path: "/api/users",
+        targets: &["adminGetUser", "adminReplaceUser", "adminDeleteUser"],
+        parameter: "id",
+        source: "$response.body#/id",
+    },
+    CreatedUser {
+        path: "/auth/register",
+        targets: &["getUserByObjectId", "deleteUserByObjectId"],
+        parameter: "userId",
+        source: "$response.body#/user/id",
+    },
+];
+
+impl Modify for Links {
+    fn modify(&self, document: &mut Document) {
+        for created in CREATED_USERS {
+            let operation = document.paths.paths.get_mut(created.path).and_then(|item| item.post.as_mut());
+            let Some(RefOr::T(response)) = operation.and_then(|operation| operation.responses.responses.get_mut("201"))
+            else {
+                panic!("no 201 response for POST {}", created.path);
+            };
+            for target in created.targets {
+                let link = serde_json::from_value(serde_json::json!({
+                    "operationId": target,
+                    "parameters": { created.parameter: created.source },
+                }))
+                .expect("a valid link");
+                response.links.insert((*target).to_owned(), RefOr::T(link));
+            }
+        }
     }
 }
 

@@ -15,16 +15,16 @@ use crate::problem::Problem;
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "password": "a strong one", "roleIds": [2]}))]
 pub(crate) struct CreateUserRequest {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
+    #[schema(value_type = String, required = true)]
     first_name: Option<String>,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
+    #[schema(value_type = String, required = true)]
     last_name: Option<String>,
     #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
     #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
-    /// Ids from `GET /api/roles`; at least one.
-    #[schema(value_type = Option<Vec<i64>>, min_items = 1)]
+    /// Described by `DomainPatterns` in the OpenAPI module: ids of the known roles.
+    #[schema(value_type = Option<Vec<i64>>)]
     role_ids: Option<Value>,
 }
 
@@ -56,13 +56,14 @@ impl CreateUserRequest {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"firstName": "Amazing", "lastName": "Grace", "email": "grace@example.com", "roleIds": [1, 2]}))]
 pub(crate) struct ReplaceUserRequest {
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
+    #[schema(value_type = String, required = true)]
     first_name: Option<String>,
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 20)]
+    #[schema(value_type = String, required = true)]
     last_name: Option<String>,
     #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
-    #[schema(value_type = Option<Vec<i64>>, min_items = 1)]
+    /// Described by `DomainPatterns` in the OpenAPI module: ids of the known roles.
+    #[schema(value_type = Option<Vec<i64>>)]
     role_ids: Option<Value>,
 }
 

@@ -41,7 +41,7 @@ fn user_id(raw: &str) -> Result<UserId, Problem> {
     })
 }
 
-#[utoipa::path(get, path = "/api/users", tag = "admin-v1", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/users", tag = "admin-v1", operation_id = "adminListUsers", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of users", body = UserPageResponse)))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (page, limit) = query.into_inner().parse()?;
@@ -53,7 +53,7 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
     Ok(no_store_json(StatusCode::OK, UserPageResponse { data, page, limit, total: found.total, total_pages }))
 }
 
-#[utoipa::path(get, path = "/api/users/{id}", tag = "admin-v1", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(get, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminGetUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserResponse),
               (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
@@ -62,7 +62,7 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }
 
-#[utoipa::path(post, path = "/api/users", tag = "admin-v1", security(("bearer" = [])), request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/api/users", tag = "admin-v1", operation_id = "adminCreateUser", security(("bearer" = [])), request_body = CreateUserRequest,
     responses((status = 201, description = "The created user", body = UserResponse,
                headers(("location" = String, description = "/api/users/{id}"))),
               (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json")))]
@@ -79,7 +79,7 @@ async fn create_user<A: Adapters>(
     Ok(response)
 }
 
-#[utoipa::path(put, path = "/api/users/{id}", tag = "admin-v1", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")), request_body = ReplaceUserRequest,
+#[utoipa::path(put, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminReplaceUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")), request_body = ReplaceUserRequest,
     responses((status = 200, description = "The replaced user", body = UserResponse),
               (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
               (status = 409, description = "Email taken, or the last admin would lose the role", body = ProblemDocument, content_type = "application/problem+json")))]
@@ -95,7 +95,7 @@ async fn replace_user<A: Adapters>(
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }
 
-#[utoipa::path(delete, path = "/api/users/{id}", tag = "admin-v1", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminDeleteUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user and their sessions are gone"),
               (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
               (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json")))]
@@ -105,7 +105,7 @@ async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: we
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/roles", tag = "admin-v1", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/roles", tag = "admin-v1", operation_id = "adminListRoles", security(("bearer" = [])),
     responses((status = 200, description = "Every role", body = Vec<RoleResponse>)))]
 async fn list_roles<A: Adapters>(service: Service<A>, admin: Admin<A>) -> Handled {
     let roles: Vec<RoleResponse> =

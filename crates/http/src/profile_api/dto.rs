@@ -18,17 +18,17 @@ use crate::problem::Problem;
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"}))]
 pub(crate) struct RegisterRequest {
     /// Unique, case-insensitively.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20, pattern = "^[A-Za-z0-9_.-]{1,20}$")]
+    #[schema(value_type = Option<String>)]
     username: Option<String>,
     /// Unique, case-insensitively.
     #[schema(value_type = String, required = true, format = Email, max_length = 50)]
     email: Option<String>,
     #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
-    /// Trimmed; no control or invisible characters.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
+    /// Trimmed; 1 to 20 characters, no control or invisible ones.
+    #[schema(value_type = Option<String>)]
     first_name: Option<String>,
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
+    #[schema(value_type = Option<String>)]
     last_name: Option<String>,
 }
 
@@ -50,13 +50,12 @@ impl RegisterRequest {
     }
 }
 
-/// Credentials: the email or the username (one of them), and the password.
+/// Credentials: the email or the username, and the password. When both are given, the email is used.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
 pub(crate) struct LoginRequest {
     #[schema(value_type = Option<String>, format = Email, max_length = 50)]
     email: Option<String>,
-    #[schema(value_type = Option<String>, max_length = 20)]
     username: Option<String>,
     #[schema(value_type = String, required = true, format = Password)]
     password: Option<String>,
@@ -74,12 +73,8 @@ impl LoginRequest {
     pub(crate) fn parse(self) -> Result<LoginInput, Problem> {
         let mut fields = Fields::default();
         let identifier = match (self.email, self.username) {
-            (Some(email), None) => Some(Email::parse(email).map(LoginIdentifier::Email).ok()),
+            (Some(email), _) => Some(Email::parse(email).map(LoginIdentifier::Email).ok()),
             (None, Some(username)) => Some(Username::parse(username).map(LoginIdentifier::Username).ok()),
-            (Some(_), Some(_)) => {
-                fields.fail("email", "give either email or username, not both");
-                None
-            }
             (None, None) => {
                 fields.fail("email", "email or username is required");
                 None
@@ -117,7 +112,7 @@ impl RefreshTokenRequest {
 #[schema(example = json!({"last_name": "Lovelace", "website": "https://ada.example", "x": null}))]
 pub(crate) struct UpdateProfileRequest {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20, pattern = "^[A-Za-z0-9_.-]{1,20}$")]
+    #[schema(value_type = Option<String>)]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = String, format = Email, max_length = 50)]
@@ -126,28 +121,28 @@ pub(crate) struct UpdateProfileRequest {
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     password: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
+    #[schema(value_type = Option<String>)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 20)]
+    #[schema(value_type = Option<String>)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     facebook: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     instagram: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     linkedin: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     x: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = "uri", max_length = 100, pattern = "^[hH][tT][tT][pP][sS]?://[^/\\s]")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     youtube: Option<Option<String>>,
 }
 

@@ -35,12 +35,12 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(Method::DELETE, "/users/current", web::to(delete_current_user::<A>)),
         Endpoint::new(Method::GET, "/users/", web::to(list_users::<A>)),
         Endpoint::new(Method::GET, "/users", web::to(list_users_without_slash::<A>)),
-        Endpoint::new(Method::GET, "/users/{user_id}", web::to(get_user::<A>)),
-        Endpoint::new(Method::DELETE, "/users/{user_id}", web::to(delete_user::<A>)),
+        Endpoint::new(Method::GET, "/users/{userId}", web::to(get_user::<A>)),
+        Endpoint::new(Method::DELETE, "/users/{userId}", web::to(delete_user::<A>)),
     ]
 }
 
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", operation_id = "register", request_body = RegisterRequest,
     responses((status = 201, description = "Signed up and signed in", body = SignedInResponse),
               (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
@@ -49,7 +49,7 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
     Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = SignedInResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")))))]
@@ -71,7 +71,7 @@ async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>)
     Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
 }
 
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshTokenRequest,
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshTokens", request_body = RefreshTokenRequest,
     responses((status = 200, description = "A new token pair; the presented refresh token is used up", body = dto::TokenPairResponse),
               (status = 401, description = "Unknown, expired, revoked or already used refresh token (reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")))))]
@@ -81,7 +81,7 @@ async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshToken
     Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
 }
 
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshTokenRequest,
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", request_body = RefreshTokenRequest,
     responses((status = 204, description = "The session of this refresh token has ended"),
               (status = 401, description = "Unknown refresh token", body = ProblemDocument, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")))))]
@@ -91,13 +91,13 @@ async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenR
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/users/current", tag = "profile", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/current", tag = "profile", operation_id = "getCurrentUser", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = ProfileResponse)))]
 async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(auth.current.user)))
 }
 
-#[utoipa::path(put, path = "/users/current", tag = "profile", security(("bearer" = [])), request_body = UpdateProfileRequest,
+#[utoipa::path(put, path = "/users/current", tag = "profile", operation_id = "updateCurrentUser", security(("bearer" = [])), request_body = UpdateProfileRequest,
     responses((status = 200, description = "The updated user", body = ProfileResponse),
               (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json"),
               (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
@@ -111,7 +111,7 @@ async fn update_current_user<A: Adapters>(
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
-#[utoipa::path(delete, path = "/users/current", tag = "profile", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])),
     responses((status = 204, description = "The account and its sessions are gone"),
               (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn delete_current_user<A: Adapters>(service: Service<A>, auth: Authenticated<A>) -> Handled {
@@ -119,7 +119,7 @@ async fn delete_current_user<A: Adapters>(service: Service<A>, auth: Authenticat
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/users/", tag = "admin", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/users/", tag = "admin", operation_id = "listUsers", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of users", body = UserListResponse)))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (offset, limit) = query.into_inner().parse()?;
@@ -128,7 +128,7 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
     Ok(no_store_json(StatusCode::OK, UserListResponse { data, total: page.total, limit, offset }))
 }
 
-#[utoipa::path(get, path = "/users", tag = "admin", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/users", tag = "admin", operation_id = "listUsersWithoutSlash", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "The same as `GET /users/`", body = UserListResponse)))]
 async fn list_users_without_slash<A: Adapters>(
     service: Service<A>,
@@ -144,7 +144,7 @@ fn object_id(raw: &str) -> Result<ObjectId, Problem> {
     })
 }
 
-#[utoipa::path(get, path = "/users/{user_id}", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
+#[utoipa::path(get, path = "/users/{userId}", tag = "admin", operation_id = "getUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 200, description = "The user", body = ProfileResponse),
               (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
@@ -153,7 +153,7 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
-#[utoipa::path(delete, path = "/users/{user_id}", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
+#[utoipa::path(delete, path = "/users/{userId}", tag = "admin", operation_id = "deleteUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 204, description = "The user and their sessions are gone"),
               (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
               (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json")))]

@@ -24,6 +24,19 @@ fn collect_refs(value: &Value, refs: &mut Vec<String>) {
     }
 }
 
+fn collect_link_targets(value: &Value, targets: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(links)) = map.get("links") {
+                targets.extend(links.values().filter_map(|link| link["operationId"].as_str().map(str::to_owned)));
+            }
+            map.values().for_each(|value| collect_link_targets(value, targets));
+        }
+        Value::Array(items) => items.iter().for_each(|value| collect_link_targets(value, targets)),
+        _ => {}
+    }
+}
+
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes() {
     let Some(app) = spawn_app().await else { return };
@@ -55,6 +68,22 @@ async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes
             }
         }
     }
+    let operation_ids: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| METHODS.iter().filter_map(move |method| item.get(*method)))
+        .map(|operation| operation["operationId"].as_str().expect("every operation has an operationId"))
+        .collect();
+    let unique: BTreeSet<&str> = operation_ids.iter().copied().collect();
+    assert_eq!(unique.len(), operation_ids.len(), "operationIds must be unique: {operation_ids:?}");
+    let mut link_targets = Vec::new();
+    collect_link_targets(&document, &mut link_targets);
+    assert!(!link_targets.is_empty());
+    for target in link_targets {
+        assert!(unique.contains(target.as_str()), "a link names the unknown operation {target}");
+    }
+
     let registered: BTreeSet<(String, String)> = users_http::endpoints::<OnPostgres>()
         .iter()
         .map(|endpoint| (endpoint.method.to_string(), endpoint.path.to_owned()))
