@@ -10,7 +10,8 @@ use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Pool, checkout, fault};
+use crate::backend::{Pool, fault};
+use crate::pool::checkout;
 use crate::schema::{refresh_tokens, sessions};
 
 #[derive(Clone)]

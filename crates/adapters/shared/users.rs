@@ -14,7 +14,8 @@ use users_ports::{
     StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
-use crate::backend::{Connection, Pool, checkout, fault};
+use crate::backend::{Connection, Pool, fault};
+use crate::pool::checkout;
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
 use crate::schema::{lower, roles, sessions, user_roles, users};
 

@@ -2,11 +2,11 @@
 //! provisioning an admin from the command line. Both HTTP dialects call these; only how they name a user differs.
 
 use users_domain::{
-    Email, LoginIdentifier, ObjectId, Password, PersonName, Profile, ProfilePatch, Registration, Role, User, UserId,
+    Email, LoginIdentifier, ObjectId, Password, PersonName, ProfilePatch, Registration, Role, User, UserId,
 };
 use users_ports::{
-    DeleteUserError as StoreDeleteError, InsertUserError, NewUser, Page, PageRequest, PasswordHasher, UpdateUserError,
-    UserRepository, UserUpdate,
+    DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError, UserRepository,
+    UserUpdate,
 };
 
 use crate::{Adapters, Administrator, Unexpected, UserService, unexpected_from_port_errors};
@@ -179,21 +179,7 @@ impl<A: Adapters> UserService<A> {
             Some(ids) => self.resolve_roles(&ids).await?,
             None => vec![Role::User],
         };
-        let password_hash = self.hasher.hash(&registration.password).await?;
-        let now = self.now();
-        let new_user = NewUser {
-            object_id: self.object_ids.next(now),
-            username: registration.username,
-            email: registration.email,
-            password_hash,
-            profile: Profile {
-                first_name: registration.first_name,
-                last_name: registration.last_name,
-                ..Profile::default()
-            },
-            roles,
-            created_at: now,
-        };
+        let new_user = self.new_user(registration, roles, self.now()).await?;
         self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => CreateUserError::EmailTaken,
             InsertUserError::DuplicateUsername => CreateUserError::UsernameTaken,
@@ -281,17 +267,8 @@ impl<A: Adapters> UserService<A> {
             })?;
             return Ok(ProvisionedAdmin::Promoted(promoted));
         }
-        let password_hash = self.hasher.hash(&password).await?;
-        let now = self.now();
-        let new_admin = NewUser {
-            object_id: self.object_ids.next(now),
-            username: None,
-            email,
-            password_hash,
-            profile: Profile::default(),
-            roles: vec![Role::Admin, Role::User],
-            created_at: now,
-        };
+        let registration = Registration { username: None, email, password, first_name: None, last_name: None };
+        let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], self.now()).await?;
         match self.users.insert(new_admin).await {
             Ok(user) => Ok(ProvisionedAdmin::Created(user)),
             Err(InsertUserError::Unexpected(error)) => Err(error.into()),

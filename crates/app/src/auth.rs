@@ -110,21 +110,8 @@ unexpected_from_port_errors!(RegisterError, LoginError, RefreshError, LogoutErro
 impl<A: Adapters> UserService<A> {
     /// Creates an account with the `user` role and signs it in.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
-        let password_hash = self.hasher.hash(&registration.password).await?;
         let now = self.now();
-        let new_user = NewUser {
-            object_id: self.object_ids.next(now),
-            username: registration.username,
-            email: registration.email,
-            password_hash,
-            profile: Profile {
-                first_name: registration.first_name,
-                last_name: registration.last_name,
-                ..Profile::default()
-            },
-            roles: vec![Role::User],
-            created_at: now,
-        };
+        let new_user = self.new_user(registration, vec![Role::User], now).await?;
         let user = self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => RegisterError::EmailTaken,
             InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
@@ -203,6 +190,28 @@ impl<A: Adapters> UserService<A> {
             .await?
             .ok_or(AuthenticateError::SessionEnded)?;
         Ok(CurrentUser { user, session: claims.session_id })
+    }
+
+    /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles.
+    pub(crate) async fn new_user(
+        &self,
+        registration: Registration,
+        roles: Vec<Role>,
+        now: DateTime<Utc>,
+    ) -> Result<NewUser, Unexpected> {
+        Ok(NewUser {
+            password_hash: self.hasher.hash(&registration.password).await?,
+            object_id: self.object_ids.next(now),
+            username: registration.username,
+            email: registration.email,
+            profile: Profile {
+                first_name: registration.first_name,
+                last_name: registration.last_name,
+                ..Profile::default()
+            },
+            roles,
+            created_at: now,
+        })
     }
 
     /// A new session and its tokens; `None` if the user no longer exists.

@@ -13,22 +13,12 @@ use crate::schema::user_roles;
 /// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
 #[allow(dead_code)]
 pub(crate) type Backend = diesel::pg::Pg;
+/// The SQL type of the timestamp columns in the shared schema.
+pub(crate) type StoredTime = diesel::sql_types::Timestamptz;
 pub(crate) type Connection = AsyncPgConnection;
 pub(crate) type Pool = deadpool::Pool<Connection>;
-
-pub(crate) async fn checkout(pool: &Pool) -> Result<deadpool::Object<Connection>, StoreError> {
-    let connection = pool.get().await.map_err(StoreError::new)?;
-    // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
-    let status = pool.status();
-    let gauge = |state: &'static str, value: usize| {
-        metrics::gauge!("db_pool_connections", "store" => "postgres", "state" => state).set(value as f64);
-    };
-    gauge("max", status.max_size);
-    gauge("open", status.size);
-    gauge("in_use", status.size.saturating_sub(status.available));
-    gauge("waiting", status.waiting);
-    Ok(connection)
-}
+/// The `store` label of this store's metrics.
+pub(crate) const STORE: &str = "postgres";
 
 pub(crate) fn fault(error: DieselError) -> StoreError {
     StoreError::new(error)

@@ -2,10 +2,13 @@
 //! and the embedded migrations of `migrations/postgres`.
 
 mod backend;
-mod schema;
 // The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
+#[path = "../../shared/pool.rs"]
+mod pool;
 #[path = "../../shared/rows.rs"]
 mod rows;
+#[path = "../../shared/schema.rs"]
+mod schema;
 #[path = "../../shared/sessions.rs"]
 mod sessions;
 #[path = "../../shared/users.rs"]

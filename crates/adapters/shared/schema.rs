@@ -1,6 +1,10 @@
-//! Diesel's description of the tables in `migrations/postgres`.
+//! Diesel's description of the tables in `migrations/postgres` and `migrations/sqlite`. The stores differ only in
+//! their timestamp type, which each adapter's `backend` module names as `StoredTime`.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
     roles (id) {
         id -> BigInt,
         name -> Text,
@@ -8,6 +12,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
     users (id) {
         id -> BigInt,
         object_id -> Text,
@@ -22,12 +29,15 @@ diesel::table! {
         linkedin -> Nullable<Text>,
         x -> Nullable<Text>,
         youtube -> Nullable<Text>,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
+        created_at -> StoredTime,
+        updated_at -> StoredTime,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
     user_roles (user_id, role_id) {
         user_id -> BigInt,
         role_id -> BigInt,
@@ -35,21 +45,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
     sessions (id) {
         id -> BigInt,
         user_id -> BigInt,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
+        created_at -> StoredTime,
+        expires_at -> StoredTime,
+        revoked_at -> Nullable<StoredTime>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
     refresh_tokens (token_hash) {
         token_hash -> Text,
         session_id -> BigInt,
-        created_at -> Timestamptz,
-        used_at -> Nullable<Timestamptz>,
+        created_at -> StoredTime,
+        used_at -> Nullable<StoredTime>,
     }
 }
 
