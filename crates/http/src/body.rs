@@ -3,14 +3,16 @@
 //! echoing its value, which may be a password.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::error::JsonPayloadError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::errors;
 use crate::problem::{FieldError, Problem};
 
-/// A JSON object body, deserialised into `T`. Size, content type and syntax are checked by actix's `JsonConfig`.
+/// A JSON object body, deserialised into `T`. Size and syntax are checked by actix's `JsonConfig`.
 #[derive(Debug)]
 pub struct JsonObject<T>(pub T);
 
@@ -19,6 +21,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Exactly `application/json` (parameters such as a charset aside): actix alone would also take any `+json`.
+        let is_json = request.mime_type().ok().flatten().is_some_and(|mime| mime.essence_str() == "application/json");
+        if !is_json {
+            return Box::pin(async { Err(errors::json_error(JsonPayloadError::ContentType).into()) });
+        }
         let object = web::Json::<Map<String, Value>>::from_request(request, payload);
         Box::pin(async move {
             let object = object.await?.into_inner();

@@ -63,6 +63,14 @@ pub fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     endpoints
 }
 
+/// Headers every response carries: browsers must not guess content types, and links out of the docs page carry no
+/// referrer. (actix sends no `Server` header, so no version is disclosed.)
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("x-content-type-options", "nosniff"))
+        .add(("referrer-policy", "no-referrer"))
+}
+
 /// A JSON response that no cache may keep: every body of this API is personal data or a credential.
 pub(crate) fn no_store_json(status: StatusCode, body: impl Serialize) -> HttpResponse {
     HttpResponse::build(status).insert_header(CacheControl(vec![CacheDirective::NoStore])).json(body)

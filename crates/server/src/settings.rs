@@ -27,6 +27,10 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client gets to send a request's headers before the connection is closed (slow-client defence).
+    pub request_timeout_secs: u64,
+    /// Open connections each worker accepts at most; more wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Deserialize)]
@@ -56,6 +60,8 @@ impl Settings {
             .set_default("server.port", 8080)?
             .set_default("server.workers", 0)?
             .set_default("server.shutdown_timeout_secs", 30)?
+            .set_default("server.request_timeout_secs", 10)?
+            .set_default("server.max_connections", 10_000)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
             .set_default("database.max_connections", 16)?
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?

@@ -186,12 +186,14 @@ fn serve<A: Adapters>(service: UserService<A>, listener: TcpListener, settings: 
     let metrics = telemetry::metrics();
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))
             .configure(users_http::configure(service.clone(), metrics.clone()))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
-    .client_request_timeout(StdDuration::from_secs(10));
+    .client_request_timeout(StdDuration::from_secs(settings.server.request_timeout_secs))
+    .max_connections(settings.server.max_connections);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

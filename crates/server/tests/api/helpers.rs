@@ -24,7 +24,14 @@ pub struct TestApp {
 pub async fn spawn_app() -> Option<TestApp> {
     let db = TestDatabase::create().await?;
     let settings = Settings {
-        server: ServerSettings { host: "127.0.0.1".into(), port: 0, workers: 1, shutdown_timeout_secs: 1 },
+        server: ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            workers: 1,
+            shutdown_timeout_secs: 1,
+            request_timeout_secs: 5,
+            max_connections: 1_000,
+        },
         database: DatabaseSettings { url: db.url().to_owned(), max_connections: 4 },
         auth: AuthSettings {
             jwt_secret: Some(JWT_SECRET.into()),

@@ -67,3 +67,30 @@ async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_
     }
     assert!(!text.contains(session.id()), "paths are labelled by route template, never by id");
 }
+
+#[tokio::test]
+async fn responses_carry_protective_headers_and_no_server_version() {
+    let Some(app) = spawn_app().await else { return };
+    for response in [
+        app.client.get(app.url("/health/live")).send().await.unwrap(),
+        app.client.get(app.url("/users/current")).send().await.unwrap(),
+        app.client.get(app.url("/docs/")).send().await.unwrap(),
+    ] {
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        assert!(!response.headers().contains_key("server"));
+    }
+}
+
+#[tokio::test]
+async fn only_application_json_is_taken_as_json() {
+    let Some(app) = spawn_app().await else { return };
+    let body = json!({ "email": "ada@example.com", "password": PASSWORD }).to_string();
+    for content_type in ["application/vnd.evil+json", "text/json", "application/json-patch+json"] {
+        let request = app.client.post(app.url("/auth/register")).header("content-type", content_type);
+        assert_problem(request.body(body.clone()).send().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    }
+    let with_charset =
+        app.client.post(app.url("/auth/register")).header("content-type", "application/json; charset=utf-8");
+    assert_eq!(with_charset.body(body).send().await.unwrap().status(), StatusCode::CREATED);
+}
