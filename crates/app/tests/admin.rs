@@ -849,3 +849,15 @@ async fn provision_admin_with_a_failing_look_up_is_unexpected() {
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn provision_admin_refuses_a_password_containing_the_email_name() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().provision_admin(email("operator@example.com"), password("operator password")).await;
+
+    assert!(matches!(error, Err(ProvisionAdminError::WeakPassword(_))), "{error:?}");
+}

@@ -55,6 +55,12 @@ fn corpus() -> Vec<String> {
         "https://example.com/%zz[]\\|",
         "https://1example.com",
         "https://example.1com",
+        "a\u{2065}b",
+        "a\u{2028}b",
+        "a\u{34f}b",
+        "a\u{fe0f}b",
+        "\u{2028}Ada\u{2029}",
+        "Ada\u{fe0f}",
     ]
     .into_iter()
     .map(String::from)

@@ -25,7 +25,7 @@ pub use body::JsonObject;
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
-pub use openapi::document as openapi_document;
+pub use openapi::document_json as openapi_document;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use routes::Endpoint;
 

@@ -23,10 +23,12 @@ tokio::task_local! {
 pub struct RequestId(Arc<str>);
 
 impl RequestId {
-    /// A client's id is kept if it is 1 to 128 visible ASCII characters; anything else could forge log lines.
+    /// A client's id is kept if it is 1 to 128 of `A-Z a-z 0-9 . _ : -`: enough for UUIDs and trace ids, and
+    /// nothing that could forge log lines or markup where ids are shown.
     fn from_client(value: &HeaderValue) -> Option<Self> {
         let value = value.to_str().ok()?;
-        let acceptable = (1..=128).contains(&value.len()) && value.bytes().all(|byte| byte.is_ascii_graphic());
+        let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b':' | b'-');
+        let acceptable = (1..=128).contains(&value.len()) && value.bytes().all(allowed);
         acceptable.then(|| Self(value.into()))
     }
 
@@ -131,6 +133,9 @@ mod tests {
         assert!(keep(&"a".repeat(128)).is_some());
         assert!(keep(&"a".repeat(129)).is_none());
         assert!(keep("two words").is_none());
+        assert!(keep("id\"<script>").is_none());
+        assert!(keep("a;b").is_none());
+        assert!(keep("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").is_some());
         assert!(keep("").is_none());
     }
 

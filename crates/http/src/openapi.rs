@@ -12,12 +12,12 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use users_domain::{PersonName, ProfileUrl, Role, Username};
+use users_domain::{Password, PersonName, ProfileUrl, Role, Username};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{admin_api, health, profile_api};
 
@@ -282,15 +282,48 @@ fn add_shared_problems(operation: &mut Operation) {
     add("500", "An unexpected fault; the body names the request id it was logged under");
 }
 
-/// The document, as served.
+/// The document, as generated from the annotations.
 pub fn document() -> Document {
     ApiDoc::openapi()
 }
 
-/// `/openapi.json` and the Swagger UI at `/docs/` (and `/docs`, which redirects there).
+/// The document as served: the generated one, plus what its model cannot hold. New passwords must not be on the
+/// bundled list of common ones, a `not`/`enum` rule utoipa has no field for.
+pub fn document_json() -> serde_json::Value {
+    let mut document = serde_json::to_value(document()).expect("the document serialises");
+    let common: Vec<&str> = Password::common().collect();
+    for schema in ["RegisterRequest", "UpdateProfileRequest", "CreateUserRequest"] {
+        let password = document
+            .pointer_mut(&format!("/components/schemas/{schema}/properties/password"))
+            .and_then(serde_json::Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no password property in {schema}"));
+        password.insert("not".to_owned(), serde_json::json!({ "enum": common }));
+        password.insert(
+            "description".to_owned(),
+            serde_json::json!(
+                "Not one of the most common passwords, and neither equal to nor containing the username or the \
+                 part of the email before the @ (ignoring case)."
+            ),
+        );
+    }
+    document
+}
+
+/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there).
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
-    config.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document())).route(
-        "/docs",
-        web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header((LOCATION, "/docs/")).finish() }),
-    );
+    let document = web::Bytes::from(serde_json::to_vec(&document_json()).expect("the document serialises"));
+    config
+        .route(
+            "/openapi.json",
+            web::get().to(move || {
+                let document = document.clone();
+                async move { HttpResponse::Ok().content_type("application/json").body(document) }
+            }),
+        )
+        // No validator badge: Swagger UI would otherwise send the document's address to validator.swagger.io.
+        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from("/openapi.json").validator_url("none")))
+        .route(
+            "/docs",
+            web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header((LOCATION, "/docs/")).finish() }),
+        );
 }

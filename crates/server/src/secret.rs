@@ -28,7 +28,11 @@ pub fn load_or_create(configured: Option<&str>, file: &Path) -> Result<Vec<u8>, 
             let mut secret = vec![0u8; 64];
             getrandom::fill(&mut secret).map_err(SecretError::Random)?;
             if let Some(folder) = file.parent().filter(|folder| !folder.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder).map_err(io)?;
+                let mut builder = std::fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(folder).map_err(io)?;
             }
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);

@@ -89,10 +89,34 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     assert_eq!(status, StatusCode::CREATED, "{registered}");
     let access_token = registered["access_token"].as_str().unwrap().to_owned();
     assert_eq!(current_user(&server.base, &access_token).await, StatusCode::OK);
+
+    // A body refused while the token check's query is under way cancels that query: the request must still get
+    // its answer (it once took the whole worker down on SQLite).
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let response = client
+            .put(format!("{}/users/current", server.base))
+            .bearer_auth(&access_token)
+            .header("content-type", "text/plain")
+            .body("{}")
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    assert_eq!(current_user(&server.base, &access_token).await, StatusCode::OK);
     server.stop();
 
     assert!(folder.join("data/users.db").is_file(), "the embedded store lives in ./data");
     assert!(folder.join("data/jwt-secret").is_file(), "the generated signing secret is kept beside it");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &str| std::fs::metadata(folder.join(path)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("data"), 0o700, "the data folder is private");
+        assert_eq!(mode("data/users.db"), 0o600, "password hashes are readable by the service only");
+        assert_eq!(mode("data/jwt-secret"), 0o600);
+    }
 
     let server = Server::start(&folder, port).await;
     let login = json!({ "email": "newcomer@example.com", "password": PASSWORD });

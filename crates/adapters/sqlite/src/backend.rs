@@ -6,7 +6,9 @@ use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::deadpool;
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
 use users_domain::Role;
 use users_ports::StoreError;
 
@@ -17,7 +19,32 @@ use crate::schema::user_roles;
 pub(crate) type Backend = diesel::sqlite::Sqlite;
 /// The SQL type of the timestamp columns in the shared schema.
 pub(crate) type StoredTime = diesel::sql_types::TimestamptzSqlite;
-pub(crate) type Connection = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) type Connection = SyncConnectionWrapper<SqliteConnection, DetachedBlocking>;
+
+/// Runs SQLite's blocking calls on tokio's blocking threads, and lets a call finish on its own when its caller goes
+/// away (a request cancelled by a failed extractor or a client hanging up). diesel-async's default runner waits
+/// for the call in `Drop` with `block_in_place`, which panics on actix's single-threaded worker runtimes. A
+/// transaction abandoned that way leaves the connection marked broken, and the pool discards it.
+#[derive(Debug)]
+pub struct DetachedBlocking(tokio::runtime::Handle);
+
+impl SpawnBlocking for DetachedBlocking {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        let running = self.0.spawn_blocking(task);
+        async move { running.await.map_err(Into::into) }.boxed()
+    }
+
+    fn get_runtime() -> Self {
+        // Connections are opened by the pool, inside the service's runtime.
+        Self(tokio::runtime::Handle::current())
+    }
+}
 pub(crate) type Pool = deadpool::Pool<Connection>;
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "sqlite";

@@ -84,16 +84,27 @@ impl SqliteStore {
     }
 }
 
-/// Creates the database file (and its folder) if needed, applies the migrations it has not seen yet, and returns
+/// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen yet, and returns
 /// their names.
 pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
     let path: PathBuf = path.to_owned();
     tokio::task::spawn_blocking(move || {
         if let Some(folder) = path.parent().filter(|folder| !folder.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(StoreError::new)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(folder).map_err(StoreError::new)?;
         }
         let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
         let mut connection = SqliteConnection::establish(url).map_err(StoreError::new)?;
+        // The file holds password hashes: readable by the service's user only (SQLite gives its journal files the
+        // same mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(StoreError::new)?;
+        }
         diesel::connection::SimpleConnection::batch_execute(&mut connection, CONNECTION_SETUP)
             .map_err(StoreError::new)?;
         let applied = connection.run_pending_migrations(MIGRATIONS).map_err(StoreError)?;
