@@ -32,7 +32,7 @@ trap cleanup EXIT
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
 export DATABASE_URL=$PG/$DB PORT JWT_SECRET=schemathesis-run-secret-of-at-least-32-bytes
 "$BIN" migrate
-echo 'schemathesis admin password' | "$BIN" create-admin --email admin@example.com
+echo 'correct horse battery staple' | "$BIN" create-admin --email admin@example.com
 (cd "$WORK" && exec "$BIN" serve > "$WORK/server.log" 2>&1) &
 server_pid=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health/ready" > /dev/null && break; sleep 0.1; done
@@ -46,8 +46,8 @@ request = urllib.request.Request(base + path, json.dumps({"email": email, "passw
 print(json.load(urllib.request.urlopen(request))["access_token"])
 PY
 }
-ADMIN_TOKEN=$(token /auth/login admin@example.com 'schemathesis admin password')
-USER_TOKEN=$(token /auth/register user@example.com 'schemathesis user password')
+ADMIN_TOKEN=$(token /auth/login admin@example.com 'correct horse battery staple')
+USER_TOKEN=$(token /auth/register user@example.com 'tr0ub4dor and three more')
 
 status=0
 for who in admin user; do

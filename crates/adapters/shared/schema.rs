@@ -31,6 +31,8 @@ diesel::table! {
         youtube -> Nullable<Text>,
         created_at -> StoredTime,
         updated_at -> StoredTime,
+        failed_logins -> Integer,
+        locked_until -> Nullable<StoredTime>,
     }
 }
 

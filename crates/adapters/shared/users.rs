@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, StoreError,
+    DeleteUserError, InsertUserError, LoginThrottle, NewUser, Page, PageRequest, PasswordHash, SessionId, StoreError,
     StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
@@ -176,17 +176,28 @@ impl UserRepository for DieselUserRepository {
                 query.filter(lower(users::username.assume_not_null()).eq(lower(username.as_str())))
             }
         };
-        let rows: Vec<(UserRow, String, Option<i64>)> = query
-            .select((UserRow::as_select(), users::password_hash, user_roles::role_id.nullable()))
+        type CredentialRow = (UserRow, (String, i32, Option<DateTime<Utc>>), Option<i64>);
+        let rows: Vec<CredentialRow> = query
+            .select((
+                UserRow::as_select(),
+                (users::password_hash, users::failed_logins, users::locked_until),
+                user_roles::role_id.nullable(),
+            ))
             .load(&mut conn)
             .await
             .map_err(fault)?;
-        let password_hash = match rows.as_slice() {
-            [(_, hash, _), ..] => PasswordHash::new(hash.clone()),
+        let (password_hash, throttle) = match rows.as_slice() {
+            [(_, (hash, failed_logins, locked_until), _), ..] => (
+                PasswordHash::new(hash.clone()),
+                LoginThrottle {
+                    failed_logins: u32::try_from(*failed_logins).unwrap_or(0),
+                    locked_until: *locked_until,
+                },
+            ),
             [] => return Ok(None),
         };
         let rows = rows.into_iter().map(|(row, _, role)| (row, role)).collect();
-        Ok(single_user(rows)?.map(|user| StoredCredentials { user, password_hash }))
+        Ok(single_user(rows)?.map(|user| StoredCredentials { user, password_hash, throttle }))
     }
 
     async fn find_signed_in(
@@ -242,6 +253,39 @@ impl UserRepository for DieselUserRepository {
             },
         })
         .and_then(|rows| single_user(rows)?.ok_or(UpdateUserError::NotFound))
+    }
+
+    async fn record_failed_login(&self, id: UserId) -> Result<u32, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        // One UPDATE: concurrent failures, from this instance or another, each add one.
+        let count: Option<i32> = diesel::update(users::table.find(id.0))
+            .set(users::failed_logins.eq(users::failed_logins + 1))
+            .returning(users::failed_logins)
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .map_err(fault)?;
+        Ok(count.map_or(0, |count| u32::try_from(count).unwrap_or(0)))
+    }
+
+    async fn lock_logins(&self, id: UserId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        diesel::update(users::table.find(id.0))
+            .set(users::locked_until.eq(until))
+            .execute(&mut conn)
+            .await
+            .map_err(fault)?;
+        Ok(())
+    }
+
+    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        diesel::update(users::table.find(id.0))
+            .set((users::failed_logins.eq(0), users::locked_until.eq(None::<DateTime<Utc>>)))
+            .execute(&mut conn)
+            .await
+            .map_err(fault)?;
+        Ok(())
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {

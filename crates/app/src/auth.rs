@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
+use users_domain::{LoginIdentifier, Password, Profile, Registration, Role, User};
 use users_ports::{
     InsertUserError, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository,
     TokenError, TokenIssuer, UserRepository,
@@ -57,8 +57,6 @@ impl Administrator {
 pub enum RegisterError {
     #[error("email is already taken")]
     EmailTaken,
-    #[error("password {0}")]
-    WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
     #[error(transparent)]
@@ -70,6 +68,9 @@ pub enum LoginError {
     /// The same for an unknown account and a wrong password.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many failed sign-ins in a row: the account refuses sign-ins for this long.
+    #[error("too many failed sign-ins; try again later")]
+    Locked { retry_after: Duration },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -112,10 +113,6 @@ unexpected_from_port_errors!(RegisterError, LoginError, RefreshError, LogoutErro
 impl<A: Adapters> UserService<A> {
     /// Creates an account with the `user` role and signs it in.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
-        let password = &registration.password;
-        password
-            .check_not_personal(&registration.email, registration.username.as_ref())
-            .map_err(RegisterError::WeakPassword)?;
         let now = self.now();
         let new_user = self.new_user(registration, vec![Role::User], now).await?;
         let user = self.users.insert(new_user).await.map_err(|error| match error {
@@ -136,8 +133,21 @@ impl<A: Adapters> UserService<A> {
             self.hasher.verify_dummy(&password).await?;
             return Err(LoginError::InvalidCredentials);
         };
+        let (id, throttle, now) = (credentials.user.id, credentials.throttle, self.now());
+        // A locked account answers at once: no password hash is spent on an attack.
+        if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+            return Err(LoginError::Locked { retry_after: until - now });
+        }
         if !self.hasher.verify(&password, &credentials.password_hash).await? {
+            let failures = self.users.record_failed_login(id).await?;
+            if let Some(wait) = self.policy.lockout.wait_after(failures) {
+                self.users.lock_logins(id, now + wait).await?;
+                tracing::warn!(user = id.0, failures, "sign-ins locked after repeated failures");
+            }
             return Err(LoginError::InvalidCredentials);
+        }
+        if throttle.failed_logins > 0 {
+            self.users.reset_failed_logins(id).await?;
         }
         // The account was deleted while its password was being checked.
         let tokens = self.start_session(&credentials.user, self.now()).await?.ok_or(LoginError::InvalidCredentials)?;

@@ -33,16 +33,42 @@ pub trait Adapters: Send + Sync + 'static {
     type Clock: Clock;
 }
 
-/// How long a sign-in lasts without being used.
+/// How long a sign-in lasts without being used, and how failed sign-ins are throttled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// Lifetime of a refresh token; each rotation starts it again.
     pub refresh_token_ttl: Duration,
+    pub lockout: LockoutPolicy,
 }
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { refresh_token_ttl: Duration::days(30) }
+        Self { refresh_token_ttl: Duration::days(30), lockout: LockoutPolicy::default() }
+    }
+}
+
+/// After `threshold` failed sign-ins in a row an account refuses sign-ins for `first_wait`, doubling with each
+/// further failure up to `max_wait`. A successful sign-in starts the count again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self { threshold: 10, first_wait: Duration::minutes(1), max_wait: Duration::minutes(15) }
+    }
+}
+
+impl LockoutPolicy {
+    /// How long the account refuses sign-ins after its `failures`-th failure in a row, if at all.
+    pub fn wait_after(&self, failures: u32) -> Option<Duration> {
+        let beyond = failures.checked_sub(self.threshold)?;
+        let factor = 2i32.checked_pow(beyond.min(30)).unwrap_or(i32::MAX);
+        let wait = self.first_wait.checked_mul(factor).unwrap_or(self.max_wait);
+        Some(wait.min(self.max_wait))
     }
 }
 
@@ -150,6 +176,17 @@ pub(crate) use unexpected_from_port_errors;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lockout_starts_at_the_threshold_and_doubles_up_to_the_cap() {
+        let policy = LockoutPolicy::default();
+        assert_eq!(policy.wait_after(9), None);
+        assert_eq!(policy.wait_after(10), Some(Duration::minutes(1)));
+        assert_eq!(policy.wait_after(11), Some(Duration::minutes(2)));
+        assert_eq!(policy.wait_after(13), Some(Duration::minutes(8)));
+        assert_eq!(policy.wait_after(14), Some(Duration::minutes(15)));
+        assert_eq!(policy.wait_after(u32::MAX), Some(Duration::minutes(15)));
+    }
 
     #[test]
     fn the_system_clock_reads_in_whole_microseconds() {

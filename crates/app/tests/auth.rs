@@ -7,8 +7,8 @@ use mockall::Sequence;
 use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
 use users_domain::{LoginIdentifier, PersonName, Profile, Registration, Role, UserId};
 use users_ports::{
-    AccessClaims, InsertUserError, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse, SessionId,
-    SessionState, StoredCredentials, TokenError,
+    AccessClaims, InsertUserError, LoginThrottle, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse,
+    SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;
@@ -139,7 +139,7 @@ async fn register_uses_the_refresh_token_lifetime_of_the_policy() {
         .returning(|_| Ok(Some(SessionId(7))));
     mocks.tokens.expect_issue_access_token().times(1).returning(|_, _, _, _, _| Ok(access_token()));
 
-    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12) };
+    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12), ..SessionPolicy::default() };
     mocks.service_with(policy).register(registration()).await.unwrap();
 }
 
@@ -234,7 +234,7 @@ fn by_email() -> LoginIdentifier {
 }
 
 fn credentials() -> StoredCredentials {
-    StoredCredentials { user: plain_user(), password_hash: stored_hash() }
+    StoredCredentials { user: plain_user(), password_hash: stored_hash(), throttle: LoginThrottle::default() }
 }
 
 #[tokio::test]
@@ -317,6 +317,8 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
     mocks.hasher.expect_verify_dummy().never();
+    mocks.users.expect_record_failed_login().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(1));
+    mocks.users.expect_lock_logins().never();
     expect_no_session(&mut mocks);
 
     let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
@@ -445,7 +447,7 @@ async fn refresh_extends_the_session_by_the_policy_lifetime() {
         .returning(|_, _, _, _| Ok(true));
     mocks.expect_access_token(&plain_user(), SESSION);
 
-    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6) };
+    let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6), ..SessionPolicy::default() };
     mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap();
 }
 
@@ -772,17 +774,55 @@ async fn refresh_of_a_session_ended_during_the_rotation_is_an_invalid_token() {
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
 
+fn throttled(failed_logins: u32, locked_until: Option<chrono::DateTime<chrono::Utc>>) -> StoredCredentials {
+    StoredCredentials { throttle: LoginThrottle { failed_logins, locked_until }, ..credentials() }
+}
+
 #[tokio::test]
-async fn register_refuses_a_password_made_of_the_accounts_names_before_hashing_anything() {
+async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     let mut mocks = Mocks::new();
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-    let registration = Registration { password: password("ada@lovelace 1815"), ..registration() };
+    let until = now() + Duration::seconds(90);
+    mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(10, Some(until)))));
+    mocks.hasher.expect_verify().never();
+    mocks.hasher.expect_verify_dummy().never();
+    mocks.users.expect_record_failed_login().never();
+    expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration).await.unwrap_err();
+    // Even the right password waits out the lock.
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
 
-    assert!(
-        matches!(error, RegisterError::WeakPassword(users_domain::PasswordError::ContainsPersonalInfo)),
-        "{error:?}"
-    );
+    assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_failure_that_reaches_the_threshold_locks_the_account() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(false));
+    mocks.users.expect_record_failed_login().times(1).returning(|_| Ok(10));
+    mocks
+        .users
+        .expect_lock_logins()
+        .withf(|id, until| *id == UserId(1) && *until == now() + Duration::minutes(1))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
+    let mut mocks = Mocks::new();
+    let expired = now() - Duration::seconds(1);
+    mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(12, Some(expired)))));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    mocks.users.expect_reset_failed_logins().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(()));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    assert!(mocks.service().login(by_email(), password("correct horse battery")).await.is_ok());
 }

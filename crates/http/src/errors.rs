@@ -8,8 +8,6 @@ use users_app::{
     Unexpected, UpdateProfileError,
 };
 
-use users_domain::PasswordError;
-
 use crate::problem::{FieldError, Problem};
 
 /// The challenge for requests that carry no usable credentials.
@@ -23,10 +21,6 @@ fn email_taken() -> Problem {
 
 fn username_taken() -> Problem {
     Problem::conflict("username-taken", "this username is already taken")
-}
-
-fn weak_password(error: &PasswordError) -> Problem {
-    Problem::validation(vec![FieldError { field: "password".to_owned(), message: error.to_string() }])
 }
 
 fn last_admin() -> Problem {
@@ -56,7 +50,6 @@ impl From<RegisterError> for Problem {
         match error {
             RegisterError::EmailTaken => email_taken(),
             RegisterError::UsernameTaken => username_taken(),
-            RegisterError::WeakPassword(error) => weak_password(&error),
             RegisterError::Unexpected(error) => error.into(),
         }
     }
@@ -67,6 +60,14 @@ impl From<LoginError> for Problem {
         match error {
             LoginError::InvalidCredentials => {
                 Problem::unauthorized("invalid-credentials", "the credentials are not valid", CHALLENGE)
+            }
+            LoginError::Locked { retry_after } => {
+                // Whole seconds, rounded up, so a client that waits as told is not refused again.
+                let seconds = (retry_after + chrono::Duration::milliseconds(999)).num_seconds();
+                Problem::too_many_requests(
+                    "too many failed sign-ins; this account refuses sign-ins for a while",
+                    seconds,
+                )
             }
             LoginError::Unexpected(error) => error.into(),
         }
@@ -114,7 +115,6 @@ impl From<UpdateProfileError> for Problem {
         match error {
             UpdateProfileError::EmailTaken => email_taken(),
             UpdateProfileError::UsernameTaken => username_taken(),
-            UpdateProfileError::WeakPassword(error) => weak_password(&error),
             UpdateProfileError::AccountGone => user_not_found(),
             UpdateProfileError::Unexpected(error) => error.into(),
         }
@@ -168,7 +168,6 @@ impl From<CreateUserError> for Problem {
         match error {
             CreateUserError::EmailTaken => email_taken(),
             CreateUserError::UsernameTaken => username_taken(),
-            CreateUserError::WeakPassword(error) => weak_password(&error),
             CreateUserError::InvalidRoles(invalid) => invalid.into(),
             CreateUserError::Unexpected(error) => error.into(),
         }

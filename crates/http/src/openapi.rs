@@ -300,10 +300,7 @@ pub fn document_json() -> serde_json::Value {
         password.insert("not".to_owned(), serde_json::json!({ "enum": common }));
         password.insert(
             "description".to_owned(),
-            serde_json::json!(
-                "Not one of the most common passwords, and neither equal to nor containing the username or the \
-                 part of the email before the @ (ignoring case)."
-            ),
+            serde_json::json!("Not one of the most common passwords (ignoring case)."),
         );
     }
     document

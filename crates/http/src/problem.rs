@@ -88,6 +88,15 @@ impl Problem {
         }
     }
 
+    /// 429 with `Retry-After` in whole seconds.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: i64) -> Self {
+        let retry_after = HeaderValue::from(retry_after_secs.max(1));
+        Self {
+            headers: Box::new([(header::RETRY_AFTER, retry_after)]),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many requests", detail)
+        }
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

@@ -16,8 +16,8 @@ pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
 pub use tokens::{AccessClaims, AccessToken, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
 pub use users::{
-    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, StoredCredentials, UpdateUserError, UserRepository,
-    UserUpdate,
+    DeleteUserError, InsertUserError, LoginThrottle, NewUser, Page, PageRequest, StoredCredentials, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

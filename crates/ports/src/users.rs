@@ -30,11 +30,19 @@ pub struct UserUpdate {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A user together with the hash their password must match.
+/// A user together with the hash their password must match, and their record of failed sign-ins.
 #[derive(Clone, Debug)]
 pub struct StoredCredentials {
     pub user: User,
     pub password_hash: PasswordHash,
+    pub throttle: LoginThrottle,
+}
+
+/// Consecutive failed sign-ins of an account, and until when it refuses more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub failed_logins: u32,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// Which slice of the users, in id order.
@@ -110,6 +118,16 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Applies the update atomically; refuses to take `admin` from the last admin.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
+
+    /// Counts one more failed sign-in, atomically (instances sharing the store share the count), and returns the
+    /// new count.
+    async fn record_failed_login(&self, id: UserId) -> Result<u32, StoreError>;
+
+    /// Refuses sign-ins to the account until `until`.
+    async fn lock_logins(&self, id: UserId, until: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Forgets the failed sign-ins after a successful one.
+    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError>;
 
     /// Deletes the user with its roles and sessions; refuses to delete the last admin.
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;

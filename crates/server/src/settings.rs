@@ -46,6 +46,11 @@ pub struct AuthSettings {
     pub jwt_secret_file: PathBuf,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    /// Failed sign-ins in a row after which an account refuses sign-ins for a while.
+    pub lockout_threshold: u32,
+    /// The first refusal's length; each further failure doubles it.
+    pub lockout_first_wait_secs: i64,
+    pub lockout_max_wait_secs: i64,
 }
 
 impl Settings {
@@ -67,6 +72,9 @@ impl Settings {
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?
             .set_default("auth.access_token_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_token_ttl_days", 30)?
+            .set_default("auth.lockout_threshold", 10)?
+            .set_default("auth.lockout_first_wait_secs", 60)?
+            .set_default("auth.lockout_max_wait_secs", 15 * 60)?
             .add_source(File::from(file).required(false))
             .add_source(Environment::with_prefix("USERS").prefix_separator("__").separator("__"))
             .set_override_option("database.url", plain("DATABASE_URL"))?
@@ -109,7 +117,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
-            .finish()
+            .field("lockout_threshold", &self.lockout_threshold)
+            .finish_non_exhaustive()
     }
 }
 

@@ -11,7 +11,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
-use users_app::{Adapters, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock, UserService};
+use users_app::{
+    Adapters, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock, UserService,
+};
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
 use users_http::{RequestSpan, request_id_and_metrics};
@@ -115,7 +117,12 @@ where
 {
     let secret = secret::load_or_create(settings.auth.jwt_secret.as_deref(), &settings.auth.jwt_secret_file)?;
     let tokens = JwtIssuer::hs256(&secret, Duration::seconds(settings.auth.access_token_ttl_secs))?;
-    let policy = SessionPolicy { refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days) };
+    let lockout = LockoutPolicy {
+        threshold: settings.auth.lockout_threshold,
+        first_wait: Duration::seconds(settings.auth.lockout_first_wait_secs),
+        max_wait: Duration::seconds(settings.auth.lockout_max_wait_secs),
+    };
+    let policy = SessionPolicy { refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days), lockout };
     Ok(UserService::new(users, sessions, Argon2Hasher::new()?, tokens, SystemClock, policy))
 }
 

@@ -14,7 +14,7 @@ use users_domain::{
     Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
+    DeleteUserError, InsertUserError, LoginThrottle, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
     RefreshTokenUse, SessionId, SessionRepository, SessionState, UpdateUserError, UserRepository, UserUpdate,
 };
 
@@ -1218,6 +1218,33 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     assert_eq!(sessions.consume_refresh_token(&token("grace-1"), t).await.unwrap(), RefreshTokenUse::Unknown);
 }
 
+async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrottle {
+    let login = LoginIdentifier::Email(email(address));
+    users.find_credentials(&login).await.expect("no fault").expect("found").throttle
+}
+
+pub async fn failed_logins_are_counted_locked_and_reset<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
+
+    let counts = join_all((0..5).map(|_| users.record_failed_login(ada.id))).await;
+    let mut counts: Vec<u32> = counts.into_iter().map(Result::unwrap).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 3, 4, 5], "concurrent failures each count once");
+
+    users.lock_logins(ada.id, t + seconds(60)).await.expect("lock");
+    let locked = LoginThrottle { failed_logins: 5, locked_until: Some(t + seconds(60)) };
+    assert_eq!(throttle_of(&users, "ada@example.com").await, locked);
+
+    users.reset_failed_logins(ada.id).await.expect("reset");
+    assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
+    assert_eq!(users.record_failed_login(UserId(ada.id.0 + 1000)).await.unwrap(), 0, "unknown users count nothing");
+}
+
 /// Declares one `#[tokio::test]` per contract function. `$setup` is an async function returning
 /// `Option<(users, sessions, guard)>` for a fresh, empty store (`None` skips the test, when the store is unavailable
 /// outside CI); the guard is kept alive until the test ends, so it can drop the store afterwards.
@@ -1261,6 +1288,7 @@ macro_rules! store_contract_tests {
             added_refresh_token_is_fresh_and_moves_expiry,
             revoke_all_of_user_keeps_the_given_session,
             check_health_is_ok,
+            failed_logins_are_counted_locked_and_reset,
             a_session_for_a_deleted_user_is_not_created,
             a_revoked_session_gets_no_new_refresh_token,
         );

@@ -52,7 +52,9 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = SignedInResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
+               headers(("www-authenticate" = String, description = "Bearer challenge"))),
+              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
 async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
     let (identifier, password) = match body.0.parse()? {
         LoginInput::Credentials(identifier, password) => (identifier, password),
@@ -65,6 +67,7 @@ async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>)
     let label = match &outcome {
         Ok(_) => "success",
         Err(users_app::LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(users_app::LoginError::Locked { .. }) => "locked",
         Err(users_app::LoginError::Unexpected(_)) => "error",
     };
     metrics::counter!("logins_total", "outcome" => label).increment(1);

@@ -301,3 +301,35 @@ async fn signing_in_or_refreshing_while_the_account_is_deleted_never_fails_with_
     }
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 0, "no session outlived its user");
 }
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_lock_the_account_across_instances() {
+    let Some(app) = spawn_app().await else { return };
+    app.register_user("ada@example.com").await;
+    let twin = app.spawn_twin();
+    let wrong = json!({ "email": "ada@example.com", "password": "not the password" });
+
+    // Ten failures, split between two instances that share only the database.
+    for attempt in 0..10 {
+        let base = if attempt % 2 == 0 { app.address.clone() } else { twin.clone() };
+        let response = app.client.post(format!("{base}/auth/login")).json(&wrong).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 10);
+
+    // Now even the right password waits, on either instance, and no hash is spent on it.
+    for base in [&app.address, &twin] {
+        let right = json!({ "email": "ada@example.com", "password": PASSWORD });
+        let response = app.client.post(format!("{base}/auth/login")).json(&right).send().await.unwrap();
+        let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
+        let problem = assert_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+        assert_eq!(problem["type"], "/problems/too-many-attempts");
+    }
+
+    // When the lock has passed, the right password gets in and the count starts again.
+    app.execute("UPDATE users SET locked_until = now() - interval '1 second'").await;
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE locked_until IS NULL").await, 1);
+}

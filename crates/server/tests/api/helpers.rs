@@ -38,6 +38,9 @@ pub async fn spawn_app() -> Option<TestApp> {
             jwt_secret_file: "unused".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
+            lockout_threshold: 10,
+            lockout_first_wait_secs: 60,
+            lockout_max_wait_secs: 900,
         },
     };
     let application = Application::build(&settings).expect("build the application");
@@ -111,6 +114,14 @@ impl TestApp {
         let (status, body) = status_and_json(self.login(ADMIN_EMAIL, PASSWORD).await).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         Session::from_body(&body)
+    }
+
+    /// A second instance of the service on the same database, as another process would be; its base URL.
+    pub fn spawn_twin(&self) -> String {
+        let application = Application::build(&self.settings).expect("build the twin");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        address
     }
 
     pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Response {

@@ -128,45 +128,24 @@ async fn the_last_admin_cannot_delete_their_own_account() {
 }
 
 #[tokio::test]
-async fn weak_passwords_are_refused_wherever_a_password_is_set() {
+async fn the_most_common_passwords_are_refused_wherever_a_password_is_set() {
     let Some(app) = spawn_app().await else { return };
-    let cases = [
-        (json!({ "email": "ada@example.com", "password": "Password1" }), "is one of the most commonly used passwords"),
-        (
-            json!({ "email": "ada.lovelace@example.com", "password": "I am ADA.LOVELACE" }),
-            "must not contain your username or the name part of your email",
-        ),
-        (
-            json!({ "email": "x@example.com", "username": "countess", "password": "countess1815" }),
-            "must not contain your username or the name part of your email",
-        ),
-    ];
-    for (body, message) in cases {
+    let expected = json!([{ "field": "password", "message": "is one of the most commonly used passwords" }]);
+    for password in ["Password1", "12345678", "QWERTYUIOP"] {
+        let body = json!({ "email": "ada@example.com", "password": password });
         let problem = assert_problem(app.post("/auth/register", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-        assert_eq!(problem["errors"], json!([{ "field": "password", "message": message }]), "{body}");
+        assert_eq!(problem["errors"], expected, "{password}");
     }
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 
-    let session =
-        app.register(json!({ "email": "grace@example.com", "username": "amazing", "password": PASSWORD })).await;
-    for password in ["qwertyuiop", "still amazing", "grace hopper!"] {
-        let response = app.put("/users/current", &session.access_token, &json!({ "password": password })).await;
-        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    // Checked against the username the account will have after the change.
-    let response = app
-        .put(
-            "/users/current",
-            &session.access_token,
-            &json!({ "username": "rear_admiral", "password": "amazing & clever" }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "the old username no longer counts");
-    assert_eq!(app.login("grace@example.com", "amazing & clever").await.status(), StatusCode::OK);
+    let session = app.register_user("grace@example.com").await;
+    let response = app.put("/users/current", &session.access_token, &json!({ "password": "iloveyou" })).await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(app.login("grace@example.com", PASSWORD).await.status(), StatusCode::OK, "the password is unchanged");
 
     let admin = app.admin().await;
     let create =
-        json!({ "firstName": "Hedy", "lastName": "Lamarr", "email": "hedy@example.com", "password": "hedy lamarr" });
+        json!({ "firstName": "Hedy", "lastName": "Lamarr", "email": "hedy@example.com", "password": "sunshine" });
     assert_problem(app.post_as("/api/users", &admin.access_token, &create).await, StatusCode::UNPROCESSABLE_ENTITY)
         .await;
 }

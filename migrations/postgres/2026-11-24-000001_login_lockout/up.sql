@@ -1,0 +1,4 @@
+-- Consecutive failed sign-ins per account, and until when the account refuses more: in the database, so every
+-- instance of the service counts together.
+ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0);
+ALTER TABLE users ADD COLUMN locked_until TIMESTAMPTZ;
