@@ -150,7 +150,7 @@ impl<A: Adapters> UserService<A> {
             self.users.reset_failed_logins(id).await?;
         }
         // The account was deleted while its password was being checked.
-        let tokens = self.start_session(&credentials.user, self.now()).await?.ok_or(LoginError::InvalidCredentials)?;
+        let tokens = self.start_session(&credentials.user, now).await?.ok_or(LoginError::InvalidCredentials)?;
         Ok(SignedIn { user: credentials.user, tokens })
     }
 

@@ -91,49 +91,9 @@ pub struct ProfilePatch {
     pub youtube: Option<Option<ProfileUrl>>,
 }
 
-impl ProfilePatch {
-    /// The profile that results from applying this patch to `current`.
-    pub fn apply_to(&self, current: &Profile) -> Profile {
-        fn pick<T: Clone>(change: &Option<Option<T>>, current: &Option<T>) -> Option<T> {
-            change.as_ref().map_or_else(|| current.clone(), Clone::clone)
-        }
-        Profile {
-            first_name: pick(&self.first_name, &current.first_name),
-            last_name: pick(&self.last_name, &current.last_name),
-            website: pick(&self.website, &current.website),
-            facebook: pick(&self.facebook, &current.facebook),
-            instagram: pick(&self.instagram, &current.instagram),
-            linkedin: pick(&self.linkedin, &current.linkedin),
-            x: pick(&self.x, &current.x),
-            youtube: pick(&self.youtube, &current.youtube),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn url(raw: &str) -> ProfileUrl {
-        ProfileUrl::parse(raw).unwrap()
-    }
-
-    #[test]
-    fn changes_keep_clear_or_set_each_field() {
-        let current = Profile {
-            first_name: Some(PersonName::parse("Ada").unwrap()),
-            last_name: Some(PersonName::parse("Lovelace").unwrap()),
-            website: Some(url("https://ada.example")),
-            ..Profile::default()
-        };
-        let changes =
-            ProfilePatch { last_name: Some(None), x: Some(Some(url("https://x.com/ada"))), ..ProfilePatch::default() };
-        let updated = changes.apply_to(&current);
-        assert_eq!(updated.first_name, current.first_name, "absent field is kept");
-        assert_eq!(updated.last_name, None, "null field is cleared");
-        assert_eq!(updated.website, current.website);
-        assert_eq!(updated.x, Some(url("https://x.com/ada")), "given field is set");
-    }
 
     #[test]
     fn admin_is_a_role_not_a_flag() {

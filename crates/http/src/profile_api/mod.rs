@@ -56,14 +56,11 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = ProblemDocument, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
 async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
-    let (identifier, password) = match body.0.parse()? {
-        LoginInput::Credentials(identifier, password) => (identifier, password),
-        LoginInput::Impossible => {
-            metrics::counter!("logins_total", "outcome" => "invalid_credentials").increment(1);
-            return Err(users_app::LoginError::InvalidCredentials.into());
-        }
+    let outcome = match body.0.parse()? {
+        LoginInput::Credentials(identifier, password) => service.login(identifier, password).await,
+        // Input no account can match is refused, and counted, exactly like a wrong password.
+        LoginInput::Impossible => Err(users_app::LoginError::InvalidCredentials),
     };
-    let outcome = service.login(identifier, password).await;
     let label = match &outcome {
         Ok(_) => "success",
         Err(users_app::LoginError::InvalidCredentials) => "invalid_credentials",
