@@ -5,7 +5,9 @@ COPY . .
 RUN cargo build --release --locked -p users-server
 
 FROM debian:bookworm-slim
-RUN useradd --system --home /var/lib/users users && mkdir -p /var/lib/users && chown users /var/lib/users
+# The keys folder exists in the image so that a named volume mounted there starts owned by the service user.
+RUN useradd --system --home /var/lib/users users \
+    && install -d -o users -m 0700 /var/lib/users /var/lib/users/jwt-keys
 COPY --from=build /src/target/release/users-server /usr/local/bin/users-server
 USER users
 WORKDIR /var/lib/users

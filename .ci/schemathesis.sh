@@ -30,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
-export DATABASE_URL=$PG/$DB PORT JWT_SECRET=schemathesis-run-secret-of-at-least-32-bytes
+unset JWT_SECRET JWT_ALGORITHM JWT_SIGNING_KEY_ID
+export DATABASE_URL=$PG/$DB PORT JWT_KEYS_DIR=$WORK/keys
 "$BIN" migrate
 echo 'correct horse battery staple' | "$BIN" create-admin --email admin@example.com
 (cd "$WORK" && exec "$BIN" serve > "$WORK/server.log" 2>&1) &

@@ -22,6 +22,7 @@ pub use auth::{
     SignedIn, TokenPair,
 };
 pub use object_ids::ObjectIdGenerator;
+pub use users_ports::PublishedKey;
 
 /// The adapters a [`UserService`] is built from, named once so that code generic over the service needs one type
 /// parameter rather than five.
@@ -98,6 +99,11 @@ impl<A: Adapters> UserService<A> {
     /// Whether the service can do its work now: its store answers.
     pub async fn check_ready(&self) -> Result<(), Unexpected> {
         Ok(self.users.check_health().await?)
+    }
+
+    /// The public keys other services verify our access tokens with (none when a shared secret signs them).
+    pub fn published_keys(&self) -> Vec<PublishedKey> {
+        self.tokens.published_keys()
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -14,6 +14,7 @@ mod openapi;
 mod problem;
 mod profile_api;
 mod routes;
+mod well_known;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CacheControl, CacheDirective};
@@ -28,6 +29,7 @@ pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_met
 pub use openapi::document_json as openapi_document;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use routes::Endpoint;
+pub use well_known::JWKS_MAX_AGE_SECS;
 
 /// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
@@ -55,11 +57,12 @@ pub fn configure<A: Adapters>(
     }
 }
 
-/// Every endpoint of the service: the probes and metrics, the Profile API and the Admin API.
+/// Every endpoint of the service: the probes and metrics, the Profile API, the Admin API and the JWKS.
 pub fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     let mut endpoints = health::endpoints::<A>();
     endpoints.extend(profile_api::endpoints::<A>());
     endpoints.extend(admin_api::endpoints::<A>());
+    endpoints.extend(well_known::endpoints::<A>());
     endpoints
 }
 

@@ -19,7 +19,7 @@ use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, Response
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::{admin_api, health, profile_api};
+use crate::{admin_api, health, profile_api, well_known};
 
 /// An error, as `application/problem+json` (RFC 9457).
 #[derive(Serialize, ToSchema)]
@@ -85,6 +85,7 @@ pub(crate) struct FieldErrorDocument {
         admin_api::replace_user,
         admin_api::delete_user,
         admin_api::list_roles,
+        well_known::jwks,
     ),
     components(schemas(ProblemDocument, FieldErrorDocument)),
     modifiers(&BearerScheme, &SharedProblems, &DomainPatterns, &Links),
@@ -93,7 +94,7 @@ pub(crate) struct FieldErrorDocument {
         (name = "profile", description = "The signed-in user's own account"),
         (name = "admin", description = "Profile API: user management for admins"),
         (name = "admin-v1", description = "Admin API v1: user management with roles, for admins"),
-        (name = "operations", description = "Probes and metrics"),
+        (name = "operations", description = "Probes, metrics and the token verification keys"),
     )
 )]
 struct ApiDoc;

@@ -14,7 +14,7 @@ mod users;
 pub use clock::Clock;
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
-pub use tokens::{AccessClaims, AccessToken, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
+pub use tokens::{AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
 pub use users::{
     DeleteUserError, InsertUserError, LoginThrottle, NewUser, Page, PageRequest, StoredCredentials, UpdateUserError,
     UserRepository, UserUpdate,

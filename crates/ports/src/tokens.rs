@@ -61,6 +61,19 @@ pub trait TokenIssuer: Send + Sync + 'static {
 
     /// The one-way hash under which a refresh token is stored and looked up.
     fn hash_refresh_token(&self, token: &RefreshToken) -> RefreshTokenHash;
+
+    /// The public keys that verify our access tokens, for other services; empty when tokens are signed with a
+    /// shared secret, which is never published.
+    fn published_keys(&self) -> Vec<PublishedKey>;
+}
+
+/// A public verification key, as a JSON Web Key of type OKP (RFC 8037): an Ed25519 key for `EdDSA` signatures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// The `kid` that tokens signed with the matching private key carry in their header.
+    pub key_id: String,
+    /// The raw 32-byte public key, base64url without padding (the JWK's `x`).
+    pub public_key: String,
 }
 
 impl RefreshToken {

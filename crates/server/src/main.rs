@@ -1,5 +1,5 @@
 //! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), or creates an
-//! admin (`create-admin --email EMAIL`, password on standard input).
+//! admin (`create-admin --email EMAIL`, password on standard input), or adds a signing key (`add-signing-key`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use users_app::ProvisionedAdmin;
-use users_server::{Application, Settings, create_admin, migrate, telemetry};
+use users_server::{Application, Settings, create_admin, key_ring, migrate, telemetry};
 
 #[derive(Parser)]
 #[command(name = "users-server", version, about = "User management service: sign-up, sign-in, profiles and admin")]
@@ -30,6 +30,9 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Generate a new Ed25519 signing key in the keys folder and print its id. Instances that restart without a
+    /// pinned JWT_SIGNING_KEY_ID sign with it; the older keys keep verifying until they are removed.
+    AddSigningKey,
 }
 
 #[tokio::main]
@@ -74,6 +77,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     println!("{} is already an admin (id {}); nothing changed", user.email, user.object_id)
                 }
             }
+        }
+        Command::AddSigningKey => {
+            let folder = &settings.auth.jwt_keys_dir;
+            let key_id = key_ring::add_key(folder)?;
+            println!("added signing key {key_id} in {}", folder.display());
         }
     }
     Ok(())

@@ -1,10 +1,11 @@
-//! The JWT signing secret: taken from the settings, or generated once and kept in a file so tokens outlive restarts.
+//! The HS256 signing secret: taken from the settings, or generated once and kept in a file so tokens outlive restarts.
 
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+
+use crate::private_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -27,19 +28,7 @@ pub fn load_or_create(configured: Option<&str>, file: &Path) -> Result<Vec<u8>, 
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = vec![0u8; 64];
             getrandom::fill(&mut secret).map_err(SecretError::Random)?;
-            if let Some(folder) = file.parent().filter(|folder| !folder.as_os_str().is_empty()) {
-                let mut builder = std::fs::DirBuilder::new();
-                builder.recursive(true);
-                #[cfg(unix)]
-                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-                builder.create(folder).map_err(io)?;
-            }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut handle = options.open(file).map_err(io)?;
-            writeln!(handle, "{}", STANDARD.encode(&secret)).map_err(io)?;
+            private_files::create(file, &format!("{}\n", STANDARD.encode(&secret))).map_err(io)?;
             tracing::info!(file = %file.display(), "generated a new JWT signing secret");
             Ok(secret)
         }

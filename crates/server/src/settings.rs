@@ -1,5 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
-//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`).
+//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`, `JWT_ALGORITHM`, `JWT_KEYS_DIR`,
+//! `JWT_SIGNING_KEY_ID`).
 
 use std::path::PathBuf;
 
@@ -39,8 +40,23 @@ pub struct DatabaseSettings {
     pub max_connections: usize,
 }
 
+/// How access tokens are signed.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// Ed25519 keys from `jwt_keys_dir`; their public halves are served at `/.well-known/jwks.json`.
+    EdDSA,
+    /// One shared secret (`jwt_secret`), for setups where every verifier may hold it.
+    HS256,
+}
+
 #[derive(Clone, Deserialize)]
 pub struct AuthSettings {
+    /// Unset: HS256 when a `jwt_secret` is configured (as before keys existed), else EdDSA.
+    pub jwt_algorithm: Option<JwtAlgorithm>,
+    /// The EdDSA keys, one `<kid>.pem` each; generated on a first start when the folder is empty.
+    pub jwt_keys_dir: PathBuf,
+    /// The key that signs; unset: the private key with the greatest id (the newest generated one).
+    pub jwt_signing_key_id: Option<String>,
     /// The HS256 signing secret. When empty, one is generated once and kept in `jwt_secret_file`.
     pub jwt_secret: Option<String>,
     pub jwt_secret_file: PathBuf,
@@ -69,6 +85,7 @@ impl Settings {
             .set_default("server.max_connections", 10_000)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
             .set_default("database.max_connections", 16)?
+            .set_default("auth.jwt_keys_dir", "data/jwt-keys")?
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?
             .set_default("auth.access_token_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_token_ttl_days", 30)?
@@ -81,6 +98,9 @@ impl Settings {
             .set_override_option("server.host", plain("HOST"))?
             .set_override_option("server.port", plain("PORT"))?
             .set_override_option("auth.jwt_secret", plain("JWT_SECRET"))?
+            .set_override_option("auth.jwt_algorithm", plain("JWT_ALGORITHM"))?
+            .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?
+            .set_override_option("auth.jwt_signing_key_id", plain("JWT_SIGNING_KEY_ID"))?
             .build()?
             .try_deserialize()
     }
@@ -110,9 +130,18 @@ impl std::fmt::Debug for DatabaseSettings {
     }
 }
 
+impl AuthSettings {
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.jwt_algorithm.unwrap_or(if self.jwt_secret.is_some() { JwtAlgorithm::HS256 } else { JwtAlgorithm::EdDSA })
+    }
+}
+
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthSettings")
+            .field("jwt_algorithm", &self.algorithm())
+            .field("jwt_keys_dir", &self.jwt_keys_dir)
+            .field("jwt_signing_key_id", &self.jwt_signing_key_id)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)

@@ -22,8 +22,9 @@ use users_ports::{PasswordHashError, StoreError};
 use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
 use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
 
+use crate::key_ring::{self, KeyRingError};
 use crate::secret::{self, SecretError};
-use crate::settings::Settings;
+use crate::settings::{AuthSettings, JwtAlgorithm, Settings};
 use crate::telemetry;
 
 /// The production adapters over PostgreSQL.
@@ -58,6 +59,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("JWT secret: {0}")]
     Secret(#[from] SecretError),
+    #[error("JWT signing keys: {0}")]
+    Keys(#[from] KeyRingError),
     #[error("JWT settings: {0}")]
     Jwt(#[from] JwtConfigError),
     #[error("password hasher: {0}")]
@@ -115,8 +118,7 @@ fn service<A>(users: A::Users, sessions: A::Sessions, settings: &Settings) -> Re
 where
     A: Adapters<Hasher = Argon2Hasher, Tokens = JwtIssuer, Clock = SystemClock>,
 {
-    let secret = secret::load_or_create(settings.auth.jwt_secret.as_deref(), &settings.auth.jwt_secret_file)?;
-    let tokens = JwtIssuer::hs256(&secret, Duration::seconds(settings.auth.access_token_ttl_secs))?;
+    let tokens = token_issuer(&settings.auth)?;
     let lockout = LockoutPolicy {
         threshold: settings.auth.lockout_threshold,
         first_wait: Duration::seconds(settings.auth.lockout_first_wait_secs),
@@ -124,6 +126,26 @@ where
     };
     let policy = SessionPolicy { refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days), lockout };
     Ok(UserService::new(users, sessions, Argon2Hasher::new()?, tokens, SystemClock, policy))
+}
+
+/// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
+fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
+    let ttl = Duration::seconds(auth.access_token_ttl_secs);
+    Ok(match auth.algorithm() {
+        JwtAlgorithm::EdDSA => {
+            let ring = key_ring::load_or_create(&auth.jwt_keys_dir, auth.jwt_signing_key_id.as_deref())?;
+            tracing::info!(
+                signing_key_id = %ring.signing.key_id(),
+                also_trusted = ring.also_trusted.len(),
+                "signing access tokens with EdDSA"
+            );
+            JwtIssuer::ed25519(&ring.signing, &ring.also_trusted, ttl)?
+        }
+        JwtAlgorithm::HS256 => {
+            let secret = secret::load_or_create(auth.jwt_secret.as_deref(), &auth.jwt_secret_file)?;
+            JwtIssuer::hs256(&secret, ttl)?
+        }
+    })
 }
 
 /// Creates the admin account for `email`, or gives an existing account the admin role.

@@ -24,6 +24,9 @@ impl Server {
             // Nothing from the test's environment may stand in for the defaults under test.
             .env_remove("DATABASE_URL")
             .env_remove("JWT_SECRET")
+            .env_remove("JWT_ALGORITHM")
+            .env_remove("JWT_KEYS_DIR")
+            .env_remove("JWT_SIGNING_KEY_ID")
             .env_remove("HOST")
             .env_remove("USERS_CONFIG")
             .env("PORT", port.to_string())
@@ -108,14 +111,18 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     server.stop();
 
     assert!(folder.join("data/users.db").is_file(), "the embedded store lives in ./data");
-    assert!(folder.join("data/jwt-secret").is_file(), "the generated signing secret is kept beside it");
+    let keys: Vec<_> =
+        std::fs::read_dir(folder.join("data/jwt-keys")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert_eq!(keys.len(), 1, "one generated signing key is kept beside it: {keys:?}");
+    assert!(!folder.join("data/jwt-secret").exists(), "no shared secret when keys sign");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |path: &str| std::fs::metadata(folder.join(path)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode("data"), 0o700, "the data folder is private");
         assert_eq!(mode("data/users.db"), 0o600, "password hashes are readable by the service only");
-        assert_eq!(mode("data/jwt-secret"), 0o600);
+        assert_eq!(mode("data/jwt-keys"), 0o700);
+        assert_eq!(std::fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     let server = Server::start(&folder, port).await;

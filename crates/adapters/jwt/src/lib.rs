@@ -1,5 +1,9 @@
-//! `TokenIssuer` on jsonwebtoken: HS256-signed access tokens (JWTs), and opaque random refresh tokens that are
-//! stored only as their SHA-256.
+//! `TokenIssuer` on jsonwebtoken: access tokens (JWTs) signed with Ed25519 keys named by `kid` (the public halves
+//! published as a JWKS) or with one shared HS256 secret, and opaque random refresh tokens stored only as SHA-256.
+
+mod keys;
+
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,7 +13,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use users_domain::{ObjectId, Role, UserId};
-use users_ports::{AccessClaims, AccessToken, RefreshToken, RefreshTokenHash, SessionId, TokenError, TokenIssuer};
+use users_ports::{
+    AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, SessionId, TokenError, TokenIssuer,
+};
+
+pub use keys::{Ed25519KeyPair, Ed25519PublicKey, KeyError, KeyId};
 
 /// The `iss` of every token, checked on the way back in.
 pub const ISSUER: &str = "users-service";
@@ -35,41 +43,111 @@ pub enum JwtConfigError {
     SecretTooShort,
     #[error("the access-token lifetime must be positive")]
     NonPositiveTtl,
+    #[error("two verification keys share the key id {0}")]
+    DuplicateKeyId(KeyId),
+    #[error("the signing key cannot be used: {0}")]
+    UnusableKey(String),
+}
+
+/// Which keys a token may have been signed with. A token is checked only against the key its header names, and only
+/// under that key's algorithm, so `alg: none`, HS256-with-a-public-key and unknown `kid`s all fail.
+enum Verifiers {
+    Secret(DecodingKey),
+    ByKeyId(HashMap<String, DecodingKey>),
 }
 
 pub struct JwtIssuer {
+    header: Header,
     encoding_key: EncodingKey,
-    decoding_key: DecodingKey,
+    verifiers: Verifiers,
     validation: Validation,
+    published: Vec<PublishedKey>,
     access_token_ttl: Duration,
 }
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtIssuer").field("access_token_ttl", &self.access_token_ttl).finish_non_exhaustive()
+        f.debug_struct("JwtIssuer")
+            .field("algorithm", &self.header.alg)
+            .field("signing_key_id", &self.header.kid)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .finish_non_exhaustive()
     }
 }
 
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+    validation.leeway = 5;
+    validation
+}
+
+fn check_ttl(access_token_ttl: Duration) -> Result<(), JwtConfigError> {
+    if access_token_ttl <= Duration::zero() {
+        return Err(JwtConfigError::NonPositiveTtl);
+    }
+    Ok(())
+}
+
 impl JwtIssuer {
-    /// Signs and verifies with HMAC-SHA256 under `secret`; only HS256 tokens are accepted, so `alg: none` and
-    /// algorithm substitution fail.
+    /// Signs and verifies with HMAC-SHA256 under `secret`; only HS256 tokens are accepted. Nothing is published:
+    /// whoever can verify such a token can also forge one.
     pub fn hs256(secret: &[u8], access_token_ttl: Duration) -> Result<Self, JwtConfigError> {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(JwtConfigError::SecretTooShort);
         }
-        if access_token_ttl <= Duration::zero() {
-            return Err(JwtConfigError::NonPositiveTtl);
-        }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-        validation.leeway = 5;
+        check_ttl(access_token_ttl)?;
         Ok(Self {
+            header: Header::new(Algorithm::HS256),
             encoding_key: EncodingKey::from_secret(secret),
-            decoding_key: DecodingKey::from_secret(secret),
-            validation,
+            verifiers: Verifiers::Secret(DecodingKey::from_secret(secret)),
+            validation: validation(Algorithm::HS256),
+            published: Vec::new(),
             access_token_ttl,
         })
+    }
+
+    /// Signs with `signing` (its id in every header) and accepts EdDSA tokens from it or from any of `also_trusted`:
+    /// during a rotation the previous keys go there, so tokens they signed keep working until they expire.
+    pub fn ed25519(
+        signing: &Ed25519KeyPair,
+        also_trusted: &[Ed25519PublicKey],
+        access_token_ttl: Duration,
+    ) -> Result<Self, JwtConfigError> {
+        check_ttl(access_token_ttl)?;
+        let mut by_key_id = HashMap::new();
+        let mut published = Vec::new();
+        for public in std::iter::once(signing.public_key()).chain(also_trusted) {
+            let decoding_key = DecodingKey::from_ed_components(&public.x())
+                .map_err(|error| JwtConfigError::UnusableKey(error.to_string()))?;
+            if by_key_id.insert(public.key_id().to_string(), decoding_key).is_some() {
+                return Err(JwtConfigError::DuplicateKeyId(public.key_id().clone()));
+            }
+            published.push(PublishedKey { key_id: public.key_id().to_string(), public_key: public.x() });
+        }
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(signing.key_id().to_string());
+        let issuer = Self {
+            header,
+            encoding_key: EncodingKey::from_ed_der(&signing.pkcs8_der()),
+            verifiers: Verifiers::ByKeyId(by_key_id),
+            validation: validation(Algorithm::EdDSA),
+            published,
+            access_token_ttl,
+        };
+        Ok(issuer)
+    }
+
+    /// The key that can check `header`'s token, if any: the header must name our algorithm, and a known `kid`.
+    fn verifier_for(&self, header: &Header) -> Option<&DecodingKey> {
+        if header.alg != self.header.alg {
+            return None;
+        }
+        match &self.verifiers {
+            Verifiers::Secret(key) => Some(key),
+            Verifiers::ByKeyId(keys) => keys.get(header.kid.as_deref()?),
+        }
     }
 }
 
@@ -96,13 +174,15 @@ impl TokenIssuer for JwtIssuer {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding_key)
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding_key)
             .map_err(|error| TokenError::Unexpected(error.to_string()))?;
         Ok(AccessToken { token, expires_at: timestamp(claims.exp)? })
     }
 
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding_key, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let key = self.verifier_for(&header).ok_or(TokenError::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
@@ -128,6 +208,10 @@ impl TokenIssuer for JwtIssuer {
     /// A plain SHA-256 suffices: the token has 256 bits of entropy, so there is nothing to brute-force.
     fn hash_refresh_token(&self, token: &RefreshToken) -> RefreshTokenHash {
         RefreshTokenHash(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_str().as_bytes())))
+    }
+
+    fn published_keys(&self) -> Vec<PublishedKey> {
+        self.published.clone()
     }
 }
 
@@ -204,5 +288,113 @@ mod tests {
         assert_eq!(issuer.hash_refresh_token(&first), issuer.hash_refresh_token(&first));
         assert_ne!(issuer.hash_refresh_token(&first), issuer.hash_refresh_token(&second));
         assert_ne!(issuer.hash_refresh_token(&first).0, first.as_str());
+    }
+
+    fn key_pair(kid: &str) -> Ed25519KeyPair {
+        Ed25519KeyPair::generate(KeyId::parse(kid).unwrap()).unwrap()
+    }
+
+    fn ed25519(signing: &Ed25519KeyPair, also_trusted: &[&Ed25519KeyPair]) -> JwtIssuer {
+        let trusted: Vec<Ed25519PublicKey> = also_trusted.iter().map(|pair| pair.public_key().clone()).collect();
+        JwtIssuer::ed25519(signing, &trusted, Duration::minutes(15)).unwrap()
+    }
+
+    /// `token` with its header replaced by `header` and its signature by `signature`.
+    fn reassembled(token: &str, header: &str, signature: &str) -> String {
+        let payload = token.split('.').nth(1).unwrap();
+        format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(header))
+    }
+
+    fn header_of(token: &str) -> serde_json::Value {
+        let header = token.split('.').next().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn eddsa_tokens_name_their_key_and_round_trip() {
+        let current = key_pair("2026-11-24.a");
+        let issuer = ed25519(&current, &[]);
+        let token = issue(&issuer, Utc::now());
+        let header = header_of(&token.token);
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["kid"], "2026-11-24.a");
+        let claims = issuer.verify_access_token(&token.token).unwrap();
+        assert_eq!(claims.user_id, UserId(42));
+        assert_eq!(claims.roles, vec![Role::Admin, Role::User]);
+    }
+
+    #[test]
+    fn rotation_keeps_tokens_of_trusted_previous_keys_and_drops_removed_ones() {
+        let (old, new) = (key_pair("old"), key_pair("new"));
+        let before = issue(&ed25519(&old, &[]), Utc::now());
+        let rotated = ed25519(&new, &[&old]);
+        assert!(rotated.verify_access_token(&before.token).is_ok(), "a token of the previous key still works");
+        let after = issue(&rotated, Utc::now());
+        assert_eq!(header_of(&after.token)["kid"], "new");
+        assert!(rotated.verify_access_token(&after.token).is_ok());
+        let published: Vec<String> = rotated.published_keys().into_iter().map(|key| key.key_id).collect();
+        assert_eq!(published, ["new", "old"]);
+        let retired = ed25519(&new, &[]);
+        assert!(matches!(retired.verify_access_token(&before.token), Err(TokenError::Invalid)));
+        assert!(retired.verify_access_token(&after.token).is_ok());
+    }
+
+    #[test]
+    fn unknown_missing_or_borrowed_key_ids_are_refused() {
+        let ours = key_pair("ours");
+        let issuer = ed25519(&ours, &[]);
+        let token = issue(&issuer, Utc::now()).token;
+        let signature = token.split('.').nth(2).unwrap();
+        let unknown = reassembled(&token, r#"{"alg":"EdDSA","typ":"JWT","kid":"other"}"#, signature);
+        assert!(matches!(issuer.verify_access_token(&unknown), Err(TokenError::Invalid)));
+        let missing = reassembled(&token, r#"{"alg":"EdDSA","typ":"JWT"}"#, signature);
+        assert!(matches!(issuer.verify_access_token(&missing), Err(TokenError::Invalid)));
+        // Another key's token that claims our kid: the signature does not check out under our key.
+        let impostor = JwtIssuer::ed25519(
+            &Ed25519KeyPair::generate(KeyId::parse("ours").unwrap()).unwrap(),
+            &[],
+            Duration::minutes(15),
+        )
+        .unwrap();
+        let forged = issue(&impostor, Utc::now()).token;
+        assert!(matches!(issuer.verify_access_token(&forged), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn alg_none_and_algorithm_confusion_are_refused() {
+        let ours = key_pair("ours");
+        let issuer = ed25519(&ours, &[]);
+        let token = issue(&issuer, Utc::now()).token;
+        let unsigned = reassembled(&token, r#"{"alg":"none","typ":"JWT","kid":"ours"}"#, "");
+        assert!(matches!(issuer.verify_access_token(&unsigned), Err(TokenError::Invalid)));
+        // The classic confusion: HS256 keyed with the published public key, which an attacker knows. Tried with the
+        // key both as raw bytes and as the JWK's text.
+        let public = URL_SAFE_NO_PAD.decode(ours.public_key().x()).unwrap();
+        for secret in [public.clone(), ours.public_key().x().into_bytes(), ours.public_key().to_pem().into_bytes()] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("ours".to_owned());
+            let claims: Claims = jsonwebtoken::decode(
+                &token,
+                &DecodingKey::from_ed_components(&ours.public_key().x()).unwrap(),
+                &validation(Algorithm::EdDSA),
+            )
+            .unwrap()
+            .claims;
+            let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
+            assert!(matches!(issuer.verify_access_token(&confused), Err(TokenError::Invalid)));
+        }
+        // And the other way: an EdDSA-signed token offered to an HS256 issuer.
+        assert!(matches!(self::issuer().verify_access_token(&token), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn a_shared_secret_is_never_published_and_key_ids_are_unique() {
+        assert!(issuer().published_keys().is_empty());
+        let ours = key_pair("same");
+        let twin = key_pair("same");
+        let duplicate = JwtIssuer::ed25519(&ours, &[twin.public_key().clone()], Duration::minutes(15));
+        assert!(matches!(duplicate, Err(JwtConfigError::DuplicateKeyId(_))));
+        let published = ed25519(&ours, &[]).published_keys();
+        assert_eq!(published, [PublishedKey { key_id: "same".to_owned(), public_key: ours.public_key().x() }]);
     }
 }

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 use users_domain::{ObjectId, Role, UserId};
-use users_jwt::JwtIssuer;
+use users_jwt::{Ed25519KeyPair, JwtIssuer};
 use users_ports::{SessionId, TokenIssuer};
 
 use crate::helpers::*;
@@ -220,10 +220,12 @@ async fn requests_without_a_valid_access_token_get_401_with_a_bearer_challenge()
 
     // Well-formed tokens for this very user and session, but signed with another key, or expired.
     let claims = (UserId(1), ObjectId::parse(session.id()).unwrap(), SessionId(1), [Role::User]);
-    let forger = JwtIssuer::hs256(b"an attacker's secret of 32+ bytes!!", Duration::minutes(15)).unwrap();
+    let ours = app.signing_key();
+    let impostor = Ed25519KeyPair::generate(ours.key_id().clone()).unwrap();
+    let forger = JwtIssuer::ed25519(&impostor, &[], Duration::minutes(15)).unwrap();
     let forged = forger.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now()).unwrap();
     assert_unauthorized(app.get("/users/current", &forged.token).await).await;
-    let issuer = JwtIssuer::hs256(JWT_SECRET.as_bytes(), Duration::minutes(15)).unwrap();
+    let issuer = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15)).unwrap();
     let expired =
         issuer.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now() - Duration::hours(1)).unwrap();
     let problem = assert_unauthorized(app.get("/users/current", &expired.token).await).await;

@@ -8,7 +8,6 @@ use users_postgres::testing::TestDatabase;
 use users_server::settings::{AuthSettings, DatabaseSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
 
-pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN_EMAIL: &str = "root@example.com";
 
@@ -20,10 +19,17 @@ pub struct TestApp {
 }
 
 /// Starts the application on a free port over a new database, or `None` when PostgreSQL is not reachable
-/// outside CI (the skip is announced on stderr).
+/// outside CI (the skip is announced on stderr). Tokens are signed with an Ed25519 key generated in a folder of
+/// the test's own.
 pub async fn spawn_app() -> Option<TestApp> {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with settings changed by `adjust` first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let db = TestDatabase::create().await?;
-    let settings = Settings {
+    let keys_dir = std::env::temp_dir().join(format!("users-test-keys-{}", random_suffix()));
+    let mut settings = Settings {
         server: ServerSettings {
             host: "127.0.0.1".into(),
             port: 0,
@@ -34,7 +40,10 @@ pub async fn spawn_app() -> Option<TestApp> {
         },
         database: DatabaseSettings { url: db.url().to_owned(), max_connections: 4 },
         auth: AuthSettings {
-            jwt_secret: Some(JWT_SECRET.into()),
+            jwt_algorithm: None,
+            jwt_keys_dir: keys_dir,
+            jwt_signing_key_id: None,
+            jwt_secret: None,
             jwt_secret_file: "unused".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
@@ -43,10 +52,23 @@ pub async fn spawn_app() -> Option<TestApp> {
             lockout_max_wait_secs: 900,
         },
     };
+    adjust(&mut settings);
     let application = Application::build(&settings).expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
     Some(TestApp { address, client: reqwest::Client::new(), settings, db })
+}
+
+fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.settings.auth.jwt_keys_dir);
+    }
 }
 
 /// What a sign-up or sign-in returned.
@@ -118,10 +140,20 @@ impl TestApp {
 
     /// A second instance of the service on the same database, as another process would be; its base URL.
     pub fn spawn_twin(&self) -> String {
-        let application = Application::build(&self.settings).expect("build the twin");
+        self.spawn_twin_with(&self.settings)
+    }
+
+    /// Another instance on the same database, with other settings (another signing key, say); its base URL.
+    pub fn spawn_twin_with(&self, settings: &Settings) -> String {
+        let application = Application::build(settings).expect("build the twin");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());
         address
+    }
+
+    /// The key pair this instance signs with, read from its keys folder.
+    pub fn signing_key(&self) -> users_jwt::Ed25519KeyPair {
+        users_server::key_ring::load_or_create(&self.settings.auth.jwt_keys_dir, None).expect("signing key").signing
     }
 
     pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Response {

@@ -7,3 +7,4 @@ mod helpers;
 mod openapi;
 mod operations;
 mod profile;
+mod tokens;
