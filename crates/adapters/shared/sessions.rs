@@ -10,7 +10,7 @@ use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Pool, fault};
+use crate::backend::{Connection, Pool, fault};
 use crate::pool::checkout;
 use crate::schema::{refresh_tokens, sessions};
 
@@ -83,30 +83,22 @@ impl SessionRepository for DieselSessionRepository {
         .optional()
         .map_err(fault)?;
         let Some(session_id) = consumed else {
-            let used: Option<i64> = refresh_tokens::table
+            let used: Option<(i64, Option<DateTime<Utc>>)> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash.0))
-                .select(refresh_tokens::session_id)
+                .select((refresh_tokens::session_id, refresh_tokens::used_at))
                 .first(&mut conn)
                 .await
                 .optional()
                 .map_err(fault)?;
-            return Ok(used.map_or(RefreshTokenUse::Unknown, |id| RefreshTokenUse::Replayed(SessionId(id))));
+            let Some((session_id, Some(used_at))) = used else { return Ok(RefreshTokenUse::Unknown) };
+            let session = session_state(&mut conn, session_id).await?;
+            return Ok(
+                session.map_or(RefreshTokenUse::Unknown, |session| RefreshTokenUse::Replayed { session, used_at })
+            );
         };
-        let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
-            .find(session_id)
-            .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(fault)?;
         // Gone since the token was consumed: its user was deleted, taking sessions and tokens along.
-        let Some((user_id, expires_at, revoked_at)) = session else { return Ok(RefreshTokenUse::Unknown) };
-        Ok(RefreshTokenUse::Fresh(SessionState {
-            id: SessionId(session_id),
-            user_id: UserId(user_id),
-            expires_at,
-            revoked: revoked_at.is_some(),
-        }))
+        let session = session_state(&mut conn, session_id).await?;
+        Ok(session.map_or(RefreshTokenUse::Unknown, RefreshTokenUse::Fresh))
     }
 
     async fn add_refresh_token(
@@ -180,4 +172,21 @@ impl SessionRepository for DieselSessionRepository {
         query.set(sessions::revoked_at.eq(now)).execute(&mut conn).await.map_err(fault)?;
         Ok(())
     }
+}
+
+/// The session `session_id` as the refresh flow judges it; `None` if it no longer exists.
+async fn session_state(conn: &mut Connection, session_id: i64) -> Result<Option<SessionState>, StoreError> {
+    let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
+        .find(session_id)
+        .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
+        .first(conn)
+        .await
+        .optional()
+        .map_err(fault)?;
+    Ok(session.map(|(user_id, expires_at, revoked_at)| SessionState {
+        id: SessionId(session_id),
+        user_id: UserId(user_id),
+        expires_at,
+        revoked: revoked_at.is_some(),
+    }))
 }

@@ -154,17 +154,22 @@ impl<A: Adapters> UserService<A> {
         Ok(SignedIn { user: credentials.user, tokens })
     }
 
-    /// Trades a refresh token for a new pair. The presented token is used up; presenting it again revokes the
-    /// session, since one of the two presenters must have stolen it.
+    /// Trades a refresh token for a new pair. The presented token is used up. Presented again within the grace
+    /// window, it gets the same new pair (two tabs refreshing together); later, it revokes the session, since one of
+    /// the two presenters must have stolen it.
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, RefreshError> {
         let now = self.now();
         let hash = self.tokens.hash_refresh_token(refresh_token);
-        let session = match self.sessions.consume_refresh_token(&hash, now).await? {
-            RefreshTokenUse::Fresh(session) => session,
+        let (session, issued_at, first_use) = match self.sessions.consume_refresh_token(&hash, now).await? {
+            RefreshTokenUse::Fresh(session) => (session, now, true),
             RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
-            RefreshTokenUse::Replayed(session) => {
-                self.sessions.revoke(session, now).await?;
-                tracing::warn!(session = session.0, "refresh token replayed: session revoked");
+            RefreshTokenUse::Replayed { session, used_at } if now - used_at <= self.policy.refresh_grace => {
+                // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.
+                (session, used_at, false)
+            }
+            RefreshTokenUse::Replayed { session, .. } => {
+                self.sessions.revoke(session.id, now).await?;
+                tracing::warn!(session = session.id.0, "refresh token replayed: session revoked");
                 return Err(RefreshError::Reused);
             }
         };
@@ -172,14 +177,16 @@ impl<A: Adapters> UserService<A> {
             return Err(RefreshError::InvalidToken);
         }
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
-        let refresh_token = self.tokens.new_refresh_token();
-        let expires_at = now + self.policy.refresh_token_ttl;
-        let new_hash = self.tokens.hash_refresh_token(&refresh_token);
+        let successor = self.tokens.successor_refresh_token(refresh_token);
         // Sign before storing: if signing failed after the store, the client would hold only a used-up token, and
         // its retry would look like a replay and end the session.
-        let pair = self.token_pair(&user, session.id, refresh_token, now)?;
-        if !self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await? {
-            return Err(RefreshError::InvalidToken); // revoked or deleted meanwhile
+        let pair = self.token_pair(&user, session.id, successor, issued_at)?;
+        if first_use {
+            let new_hash = self.tokens.hash_refresh_token(&pair.refresh_token);
+            let expires_at = now + self.policy.refresh_token_ttl;
+            if !self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await? {
+                return Err(RefreshError::InvalidToken); // revoked or deleted meanwhile
+            }
         }
         Ok(pair)
     }

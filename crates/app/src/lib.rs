@@ -39,12 +39,19 @@ pub trait Adapters: Send + Sync + 'static {
 pub struct SessionPolicy {
     /// Lifetime of a refresh token; each rotation starts it again.
     pub refresh_token_ttl: Duration,
+    /// How long after a refresh token's first use presenting it again is taken for a second tab refreshing at the
+    /// same moment (it gets the same new pair) rather than for a replay (which ends the session).
+    pub refresh_grace: Duration,
     pub lockout: LockoutPolicy,
 }
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { refresh_token_ttl: Duration::days(30), lockout: LockoutPolicy::default() }
+        Self {
+            refresh_token_ttl: Duration::days(30),
+            refresh_grace: Duration::seconds(10),
+            lockout: LockoutPolicy::default(),
+        }
     }
 }
 

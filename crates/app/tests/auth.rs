@@ -388,6 +388,7 @@ fn expect_consumed(mocks: &mut Mocks, outcome: RefreshTokenUse) {
 
 fn expect_no_rotation(mocks: &mut Mocks) {
     mocks.tokens.expect_new_refresh_token().never();
+    mocks.tokens.expect_successor_refresh_token().never();
     mocks.sessions.expect_add_refresh_token().never();
     mocks.tokens.expect_issue_access_token().never();
 }
@@ -410,7 +411,7 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(plain_user())));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks
         .sessions
         .expect_add_refresh_token()
@@ -438,7 +439,7 @@ async fn refresh_extends_the_session_by_the_policy_lifetime() {
     let mut mocks = Mocks::new();
     expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks
         .sessions
         .expect_add_refresh_token()
@@ -458,7 +459,7 @@ async fn refresh_signs_with_the_roles_the_user_has_now() {
     expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     let found = promoted.clone();
     mocks.users.expect_find_by_id().times(1).return_once(move |_| Ok(Some(found)));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(true));
     mocks.expect_access_token(&promoted, SESSION);
 
@@ -478,14 +479,38 @@ async fn refresh_with_an_unknown_token_is_invalid() {
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
 
+/// The token was first used `ago` before [`now`].
+fn replayed(ago: Duration, session: SessionState) -> RefreshTokenUse {
+    RefreshTokenUse::Replayed { session, used_at: now() - ago }
+}
+
 #[tokio::test]
-async fn refresh_with_a_replayed_token_revokes_its_session() {
+async fn refresh_replayed_within_the_grace_window_gets_the_first_answer_again() {
     let mut mocks = Mocks::new();
-    expect_consumed(&mut mocks, RefreshTokenUse::Replayed(SessionId(12)));
+    let first_use = now() - Duration::seconds(10);
+    expect_consumed(&mut mocks, replayed(Duration::seconds(10), live_session()));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    mocks.expect_successor("rt-old", "rt-new");
+    mocks.expect_access_token_at(&plain_user(), SESSION, first_use);
+    mocks.sessions.expect_add_refresh_token().never(); // the first request stored it
+    mocks.sessions.expect_revoke().never();
+    mocks.tokens.expect_new_refresh_token().never();
+
+    let pair = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+
+    assert_eq!(pair.access_token, "signed.access.token");
+    assert_eq!(pair.refresh_token.as_str(), "rt-new", "the successor the first request stored");
+    assert_eq!(pair.expires_in, ACCESS_TTL_SECS);
+}
+
+#[tokio::test]
+async fn refresh_replayed_after_the_grace_window_revokes_its_session() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, replayed(Duration::seconds(10) + Duration::microseconds(1), live_session()));
     mocks
         .sessions
         .expect_revoke()
-        .withf(|session, at| *session == SessionId(12) && *at == now())
+        .withf(|session, at| *session == SESSION && *at == now())
         .times(1)
         .returning(|_, _| Ok(()));
     mocks.users.expect_find_by_id().never();
@@ -497,9 +522,35 @@ async fn refresh_with_a_replayed_token_revokes_its_session() {
 }
 
 #[tokio::test]
+async fn refresh_replayed_with_no_grace_window_revokes_at_once() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, replayed(Duration::microseconds(1), live_session()));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _| Ok(()));
+    expect_no_rotation(&mut mocks);
+
+    let policy = SessionPolicy { refresh_grace: Duration::zero(), ..SessionPolicy::default() };
+    let error = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Reused), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_replayed_within_the_grace_window_of_a_revoked_session_is_invalid() {
+    let mut mocks = Mocks::new();
+    expect_consumed(&mut mocks, replayed(Duration::seconds(1), SessionState { revoked: true, ..live_session() }));
+    mocks.sessions.expect_revoke().never();
+    mocks.users.expect_find_by_id().never();
+    expect_no_rotation(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
 async fn refresh_with_a_replayed_token_reports_a_failed_revocation() {
     let mut mocks = Mocks::new();
-    expect_consumed(&mut mocks, RefreshTokenUse::Replayed(SessionId(12)));
+    expect_consumed(&mut mocks, replayed(Duration::minutes(5), live_session()));
     mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
     expect_no_rotation(&mut mocks);
 
@@ -565,7 +616,7 @@ async fn refresh_that_cannot_store_the_new_token_is_unexpected() {
     let mut mocks = Mocks::new();
     expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks.expect_access_token(&plain_user(), SESSION);
     mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Err(store_error()));
 
@@ -733,7 +784,7 @@ async fn refresh_that_cannot_sign_stores_no_new_token_so_the_old_one_is_not_lost
     let mut mocks = Mocks::new();
     expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks
         .tokens
         .expect_issue_access_token()
@@ -765,7 +816,7 @@ async fn refresh_of_a_session_ended_during_the_rotation_is_an_invalid_token() {
     let mut mocks = Mocks::new();
     expect_consumed(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_new_refresh_token("rt-new");
+    mocks.expect_successor("rt-old", "rt-new");
     mocks.expect_access_token(&plain_user(), SESSION);
     mocks.sessions.expect_add_refresh_token().times(1).returning(|_, _, _, _| Ok(false));
 

@@ -59,7 +59,8 @@ pub(crate) struct FieldErrorDocument {
         description = "User management over two HTTP dialects sharing one core and one database: the Profile API \
             (`/auth/*`, `/users/*`; snake_case, users named by 24-hex ObjectId) and the Admin API v1 (`/api/*`; \
             camelCase, users named by integer id). Errors are RFC 9457 problems. Access tokens are JWTs valid 15 \
-            minutes; refresh tokens are single-use and rotated on every refresh.",
+            minutes, signed with EdDSA keys published at `/.well-known/jwks.json`; refresh tokens are single-use and \
+            rotated on every refresh.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(

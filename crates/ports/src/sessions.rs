@@ -31,8 +31,9 @@ pub struct SessionState {
 pub enum RefreshTokenUse {
     /// The token was current and is now marked used; exactly one caller gets this for a given token.
     Fresh(SessionState),
-    /// The token had been used before: someone is replaying it.
-    Replayed(SessionId),
+    /// The token had been used before, at `used_at`: a second tab refreshing at the same moment, or someone
+    /// replaying a stolen token. The caller tells them apart by how long ago the first use was.
+    Replayed { session: SessionState, used_at: DateTime<Utc> },
     /// No such token.
     Unknown,
 }

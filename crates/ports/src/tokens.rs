@@ -56,8 +56,13 @@ pub trait TokenIssuer: Send + Sync + 'static {
     /// Checks signature, algorithm and expiry, and returns what the token asserts.
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError>;
 
-    /// A new unguessable refresh token.
+    /// A new unguessable refresh token, to start a session with.
     fn new_refresh_token(&self) -> RefreshToken;
+
+    /// The token that replaces `used` when it is refreshed. The same `used` always gives the same successor, so two
+    /// tabs refreshing one token together can both be handed the one successor; without the issuer's key it cannot
+    /// be computed, so knowing an old token does not reveal its successor.
+    fn successor_refresh_token(&self, used: &RefreshToken) -> RefreshToken;
 
     /// The one-way hash under which a refresh token is stored and looked up.
     fn hash_refresh_token(&self, token: &RefreshToken) -> RefreshTokenHash;

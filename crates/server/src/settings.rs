@@ -62,6 +62,9 @@ pub struct AuthSettings {
     pub jwt_secret_file: PathBuf,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    /// Seconds after a refresh token's first use during which presenting it again returns the same new pair (two
+    /// tabs refreshing together) instead of ending the session as a replay.
+    pub refresh_grace_secs: i64,
     /// Failed sign-ins in a row after which an account refuses sign-ins for a while.
     pub lockout_threshold: u32,
     /// The first refusal's length; each further failure doubles it.
@@ -89,6 +92,7 @@ impl Settings {
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?
             .set_default("auth.access_token_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_token_ttl_days", 30)?
+            .set_default("auth.refresh_grace_secs", 10)?
             .set_default("auth.lockout_threshold", 10)?
             .set_default("auth.lockout_first_wait_secs", 60)?
             .set_default("auth.lockout_max_wait_secs", 15 * 60)?

@@ -124,7 +124,11 @@ where
         first_wait: Duration::seconds(settings.auth.lockout_first_wait_secs),
         max_wait: Duration::seconds(settings.auth.lockout_max_wait_secs),
     };
-    let policy = SessionPolicy { refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days), lockout };
+    let policy = SessionPolicy {
+        refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days),
+        refresh_grace: Duration::seconds(settings.auth.refresh_grace_secs),
+        lockout,
+    };
     Ok(UserService::new(users, sessions, Argon2Hasher::new()?, tokens, SystemClock, policy))
 }
 

@@ -1050,10 +1050,11 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
         first,
         RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })
     );
+    let state = SessionState { id: session, user_id: ada.id, expires_at, revoked: false };
     let second = sessions.consume_refresh_token(&token("ada-1"), t + seconds(6)).await.unwrap();
-    assert_eq!(second, RefreshTokenUse::Replayed(session));
+    assert_eq!(second, RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5) });
     let third = sessions.consume_refresh_token(&token("ada-1"), t + seconds(7)).await.unwrap();
-    assert_eq!(third, RefreshTokenUse::Replayed(session));
+    assert_eq!(third, RefreshTokenUse::Replayed { session: state, used_at: t + seconds(5) }, "the first use counts");
 
     assert_eq!(sessions.consume_refresh_token(&token("nope"), t).await.unwrap(), RefreshTokenUse::Unknown);
     assert_eq!(sessions.find_by_refresh_token(&token("nope")).await.unwrap(), None);
@@ -1103,7 +1104,9 @@ pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, 
             vec![&RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })],
             "round {round}: exactly one Fresh: {results:?}"
         );
-        let replayed = results.iter().filter(|result| **result == RefreshTokenUse::Replayed(session)).count();
+        let state = SessionState { id: session, user_id: ada.id, expires_at, revoked: false };
+        let replayed = RefreshTokenUse::Replayed { session: state, used_at: t + seconds(1) };
+        let replayed = results.iter().filter(|result| **result == replayed).count();
         assert_eq!(replayed, 9, "round {round}: {results:?}");
     }
 }
@@ -1136,13 +1139,14 @@ pub async fn added_refresh_token_is_fresh_and_moves_expiry<U: UserRepository, S:
             revoked: false
         })
     );
+    let state = SessionState { id: session, user_id: ada.id, expires_at: second_expiry, revoked: false };
     assert_eq!(
         sessions.consume_refresh_token(&token("ada-2"), t + seconds(121)).await.unwrap(),
-        RefreshTokenUse::Replayed(session)
+        RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(120) }
     );
     assert_eq!(
         sessions.consume_refresh_token(&token("ada-1"), t + seconds(122)).await.unwrap(),
-        RefreshTokenUse::Replayed(session)
+        RefreshTokenUse::Replayed { session: state, used_at: t + seconds(60) }
     );
 
     // Past the first expiry the session lives on, until the new one.

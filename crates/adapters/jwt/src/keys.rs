@@ -96,6 +96,10 @@ impl Ed25519KeyPair {
         &self.key_id
     }
 
+    pub(crate) fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+
     pub fn public_key(&self) -> &Ed25519PublicKey {
         &self.public
     }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,8 @@ pub struct JwtIssuer {
     validation: Validation,
     published: Vec<PublishedKey>,
     access_token_ttl: Duration,
+    /// Keys the derivation of successor refresh tokens; derived from the signing key, never used to sign.
+    rotation_key: [u8; 32],
 }
 
 impl std::fmt::Debug for JwtIssuer {
@@ -82,6 +85,15 @@ fn validation(algorithm: Algorithm) -> Validation {
     validation.leeway = 5;
     validation
 }
+
+/// A key for one purpose derived from secret key material, so the material itself is used for nothing else twice.
+fn derive_key(material: &[u8], purpose: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(material).expect("HMAC takes keys of any length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
+}
+
+const ROTATION_PURPOSE: &[u8] = b"users-service refresh-token successor v1";
 
 fn check_ttl(access_token_ttl: Duration) -> Result<(), JwtConfigError> {
     if access_token_ttl <= Duration::zero() {
@@ -105,6 +117,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::HS256),
             published: Vec::new(),
             access_token_ttl,
+            rotation_key: derive_key(secret, ROTATION_PURPOSE),
         })
     }
 
@@ -135,6 +148,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::EdDSA),
             published,
             access_token_ttl,
+            rotation_key: derive_key(signing.seed(), ROTATION_PURPOSE),
         };
         Ok(issuer)
     }
@@ -203,6 +217,13 @@ impl TokenIssuer for JwtIssuer {
         // Without the OS random source no token can be made safely; there is no sensible way on.
         getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
         RefreshToken::new(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// HMAC-SHA256 of the used token under the rotation key: deterministic, and unpredictable without the key.
+    fn successor_refresh_token(&self, used: &RefreshToken) -> RefreshToken {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.rotation_key).expect("HMAC takes keys of any length");
+        mac.update(used.as_str().as_bytes());
+        RefreshToken::new(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
     /// A plain SHA-256 suffices: the token has 256 bits of entropy, so there is nothing to brute-force.
@@ -385,6 +406,21 @@ mod tests {
         }
         // And the other way: an EdDSA-signed token offered to an HS256 issuer.
         assert!(matches!(self::issuer().verify_access_token(&token), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn a_successor_is_the_same_for_one_token_and_depends_on_the_key() {
+        let ours = key_pair("ours");
+        let issuer = ed25519(&ours, &[]);
+        let used = issuer.new_refresh_token();
+        let successor = issuer.successor_refresh_token(&used);
+        assert_eq!(successor, issuer.successor_refresh_token(&used), "deterministic");
+        assert_eq!(successor.as_str().len(), 43);
+        assert_ne!(successor, used);
+        assert_ne!(successor, issuer.successor_refresh_token(&issuer.new_refresh_token()));
+        let rekeyed = ed25519(&key_pair("ours"), &[]);
+        assert_ne!(successor, rekeyed.successor_refresh_token(&used), "unpredictable without the key");
+        assert_ne!(successor, self::issuer().successor_refresh_token(&used));
     }
 
     #[test]

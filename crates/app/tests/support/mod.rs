@@ -58,17 +58,35 @@ impl Mocks {
         self.tokens.expect_new_refresh_token().times(1).returning(move || RefreshToken::new(token));
     }
 
+    /// Expects the successor of refresh token `used` to be asked for once, and returns `successor`.
+    pub fn expect_successor(&mut self, used: &'static str, successor: &'static str) {
+        self.tokens
+            .expect_successor_refresh_token()
+            .withf(move |token| token.as_str() == used)
+            .times(1)
+            .returning(move |_| RefreshToken::new(successor));
+    }
+
     /// Expects exactly one access token to be signed for `user` in `session` at [`now`], and returns
     /// [`access_token`].
     pub fn expect_access_token(&mut self, user: &User, session: SessionId) {
+        self.expect_access_token_at(user, session, now());
+    }
+
+    /// Expects exactly one access token to be signed for `user` in `session` as of `issued_at`, and returns one
+    /// valid [`ACCESS_TTL_SECS`] from then.
+    pub fn expect_access_token_at(&mut self, user: &User, session: SessionId, issued_at: DateTime<Utc>) {
         let (user_id, object_id, roles) = (user.id, user.object_id, user.roles.clone());
         self.tokens
             .expect_issue_access_token()
             .withf(move |id, oid, sid, r, at| {
-                *id == user_id && *oid == object_id && *sid == session && r == roles.as_slice() && *at == now()
+                *id == user_id && *oid == object_id && *sid == session && r == roles.as_slice() && *at == issued_at
             })
             .times(1)
-            .returning(|_, _, _, _, _| Ok(access_token()));
+            .returning(move |_, _, _, _, _| {
+                let expires_at = issued_at + Duration::seconds(ACCESS_TTL_SECS);
+                Ok(AccessToken { expires_at, ..access_token() })
+            });
     }
 }
 

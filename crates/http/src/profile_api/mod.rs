@@ -72,8 +72,8 @@ async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>)
 }
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshTokens", request_body = RefreshTokenRequest,
-    responses((status = 200, description = "A new token pair; the presented refresh token is used up", body = dto::TokenPairResponse),
-              (status = 401, description = "Unknown, expired, revoked or already used refresh token (reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
+    responses((status = 200, description = "A new token pair; the presented refresh token is used up (presented again within 10 seconds, it gets this same pair)", body = dto::TokenPairResponse),
+              (status = 401, description = "Unknown, expired or revoked refresh token, or one used more than 10 seconds ago (such reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")))))]
 async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;

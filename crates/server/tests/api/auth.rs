@@ -173,12 +173,55 @@ async fn refresh_rotates_the_pair_and_a_replayed_token_revokes_the_session() {
     assert_ne!(second_refresh, first.refresh_token);
     assert_eq!(app.get("/users/current", &second_access).await.status(), StatusCode::OK);
 
-    // The first token was used up: presenting it again is a replay, and the whole session ends.
+    // The first token was used up: presenting it again after the grace window is a replay, and the session ends.
+    app.execute("UPDATE refresh_tokens SET used_at = used_at - interval '11 seconds' WHERE used_at IS NOT NULL").await;
     assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": first.refresh_token })).await).await;
     assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": second_refresh })).await).await;
     assert_unauthorized(app.get("/users/current", &second_access).await).await;
     assert_unauthorized(app.get("/users/current", &first.access_token).await).await;
     assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 1);
+}
+
+#[tokio::test]
+async fn tabs_refreshing_one_token_together_all_get_the_same_new_pair_without_ending_the_session() {
+    let Some(app) = spawn_app().await else { return };
+    let first = app.register_user("ada@example.com").await;
+    let twin = app.spawn_twin();
+    let body = json!({ "refresh_token": first.refresh_token });
+
+    // Four tabs at once, two on each instance.
+    let requests = (0..4).map(|tab| {
+        let base = if tab % 2 == 0 { app.address.clone() } else { twin.clone() };
+        app.client.post(format!("{base}/auth/refresh")).json(&body).send()
+    });
+    let mut answers = Vec::new();
+    for response in futures_util::future::join_all(requests).await {
+        answers.push(status_and_json(response.unwrap()).await);
+    }
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, &answers[0].1, "every tab gets the same pair");
+    }
+    let pair = &answers[0].1;
+    assert_ne!(pair["refresh_token"], first.refresh_token);
+    assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 2, "one successor stored, once");
+
+    // A late tab inside the window gets it too; the pair works and rotates as usual.
+    let (status, late) = status_and_json(app.post("/auth/refresh", &body).await).await;
+    assert_eq!((status, &late), (StatusCode::OK, pair));
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/users/current", access).await.status(), StatusCode::OK);
+    let next = json!({ "refresh_token": pair["refresh_token"] });
+    let (status, rotated) = status_and_json(app.post("/auth/refresh", &next).await).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_ne!(rotated["refresh_token"], pair["refresh_token"]);
+
+    // After the window the first token is a replay: the session ends, with every token of it.
+    app.execute("UPDATE refresh_tokens SET used_at = used_at - interval '11 seconds' WHERE used_at IS NOT NULL").await;
+    assert_unauthorized(app.post("/auth/refresh", &body).await).await;
+    assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 1);
+    assert_unauthorized(app.get("/users/current", rotated["access_token"].as_str().unwrap()).await).await;
 }
 
 #[tokio::test]

@@ -47,6 +47,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
             jwt_secret_file: "unused".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
+            refresh_grace_secs: 10,
             lockout_threshold: 10,
             lockout_first_wait_secs: 60,
             lockout_max_wait_secs: 900,
