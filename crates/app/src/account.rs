@@ -1,6 +1,6 @@
 //! A signed-in user's own account: changing the profile, email, username or password, and deleting it.
 
-use users_domain::{ProfileChanges, User};
+use users_domain::{PasswordError, ProfileChanges, User};
 use users_ports::{
     DeleteUserError as StoreDeleteError, PasswordHasher, SessionRepository, UpdateUserError, UserRepository, UserUpdate,
 };
@@ -11,6 +11,8 @@ use crate::{Adapters, CurrentUser, Unexpected, UserService, unexpected_from_port
 pub enum UpdateProfileError {
     #[error("email is already taken")]
     EmailTaken,
+    #[error("password {0}")]
+    WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
     /// The account was deleted while the request was under way.
@@ -39,7 +41,13 @@ impl<A: Adapters> UserService<A> {
         changes: ProfileChanges,
     ) -> Result<User, UpdateProfileError> {
         let password_hash = match &changes.password {
-            Some(password) => Some(self.hasher.hash(password).await?),
+            Some(password) => {
+                // Checked against the names the account will have after this change.
+                let email = changes.email.as_ref().unwrap_or(&current.user.email);
+                let username = changes.username.as_ref().map_or(current.user.username.as_ref(), Option::as_ref);
+                password.check_not_personal(email, username).map_err(UpdateProfileError::WeakPassword)?;
+                Some(self.hasher.hash(password).await?)
+            }
             None => None,
         };
         let password_changed = password_hash.is_some();

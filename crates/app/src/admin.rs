@@ -2,7 +2,8 @@
 //! provisioning an admin from the command line. Both HTTP dialects call these; only how they name a user differs.
 
 use users_domain::{
-    Email, LoginIdentifier, ObjectId, Password, PersonName, ProfilePatch, Registration, Role, User, UserId,
+    Email, LoginIdentifier, ObjectId, Password, PasswordError, PersonName, ProfilePatch, Registration, Role, User,
+    UserId,
 };
 use users_ports::{
     DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError, UserRepository,
@@ -71,6 +72,8 @@ pub enum GetUserError {
 pub enum CreateUserError {
     #[error("email is already taken")]
     EmailTaken,
+    #[error("password {0}")]
+    WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
     #[error(transparent)]
@@ -111,6 +114,8 @@ pub enum ListRolesError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionAdminError {
+    #[error("password {0}")]
+    WeakPassword(PasswordError),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -175,6 +180,10 @@ impl<A: Adapters> UserService<A> {
         registration: Registration,
         role_ids: Option<Vec<i64>>,
     ) -> Result<User, CreateUserError> {
+        let password = &registration.password;
+        password
+            .check_not_personal(&registration.email, registration.username.as_ref())
+            .map_err(CreateUserError::WeakPassword)?;
         let roles = match role_ids {
             Some(ids) => self.resolve_roles(&ids).await?,
             None => vec![Role::User],
@@ -267,6 +276,7 @@ impl<A: Adapters> UserService<A> {
             })?;
             return Ok(ProvisionedAdmin::Promoted(promoted));
         }
+        password.check_not_personal(&email, None).map_err(ProvisionAdminError::WeakPassword)?;
         let registration = Registration { username: None, email, password, first_name: None, last_name: None };
         let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], self.now()).await?;
         match self.users.insert(new_admin).await {

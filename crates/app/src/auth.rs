@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{LoginIdentifier, Password, Profile, Registration, Role, User};
+use users_domain::{LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
 use users_ports::{
     InsertUserError, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository,
     TokenError, TokenIssuer, UserRepository,
@@ -57,6 +57,8 @@ impl Administrator {
 pub enum RegisterError {
     #[error("email is already taken")]
     EmailTaken,
+    #[error("password {0}")]
+    WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
     #[error(transparent)]
@@ -113,6 +115,10 @@ unexpected_from_port_errors!(RegisterError, LoginError, RefreshError, LogoutErro
 impl<A: Adapters> UserService<A> {
     /// Creates an account with the `user` role and signs it in.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
+        let password = &registration.password;
+        password
+            .check_not_personal(&registration.email, registration.username.as_ref())
+            .map_err(RegisterError::WeakPassword)?;
         let now = self.now();
         let new_user = self.new_user(registration, vec![Role::User], now).await?;
         let user = self.users.insert(new_user).await.map_err(|error| match error {

@@ -195,3 +195,20 @@ async fn delete_account_turns_a_store_failure_into_unexpected() {
     assert!(matches!(error, DeleteAccountError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
+
+#[tokio::test]
+async fn update_profile_refuses_a_new_password_containing_the_username_it_will_have() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_update().never();
+    mocks.sessions.expect_revoke_all_of_user().never();
+    let changes = ProfileChanges {
+        username: Some(Some(username("lovelace"))),
+        password: Some(password("dear lovelace!")),
+        ..ProfileChanges::default()
+    };
+
+    let error = mocks.service().update_profile(&current(plain_user()), changes).await.unwrap_err();
+
+    assert!(matches!(error, UpdateProfileError::WeakPassword(_)), "{error:?}");
+}

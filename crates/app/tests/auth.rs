@@ -825,6 +825,22 @@ async fn refresh_of_a_session_ended_during_the_rotation_is_an_invalid_token() {
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
 
+#[tokio::test]
+async fn register_refuses_a_password_made_of_the_accounts_names_before_hashing_anything() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+    expect_no_session(&mut mocks);
+    let registration = Registration { password: password("ada@lovelace 1815"), ..registration() };
+
+    let error = mocks.service().register(registration).await.unwrap_err();
+
+    assert!(
+        matches!(error, RegisterError::WeakPassword(users_domain::PasswordError::ContainsPersonalInfo)),
+        "{error:?}"
+    );
+}
+
 fn throttled(failed_logins: u32, locked_until: Option<chrono::DateTime<chrono::Utc>>) -> StoredCredentials {
     StoredCredentials { throttle: LoginThrottle { failed_logins, locked_until }, ..credentials() }
 }

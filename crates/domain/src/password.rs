@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::{Email, Username};
+
 /// A plaintext password that meets the length policy. It never appears in `Debug` output, has no `Display` and no
 /// `Serialize`, so it cannot end up in a log line or a response by accident.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -16,10 +18,15 @@ pub enum PasswordError {
     TooLong,
     #[error("is one of the most commonly used passwords")]
     TooCommon,
+    #[error("must not contain your username or the name part of your email")]
+    ContainsPersonalInfo,
 }
 
 /// The bundled list: one password a line, `#` lines are comments.
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Names shorter than this are only refused as the whole password: a password may well contain "al" or "jo".
+const MIN_NAME_CHARS_TO_CONTAIN: usize = 3;
 
 impl Password {
     pub const MIN_CHARS: usize = 8;
@@ -45,6 +52,21 @@ impl Password {
     /// The bundled list of passwords too common to accept (compared in lower case).
     pub fn common() -> impl Iterator<Item = &'static str> {
         COMMON_PASSWORDS.lines().filter(|line| !line.is_empty() && !line.starts_with('#'))
+    }
+
+    /// Refuses a password that is, or contains, the account's own names: the email's local part or the username,
+    /// whatever their case. A password is checked against the names it will live with, so callers pass the email
+    /// and username the account will have.
+    pub fn check_not_personal(&self, email: &Email, username: Option<&Username>) -> Result<(), PasswordError> {
+        let password = self.0.to_lowercase();
+        let names = std::iter::once(email.local_part()).chain(username.map(Username::as_str));
+        for name in names.map(str::to_lowercase) {
+            let contained = name.chars().count() >= MIN_NAME_CHARS_TO_CONTAIN && password.contains(&name);
+            if password == name || contained {
+                return Err(PasswordError::ContainsPersonalInfo);
+            }
+        }
+        Ok(())
     }
 
     /// The plaintext, for the password hasher only.
@@ -93,6 +115,20 @@ mod tests {
             assert_eq!(Password::parse(common), Err(PasswordError::TooCommon), "{common}");
         }
         assert!(Password::parse("correct horse battery").is_ok());
+    }
+
+    #[test]
+    fn refuses_passwords_made_of_the_accounts_own_names() {
+        let email = Email::parse("Ada.Lovelace@example.com").unwrap();
+        let username = Username::parse("countess").unwrap();
+        let check = |raw: &str| Password::parse(raw).unwrap().check_not_personal(&email, Some(&username));
+        assert_eq!(check("ada.lovelace"), Err(PasswordError::ContainsPersonalInfo));
+        assert_eq!(check("my ADA.LOVELACE pw"), Err(PasswordError::ContainsPersonalInfo));
+        assert_eq!(check("Countess!!"), Err(PasswordError::ContainsPersonalInfo));
+        assert_eq!(check("correct horse battery"), Ok(()));
+        // A very short name is refused only as the whole password.
+        let short = Email::parse("al@example.com").unwrap();
+        assert_eq!(Password::parse("walrus moustache").unwrap().check_not_personal(&short, None), Ok(()));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use users_app::{
     Unexpected, UpdateProfileError,
 };
 
+use users_domain::PasswordError;
+
 use crate::problem::{FieldError, Problem};
 
 /// The challenge for requests that carry no usable credentials.
@@ -21,6 +23,10 @@ fn email_taken() -> Problem {
 
 fn username_taken() -> Problem {
     Problem::conflict("username-taken", "this username is already taken")
+}
+
+fn weak_password(error: &PasswordError) -> Problem {
+    Problem::validation(vec![FieldError { field: "password".to_owned(), message: error.to_string() }])
 }
 
 fn last_admin() -> Problem {
@@ -50,6 +56,7 @@ impl From<RegisterError> for Problem {
         match error {
             RegisterError::EmailTaken => email_taken(),
             RegisterError::UsernameTaken => username_taken(),
+            RegisterError::WeakPassword(error) => weak_password(&error),
             RegisterError::Unexpected(error) => error.into(),
         }
     }
@@ -115,6 +122,7 @@ impl From<UpdateProfileError> for Problem {
         match error {
             UpdateProfileError::EmailTaken => email_taken(),
             UpdateProfileError::UsernameTaken => username_taken(),
+            UpdateProfileError::WeakPassword(error) => weak_password(&error),
             UpdateProfileError::AccountGone => user_not_found(),
             UpdateProfileError::Unexpected(error) => error.into(),
         }
@@ -168,6 +176,7 @@ impl From<CreateUserError> for Problem {
         match error {
             CreateUserError::EmailTaken => email_taken(),
             CreateUserError::UsernameTaken => username_taken(),
+            CreateUserError::WeakPassword(error) => weak_password(&error),
             CreateUserError::InvalidRoles(invalid) => invalid.into(),
             CreateUserError::Unexpected(error) => error.into(),
         }

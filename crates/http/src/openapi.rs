@@ -4,7 +4,8 @@
 //! Each handler declares the responses that are its own (201, 404, 409…). The problem responses every operation of
 //! a kind shares are added in one place, [`SharedProblems`], from the same facts the code acts on: a JSON body may be
 //! malformed (400), too large (413), not JSON (415) or invalid (422); parameters may be malformed (400); a bearer
-//! token may be missing or refused (401); an admin route refuses other users (403); any route may fail (500).
+//! token may be missing or refused (401); an admin route refuses other users (403); `/auth/*` is rate-limited per
+//! address (429); any route may fail (500).
 
 // utoipa's derive expands to fully qualified paths to this module's own types.
 #![allow(unused_qualifications)]
@@ -242,17 +243,18 @@ struct SharedProblems;
 
 impl Modify for SharedProblems {
     fn modify(&self, document: &mut Document) {
-        for item in document.paths.paths.values_mut() {
+        for (path, item) in document.paths.paths.iter_mut() {
+            let rate_limited = path.starts_with("/auth/");
             let operations =
                 [&mut item.get, &mut item.head, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
-                add_shared_problems(operation);
+                add_shared_problems(operation, rate_limited);
             }
         }
     }
 }
 
-fn add_shared_problems(operation: &mut Operation) {
+fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
     let has_body = operation.request_body.is_some();
     let has_parameters = operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty());
     let needs_token = operation.security.as_ref().is_some_and(|security| !security.is_empty());
@@ -264,6 +266,11 @@ fn add_shared_problems(operation: &mut Operation) {
             .content("application/problem+json", Content::new(Some(Ref::from_schema_name("ProblemDocument"))));
         if status == "401" {
             response = response.header("www-authenticate", Header::new(String::schema()));
+        }
+        if status == "429" {
+            let mut retry_after = Header::new(i64::schema());
+            retry_after.description = Some("Seconds until a request is accepted again".to_owned());
+            response = response.header("retry-after", retry_after);
         }
         operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
     };
@@ -281,6 +288,9 @@ fn add_shared_problems(operation: &mut Operation) {
     if admin_only {
         add("403", "The signed-in user is not an admin");
     }
+    if rate_limited {
+        add("429", "Too many requests from this address (or, on sign-in, too many failures for this account)");
+    }
     add("500", "An unexpected fault; the body names the request id it was logged under");
 }
 
@@ -290,7 +300,8 @@ pub fn document() -> Document {
 }
 
 /// The document as served: the generated one, plus what its model cannot hold. New passwords must not be on the
-/// bundled list of common ones, a `not`/`enum` rule utoipa has no field for.
+/// bundled list of common ones, a `not`/`enum` rule utoipa has no field for; the rule against a password made of the
+/// account's own names is only described (JSON Schema has no rule across fields).
 pub fn document_json() -> serde_json::Value {
     let mut document = serde_json::to_value(document()).expect("the document serialises");
     let common: Vec<&str> = Password::common().collect();
@@ -302,7 +313,11 @@ pub fn document_json() -> serde_json::Value {
         password.insert("not".to_owned(), serde_json::json!({ "enum": common }));
         password.insert(
             "description".to_owned(),
-            serde_json::json!("Not one of the most common passwords (ignoring case)."),
+            serde_json::json!(
+                "Not one of the most common passwords, and neither equal to nor containing the username or the \
+                 part of the email before the @ (ignoring case; names under 3 characters only when equal). The \
+                 second rule spans two fields, which a schema cannot state: a password breaking it gets 422."
+            ),
         );
     }
     document

@@ -1,6 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
 //! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`, `JWT_ALGORITHM`, `JWT_KEYS_DIR`,
-//! `JWT_SIGNING_KEY_ID`).
+//! `JWT_SIGNING_KEY_ID`, `TRUSTED_PROXIES`).
 
 use std::path::PathBuf;
 
@@ -18,6 +18,18 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+/// The per-address limits on `/auth/*`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimitSettings {
+    /// Requests per minute each client address may make to `/auth/*` once its burst is spent; 0 turns limits off.
+    pub auth_per_minute: u32,
+    /// Requests an address may make at once.
+    pub auth_burst: u32,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. Empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -96,6 +108,9 @@ impl Settings {
             .set_default("auth.lockout_threshold", 10)?
             .set_default("auth.lockout_first_wait_secs", 60)?
             .set_default("auth.lockout_max_wait_secs", 15 * 60)?
+            .set_default("rate_limit.auth_per_minute", 30)?
+            .set_default("rate_limit.auth_burst", 20)?
+            .set_default("rate_limit.trusted_proxies", Vec::<String>::new())?
             .add_source(File::from(file).required(false))
             .add_source(Environment::with_prefix("USERS").prefix_separator("__").separator("__"))
             .set_override_option("database.url", plain("DATABASE_URL"))?
@@ -105,9 +120,15 @@ impl Settings {
             .set_override_option("auth.jwt_algorithm", plain("JWT_ALGORITHM"))?
             .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?
             .set_override_option("auth.jwt_signing_key_id", plain("JWT_SIGNING_KEY_ID"))?
+            .set_override_option("rate_limit.trusted_proxies", plain("TRUSTED_PROXIES").map(|list| comma_list(&list)))?
             .build()?
             .try_deserialize()
     }
+}
+
+/// `"a, b,,c"` as `["a", "b", "c"]`.
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(str::to_owned).collect()
 }
 
 impl DatabaseSettings {

@@ -2,6 +2,7 @@
 //! `UserService`, served by actix-web.
 
 use std::net::TcpListener;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -16,7 +17,10 @@ use users_app::{
 };
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
-use users_http::{RequestSpan, request_id_and_metrics};
+use users_http::{
+    AuthRateLimiter, InvalidProxy, RateLimitPolicy, RequestSpan, TrustedProxies, limit_auth_requests,
+    request_id_and_metrics,
+};
 use users_jwt::{JwtConfigError, JwtIssuer};
 use users_ports::{PasswordHashError, StoreError};
 use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
@@ -63,6 +67,8 @@ pub enum StartupError {
     Keys(#[from] KeyRingError),
     #[error("JWT settings: {0}")]
     Jwt(#[from] JwtConfigError),
+    #[error("trusted proxies: {0}")]
+    TrustedProxy(#[from] InvalidProxy),
     #[error("password hasher: {0}")]
     Hasher(#[from] PasswordHashError),
     #[error("cannot listen on {address}: {source}")]
@@ -194,10 +200,12 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = match open_store(settings)? {
             Store::Postgres(store) => {
-                serve(service::<OnPostgres>(store.users(), store.sessions(), settings)?, listener, settings)
+                let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
+                serve(service, auth_rate_limiter(settings)?, listener, settings)
             }
             Store::Sqlite(store) => {
-                serve(service::<OnSqlite>(store.users(), store.sessions(), settings)?, listener, settings)
+                let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
+                serve(service, auth_rate_limiter(settings)?, listener, settings)
             }
         }
         .map_err(bind_error)?;
@@ -214,11 +222,33 @@ impl Application {
     }
 }
 
-fn serve<A: Adapters>(service: UserService<A>, listener: TcpListener, settings: &Settings) -> std::io::Result<Server> {
+/// The per-address limiter for `/auth/*`, shared by every worker; `None` when the limits are turned off.
+fn auth_rate_limiter(settings: &Settings) -> Result<Option<web::Data<AuthRateLimiter>>, StartupError> {
+    let limits = &settings.rate_limit;
+    let proxies = TrustedProxies::parse(&limits.trusted_proxies)?;
+    let (Some(per_minute), Some(burst)) = (NonZeroU32::new(limits.auth_per_minute), NonZeroU32::new(limits.auth_burst))
+    else {
+        tracing::warn!("no per-address rate limit on /auth/*");
+        return Ok(None);
+    };
+    tracing::info!(per_minute, burst, trusted_proxies = ?limits.trusted_proxies, "per-address rate limit on /auth/*");
+    Ok(Some(web::Data::new(AuthRateLimiter::new(RateLimitPolicy { per_minute, burst }, proxies))))
+}
+
+fn serve<A: Adapters>(
+    service: UserService<A>,
+    rate_limiter: Option<web::Data<AuthRateLimiter>>,
+    listener: TcpListener,
+    settings: &Settings,
+) -> std::io::Result<Server> {
     let service = web::Data::from(Arc::new(service));
     let metrics = telemetry::metrics();
     let mut server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new();
+        if let Some(rate_limiter) = &rate_limiter {
+            app = app.app_data(rate_limiter.clone());
+        }
+        app.wrap(from_fn(limit_auth_requests))
             .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))

@@ -53,7 +53,7 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
     responses((status = 200, description = "Signed in", body = SignedInResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge"))),
-              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while; or too many requests from this address", body = ProblemDocument, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
 async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
     let outcome = match body.0.parse()? {

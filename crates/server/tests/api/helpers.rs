@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use users_postgres::testing::TestDatabase;
-use users_server::settings::{AuthSettings, DatabaseSettings, ServerSettings};
+use users_server::settings::{AuthSettings, DatabaseSettings, RateLimitSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -52,6 +52,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
             lockout_first_wait_secs: 60,
             lockout_max_wait_secs: 900,
         },
+        // Off: the tests of the limits turn them on; the rest send many requests from one address.
+        rate_limit: RateLimitSettings { auth_per_minute: 0, auth_burst: 0, trusted_proxies: Vec::new() },
     };
     adjust(&mut settings);
     let application = Application::build(&settings).expect("build the application");

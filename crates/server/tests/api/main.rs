@@ -4,6 +4,7 @@ mod admin;
 mod admin_api;
 mod auth;
 mod helpers;
+mod limits;
 mod openapi;
 mod operations;
 mod profile;

@@ -149,3 +149,44 @@ async fn the_most_common_passwords_are_refused_wherever_a_password_is_set() {
     assert_problem(app.post_as("/api/users", &admin.access_token, &create).await, StatusCode::UNPROCESSABLE_ENTITY)
         .await;
 }
+
+#[tokio::test]
+async fn passwords_made_of_the_accounts_own_names_are_refused_wherever_a_password_is_set() {
+    let Some(app) = spawn_app().await else { return };
+    let expected =
+        json!([{ "field": "password", "message": "must not contain your username or the name part of your email" }]);
+    let cases = [
+        json!({ "email": "ada.lovelace@example.com", "password": "I am ADA.LOVELACE" }),
+        json!({ "email": "countess@example.com", "password": "countess" }),
+        json!({ "email": "x@example.com", "username": "countess", "password": "countess1815" }),
+    ];
+    for body in cases {
+        let problem = assert_problem(app.post("/auth/register", &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["errors"], expected, "{body}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+    // A short name is refused only as the whole password: "al" may well be inside one.
+    app.register(json!({ "email": "al@example.com", "password": "totally real passphrase" })).await;
+
+    let session =
+        app.register(json!({ "email": "grace@example.com", "username": "amazing", "password": PASSWORD })).await;
+    for password in ["still amazing", "grace hopper!"] {
+        let response = app.put("/users/current", &session.access_token, &json!({ "password": password })).await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    assert_eq!(app.login("grace@example.com", PASSWORD).await.status(), StatusCode::OK, "the password is unchanged");
+    // Checked against the names the account will have after the change.
+    let renamed = json!({ "username": "rear_admiral", "password": "amazing & clever" });
+    assert_eq!(app.put("/users/current", &session.access_token, &renamed).await.status(), StatusCode::OK);
+    assert_eq!(app.login("grace@example.com", "amazing & clever").await.status(), StatusCode::OK);
+    let both = json!({ "email": "hopper@example.com", "password": "admiral hopper" });
+    assert_problem(app.put("/users/current", &session.access_token, &both).await, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+
+    let admin = app.admin().await;
+    let create =
+        json!({ "firstName": "Hedy", "lastName": "Lamarr", "email": "hedy@example.com", "password": "hedy lamarr" });
+    assert_problem(app.post_as("/api/users", &admin.access_token, &create).await, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'hedy@example.com'").await, 0);
+}
