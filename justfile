@@ -40,3 +40,7 @@ create-admin email:
 # Build the optimised binary.
 release:
     cargo build --release -p users-server
+
+# The HTTP load benchmark on a fresh PostgreSQL database (needs wrk and psql); see BENCHMARKS.md.
+bench:
+    bash bench/run.sh

@@ -1,8 +1,12 @@
-//! `PasswordHasher` with Argon2id at OWASP's recommended parameters, run on tokio's blocking threads so a hash
-//! (tens of milliseconds of CPU) never stalls the async workers.
+//! `PasswordHasher` with Argon2id at OWASP's recommended parameters, run on a fixed pool of hashing threads (one per
+//! core by default) so a hash (tens of milliseconds of CPU, 19 MiB of memory) never stalls the async workers, and a
+//! storm of sign-ins queues instead of starting a thread - and 19 MiB - per sign-in.
 
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio::sync::oneshot;
 
 use argon2::password_hash::phc::PasswordHash as Phc;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -20,6 +24,45 @@ pub struct Argon2Hasher {
     argon2: Arc<Argon2<'static>>,
     /// A hash of a random password with the same parameters, verified against for unknown accounts.
     dummy_hash: Arc<str>,
+    pool: HashingPool,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads taking hashing jobs from one queue. Each thread keeps reusing the memory of its last hash,
+/// so the pool's memory is bounded by its size, whatever the load. The threads end when the last handle is dropped.
+#[derive(Clone)]
+struct HashingPool {
+    jobs: Sender<Job>,
+}
+
+impl HashingPool {
+    fn start(threads: usize) -> Result<Self, PasswordHashError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || work(&queue))
+                .map_err(unexpected)?;
+        }
+        Ok(Self { jobs })
+    }
+}
+
+fn work(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting for the next job, never while hashing.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return, // another hashing thread panicked while waiting: stop with it
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return, // every hasher is gone
+        }
+    }
 }
 
 impl std::fmt::Debug for Argon2Hasher {
@@ -29,19 +72,26 @@ impl std::fmt::Debug for Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// The production parameters.
+    /// The production parameters, hashing on one thread per core.
     pub fn new() -> Result<Self, PasswordHashError> {
-        Self::with_params(MEMORY_KIB, ITERATIONS, PARALLELISM)
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_params(MEMORY_KIB, ITERATIONS, PARALLELISM, cores)
     }
 
-    pub fn with_params(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, PasswordHashError> {
+    /// `threads` hashes run at once at most; more wait their turn.
+    pub fn with_params(
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+        threads: usize,
+    ) -> Result<Self, PasswordHashError> {
         let params = Params::new(memory_kib, iterations, parallelism, None).map_err(unexpected)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut dummy_password = [0u8; 32];
         getrandom::fill(&mut dummy_password).map_err(unexpected)?;
         let dummy_hash: Phc = argon2.hash_password(&dummy_password).map_err(unexpected)?;
         let dummy_hash = dummy_hash.to_string();
-        Ok(Self { argon2: Arc::new(argon2), dummy_hash: dummy_hash.into() })
+        Ok(Self { argon2: Arc::new(argon2), dummy_hash: dummy_hash.into(), pool: HashingPool::start(threads)? })
     }
 }
 
@@ -49,26 +99,33 @@ fn unexpected(error: impl std::fmt::Display) -> PasswordHashError {
     PasswordHashError::Unexpected(error.to_string())
 }
 
-/// Runs one hash or verification on tokio's blocking threads, recording how long it waited for a thread
-/// (`password_hash_queue_seconds`), how long it took (`password_hash_seconds`) and how many are under way.
+/// Runs one hash or verification on the hashing threads, recording how long it waited for one
+/// (`password_hash_queue_seconds`), how long it took (`password_hash_seconds`) and how many are under way or queued.
 async fn off_the_workers<T: Send + 'static>(
+    pool: &HashingPool,
     operation: &'static str,
     work: impl FnOnce() -> Result<T, PasswordHashError> + Send + 'static,
 ) -> Result<T, PasswordHashError> {
     let in_flight = metrics::gauge!("password_hash_in_flight");
     in_flight.increment(1.0);
     let submitted = Instant::now();
-    let result = tokio::task::spawn_blocking(move || {
+    let (done, result) = oneshot::channel();
+    let job: Job = Box::new(move || {
         metrics::histogram!("password_hash_queue_seconds", "operation" => operation)
             .record(submitted.elapsed().as_secs_f64());
         let started = Instant::now();
         let result = work();
         metrics::histogram!("password_hash_seconds", "operation" => operation).record(started.elapsed().as_secs_f64());
-        result
-    })
-    .await;
+        // The caller may have gone (its request was cancelled); then nobody needs the answer.
+        let _ = done.send(result);
+    });
+    let sent = pool.jobs.send(job).map_err(|_| PasswordHashError::Unexpected("the hashing threads stopped".into()));
+    let result = match sent {
+        Ok(()) => result.await.map_err(|_| PasswordHashError::Unexpected("a hashing thread panicked".into())),
+        Err(error) => Err(error),
+    };
     in_flight.decrement(1.0);
-    result.map_err(unexpected)?
+    result?
 }
 
 fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, PasswordHashError> {
@@ -83,7 +140,7 @@ fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, Passwo
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHashError> {
         let (argon2, password) = (Arc::clone(&self.argon2), password.clone());
-        off_the_workers("hash", move || {
+        off_the_workers(&self.pool, "hash", move || {
             let hash: Phc = argon2.hash_password(password.expose().as_bytes()).map_err(unexpected)?;
             Ok(PasswordHash::new(hash.to_string()))
         })
@@ -92,12 +149,12 @@ impl PasswordHasher for Argon2Hasher {
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError> {
         let (argon2, password, hash) = (Arc::clone(&self.argon2), password.clone(), hash.clone());
-        off_the_workers("verify", move || verify(&argon2, password.expose(), hash.as_str())).await
+        off_the_workers(&self.pool, "verify", move || verify(&argon2, password.expose(), hash.as_str())).await
     }
 
     async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError> {
         let (argon2, password, dummy) = (Arc::clone(&self.argon2), password.clone(), Arc::clone(&self.dummy_hash));
-        off_the_workers("verify", move || verify(&argon2, password.expose(), &dummy).map(drop)).await
+        off_the_workers(&self.pool, "verify", move || verify(&argon2, password.expose(), &dummy).map(drop)).await
     }
 }
 
@@ -137,6 +194,24 @@ mod tests {
         let hasher = Argon2Hasher::new().unwrap();
         let result = hasher.verify(&password("correct horse"), &PasswordHash::new("plaintext")).await;
         assert!(matches!(result, Err(PasswordHashError::MalformedHash)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn more_hashes_than_threads_queue_and_all_complete() {
+        let hasher = Argon2Hasher::with_params(1024, 1, 1, 2).unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    let password = password(&format!("password number {i}"));
+                    let hash = hasher.hash(&password).await.unwrap();
+                    hasher.verify(&password, &hash).await.unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap());
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The HTTP load benchmark (issue 7): builds the release binary, starts it on a fresh PostgreSQL database seeded with
+# 10,000 users, and drives it with wrk on loopback. Each scenario gets a warm-up and BENCH_RUNS measured runs; the
+# table reports the median and the spread (min-max) of requests/s and the median p50/p99 latency. Everything it
+# starts it stops. Results go to stdout and to bench/results/<revision>.md.
+#
+#   bash bench/run.sh            (or: just bench)
+#
+# Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DURATION (10 s a run), BENCH_WARMUP
+# (5 s), BENCH_RUNS (3), BENCH_THREADS (wrk threads, 2), BENCH_SCENARIOS (all; a space-separated subset of the names
+# below), BENCH_REFRESH_SESSIONS (300000 single-use refresh tokens for the refresh scenario).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-5}
+RUNS=${BENCH_RUNS:-3}
+export BENCH_THREADS=${BENCH_THREADS:-2}
+REFRESH_SESSIONS=${BENCH_REFRESH_SESSIONS:-300000}
+SCENARIOS=${BENCH_SCENARIOS:-"live current-16 current-64 users-list api-users login refresh login-storm"}
+DB=users_bench_$$
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+WORK=$(mktemp -d)
+PASSWORD='bench password of some length'
+
+command -v wrk > /dev/null || { echo "bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; }
+command -v psql > /dev/null || { echo "bench: psql is needed" >&2; exit 1; }
+
+echo "--- building the release binary"
+cargo build --release --locked -p users-server
+BIN=$PWD/target/release/users-server
+
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null && wait "$server_pid" 2> /dev/null
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+sql() { psql -q -v ON_ERROR_STOP=1 -X "$PG/$DB" "$@"; }
+
+echo "--- database $DB"
+psql -q "$PG/postgres" -c "CREATE DATABASE $DB"
+export DATABASE_URL=$PG/$DB PORT JWT_KEYS_DIR=$WORK/keys RUST_LOG=warn
+# One address sends everything here: the per-address limit on /auth/* would measure itself.
+export USERS__RATE_LIMIT__AUTH_PER_MINUTE=0
+unset JWT_SECRET JWT_ALGORITHM JWT_SIGNING_KEY_ID
+"$BIN" migrate > /dev/null
+echo "$PASSWORD" | "$BIN" create-admin --email admin@bench.example > /dev/null
+
+(cd "$WORK" && exec "$BIN" serve > "$WORK/server.log" 2>&1) &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sf "$BASE/health/ready" > /dev/null && break; sleep 0.1; done
+
+post() { curl -sf "$BASE$1" -H 'content-type: application/json' -d "$2"; }
+field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
+echo "--- seeding 10,000 users and $REFRESH_SESSIONS refresh sessions"
+post /auth/register "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" > /dev/null
+# The other users share user0's password hash: hashing 10,000 passwords would take minutes and measure nothing.
+sql <<SQL
+INSERT INTO users (object_id, email, username, password_hash, first_name, last_name, created_at, updated_at)
+SELECT substr(md5('bench' || i), 1, 24), 'user' || i || '@bench.example', 'user' || i,
+       (SELECT password_hash FROM users WHERE email = 'user0@bench.example'), 'Bench', 'User ' || i, now(), now()
+FROM generate_series(1, 9998) AS i;
+INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users WHERE id NOT IN (SELECT user_id FROM user_roles);
+-- Single-use refresh tokens for the refresh scenario: token = base64url(sha256('refresh' || i)), stored as the
+-- service stores them, base64url(sha256(token)).
+CREATE TEMP TABLE bench_tokens AS
+SELECT i, rtrim(translate(encode(sha256(convert_to('refresh' || i, 'UTF8')), 'base64'), '+/', '-_'), '=') AS token
+FROM generate_series(1, $REFRESH_SESSIONS) AS i;
+WITH owner AS (SELECT id FROM users WHERE email = 'user0@bench.example'),
+     new_sessions AS (
+       INSERT INTO sessions (user_id, created_at, expires_at)
+       SELECT owner.id, now(), now() + interval '1 day' FROM owner, generate_series(1, $REFRESH_SESSIONS)
+       RETURNING id)
+INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+SELECT rtrim(translate(encode(sha256(convert_to(t.token, 'UTF8')), 'base64'), '+/', '-_'), '='), s.id, now()
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM new_sessions) s JOIN bench_tokens t USING (i);
+\copy (SELECT token FROM bench_tokens ORDER BY i) TO '$WORK/refresh-tokens'
+ANALYZE;
+SQL
+echo "users: $(sql -tA -c 'SELECT count(*) FROM users'), sessions: $(sql -tA -c 'SELECT count(*) FROM sessions')"
+
+USER_TOKEN=$(post /auth/login "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
+ADMIN_TOKEN=$(post /auth/login "{\"email\":\"admin@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
+LOGIN_BODY="{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}"
+
+# run_wrk CONNECTIONS SECONDS PATH [env assignments...] -> prints the RESULT line
+run_wrk() {
+  local connections=$1 seconds=$2 path=$3
+  shift 3
+  env "$@" wrk -t"$BENCH_THREADS" -c"$connections" -d"${seconds}s" --timeout 10s -s bench/wrk.lua "$BASE$path" \
+    | grep '^RESULT'
+}
+
+RESULTS=$WORK/results
+: > "$RESULTS"
+# scenario NAME CONNECTIONS PATH [env...]: a warm-up, then RUNS measured runs, one line each in $RESULTS.
+scenario() {
+  local name=$1 connections=$2 path=$3
+  shift 3
+  echo "--- $name: $connections connections, $path"
+  run_wrk "$connections" "$WARMUP" "$path" "$@" > /dev/null
+  for run in $(seq 1 "$RUNS"); do
+    local line
+    line=$(run_wrk "$connections" "$DURATION" "$path" "$@")
+    echo "  run $run: $line"
+    echo "$name $connections $line" >> "$RESULTS"
+  done
+}
+
+token_env=(BENCH_TOKEN="$USER_TOKEN")
+admin_env=(BENCH_TOKEN="$ADMIN_TOKEN")
+login_env=(BENCH_METHOD=POST BENCH_BODY="$LOGIN_BODY")
+for name in $SCENARIOS; do
+  case $name in
+    live) scenario live 64 /health/live ;;
+    current-16) scenario current-16 16 /users/current "${token_env[@]}" ;;
+    current-64) scenario current-64 64 /users/current "${token_env[@]}" ;;
+    users-list) scenario users-list 64 "/users/?limit=50" "${admin_env[@]}" ;;
+    api-users) scenario api-users 64 "/api/users?page=100&limit=100" "${admin_env[@]}" ;;
+    login) scenario login 16 /auth/login "${login_env[@]}" ;;
+    refresh)
+      # Each thread reads its share of the tokens; the warm-up uses some too, and no token is presented twice.
+      split -n "l/$((RUNS + 1))" -d "$WORK/refresh-tokens" "$WORK/refresh-part-"
+      echo "--- refresh: 64 connections, /auth/refresh (every request a rotation)"
+      part=0
+      for run in $(seq 0 "$RUNS"); do
+        file=$(printf '%s/refresh-part-%02d' "$WORK" "$part")
+        part=$((part + 1))
+        seconds=$DURATION
+        [ "$run" -eq 0 ] && seconds=$WARMUP
+        line=$(run_wrk 64 "$seconds" /auth/refresh BENCH_METHOD=POST BENCH_REFRESH_TOKENS="$file")
+        [ "$run" -eq 0 ] && continue
+        echo "  run $run: $line"
+        echo "refresh 64 $line" >> "$RESULTS"
+      done
+      ;;
+    login-storm)
+      # Logins at saturation while a second client, 4 connections, measures GET /users/current.
+      echo "--- login-storm: 32 connections logging in, 4 connections on /users/current"
+      for run in $(seq 1 "$RUNS"); do
+        env "${login_env[@]}" wrk -t1 -c32 -d"$((DURATION + 2))s" --timeout 10s -s bench/wrk.lua "$BASE/auth/login" \
+          | grep '^RESULT' > "$WORK/storm-logins" &
+        storm=$!
+        sleep 1
+        line=$(env BENCH_THREADS=1 "${token_env[@]}" wrk -t1 -c4 -d"${DURATION}s" -s bench/wrk.lua "$BASE/users/current" \
+          | grep '^RESULT')
+        wait "$storm"
+        echo "  run $run: current $line; logins $(cat "$WORK/storm-logins")"
+        echo "login-storm 4 $line" >> "$RESULTS"
+        echo "login-storm-logins 32 $(cat "$WORK/storm-logins")" >> "$RESULTS"
+      done
+      ;;
+    *) echo "bench: unknown scenario $name" >&2; exit 1 ;;
+  esac
+done
+
+peak_rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
+failures=$(awk '{ sum += $5 } END { print sum + 0 }' "$RESULTS")
+revision=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo "+changes")
+mkdir -p bench/results
+report=bench/results/$revision.md
+python3 - "$RESULTS" "$revision" "$(nproc)" "$peak_rss_kib" "$failures" "$DURATION" "$RUNS" > "$report" <<'PY'
+import statistics, sys
+from collections import OrderedDict
+path, revision, cores, rss_kib, failures, duration, runs = sys.argv[1:]
+rows = OrderedDict()
+for line in open(path):
+    name, connections, _, requests, errors, seconds, p50, p99 = line.split()
+    rows.setdefault((name, connections), []).append(
+        (int(requests) / float(seconds), int(errors), int(p50) / 1000, int(p99) / 1000))
+print(f"Revision {revision}; {cores} cores; Argon2id m=19456 KiB, t=2, p=1; {runs} runs of {duration} s after a warm-up;")
+print(f"server peak RSS {int(rss_kib) / 1024:.1f} MiB; failed requests {failures}.")
+print()
+print("| scenario | connections | requests/s (median) | spread (min-max) | p50 ms | p99 ms | errors |")
+print("|---|---|---|---|---|---|---|")
+for (name, connections), results in rows.items():
+    rates = [r[0] for r in results]
+    print(f"| {name} | {connections} | {statistics.median(rates):,.0f} | {min(rates):,.0f}-{max(rates):,.0f} "
+          f"| {statistics.median(r[2] for r in results):.2f} | {statistics.median(r[3] for r in results):.2f} "
+          f"| {sum(r[1] for r in results)} |")
+PY
+echo
+cat "$report"
+echo
+echo "(written to $report)"
