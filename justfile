@@ -44,3 +44,7 @@ release:
 # The HTTP load benchmark on a fresh PostgreSQL database (needs wrk and psql); see BENCHMARKS.md.
 bench:
     bash bench/run.sh
+
+# The criterion micro-benchmarks (profile validation, JWT issue/verify, one Argon2id hash); see BENCHMARKS.md.
+bench-micro:
+    cargo bench -p users-benches

@@ -4,6 +4,7 @@
 mod keys;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +23,8 @@ pub use keys::{Ed25519KeyPair, Ed25519PublicKey, KeyError, KeyId};
 
 /// The `iss` of every token, checked on the way back in.
 pub const ISSUER: &str = "users-service";
+/// Seconds of clock difference tolerated on `exp`.
+const LEEWAY_SECS: u64 = 5;
 /// HS256 is only as strong as its key: shorter secrets are refused.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -66,7 +69,14 @@ pub struct JwtIssuer {
     access_token_ttl: Duration,
     /// Keys the derivation of successor refresh tokens; derived from the signing key, never used to sign.
     rotation_key: [u8; 32],
+    /// Tokens whose signature has been checked, with what they assert. A client presents the same access token for
+    /// up to 15 minutes, and an Ed25519 verification costs tens of microseconds; only genuine tokens get in, and
+    /// the cache is emptied when full, so an attacker cannot grow it.
+    verified: Mutex<HashMap<Box<str>, AccessClaims>>,
 }
+
+/// How many verified tokens are remembered at most (a few MiB).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,7 +92,7 @@ fn validation(algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-    validation.leeway = 5;
+    validation.leeway = LEEWAY_SECS;
     validation
 }
 
@@ -118,6 +128,7 @@ impl JwtIssuer {
             published: Vec::new(),
             access_token_ttl,
             rotation_key: derive_key(secret, ROTATION_PURPOSE),
+            verified: Mutex::default(),
         })
     }
 
@@ -149,8 +160,29 @@ impl JwtIssuer {
             published,
             access_token_ttl,
             rotation_key: derive_key(signing.seed(), ROTATION_PURPOSE),
+            verified: Mutex::default(),
         };
         Ok(issuer)
+    }
+
+    /// Checks the token's header, signature, issuer and expiry, and reads its claims.
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let key = self.verifier_for(&header).ok_or(TokenError::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?
+            .claims;
+        Ok(AccessClaims {
+            user_id: UserId(claims.uid),
+            object_id: ObjectId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
+            session_id: SessionId(claims.sid),
+            roles: claims.roles,
+            issued_at: timestamp(claims.iat)?,
+            expires_at: timestamp(claims.exp)?,
+        })
     }
 
     /// The key that can check `header`'s token, if any: the header must name our algorithm, and a known `kid`.
@@ -194,22 +226,25 @@ impl TokenIssuer for JwtIssuer {
     }
 
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        let key = self.verifier_for(&header).ok_or(TokenError::Invalid)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?
-            .claims;
-        Ok(AccessClaims {
-            user_id: UserId(claims.uid),
-            object_id: ObjectId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
-            session_id: SessionId(claims.sid),
-            roles: claims.roles,
-            issued_at: timestamp(claims.iat)?,
-            expires_at: timestamp(claims.exp)?,
-        })
+        let cached = self.verified.lock().ok().and_then(|verified| verified.get(token).cloned());
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signed(token)?;
+                if let Ok(mut verified) = self.verified.lock() {
+                    if verified.len() >= VERIFIED_CAPACITY {
+                        verified.clear();
+                    }
+                    verified.insert(token.into(), claims.clone());
+                }
+                claims
+            }
+        };
+        // A remembered token still expires, with the same leeway as a fresh verification.
+        if claims.expires_at + Duration::seconds(LEEWAY_SECS as i64) <= Utc::now() {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     fn new_refresh_token(&self) -> RefreshToken {
@@ -263,6 +298,37 @@ mod tests {
         assert_eq!(claims.roles, vec![Role::Admin, Role::User]);
         assert_eq!(claims.expires_at.timestamp(), (now + Duration::minutes(15)).timestamp());
         assert_eq!(token.expires_at, claims.expires_at);
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_for_expiry() {
+        let issuer = issuer();
+        let token = issue(&issuer, Utc::now());
+        let claims = issuer.verify_access_token(&token.token).unwrap();
+        assert_eq!(issuer.verified.lock().unwrap().len(), 1, "remembered");
+        // As if the 15 minutes had passed since it was remembered.
+        let expired = AccessClaims { expires_at: Utc::now() - Duration::seconds(6), ..claims };
+        issuer.verified.lock().unwrap().insert(token.token.as_str().into(), expired);
+        assert!(matches!(issuer.verify_access_token(&token.token), Err(TokenError::Expired)));
+    }
+
+    #[test]
+    fn only_genuine_tokens_are_remembered_and_the_memory_is_bounded() {
+        let issuer = issuer();
+        assert!(issuer.verify_access_token("not a token").is_err());
+        let forged = issue(
+            &JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15)).unwrap(),
+            Utc::now(),
+        );
+        assert!(issuer.verify_access_token(&forged.token).is_err());
+        assert!(issuer.verified.lock().unwrap().is_empty());
+        let now = Utc::now();
+        let object_id = ObjectId::parse("507f1f77bcf86cd799439011").unwrap();
+        for user in 0..(VERIFIED_CAPACITY as i64 + 1) {
+            let token = issuer.issue_access_token(UserId(user), object_id, SessionId(1), &[], now).unwrap();
+            issuer.verify_access_token(&token.token).unwrap();
+        }
+        assert!(issuer.verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
     }
 
     #[test]
