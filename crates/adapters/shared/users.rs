@@ -10,8 +10,8 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    DeleteUserError, InsertUserError, LoginThrottle, NewUser, Page, PageRequest, PasswordHash, SessionId, StoreError,
-    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
+    PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::backend::{Connection, Pool, fault};
@@ -255,27 +255,35 @@ impl UserRepository for DieselUserRepository {
         .and_then(|rows| single_user(rows)?.ok_or(UpdateUserError::NotFound))
     }
 
-    async fn record_failed_login(&self, id: UserId) -> Result<u32, StoreError> {
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        // One UPDATE: concurrent failures, from this instance or another, each add one.
-        let count: Option<i32> = diesel::update(users::table.find(id.0))
-            .set(users::failed_logins.eq(users::failed_logins + 1))
-            .returning(users::failed_logins)
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(fault)?;
-        Ok(count.map_or(0, |count| u32::try_from(count).unwrap_or(0)))
-    }
-
-    async fn lock_logins(&self, id: UserId, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut conn = checkout(&self.pool).await?;
-        diesel::update(users::table.find(id.0))
-            .set(users::locked_until.eq(until))
-            .execute(&mut conn)
-            .await
-            .map_err(fault)?;
-        Ok(())
+        conn.transaction::<_, DieselError, _>(async |conn| {
+            // The row stays locked to the end of the transaction: concurrent attempts, from this instance or
+            // another, take their turn, and each sees the count and lock the previous one left.
+            let Some((failed, locked_until)) = crate::backend::lock_login_throttle(conn, id.0).await? else {
+                return Ok(LoginAttempt::Allowed { attempt: 0 });
+            };
+            if let Some(until) = locked_until.filter(|until| *until > now) {
+                return Ok(LoginAttempt::Locked { until });
+            }
+            let attempt = u32::try_from(failed).unwrap_or(0).saturating_add(1);
+            let lock = lockout.wait_after(attempt).map(|wait| now + wait);
+            diesel::update(users::table.find(id.0))
+                .set((
+                    users::failed_logins.eq(i32::try_from(attempt).unwrap_or(i32::MAX)),
+                    users::locked_until.eq(lock),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(LoginAttempt::Allowed { attempt })
+        })
+        .await
+        .map_err(fault)
     }
 
     async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError> {

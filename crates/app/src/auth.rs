@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
 use users_ports::{
-    InsertUserError, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository,
-    TokenError, TokenIssuer, UserRepository,
+    InsertUserError, LoginAttempt, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId,
+    SessionRepository, TokenError, TokenIssuer, UserRepository,
 };
 
 use crate::{Adapters, Unexpected, UserService, unexpected_from_port_errors};
@@ -139,22 +139,25 @@ impl<A: Adapters> UserService<A> {
             self.hasher.verify_dummy(&password).await?;
             return Err(LoginError::InvalidCredentials);
         };
-        let (id, throttle, now) = (credentials.user.id, credentials.throttle, self.now());
+        let (id, now) = (credentials.user.id, self.now());
         // A locked account answers at once: no password hash is spent on an attack.
-        if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
-            return Err(LoginError::Locked { retry_after: until - now });
+        let locked = |until: DateTime<Utc>| LoginError::Locked { retry_after: until - now };
+        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
+            return Err(locked(until));
         }
+        // Counted as a failure before the password is checked, so that a burst of concurrent guesses cannot all be
+        // checked before the lock is written.
+        let attempt = match self.users.begin_login_attempt(id, now, &self.policy.lockout).await? {
+            LoginAttempt::Locked { until } => return Err(locked(until)),
+            LoginAttempt::Allowed { attempt } => attempt,
+        };
         if !self.hasher.verify(&password, &credentials.password_hash).await? {
-            let failures = self.users.record_failed_login(id).await?;
-            if let Some(wait) = self.policy.lockout.wait_after(failures) {
-                self.users.lock_logins(id, now + wait).await?;
-                tracing::warn!(user = id.0, failures, "sign-ins locked after repeated failures");
+            if self.policy.lockout.wait_after(attempt).is_some() {
+                tracing::warn!(user = id.0, failures = attempt, "sign-ins locked after repeated failures");
             }
             return Err(LoginError::InvalidCredentials);
         }
-        if throttle.failed_logins > 0 {
-            self.users.reset_failed_logins(id).await?;
-        }
+        self.users.reset_failed_logins(id).await?;
         // The account was deleted while its password was being checked.
         let tokens = self.start_session(&credentials.user, now).await?.ok_or(LoginError::InvalidCredentials)?;
         Ok(SignedIn { user: credentials.user, tokens })

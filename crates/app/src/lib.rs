@@ -22,7 +22,7 @@ pub use auth::{
     SignedIn, TokenPair,
 };
 pub use object_ids::ObjectIdGenerator;
-pub use users_ports::PublishedKey;
+pub use users_ports::{LockoutPolicy, PublishedKey};
 
 /// The adapters a [`UserService`] is built from, named once so that code generic over the service needs one type
 /// parameter rather than five.
@@ -52,31 +52,6 @@ impl Default for SessionPolicy {
             refresh_grace: Duration::seconds(10),
             lockout: LockoutPolicy::default(),
         }
-    }
-}
-
-/// After `threshold` failed sign-ins in a row an account refuses sign-ins for `first_wait`, doubling with each
-/// further failure up to `max_wait`. A successful sign-in starts the count again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    pub threshold: u32,
-    pub first_wait: Duration,
-    pub max_wait: Duration,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        Self { threshold: 10, first_wait: Duration::minutes(1), max_wait: Duration::minutes(15) }
-    }
-}
-
-impl LockoutPolicy {
-    /// How long the account refuses sign-ins after its `failures`-th failure in a row, if at all.
-    pub fn wait_after(&self, failures: u32) -> Option<Duration> {
-        let beyond = failures.checked_sub(self.threshold)?;
-        let factor = 2i32.checked_pow(beyond.min(30)).unwrap_or(i32::MAX);
-        let wait = self.first_wait.checked_mul(factor).unwrap_or(self.max_wait);
-        Some(wait.min(self.max_wait))
     }
 }
 

@@ -7,8 +7,8 @@ use mockall::Sequence;
 use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
 use users_domain::{LoginIdentifier, PersonName, Profile, Registration, Role, UserId};
 use users_ports::{
-    AccessClaims, InsertUserError, LoginThrottle, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse,
-    SessionId, SessionState, StoredCredentials, TokenError,
+    AccessClaims, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession, PasswordHashError,
+    RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;
@@ -237,6 +237,20 @@ fn credentials() -> StoredCredentials {
     StoredCredentials { user: plain_user(), password_hash: stored_hash(), throttle: LoginThrottle::default() }
 }
 
+/// The store is asked once to start a sign-in attempt of user 1 at [`now`], under the default lockout policy.
+fn expect_attempt(mocks: &mut Mocks, outcome: LoginAttempt) {
+    mocks
+        .users
+        .expect_begin_login_attempt()
+        .withf(|id, at, lockout| *id == UserId(1) && *at == now() && *lockout == LockoutPolicy::default())
+        .times(1)
+        .returning(move |_, _, _| Ok(outcome));
+}
+
+fn expect_count_reset(mocks: &mut Mocks) {
+    mocks.users.expect_reset_failed_logins().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(()));
+}
+
 #[tokio::test]
 async fn login_with_the_right_password_starts_a_session() {
     let mut mocks = Mocks::new();
@@ -246,6 +260,8 @@ async fn login_with_the_right_password_starts_a_session() {
         .withf(|login| *login == by_email())
         .times(1)
         .returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_count_reset(&mut mocks);
     mocks
         .hasher
         .expect_verify()
@@ -287,6 +303,8 @@ async fn login_by_username_looks_up_the_username() {
         .withf(|login| *login == LoginIdentifier::Username(username("user1")))
         .times(1)
         .returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_count_reset(&mut mocks);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
@@ -317,8 +335,9 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
     mocks.hasher.expect_verify_dummy().never();
-    mocks.users.expect_record_failed_login().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(1));
-    mocks.users.expect_lock_logins().never();
+    // Counted before the check; nothing undoes the count.
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    mocks.users.expect_reset_failed_logins().never();
     expect_no_session(&mut mocks);
 
     let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
@@ -330,6 +349,7 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
 async fn login_against_a_malformed_hash_is_unexpected() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
     mocks.hasher.expect_verify().times(1).returning(|_, _| Err(PasswordHashError::MalformedHash));
     expect_no_session(&mut mocks);
 
@@ -801,6 +821,8 @@ async fn refresh_that_cannot_sign_stores_no_new_token_so_the_old_one_is_not_lost
 async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a_wrong_password() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_count_reset(&mut mocks);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
@@ -852,7 +874,7 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(10, Some(until)))));
     mocks.hasher.expect_verify().never();
     mocks.hasher.expect_verify_dummy().never();
-    mocks.users.expect_record_failed_login().never();
+    mocks.users.expect_begin_login_attempt().never();
     expect_no_session(&mut mocks);
 
     // Even the right password waits out the lock.
@@ -862,17 +884,28 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
 }
 
 #[tokio::test]
-async fn the_failure_that_reaches_the_threshold_locks_the_account() {
+async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
+    let until = now() + Duration::minutes(1);
+    expect_attempt(&mut mocks, LoginAttempt::Locked { until });
+    mocks.hasher.expect_verify().never();
+    mocks.users.expect_reset_failed_logins().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
+    // The store locked the account when it counted the tenth attempt; a failure leaves it so.
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 10 });
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(false));
-    mocks.users.expect_record_failed_login().times(1).returning(|_| Ok(10));
-    mocks
-        .users
-        .expect_lock_logins()
-        .withf(|id, until| *id == UserId(1) && *until == now() + Duration::minutes(1))
-        .times(1)
-        .returning(|_, _| Ok(()));
+    mocks.users.expect_reset_failed_logins().never();
     expect_no_session(&mut mocks);
 
     let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
@@ -885,8 +918,9 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     let mut mocks = Mocks::new();
     let expired = now() - Duration::seconds(1);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(12, Some(expired)))));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 13 });
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
-    mocks.users.expect_reset_failed_logins().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(()));
+    expect_count_reset(&mut mocks);
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));

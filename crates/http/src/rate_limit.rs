@@ -48,6 +48,8 @@ impl TrustedProxies {
     /// entry not itself a trusted proxy is the client; entries further left were written by the client and could
     /// be anything.
     pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        // A dual-stack listener reports an IPv4 peer as `::ffff:a.b.c.d`; ranges are written as plain IPv4.
+        let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;
         }
@@ -56,8 +58,8 @@ impl TrustedProxies {
         let mut client = peer;
         for entry in entries.into_iter().rev() {
             let Ok(address) = entry.trim().parse::<IpAddr>() else { break };
-            client = address;
-            if !self.trusts(address) {
+            client = address.to_canonical();
+            if !self.trusts(client) {
                 break;
             }
         }
@@ -128,7 +130,8 @@ pub async fn limit_auth_requests(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if request.path().starts_with("/auth/")
+    // The path as the router will see it: `/%61uth/login` is routed to `/auth/login`, so it is limited as such.
+    if request.match_info().as_str().starts_with("/auth/")
         && let Some(limiter) = request.app_data::<web::Data<AuthRateLimiter>>()
         && let Some(peer) = request.peer_addr()
     {
@@ -182,6 +185,13 @@ mod tests {
         // Garbage stops the walk at the last address that could be read.
         let headers = forwarded(&["not-an-address, 10.0.0.5"]);
         assert_eq!(proxies.client_address(ip("10.0.0.6"), &headers), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn an_ipv4_peer_on_a_dual_stack_listener_matches_ipv4_ranges() {
+        let proxies = TrustedProxies::parse(&["127.0.0.0/8"]).unwrap();
+        let headers = forwarded(&["::ffff:203.0.113.9"]);
+        assert_eq!(proxies.client_address(ip("::ffff:127.0.0.1"), &headers), ip("203.0.113.9"));
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
 pub use tokens::{AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
 pub use users::{
-    DeleteUserError, InsertUserError, LoginThrottle, NewUser, Page, PageRequest, StoredCredentials, UpdateUserError,
-    UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
+    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

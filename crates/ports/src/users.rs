@@ -1,6 +1,6 @@
 //! `UserRepository`: where users, their credentials and their roles are kept.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use users_domain::{Email, LoginIdentifier, ObjectId, Profile, ProfilePatch, Role, User, UserId, Username};
 
 use crate::{PasswordHash, SessionId, StoreError};
@@ -43,6 +43,41 @@ pub struct StoredCredentials {
 pub struct LoginThrottle {
     pub failed_logins: u32,
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// After `threshold` failed sign-ins in a row an account refuses sign-ins for `first_wait`, doubling with each
+/// further failure up to `max_wait`. A successful sign-in starts the count again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self { threshold: 10, first_wait: Duration::minutes(1), max_wait: Duration::minutes(15) }
+    }
+}
+
+impl LockoutPolicy {
+    /// How long the account refuses sign-ins after its `failures`-th failure in a row, if at all.
+    pub fn wait_after(&self, failures: u32) -> Option<Duration> {
+        let beyond = failures.checked_sub(self.threshold)?;
+        let factor = 2i32.checked_pow(beyond.min(30)).unwrap_or(i32::MAX);
+        let wait = self.first_wait.checked_mul(factor).unwrap_or(self.max_wait);
+        Some(wait.min(self.max_wait))
+    }
+}
+
+/// What a sign-in attempt may do, decided before its password is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The password may be checked. The attempt is already counted as the `attempt`-th failure in a row (and the
+    /// account locked, if that reaches the threshold) until a success resets the count.
+    Allowed { attempt: u32 },
+    /// The account refuses sign-ins until then; nothing was counted.
+    Locked { until: DateTime<Utc> },
 }
 
 /// Which slice of the users, in id order.
@@ -119,14 +154,18 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Applies the update atomically; refuses to take `admin` from the last admin.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
 
-    /// Counts one more failed sign-in, atomically (instances sharing the store share the count), and returns the
-    /// new count.
-    async fn record_failed_login(&self, id: UserId) -> Result<u32, StoreError>;
+    /// Starts a sign-in attempt, atomically (instances sharing the store share the count): refused while the
+    /// account is locked at `now`; otherwise counted as one more failure, locking the account as `lockout` says when
+    /// the count reaches its threshold, all before the password is checked. So concurrent attempts cannot all be
+    /// checked: once one of them reaches the threshold, the others are refused. An unknown user is `Allowed`.
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError>;
 
-    /// Refuses sign-ins to the account until `until`.
-    async fn lock_logins(&self, id: UserId, until: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Forgets the failed sign-ins after a successful one.
+    /// Forgets the failed sign-ins (and any lock) after a successful one.
     async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError>;
 
     /// Deletes the user with its roles and sessions; refuses to delete the last admin.

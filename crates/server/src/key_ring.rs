@@ -17,6 +17,8 @@ pub enum KeyRingError {
     Key { path: PathBuf, source: KeyError },
     #[error("the signing key {key_id:?} is not among the private keys in {folder}")]
     NoSuchSigningKey { key_id: String, folder: PathBuf },
+    #[error("{0} holds public keys only: add a private key to sign with (users-server add-signing-key)")]
+    NoPrivateKey(PathBuf),
     #[error("the operating system's random source failed")]
     Random,
 }
@@ -45,8 +47,10 @@ pub fn load_or_create(folder: &Path, signing_key_id: Option<&str>) -> Result<Key
         None => private.iter().enumerate().max_by(|(_, a), (_, b)| a.key_id().cmp(b.key_id())).map(|(i, _)| i),
     };
     let Some(position) = position else {
-        let key_id = signing_key_id.unwrap_or("any").to_owned();
-        return Err(KeyRingError::NoSuchSigningKey { key_id, folder: folder.to_owned() });
+        return Err(match signing_key_id {
+            Some(key_id) => KeyRingError::NoSuchSigningKey { key_id: key_id.to_owned(), folder: folder.to_owned() },
+            None => KeyRingError::NoPrivateKey(folder.to_owned()),
+        });
     };
     let signing = private.remove(position);
     public.extend(private.iter().map(|key| key.public_key().clone()));

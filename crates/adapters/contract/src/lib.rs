@@ -14,8 +14,9 @@ use users_domain::{
     Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, LoginThrottle, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
-    RefreshTokenUse, SessionId, SessionRepository, SessionState, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession, NewUser, PageRequest,
+    PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1227,26 +1228,44 @@ async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrott
     users.find_credentials(&login).await.expect("no fault").expect("found").throttle
 }
 
-pub async fn failed_logins_are_counted_locked_and_reset<U: UserRepository, S: SessionRepository>(
+pub async fn login_attempts_are_counted_locked_and_reset<U: UserRepository, S: SessionRepository>(
     users: U,
     _sessions: S,
 ) {
     let t = now();
+    let lockout = LockoutPolicy { threshold: 3, first_wait: seconds(60), max_wait: seconds(600) };
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
     assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
 
-    let counts = join_all((0..5).map(|_| users.record_failed_login(ada.id))).await;
-    let mut counts: Vec<u32> = counts.into_iter().map(Result::unwrap).collect();
-    counts.sort_unstable();
-    assert_eq!(counts, [1, 2, 3, 4, 5], "concurrent failures each count once");
-
-    users.lock_logins(ada.id, t + seconds(60)).await.expect("lock");
-    let locked = LoginThrottle { failed_logins: 5, locked_until: Some(t + seconds(60)) };
+    // Ten concurrent attempts: three may check their password, and the third locks the account for the others.
+    let results = join_all((0..10).map(|_| users.begin_login_attempt(ada.id, t, &lockout))).await;
+    let results: Vec<LoginAttempt> = results.into_iter().map(Result::unwrap).collect();
+    let mut allowed: Vec<u32> = results
+        .iter()
+        .filter_map(|result| match result {
+            LoginAttempt::Allowed { attempt } => Some(*attempt),
+            LoginAttempt::Locked { .. } => None,
+        })
+        .collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, [1, 2, 3], "{results:?}");
+    let refused = results.iter().filter(|result| **result == LoginAttempt::Locked { until: t + seconds(60) }).count();
+    assert_eq!(refused, 7, "{results:?}");
+    let locked = LoginThrottle { failed_logins: 3, locked_until: Some(t + seconds(60)) };
     assert_eq!(throttle_of(&users, "ada@example.com").await, locked);
+
+    // Once the lock has passed, one more attempt is let through and counted; it locks for twice as long.
+    let later = t + seconds(61);
+    assert_eq!(users.begin_login_attempt(ada.id, later, &lockout).await.unwrap(), LoginAttempt::Allowed { attempt: 4 });
+    assert_eq!(
+        users.begin_login_attempt(ada.id, later, &lockout).await.unwrap(),
+        LoginAttempt::Locked { until: later + seconds(120) }
+    );
 
     users.reset_failed_logins(ada.id).await.expect("reset");
     assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
-    assert_eq!(users.record_failed_login(UserId(ada.id.0 + 1000)).await.unwrap(), 0, "unknown users count nothing");
+    let unknown = users.begin_login_attempt(UserId(ada.id.0 + 1000), t, &lockout).await.unwrap();
+    assert_eq!(unknown, LoginAttempt::Allowed { attempt: 0 }, "unknown users count nothing");
 }
 
 /// Declares one `#[tokio::test]` per contract function. `$setup` is an async function returning
@@ -1292,7 +1311,7 @@ macro_rules! store_contract_tests {
             added_refresh_token_is_fresh_and_moves_expiry,
             revoke_all_of_user_keeps_the_given_session,
             check_health_is_ok,
-            failed_logins_are_counted_locked_and_reset,
+            login_attempts_are_counted_locked_and_reset,
             a_session_for_a_deleted_user_is_not_created,
             a_revoked_session_gets_no_new_refresh_token,
         );

@@ -1,6 +1,8 @@
 //! What is PostgreSQL's own under the query code shared with the SQLite adapter (`adapters/shared`): the connection
-//! and pool types, how the admin memberships are locked, and how a unique violation names its index.
+//! and pool types, how the admin memberships and a user's sign-in count are locked, and how a unique violation
+//! names its index.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel_async::pooled_connection::deadpool;
@@ -8,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use users_domain::Role;
 use users_ports::StoreError;
 
-use crate::schema::user_roles;
+use crate::schema::{user_roles, users};
 
 /// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
 #[allow(dead_code)]
@@ -33,6 +35,15 @@ pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, Diese
         .for_update()
         .load(conn)
         .await
+}
+
+/// The user's failed sign-ins and lock, with the row locked for the rest of the transaction (`FOR UPDATE`), so two
+/// sign-in attempts cannot both read the same count.
+pub(crate) async fn lock_login_throttle(
+    conn: &mut Connection,
+    id: i64,
+) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
+    users::table.find(id).select((users::failed_logins, users::locked_until)).for_update().first(conn).await.optional()
 }
 
 /// PostgreSQL reports the violated index by name.

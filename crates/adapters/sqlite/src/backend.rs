@@ -1,6 +1,8 @@
 //! What is SQLite's own under the query code shared with the PostgreSQL adapter (`adapters/shared`): the connection
-//! and pool types, how the admin memberships are locked, and how a unique violation names its index.
+//! and pool types, how the admin memberships and a user's sign-in count are locked, and how a unique violation
+//! names its index.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
@@ -12,7 +14,7 @@ use futures_util::future::BoxFuture;
 use users_domain::Role;
 use users_ports::StoreError;
 
-use crate::schema::user_roles;
+use crate::schema::{user_roles, users};
 
 /// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
 #[allow(dead_code)]
@@ -57,6 +59,14 @@ pub(crate) fn fault(error: DieselError) -> StoreError {
 /// at a time and no other request can change the admin memberships between this read and the transaction's end.
 pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, DieselError> {
     user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
+}
+
+/// The user's failed sign-ins and lock. No row lock is needed, for the reason `lock_admins` gives.
+pub(crate) async fn lock_login_throttle(
+    conn: &mut Connection,
+    id: i64,
+) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
+    users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
 }
 
 /// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_email_lower_key'".

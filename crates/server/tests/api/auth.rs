@@ -378,3 +378,22 @@ async fn repeated_failed_sign_ins_lock_the_account_across_instances() {
     assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM users WHERE locked_until IS NULL").await, 1);
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_on_two_instances_gets_ten_checked_and_the_rest_refused() {
+    let Some(app) = spawn_app().await else { return };
+    app.register_user("ada@example.com").await;
+    let twin = app.spawn_twin();
+    let wrong = json!({ "email": "ada@example.com", "password": "not the password" });
+
+    let guesses = (0..40).map(|guess| {
+        let base = if guess % 2 == 0 { app.address.clone() } else { twin.clone() };
+        app.client.post(format!("{base}/auth/login")).json(&wrong).send()
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(guesses).await.into_iter().map(|response| response.unwrap().status()).collect();
+    let checked = statuses.iter().filter(|status| **status == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (10, 30), "{statuses:?}");
+    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 10);
+}

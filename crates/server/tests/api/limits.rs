@@ -52,6 +52,10 @@ async fn credential_stuffing_from_one_address_is_cut_off_while_the_rest_of_the_a
     assert_rate_limited(refused).await;
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, sessions_before);
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'eve@example.com'").await, 0);
+    // Nor does spelling the path differently: the router decodes it, and so does the limit.
+    let encoded =
+        app.client.post(app.url("/%61uth/login")).json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
+    assert_rate_limited(encoded.send().await.unwrap()).await;
     // A forwarded-for header from an untrusted peer changes nothing.
     assert_rate_limited(login_from(&app, Some("203.0.113.77"), "ada@example.com", PASSWORD).await).await;
 
