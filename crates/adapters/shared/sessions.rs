@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::UserId;
 use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Connection, Pool, fault};
+use crate::backend::{Connection, Pool, StoredTime, fault};
 use crate::pool::checkout;
 use crate::schema::{refresh_tokens, sessions};
 
@@ -109,28 +110,32 @@ impl SessionRepository for DieselSessionRepository {
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        conn.transaction(async |conn| {
-            // Updating the session first locks its row, so a concurrent revocation or user deletion either happens
-            // before (and nothing is added) or waits until this token is in place (and takes it along).
-            let live = diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
-                .set(sessions::expires_at.eq(expires_at))
-                .execute(conn)
-                .await?;
-            if live == 0 {
-                return Ok(false);
-            }
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::token_hash.eq(&hash.0),
-                    refresh_tokens::session_id.eq(session.0),
-                    refresh_tokens::created_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            Ok::<_, DieselError>(true)
-        })
-        .await
-        .map_err(fault)
+        // Two statements, no transaction (which would cost two more round trips). Inserting only into a live session
+        // keeps a revoked one from getting tokens; if it is revoked or its user deleted between the two, the token
+        // is taken along (deletion cascades) or refused when presented (its session is revoked).
+        let live_session = sessions::table.find(session.0).filter(sessions::revoked_at.is_null()).select((
+            hash.0.as_str().into_sql::<Text>(),
+            sessions::id,
+            now.into_sql::<StoredTime>(),
+        ));
+        let inserted = diesel::insert_into(refresh_tokens::table)
+            .values(live_session)
+            .into_columns((refresh_tokens::token_hash, refresh_tokens::session_id, refresh_tokens::created_at))
+            .execute(&mut conn)
+            .await;
+        match inserted {
+            Ok(1) => {}
+            Ok(_) => return Ok(false),
+            // The session went with its user between reading and inserting.
+            Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => return Ok(false),
+            Err(error) => return Err(fault(error)),
+        }
+        let extended = diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
+            .set(sessions::expires_at.eq(expires_at))
+            .execute(&mut conn)
+            .await
+            .map_err(fault)?;
+        Ok(extended == 1)
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
