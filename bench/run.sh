@@ -86,7 +86,6 @@ echo "users: $(sql -tA -c 'SELECT count(*) FROM users'), sessions: $(sql -tA -c 
 
 USER_TOKEN=$(post /auth/login "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
 ADMIN_TOKEN=$(post /auth/login "{\"email\":\"admin@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
-LOGIN_BODY="{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}"
 
 # run_wrk CONNECTIONS SECONDS PATH [env assignments...] -> prints the RESULT line
 run_wrk() {
@@ -114,7 +113,7 @@ scenario() {
 
 token_env=(BENCH_TOKEN="$USER_TOKEN")
 admin_env=(BENCH_TOKEN="$ADMIN_TOKEN")
-login_env=(BENCH_METHOD=POST BENCH_BODY="$LOGIN_BODY")
+login_env=(BENCH_METHOD=POST BENCH_LOGIN_USERS=9999 BENCH_LOGIN_PASSWORD="$PASSWORD")
 for name in $SCENARIOS; do
   case $name in
     live) scenario live 64 /health/live ;;

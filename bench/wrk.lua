@@ -1,13 +1,17 @@
 -- One wrk scenario, configured by the environment:
 --   BENCH_METHOD (GET), BENCH_BODY (none), BENCH_TOKEN (a bearer token, none by default),
 --   BENCH_REFRESH_TOKENS (a file of refresh tokens, one a line: each request presents the next unused one, so every
---   POST /auth/refresh is a real rotation; the threads take every n-th line so they never share a token).
+--   POST /auth/refresh is a real rotation; the threads take every n-th line so they never share a token),
+--   BENCH_LOGIN_USERS and BENCH_LOGIN_PASSWORD (sign in as user<i>@bench.example, i cycling over that many users:
+--   sign-ins are spread over accounts as real ones are, rather than one account signing in from 16 places at once).
 -- At the end it prints one line, `RESULT requests errors seconds p50_us p99_us`, for bench/run.sh to collect.
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
 local token_file = os.getenv("BENCH_REFRESH_TOKENS")
+local login_users = tonumber(os.getenv("BENCH_LOGIN_USERS") or "0")
+local login_password = os.getenv("BENCH_LOGIN_PASSWORD")
 
 local threads = {}
 local thread_count = 0
@@ -33,6 +37,8 @@ function init(args)
     end
     next_token = 1
   end
+  login_count = 0
+  thread_total = tonumber(os.getenv("BENCH_THREADS") or "1")
 end
 
 function request()
@@ -43,6 +49,12 @@ function request()
     end
     next_token = next_token + 1
     return wrk.format(nil, nil, nil, '{"refresh_token":"' .. refresh .. '"}')
+  end
+  if login_users > 0 then
+    login_count = login_count + 1
+    local user = (login_count * thread_total + id) % login_users
+    return wrk.format(nil, nil, nil,
+      string.format('{"email":"user%d@bench.example","password":"%s"}', user, login_password))
   end
   return wrk.format()
 end
