@@ -30,7 +30,7 @@ command -v psql > /dev/null || { echo "bench: psql is needed" >&2; exit 1; }
 
 echo "--- building the release binary"
 cargo build --release --locked -p users-server
-BIN=$PWD/target/release/users-server
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/users-server
 
 server_pid=
 cleanup() {
