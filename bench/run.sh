@@ -156,6 +156,7 @@ for name in $SCENARIOS; do
       ;;
     *) echo "bench: unknown scenario $name" >&2; exit 1 ;;
   esac
+  echo "  server peak RSS so far: $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$server_pid/status")"
 done
 
 peak_rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
