@@ -4,14 +4,13 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::UserId;
 use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Connection, Pool, StoredTime, fault};
+use crate::backend::{Connection, Pool, fault};
 use crate::pool::checkout;
 use crate::schema::{refresh_tokens, sessions};
 
@@ -65,77 +64,31 @@ impl SessionRepository for DieselSessionRepository {
         }
     }
 
-    async fn consume_refresh_token(
+    async fn rotate_refresh_token(
         &self,
-        hash: &RefreshTokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<RefreshTokenUse, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
-        // The conditional update is the atomic step: of two concurrent callers, only one finds `used_at` NULL.
-        let consumed: Option<i64> = diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&hash.0))
-                .filter(refresh_tokens::used_at.is_null()),
-        )
-        .set(refresh_tokens::used_at.eq(now))
-        .returning(refresh_tokens::session_id)
-        .get_result(&mut conn)
-        .await
-        .optional()
-        .map_err(fault)?;
-        let Some(session_id) = consumed else {
-            let used: Option<(i64, Option<DateTime<Utc>>)> = refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&hash.0))
-                .select((refresh_tokens::session_id, refresh_tokens::used_at))
-                .first(&mut conn)
-                .await
-                .optional()
-                .map_err(fault)?;
-            let Some((session_id, Some(used_at))) = used else { return Ok(RefreshTokenUse::Unknown) };
-            let session = session_state(&mut conn, session_id).await?;
-            return Ok(
-                session.map_or(RefreshTokenUse::Unknown, |session| RefreshTokenUse::Replayed { session, used_at })
-            );
-        };
-        // Gone since the token was consumed: its user was deleted, taking sessions and tokens along.
-        let session = session_state(&mut conn, session_id).await?;
-        Ok(session.map_or(RefreshTokenUse::Unknown, RefreshTokenUse::Fresh))
-    }
-
-    async fn add_refresh_token(
-        &self,
-        session: SessionId,
-        hash: &RefreshTokenHash,
+        used: &RefreshTokenHash,
+        successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<RefreshTokenUse, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        // Two statements, no transaction (which would cost two more round trips). Inserting only into a live session
-        // keeps a revoked one from getting tokens; if it is revoked or its user deleted between the two, the token
-        // is taken along (deletion cascades) or refused when presented (its session is revoked).
-        let live_session = sessions::table.find(session.0).filter(sessions::revoked_at.is_null()).select((
-            hash.0.as_str().into_sql::<Text>(),
-            sessions::id,
-            now.into_sql::<StoredTime>(),
-        ));
-        let inserted = diesel::insert_into(refresh_tokens::table)
-            .values(live_session)
-            .into_columns((refresh_tokens::token_hash, refresh_tokens::session_id, refresh_tokens::created_at))
-            .execute(&mut conn)
-            .await;
-        match inserted {
-            Ok(1) => {}
-            Ok(_) => return Ok(false),
-            // The session went with its user between reading and inserting.
-            Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => return Ok(false),
-            Err(error) => return Err(fault(error)),
-        }
-        let extended = diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
-            .set(sessions::expires_at.eq(expires_at))
-            .execute(&mut conn)
+        let rotated = crate::backend::rotate_refresh_token(&mut conn, &used.0, &successor.0, now, expires_at)
             .await
             .map_err(fault)?;
-        Ok(extended == 1)
+        if let Some(session) = rotated {
+            return Ok(RefreshTokenUse::Fresh(session));
+        }
+        // Not current: used before, unknown, or gone with its user since.
+        let earlier: Option<(i64, Option<DateTime<Utc>>)> = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(&used.0))
+            .select((refresh_tokens::session_id, refresh_tokens::used_at))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(fault)?;
+        let Some((session_id, Some(used_at))) = earlier else { return Ok(RefreshTokenUse::Unknown) };
+        let session = session_state(&mut conn, session_id).await?;
+        Ok(session.map_or(RefreshTokenUse::Unknown, |session| RefreshTokenUse::Replayed { session, used_at }))
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {

@@ -168,13 +168,18 @@ impl<A: Adapters> UserService<A> {
     /// the two presenters must have stolen it.
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, RefreshError> {
         let now = self.now();
-        let hash = self.tokens.hash_refresh_token(refresh_token);
-        let (session, issued_at, first_use) = match self.sessions.consume_refresh_token(&hash, now).await? {
-            RefreshTokenUse::Fresh(session) => (session, now, true),
+        let used = self.tokens.hash_refresh_token(refresh_token);
+        // The successor is known before anything is stored, so the store rotates in one step.
+        let successor = self.tokens.successor_refresh_token(refresh_token);
+        let successor_hash = self.tokens.hash_refresh_token(&successor);
+        let expires_at = now + self.policy.refresh_token_ttl;
+        let rotation = self.sessions.rotate_refresh_token(&used, &successor_hash, now, expires_at).await?;
+        let (session, issued_at) = match rotation {
+            RefreshTokenUse::Fresh(session) => (session, now),
             RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
             RefreshTokenUse::Replayed { session, used_at } if now - used_at <= self.policy.refresh_grace => {
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.
-                (session, used_at, false)
+                (session, used_at)
             }
             RefreshTokenUse::Replayed { session, .. } => {
                 self.sessions.revoke(session.id, now).await?;
@@ -182,22 +187,14 @@ impl<A: Adapters> UserService<A> {
                 return Err(RefreshError::Reused);
             }
         };
+        // A revoked or expired session got no successor.
         if session.revoked || session.expires_at <= now {
             return Err(RefreshError::InvalidToken);
         }
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
-        let successor = self.tokens.successor_refresh_token(refresh_token);
-        // Sign before storing: if signing failed after the store, the client would hold only a used-up token, and
-        // its retry would look like a replay and end the session.
-        let pair = self.token_pair(&user, session.id, successor, issued_at)?;
-        if first_use {
-            let new_hash = self.tokens.hash_refresh_token(&pair.refresh_token);
-            let expires_at = now + self.policy.refresh_token_ttl;
-            if !self.sessions.add_refresh_token(session.id, &new_hash, now, expires_at).await? {
-                return Err(RefreshError::InvalidToken); // revoked or deleted meanwhile
-            }
-        }
-        Ok(pair)
+        // Should signing fail now, the successor is stored but unseen; a retry within the grace window is handed
+        // the same pair, so the client is not logged out by our fault.
+        Ok(self.token_pair(&user, session.id, successor, issued_at)?)
     }
 
     /// Ends the session the refresh token belongs to. Idempotent for a token of an already ended session.

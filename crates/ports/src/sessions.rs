@@ -44,23 +44,17 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// was deleted while signing in).
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError>;
 
-    /// Atomically marks the token as used and says what it belonged to. Two concurrent calls with one token never
-    /// both get `Fresh`.
-    async fn consume_refresh_token(
+    /// One refresh, atomically: marks `used` as used and, when it was current and its session is live at `now`
+    /// (not revoked, not expired), makes `successor` the session's current token and moves the session's expiry to
+    /// `expires_at`. Says what `used` was, with its session as it stood before. Two concurrent calls with one token
+    /// never both get `Fresh`, and a revoked or expired session gets no new token.
+    async fn rotate_refresh_token(
         &self,
-        hash: &RefreshTokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<RefreshTokenUse, StoreError>;
-
-    /// Gives the session a new current refresh token and moves its expiry. `false` when the session ended (was
-    /// revoked, or its user deleted) since the old token was consumed: then nothing is added.
-    async fn add_refresh_token(
-        &self,
-        session: SessionId,
-        hash: &RefreshTokenHash,
+        used: &RefreshTokenHash,
+        successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<RefreshTokenUse, StoreError>;
 
     /// The session a refresh token (current or already used) belongs to.
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError>;

@@ -741,7 +741,8 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     let ada_session =
         sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
-    assert!(sessions.add_refresh_token(ada_session, &token("ada-2"), t, t + seconds(7200)).await.unwrap());
+    let rotated = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    assert!(matches!(rotated, RefreshTokenUse::Fresh(_)));
     let grace_session = sessions
         .create(new_session(grace.id, "grace-1", t, t + seconds(3600)))
         .await
@@ -757,7 +758,8 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
-    assert_eq!(sessions.consume_refresh_token(&token("ada-2"), t).await.unwrap(), RefreshTokenUse::Unknown);
+    let gone = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t, t + seconds(7200)).await.unwrap();
+    assert_eq!(gone, RefreshTokenUse::Unknown);
 
     // Grace is untouched.
     assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()));
@@ -1045,22 +1047,28 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(30 * 24 * 3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
+    let (used, successor) = (token("ada-1"), token("ada-2"));
+    let rotate = |at| sessions.rotate_refresh_token(&used, &successor, at, at + seconds(3600));
 
-    let first = sessions.consume_refresh_token(&token("ada-1"), t + seconds(5)).await.unwrap();
+    let first = rotate(t + seconds(5)).await.unwrap();
     assert_eq!(
         first,
-        RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })
+        RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false }),
+        "the session as it was"
     );
-    let state = SessionState { id: session, user_id: ada.id, expires_at, revoked: false };
-    let second = sessions.consume_refresh_token(&token("ada-1"), t + seconds(6)).await.unwrap();
+    // The session now runs from the rotation, and its current token is the successor.
+    let state = SessionState { id: session, user_id: ada.id, expires_at: t + seconds(3605), revoked: false };
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
+    let second = rotate(t + seconds(6)).await.unwrap();
     assert_eq!(second, RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5) });
-    let third = sessions.consume_refresh_token(&token("ada-1"), t + seconds(7)).await.unwrap();
+    let third = rotate(t + seconds(7)).await.unwrap();
     assert_eq!(third, RefreshTokenUse::Replayed { session: state, used_at: t + seconds(5) }, "the first use counts");
 
-    assert_eq!(sessions.consume_refresh_token(&token("nope"), t).await.unwrap(), RefreshTokenUse::Unknown);
-    assert_eq!(sessions.find_by_refresh_token(&token("nope")).await.unwrap(), None);
+    let unknown = sessions.rotate_refresh_token(&token("nope"), &token("nope-2"), t, t + seconds(60)).await.unwrap();
+    assert_eq!(unknown, RefreshTokenUse::Unknown);
+    assert_eq!(sessions.find_by_refresh_token(&token("nope-2")).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session), "a used token too");
-    // Consuming a token does not end the session.
+    // Rotating does not end the session.
     assert_eq!(users.find_signed_in(ada.id, session, t + seconds(8)).await.unwrap(), Some(ada));
 }
 
@@ -1073,18 +1081,19 @@ pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S:
     let expires_at = t + seconds(3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
     sessions.revoke(session, t + seconds(1)).await.unwrap();
-    let used = sessions.consume_refresh_token(&token("ada-1"), t + seconds(2)).await.unwrap();
+    let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99)).await;
+    let used = used.unwrap();
     assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
 }
 
-pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, S: SessionRepository>(
+pub async fn concurrent_rotations_of_one_token_give_one_fresh<U: UserRepository, S: SessionRepository>(
     users: U,
     sessions: S,
 ) {
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(3600);
-    // Open the store's connections first, so that the consumes below start together instead of one by one as
+    // Open the store's connections first, so that the rotations below start together instead of one by one as
     // connections come up.
     let unknown = token("unknown");
     for found in join_all((0..10).map(|_| sessions.find_by_refresh_token(&unknown))).await {
@@ -1096,8 +1105,11 @@ pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, 
         let hash = token(&name);
         let session =
             sessions.create(new_session(ada.id, &name, t, expires_at)).await.unwrap().expect("the user exists");
-        let results = join_all((0..10).map(|_| sessions.consume_refresh_token(&hash, t + seconds(1)))).await;
-        let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("consume")).collect();
+        let successor = token(&format!("{name}-next"));
+        let rotations =
+            (0..10).map(|_| sessions.rotate_refresh_token(&hash, &successor, t + seconds(1), t + seconds(99)));
+        let results = join_all(rotations).await;
+        let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("rotate")).collect();
         let fresh: Vec<&RefreshTokenUse> =
             results.iter().filter(|result| matches!(result, RefreshTokenUse::Fresh(_))).collect();
         assert_eq!(
@@ -1105,14 +1117,15 @@ pub async fn concurrent_consumes_of_one_token_give_one_fresh<U: UserRepository, 
             vec![&RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })],
             "round {round}: exactly one Fresh: {results:?}"
         );
-        let state = SessionState { id: session, user_id: ada.id, expires_at, revoked: false };
+        // The others see the session as the one rotation left it.
+        let state = SessionState { id: session, user_id: ada.id, expires_at: t + seconds(99), revoked: false };
         let replayed = RefreshTokenUse::Replayed { session: state, used_at: t + seconds(1) };
         let replayed = results.iter().filter(|result| **result == replayed).count();
         assert_eq!(replayed, 9, "round {round}: {results:?}");
     }
 }
 
-pub async fn added_refresh_token_is_fresh_and_moves_expiry<U: UserRepository, S: SessionRepository>(
+pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserRepository, S: SessionRepository>(
     users: U,
     sessions: S,
 ) {
@@ -1121,38 +1134,28 @@ pub async fn added_refresh_token_is_fresh_and_moves_expiry<U: UserRepository, S:
     let first_expiry = t + seconds(3600);
     let session =
         sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap().expect("the user exists");
-    assert!(matches!(
-        sessions.consume_refresh_token(&token("ada-1"), t + seconds(60)).await.unwrap(),
-        RefreshTokenUse::Fresh(_)
-    ));
-
     let second_expiry = t + seconds(60 + 3600);
-    assert!(sessions.add_refresh_token(session, &token("ada-2"), t + seconds(60), second_expiry).await.unwrap());
+    let first = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(60), second_expiry).await;
+    assert!(matches!(first.unwrap(), RefreshTokenUse::Fresh(_)));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
 
-    let rotated = sessions.consume_refresh_token(&token("ada-2"), t + seconds(120)).await.unwrap();
+    let third_expiry = t + seconds(120 + 3600);
+    let rotated = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry).await;
+    let as_it_was = SessionState { id: session, user_id: ada.id, expires_at: second_expiry, revoked: false };
+    assert_eq!(rotated.unwrap(), RefreshTokenUse::Fresh(as_it_was));
+    let state = SessionState { id: session, user_id: ada.id, expires_at: third_expiry, revoked: false };
     assert_eq!(
-        rotated,
-        RefreshTokenUse::Fresh(SessionState {
-            id: session,
-            user_id: ada.id,
-            expires_at: second_expiry,
-            revoked: false
-        })
-    );
-    let state = SessionState { id: session, user_id: ada.id, expires_at: second_expiry, revoked: false };
-    assert_eq!(
-        sessions.consume_refresh_token(&token("ada-2"), t + seconds(121)).await.unwrap(),
+        sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(121), t).await.unwrap(),
         RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(120) }
     );
     assert_eq!(
-        sessions.consume_refresh_token(&token("ada-1"), t + seconds(122)).await.unwrap(),
+        sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(122), t).await.unwrap(),
         RefreshTokenUse::Replayed { session: state, used_at: t + seconds(60) }
     );
 
-    // Past the first expiry the session lives on, until the new one.
+    // Past the first expiry the session lives on, until the last one.
     assert_eq!(users.find_signed_in(ada.id, session, first_expiry + seconds(1)).await.unwrap(), Some(ada.clone()));
-    assert_eq!(users.find_signed_in(ada.id, session, second_expiry + seconds(1)).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(ada.id, session, third_expiry + seconds(1)).await.unwrap(), None);
 }
 
 pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: SessionRepository>(
@@ -1209,18 +1212,28 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
 ) {
     let t = now();
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
-    let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    let expires_at = t + seconds(3600);
+    let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("created");
     sessions.revoke(session, t).await.expect("revoke");
-    assert!(!sessions.add_refresh_token(session, &token("ada-2"), t, t + seconds(7200)).await.expect("no fault"));
+    let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None, "nothing was added");
 
-    // A session whose user is gone behaves the same.
+    // Nor does an expired one, whose expiry stays where it was.
+    let later = sessions.create(new_session(ada.id, "ada-3", t, t + seconds(10))).await.unwrap().expect("created");
+    let used = sessions.rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99)).await;
+    let expired = SessionState { id: later, user_id: ada.id, expires_at: t + seconds(10), revoked: false };
+    assert_eq!(used.unwrap(), RefreshTokenUse::Fresh(expired));
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-4")).await.unwrap(), None, "nothing was added");
+    assert_eq!(users.find_signed_in(ada.id, later, t + seconds(11)).await.unwrap(), None, "not extended");
+
+    // A session whose user is gone has no tokens left to rotate.
     let grace = users.insert(new_user(2, "grace@example.com", t)).await.expect("insert");
-    let other =
-        sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
     users.delete(grace.id).await.expect("delete");
-    assert!(!sessions.add_refresh_token(other, &token("grace-2"), t, t + seconds(7200)).await.expect("no fault"));
-    assert_eq!(sessions.consume_refresh_token(&token("grace-1"), t).await.unwrap(), RefreshTokenUse::Unknown);
+    let gone = sessions.rotate_refresh_token(&token("grace-1"), &token("grace-2"), t, t + seconds(7200)).await.unwrap();
+    assert_eq!(gone, RefreshTokenUse::Unknown);
+    assert_eq!(sessions.find_by_refresh_token(&token("grace-2")).await.unwrap(), None);
 }
 
 async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrottle {
@@ -1307,8 +1320,8 @@ macro_rules! store_contract_tests {
             session_of_another_user_is_not_signed_in,
             refresh_token_is_fresh_once_then_replayed,
             refresh_token_of_revoked_session_says_revoked,
-            concurrent_consumes_of_one_token_give_one_fresh,
-            added_refresh_token_is_fresh_and_moves_expiry,
+            concurrent_rotations_of_one_token_give_one_fresh,
+            a_rotation_moves_the_expiry_and_its_successor_rotates_next,
             revoke_all_of_user_keeps_the_given_session,
             check_health_is_ok,
             login_attempts_are_counted_locked_and_reset,

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::pooled_connection::deadpool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use users_domain::Role;
-use users_ports::StoreError;
+use users_domain::{Role, UserId};
+use users_ports::{SessionId, SessionState, StoreError};
 
 use crate::schema::{user_roles, users};
 
@@ -16,7 +17,7 @@ use crate::schema::{user_roles, users};
 #[allow(dead_code)]
 pub(crate) type Backend = diesel::pg::Pg;
 /// The SQL type of the timestamp columns in the shared schema.
-pub(crate) type StoredTime = diesel::sql_types::Timestamptz;
+pub(crate) type StoredTime = Timestamptz;
 pub(crate) type Connection = AsyncPgConnection;
 pub(crate) type Pool = deadpool::Pool<Connection>;
 /// The `store` label of this store's metrics.
@@ -44,6 +45,61 @@ pub(crate) async fn lock_login_throttle(
     id: i64,
 ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
     users::table.find(id).select((users::failed_logins, users::locked_until)).for_update().first(conn).await.optional()
+}
+
+/// The row the rotation statement returns: the session of the token it used up, as it stood before.
+#[derive(QueryableByName)]
+struct RotatedSession {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Uses up a current refresh token and, if its session is live, adds the successor and extends the session: one
+/// statement, so one round trip and one commit. The session's row lock (taken by its UPDATE) keeps a concurrent
+/// revocation or deletion either wholly before or wholly after. `None` when `used` was not current.
+pub(crate) async fn rotate_refresh_token(
+    conn: &mut Connection,
+    used: &str,
+    successor: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<SessionState>, DieselError> {
+    const ROTATE: &str = "
+        WITH used AS (
+            UPDATE refresh_tokens SET used_at = $1
+            WHERE token_hash = $2 AND used_at IS NULL
+            RETURNING session_id
+        ), extended AS (
+            UPDATE sessions SET expires_at = $3
+            FROM used
+            WHERE sessions.id = used.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > $1
+            RETURNING sessions.id
+        ), added AS (
+            INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+            SELECT $4, extended.id, $1 FROM extended
+        )
+        SELECT sessions.id, sessions.user_id, sessions.expires_at, sessions.revoked_at
+        FROM sessions JOIN used ON sessions.id = used.session_id";
+    let row: Option<RotatedSession> = diesel::sql_query(ROTATE)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Text, _>(used)
+        .bind::<Timestamptz, _>(expires_at)
+        .bind::<Text, _>(successor)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(row.map(|row| SessionState {
+        id: SessionId(row.id),
+        user_id: UserId(row.user_id),
+        expires_at: row.expires_at,
+        revoked: row.revoked_at.is_some(),
+    }))
 }
 
 /// PostgreSQL reports the violated index by name.

@@ -6,15 +6,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
+use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::deadpool;
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use users_domain::Role;
-use users_ports::StoreError;
+use users_domain::{Role, UserId};
+use users_ports::{SessionId, SessionState, StoreError};
 
-use crate::schema::{user_roles, users};
+use crate::schema::{refresh_tokens, sessions, user_roles, users};
 
 /// Named by `check_for_backend` in the shared row types (a use the dead-code lint does not see).
 #[allow(dead_code)]
@@ -67,6 +68,57 @@ pub(crate) async fn lock_login_throttle(
     id: i64,
 ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
     users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
+}
+
+/// Uses up a current refresh token and, if its session is live, adds the successor and extends the session, in one
+/// transaction (SQLite has no data-modifying CTEs; an embedded store pays nothing per statement). `None` when `used`
+/// was not current.
+pub(crate) async fn rotate_refresh_token(
+    conn: &mut Connection,
+    used: &str,
+    successor: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<SessionState>, DieselError> {
+    conn.transaction(async |conn| {
+        let consumed: Option<i64> = diesel::update(
+            refresh_tokens::table.filter(refresh_tokens::token_hash.eq(used)).filter(refresh_tokens::used_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .returning(refresh_tokens::session_id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(session_id) = consumed else { return Ok(None) };
+        let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
+            .find(session_id)
+            .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
+            .first(conn)
+            .await
+            .optional()?;
+        let Some((user_id, old_expiry, revoked_at)) = session else { return Ok(None) };
+        if revoked_at.is_none() && old_expiry > now {
+            diesel::update(sessions::table.find(session_id))
+                .set(sessions::expires_at.eq(expires_at))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(successor),
+                    refresh_tokens::session_id.eq(session_id),
+                    refresh_tokens::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(Some(SessionState {
+            id: SessionId(session_id),
+            user_id: UserId(user_id),
+            expires_at: old_expiry,
+            revoked: revoked_at.is_some(),
+        }))
+    })
+    .await
 }
 
 /// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_email_lower_key'".
