@@ -38,11 +38,29 @@ pub fn metrics() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new().set_buckets(&BUCKETS).expect("the bucket list is not empty");
-            match builder.install_recorder() {
+            let handle = match builder.install_recorder() {
                 Ok(handle) => handle,
                 // Another recorder is already global (an embedding application's): still render ours.
                 Err(_) => PrometheusBuilder::new().set_buckets(&BUCKETS).expect("buckets").build_recorder().handle(),
-            }
+            };
+            start_upkeep(handle.clone());
+            handle
         })
         .clone()
 }
+
+/// Histogram samples wait in the recorder until they are folded into their buckets, which `install_recorder` leaves
+/// to its caller: unscraped, they grew by every request (tens of MiB in a benchmark). Folded every few seconds here.
+fn start_upkeep(handle: PrometheusHandle) {
+    let upkeep = move || {
+        loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        }
+    };
+    if let Err(error) = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(upkeep) {
+        tracing::warn!(%error, "no metrics upkeep thread: histogram samples are folded only when /metrics is read");
+    }
+}
+
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
