@@ -87,7 +87,7 @@ impl SessionRepository for DieselSessionRepository {
             .optional()
             .map_err(fault)?;
         let Some((session_id, Some(used_at))) = earlier else { return Ok(RefreshTokenUse::Unknown) };
-        let session = session_state(&mut conn, session_id).await?;
+        let session = session_state(&mut conn, session_id).await.map_err(fault)?;
         Ok(session.map_or(RefreshTokenUse::Unknown, |session| RefreshTokenUse::Replayed { session, used_at }))
     }
 
@@ -133,14 +133,13 @@ impl SessionRepository for DieselSessionRepository {
 }
 
 /// The session `session_id` as the refresh flow judges it; `None` if it no longer exists.
-async fn session_state(conn: &mut Connection, session_id: i64) -> Result<Option<SessionState>, StoreError> {
+pub(crate) async fn session_state(conn: &mut Connection, session_id: i64) -> Result<Option<SessionState>, DieselError> {
     let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
         .find(session_id)
         .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
         .first(conn)
         .await
-        .optional()
-        .map_err(fault)?;
+        .optional()?;
     Ok(session.map(|(user_id, expires_at, revoked_at)| SessionState {
         id: SessionId(session_id),
         user_id: UserId(user_id),

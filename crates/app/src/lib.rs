@@ -166,17 +166,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_lockout_starts_at_the_threshold_and_doubles_up_to_the_cap() {
-        let policy = LockoutPolicy::default();
-        assert_eq!(policy.wait_after(9), None);
-        assert_eq!(policy.wait_after(10), Some(Duration::minutes(1)));
-        assert_eq!(policy.wait_after(11), Some(Duration::minutes(2)));
-        assert_eq!(policy.wait_after(13), Some(Duration::minutes(8)));
-        assert_eq!(policy.wait_after(14), Some(Duration::minutes(15)));
-        assert_eq!(policy.wait_after(u32::MAX), Some(Duration::minutes(15)));
-    }
-
-    #[test]
     fn the_system_clock_reads_in_whole_microseconds() {
         let now = SystemClock.now();
         assert_eq!(now.timestamp_subsec_nanos() % 1_000, 0);

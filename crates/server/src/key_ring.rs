@@ -44,7 +44,7 @@ pub fn load_or_create(folder: &Path, signing_key_id: Option<&str>) -> Result<Key
     }
     let position = match signing_key_id {
         Some(wanted) => private.iter().position(|key| key.key_id().as_str() == wanted),
-        None => private.iter().enumerate().max_by(|(_, a), (_, b)| a.key_id().cmp(b.key_id())).map(|(i, _)| i),
+        None => private.iter().enumerate().max_by_key(|(_, key)| key.key_id()).map(|(i, _)| i),
     };
     let Some(position) = position else {
         return Err(match signing_key_id {

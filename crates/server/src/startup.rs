@@ -198,14 +198,15 @@ impl Application {
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let rate_limiter = auth_rate_limiter(settings)?;
         let server = match open_store(settings)? {
             Store::Postgres(store) => {
                 let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
-                serve(service, auth_rate_limiter(settings)?, listener, settings)
+                serve(service, rate_limiter, listener, settings)
             }
             Store::Sqlite(store) => {
                 let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
-                serve(service, auth_rate_limiter(settings)?, listener, settings)
+                serve(service, rate_limiter, listener, settings)
             }
         }
         .map_err(bind_error)?;

@@ -29,8 +29,8 @@ pub struct Argon2Hasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads taking hashing jobs from one queue. Each thread keeps reusing the memory of its last hash,
-/// so the pool's memory is bounded by its size, whatever the load. The threads end when the last handle is dropped.
+/// A fixed set of threads taking hashing jobs from one queue: at most as many hashes' memory is in use at once as
+/// there are threads, whatever the load. The threads end when the last handle is dropped.
 #[derive(Clone)]
 struct HashingPool {
     jobs: Sender<Job>,

@@ -96,10 +96,11 @@ fn validation(algorithm: Algorithm) -> Validation {
     validation
 }
 
-/// A key for one purpose derived from secret key material, so the material itself is used for nothing else twice.
-fn derive_key(material: &[u8], purpose: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(material).expect("HMAC takes keys of any length");
-    mac.update(purpose);
+/// HMAC-SHA256 of `message` under `key`. Used both to derive the rotation key from the signing material (with a
+/// fixed purpose as the message, so the material itself serves nothing else twice) and to derive successors.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
     mac.finalize().into_bytes().into()
 }
 
@@ -127,7 +128,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::HS256),
             published: Vec::new(),
             access_token_ttl,
-            rotation_key: derive_key(secret, ROTATION_PURPOSE),
+            rotation_key: hmac_sha256(secret, ROTATION_PURPOSE),
             verified: Mutex::default(),
         })
     }
@@ -159,7 +160,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::EdDSA),
             published,
             access_token_ttl,
-            rotation_key: derive_key(signing.seed(), ROTATION_PURPOSE),
+            rotation_key: hmac_sha256(signing.seed(), ROTATION_PURPOSE),
             verified: Mutex::default(),
         };
         Ok(issuer)
@@ -256,9 +257,7 @@ impl TokenIssuer for JwtIssuer {
 
     /// HMAC-SHA256 of the used token under the rotation key: deterministic, and unpredictable without the key.
     fn successor_refresh_token(&self, used: &RefreshToken) -> RefreshToken {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.rotation_key).expect("HMAC takes keys of any length");
-        mac.update(used.as_str().as_bytes());
-        RefreshToken::new(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        RefreshToken::new(URL_SAFE_NO_PAD.encode(hmac_sha256(&self.rotation_key, used.as_str().as_bytes())))
     }
 
     /// A plain SHA-256 suffices: the token has 256 bits of entropy, so there is nothing to brute-force.

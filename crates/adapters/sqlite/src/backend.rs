@@ -12,8 +12,8 @@ use diesel_async::pooled_connection::deadpool;
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use users_domain::{Role, UserId};
-use users_ports::{SessionId, SessionState, StoreError};
+use users_domain::Role;
+use users_ports::{SessionState, StoreError};
 
 use crate::schema::{refresh_tokens, sessions, user_roles, users};
 
@@ -90,14 +90,8 @@ pub(crate) async fn rotate_refresh_token(
         .await
         .optional()?;
         let Some(session_id) = consumed else { return Ok(None) };
-        let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
-            .find(session_id)
-            .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
-            .first(conn)
-            .await
-            .optional()?;
-        let Some((user_id, old_expiry, revoked_at)) = session else { return Ok(None) };
-        if revoked_at.is_none() && old_expiry > now {
+        let Some(session) = crate::sessions::session_state(conn, session_id).await? else { return Ok(None) };
+        if !session.revoked && session.expires_at > now {
             diesel::update(sessions::table.find(session_id))
                 .set(sessions::expires_at.eq(expires_at))
                 .execute(conn)
@@ -111,12 +105,7 @@ pub(crate) async fn rotate_refresh_token(
                 .execute(conn)
                 .await?;
         }
-        Ok(Some(SessionState {
-            id: SessionId(session_id),
-            user_id: UserId(user_id),
-            expires_at: old_expiry,
-            revoked: revoked_at.is_some(),
-        }))
+        Ok(Some(session))
     })
     .await
 }
