@@ -34,6 +34,31 @@ impl DieselUserRepository {
     pub(crate) fn new(pool: Pool) -> Self {
         Self { pool }
     }
+
+    /// `find_signed_in`, with the moment the session expires: what a store that remembers signed-in users needs to
+    /// know how long the answer holds.
+    pub(crate) async fn find_signed_in_until(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let rows: Vec<(UserRow, Option<i64>, DateTime<Utc>)> = users::table
+            .inner_join(sessions::table)
+            .left_join(user_roles::table)
+            .filter(users::id.eq(id.0))
+            .filter(sessions::id.eq(session.0))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .select((UserRow::as_select(), user_roles::role_id.nullable(), sessions::expires_at))
+            .load(&mut conn)
+            .await
+            .map_err(fault)?;
+        let Some(&(_, _, expires_at)) = <[_]>::first(&rows) else { return Ok(None) };
+        let user = single_user(rows.into_iter().map(|(row, role, _)| (row, role)).collect())?;
+        Ok(user.map(|user| (user, expires_at)))
+    }
 }
 
 /// Which unique index a violation hit, by the names given in the migration.
@@ -206,19 +231,7 @@ impl UserRepository for DieselUserRepository {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
-        let rows = users::table
-            .inner_join(sessions::table)
-            .left_join(user_roles::table)
-            .filter(users::id.eq(id.0))
-            .filter(sessions::id.eq(session.0))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
-            .select((UserRow::as_select(), user_roles::role_id.nullable()))
-            .load(&mut conn)
-            .await
-            .map_err(fault)?;
-        single_user(rows)
+        Ok(self.find_signed_in_until(id, session, now).await?.map(|(user, _)| user))
     }
 
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {

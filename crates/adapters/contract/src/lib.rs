@@ -122,7 +122,7 @@ pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_
     NewSession { user_id: user, refresh_token_hash: token(hash), created_at, expires_at }
 }
 
-async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
+pub async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
     users.insert(user).await.expect("insert user")
 }
 

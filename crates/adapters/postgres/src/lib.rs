@@ -1,7 +1,11 @@
 //! The PostgreSQL store: `UserRepository` and `SessionRepository` on diesel-async with a deadpool connection pool,
-//! and the embedded migrations of `migrations/postgres`.
+//! signed-in users remembered until the database says they changed, and the embedded migrations of
+//! `migrations/postgres`.
 
 mod backend;
+mod listener;
+mod repositories;
+mod signed_in;
 // The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
 #[path = "../../shared/pool.rs"]
 mod pool;
@@ -17,6 +21,8 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
+
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -24,10 +30,8 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use users_ports::StoreError;
 
-/// The `SessionRepository` on PostgreSQL.
-pub type PgSessionRepository = sessions::DieselSessionRepository;
-/// The `UserRepository` on PostgreSQL.
-pub type PgUserRepository = users::DieselUserRepository;
+pub use crate::repositories::{PgSessionRepository, PgUserRepository};
+use crate::signed_in::SignedInCache;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 
@@ -35,31 +39,41 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/po
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    signed_in: Arc<SignedInCache>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish_non_exhaustive()
     }
 }
 
 impl PgStore {
-    /// Prepares a pool; connections are opened on first use.
+    /// Prepares a pool; connections are opened on first use. Within a Tokio runtime, also starts listening for the
+    /// database's change notifications on a connection of its own; until that connection is up (and outside a
+    /// runtime, always) signed-in users are read on every request.
     pub fn new(database_url: &str, max_connections: usize) -> Result<Self, StoreError> {
         let mut config = ManagerConfig::default();
         // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
         config.recycling_method = RecyclingMethod::Fast;
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
         let pool = Pool::builder(manager).max_size(max_connections).build().map_err(StoreError::new)?;
-        Ok(Self { pool })
+        let signed_in = Arc::new(SignedInCache::default());
+        listener::start(database_url, &signed_in);
+        Ok(Self { pool, signed_in })
+    }
+
+    /// Whether changes made elsewhere are being heard, so that signed-in users are remembered between requests.
+    pub fn hears_changes(&self) -> bool {
+        self.signed_in.is_listening()
     }
 
     pub fn users(&self) -> PgUserRepository {
-        PgUserRepository::new(self.pool.clone())
+        PgUserRepository::new(users::DieselUserRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
     }
 
     pub fn sessions(&self) -> PgSessionRepository {
-        PgSessionRepository::new(self.pool.clone())
+        PgSessionRepository::new(sessions::DieselSessionRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
     }
 }
 

@@ -238,6 +238,8 @@ async fn logout_ends_the_session_and_only_that_session() {
     let first = app.register_user("ada@example.com").await;
     let (_, body) = status_and_json(app.login("ada@example.com", PASSWORD).await).await;
     let second = Session::from_body(&body);
+    // Read once before, so that the instance has it in memory when the session ends.
+    assert_eq!(app.get("/users/current", &first.access_token).await.status(), StatusCode::OK);
 
     let response = app.post("/auth/logout", &json!({ "refresh_token": first.refresh_token })).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -246,6 +248,43 @@ async fn logout_ends_the_session_and_only_that_session() {
     assert_unauthorized(app.post("/auth/refresh", &json!({ "refresh_token": first.refresh_token })).await).await;
     assert_eq!(app.get("/users/current", &second.access_token).await.status(), StatusCode::OK);
     assert_unauthorized(app.post("/auth/logout", &json!({ "refresh_token": "made-up" })).await).await;
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_instance_ends_on_the_others() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+    let twin = app.spawn_twin();
+    let current_on_twin = || async {
+        app.client.get(format!("{twin}/users/current")).bearer_auth(&session.access_token).send().await.unwrap()
+    };
+    // Once the twin listens for changes it answers from memory: a change that notifies nobody stays unseen there.
+    let mut remembered = false;
+    for attempt in 0..100 {
+        let (status, _) = status_and_json(current_on_twin().await).await;
+        assert_eq!(status, StatusCode::OK);
+        app.execute("ALTER TABLE users DISABLE TRIGGER users_changed").await;
+        app.execute(&format!("UPDATE users SET first_name = 'Unheard{attempt}'")).await;
+        app.execute("ALTER TABLE users ENABLE TRIGGER users_changed").await;
+        let (_, body) = status_and_json(current_on_twin().await).await;
+        if body["first_name"] != format!("Unheard{attempt}") {
+            remembered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(remembered, "the twin never answered from memory");
+
+    let response = app.post("/auth/logout", &json!({ "refresh_token": session.refresh_token })).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The twin hears of it through the database's notification, a moment after the sign-out answered.
+    for _ in 0..200 {
+        if current_on_twin().await.status() == StatusCode::UNAUTHORIZED {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the twin still accepts the ended session after 2 s");
 }
 
 #[tokio::test]

@@ -1,0 +1,156 @@
+//! The PostgreSQL repositories: the queries shared with the SQLite store, with the signed-in users remembered
+//! between requests (`signed_in`). Every write that can end a session or change what a signed-in user looks like
+//! forgets them here before it returns, so this instance reads its own writes; other instances hear of it through
+//! the database (`listener`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
+use users_ports::{
+    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, NewSession, NewUser, Page, PageRequest,
+    RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, UpdateUserError,
+    UserRepository, UserUpdate,
+};
+
+use crate::sessions::DieselSessionRepository;
+use crate::signed_in::SignedInCache;
+use crate::users::DieselUserRepository;
+
+/// The `UserRepository` on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PgUserRepository {
+    queries: DieselUserRepository,
+    signed_in: Arc<SignedInCache>,
+}
+
+/// The `SessionRepository` on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PgSessionRepository {
+    queries: DieselSessionRepository,
+    signed_in: Arc<SignedInCache>,
+}
+
+impl PgUserRepository {
+    pub(crate) fn new(queries: DieselUserRepository, signed_in: Arc<SignedInCache>) -> Self {
+        Self { queries, signed_in }
+    }
+}
+
+impl PgSessionRepository {
+    pub(crate) fn new(queries: DieselSessionRepository, signed_in: Arc<SignedInCache>) -> Self {
+        Self { queries, signed_in }
+    }
+}
+
+impl UserRepository for PgUserRepository {
+    async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
+        self.queries.insert(user).await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.queries.find_by_id(id).await
+    }
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
+        self.queries.find_by_object_id(id).await
+    }
+
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
+        self.queries.find_credentials(login).await
+    }
+
+    async fn find_signed_in(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        if let Some(user) = self.signed_in.get(id, session, now) {
+            return Ok(Some(user));
+        }
+        let ticket = self.signed_in.ticket();
+        let Some((user, expires_at)) = self.queries.find_signed_in_until(id, session, now).await? else {
+            return Ok(None);
+        };
+        self.signed_in.remember(ticket, session, &user, expires_at);
+        Ok(Some(user))
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+        let updated = self.queries.update(id, update).await;
+        // Forgotten whatever the outcome: a failed commit may still have been applied.
+        self.signed_in.forget_user(id);
+        updated
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
+        // The sign-in count is not part of a signed-in user.
+        self.queries.begin_login_attempt(id, now, lockout).await
+    }
+
+    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError> {
+        self.queries.reset_failed_logins(id).await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+        let deleted = self.queries.delete(id).await;
+        self.signed_in.forget_user(id);
+        deleted
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        self.queries.list(page).await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        self.queries.list_roles().await
+    }
+
+    async fn check_health(&self) -> Result<(), StoreError> {
+        self.queries.check_health().await
+    }
+}
+
+impl SessionRepository for PgSessionRepository {
+    async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
+        self.queries.create(session).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenHash,
+        successor: &RefreshTokenHash,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<RefreshTokenUse, StoreError> {
+        // Only extends a live session: a remembered expiry that is too early costs a read, nothing more.
+        self.queries.rotate_refresh_token(used, successor, now, expires_at).await
+    }
+
+    async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
+        self.queries.find_by_refresh_token(hash).await
+    }
+
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let revoked = self.queries.revoke(session, now).await;
+        self.signed_in.forget_session(session);
+        revoked
+    }
+
+    async fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let revoked = self.queries.revoke_all_of_user(user, keep, now).await;
+        self.signed_in.forget_user(user);
+        revoked
+    }
+}

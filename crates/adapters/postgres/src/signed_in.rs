@@ -1,0 +1,198 @@
+//! The signed-in users this instance has read, remembered until a write says they changed: a write through this
+//! store forgets them at once, a write anywhere else (another instance, an operator's SQL) through the database's
+//! change notifications (`listener`). While no notification connection is up, nothing is remembered.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use users_domain::{User, UserId};
+use users_ports::SessionId;
+
+/// How many sessions are remembered at most; past it, the memory starts over (as the token cache does).
+pub(crate) const CAPACITY: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct SignedInCache {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Only while changes made elsewhere are being heard is anything remembered.
+    listening: bool,
+    /// Counts the forgettings: an answer read before one of them may be stale, and is not remembered.
+    generation: u64,
+    sessions: HashMap<SessionId, Remembered>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    user: User,
+    /// The session's expiry as read; a later refresh may have extended it, which only costs a read.
+    session_expires_at: DateTime<Utc>,
+}
+
+/// Taken before a read from the database; the answer is remembered only if nothing was forgotten in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadTicket(Option<u64>);
+
+impl SignedInCache {
+    /// The user signed in with `session`, if remembered and the session has not expired by `now`.
+    pub(crate) fn get(&self, id: UserId, session: SessionId, now: DateTime<Utc>) -> Option<User> {
+        let state = self.lock();
+        let remembered = state.sessions.get(&session)?;
+        (remembered.user.id == id && remembered.session_expires_at > now).then(|| remembered.user.clone())
+    }
+
+    pub(crate) fn ticket(&self) -> ReadTicket {
+        let state = self.lock();
+        ReadTicket(state.listening.then_some(state.generation))
+    }
+
+    /// Remembers what a read begun with `ticket` found, unless something was forgotten since the ticket was taken.
+    pub(crate) fn remember(&self, ticket: ReadTicket, session: SessionId, user: &User, expires_at: DateTime<Utc>) {
+        let mut state = self.lock();
+        if !state.listening || ticket != ReadTicket(Some(state.generation)) {
+            return;
+        }
+        if state.sessions.len() >= CAPACITY {
+            state.sessions.clear();
+        }
+        state.sessions.insert(session, Remembered { user: user.clone(), session_expires_at: expires_at });
+    }
+
+    pub(crate) fn forget_user(&self, id: UserId) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.sessions.retain(|_, remembered| remembered.user.id != id);
+    }
+
+    pub(crate) fn forget_session(&self, session: SessionId) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.sessions.remove(&session);
+    }
+
+    pub(crate) fn forget_all(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.sessions.clear();
+    }
+
+    /// Changes made elsewhere are heard from now on, or no longer: either way, what was remembered may be stale.
+    pub(crate) fn set_listening(&self, listening: bool) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.sessions.clear();
+        state.listening = listening;
+    }
+
+    pub(crate) fn is_listening(&self) -> bool {
+        self.lock().listening
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update leaves the state consistent, so a panic elsewhere while holding the lock left nothing half-done.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+    use users_domain::{Email, ObjectId, Profile, Role};
+
+    use super::*;
+
+    fn user(id: i64) -> User {
+        let created = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        User {
+            id: UserId(id),
+            object_id: "0123456789abcdef01234567".parse::<ObjectId>().unwrap(),
+            username: None,
+            email: Email::parse(format!("user{id}@example.com")).unwrap(),
+            profile: Profile::default(),
+            roles: vec![Role::User],
+            created_at: created,
+            updated_at: created,
+        }
+    }
+
+    fn listening() -> SignedInCache {
+        let cache = SignedInCache::default();
+        cache.set_listening(true);
+        cache
+    }
+
+    #[test]
+    fn remembers_a_read_until_the_session_expires() {
+        let (cache, now) = (listening(), Utc::now());
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), Some(user(1)));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now + Duration::seconds(10)), None);
+    }
+
+    #[test]
+    fn answers_only_for_the_user_the_session_belongs_to() {
+        let (cache, now) = (listening(), Utc::now());
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(2), SessionId(7), now), None);
+        assert_eq!(cache.get(UserId(1), SessionId(8), now), None);
+    }
+
+    #[test]
+    fn remembers_nothing_while_not_listening() {
+        let (cache, now) = (SignedInCache::default(), Utc::now());
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), None);
+
+        let cache = listening();
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        cache.set_listening(false);
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), None, "hearing stopped: what was remembered may be stale");
+    }
+
+    #[test]
+    fn forgets_a_users_sessions_and_a_single_session() {
+        let (cache, now) = (listening(), Utc::now());
+        let until = now + Duration::seconds(10);
+        for (session, id) in [(1, 1), (2, 1), (3, 2)] {
+            cache.remember(cache.ticket(), SessionId(session), &user(id), until);
+        }
+        cache.forget_user(UserId(1));
+        assert_eq!(cache.get(UserId(1), SessionId(1), now), None);
+        assert_eq!(cache.get(UserId(1), SessionId(2), now), None);
+        assert_eq!(cache.get(UserId(2), SessionId(3), now), Some(user(2)));
+        cache.forget_session(SessionId(3));
+        assert_eq!(cache.get(UserId(2), SessionId(3), now), None);
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_remembered() {
+        let (cache, now) = (listening(), Utc::now());
+        let ticket = cache.ticket();
+        // The read is under way when another request changes the user: what it found may predate the change.
+        cache.forget_user(UserId(9));
+        cache.remember(ticket, SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), None);
+
+        let ticket = cache.ticket();
+        cache.set_listening(false);
+        cache.set_listening(true);
+        cache.remember(ticket, SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), None, "changes may have gone unheard in between");
+    }
+
+    #[test]
+    fn starts_over_when_full() {
+        let (cache, now) = (listening(), Utc::now());
+        let until = now + Duration::seconds(10);
+        for session in 0..CAPACITY as i64 {
+            cache.remember(cache.ticket(), SessionId(session), &user(1), until);
+        }
+        cache.remember(cache.ticket(), SessionId(-1), &user(1), until);
+        assert_eq!(cache.get(UserId(1), SessionId(0), now), None);
+        assert_eq!(cache.get(UserId(1), SessionId(-1), now), Some(user(1)));
+    }
+}

@@ -1,0 +1,165 @@
+//! What only the PostgreSQL store does: it remembers signed-in users between requests and forgets them when the
+//! database announces a change, whoever made it. Each test has a fresh database of its own.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::StreamExt;
+use users_domain::{Role, User};
+use users_ports::{LockoutPolicy, SessionId, SessionRepository, UserRepository};
+use users_postgres::PgStore;
+use users_postgres::testing::TestDatabase;
+use users_store_contract::{insert_ok, new_session, new_user, now, seconds};
+
+/// A store that hears changes, with one signed-in user and their session.
+async fn signed_in() -> Option<(TestDatabase, PgStore, User, SessionId)> {
+    let db = TestDatabase::create().await?;
+    let store = db.store();
+    let t = now();
+    let ada = insert_ok(&store.users(), new_user(1, "ada@example.com", t)).await;
+    let session = store.sessions().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    for _ in 0..500 {
+        if store.hears_changes() {
+            return Some((db, store, ada, session));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the store did not start listening for changes within 5 s");
+}
+
+async fn read(store: &PgStore, user: &User, session: SessionId) -> Option<User> {
+    store.users().find_signed_in(user.id, session, now()).await.unwrap()
+}
+
+/// Polls until `check` holds of what the store answers, for up to 5 s.
+async fn eventually(store: &PgStore, user: &User, session: SessionId, check: impl Fn(Option<&User>) -> bool) {
+    for _ in 0..500 {
+        if check(read(store, user, session).await.as_ref()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the store still answers {:?} after 5 s", read(store, user, session).await);
+}
+
+/// Changes a row without firing the triggers, so that no notification tells the store.
+async fn change_silently(conn: &mut AsyncPgConnection, sql: &str) {
+    conn.batch_execute(&format!("BEGIN; SET LOCAL session_replication_role = replica; {sql}; COMMIT;"))
+        .await
+        .expect("silent change");
+}
+
+#[tokio::test]
+async fn a_signed_in_user_is_read_once_then_remembered() {
+    let Some((db, store, ada, session)) = signed_in().await else { return };
+    assert_eq!(read(&store, &ada, session).await.as_ref(), Some(&ada));
+
+    let mut conn = db.connect().await;
+    change_silently(&mut conn, &format!("UPDATE users SET first_name = 'Silent' WHERE id = {}", ada.id.0)).await;
+    assert_eq!(read(&store, &ada, session).await.as_ref(), Some(&ada), "answered from memory, not the database");
+}
+
+#[tokio::test]
+async fn a_session_revoked_elsewhere_ends_here() {
+    let Some((db, store, ada, session)) = signed_in().await else { return };
+    assert!(read(&store, &ada, session).await.is_some());
+
+    let mut conn = db.connect().await;
+    conn.batch_execute(&format!("UPDATE sessions SET revoked_at = now() WHERE id = {}", session.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| user.is_none()).await;
+}
+
+#[tokio::test]
+async fn a_profile_or_roles_changed_elsewhere_are_seen_here() {
+    let Some((db, store, ada, session)) = signed_in().await else { return };
+    assert!(read(&store, &ada, session).await.is_some());
+    let mut conn = db.connect().await;
+
+    conn.batch_execute(&format!("UPDATE users SET first_name = 'Changed' WHERE id = {}", ada.id.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| {
+        user.and_then(|user| user.profile.first_name.as_ref()).is_some_and(|name| name.as_str() == "Changed")
+    })
+    .await;
+
+    conn.batch_execute(&format!("INSERT INTO user_roles (user_id, role_id) VALUES ({}, 1)", ada.id.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| user.is_some_and(|user| user.roles.contains(&Role::Admin))).await;
+
+    conn.batch_execute(&format!("DELETE FROM users WHERE id = {}", ada.id.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| user.is_none()).await;
+}
+
+#[tokio::test]
+async fn writes_through_the_store_are_read_back_at_once() {
+    let Some((_db, store, ada, session)) = signed_in().await else { return };
+    assert!(read(&store, &ada, session).await.is_some());
+    let t = now();
+
+    let update =
+        users_ports::UserUpdate { roles: Some(vec![Role::Admin, Role::User]), ..users_store_contract::touch(t) };
+    store.users().update(ada.id, update).await.unwrap();
+    assert!(read(&store, &ada, session).await.unwrap().roles.contains(&Role::Admin));
+
+    store.sessions().revoke_all_of_user(ada.id, None, t).await.unwrap();
+    assert_eq!(read(&store, &ada, session).await, None);
+}
+
+#[tokio::test]
+async fn while_the_notifications_are_not_heard_nothing_is_remembered() {
+    let Some((db, store, ada, session)) = signed_in().await else { return };
+    assert!(read(&store, &ada, session).await.is_some());
+    let mut conn = db.connect().await;
+    change_silently(&mut conn, &format!("UPDATE users SET first_name = 'Silent' WHERE id = {}", ada.id.0)).await;
+
+    // The listening connection dies: changes made until it is back would go unheard, so memory is given up.
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'users-change-listener'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    eventually(&store, &ada, session, |user| {
+        user.and_then(|user| user.profile.first_name.as_ref()).is_some_and(|name| name.as_str() == "Silent")
+    })
+    .await;
+    // And it comes back on its own.
+    for _ in 0..500 {
+        if store.hears_changes() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the store did not listen again within 5 s");
+}
+
+#[tokio::test]
+async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
+    let Some((db, store, ada, _session)) = signed_in().await else { return };
+    let mut listening = db.connect().await;
+    listening.batch_execute("LISTEN users_changed").await.unwrap();
+    let t = now();
+
+    store.users().begin_login_attempt(ada.id, t, &LockoutPolicy::default()).await.unwrap();
+    store.users().reset_failed_logins(ada.id).await.unwrap();
+    let extended: usize = diesel::sql_query("UPDATE sessions SET expires_at = expires_at + interval '1 hour'")
+        .execute(&mut db.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(extended, 1);
+    store.users().update(ada.id, users_store_contract::touch(t + seconds(1))).await.unwrap();
+
+    // The store's listener pings the channel now and then to prove it hears it; those are not changes.
+    let notifications = listening.notifications_stream().filter(|notification| {
+        std::future::ready(!notification.as_ref().is_ok_and(|notification| notification.payload.starts_with("ping ")))
+    });
+    let mut notifications = std::pin::pin!(notifications);
+    let first = tokio::time::timeout(Duration::from_secs(5), notifications.next())
+        .await
+        .expect("a notification")
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.channel.as_str(), first.payload.as_str()), ("users_changed", &*ada.id.0.to_string()));
+    // Each transaction notifies apart: had the sign-in count or the refresh notified, there would be more.
+    let more = tokio::time::timeout(Duration::from_millis(300), notifications.next()).await;
+    assert!(more.is_err(), "one notification only: {more:?}");
+}
