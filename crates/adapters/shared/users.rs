@@ -331,17 +331,25 @@ impl UserRepository for DieselUserRepository {
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
         let mut conn = checkout(&self.pool).await?;
         let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+        // The offset is walked in the primary-key index alone; only the page's own rows are read from the table.
+        let skipped = diesel::alias!(users as skipped);
+        let first_id = skipped
+            .select(skipped.field(users::id))
+            .order(skipped.field(users::id))
+            .offset(offset)
+            .limit(1)
+            .single_value();
         let rows: Vec<UserRow> = users::table
+            .filter(users::id.nullable().ge(first_id))
             .order(users::id)
             .limit(i64::from(page.limit))
-            .offset(offset)
             .select(UserRow::as_select())
             .load(&mut conn)
             .await
             .map_err(fault)?;
         let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
         let mut roles = roles_of(&mut conn, &ids).await.map_err(fault)?;
-        let total: i64 = users::table.count().get_result(&mut conn).await.map_err(fault)?;
+        let total = crate::backend::count_users(&mut conn).await.map_err(fault)?;
         let items = rows
             .into_iter()
             .map(|row| {

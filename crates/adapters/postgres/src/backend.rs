@@ -1,6 +1,6 @@
 //! What is PostgreSQL's own under the query code shared with the SQLite adapter (`adapters/shared`): the connection
-//! and pool types, how the admin memberships and a user's sign-in count are locked, and how a unique violation
-//! names its index.
+//! and pool types, how the admin memberships and a user's sign-in count are locked, how the users are counted, and
+//! how a unique violation names its index.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -100,6 +100,11 @@ pub(crate) async fn rotate_refresh_token(
         expires_at: row.expires_at,
         revoked: row.revoked_at.is_some(),
     }))
+}
+
+/// How many users there are: kept by triggers in `user_count`, so a page of the list does not count the table.
+pub(crate) async fn count_users(conn: &mut Connection) -> Result<i64, DieselError> {
+    diesel::select(diesel::dsl::sql::<BigInt>("(SELECT users FROM user_count)")).get_result(conn).await
 }
 
 /// PostgreSQL reports the violated index by name.
