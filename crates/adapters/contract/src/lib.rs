@@ -1274,6 +1274,17 @@ pub async fn login_attempts_are_counted_locked_and_reset<U: UserRepository, S: S
         users.begin_login_attempt(ada.id, later, &lockout).await.unwrap(),
         LoginAttempt::Locked { until: later + seconds(120) }
     );
+    // And so on, doubling up to the cap: 240, 480, then 600 s each time.
+    let mut lock_ends = later + seconds(120);
+    for (attempt, wait) in [(5, 240), (6, 480), (7, 600), (8, 600)] {
+        let at = lock_ends + seconds(1);
+        assert_eq!(users.begin_login_attempt(ada.id, at, &lockout).await.unwrap(), LoginAttempt::Allowed { attempt });
+        lock_ends = at + seconds(wait);
+        assert_eq!(
+            users.begin_login_attempt(ada.id, at, &lockout).await.unwrap(),
+            LoginAttempt::Locked { until: lock_ends }
+        );
+    }
 
     users.reset_failed_logins(ada.id).await.expect("reset");
     assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
