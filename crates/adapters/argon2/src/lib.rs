@@ -1,16 +1,18 @@
 //! `PasswordHasher` with Argon2id at OWASP's recommended parameters, run on a fixed pool of hashing threads (one per
 //! core by default) so a hash (tens of milliseconds of CPU, 19 MiB of memory) never stalls the async workers, and a
-//! storm of sign-ins queues instead of starting a thread - and 19 MiB - per sign-in.
+//! storm of sign-ins queues instead of starting a thread - and 19 MiB - per sign-in. Each hashing thread keeps its
+//! Argon2 memory from one hash to the next.
 
+use std::cell::RefCell;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use argon2::password_hash::phc::PasswordHash as Phc;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use users_domain::Password;
 use users_ports::{PasswordHash, PasswordHashError, PasswordHasher};
 
@@ -18,6 +20,8 @@ use users_ports::{PasswordHash, PasswordHashError, PasswordHasher};
 pub const MEMORY_KIB: u32 = 19_456;
 pub const ITERATIONS: u32 = 2;
 pub const PARALLELISM: u32 = 1;
+const ALGORITHM: Algorithm = Algorithm::Argon2id;
+const VERSION: Version = Version::V0x13;
 
 #[derive(Clone)]
 pub struct Argon2Hasher {
@@ -86,7 +90,7 @@ impl Argon2Hasher {
         threads: usize,
     ) -> Result<Self, PasswordHashError> {
         let params = Params::new(memory_kib, iterations, parallelism, None).map_err(unexpected)?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let argon2 = Argon2::new(ALGORITHM, VERSION, params);
         let mut dummy_password = [0u8; 32];
         getrandom::fill(&mut dummy_password).map_err(unexpected)?;
         let dummy_hash: Phc = argon2.hash_password(&dummy_password).map_err(unexpected)?;
@@ -128,33 +132,75 @@ async fn off_the_workers<T: Send + 'static>(
     result?
 }
 
-fn verify(argon2: &Argon2<'_>, password: &str, phc: &str) -> Result<bool, PasswordHashError> {
-    let hash = Phc::new(phc).map_err(|_| PasswordHashError::MalformedHash)?;
-    match argon2.verify_password(password.as_bytes(), &hash) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(error) => Err(unexpected(error)),
+thread_local! {
+    /// This thread's Argon2 memory, kept from one hash to the next: allocating, zeroing and faulting in 19 MiB for
+    /// every hash cost the hashing threads 14% of their throughput (BENCHMARKS.md).
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` and `salt` into `output`, in this thread's kept memory. A stored hash that asks for more
+/// memory than the production parameters (a hostile or outdated row) gets memory of its own, not kept.
+fn hash_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], output: &mut [u8]) -> argon2::Result<()> {
+    let blocks = argon2.params().block_count();
+    if blocks > MEMORY_KIB as usize {
+        return argon2.hash_password_into(password, salt, output);
     }
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        argon2.hash_password_into_with_memory(password, salt, output, &mut memory[..blocks])
+    })
+}
+
+/// A new PHC string for `password`, with a fresh 16-byte salt, as `argon2`'s own `hash_password` makes it.
+fn hash(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordHashError> {
+    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    getrandom::fill(&mut salt).map_err(unexpected)?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    hash_into(argon2, password, &salt, &mut output).map_err(unexpected)?;
+    let phc = Phc {
+        algorithm: ALGORITHM.ident(),
+        version: Some(VERSION.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(unexpected)?,
+        salt: Some(Salt::new(&salt).map_err(unexpected)?),
+        hash: Some(Output::new(&output).map_err(unexpected)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes the stored hash with its own algorithm, version, parameters and salt, and compares in constant time
+/// (`Output`'s equality), as `argon2`'s own `verify_password` does.
+fn verify(password: &str, phc: &str) -> Result<bool, PasswordHashError> {
+    fn malformed<E>(_: E) -> PasswordHashError {
+        PasswordHashError::MalformedHash
+    }
+    let hash = Phc::new(phc).map_err(malformed)?;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return Err(PasswordHashError::MalformedHash) };
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(malformed)?;
+    let version = hash.version.map(Version::try_from).transpose().map_err(malformed)?.unwrap_or_default();
+    let argon2 = Argon2::new(algorithm, version, Params::try_from(&hash).map_err(malformed)?);
+    let mut output = [0u8; Output::MAX_LENGTH];
+    let output = &mut output[..expected.len()];
+    hash_into(&argon2, password.as_bytes(), salt, output).map_err(unexpected)?;
+    Ok(Output::new(output).map_err(unexpected)? == *expected)
 }
 
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordHashError> {
         let (argon2, password) = (Arc::clone(&self.argon2), password.clone());
-        off_the_workers(&self.pool, "hash", move || {
-            let hash: Phc = argon2.hash_password(password.expose().as_bytes()).map_err(unexpected)?;
-            Ok(PasswordHash::new(hash.to_string()))
-        })
-        .await
+        off_the_workers(&self.pool, "hash", move || Ok(PasswordHash::new(hash(&argon2, password.expose().as_bytes())?)))
+            .await
     }
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError> {
-        let (argon2, password, hash) = (Arc::clone(&self.argon2), password.clone(), hash.clone());
-        off_the_workers(&self.pool, "verify", move || verify(&argon2, password.expose(), hash.as_str())).await
+        let (password, hash) = (password.clone(), hash.clone());
+        off_the_workers(&self.pool, "verify", move || verify(password.expose(), hash.as_str())).await
     }
 
     async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError> {
-        let (argon2, password, dummy) = (Arc::clone(&self.argon2), password.clone(), Arc::clone(&self.dummy_hash));
-        off_the_workers(&self.pool, "verify", move || verify(&argon2, password.expose(), &dummy).map(drop)).await
+        let (password, dummy) = (password.clone(), Arc::clone(&self.dummy_hash));
+        off_the_workers(&self.pool, "verify", move || verify(password.expose(), &dummy).map(drop)).await
     }
 }
 
@@ -187,6 +233,37 @@ mod tests {
         let first = hasher.hash(&password("correct horse")).await.unwrap();
         let second = hasher.hash(&password("correct horse")).await.unwrap();
         assert_ne!(first, second);
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_both_ways() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let argon2 = Argon2::new(ALGORITHM, VERSION, Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap());
+        let ours = hash(&argon2, b"correct horse").unwrap();
+        assert!(argon2.verify_password(b"correct horse", &Phc::new(&ours).unwrap()).is_ok(), "{ours}");
+        // Rows hashed before the memory was kept, or by other tools, still verify.
+        let theirs: Phc = argon2.hash_password(b"correct horse").unwrap();
+        assert!(verify("correct horse", &theirs.to_string()).unwrap());
+        assert!(!verify("correct horsE", &theirs.to_string()).unwrap());
+    }
+
+    #[test]
+    fn hashes_with_other_parameters_verify_with_their_own() {
+        for (memory_kib, iterations, algorithm) in
+            [(4_096, 3, Algorithm::Argon2id), (2 * MEMORY_KIB, 1, Algorithm::Argon2id), (8_192, 2, Algorithm::Argon2i)]
+        {
+            let argon2 = Argon2::new(algorithm, VERSION, Params::new(memory_kib, iterations, 1, None).unwrap());
+            let stored: Phc = argon2.hash_password(b"correct horse").unwrap();
+            assert!(verify("correct horse", &stored.to_string()).unwrap(), "{stored}");
+            assert!(!verify("correct horsE", &stored.to_string()).unwrap(), "{stored}");
+        }
+    }
+
+    #[test]
+    fn a_stored_hash_without_its_salt_or_output_is_malformed() {
+        for stored in ["$argon2id$v=19$m=19456,t=2,p=1", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ", "$bcrypt$x"] {
+            assert!(matches!(verify("correct horse", stored), Err(PasswordHashError::MalformedHash)), "{stored}");
+        }
     }
 
     #[tokio::test]
