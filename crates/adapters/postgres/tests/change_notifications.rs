@@ -163,3 +163,46 @@ async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
     let more = tokio::time::timeout(Duration::from_millis(300), notifications.next()).await;
     assert!(more.is_err(), "one notification only: {more:?}");
 }
+
+#[tokio::test]
+async fn setting_any_column_of_a_user_but_the_sign_in_count_notifies() {
+    let Some((db, _store, ada, _session)) = signed_in().await else { return };
+    let mut conn = db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        column_name: String,
+    }
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'users' AND column_name <> 'id'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert!(columns.len() > 10, "the users table was found");
+    let mut listening = db.connect().await;
+    listening.batch_execute("LISTEN users_changed").await.unwrap();
+    let notifications = listening.notifications_stream().filter(|notification| {
+        std::future::ready(!notification.as_ref().is_ok_and(|notification| notification.payload.starts_with("ping ")))
+    });
+    let mut notifications = std::pin::pin!(notifications);
+
+    for Column { column_name } in columns {
+        conn.batch_execute(&format!("UPDATE users SET {column_name} = {column_name} WHERE id = {}", ada.id.0))
+            .await
+            .unwrap();
+        let heard = tokio::time::timeout(Duration::from_millis(500), notifications.next()).await;
+        let quiet = ["failed_logins", "locked_until"].contains(&column_name.as_str());
+        match heard {
+            Ok(Some(Ok(notification))) => {
+                assert!(!quiet, "setting {column_name} notified");
+                assert_eq!(notification.payload, ada.id.0.to_string());
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_silence) => {
+                assert!(quiet, "setting {column_name} notified nobody: add it to the users_changed trigger")
+            }
+        }
+    }
+}
