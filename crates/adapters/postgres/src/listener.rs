@@ -27,7 +27,8 @@ const PING: &str = "ping ";
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long a listener's own notification may take to come back.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
-const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+/// The wait before reconnecting doubles from the first to the last while the database stays out of reach.
+const RECONNECT_AFTER: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
 /// What a notification on the channel says.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,13 +71,19 @@ pub(crate) fn start(database_url: &str, cache: &Arc<SignedInCache>) {
 }
 
 async fn listen(database_url: String, cache: Weak<SignedInCache>) {
+    let mut wait = RECONNECT_AFTER.0;
     loop {
         let error = hear_changes(&database_url, &cache).await;
         let Some(cache) = cache.upgrade() else { return };
+        // Listening had been proven: this is a new outage, so the first retry comes soon.
+        if cache.is_listening() {
+            wait = RECONNECT_AFTER.0;
+        }
         cache.set_listening(false);
         metrics::gauge!("store_change_notifications_up").set(0.0);
-        tracing::warn!(%error, "not hearing the database's change notifications; signed-in users are read every time");
-        tokio::time::sleep(RECONNECT_AFTER).await;
+        tracing::warn!(%error, retry_in = ?wait, "not hearing the database's change notifications; signed-in users are read every time");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RECONNECT_AFTER.1);
     }
 }
 
