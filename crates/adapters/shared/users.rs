@@ -56,7 +56,7 @@ impl DieselUserRepository {
             .await
             .map_err(fault)?;
         let Some(&(_, _, expires_at)) = <[_]>::first(&rows) else { return Ok(None) };
-        let user = single_user(rows.into_iter().map(|(row, role, _)| (row, role)).collect())?;
+        let user = single_user(rows.into_iter().map(|(row, role, _)| (row, role)))?;
         Ok(user.map(|user| (user, expires_at)))
     }
 }
@@ -93,7 +93,7 @@ impl<E> From<DieselError> for TxError<E> {
 }
 
 /// Folds the rows of a users ⟕ user_roles join (one row per role) into the user.
-fn single_user(rows: Vec<(UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
+fn single_user(rows: impl IntoIterator<Item = (UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
     let mut rows = rows.into_iter();
     let Some((row, first_role)) = rows.next() else { return Ok(None) };
     let roles = first_role.into_iter().chain(rows.filter_map(|(_, role)| role));
@@ -221,7 +221,7 @@ impl UserRepository for DieselUserRepository {
             ),
             [] => return Ok(None),
         };
-        let rows = rows.into_iter().map(|(row, _, role)| (row, role)).collect();
+        let rows = rows.into_iter().map(|(row, _, role)| (row, role));
         Ok(single_user(rows)?.map(|user| StoredCredentials { user, password_hash, throttle }))
     }
 

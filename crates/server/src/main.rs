@@ -35,7 +35,7 @@ enum Command {
     AddSigningKey,
 }
 
-/// See the workspace manifest: memory comes back after a burst of 19 MiB Argon2 blocks.
+/// Why mimalloc: see the workspace manifest and BENCHMARKS.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

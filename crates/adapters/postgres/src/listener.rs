@@ -73,7 +73,7 @@ pub(crate) fn start(database_url: &str, cache: &Arc<SignedInCache>) {
 async fn listen(database_url: String, cache: Weak<SignedInCache>) {
     let mut wait = RECONNECT_AFTER.0;
     loop {
-        let error = hear_changes(&database_url, &cache).await;
+        let Err(error) = hear_changes(&database_url, &cache).await;
         let Some(cache) = cache.upgrade() else { return };
         // Listening had been proven: this is a new outage, so the first retry comes soon.
         if cache.is_listening() {
@@ -88,14 +88,7 @@ async fn listen(database_url: String, cache: Weak<SignedInCache>) {
 }
 
 /// Listens until the connection is lost; only ever returns why.
-async fn hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Lost {
-    match try_hear_changes(database_url, cache).await {
-        Ok(never) => match never {},
-        Err(lost) => lost,
-    }
-}
-
-async fn try_hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Result<std::convert::Infallible, Lost> {
+async fn hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Result<std::convert::Infallible, Lost> {
     let mut conn = AsyncPgConnection::establish(database_url).await?;
     diesel::sql_query(format!("SET application_name = '{APPLICATION_NAME}'")).execute(&mut conn).await?;
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;

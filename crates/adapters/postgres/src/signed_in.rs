@@ -26,6 +26,13 @@ struct State {
     sessions: HashMap<SessionId, Remembered>,
 }
 
+impl State {
+    fn forget_all(&mut self) {
+        self.generation += 1;
+        self.sessions.clear();
+    }
+}
+
 #[derive(Debug)]
 struct Remembered {
     user: User,
@@ -75,16 +82,13 @@ impl SignedInCache {
     }
 
     pub(crate) fn forget_all(&self) {
-        let mut state = self.lock();
-        state.generation += 1;
-        state.sessions.clear();
+        self.lock().forget_all();
     }
 
     /// Changes made elsewhere are heard from now on, or no longer: either way, what was remembered may be stale.
     pub(crate) fn set_listening(&self, listening: bool) {
         let mut state = self.lock();
-        state.generation += 1;
-        state.sessions.clear();
+        state.forget_all();
         state.listening = listening;
     }
 
