@@ -71,11 +71,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::backend::StoredTime;
+
+    login_throttles (user_id, network) {
+        user_id -> BigInt,
+        network -> Text,
+        failures -> Integer,
+        in_flight -> Integer,
+        locked_until -> Nullable<StoredTime>,
+        updated_at -> StoredTime,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(roles, users, user_roles, sessions, refresh_tokens);
+diesel::joinable!(login_throttles -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(roles, users, user_roles, sessions, refresh_tokens, login_throttles);
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`: the case folding the unique indexes on email and username are built on.

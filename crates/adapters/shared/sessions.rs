@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel::result::Error as DieselError;
+use diesel_async::RunQueryDsl;
 use users_domain::UserId;
 use users_ports::{
     NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
@@ -34,34 +34,8 @@ impl DieselSessionRepository {
 impl SessionRepository for DieselSessionRepository {
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        let created = conn
-            .transaction(async |conn| {
-                let id: i64 = diesel::insert_into(sessions::table)
-                    .values((
-                        sessions::user_id.eq(session.user_id.0),
-                        sessions::created_at.eq(session.created_at),
-                        sessions::expires_at.eq(session.expires_at),
-                    ))
-                    .returning(sessions::id)
-                    .get_result(conn)
-                    .await?;
-                diesel::insert_into(refresh_tokens::table)
-                    .values((
-                        refresh_tokens::token_hash.eq(&session.refresh_token_hash.0),
-                        refresh_tokens::session_id.eq(id),
-                        refresh_tokens::created_at.eq(session.created_at),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok::<_, DieselError>(id)
-            })
-            .await;
-        match created {
-            Ok(id) => Ok(Some(SessionId(id))),
-            // The user was deleted between the password check and now.
-            Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => Ok(None),
-            Err(error) => Err(fault(error)),
-        }
+        let created = crate::backend::create_session(&mut conn, &session).await.map_err(fault)?;
+        Ok(created.map(SessionId))
     }
 
     async fn rotate_refresh_token(
@@ -87,8 +61,18 @@ impl SessionRepository for DieselSessionRepository {
             .optional()
             .map_err(fault)?;
         let Some((session_id, Some(used_at))) = earlier else { return Ok(RefreshTokenUse::Unknown) };
-        let session = session_state(&mut conn, session_id).await.map_err(fault)?;
-        Ok(session.map_or(RefreshTokenUse::Unknown, |session| RefreshTokenUse::Replayed { session, used_at }))
+        let Some(session) = session_state(&mut conn, session_id).await.map_err(fault)? else {
+            return Ok(RefreshTokenUse::Unknown);
+        };
+        let successor_issued = diesel::select(diesel::dsl::exists(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&successor.0))
+                .filter(refresh_tokens::session_id.eq(session_id)),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(fault)?;
+        Ok(RefreshTokenUse::Replayed { session, used_at, successor_issued })
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
@@ -113,6 +97,17 @@ impl SessionRepository for DieselSessionRepository {
         Ok(())
     }
 
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        // Their refresh tokens go with them (ON DELETE CASCADE).
+        let purged =
+            diesel::delete(sessions::table.filter(sessions::expires_at.lt(before).or(sessions::revoked_at.lt(before))))
+                .execute(&mut conn)
+                .await
+                .map_err(fault)?;
+        Ok(u64::try_from(purged).unwrap_or_default())
+    }
+
     async fn revoke_all_of_user(
         &self,
         user: UserId,
@@ -134,15 +129,18 @@ impl SessionRepository for DieselSessionRepository {
 
 /// The session `session_id` as the refresh flow judges it; `None` if it no longer exists.
 pub(crate) async fn session_state(conn: &mut Connection, session_id: i64) -> Result<Option<SessionState>, DieselError> {
-    let session: Option<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sessions::table
+    type SessionRow = (i64, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
+    let session: Option<SessionRow> = sessions::table
         .find(session_id)
-        .select((sessions::user_id, sessions::expires_at, sessions::revoked_at))
+        .select((sessions::user_id, sessions::created_at, sessions::expires_at, sessions::revoked_at))
         .first(conn)
         .await
         .optional()?;
-    Ok(session.map(|(user_id, expires_at, revoked_at)| SessionState {
+    Ok(session.map(|(user_id, created_at, expires_at, revoked_at)| SessionState {
         id: SessionId(session_id),
         user_id: UserId(user_id),
+        // A session is made by a sign-in (or sign-up): its password was entered when it began.
+        authenticated_at: created_at,
         expires_at,
         revoked: revoked_at.is_some(),
     }))

@@ -3,21 +3,22 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
-    PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser,
+    Page, PageRequest, PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository,
+    UserUpdate,
 };
 
 use crate::backend::{Connection, Pool, fault};
 use crate::pool::checkout;
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
-use crate::schema::{lower, roles, sessions, user_roles, users};
+use crate::schema::{login_throttles, lower, roles, sessions, user_roles, users};
 
 #[derive(Clone)]
 pub struct DieselUserRepository {
@@ -150,6 +151,102 @@ fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
 
+/// Ends the sessions an update asks to end, inside its transaction.
+async fn end_sessions(conn: &mut Connection, user_id: i64, ends: EndSessions, now: DateTime<Utc>) -> QueryResult<()> {
+    let mut query = diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .into_boxed();
+    if let EndSessions::AllBut(keep) = ends {
+        query = query.filter(sessions::id.ne(keep.0));
+    }
+    query.set(sessions::revoked_at.eq(now)).execute(conn).await?;
+    Ok(())
+}
+
+/// A sign-in attempt that began this long ago and never finished was lost (a crash, a dropped connection to the
+/// store): checking a password takes milliseconds, or seconds in a long hashing queue.
+const LOST_ATTEMPT_AFTER: Duration = Duration::seconds(60);
+
+/// The sign-in counts of one account from one network (a row of `login_throttles`, or a fresh one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable)]
+struct NetworkThrottle {
+    failures: i32,
+    in_flight: i32,
+    locked_until: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+impl NetworkThrottle {
+    fn fresh(now: DateTime<Utc>) -> Self {
+        Self { failures: 0, in_flight: 0, locked_until: None, updated_at: now }
+    }
+
+    fn failures(&self) -> u32 {
+        u32::try_from(self.failures).unwrap_or(0)
+    }
+
+    /// Counts attempts that have been under way for too long as the failures they may have been, conservatively.
+    fn settle_lost_attempts(&mut self, now: DateTime<Utc>, lockout: &LockoutPolicy) {
+        if self.in_flight > 0 && self.updated_at + LOST_ATTEMPT_AFTER <= now {
+            self.failures = self.failures.saturating_add(self.in_flight);
+            self.in_flight = 0;
+            self.locked_until = lockout.wait_after(self.failures()).map(|wait| now + wait);
+            self.updated_at = now;
+        }
+    }
+
+    /// How many checks may be under way at once: as many as failures are left before the threshold, so that even if
+    /// they all fail no more are checked than the threshold allows; one at a time once a lock has run out.
+    fn may_check_another(&self, lockout: &LockoutPolicy) -> bool {
+        let room = lockout.threshold.saturating_sub(self.failures()).max(1);
+        u32::try_from(self.in_flight).unwrap_or(u32::MAX) < room
+    }
+}
+
+async fn network_throttle(
+    conn: &mut Connection,
+    user_id: i64,
+    network: &ClientNetwork,
+) -> QueryResult<Option<NetworkThrottle>> {
+    login_throttles::table
+        .find((user_id, network.as_str()))
+        .select((
+            login_throttles::failures,
+            login_throttles::in_flight,
+            login_throttles::locked_until,
+            login_throttles::updated_at,
+        ))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Writes the counts back: an update of the row, or its first insert. Callers hold the user's row lock, so no other
+/// attempt of this account inserts the same row meanwhile.
+async fn save_network_throttle(
+    conn: &mut Connection,
+    user_id: i64,
+    network: &ClientNetwork,
+    throttle: NetworkThrottle,
+) -> QueryResult<()> {
+    let values = (
+        login_throttles::failures.eq(throttle.failures),
+        login_throttles::in_flight.eq(throttle.in_flight),
+        login_throttles::locked_until.eq(throttle.locked_until),
+        login_throttles::updated_at.eq(throttle.updated_at),
+    );
+    let updated =
+        diesel::update(login_throttles::table.find((user_id, network.as_str()))).set(values).execute(conn).await?;
+    if updated == 0 {
+        diesel::insert_into(login_throttles::table)
+            .values((login_throttles::user_id.eq(user_id), login_throttles::network.eq(network.as_str()), values))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 impl UserRepository for DieselUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         let mut conn = checkout(&self.pool).await?;
@@ -253,6 +350,9 @@ impl UserRepository for DieselUserRepository {
                 diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
                 add_memberships(conn, id.0, role_ids).await?;
             }
+            if let Some(ends) = update.ends_sessions {
+                end_sessions(conn, id.0, ends, update.updated_at).await?;
+            }
             // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
             Ok(user_rows(conn, id.0).await?)
         })
@@ -271,42 +371,117 @@ impl UserRepository for DieselUserRepository {
     async fn begin_login_attempt(
         &self,
         id: UserId,
+        network: &ClientNetwork,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
     ) -> Result<LoginAttempt, StoreError> {
         let mut conn = checkout(&self.pool).await?;
         conn.transaction::<_, DieselError, _>(async |conn| {
-            // The row stays locked to the end of the transaction: concurrent attempts, from this instance or
-            // another, take their turn, and each sees the count and lock the previous one left.
-            let Some((failed, locked_until)) = crate::backend::lock_login_throttle(conn, id.0).await? else {
-                return Ok(LoginAttempt::Allowed { attempt: 0 });
+            // The user's row stays locked to the end of the transaction: concurrent attempts on this account, from
+            // this instance or another, take their turn, and each sees the counts the previous one left.
+            let Some((_, account_locked_until)) = crate::backend::lock_login_throttle(conn, id.0).await? else {
+                return Ok(LoginAttempt::Allowed);
             };
-            if let Some(until) = locked_until.filter(|until| *until > now) {
+            if let Some(until) = account_locked_until.filter(|until| *until > now) {
                 return Ok(LoginAttempt::Locked { until });
             }
-            let attempt = u32::try_from(failed).unwrap_or(0).saturating_add(1);
-            let lock = lockout.wait_after(attempt).map(|wait| now + wait);
-            diesel::update(users::table.find(id.0))
-                .set((
-                    users::failed_logins.eq(i32::try_from(attempt).unwrap_or(i32::MAX)),
-                    users::locked_until.eq(lock),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(LoginAttempt::Allowed { attempt })
+            let stored = network_throttle(conn, id.0, network).await?;
+            let mut throttle = stored.unwrap_or_else(|| NetworkThrottle::fresh(now));
+            throttle.settle_lost_attempts(now, lockout);
+            let attempt = if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+                LoginAttempt::Locked { until }
+            } else if throttle.may_check_another(lockout) {
+                throttle.in_flight += 1;
+                throttle.updated_at = now;
+                LoginAttempt::Allowed
+            } else {
+                LoginAttempt::Busy
+            };
+            if stored != Some(throttle) {
+                save_network_throttle(conn, id.0, network, throttle).await?;
+            }
+            Ok(attempt)
         })
         .await
         .map_err(fault)
     }
 
-    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError> {
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        diesel::update(users::table.find(id.0))
-            .set((users::failed_logins.eq(0), users::locked_until.eq(None::<DateTime<Utc>>)))
-            .execute(&mut conn)
-            .await
-            .map_err(fault)?;
-        Ok(())
+        conn.transaction::<_, DieselError, _>(async |conn| {
+            let Some((account_failures, account_locked_until)) =
+                crate::backend::lock_login_throttle(conn, id.0).await?
+            else {
+                return Ok(None);
+            };
+            // Gone only if an admin cleared the locks meanwhile: this attempt then starts the count again.
+            let mut throttle =
+                network_throttle(conn, id.0, network).await?.unwrap_or_else(|| NetworkThrottle::fresh(now));
+            throttle.in_flight = (throttle.in_flight - 1).max(0);
+            throttle.updated_at = now;
+            let account = match outcome {
+                AttemptOutcome::Abandoned => None,
+                AttemptOutcome::Verified => {
+                    throttle.failures = 0;
+                    throttle.locked_until = None;
+                    (account_failures != 0 || account_locked_until.is_some()).then_some((0, None))
+                }
+                AttemptOutcome::Refused => {
+                    throttle.failures = throttle.failures.saturating_add(1);
+                    throttle.locked_until = lockout.wait_after(throttle.failures()).map(|wait| now + wait);
+                    let failures = account_failures.saturating_add(1);
+                    let locked_until =
+                        lockout.backstop_wait_after(u32::try_from(failures).unwrap_or(0)).map(|wait| now + wait);
+                    Some((failures, locked_until))
+                }
+            };
+            save_network_throttle(conn, id.0, network, throttle).await?;
+            let mut lock = throttle.locked_until;
+            if let Some((failures, locked_until)) = account {
+                diesel::update(users::table.find(id.0))
+                    .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until)))
+                    .execute(conn)
+                    .await?;
+                lock = lock.max(locked_until);
+            }
+            Ok(lock)
+        })
+        .await
+        .map_err(fault)
+    }
+
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        conn.transaction::<_, DieselError, _>(async |conn| {
+            diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(id.0))).execute(conn).await?;
+            let found = diesel::update(users::table.find(id.0))
+                .set((users::failed_logins.eq(0), users::locked_until.eq(None::<DateTime<Utc>>)))
+                .execute(conn)
+                .await?;
+            Ok(found > 0)
+        })
+        .await
+        .map_err(fault)
+    }
+
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = checkout(&self.pool).await?;
+        let purged = diesel::delete(
+            login_throttles::table
+                .filter(login_throttles::updated_at.lt(before))
+                .filter(login_throttles::locked_until.is_null().or(login_throttles::locked_until.lt(before))),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(fault)?;
+        Ok(u64::try_from(purged).unwrap_or_default())
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {

@@ -1,11 +1,31 @@
-//! A signed-in user's own account: changing the profile, email, username or password, and deleting it.
+//! A signed-in user's own account: changing the profile, email, username or password, and deleting it. The changes
+//! that take over an account need proof that its owner is there, not merely a token of theirs.
 
-use users_domain::{PasswordError, ProfileChanges, User};
+use chrono::Duration;
+use users_domain::{ClientNetwork, LoginIdentifier, Password, PasswordError, ProfileChanges, User};
 use users_ports::{
-    DeleteUserError as StoreDeleteError, PasswordHasher, SessionRepository, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError as StoreDeleteError, EndSessions, PasswordHasher, UpdateUserError, UserRepository, UserUpdate,
 };
 
-use crate::{Adapters, CurrentUser, Unexpected, UserService, unexpected_from_port_errors};
+use crate::auth::PasswordCheckError;
+use crate::{Adapters, CurrentUser, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
+
+/// What a request offers as proof that the account's owner is present: the password typed again, if any, and the
+/// network it comes from (a wrong password counts as a failed sign-in from there).
+#[derive(Clone, Debug)]
+pub struct Reauthentication {
+    pub current_password: CurrentPassword,
+    pub network: ClientNetwork,
+}
+
+/// The current password as a request gives it.
+#[derive(Clone, Debug)]
+pub enum CurrentPassword {
+    NotGiven,
+    Typed(Password),
+    /// Text no account's password can be (too short, say): refused like a wrong password, without a hash.
+    Impossible,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateProfileError {
@@ -18,6 +38,16 @@ pub enum UpdateProfileError {
     /// The account was deleted while the request was under way.
     #[error("the account no longer exists")]
     AccountGone,
+    /// A new password or email needs the current password, or a session whose password was entered recently; the
+    /// request had neither, or a wrong current password.
+    #[error("this change needs the current password")]
+    ReauthenticationRequired,
+    /// Too many wrong passwords in a row from this network (or from everywhere): refused for this long.
+    #[error("too many failed sign-ins; try again later")]
+    Locked { retry_after: Duration },
+    /// The password hashers are busy: try again shortly.
+    #[error("the service is busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -26,20 +56,65 @@ pub enum UpdateProfileError {
 pub enum DeleteAccountError {
     #[error("the last admin cannot delete their account")]
     LastAdmin,
+    /// As for [`UpdateProfileError::ReauthenticationRequired`].
+    #[error("deleting the account needs the current password")]
+    ReauthenticationRequired,
+    #[error("too many failed sign-ins; try again later")]
+    Locked { retry_after: Duration },
+    #[error("the service is busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
 unexpected_from_port_errors!(UpdateProfileError, DeleteAccountError);
+busy_from_hash_errors!(UpdateProfileError, DeleteAccountError);
+
+/// Why the owner's presence could not be confirmed.
+enum PresenceError {
+    NotProven,
+    Check(PasswordCheckError),
+}
+
+impl From<PresenceError> for UpdateProfileError {
+    fn from(error: PresenceError) -> Self {
+        match error {
+            PresenceError::NotProven | PresenceError::Check(PasswordCheckError::Wrong) => {
+                Self::ReauthenticationRequired
+            }
+            PresenceError::Check(PasswordCheckError::Locked { retry_after }) => Self::Locked { retry_after },
+            PresenceError::Check(PasswordCheckError::Busy) => Self::Busy,
+            PresenceError::Check(PasswordCheckError::Unexpected(error)) => Self::Unexpected(error),
+        }
+    }
+}
+
+impl From<PresenceError> for DeleteAccountError {
+    fn from(error: PresenceError) -> Self {
+        match error {
+            PresenceError::NotProven | PresenceError::Check(PasswordCheckError::Wrong) => {
+                Self::ReauthenticationRequired
+            }
+            PresenceError::Check(PasswordCheckError::Locked { retry_after }) => Self::Locked { retry_after },
+            PresenceError::Check(PasswordCheckError::Busy) => Self::Busy,
+            PresenceError::Check(PasswordCheckError::Unexpected(error)) => Self::Unexpected(error),
+        }
+    }
+}
 
 impl<A: Adapters> UserService<A> {
-    /// Applies the changes the user asked for. A new password ends every other session of the user, so whoever
-    /// knew the old one is signed out everywhere but here.
+    /// Applies the changes the user asked for. A new password or email needs proof of presence (see
+    /// [`Reauthentication`]). A new password ends every other session of the user in the same transaction, so
+    /// whoever knew the old one is signed out everywhere but here.
     pub async fn update_profile(
         &self,
         current: &CurrentUser,
         changes: ProfileChanges,
+        proof: Reauthentication,
     ) -> Result<User, UpdateProfileError> {
+        if changes.takes_over_the_account() {
+            self.confirm_presence(current, proof).await?;
+        }
         let password_hash = match &changes.password {
             Some(password) => {
                 // Checked against the names the account will have after this change.
@@ -50,36 +125,64 @@ impl<A: Adapters> UserService<A> {
             }
             None => None,
         };
-        let password_changed = password_hash.is_some();
-        let now = self.now();
+        let ends_sessions = password_hash.is_some().then_some(EndSessions::AllBut(current.session));
         let update = UserUpdate {
             username: changes.username,
             email: changes.email,
             password_hash,
             profile: changes.profile,
             roles: None,
-            updated_at: now,
+            ends_sessions,
+            updated_at: self.now(),
         };
-        let user = self.users.update(current.user.id, update).await.map_err(|error| match error {
+        self.users.update(current.user.id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => UpdateProfileError::AccountGone,
             UpdateUserError::DuplicateEmail => UpdateProfileError::EmailTaken,
             UpdateUserError::DuplicateUsername => UpdateProfileError::UsernameTaken,
             UpdateUserError::Unexpected(error) => error.into(),
             // This update leaves roles alone, so the store refusing a demotion is a fault.
             UpdateUserError::LastAdmin => UpdateProfileError::Unexpected(Unexpected(Box::new(error))),
-        })?;
-        if password_changed {
-            self.sessions.revoke_all_of_user(user.id, Some(current.session), now).await?;
-        }
-        Ok(user)
+        })
     }
 
-    /// Deletes the user's account with its sessions. Deleting an account that is already gone succeeds.
-    pub async fn delete_account(&self, current: &CurrentUser) -> Result<(), DeleteAccountError> {
+    /// Deletes the user's account with its sessions, given proof of presence. Deleting an account that is already
+    /// gone succeeds.
+    pub async fn delete_account(
+        &self,
+        current: &CurrentUser,
+        proof: Reauthentication,
+    ) -> Result<(), DeleteAccountError> {
+        self.confirm_presence(current, proof).await?;
         match self.users.delete(current.user.id).await {
             Ok(()) | Err(StoreDeleteError::NotFound) => Ok(()),
             Err(StoreDeleteError::LastAdmin) => Err(DeleteAccountError::LastAdmin),
             Err(StoreDeleteError::Unexpected(error)) => Err(error.into()),
         }
+    }
+
+    /// The owner is there if they typed their password again (checked like a sign-in: throttled, and a wrong one
+    /// counted) or if their session's password was entered within the policy's window. A token alone, stolen from a
+    /// log or a browser, proves neither.
+    async fn confirm_presence(&self, current: &CurrentUser, proof: Reauthentication) -> Result<(), PresenceError> {
+        let now = self.now();
+        let password = match proof.current_password {
+            CurrentPassword::Typed(password) => password,
+            CurrentPassword::Impossible => return Err(PresenceError::NotProven),
+            CurrentPassword::NotGiven => {
+                let recent = current.authenticated_at.is_some_and(|at| now - at <= self.policy.reauthentication);
+                return if recent { Ok(()) } else { Err(PresenceError::NotProven) };
+            }
+        };
+        let login = LoginIdentifier::Email(current.user.email.clone());
+        let credentials = self
+            .users
+            .find_credentials(&login)
+            .await
+            .map_err(|error| PresenceError::Check(PasswordCheckError::Unexpected(error.into())))?;
+        // Gone, or its email changed meanwhile: nothing to check the password against.
+        let Some(credentials) = credentials.filter(|found| found.user.id == current.user.id) else {
+            return Err(PresenceError::NotProven);
+        };
+        self.check_password(&credentials, &password, &proof.network, now).await.map_err(PresenceError::Check)
     }
 }

@@ -78,6 +78,9 @@ pub enum CreateUserError {
     UsernameTaken,
     #[error(transparent)]
     InvalidRoles(InvalidRoles),
+    /// The password hashers are busy: try again shortly.
+    #[error("the service is busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -102,6 +105,14 @@ pub enum DeleteUserError {
     NotFound,
     #[error("the last admin cannot be deleted")]
     LastAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClearLockoutError {
+    #[error("user not found")]
+    NotFound,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -142,8 +153,17 @@ unexpected_from_port_errors!(
     ReplaceUserError,
     DeleteUserError,
     ListRolesError,
+    ClearLockoutError,
     ProvisionAdminError
 );
+crate::busy_from_hash_errors!(CreateUserError);
+
+/// Run from the command line, where nothing else competes for the hashers: busy hashers are a fault there.
+impl From<users_ports::PasswordHashError> for ProvisionAdminError {
+    fn from(error: users_ports::PasswordHashError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
 
 impl From<ResolveRolesError> for CreateUserError {
     fn from(error: ResolveRolesError) -> Self {
@@ -218,6 +238,7 @@ impl<A: Adapters> UserService<A> {
                 ..ProfilePatch::default()
             },
             roles,
+            ends_sessions: None,
             updated_at: self.now(),
         };
         self.users.update(id, update).await.map_err(|error| match error {
@@ -241,6 +262,12 @@ impl<A: Adapters> UserService<A> {
             StoreDeleteError::LastAdmin => DeleteUserError::LastAdmin,
             StoreDeleteError::Unexpected(error) => error.into(),
         })
+    }
+
+    /// Forgets the user's failed sign-ins and lifts every lock they caused, from every network: the way back for an
+    /// owner whose account was locked from everywhere by guessing spread over many networks.
+    pub async fn clear_lockout(&self, _admin: &Administrator, id: UserId) -> Result<(), ClearLockoutError> {
+        if self.users.clear_lockout(id).await? { Ok(()) } else { Err(ClearLockoutError::NotFound) }
     }
 
     pub async fn list_roles(&self, _admin: &Administrator) -> Result<Vec<Role>, ListRolesError> {
@@ -267,6 +294,7 @@ impl<A: Adapters> UserService<A> {
                 password_hash: None,
                 profile: ProfilePatch::default(),
                 roles: Some(roles),
+                ends_sessions: None,
                 updated_at: self.now(),
             };
             let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {

@@ -1,13 +1,20 @@
 //! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
+use users_domain::{ClientNetwork, LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
 use users_ports::{
-    InsertUserError, LoginAttempt, NewSession, NewUser, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId,
-    SessionRepository, TokenError, TokenIssuer, UserRepository,
+    AttemptOutcome, Clock, InsertUserError, LoginAttempt, NewSession, NewUser, PasswordHash, PasswordHashError,
+    PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials,
+    TokenError, TokenIssuer, TokenSubject, UserRepository,
 };
 
-use crate::{Adapters, Unexpected, UserService, unexpected_from_port_errors};
+use crate::{Adapters, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
+
+/// How long a sign-in waits for the attempts ahead of it from its network (a burst of them, right or wrong) before
+/// it is told to try again, and how often it looks.
+const PATIENCE: Duration = Duration::seconds(10);
+const FIRST_LOOK: Duration = Duration::milliseconds(10);
+const LONGEST_PAUSE: Duration = Duration::milliseconds(250);
 
 /// What a client holds after signing in: a short-lived access token and a refresh token to renew it.
 #[derive(Clone, Debug)]
@@ -30,6 +37,8 @@ pub struct SignedIn {
 pub struct CurrentUser {
     pub user: User,
     pub session: SessionId,
+    /// When the password was entered for the session, as the token says (`None` in tokens that predate it).
+    pub authenticated_at: Option<DateTime<Utc>>,
 }
 
 /// A signed-in user who holds the `admin` role. Only [`CurrentUser::into_admin`] makes one, so a use case that takes
@@ -61,6 +70,9 @@ pub enum RegisterError {
     WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
+    /// The password hashers are busy: try again shortly.
+    #[error("the service is busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -70,9 +82,12 @@ pub enum LoginError {
     /// The same for an unknown account and a wrong password.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// Too many failed sign-ins in a row: the account refuses sign-ins for this long.
+    /// Too many failed sign-ins in a row from this network (or from everywhere): refused for this long.
     #[error("too many failed sign-ins; try again later")]
     Locked { retry_after: Duration },
+    /// The password hashers are busy: try again shortly.
+    #[error("the service is busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -111,6 +126,42 @@ pub enum AuthenticateError {
 }
 
 unexpected_from_port_errors!(RegisterError, LoginError, RefreshError, LogoutError, AuthenticateError);
+busy_from_hash_errors!(RegisterError, LoginError);
+
+/// Why a password offered for an account was not accepted, before each use case words it its own way.
+#[derive(Debug)]
+pub(crate) enum PasswordCheckError {
+    Wrong,
+    Locked { retry_after: Duration },
+    Busy,
+    Unexpected(Unexpected),
+}
+
+impl From<StoreError> for PasswordCheckError {
+    fn from(error: StoreError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+impl From<PasswordHashError> for PasswordCheckError {
+    fn from(error: PasswordHashError) -> Self {
+        match error {
+            PasswordHashError::Busy => Self::Busy,
+            error => Self::Unexpected(error.into()),
+        }
+    }
+}
+
+impl From<PasswordCheckError> for LoginError {
+    fn from(error: PasswordCheckError) -> Self {
+        match error {
+            PasswordCheckError::Wrong => Self::InvalidCredentials,
+            PasswordCheckError::Locked { retry_after } => Self::Locked { retry_after },
+            PasswordCheckError::Busy => Self::Busy,
+            PasswordCheckError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
 
 impl<A: Adapters> UserService<A> {
     /// Creates an account with the `user` role and signs it in.
@@ -121,46 +172,91 @@ impl<A: Adapters> UserService<A> {
             .map_err(RegisterError::WeakPassword)?;
         let now = self.now();
         let new_user = self.new_user(registration, vec![Role::User], now).await?;
+        let password_hash = new_user.password_hash.clone();
         let user = self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => RegisterError::EmailTaken,
             InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
             InsertUserError::Unexpected(error) => error.into(),
         })?;
         // Only a deletion within these milliseconds could make the session fail to start: a fault, not a refusal.
-        let tokens =
-            self.start_session(&user, now).await?.ok_or_else(|| Unexpected::from("registered user vanished"))?;
+        let tokens = self
+            .start_session(&user, &password_hash, now)
+            .await?
+            .ok_or_else(|| Unexpected::from("registered user vanished"))?;
         Ok(SignedIn { user, tokens })
     }
 
     /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
-    /// wrong password and fails the same way.
-    pub async fn login(&self, login: LoginIdentifier, password: Password) -> Result<SignedIn, LoginError> {
+    /// wrong password and fails the same way. Failures are counted per account and client `network`.
+    pub async fn login(
+        &self,
+        login: LoginIdentifier,
+        password: Password,
+        network: &ClientNetwork,
+    ) -> Result<SignedIn, LoginError> {
         let Some(credentials) = self.users.find_credentials(&login).await? else {
             self.hasher.verify_dummy(&password).await?;
             return Err(LoginError::InvalidCredentials);
         };
-        let (id, now) = (credentials.user.id, self.now());
-        // A locked account answers at once: no password hash is spent on an attack.
-        let locked = |until: DateTime<Utc>| LoginError::Locked { retry_after: until - now };
-        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
-            return Err(locked(until));
-        }
-        // Counted as a failure before the password is checked, so that a burst of concurrent guesses cannot all be
-        // checked before the lock is written.
-        let attempt = match self.users.begin_login_attempt(id, now, &self.policy.lockout).await? {
-            LoginAttempt::Locked { until } => return Err(locked(until)),
-            LoginAttempt::Allowed { attempt } => attempt,
-        };
-        if !self.hasher.verify(&password, &credentials.password_hash).await? {
-            if self.policy.lockout.wait_after(attempt).is_some() {
-                tracing::warn!(user = id.0, failures = attempt, "sign-ins locked after repeated failures");
-            }
-            return Err(LoginError::InvalidCredentials);
-        }
-        self.users.reset_failed_logins(id).await?;
-        // The account was deleted while its password was being checked.
-        let tokens = self.start_session(&credentials.user, now).await?.ok_or(LoginError::InvalidCredentials)?;
+        let now = self.now();
+        self.check_password(&credentials, &password, network, now).await?;
+        // The account was deleted, or its password changed, while the password was being checked.
+        let tokens = self
+            .start_session(&credentials.user, &credentials.password_hash, now)
+            .await?
+            .ok_or(LoginError::InvalidCredentials)?;
         Ok(SignedIn { user: credentials.user, tokens })
+    }
+
+    /// Whether `password` is the account's, throttled like a sign-in: refused without a hash while the account is
+    /// locked for `network`, and counted as a failure from there when wrong.
+    pub(crate) async fn check_password(
+        &self,
+        credentials: &StoredCredentials,
+        password: &Password,
+        network: &ClientNetwork,
+        now: DateTime<Utc>,
+    ) -> Result<(), PasswordCheckError> {
+        let id = credentials.user.id;
+        // Locked from everywhere: answered at once, without a transaction or a hash.
+        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
+            return Err(PasswordCheckError::Locked { retry_after: until - now });
+        }
+        self.begin_attempt(credentials, network).await?;
+        let verified = self.hasher.verify(password, &credentials.password_hash).await;
+        let outcome = match verified {
+            Ok(true) => AttemptOutcome::Verified,
+            Ok(false) => AttemptOutcome::Refused,
+            Err(_) => AttemptOutcome::Abandoned,
+        };
+        let lockout = &self.policy.lockout;
+        if let Some(until) = self.users.finish_login_attempt(id, network, outcome, self.now(), lockout).await? {
+            tracing::warn!(user = id.0, %network, %until, "sign-ins locked after repeated failures");
+        }
+        if verified? { Ok(()) } else { Err(PasswordCheckError::Wrong) }
+    }
+
+    /// Starts an attempt, waiting while the attempts under way from `network` fill its room (see
+    /// `UserRepository::begin_login_attempt`); after [`PATIENCE`], refused for a second.
+    async fn begin_attempt(
+        &self,
+        credentials: &StoredCredentials,
+        network: &ClientNetwork,
+    ) -> Result<(), PasswordCheckError> {
+        let (mut pause, mut waited) = (FIRST_LOOK, Duration::zero());
+        loop {
+            let now = self.now();
+            match self.users.begin_login_attempt(credentials.user.id, network, now, &self.policy.lockout).await? {
+                LoginAttempt::Allowed => return Ok(()),
+                LoginAttempt::Locked { until } => return Err(PasswordCheckError::Locked { retry_after: until - now }),
+                LoginAttempt::Busy if waited < PATIENCE => {
+                    self.clock.sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(LONGEST_PAUSE);
+                }
+                LoginAttempt::Busy => return Err(PasswordCheckError::Locked { retry_after: Duration::seconds(1) }),
+            }
+        }
     }
 
     /// Trades a refresh token for a new pair. The presented token is used up. Presented again within the grace
@@ -177,7 +273,18 @@ impl<A: Adapters> UserService<A> {
         let (session, issued_at) = match rotation {
             RefreshTokenUse::Fresh(session) => (session, now),
             RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
-            RefreshTokenUse::Replayed { session, used_at } if now - used_at <= self.policy.refresh_grace => {
+            RefreshTokenUse::Replayed { session, used_at, successor_issued }
+                if now - used_at <= self.policy.refresh_grace =>
+            {
+                if !successor_issued {
+                    // Handing out this successor would give the client a token its session never had.
+                    tracing::error!(
+                        session = session.id.0,
+                        "a refresh token's successor differs between instances: give every instance the same \
+                         refresh-token secret"
+                    );
+                    return Err(RefreshError::InvalidToken);
+                }
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.
                 (session, used_at)
             }
@@ -194,7 +301,7 @@ impl<A: Adapters> UserService<A> {
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
         // Should signing fail now, the successor is stored but unseen; a retry within the grace window is handed
         // the same pair, so the client is not logged out by our fault.
-        Ok(self.token_pair(&user, session.id, successor, issued_at)?)
+        Ok(self.token_pair(&user, session.id, session.authenticated_at, successor, issued_at)?)
     }
 
     /// Ends the session the refresh token belongs to. Idempotent for a token of an already ended session.
@@ -218,7 +325,7 @@ impl<A: Adapters> UserService<A> {
             .find_signed_in(claims.user_id, claims.session_id, self.now())
             .await?
             .ok_or(AuthenticateError::SessionEnded)?;
-        Ok(CurrentUser { user, session: claims.session_id })
+        Ok(CurrentUser { user, session: claims.session_id, authenticated_at: claims.authenticated_at })
     }
 
     /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles.
@@ -227,7 +334,7 @@ impl<A: Adapters> UserService<A> {
         registration: Registration,
         roles: Vec<Role>,
         now: DateTime<Utc>,
-    ) -> Result<NewUser, Unexpected> {
+    ) -> Result<NewUser, PasswordHashError> {
         Ok(NewUser {
             password_hash: self.hasher.hash(&registration.password).await?,
             object_id: self.object_ids.next(now),
@@ -243,27 +350,42 @@ impl<A: Adapters> UserService<A> {
         })
     }
 
-    /// A new session and its tokens; `None` if the user no longer exists.
-    async fn start_session(&self, user: &User, now: DateTime<Utc>) -> Result<Option<TokenPair>, Unexpected> {
+    /// A new session, its password entered `now`, and its tokens; `None` if the user no longer exists or no longer
+    /// has the password hash that was checked.
+    async fn start_session(
+        &self,
+        user: &User,
+        checked: &PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenPair>, Unexpected> {
         let refresh_token = self.tokens.new_refresh_token();
         let new_session = NewSession {
             user_id: user.id,
+            password_hash: checked.clone(),
             refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
             created_at: now,
             expires_at: now + self.policy.refresh_token_ttl,
         };
         let Some(session) = self.sessions.create(new_session).await? else { return Ok(None) };
-        self.token_pair(user, session, refresh_token, now).map(Some)
+        self.token_pair(user, session, now, refresh_token, now).map(Some)
     }
 
     fn token_pair(
         &self,
         user: &User,
         session: SessionId,
+        authenticated_at: DateTime<Utc>,
         refresh_token: RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Unexpected> {
-        let access = self.tokens.issue_access_token(user.id, user.object_id, session, &user.roles, now)?;
+        let subject = TokenSubject {
+            user_id: user.id,
+            object_id: user.object_id,
+            session_id: session,
+            roles: user.roles.clone(),
+            authenticated_at,
+        };
+        let access = self.tokens.issue_access_token(&subject, now)?;
         // `exp` is in whole seconds while `now` is not: round up, so a 15-minute token says 900, not 899.
         let expires_in = (access.expires_at - now + Duration::milliseconds(999)).num_seconds();
         Ok(TokenPair { access_token: access.token, refresh_token, expires_in })

@@ -12,10 +12,10 @@ use users_ports::{
     Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository,
 };
 
-pub use account::{DeleteAccountError, UpdateProfileError};
+pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
 pub use admin::{
-    CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError, ProvisionAdminError,
-    ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError,
+    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
@@ -34,7 +34,8 @@ pub trait Adapters: Send + Sync + 'static {
     type Clock: Clock;
 }
 
-/// How long a sign-in lasts without being used, and how failed sign-ins are throttled.
+/// How long a sign-in lasts without being used, how failed sign-ins are throttled, and how recently a password must
+/// have been entered for changes that take over the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// Lifetime of a refresh token; each rotation starts it again.
@@ -43,6 +44,9 @@ pub struct SessionPolicy {
     /// same moment (it gets the same new pair) rather than for a replay (which ends the session).
     pub refresh_grace: Duration,
     pub lockout: LockoutPolicy,
+    /// A session whose password was entered this recently may change the password or email, or delete the account,
+    /// without typing the password again. Refreshes do not renew it.
+    pub reauthentication: Duration,
 }
 
 impl Default for SessionPolicy {
@@ -51,8 +55,20 @@ impl Default for SessionPolicy {
             refresh_token_ttl: Duration::days(30),
             refresh_grace: Duration::seconds(10),
             lockout: LockoutPolicy::default(),
+            reauthentication: Duration::minutes(5),
         }
     }
+}
+
+/// How long an ended session, or an idle network's sign-in count, is kept before [`UserService::purge_ended`]
+/// deletes it: long enough to look into an incident, short enough that the tables do not grow with every sign-in.
+pub const RETAINED_AFTER_END: Duration = Duration::days(1);
+
+/// What [`UserService::purge_ended`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub login_throttles: u64,
 }
 
 /// Every use case of the service. Shared behind an `Arc` by the driving adapters.
@@ -83,6 +99,15 @@ impl<A: Adapters> UserService<A> {
         Ok(self.users.check_health().await?)
     }
 
+    /// Deletes what no request can use any more: sessions (with their refresh tokens) that ended or expired
+    /// [`RETAINED_AFTER_END`] ago, and the sign-in counts of networks idle that long.
+    pub async fn purge_ended(&self) -> Result<Purged, Unexpected> {
+        let before = self.now() - RETAINED_AFTER_END;
+        let sessions = self.sessions.purge_ended(before).await?;
+        let login_throttles = self.users.purge_login_throttles(before).await?;
+        Ok(Purged { sessions, login_throttles })
+    }
+
     /// The public keys other services verify our access tokens with (none when a shared secret signs them).
     pub fn published_keys(&self) -> Vec<PublishedKey> {
         self.tokens.published_keys()
@@ -107,6 +132,10 @@ impl Clock for SystemClock {
     /// Microseconds: the finest time every store keeps, so a timestamp reads the same whichever store holds it.
     fn now(&self) -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration.to_std().unwrap_or_default()).await;
     }
 }
 
@@ -139,16 +168,11 @@ impl From<TokenError> for Unexpected {
     }
 }
 
-/// Lets `?` turn any port fault into the `Unexpected` variant of a use case's error enum.
+/// Lets `?` turn any store or token fault into the `Unexpected` variant of a use case's error enum.
 macro_rules! unexpected_from_port_errors {
     ($($error:ty),+ $(,)?) => {$(
         impl From<users_ports::StoreError> for $error {
             fn from(error: users_ports::StoreError) -> Self {
-                Self::Unexpected(error.into())
-            }
-        }
-        impl From<users_ports::PasswordHashError> for $error {
-            fn from(error: users_ports::PasswordHashError) -> Self {
                 Self::Unexpected(error.into())
             }
         }
@@ -160,6 +184,22 @@ macro_rules! unexpected_from_port_errors {
     )+};
 }
 pub(crate) use unexpected_from_port_errors;
+
+/// Lets `?` turn a hasher's answer into a use case's error: its `Busy` variant when the hashers refused the work
+/// (the client may try again shortly), `Unexpected` for a fault.
+macro_rules! busy_from_hash_errors {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<users_ports::PasswordHashError> for $error {
+            fn from(error: users_ports::PasswordHashError) -> Self {
+                match error {
+                    users_ports::PasswordHashError::Busy => Self::Busy,
+                    error => Self::Unexpected(error.into()),
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use busy_from_hash_errors;
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use users_app::{
-    CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError, ProvisionAdminError,
-    ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError,
+    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 use users_domain::{LoginIdentifier, Profile, ProfilePatch, Registration, Role, User, UserId};
 use users_ports::{
@@ -466,6 +466,17 @@ async fn create_user_turns_a_hasher_failure_into_unexpected_and_stores_nothing()
     assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
 }
 
+#[tokio::test]
+async fn create_user_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));
+    mocks.users.expect_insert().never();
+
+    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+
+    assert!(matches!(error, CreateUserError::Busy), "{error:?}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // replace_user
 
@@ -511,6 +522,7 @@ fn expect_replaced(mocks: &mut Mocks, roles: Option<Vec<Role>>, outcome: Result<
                 && update.username.is_none()
                 && update.password_hash.is_none()
                 && update.roles == roles
+                && update.ends_sessions.is_none()
                 && update.updated_at == now()
         })
         .times(1)
@@ -646,6 +658,38 @@ async fn replace_user_with_a_failing_role_look_up_is_unexpected_and_updates_noth
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// clear_lockout
+
+#[tokio::test]
+async fn clear_lockout_forgets_the_failed_sign_ins_of_the_user() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_clear_lockout().withf(|id| *id == UserId(5)).times(1).returning(|_| Ok(true));
+
+    mocks.service().clear_lockout(&administrator(), UserId(5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn clear_lockout_of_an_unknown_user_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_clear_lockout().withf(|id| *id == UserId(999)).times(1).returning(|_| Ok(false));
+
+    let error = mocks.service().clear_lockout(&administrator(), UserId(999)).await.unwrap_err();
+
+    assert!(matches!(error, ClearLockoutError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn clear_lockout_turns_a_store_failure_into_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_clear_lockout().times(1).returning(|_| Err(store_error()));
+
+    let error = mocks.service().clear_lockout(&administrator(), UserId(5)).await.unwrap_err();
+
+    assert!(matches!(error, ClearLockoutError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // list_roles
 
 #[tokio::test]
@@ -748,6 +792,7 @@ async fn provision_admin_promotes_an_existing_user_and_keeps_their_password() {
                 && update.password_hash.is_none()
                 && update.username.is_none()
                 && update.profile == ProfilePatch::default()
+                && update.ends_sessions.is_none()
         })
         .times(1)
         .returning(|_, _| Ok(user(3, &[Role::Admin, Role::User])));
@@ -835,6 +880,20 @@ async fn provision_admin_turns_a_hasher_failure_into_unexpected_and_stores_nothi
     let error = provision(mocks).await.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn provision_admin_takes_busy_hashers_for_a_fault() {
+    // Run from the command line, nothing else competes for the hashers.
+    let mut mocks = Mocks::new();
+    expect_looked_up(&mut mocks, None);
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));
+    mocks.users.expect_insert().never();
+
+    let error = provision(mocks).await.unwrap_err();
+
+    assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains("busy"), "{error}");
 }
 
 #[tokio::test]

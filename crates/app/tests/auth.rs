@@ -2,13 +2,16 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
 use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
-use users_domain::{LoginIdentifier, PersonName, Profile, Registration, Role, UserId};
+use users_domain::{ClientNetwork, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId};
 use users_ports::{
-    AccessClaims, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession, PasswordHashError,
-    RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
+    AccessClaims, AttemptOutcome, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession,
+    PasswordHashError, RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;
@@ -76,6 +79,7 @@ async fn register_stores_a_user_and_signs_it_in() {
             *session
                 == NewSession {
                     user_id: UserId(1),
+                    password_hash: new_hash(),
                     refresh_token_hash: hash_of_str("rt-new"),
                     created_at: now(),
                     expires_at: now() + Duration::days(30),
@@ -87,11 +91,15 @@ async fn register_stores_a_user_and_signs_it_in() {
     mocks
         .tokens
         .expect_issue_access_token()
-        .withf(|id, _, session, roles, at| {
-            *id == UserId(1) && *session == SessionId(7) && roles == [Role::User] && *at == now()
+        .withf(|subject, at| {
+            subject.user_id == UserId(1)
+                && subject.session_id == SessionId(7)
+                && subject.roles == [Role::User]
+                && subject.authenticated_at == now()
+                && *at == now()
         })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(access_token()));
+        .returning(|_, _| Ok(access_token()));
 
     let signed_in = mocks.service().register(registration()).await.unwrap();
 
@@ -113,11 +121,13 @@ async fn register_signs_the_access_token_for_the_stored_user() {
     mocks
         .tokens
         .expect_issue_access_token()
-        .withf(|id, oid, session, _, _| {
-            *id == UserId(41) && object_id_seconds(*oid) == now_seconds() && *session == SessionId(3)
+        .withf(|subject, _| {
+            subject.user_id == UserId(41)
+                && object_id_seconds(subject.object_id) == now_seconds()
+                && subject.session_id == SessionId(3)
         })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(access_token()));
+        .returning(|_, _| Ok(access_token()));
 
     let signed_in = mocks.service().register(registration()).await.unwrap();
 
@@ -137,7 +147,7 @@ async fn register_uses_the_refresh_token_lifetime_of_the_policy() {
         .withf(|session| session.expires_at == now() + Duration::hours(12))
         .times(1)
         .returning(|_| Ok(Some(SessionId(7))));
-    mocks.tokens.expect_issue_access_token().times(1).returning(|_, _, _, _, _| Ok(access_token()));
+    mocks.tokens.expect_issue_access_token().times(1).returning(|_, _| Ok(access_token()));
 
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12), ..SessionPolicy::default() };
     mocks.service_with(policy).register(registration()).await.unwrap();
@@ -214,16 +224,46 @@ async fn register_turns_a_signing_failure_into_unexpected() {
     mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(7))));
-    mocks
-        .tokens
-        .expect_issue_access_token()
-        .times(1)
-        .returning(|_, _, _, _, _| Err(TokenError::Unexpected("no key".into())));
+    mocks.tokens.expect_issue_access_token().times(1).returning(|_, _| Err(TokenError::Unexpected("no key".into())));
 
     let error = mocks.service().register(registration()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("no key"), "{error}");
+}
+
+#[tokio::test]
+async fn register_starts_the_session_for_the_hash_it_just_stored() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| session.user_id == UserId(1) && session.password_hash == new_hash())
+        .times(1)
+        .returning(|_| Ok(Some(SessionId(7))));
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .withf(|subject, at| subject.session_id == SessionId(7) && subject.authenticated_at == now() && *at == now())
+        .times(1)
+        .returning(|_, _| Ok(access_token()));
+
+    mocks.service().register(registration()).await.unwrap();
+}
+
+#[tokio::test]
+async fn register_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));
+    mocks.users.expect_insert().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().register(registration()).await.unwrap_err();
+
+    assert!(matches!(error, RegisterError::Busy), "{error:?}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -233,22 +273,9 @@ fn by_email() -> LoginIdentifier {
     LoginIdentifier::Email(email("user1@example.com"))
 }
 
-fn credentials() -> StoredCredentials {
-    StoredCredentials { user: plain_user(), password_hash: stored_hash(), throttle: LoginThrottle::default() }
-}
-
-/// The store is asked once to start a sign-in attempt of user 1 at [`now`], under the default lockout policy.
-fn expect_attempt(mocks: &mut Mocks, outcome: LoginAttempt) {
-    mocks
-        .users
-        .expect_begin_login_attempt()
-        .withf(|id, at, lockout| *id == UserId(1) && *at == now() && *lockout == LockoutPolicy::default())
-        .times(1)
-        .returning(move |_, _, _| Ok(outcome));
-}
-
+/// The right password's attempt ends `Verified`, which starts the counts again.
 fn expect_count_reset(mocks: &mut Mocks) {
-    mocks.users.expect_reset_failed_logins().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(()));
+    expect_finished(mocks, AttemptOutcome::Verified, None);
 }
 
 #[tokio::test]
@@ -260,7 +287,7 @@ async fn login_with_the_right_password_starts_a_session() {
         .withf(|login| *login == by_email())
         .times(1)
         .returning(|_| Ok(Some(credentials())));
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     expect_count_reset(&mut mocks);
     mocks
         .hasher
@@ -277,6 +304,7 @@ async fn login_with_the_right_password_starts_a_session() {
             *session
                 == NewSession {
                     user_id: UserId(1),
+                    password_hash: stored_hash(),
                     refresh_token_hash: hash_of_str("rt-new"),
                     created_at: now(),
                     expires_at: now() + Duration::days(30),
@@ -286,7 +314,7 @@ async fn login_with_the_right_password_starts_a_session() {
         .returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap();
+    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
 
     assert_eq!(signed_in.user, plain_user());
     assert_eq!(signed_in.tokens.access_token, "signed.access.token");
@@ -303,15 +331,17 @@ async fn login_by_username_looks_up_the_username() {
         .withf(|login| *login == LoginIdentifier::Username(username("user1")))
         .times(1)
         .returning(|_| Ok(Some(credentials())));
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     expect_count_reset(&mut mocks);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in =
-        mocks.service().login(LoginIdentifier::Username(username("user1")), password("correct horse battery")).await;
+    let signed_in = mocks
+        .service()
+        .login(LoginIdentifier::Username(username("user1")), password("correct horse battery"), &network())
+        .await;
 
     assert_eq!(signed_in.unwrap().user.id, UserId(1));
 }
@@ -322,9 +352,10 @@ async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks.hasher.expect_verify_dummy().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(()));
     mocks.hasher.expect_verify().never();
+    expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
@@ -335,12 +366,12 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
     mocks.hasher.expect_verify_dummy().never();
-    // Counted before the check; nothing undoes the count.
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
-    mocks.users.expect_reset_failed_logins().never();
+    // Counted as one more failure from the client's network once the check is done.
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
+    expect_finished(&mut mocks, AttemptOutcome::Refused, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
@@ -349,11 +380,13 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
 async fn login_against_a_malformed_hash_is_unexpected() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Err(PasswordHashError::MalformedHash));
+    // The password was never checked: the attempt counts as nothing.
+    expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("malformed"), "{error}");
@@ -370,7 +403,7 @@ async fn login_with_a_failing_dummy_verification_is_unexpected() {
         .returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
 }
@@ -381,19 +414,208 @@ async fn login_with_a_failing_store_is_unexpected() {
     mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
     mocks.hasher.expect_verify().never();
     mocks.hasher.expect_verify_dummy().never();
+    expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
+#[tokio::test]
+async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
+    let mut mocks = Mocks::new();
+    let mut seq = Sequence::new();
+    let elsewhere = ClientNetwork::of("2001:db8:1:2::7".parse().unwrap());
+    mocks.users.expect_find_credentials().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(credentials())));
+    let begun = elsewhere.clone();
+    mocks
+        .users
+        .expect_begin_login_attempt()
+        .withf(move |id, from, at, _| *id == UserId(1) && *from == begun && *at == now())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| Ok(LoginAttempt::Allowed));
+    mocks.hasher.expect_verify().times(1).in_sequence(&mut seq).returning(|_, _| Ok(true));
+    let finished = elsewhere.clone();
+    mocks
+        .users
+        .expect_finish_login_attempt()
+        .withf(move |id, from, outcome, at, _| {
+            *id == UserId(1) && *from == finished && *outcome == AttemptOutcome::Verified && *at == now()
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _, _| Ok(None));
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(SessionId(9))));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &elsewhere).await.unwrap();
+
+    assert_eq!(signed_in.user, plain_user());
+}
+
+/// The store is asked to start user 1's attempt from [`network`] at [`now`] up to `times`; it answers `Busy` to the
+/// first `busy` of them and `Allowed` after. Returns how many it was asked.
+fn expect_busy_starts(mocks: &mut Mocks, busy: usize, times: impl Into<mockall::TimesRange>) -> Arc<AtomicUsize> {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&starts);
+    mocks
+        .users
+        .expect_begin_login_attempt()
+        .withf(|id, from, at, lockout| {
+            *id == UserId(1) && *from == network() && *at == now() && *lockout == LockoutPolicy::default()
+        })
+        .times(times)
+        .returning(move |_, _, _, _| {
+            let earlier = counted.fetch_add(1, Ordering::SeqCst);
+            Ok(if earlier < busy { LoginAttempt::Busy } else { LoginAttempt::Allowed })
+        });
+    starts
+}
+
+#[tokio::test]
+async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    let starts = expect_busy_starts(&mut mocks, 2, 3);
+    // Each wait comes after a busy answer, before the next look.
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let (record, looked) = (Arc::clone(&waits), Arc::clone(&starts));
+    mocks
+        .clock
+        .expect_sleep()
+        .times(2)
+        .returning(move |duration| record.lock().unwrap().push((looked.load(Ordering::SeqCst), duration)));
+    let checked = Arc::clone(&starts);
+    mocks.hasher.expect_verify().times(1).returning(move |_, _| {
+        assert_eq!(checked.load(Ordering::SeqCst), 3, "the password is checked only once the attempt is allowed");
+        Ok(true)
+    });
+    expect_count_reset(&mut mocks);
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
+
+    assert_eq!(signed_in.user, plain_user());
+    let waits = waits.lock().unwrap();
+    assert_eq!(waits.iter().map(|(after, _)| *after).collect::<Vec<_>>(), [1, 2], "{waits:?}");
+    assert!(waits.iter().all(|(_, wait)| *wait > Duration::zero() && *wait < Duration::seconds(1)), "{waits:?}");
+}
+
+#[tokio::test]
+async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_a_hash() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    // Never allowed; the bounds only stop a use case that would wait for ever.
+    let starts = expect_busy_starts(&mut mocks, usize::MAX, 2..=10_000);
+    let waits = mocks.expect_sleeps(1..10_000);
+    mocks.hasher.expect_verify().never();
+    mocks.users.expect_finish_login_attempt().never();
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(1)), "{error:?}");
+    let waits = waits.lock().unwrap();
+    let waited = waits.iter().fold(Duration::zero(), |total, wait| total + *wait);
+    let last = *waits.last().unwrap();
+    assert!(waited >= Duration::seconds(10), "gave up after {waited} of waiting");
+    assert!(waited - last < Duration::seconds(10), "waited on after 10 s: {waited}");
+    assert!(waits.iter().all(|wait| *wait > Duration::zero() && *wait < Duration::seconds(1)), "{waits:?}");
+    assert_eq!(starts.load(Ordering::SeqCst), waits.len() + 1, "one look after each wait");
+}
+
+#[tokio::test]
+async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Err(PasswordHashError::Unexpected("out of memory".into())));
+    expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains("out of memory"), "{error}");
+}
+
+#[tokio::test]
+async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Err(PasswordHashError::Busy));
+    expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Busy), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_to_an_unknown_account_while_the_hashers_are_busy_is_busy_like_a_known_one() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
+    mocks.hasher.expect_verify_dummy().times(1).returning(|_| Err(PasswordHashError::Busy));
+    expect_no_attempt(&mut mocks);
+    expect_no_session(&mut mocks);
+
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::Busy), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_refused_like_a_wrong_password() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
+    mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    expect_count_reset(&mut mocks);
+    mocks.expect_new_refresh_token("rt-new");
+    // The session may start only while the user still has the hash the password was checked against.
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| session.user_id == UserId(1) && session.password_hash == stored_hash())
+        .times(1)
+        .returning(|_| Ok(None));
+    mocks.tokens.expect_issue_access_token().never();
+
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // refresh
 
+/// When the password of [`live_session`] was entered: its sign-in, long before any refresh.
+fn signed_in() -> DateTime<Utc> {
+    now() - Duration::hours(2)
+}
+
 fn live_session() -> SessionState {
-    SessionState { id: SESSION, user_id: UserId(1), expires_at: now() + Duration::days(3), revoked: false }
+    SessionState {
+        id: SESSION,
+        user_id: UserId(1),
+        authenticated_at: signed_in(),
+        expires_at: now() + Duration::days(3),
+        revoked: false,
+    }
+}
+
+/// Expects exactly one access token to be signed for `user` in [`live_session`] as of `issued_at`: the session's
+/// sign-in time goes into it unchanged.
+fn expect_refreshed_token(mocks: &mut Mocks, user: &User, issued_at: DateTime<Utc>) {
+    mocks.expect_access_token_at(user, SESSION, signed_in(), issued_at);
 }
 
 /// `rt-old`'s successor is `rt-new`, and the store expects to rotate the one into the other at [`now`], once, with
@@ -447,7 +669,7 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(plain_user())));
-    mocks.expect_access_token(&plain_user(), SESSION);
+    expect_refreshed_token(&mut mocks, &plain_user(), now());
     mocks.sessions.expect_revoke().never();
     mocks.tokens.expect_new_refresh_token().never();
 
@@ -463,7 +685,7 @@ async fn refresh_extends_the_session_by_the_policy_lifetime() {
     let mut mocks = Mocks::new();
     expect_rotated_until(&mut mocks, now() + Duration::hours(6), RefreshTokenUse::Fresh(live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_access_token(&plain_user(), SESSION);
+    expect_refreshed_token(&mut mocks, &plain_user(), now());
 
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6), ..SessionPolicy::default() };
     mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap();
@@ -476,7 +698,7 @@ async fn refresh_signs_with_the_roles_the_user_has_now() {
     expect_rotated(&mut mocks, RefreshTokenUse::Fresh(live_session()));
     let found = promoted.clone();
     mocks.users.expect_find_by_id().times(1).return_once(move |_| Ok(Some(found)));
-    mocks.expect_access_token(&promoted, SESSION);
+    expect_refreshed_token(&mut mocks, &promoted, now());
 
     mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
 }
@@ -494,9 +716,9 @@ async fn refresh_with_an_unknown_token_is_invalid() {
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
 
-/// The token was first used `ago` before [`now`].
+/// The token was first used `ago` before [`now`], by an instance that derived the same successor.
 fn replayed(ago: Duration, session: SessionState) -> RefreshTokenUse {
-    RefreshTokenUse::Replayed { session, used_at: now() - ago }
+    RefreshTokenUse::Replayed { session, used_at: now() - ago, successor_issued: true }
 }
 
 #[tokio::test]
@@ -505,7 +727,7 @@ async fn refresh_replayed_within_the_grace_window_gets_the_first_answer_again() 
     let first_use = now() - Duration::seconds(10);
     expect_rotated(&mut mocks, replayed(Duration::seconds(10), live_session()));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks.expect_access_token_at(&plain_user(), SESSION, first_use);
+    expect_refreshed_token(&mut mocks, &plain_user(), first_use);
     mocks.sessions.expect_revoke().never();
     mocks.tokens.expect_new_refresh_token().never();
 
@@ -626,6 +848,60 @@ async fn refresh_with_a_failing_store_is_unexpected() {
 }
 
 #[tokio::test]
+async fn refresh_keeps_the_sign_in_time_of_the_session_in_the_new_token() {
+    let mut mocks = Mocks::new();
+    let long_ago = now() - Duration::days(20);
+    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(SessionState { authenticated_at: long_ago, ..live_session() }));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    // Issued now, but the password was entered at the sign-in: a refresh does not renew it.
+    mocks.expect_access_token_at(&plain_user(), SESSION, long_ago, now());
+
+    mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_replayed_within_the_grace_window_for_a_successor_never_issued_is_invalid_and_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    // The first use was answered by an instance that derives successors with another secret.
+    let other_successor = RefreshTokenUse::Replayed {
+        session: live_session(),
+        used_at: now() - Duration::seconds(1),
+        successor_issued: false,
+    };
+    expect_rotated(&mut mocks, other_successor);
+    mocks.sessions.expect_revoke().never();
+    mocks.users.expect_find_by_id().never();
+    expect_no_pair(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_replayed_after_the_grace_window_revokes_its_session_whatever_successor_was_issued() {
+    let mut mocks = Mocks::new();
+    let late = RefreshTokenUse::Replayed {
+        session: live_session(),
+        used_at: now() - Duration::minutes(5),
+        successor_issued: false,
+    };
+    expect_rotated(&mut mocks, late);
+    mocks
+        .sessions
+        .expect_revoke()
+        .withf(|session, at| *session == SESSION && *at == now())
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks.users.expect_find_by_id().never();
+    expect_no_pair(&mut mocks);
+
+    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+
+    assert!(matches!(error, RefreshError::Reused), "{error:?}");
+}
+
+#[tokio::test]
 async fn logout_revokes_the_session_of_the_token() {
     let mut mocks = Mocks::new();
     mocks
@@ -677,6 +953,7 @@ fn claims() -> AccessClaims {
         session_id: SESSION,
         // Stale on purpose: the user is loaded fresh, so the roles in the token do not count.
         roles: vec![Role::Admin, Role::User],
+        authenticated_at: Some(now() - Duration::hours(2)),
         issued_at: now() - Duration::minutes(5),
         expires_at: now() + Duration::minutes(10),
     }
@@ -760,6 +1037,33 @@ async fn authenticate_with_a_failing_store_is_unexpected() {
     assert!(matches!(error, AuthenticateError::Unexpected(_)), "{error:?}");
 }
 
+#[tokio::test]
+async fn authenticate_tells_when_the_password_was_entered_as_the_token_says() {
+    let mut mocks = Mocks::new();
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
+
+    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+
+    assert_eq!(current.authenticated_at, Some(now() - Duration::hours(2)));
+}
+
+#[tokio::test]
+async fn authenticate_with_a_token_that_predates_sign_in_times_tells_none() {
+    let mut mocks = Mocks::new();
+    mocks
+        .tokens
+        .expect_verify_access_token()
+        .times(1)
+        .returning(|_| Ok(AccessClaims { authenticated_at: None, ..claims() }));
+    mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
+
+    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+
+    assert_eq!(current.authenticated_at, None);
+    assert_eq!(current.session, SESSION);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // into_admin
 
@@ -785,7 +1089,7 @@ async fn refresh_that_cannot_sign_is_unexpected_and_a_retry_in_the_grace_window_
         .tokens
         .expect_issue_access_token()
         .times(1)
-        .returning(|_, _, _, _, _| Err(TokenError::Unexpected("signer down".into())));
+        .returning(|_, _| Err(TokenError::Unexpected("signer down".into())));
 
     let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
 
@@ -796,14 +1100,14 @@ async fn refresh_that_cannot_sign_is_unexpected_and_a_retry_in_the_grace_window_
 async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a_wrong_password() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 1 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     expect_count_reset(&mut mocks);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
@@ -835,11 +1139,12 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(10, Some(until)))));
     mocks.hasher.expect_verify().never();
     mocks.hasher.expect_verify_dummy().never();
-    mocks.users.expect_begin_login_attempt().never();
+    // No store transaction either.
+    expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
     // Even the right password waits out the lock.
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
 }
@@ -851,10 +1156,10 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
     let until = now() + Duration::minutes(1);
     expect_attempt(&mut mocks, LoginAttempt::Locked { until });
     mocks.hasher.expect_verify().never();
-    mocks.users.expect_reset_failed_logins().never();
+    mocks.users.expect_finish_login_attempt().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
 }
@@ -863,13 +1168,13 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
 async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
-    // The store locked the account when it counted the tenth attempt; a failure leaves it so.
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 10 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(false));
-    mocks.users.expect_reset_failed_logins().never();
+    // The store locks the network when it counts the tenth failure; the client is told no more than for any other.
+    expect_finished(&mut mocks, AttemptOutcome::Refused, Some(now() + Duration::minutes(1)));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!")).await.unwrap_err();
+    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
@@ -879,12 +1184,12 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     let mut mocks = Mocks::new();
     let expired = now() - Duration::seconds(1);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(12, Some(expired)))));
-    expect_attempt(&mut mocks, LoginAttempt::Allowed { attempt: 13 });
+    expect_attempt(&mut mocks, LoginAttempt::Allowed);
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     expect_count_reset(&mut mocks);
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    assert!(mocks.service().login(by_email(), password("correct horse battery")).await.is_ok());
+    assert!(mocks.service().login(by_email(), password("correct horse battery"), &network()).await.is_ok());
 }

@@ -9,8 +9,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{Duration, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use users_domain::{Email, ObjectId, Password, PersonName, ProfileUrl, Role, UserId, Username};
-use users_jwt::{Ed25519KeyPair, JwtIssuer, KeyId};
-use users_ports::{SessionId, TokenIssuer};
+use users_jwt::{Ed25519KeyPair, JwtIssuer, KeyId, RefreshSecret};
+use users_ports::{SessionId, TokenIssuer, TokenSubject};
 
 fn full_profile(c: &mut Criterion) {
     c.bench_function("validate a full profile", |b| {
@@ -37,14 +37,23 @@ fn full_profile(c: &mut Criterion) {
 
 fn access_tokens(c: &mut Criterion) {
     let key = Ed25519KeyPair::generate(KeyId::parse("bench").unwrap()).unwrap();
-    let eddsa = JwtIssuer::ed25519(&key, &[], Duration::minutes(15)).unwrap();
-    let hs256 = JwtIssuer::hs256(&[7u8; 64], Duration::minutes(15)).unwrap();
+    let refresh_secret = RefreshSecret::new(&[9u8; 64]).unwrap();
+    let eddsa = JwtIssuer::ed25519(&key, &[], Duration::minutes(15), refresh_secret.clone()).unwrap();
+    let hs256 = JwtIssuer::hs256(&[7u8; 64], Duration::minutes(15), refresh_secret).unwrap();
     let object_id = ObjectId::parse("507f1f77bcf86cd799439011").unwrap();
     for (name, issuer) in [("EdDSA", &eddsa), ("HS256", &hs256)] {
         let mut user = 0;
         let mut issue = || {
             user += 1; // a new token each time, so none is remembered from before
-            issuer.issue_access_token(UserId(user), object_id, SessionId(7), &[Role::User], Utc::now())
+            let now = Utc::now();
+            let subject = TokenSubject {
+                user_id: UserId(user),
+                object_id,
+                session_id: SessionId(7),
+                roles: vec![Role::User],
+                authenticated_at: now,
+            };
+            issuer.issue_access_token(&subject, now)
         };
         c.bench_function(&format!("issue an access token ({name})"), |b| b.iter(|| issue().unwrap()));
         c.bench_function(&format!("verify a new access token ({name})"), |b| {

@@ -4,6 +4,7 @@
 //! exists is valid ("parse, don't validate"). The crate does no I/O and knows nothing of HTTP, SQL or async runtimes,
 //! which is what lets other services embed it alone.
 
+mod client_network;
 mod email;
 mod object_id;
 mod password;
@@ -13,6 +14,7 @@ mod role;
 mod user;
 mod username;
 
+pub use client_network::ClientNetwork;
 pub use email::{Email, EmailError};
 pub use object_id::{ObjectId, ObjectIdError};
 pub use password::{Password, PasswordError};

@@ -77,6 +77,14 @@ pub struct ProfileChanges {
     pub profile: ProfilePatch,
 }
 
+impl ProfileChanges {
+    /// Whether these changes take over the account (a new password, or a new email that a recovery mail would go
+    /// to), so that whoever asks must prove they are its owner, not merely the holder of a token.
+    pub fn takes_over_the_account(&self) -> bool {
+        self.password.is_some() || self.email.is_some()
+    }
+}
+
 /// Changes to the optional profile fields. For each, `None` keeps the stored value, `Some(None)` clears it and
 /// `Some(Some(v))` sets it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

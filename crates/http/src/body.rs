@@ -41,6 +41,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     }
 }
 
+/// A JSON object body that may be left out altogether (no body, or an empty one): for `DELETE`s that take optional
+/// fields. A body that is there is read exactly as [`JsonObject`] reads it.
+#[derive(Debug)]
+pub struct OptionalJsonObject<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = request.headers();
+        let declared_empty = headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok())
+            .is_some_and(|length| length.trim() == "0");
+        let has_body = !declared_empty
+            && (headers.contains_key(actix_web::http::header::CONTENT_LENGTH)
+                || headers.contains_key(actix_web::http::header::TRANSFER_ENCODING));
+        if !has_body {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let object = JsonObject::<T>::from_request(request, payload);
+        Box::pin(async move { Ok(Self(Some(object.await?.0))) })
+    }
+}
+
 /// serde's "invalid type: integer `42`, expected a string" without the value: "must be a string".
 fn without_value(message: &str) -> String {
     match message.split_once(", expected ") {

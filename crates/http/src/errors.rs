@@ -2,10 +2,11 @@
 //! (malformed JSON, wrong content type, oversized body, bad query string) get the same problem+json shape.
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
 use users_app::{
-    AuthenticateError, CreateUserError, DeleteAccountError, DeleteUserError, GetUserError, InvalidRoles,
-    ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
-    Unexpected, UpdateProfileError,
+    AuthenticateError, ClearLockoutError, CreateUserError, DeleteAccountError, DeleteUserError, GetUserError,
+    InvalidRoles, ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
+    ReplaceUserError, Unexpected, UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -33,6 +34,27 @@ fn last_admin() -> Problem {
     Problem::conflict("last-admin", "the last admin cannot be removed or demoted; make another user admin first")
 }
 
+/// The password hashers' queue is full: nothing was done, and a retry shortly will likely pass.
+fn busy() -> Problem {
+    Problem::service_unavailable("busy", "the service is busy checking passwords; try again shortly", 1)
+}
+
+fn locked(retry_after: chrono::Duration) -> Problem {
+    // Whole seconds, rounded up, so a client that waits as told is not refused again.
+    let seconds = (retry_after + chrono::Duration::milliseconds(999)).num_seconds();
+    Problem::too_many_requests("too many failed sign-ins; this account refuses sign-ins for a while", seconds)
+}
+
+fn reauthentication_required() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "reauthentication-required",
+        "Reauthentication required",
+        "this change needs the account's password: send it as current_password (a sign-in within the last few \
+         minutes also counts)",
+    )
+}
+
 fn user_not_found() -> Problem {
     Problem::not_found("no user has this id")
 }
@@ -57,6 +79,7 @@ impl From<RegisterError> for Problem {
             RegisterError::EmailTaken => email_taken(),
             RegisterError::UsernameTaken => username_taken(),
             RegisterError::WeakPassword(error) => weak_password(&error),
+            RegisterError::Busy => busy(),
             RegisterError::Unexpected(error) => error.into(),
         }
     }
@@ -68,14 +91,8 @@ impl From<LoginError> for Problem {
             LoginError::InvalidCredentials => {
                 Problem::unauthorized("invalid-credentials", "the credentials are not valid", CHALLENGE)
             }
-            LoginError::Locked { retry_after } => {
-                // Whole seconds, rounded up, so a client that waits as told is not refused again.
-                let seconds = (retry_after + chrono::Duration::milliseconds(999)).num_seconds();
-                Problem::too_many_requests(
-                    "too many failed sign-ins; this account refuses sign-ins for a while",
-                    seconds,
-                )
-            }
+            LoginError::Locked { retry_after } => locked(retry_after),
+            LoginError::Busy => busy(),
             LoginError::Unexpected(error) => error.into(),
         }
     }
@@ -124,6 +141,9 @@ impl From<UpdateProfileError> for Problem {
             UpdateProfileError::UsernameTaken => username_taken(),
             UpdateProfileError::WeakPassword(error) => weak_password(&error),
             UpdateProfileError::AccountGone => user_not_found(),
+            UpdateProfileError::ReauthenticationRequired => reauthentication_required(),
+            UpdateProfileError::Locked { retry_after } => locked(retry_after),
+            UpdateProfileError::Busy => busy(),
             UpdateProfileError::Unexpected(error) => error.into(),
         }
     }
@@ -133,6 +153,9 @@ impl From<DeleteAccountError> for Problem {
     fn from(error: DeleteAccountError) -> Self {
         match error {
             DeleteAccountError::LastAdmin => last_admin(),
+            DeleteAccountError::ReauthenticationRequired => reauthentication_required(),
+            DeleteAccountError::Locked { retry_after } => locked(retry_after),
+            DeleteAccountError::Busy => busy(),
             DeleteAccountError::Unexpected(error) => error.into(),
         }
     }
@@ -178,6 +201,7 @@ impl From<CreateUserError> for Problem {
             CreateUserError::UsernameTaken => username_taken(),
             CreateUserError::WeakPassword(error) => weak_password(&error),
             CreateUserError::InvalidRoles(invalid) => invalid.into(),
+            CreateUserError::Busy => busy(),
             CreateUserError::Unexpected(error) => error.into(),
         }
     }
@@ -195,6 +219,15 @@ impl From<ReplaceUserError> for Problem {
     }
 }
 
+impl From<ClearLockoutError> for Problem {
+    fn from(error: ClearLockoutError) -> Self {
+        match error {
+            ClearLockoutError::NotFound => user_not_found(),
+            ClearLockoutError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
 impl From<ListRolesError> for Problem {
     fn from(error: ListRolesError) -> Self {
         match error {
@@ -206,7 +239,6 @@ impl From<ListRolesError> for Problem {
 /// A JSON body actix could not read: 413 too large, 415 not JSON, 400 not well-formed, 422 well-formed but of the
 /// wrong shape (a number where a string belongs).
 pub(crate) fn json_error(error: JsonPayloadError) -> Problem {
-    use actix_web::http::StatusCode;
     match error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,12 +5,14 @@
 
 mod admin_api;
 mod body;
+mod client;
 mod errors;
 mod extractors;
 mod fields;
 mod health;
 mod observability;
 mod openapi;
+mod password_limit;
 mod problem;
 mod profile_api;
 mod rate_limit;
@@ -23,11 +25,13 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use users_app::{Adapters, UserService};
 
-pub use body::JsonObject;
+pub use body::{JsonObject, OptionalJsonObject};
+pub use client::ClientNetworkOf;
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
 pub use openapi::document_json as openapi_document;
+pub use password_limit::PasswordWorkLimiter;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use rate_limit::{AuthRateLimiter, InvalidProxy, RateLimitPolicy, TrustedProxies, limit_auth_requests};
 pub use routes::Endpoint;

@@ -86,6 +86,7 @@ pub(crate) struct FieldErrorDocument {
         admin_api::create_user,
         admin_api::replace_user,
         admin_api::delete_user,
+        admin_api::clear_lockout,
         admin_api::list_roles,
         well_known::jwks,
     ),

@@ -97,6 +97,15 @@ impl Problem {
         }
     }
 
+    /// 503 with `Retry-After` in whole seconds: the service cannot take this work now, and says when to come back.
+    pub fn service_unavailable(slug: &'static str, detail: impl Into<String>, retry_after_secs: i64) -> Self {
+        let retry_after = HeaderValue::from(retry_after_secs.max(1));
+        Self {
+            headers: Box::new([(header::RETRY_AFTER, retry_after)]),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, slug, "Service unavailable", detail)
+        }
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

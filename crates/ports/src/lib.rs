@@ -14,10 +14,12 @@ mod users;
 pub use clock::Clock;
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
-pub use tokens::{AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer};
+pub use tokens::{
+    AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
+};
 pub use users::{
-    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
-    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser,
+    Page, PageRequest, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

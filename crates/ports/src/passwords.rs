@@ -28,6 +28,10 @@ pub enum PasswordHashError {
     /// The stored hash is not a PHC string this hasher understands.
     #[error("stored password hash is malformed")]
     MalformedHash,
+    /// Every hashing thread is busy and the queue in front of them is full: the work was refused, not queued, so
+    /// that a flood of sign-ins cannot hold memory and make every later caller wait.
+    #[error("the password hashers are busy")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Unexpected(String),
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use users_domain::UserId;
 
-use crate::{RefreshTokenHash, StoreError};
+use crate::{PasswordHash, RefreshTokenHash, StoreError};
 
 /// The identity of a sign-in session (one refresh-token family). Access tokens carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,6 +12,9 @@ pub struct SessionId(pub i64);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewSession {
     pub user_id: UserId,
+    /// The hash the password was checked against: the session starts only if the user still has it, so a sign-in
+    /// that checked a password being changed at that moment cannot outlive the change.
+    pub password_hash: PasswordHash,
     pub refresh_token_hash: RefreshTokenHash,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -22,6 +25,8 @@ pub struct NewSession {
 pub struct SessionState {
     pub id: SessionId,
     pub user_id: UserId,
+    /// When the password was last entered for this session (its sign-in): refreshes do not move it.
+    pub authenticated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
 }
@@ -33,7 +38,13 @@ pub enum RefreshTokenUse {
     Fresh(SessionState),
     /// The token had been used before, at `used_at`: a second tab refreshing at the same moment, or someone
     /// replaying a stolen token. The caller tells them apart by how long ago the first use was.
-    Replayed { session: SessionState, used_at: DateTime<Utc> },
+    Replayed {
+        session: SessionState,
+        used_at: DateTime<Utc>,
+        /// Whether the successor the caller derived is the one this session was given at that first use. It is
+        /// not when the first use was answered by an instance that derives successors with another secret.
+        successor_issued: bool,
+    },
     /// No such token.
     Unknown,
 }
@@ -41,7 +52,7 @@ pub enum RefreshTokenUse {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Starts a session whose current refresh token has the given hash; `None` when the user no longer exists (it
-    /// was deleted while signing in).
+    /// was deleted while signing in) or no longer has `password_hash` (the password was changed meanwhile).
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError>;
 
     /// One refresh, atomically: marks `used` as used and, when it was current and its session is live at `now`
@@ -61,6 +72,9 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// Ends a session: its refresh tokens stop working and so do the access tokens that name it.
     async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Deletes the sessions (with their refresh tokens) that ended or expired before `before`; returns how many.
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Ends every session of a user except `keep`.
     async fn revoke_all_of_user(

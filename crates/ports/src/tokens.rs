@@ -12,8 +12,20 @@ pub struct AccessClaims {
     pub object_id: ObjectId,
     pub session_id: SessionId,
     pub roles: Vec<Role>,
+    /// When the password was entered for the token's session (`auth_time`); `None` in tokens that predate it.
+    pub authenticated_at: Option<DateTime<Utc>>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Whom an access token is for: the user, their roles, and the session with when its password was entered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub user_id: UserId,
+    pub object_id: ObjectId,
+    pub session_id: SessionId,
+    pub roles: Vec<Role>,
+    pub authenticated_at: DateTime<Utc>,
 }
 
 /// A signed access token and when it stops working.
@@ -44,14 +56,7 @@ pub enum TokenError {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait TokenIssuer: Send + Sync + 'static {
     /// Signs an access token for `claims` (its expiry is the issuer's policy, reported back).
-    fn issue_access_token(
-        &self,
-        user_id: UserId,
-        object_id: ObjectId,
-        session_id: SessionId,
-        roles: &[Role],
-        now: DateTime<Utc>,
-    ) -> Result<AccessToken, TokenError>;
+    fn issue_access_token(&self, subject: &TokenSubject, now: DateTime<Utc>) -> Result<AccessToken, TokenError>;
 
     /// Checks signature, algorithm and expiry, and returns what the token asserts.
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError>;

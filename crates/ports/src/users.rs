@@ -1,7 +1,9 @@
 //! `UserRepository`: where users, their credentials and their roles are kept.
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{Email, LoginIdentifier, ObjectId, Profile, ProfilePatch, Role, User, UserId, Username};
+use users_domain::{
+    ClientNetwork, Email, LoginIdentifier, ObjectId, Profile, ProfilePatch, Role, User, UserId, Username,
+};
 
 use crate::{PasswordHash, SessionId, StoreError};
 
@@ -27,7 +29,16 @@ pub struct UserUpdate {
     pub profile: ProfilePatch,
     /// Replaces the user's roles when given.
     pub roles: Option<Vec<Role>>,
+    /// Sessions ended in the same transaction, so that no sign-in made with the old password survives a new one.
+    pub ends_sessions: Option<EndSessions>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which of a user's sessions an update ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndSessions {
+    All,
+    AllBut(SessionId),
 }
 
 /// A user together with the hash their password must match, and their record of failed sign-ins.
@@ -38,32 +49,45 @@ pub struct StoredCredentials {
     pub throttle: LoginThrottle,
 }
 
-/// Consecutive failed sign-ins of an account, and until when it refuses more.
+/// Consecutive failed sign-ins of an account from every network together (the backstop against guessing spread
+/// over many networks), and until when the account refuses sign-ins from anywhere.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoginThrottle {
     pub failed_logins: u32,
     pub locked_until: Option<DateTime<Utc>>,
 }
 
-/// After `threshold` failed sign-ins in a row an account refuses sign-ins for `first_wait`, doubling with each
-/// further failure up to `max_wait`. A successful sign-in starts the count again.
+/// After `threshold` failed sign-ins in a row from one client network, an account refuses sign-ins from that
+/// network for `first_wait`, doubling with each further failure up to `max_wait`; after `backstop` failures in a
+/// row from all networks together, it refuses them from everywhere, on the same scale. A successful sign-in starts
+/// its network's count, and the account's, again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockoutPolicy {
     pub threshold: u32,
+    pub backstop: u32,
     pub first_wait: Duration,
     pub max_wait: Duration,
 }
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        Self { threshold: 10, first_wait: Duration::minutes(1), max_wait: Duration::minutes(15) }
+        Self { threshold: 10, backstop: 100, first_wait: Duration::minutes(1), max_wait: Duration::minutes(15) }
     }
 }
 
 impl LockoutPolicy {
-    /// How long the account refuses sign-ins after its `failures`-th failure in a row, if at all.
+    /// How long the account refuses sign-ins from a network after its `failures`-th failure in a row there.
     pub fn wait_after(&self, failures: u32) -> Option<Duration> {
-        let beyond = failures.checked_sub(self.threshold)?;
+        self.wait_beyond(failures, self.threshold)
+    }
+
+    /// How long the account refuses sign-ins from everywhere after its `failures`-th failure in a row overall.
+    pub fn backstop_wait_after(&self, failures: u32) -> Option<Duration> {
+        self.wait_beyond(failures, self.backstop)
+    }
+
+    fn wait_beyond(&self, failures: u32, threshold: u32) -> Option<Duration> {
+        let beyond = failures.checked_sub(threshold)?;
         let factor = 2i32.checked_pow(beyond.min(30)).unwrap_or(i32::MAX);
         let wait = self.first_wait.checked_mul(factor).unwrap_or(self.max_wait);
         Some(wait.min(self.max_wait))
@@ -73,11 +97,25 @@ impl LockoutPolicy {
 /// What a sign-in attempt may do, decided before its password is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginAttempt {
-    /// The password may be checked. The attempt is already counted as the `attempt`-th failure in a row (and the
-    /// account locked, if that reaches the threshold) until a success resets the count.
-    Allowed { attempt: u32 },
-    /// The account refuses sign-ins until then; nothing was counted.
+    /// The password may be checked. The attempt is counted as under way until it is finished (a crashed one counts
+    /// as failed once it has been under way too long).
+    Allowed,
+    /// The account refuses sign-ins from this network (or from everywhere) until then; nothing was counted.
     Locked { until: DateTime<Utc> },
+    /// Attempts under way and failures in a row together reach the threshold: had they all failed, this one must
+    /// not be checked. Nothing was counted; ask again once some have finished.
+    Busy,
+}
+
+/// How a sign-in attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The password was right: the network's and the account's failures are forgotten.
+    Verified,
+    /// The password was wrong: one more failure in a row, for the network and for the account.
+    Refused,
+    /// The password was never checked (the hashers were busy, or failed): it counts as nothing.
+    Abandoned,
 }
 
 /// Which slice of the users, in id order.
@@ -151,22 +189,38 @@ pub trait UserRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
 
-    /// Applies the update atomically; refuses to take `admin` from the last admin.
+    /// Applies the update atomically, with the sessions it ends; refuses to take `admin` from the last admin.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
 
-    /// Starts a sign-in attempt, atomically (instances sharing the store share the count): refused while the
-    /// account is locked at `now`; otherwise counted as one more failure, locking the account as `lockout` says when
-    /// the count reaches its threshold, all before the password is checked. So concurrent attempts cannot all be
-    /// checked: once one of them reaches the threshold, the others are refused. An unknown user is `Allowed`.
+    /// Starts a sign-in attempt of the user from `network`, atomically (instances sharing the store share the
+    /// counts), before its password is checked: `Locked` while the network or the whole account is locked at `now`;
+    /// `Busy` while the attempts under way from that network and its failures in a row together reach the
+    /// threshold; otherwise `Allowed`, and counted as under way. So concurrent guesses cannot all be checked, and
+    /// concurrent correct sign-ins never lock anyone out. An unknown user is `Allowed`.
     async fn begin_login_attempt(
         &self,
         id: UserId,
+        network: &ClientNetwork,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
     ) -> Result<LoginAttempt, StoreError>;
 
-    /// Forgets the failed sign-ins (and any lock) after a successful one.
-    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError>;
+    /// Ends an attempt that `begin_login_attempt` allowed, with its outcome; a refusal that reaches a threshold
+    /// locks the network (or the account) as `lockout` says. Returns the lock this call set, if any.
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Forgets every failed sign-in and lock of the user, from every network; `false` for an unknown user.
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Forgets the sign-in counts of networks that have neither failed nor tried since `before`.
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Deletes the user with its roles and sessions; refuses to delete the last admin.
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;
@@ -194,5 +248,14 @@ mod tests {
         assert_eq!(policy.wait_after(13), Some(Duration::minutes(8)));
         assert_eq!(policy.wait_after(14), Some(Duration::minutes(15)));
         assert_eq!(policy.wait_after(u32::MAX), Some(Duration::minutes(15)));
+    }
+
+    #[test]
+    fn the_backstop_starts_at_its_own_threshold_on_the_same_scale() {
+        let policy = LockoutPolicy::default();
+        assert_eq!(policy.backstop_wait_after(99), None);
+        assert_eq!(policy.backstop_wait_after(100), Some(Duration::minutes(1)));
+        assert_eq!(policy.backstop_wait_after(101), Some(Duration::minutes(2)));
+        assert_eq!(policy.backstop_wait_after(200), Some(Duration::minutes(15)));
     }
 }

@@ -1,4 +1,5 @@
-//! The HS256 signing secret: taken from the settings, or generated once and kept in a file so tokens outlive restarts.
+//! Secrets kept in files (the HS256 signing secret, the refresh-token secret): taken from the settings, or generated
+//! once and kept in a file so tokens outlive restarts.
 
 use std::path::Path;
 
@@ -9,9 +10,9 @@ use crate::private_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read or write the JWT secret file {path}: {source}")]
+    #[error("cannot read or write the secret file {path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("the JWT secret file {0} is not valid base64")]
+    #[error("the secret file {0} is not valid base64")]
     Corrupt(String),
     #[error("the operating system's random source failed: {0}")]
     Random(getrandom::Error),
@@ -29,7 +30,7 @@ pub fn load_or_create(configured: Option<&str>, file: &Path) -> Result<Vec<u8>, 
             let mut secret = vec![0u8; 64];
             getrandom::fill(&mut secret).map_err(SecretError::Random)?;
             private_files::create(file, &format!("{}\n", STANDARD.encode(&secret))).map_err(io)?;
-            tracing::info!(file = %file.display(), "generated a new JWT signing secret");
+            tracing::info!(file = %file.display(), "generated a new secret");
             Ok(secret)
         }
         Err(error) => Err(io(error)),

@@ -1,6 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
 //! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`, `JWT_ALGORITHM`, `JWT_KEYS_DIR`,
-//! `JWT_SIGNING_KEY_ID`, `TRUSTED_PROXIES`).
+//! `JWT_SIGNING_KEY_ID`, `REFRESH_TOKEN_SECRET`, `TRUSTED_PROXIES`).
 
 use std::path::PathBuf;
 
@@ -30,6 +30,10 @@ pub struct RateLimitSettings {
     pub auth_burst: u32,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Passwords hashed per minute for one signed-in user (new passwords, passwords typed again, users an admin
+    /// creates) once its burst is spent; 0 turns this limit off.
+    pub password_work_per_minute: u32,
+    pub password_work_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -72,6 +76,12 @@ pub struct AuthSettings {
     /// The HS256 signing secret. When empty, one is generated once and kept in `jwt_secret_file`.
     pub jwt_secret: Option<String>,
     pub jwt_secret_file: PathBuf,
+    /// The secret successor refresh tokens are derived with, shared by every instance; unset: generated once and
+    /// kept in `refresh_secret_file`.
+    pub refresh_secret: Option<String>,
+    /// Unset: `refresh-token.secret` beside the signing material (in `jwt_keys_dir` for EdDSA, beside
+    /// `jwt_secret_file` for HS256), so it travels with what every instance already shares.
+    pub refresh_secret_file: Option<PathBuf>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     /// Seconds after a refresh token's first use during which presenting it again returns the same new pair (two
@@ -79,9 +89,17 @@ pub struct AuthSettings {
     pub refresh_grace_secs: i64,
     /// Failed sign-ins in a row after which an account refuses sign-ins for a while.
     pub lockout_threshold: u32,
+    /// Failed sign-ins in a row from all networks together after which an account refuses sign-ins from everywhere
+    /// for a while: the backstop against guessing spread over many networks.
+    pub lockout_backstop: u32,
     /// The first refusal's length; each further failure doubles it.
     pub lockout_first_wait_secs: i64,
     pub lockout_max_wait_secs: i64,
+    /// A session whose password was entered this many seconds ago or less may change the password or email, or
+    /// delete the account, without `current_password`.
+    pub reauthentication_secs: i64,
+    /// Password hashes that may wait for a hashing thread; beyond them, requests get 503 at once.
+    pub password_hash_queue: usize,
 }
 
 impl Settings {
@@ -106,11 +124,16 @@ impl Settings {
             .set_default("auth.refresh_token_ttl_days", 30)?
             .set_default("auth.refresh_grace_secs", 10)?
             .set_default("auth.lockout_threshold", 10)?
+            .set_default("auth.lockout_backstop", 100)?
+            .set_default("auth.reauthentication_secs", 300)?
+            .set_default("auth.password_hash_queue", 64)?
             .set_default("auth.lockout_first_wait_secs", 60)?
             .set_default("auth.lockout_max_wait_secs", 15 * 60)?
             .set_default("rate_limit.auth_per_minute", 30)?
             .set_default("rate_limit.auth_burst", 20)?
             .set_default("rate_limit.trusted_proxies", Vec::<String>::new())?
+            .set_default("rate_limit.password_work_per_minute", 10)?
+            .set_default("rate_limit.password_work_burst", 5)?
             .add_source(File::from(file).required(false))
             .add_source(Environment::with_prefix("USERS").prefix_separator("__").separator("__"))
             .set_override_option("database.url", plain("DATABASE_URL"))?
@@ -120,6 +143,7 @@ impl Settings {
             .set_override_option("auth.jwt_algorithm", plain("JWT_ALGORITHM"))?
             .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?
             .set_override_option("auth.jwt_signing_key_id", plain("JWT_SIGNING_KEY_ID"))?
+            .set_override_option("auth.refresh_secret", plain("REFRESH_TOKEN_SECRET"))?
             .set_override_option("rate_limit.trusted_proxies", plain("TRUSTED_PROXIES").map(|list| comma_list(&list)))?
             .build()?
             .try_deserialize()
@@ -156,6 +180,15 @@ impl std::fmt::Debug for DatabaseSettings {
 }
 
 impl AuthSettings {
+    /// Where the refresh-token secret is kept when it is not configured.
+    pub fn refresh_secret_path(&self) -> PathBuf {
+        const NAME: &str = "refresh-token.secret";
+        self.refresh_secret_file.clone().unwrap_or_else(|| match self.algorithm() {
+            JwtAlgorithm::EdDSA => self.jwt_keys_dir.join(NAME),
+            JwtAlgorithm::HS256 => self.jwt_secret_file.with_file_name(NAME),
+        })
+    }
+
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.jwt_algorithm.unwrap_or(if self.jwt_secret.is_some() { JwtAlgorithm::HS256 } else { JwtAlgorithm::EdDSA })
     }
@@ -169,9 +202,14 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_signing_key_id", &self.jwt_signing_key_id)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("jwt_secret_file", &self.jwt_secret_file)
+            .field("refresh_secret", &self.refresh_secret.as_ref().map(|_| "<redacted>"))
+            .field("refresh_secret_path", &self.refresh_secret_path())
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
             .field("lockout_threshold", &self.lockout_threshold)
+            .field("lockout_backstop", &self.lockout_backstop)
+            .field("reauthentication_secs", &self.reauthentication_secs)
+            .field("password_hash_queue", &self.password_hash_queue)
             .finish_non_exhaustive()
     }
 }

@@ -18,10 +18,10 @@ use users_app::{
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
 use users_http::{
-    AuthRateLimiter, InvalidProxy, RateLimitPolicy, RequestSpan, TrustedProxies, limit_auth_requests,
-    request_id_and_metrics,
+    AuthRateLimiter, InvalidProxy, PasswordWorkLimiter, RateLimitPolicy, RequestSpan, TrustedProxies,
+    limit_auth_requests, request_id_and_metrics,
 };
-use users_jwt::{JwtConfigError, JwtIssuer};
+use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
 use users_ports::{PasswordHashError, StoreError};
 use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
 use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
@@ -61,7 +61,7 @@ pub enum StartupError {
     UnsupportedDatabaseUrl(String),
     #[error("database: {0}")]
     Store(#[from] StoreError),
-    #[error("JWT secret: {0}")]
+    #[error("secret: {0}")]
     Secret(#[from] SecretError),
     #[error("JWT signing keys: {0}")]
     Keys(#[from] KeyRingError),
@@ -125,22 +125,28 @@ where
     A: Adapters<Hasher = Argon2Hasher, Tokens = JwtIssuer, Clock = SystemClock>,
 {
     let tokens = token_issuer(&settings.auth)?;
+    let auth = &settings.auth;
     let lockout = LockoutPolicy {
-        threshold: settings.auth.lockout_threshold,
-        first_wait: Duration::seconds(settings.auth.lockout_first_wait_secs),
-        max_wait: Duration::seconds(settings.auth.lockout_max_wait_secs),
+        threshold: auth.lockout_threshold,
+        backstop: auth.lockout_backstop,
+        first_wait: Duration::seconds(auth.lockout_first_wait_secs),
+        max_wait: Duration::seconds(auth.lockout_max_wait_secs),
     };
     let policy = SessionPolicy {
-        refresh_token_ttl: Duration::days(settings.auth.refresh_token_ttl_days),
-        refresh_grace: Duration::seconds(settings.auth.refresh_grace_secs),
+        refresh_token_ttl: Duration::days(auth.refresh_token_ttl_days),
+        refresh_grace: Duration::seconds(auth.refresh_grace_secs),
         lockout,
+        reauthentication: Duration::seconds(auth.reauthentication_secs),
     };
-    Ok(UserService::new(users, sessions, Argon2Hasher::new()?, tokens, SystemClock, policy))
+    let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
+    Ok(UserService::new(users, sessions, hasher, tokens, SystemClock, policy))
 }
 
 /// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
 fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
     let ttl = Duration::seconds(auth.access_token_ttl_secs);
+    let refresh_secret = secret::load_or_create(auth.refresh_secret.as_deref(), &auth.refresh_secret_path())?;
+    let refresh_secret = RefreshSecret::new(&refresh_secret)?;
     Ok(match auth.algorithm() {
         JwtAlgorithm::EdDSA => {
             let ring = key_ring::load_or_create(&auth.jwt_keys_dir, auth.jwt_signing_key_id.as_deref())?;
@@ -149,11 +155,11 @@ fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
                 also_trusted = ring.also_trusted.len(),
                 "signing access tokens with EdDSA"
             );
-            JwtIssuer::ed25519(&ring.signing, &ring.also_trusted, ttl)?
+            JwtIssuer::ed25519(&ring.signing, &ring.also_trusted, ttl, refresh_secret)?
         }
         JwtAlgorithm::HS256 => {
             let secret = secret::load_or_create(auth.jwt_secret.as_deref(), &auth.jwt_secret_file)?;
-            JwtIssuer::hs256(&secret, ttl)?
+            JwtIssuer::hs256(&secret, ttl, refresh_secret)?
         }
     })
 }
@@ -178,10 +184,14 @@ pub async fn create_admin(
     Ok(provisioned?)
 }
 
-/// A bound, not yet running server.
+/// How often ended sessions and idle sign-in counts are purged. Every instance purges; the work is idempotent.
+const PURGE_EVERY: StdDuration = StdDuration::from_secs(10 * 60);
+
+/// A bound, not yet running server, and its housekeeping.
 pub struct Application {
     port: u16,
     server: Server,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -198,19 +208,19 @@ impl Application {
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let rate_limiter = auth_rate_limiter(settings)?;
-        let server = match open_store(settings)? {
+        let limits = Limits::from_settings(settings)?;
+        let (server, housekeeping) = match open_store(settings)? {
             Store::Postgres(store) => {
-                let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
-                serve(service, rate_limiter, listener, settings)
+                let service = Arc::new(service::<OnPostgres>(store.users(), store.sessions(), settings)?);
+                (serve(Arc::clone(&service), limits, listener, settings), tokio::spawn(keep_house(service)))
             }
             Store::Sqlite(store) => {
-                let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
-                serve(service, rate_limiter, listener, settings)
+                let service = Arc::new(service::<OnSqlite>(store.users(), store.sessions(), settings)?);
+                (serve(Arc::clone(&service), limits, listener, settings), tokio::spawn(keep_house(service)))
             }
-        }
-        .map_err(bind_error)?;
-        Ok(Self { port, server })
+        };
+        let server = server.map_err(bind_error)?;
+        Ok(Self { port, server, housekeeping })
     }
 
     pub fn port(&self) -> u16 {
@@ -219,34 +229,76 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.housekeeping.abort();
+        served
     }
 }
 
-/// The per-address limiter for `/auth/*`, shared by every worker; `None` when the limits are turned off.
-fn auth_rate_limiter(settings: &Settings) -> Result<Option<web::Data<AuthRateLimiter>>, StartupError> {
-    let limits = &settings.rate_limit;
-    let proxies = TrustedProxies::parse(&limits.trusted_proxies)?;
-    let (Some(per_minute), Some(burst)) = (NonZeroU32::new(limits.auth_per_minute), NonZeroU32::new(limits.auth_burst))
-    else {
-        tracing::warn!("no per-address rate limit on /auth/*");
-        return Ok(None);
-    };
-    tracing::info!(per_minute, burst, trusted_proxies = ?limits.trusted_proxies, "per-address rate limit on /auth/*");
-    Ok(Some(web::Data::new(AuthRateLimiter::new(RateLimitPolicy { per_minute, burst }, proxies))))
+/// Purges what no request can use any more, now and then, for as long as the server runs.
+async fn keep_house<A: Adapters>(service: Arc<UserService<A>>) {
+    let mut ticks = tokio::time::interval(PURGE_EVERY);
+    loop {
+        ticks.tick().await;
+        match service.purge_ended().await {
+            Ok(purged) => {
+                tracing::info!(sessions = purged.sessions, login_throttles = purged.login_throttles, "purged")
+            }
+            Err(error) => tracing::warn!(%error, "purging ended sessions failed; trying again later"),
+        }
+    }
+}
+
+/// The request limits every worker shares: per client address on `/auth/*` (`None` when turned off), and per user
+/// on password work; with the proxies whose `X-Forwarded-For` is believed.
+struct Limits {
+    auth: Option<web::Data<AuthRateLimiter>>,
+    password_work: web::Data<PasswordWorkLimiter>,
+    proxies: web::Data<TrustedProxies>,
+}
+
+impl Limits {
+    fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
+        let limits = &settings.rate_limit;
+        let proxies = TrustedProxies::parse(&limits.trusted_proxies)?;
+        let policy = |per_minute, burst| {
+            let (per_minute, burst) = (NonZeroU32::new(per_minute)?, NonZeroU32::new(burst)?);
+            Some(RateLimitPolicy { per_minute, burst })
+        };
+        let auth = match policy(limits.auth_per_minute, limits.auth_burst) {
+            Some(auth) => {
+                let (per_minute, burst) = (auth.per_minute, auth.burst);
+                tracing::info!(per_minute, burst, trusted_proxies = ?limits.trusted_proxies, "per-address rate limit on /auth/*");
+                Some(web::Data::new(AuthRateLimiter::new(auth, proxies.clone())))
+            }
+            None => {
+                tracing::warn!("no per-address rate limit on /auth/*");
+                None
+            }
+        };
+        let password_work = policy(limits.password_work_per_minute, limits.password_work_burst);
+        if password_work.is_none() {
+            tracing::warn!("no per-user limit on password changes");
+        }
+        Ok(Self {
+            auth,
+            password_work: web::Data::new(PasswordWorkLimiter::new(password_work)),
+            proxies: web::Data::new(proxies),
+        })
+    }
 }
 
 fn serve<A: Adapters>(
-    service: UserService<A>,
-    rate_limiter: Option<web::Data<AuthRateLimiter>>,
+    service: Arc<UserService<A>>,
+    limits: Limits,
     listener: TcpListener,
     settings: &Settings,
 ) -> std::io::Result<Server> {
-    let service = web::Data::from(Arc::new(service));
+    let service = web::Data::from(service);
     let metrics = telemetry::metrics();
     let mut server = HttpServer::new(move || {
-        let mut app = App::new();
-        if let Some(rate_limiter) = &rate_limiter {
+        let mut app = App::new().app_data(limits.password_work.clone()).app_data(limits.proxies.clone());
+        if let Some(rate_limiter) = &limits.auth {
             app = app.app_data(rate_limiter.clone());
         }
         app.wrap(from_fn(limit_auth_requests))

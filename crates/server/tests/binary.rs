@@ -111,9 +111,14 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     server.stop();
 
     assert!(folder.join("data/users.db").is_file(), "the embedded store lives in ./data");
-    let keys: Vec<_> =
-        std::fs::read_dir(folder.join("data/jwt-keys")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let keys: Vec<_> = std::fs::read_dir(folder.join("data/jwt-keys"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "pem"))
+        .collect();
     assert_eq!(keys.len(), 1, "one generated signing key is kept beside it: {keys:?}");
+    let refresh_secret = folder.join("data/jwt-keys/refresh-token.secret");
+    assert!(refresh_secret.is_file(), "and the refresh-token secret, which travels with the keys");
     assert!(!folder.join("data/jwt-secret").exists(), "no shared secret when keys sign");
     #[cfg(unix)]
     {
@@ -123,6 +128,7 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
         assert_eq!(mode("data/users.db"), 0o600, "password hashes are readable by the service only");
         assert_eq!(mode("data/jwt-keys"), 0o700);
         assert_eq!(std::fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(&refresh_secret).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     let server = Server::start(&folder, port).await;

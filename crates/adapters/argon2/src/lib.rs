@@ -1,9 +1,12 @@
 //! `PasswordHasher` with Argon2id at OWASP's recommended parameters, run on a fixed pool of hashing threads (one per
 //! core by default) so a hash (tens of milliseconds of CPU, 19 MiB of memory) never stalls the async workers, and a
-//! storm of sign-ins queues instead of starting a thread - and 19 MiB - per sign-in. Each hashing thread keeps its
-//! Argon2 memory from one hash to the next.
+//! storm of sign-ins queues instead of starting a thread - and 19 MiB - per sign-in. The queue is bounded: beyond
+//! it, work is refused at once (`PasswordHashError::Busy`) rather than making every later caller wait behind a
+//! flood, and queued work whose caller has gone is skipped. Each hashing thread keeps its Argon2 memory from one
+//! hash to the next.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -33,15 +36,19 @@ pub struct Argon2Hasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads taking hashing jobs from one queue: at most as many hashes' memory is in use at once as
-/// there are threads, whatever the load. The threads end when the last handle is dropped.
+/// A fixed set of threads taking hashing jobs from one queue of at most `queue_limit` waiting jobs: at most as many
+/// hashes' memory is in use at once as there are threads, whatever the load. The threads end when the last handle
+/// is dropped.
 #[derive(Clone)]
 struct HashingPool {
     jobs: Sender<Job>,
+    /// Jobs sent and not yet taken by a thread.
+    waiting: Arc<AtomicUsize>,
+    queue_limit: usize,
 }
 
 impl HashingPool {
-    fn start(threads: usize) -> Result<Self, PasswordHashError> {
+    fn start(threads: usize, queue_limit: usize) -> Result<Self, PasswordHashError> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..threads.max(1) {
@@ -51,7 +58,24 @@ impl HashingPool {
                 .spawn(move || work(&queue))
                 .map_err(unexpected)?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, waiting: Arc::new(AtomicUsize::new(0)), queue_limit })
+    }
+
+    /// Queues `job`, or refuses it when `queue_limit` jobs are already waiting.
+    fn submit(&self, job: Job) -> Result<(), PasswordHashError> {
+        let admitted = self.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+            (waiting < self.queue_limit).then_some(waiting + 1)
+        });
+        if admitted.is_err() {
+            metrics::counter!("password_hash_refused_total").increment(1);
+            return Err(PasswordHashError::Busy);
+        }
+        let waiting = Arc::clone(&self.waiting);
+        let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            job();
+        });
+        self.jobs.send(job).map_err(|_| PasswordHashError::Unexpected("the hashing threads stopped".into()))
     }
 }
 
@@ -76,18 +100,19 @@ impl std::fmt::Debug for Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    /// The production parameters, hashing on one thread per core.
-    pub fn new() -> Result<Self, PasswordHashError> {
+    /// The production parameters, hashing on one thread per core, with at most `queue_limit` hashes waiting.
+    pub fn new(queue_limit: usize) -> Result<Self, PasswordHashError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::with_params(MEMORY_KIB, ITERATIONS, PARALLELISM, cores)
+        Self::with_params(MEMORY_KIB, ITERATIONS, PARALLELISM, cores, queue_limit)
     }
 
-    /// `threads` hashes run at once at most; more wait their turn.
+    /// `threads` hashes run at once at most; up to `queue_limit` more wait their turn, and more than that are refused.
     pub fn with_params(
         memory_kib: u32,
         iterations: u32,
         parallelism: u32,
         threads: usize,
+        queue_limit: usize,
     ) -> Result<Self, PasswordHashError> {
         let params = Params::new(memory_kib, iterations, parallelism, None).map_err(unexpected)?;
         let argon2 = Argon2::new(ALGORITHM, VERSION, params);
@@ -95,7 +120,11 @@ impl Argon2Hasher {
         getrandom::fill(&mut dummy_password).map_err(unexpected)?;
         let dummy_hash: Phc = argon2.hash_password(&dummy_password).map_err(unexpected)?;
         let dummy_hash = dummy_hash.to_string();
-        Ok(Self { argon2: Arc::new(argon2), dummy_hash: dummy_hash.into(), pool: HashingPool::start(threads)? })
+        Ok(Self {
+            argon2: Arc::new(argon2),
+            dummy_hash: dummy_hash.into(),
+            pool: HashingPool::start(threads, queue_limit)?,
+        })
     }
 }
 
@@ -117,14 +146,20 @@ async fn off_the_workers<T: Send + 'static>(
     let job: Job = Box::new(move || {
         metrics::histogram!("password_hash_queue_seconds", "operation" => operation)
             .record(submitted.elapsed().as_secs_f64());
+        // Its request was cancelled while it waited (the client hung up): the hash would serve nobody.
+        if done.is_closed() {
+            metrics::counter!("password_hash_skipped_total").increment(1);
+            #[cfg(test)]
+            tests::SKIPPED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let started = Instant::now();
         let result = work();
         metrics::histogram!("password_hash_seconds", "operation" => operation).record(started.elapsed().as_secs_f64());
         // The caller may have gone (its request was cancelled); then nobody needs the answer.
         let _ = done.send(result);
     });
-    let sent = pool.jobs.send(job).map_err(|_| PasswordHashError::Unexpected("the hashing threads stopped".into()));
-    let result = match sent {
+    let result = match pool.submit(job) {
         Ok(()) => result.await.map_err(|_| PasswordHashError::Unexpected("a hashing thread panicked".into())),
         Err(error) => Err(error),
     };
@@ -208,20 +243,23 @@ impl PasswordHasher for Argon2Hasher {
 mod tests {
     use super::*;
 
+    /// Jobs skipped because their caller had gone, for the test of that rule.
+    pub(super) static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
     fn password(raw: &str) -> Password {
         Password::parse(raw).unwrap()
     }
 
     #[tokio::test]
     async fn hashes_with_argon2id_and_the_owasp_parameters() {
-        let hasher = Argon2Hasher::new().unwrap();
+        let hasher = Argon2Hasher::new(64).unwrap();
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_str());
     }
 
     #[tokio::test]
     async fn verifies_the_right_password_only() {
-        let hasher = Argon2Hasher::new().unwrap();
+        let hasher = Argon2Hasher::new(64).unwrap();
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(hasher.verify(&password("correct horse"), &hash).await.unwrap());
         assert!(!hasher.verify(&password("correct horsE"), &hash).await.unwrap());
@@ -229,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn salts_every_hash() {
-        let hasher = Argon2Hasher::new().unwrap();
+        let hasher = Argon2Hasher::new(64).unwrap();
         let first = hasher.hash(&password("correct horse")).await.unwrap();
         let second = hasher.hash(&password("correct horse")).await.unwrap();
         assert_ne!(first, second);
@@ -268,14 +306,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_stored_hash_is_reported_not_accepted() {
-        let hasher = Argon2Hasher::new().unwrap();
+        let hasher = Argon2Hasher::new(64).unwrap();
         let result = hasher.verify(&password("correct horse"), &PasswordHash::new("plaintext")).await;
         assert!(matches!(result, Err(PasswordHashError::MalformedHash)));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn more_hashes_than_threads_queue_and_all_complete() {
-        let hasher = Argon2Hasher::with_params(1024, 1, 1, 2).unwrap();
+        let hasher = Argon2Hasher::with_params(1024, 1, 1, 2, 8).unwrap();
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let hasher = hasher.clone();
@@ -291,9 +329,51 @@ mod tests {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn beyond_the_queue_limit_work_is_refused_at_once() {
+        // One thread, one waiting place: of many hashes sent together, those beyond are refused, not queued.
+        let hasher = Argon2Hasher::with_params(8_192, 3, 1, 1, 1).unwrap();
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&password(&format!("password number {i}"))).await })
+            })
+            .collect();
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => {}
+                Err(PasswordHashError::Busy) => refused += 1,
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        assert!(refused >= 8, "at most one running and one waiting at a time; {refused} of 12 refused");
+        // Once the queue has drained, work is taken again.
+        assert!(hasher.hash(&password("once more, calmly")).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_whose_caller_has_gone_is_skipped() {
+        let hasher = Argon2Hasher::with_params(32_768, 3, 1, 1, 8).unwrap();
+        let skipped_before = SKIPPED.load(Ordering::Relaxed);
+        // The only thread is kept busy while a second hash waits; that caller then gives up.
+        let busy = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&password("keeps the thread busy")).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let gone = password("gone away now");
+        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(1), hasher.hash(&gone));
+        assert!(abandoned.await.is_err(), "the caller gave up before its turn");
+        busy.await.unwrap().unwrap();
+        // The thread takes jobs in order: by the time the next caller is answered, the abandoned one was taken.
+        hasher.hash(&password("the next caller")).await.unwrap();
+        assert!(SKIPPED.load(Ordering::Relaxed) > skipped_before, "the abandoned hash was skipped, not run");
+    }
+
     #[tokio::test]
     async fn the_dummy_verification_runs_a_real_hash() {
-        let hasher = Argon2Hasher::new().unwrap();
+        let hasher = Argon2Hasher::new(64).unwrap();
         assert!(hasher.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         hasher.verify_dummy(&password("any password")).await.unwrap();
     }

@@ -11,12 +11,13 @@ use std::task::Poll;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use users_domain::{
-    Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
+    ClientNetwork, Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId,
+    Username,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession, NewUser, PageRequest,
-    PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, UpdateUserError,
-    UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle,
+    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository,
+    SessionState, UpdateUserError, UserRepository, UserUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -114,12 +115,20 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         password_hash: None,
         profile: ProfilePatch::default(),
         roles: None,
+        ends_sessions: None,
         updated_at,
     }
 }
 
+/// A session of a user whose password hash is [`password_hash`] (as [`new_user`] makes them).
 pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> NewSession {
-    NewSession { user_id: user, refresh_token_hash: token(hash), created_at, expires_at }
+    NewSession {
+        user_id: user,
+        password_hash: password_hash(),
+        refresh_token_hash: token(hash),
+        created_at,
+        expires_at,
+    }
 }
 
 pub async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
@@ -1053,16 +1062,42 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
     let first = rotate(t + seconds(5)).await.unwrap();
     assert_eq!(
         first,
-        RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false }),
+        RefreshTokenUse::Fresh(SessionState {
+            id: session,
+            user_id: ada.id,
+            authenticated_at: t,
+            expires_at,
+            revoked: false
+        }),
         "the session as it was"
     );
     // The session now runs from the rotation, and its current token is the successor.
-    let state = SessionState { id: session, user_id: ada.id, expires_at: t + seconds(3605), revoked: false };
+    let state = SessionState {
+        id: session,
+        user_id: ada.id,
+        authenticated_at: t,
+        expires_at: t + seconds(3605),
+        revoked: false,
+    };
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
     let second = rotate(t + seconds(6)).await.unwrap();
-    assert_eq!(second, RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5) });
+    assert_eq!(
+        second,
+        RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5), successor_issued: true }
+    );
     let third = rotate(t + seconds(7)).await.unwrap();
-    assert_eq!(third, RefreshTokenUse::Replayed { session: state, used_at: t + seconds(5) }, "the first use counts");
+    assert_eq!(
+        third,
+        RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5), successor_issued: true },
+        "the first use counts"
+    );
+    // A successor derived otherwise (another instance's secret) is not the one this session was given.
+    let elsewhere = sessions.rotate_refresh_token(&used, &token("ada-2-elsewhere"), t + seconds(8), t).await.unwrap();
+    assert_eq!(
+        elsewhere,
+        RefreshTokenUse::Replayed { session: state, used_at: t + seconds(5), successor_issued: false }
+    );
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2-elsewhere")).await.unwrap(), None, "nothing added");
 
     let unknown = sessions.rotate_refresh_token(&token("nope"), &token("nope-2"), t, t + seconds(60)).await.unwrap();
     assert_eq!(unknown, RefreshTokenUse::Unknown);
@@ -1083,7 +1118,16 @@ pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S:
     sessions.revoke(session, t + seconds(1)).await.unwrap();
     let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99)).await;
     let used = used.unwrap();
-    assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
+    assert_eq!(
+        used,
+        RefreshTokenUse::Fresh(SessionState {
+            id: session,
+            user_id: ada.id,
+            authenticated_at: t,
+            expires_at,
+            revoked: true
+        })
+    );
 }
 
 pub async fn concurrent_rotations_of_one_token_give_one_fresh<U: UserRepository, S: SessionRepository>(
@@ -1114,12 +1158,24 @@ pub async fn concurrent_rotations_of_one_token_give_one_fresh<U: UserRepository,
             results.iter().filter(|result| matches!(result, RefreshTokenUse::Fresh(_))).collect();
         assert_eq!(
             fresh,
-            vec![&RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: false })],
+            vec![&RefreshTokenUse::Fresh(SessionState {
+                id: session,
+                user_id: ada.id,
+                authenticated_at: t,
+                expires_at,
+                revoked: false
+            })],
             "round {round}: exactly one Fresh: {results:?}"
         );
         // The others see the session as the one rotation left it.
-        let state = SessionState { id: session, user_id: ada.id, expires_at: t + seconds(99), revoked: false };
-        let replayed = RefreshTokenUse::Replayed { session: state, used_at: t + seconds(1) };
+        let state = SessionState {
+            id: session,
+            user_id: ada.id,
+            authenticated_at: t,
+            expires_at: t + seconds(99),
+            revoked: false,
+        };
+        let replayed = RefreshTokenUse::Replayed { session: state, used_at: t + seconds(1), successor_issued: true };
         let replayed = results.iter().filter(|result| **result == replayed).count();
         assert_eq!(replayed, 9, "round {round}: {results:?}");
     }
@@ -1141,16 +1197,18 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
 
     let third_expiry = t + seconds(120 + 3600);
     let rotated = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry).await;
-    let as_it_was = SessionState { id: session, user_id: ada.id, expires_at: second_expiry, revoked: false };
+    let as_it_was =
+        SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: second_expiry, revoked: false };
     assert_eq!(rotated.unwrap(), RefreshTokenUse::Fresh(as_it_was));
-    let state = SessionState { id: session, user_id: ada.id, expires_at: third_expiry, revoked: false };
+    let state =
+        SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: third_expiry, revoked: false };
     assert_eq!(
         sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(121), t).await.unwrap(),
-        RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(120) }
+        RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(120), successor_issued: true }
     );
     assert_eq!(
         sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(122), t).await.unwrap(),
-        RefreshTokenUse::Replayed { session: state, used_at: t + seconds(60) }
+        RefreshTokenUse::Replayed { session: state, used_at: t + seconds(60), successor_issued: true }
     );
 
     // Past the first expiry the session lives on, until the last one.
@@ -1216,13 +1274,23 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("created");
     sessions.revoke(session, t).await.expect("revoke");
     let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
-    assert_eq!(used, RefreshTokenUse::Fresh(SessionState { id: session, user_id: ada.id, expires_at, revoked: true }));
+    assert_eq!(
+        used,
+        RefreshTokenUse::Fresh(SessionState {
+            id: session,
+            user_id: ada.id,
+            authenticated_at: t,
+            expires_at,
+            revoked: true
+        })
+    );
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None, "nothing was added");
 
     // Nor does an expired one, whose expiry stays where it was.
     let later = sessions.create(new_session(ada.id, "ada-3", t, t + seconds(10))).await.unwrap().expect("created");
     let used = sessions.rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99)).await;
-    let expired = SessionState { id: later, user_id: ada.id, expires_at: t + seconds(10), revoked: false };
+    let expired =
+        SessionState { id: later, user_id: ada.id, authenticated_at: t, expires_at: t + seconds(10), revoked: false };
     assert_eq!(used.unwrap(), RefreshTokenUse::Fresh(expired));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-4")).await.unwrap(), None, "nothing was added");
     assert_eq!(users.find_signed_in(ada.id, later, t + seconds(11)).await.unwrap(), None, "not extended");
@@ -1241,55 +1309,266 @@ async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrott
     users.find_credentials(&login).await.expect("no fault").expect("found").throttle
 }
 
-pub async fn login_attempts_are_counted_locked_and_reset<U: UserRepository, S: SessionRepository>(
+fn network(address: &str) -> ClientNetwork {
+    ClientNetwork::of(address.parse().expect("an IP address"))
+}
+
+const LOCKOUT: LockoutPolicy =
+    LockoutPolicy { threshold: 3, backstop: 5, first_wait: TimeDelta::seconds(60), max_wait: TimeDelta::seconds(600) };
+
+/// One whole attempt: begun, and finished with `outcome` if it was allowed.
+async fn attempt<U: UserRepository>(
+    users: &U,
+    id: UserId,
+    from: &ClientNetwork,
+    outcome: AttemptOutcome,
+    at: DateTime<Utc>,
+) -> LoginAttempt {
+    let begun = users.begin_login_attempt(id, from, at, &LOCKOUT).await.expect("begin");
+    if begun == LoginAttempt::Allowed {
+        users.finish_login_attempt(id, from, outcome, at, &LOCKOUT).await.expect("finish");
+    }
+    begun
+}
+
+pub async fn concurrent_attempts_from_a_network_are_held_to_its_threshold<U: UserRepository, S: SessionRepository>(
     users: U,
     _sessions: S,
 ) {
     let t = now();
-    let lockout = LockoutPolicy { threshold: 3, first_wait: seconds(60), max_wait: seconds(600) };
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
-    assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
+    let attacker = network("203.0.113.9");
 
-    // Ten concurrent attempts: three may check their password, and the third locks the account for the others.
-    let results = join_all((0..10).map(|_| users.begin_login_attempt(ada.id, t, &lockout))).await;
+    // Ten at once: three may check their password (had they all failed, the threshold is reached); the others wait.
+    let results = join_all((0..10).map(|_| users.begin_login_attempt(ada.id, &attacker, t, &LOCKOUT))).await;
     let results: Vec<LoginAttempt> = results.into_iter().map(Result::unwrap).collect();
-    let mut allowed: Vec<u32> = results
-        .iter()
-        .filter_map(|result| match result {
-            LoginAttempt::Allowed { attempt } => Some(*attempt),
-            LoginAttempt::Locked { .. } => None,
-        })
-        .collect();
-    allowed.sort_unstable();
-    assert_eq!(allowed, [1, 2, 3], "{results:?}");
-    let refused = results.iter().filter(|result| **result == LoginAttempt::Locked { until: t + seconds(60) }).count();
-    assert_eq!(refused, 7, "{results:?}");
-    let locked = LoginThrottle { failed_logins: 3, locked_until: Some(t + seconds(60)) };
-    assert_eq!(throttle_of(&users, "ada@example.com").await, locked);
+    assert_eq!(results.iter().filter(|result| **result == LoginAttempt::Allowed).count(), 3, "{results:?}");
+    assert_eq!(results.iter().filter(|result| **result == LoginAttempt::Busy).count(), 7, "{results:?}");
 
-    // Once the lock has passed, one more attempt is let through and counted; it locks for twice as long.
-    let later = t + seconds(61);
-    assert_eq!(users.begin_login_attempt(ada.id, later, &lockout).await.unwrap(), LoginAttempt::Allowed { attempt: 4 });
-    assert_eq!(
-        users.begin_login_attempt(ada.id, later, &lockout).await.unwrap(),
-        LoginAttempt::Locked { until: later + seconds(120) }
-    );
-    // And so on, doubling up to the cap: 240, 480, then 600 s each time.
-    let mut lock_ends = later + seconds(120);
-    for (attempt, wait) in [(5, 240), (6, 480), (7, 600), (8, 600)] {
-        let at = lock_ends + seconds(1);
-        assert_eq!(users.begin_login_attempt(ada.id, at, &lockout).await.unwrap(), LoginAttempt::Allowed { attempt });
-        lock_ends = at + seconds(wait);
-        assert_eq!(
-            users.begin_login_attempt(ada.id, at, &lockout).await.unwrap(),
-            LoginAttempt::Locked { until: lock_ends }
-        );
+    // Those three fail: the third failure locks this network out of the account for a minute.
+    for finished in 1..=3 {
+        let lock = users.finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, t, &LOCKOUT).await.unwrap();
+        assert_eq!(lock, (finished == 3).then_some(t + seconds(60)), "after failure {finished}");
     }
+    let refused = users.begin_login_attempt(ada.id, &attacker, t + seconds(1), &LOCKOUT).await.unwrap();
+    assert_eq!(refused, LoginAttempt::Locked { until: t + seconds(60) });
 
-    users.reset_failed_logins(ada.id).await.expect("reset");
+    // The owner, from another network, is not held by the attacker's lock.
+    let owner = network("198.51.100.7");
+    assert_eq!(attempt(&users, ada.id, &owner, AttemptOutcome::Verified, t + seconds(2)).await, LoginAttempt::Allowed);
+    let still = users.begin_login_attempt(ada.id, &attacker, t + seconds(3), &LOCKOUT).await.unwrap();
+    assert_eq!(still, LoginAttempt::Locked { until: t + seconds(60) }, "another network's success lifts nothing");
+}
+
+pub async fn concurrent_correct_sign_ins_never_lock<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let home = network("198.51.100.7");
+    // Wave after wave of attempts that all succeed: the room fills and empties, and no lock is ever written.
+    for wave in 0..4 {
+        let begun = join_all((0..5).map(|_| users.begin_login_attempt(ada.id, &home, t, &LOCKOUT))).await;
+        let allowed = begun.into_iter().map(Result::unwrap).filter(|result| *result == LoginAttempt::Allowed).count();
+        assert_eq!(allowed, 3, "wave {wave}");
+        for _ in 0..allowed {
+            let lock = users.finish_login_attempt(ada.id, &home, AttemptOutcome::Verified, t, &LOCKOUT).await.unwrap();
+            assert_eq!(lock, None);
+        }
+    }
     assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
-    let unknown = users.begin_login_attempt(UserId(ada.id.0 + 1000), t, &lockout).await.unwrap();
-    assert_eq!(unknown, LoginAttempt::Allowed { attempt: 0 }, "unknown users count nothing");
+    assert_eq!(attempt(&users, ada.id, &home, AttemptOutcome::Verified, t).await, LoginAttempt::Allowed);
+}
+
+pub async fn a_network_lock_doubles_up_to_its_cap_and_a_success_resets_it<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let attacker = network("2001:db8:1:2::9");
+    for _ in 0..3 {
+        assert_eq!(attempt(&users, ada.id, &attacker, AttemptOutcome::Refused, t).await, LoginAttempt::Allowed);
+    }
+    let mut lock_ends = t + seconds(60);
+    // Once a lock has passed, one attempt at a time is let through; each failure locks for twice as long, up to
+    // the cap: 120, 240, 480, then 600 s each time.
+    for wait in [120, 240, 480, 600, 600] {
+        let at = lock_ends + seconds(1);
+        let begun = users.begin_login_attempt(ada.id, &attacker, at, &LOCKOUT).await.unwrap();
+        assert_eq!(begun, LoginAttempt::Allowed);
+        let second = users.begin_login_attempt(ada.id, &attacker, at, &LOCKOUT).await.unwrap();
+        assert_eq!(second, LoginAttempt::Busy, "one at a time after a lock");
+        let lock = users.finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, at, &LOCKOUT).await.unwrap();
+        lock_ends = at + seconds(wait);
+        assert_eq!(lock, Some(lock_ends));
+    }
+    // Another address in the same /64 is the same network.
+    let neighbour = network("2001:db8:1:2::abcd");
+    assert_eq!(
+        users.begin_login_attempt(ada.id, &neighbour, lock_ends - seconds(1), &LOCKOUT).await.unwrap(),
+        LoginAttempt::Locked { until: lock_ends }
+    );
+    // A success once the lock has passed starts the count again: three more failures before the next lock.
+    let at = lock_ends + seconds(1);
+    assert_eq!(attempt(&users, ada.id, &attacker, AttemptOutcome::Verified, at).await, LoginAttempt::Allowed);
+    for _ in 0..2 {
+        assert_eq!(attempt(&users, ada.id, &attacker, AttemptOutcome::Refused, at).await, LoginAttempt::Allowed);
+    }
+    assert_eq!(attempt(&users, ada.id, &attacker, AttemptOutcome::Abandoned, at).await, LoginAttempt::Allowed);
+    assert_eq!(attempt(&users, ada.id, &attacker, AttemptOutcome::Refused, at).await, LoginAttempt::Allowed);
+    assert_eq!(
+        users.begin_login_attempt(ada.id, &attacker, at, &LOCKOUT).await.unwrap(),
+        LoginAttempt::Locked { until: at + seconds(60) },
+        "an abandoned attempt counted for nothing"
+    );
+    let unknown = users.begin_login_attempt(UserId(ada.id.0 + 1000), &attacker, t, &LOCKOUT).await.unwrap();
+    assert_eq!(unknown, LoginAttempt::Allowed, "unknown users count nothing");
+}
+
+pub async fn failures_spread_over_networks_reach_the_backstop<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    // Two failures from each of several networks: none reaches its own threshold of 3, but the fifth overall
+    // reaches the account's backstop of 5 and locks the account from everywhere.
+    let networks: Vec<ClientNetwork> = (1..=3).map(|n| network(&format!("203.0.{n}.9"))).collect();
+    let mut failures = 0;
+    'guessing: for from in &networks {
+        for _ in 0..2 {
+            assert_eq!(attempt(&users, ada.id, from, AttemptOutcome::Refused, t).await, LoginAttempt::Allowed);
+            failures += 1;
+            if failures == 5 {
+                break 'guessing;
+            }
+        }
+    }
+    let locked = LoginThrottle { failed_logins: 5, locked_until: Some(t + seconds(60)) };
+    assert_eq!(throttle_of(&users, "ada@example.com").await, locked);
+    let elsewhere = users.begin_login_attempt(ada.id, &network("198.51.100.7"), t, &LOCKOUT).await.unwrap();
+    assert_eq!(elsewhere, LoginAttempt::Locked { until: t + seconds(60) });
+
+    // An admin clears every lock and count; an unknown user is not found.
+    assert!(users.clear_lockout(ada.id).await.unwrap());
+    assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
+    for from in &networks {
+        assert_eq!(attempt(&users, ada.id, from, AttemptOutcome::Refused, t).await, LoginAttempt::Allowed);
+    }
+    assert!(!users.clear_lockout(UserId(ada.id.0 + 1000)).await.unwrap());
+}
+
+pub async fn an_attempt_lost_in_a_crash_counts_as_failed_later<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let from = network("203.0.113.9");
+    // Three attempts begin and are never finished (the process died): the room is full meanwhile.
+    for _ in 0..3 {
+        assert_eq!(users.begin_login_attempt(ada.id, &from, t, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
+    }
+    assert_eq!(users.begin_login_attempt(ada.id, &from, t + seconds(30), &LOCKOUT).await.unwrap(), LoginAttempt::Busy);
+    // A minute on, they are taken for the failures they may have been: the network is locked, not held forever.
+    let later = t + seconds(61);
+    assert_eq!(
+        users.begin_login_attempt(ada.id, &from, later, &LOCKOUT).await.unwrap(),
+        LoginAttempt::Locked { until: later + seconds(60) }
+    );
+}
+
+pub async fn idle_sign_in_counts_are_purged<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let (idle, locked, recent) = (network("203.0.113.9"), network("203.0.114.9"), network("203.0.115.9"));
+    attempt(&users, ada.id, &idle, AttemptOutcome::Refused, t).await;
+    for _ in 0..3 {
+        attempt(&users, ada.id, &locked, AttemptOutcome::Refused, t + seconds(100)).await;
+    }
+    // A success (which also starts the account's own count again, so the backstop plays no part below).
+    attempt(&users, ada.id, &recent, AttemptOutcome::Verified, t + seconds(200)).await;
+    // Idle since before t + 150: the first; the second is locked until t + 160, so it stays.
+    assert_eq!(users.purge_login_throttles(t + seconds(150)).await.unwrap(), 1);
+    // The purged network starts again from nothing: three failures before a lock, as if new.
+    for _ in 0..2 {
+        attempt(&users, ada.id, &idle, AttemptOutcome::Refused, t + seconds(300)).await;
+    }
+    assert_eq!(
+        users.begin_login_attempt(ada.id, &idle, t + seconds(300), &LOCKOUT).await.unwrap(),
+        LoginAttempt::Allowed
+    );
+    assert_eq!(users.purge_login_throttles(t + seconds(250)).await.unwrap(), 2, "the locked one, after its lock");
+}
+
+pub async fn a_session_is_not_started_once_the_checked_password_changed<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let change = UserUpdate { password_hash: Some(other_password_hash()), ..touch(t + seconds(1)) };
+    users.update(ada.id, change).await.expect("change the password");
+    // A sign-in that checked the old hash comes too late.
+    let created = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.expect("no fault");
+    assert_eq!(created, None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
+    // With the hash it has now, it starts.
+    let current =
+        NewSession { password_hash: other_password_hash(), ..new_session(ada.id, "ada-2", t, t + seconds(9)) };
+    assert!(sessions.create(current).await.unwrap().is_some());
+}
+
+pub async fn a_password_change_ends_the_other_sessions_with_it<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let later = t + seconds(3600);
+    let here = sessions.create(new_session(ada.id, "ada-1", t, later)).await.unwrap().expect("created");
+    let elsewhere = sessions.create(new_session(ada.id, "ada-2", t, later)).await.unwrap().expect("created");
+    let hers = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("created");
+    let change = UserUpdate {
+        password_hash: Some(other_password_hash()),
+        ends_sessions: Some(EndSessions::AllBut(here)),
+        ..touch(t + seconds(1))
+    };
+    users.update(ada.id, change).await.expect("change the password");
+    let check = t + seconds(2);
+    assert!(users.find_signed_in(ada.id, here, check).await.unwrap().is_some(), "the session that changed it");
+    assert_eq!(users.find_signed_in(ada.id, elsewhere, check).await.unwrap(), None);
+    assert!(users.find_signed_in(grace.id, hers, check).await.unwrap().is_some(), "another user's");
+
+    // An update that fails ends nothing.
+    insert_ok(&users, new_user(3, "taken@example.com", t)).await;
+    let failing = UserUpdate {
+        email: Some(email("taken@example.com")),
+        ends_sessions: Some(EndSessions::All),
+        ..touch(t + seconds(3))
+    };
+    assert!(matches!(users.update(ada.id, failing).await, Err(UpdateUserError::DuplicateEmail)));
+    assert!(users.find_signed_in(ada.id, here, check).await.unwrap().is_some());
+    let all = UserUpdate { ends_sessions: Some(EndSessions::All), ..touch(t + seconds(4)) };
+    users.update(ada.id, all).await.expect("end them all");
+    assert_eq!(users.find_signed_in(ada.id, here, check).await.unwrap(), None);
+}
+
+pub async fn ended_and_expired_sessions_are_purged<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let live = sessions.create(new_session(ada.id, "live", t, t + seconds(3600))).await.unwrap().expect("created");
+    let ended = sessions.create(new_session(ada.id, "ended", t, t + seconds(3600))).await.unwrap().expect("created");
+    sessions.create(new_session(ada.id, "expired", t, t + seconds(10))).await.unwrap().expect("created");
+    sessions.revoke(ended, t + seconds(20)).await.unwrap();
+    // Nothing ended before t + 5.
+    assert_eq!(sessions.purge_ended(t + seconds(5)).await.unwrap(), 0);
+    assert_eq!(sessions.purge_ended(t + seconds(30)).await.unwrap(), 2);
+    for gone in ["ended", "expired"] {
+        assert_eq!(sessions.find_by_refresh_token(&token(gone)).await.unwrap(), None, "{gone}'s tokens went too");
+    }
+    assert_eq!(sessions.find_by_refresh_token(&token("live")).await.unwrap(), Some(live));
+    assert!(users.find_signed_in(ada.id, live, t + seconds(31)).await.unwrap().is_some());
 }
 
 /// Declares one `#[tokio::test]` per contract function. `$setup` is an async function returning
@@ -1335,7 +1614,15 @@ macro_rules! store_contract_tests {
             a_rotation_moves_the_expiry_and_its_successor_rotates_next,
             revoke_all_of_user_keeps_the_given_session,
             check_health_is_ok,
-            login_attempts_are_counted_locked_and_reset,
+            concurrent_attempts_from_a_network_are_held_to_its_threshold,
+            concurrent_correct_sign_ins_never_lock,
+            a_network_lock_doubles_up_to_its_cap_and_a_success_resets_it,
+            failures_spread_over_networks_reach_the_backstop,
+            an_attempt_lost_in_a_crash_counts_as_failed_later,
+            idle_sign_in_counts_are_purged,
+            a_session_is_not_started_once_the_checked_password_changed,
+            a_password_change_ends_the_other_sessions_with_it,
+            ended_and_expired_sessions_are_purged,
             a_session_for_a_deleted_user_is_not_created,
             a_revoked_session_gets_no_new_refresh_token,
         );

@@ -96,10 +96,6 @@ impl Ed25519KeyPair {
         &self.key_id
     }
 
-    pub(crate) fn seed(&self) -> &[u8; 32] {
-        &self.seed
-    }
-
     pub fn public_key(&self) -> &Ed25519PublicKey {
         &self.public
     }

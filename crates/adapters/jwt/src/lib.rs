@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use users_domain::{ObjectId, Role, UserId};
 use users_ports::{
     AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, SessionId, TokenError, TokenIssuer,
+    TokenSubject,
 };
 
 pub use keys::{Ed25519KeyPair, Ed25519PublicKey, KeyError, KeyId};
@@ -36,15 +37,41 @@ struct Claims {
     uid: i64,
     sid: i64,
     roles: Vec<Role>,
+    /// When the password was entered for the session (OpenID Connect's `auth_time`); absent in older tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
     iss: String,
     iat: i64,
     exp: i64,
+}
+
+/// The secret successor refresh tokens are derived with. It is its own secret, kept apart from the signing keys, so
+/// that every instance derives the same successor whichever key each signs with during a key rotation.
+#[derive(Clone)]
+pub struct RefreshSecret([u8; 32]);
+
+impl RefreshSecret {
+    /// At least [`MIN_SECRET_BYTES`] of key material (it is condensed to 32 bytes with a fixed purpose).
+    pub fn new(material: &[u8]) -> Result<Self, JwtConfigError> {
+        if material.len() < MIN_SECRET_BYTES {
+            return Err(JwtConfigError::RefreshSecretTooShort);
+        }
+        Ok(Self(hmac_sha256(material, ROTATION_PURPOSE)))
+    }
+}
+
+impl std::fmt::Debug for RefreshSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshSecret(<redacted>)")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwtConfigError {
     #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes long")]
     SecretTooShort,
+    #[error("the refresh-token secret must be at least {MIN_SECRET_BYTES} bytes long")]
+    RefreshSecretTooShort,
     #[error("the access-token lifetime must be positive")]
     NonPositiveTtl,
     #[error("two verification keys share the key id {0}")]
@@ -67,8 +94,8 @@ pub struct JwtIssuer {
     validation: Validation,
     published: Vec<PublishedKey>,
     access_token_ttl: Duration,
-    /// Keys the derivation of successor refresh tokens; derived from the signing key, never used to sign.
-    rotation_key: [u8; 32],
+    /// Keys the derivation of successor refresh tokens; never used to sign.
+    refresh_secret: RefreshSecret,
     /// Tokens whose signature has been checked, with what they assert. A client presents the same access token for
     /// up to 15 minutes, and an Ed25519 verification costs tens of microseconds; only genuine tokens get in, and
     /// the cache is emptied when full, so an attacker cannot grow it.
@@ -96,8 +123,8 @@ fn validation(algorithm: Algorithm) -> Validation {
     validation
 }
 
-/// HMAC-SHA256 of `message` under `key`. Used both to derive the rotation key from the signing material (with a
-/// fixed purpose as the message, so the material itself serves nothing else twice) and to derive successors.
+/// HMAC-SHA256 of `message` under `key`. Used both to condense the refresh secret's material (with a fixed purpose
+/// as the message, so the material serves nothing else twice) and to derive successors.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
@@ -116,7 +143,11 @@ fn check_ttl(access_token_ttl: Duration) -> Result<(), JwtConfigError> {
 impl JwtIssuer {
     /// Signs and verifies with HMAC-SHA256 under `secret`; only HS256 tokens are accepted. Nothing is published:
     /// whoever can verify such a token can also forge one.
-    pub fn hs256(secret: &[u8], access_token_ttl: Duration) -> Result<Self, JwtConfigError> {
+    pub fn hs256(
+        secret: &[u8],
+        access_token_ttl: Duration,
+        refresh_secret: RefreshSecret,
+    ) -> Result<Self, JwtConfigError> {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(JwtConfigError::SecretTooShort);
         }
@@ -128,7 +159,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::HS256),
             published: Vec::new(),
             access_token_ttl,
-            rotation_key: hmac_sha256(secret, ROTATION_PURPOSE),
+            refresh_secret,
             verified: Mutex::default(),
         })
     }
@@ -139,6 +170,7 @@ impl JwtIssuer {
         signing: &Ed25519KeyPair,
         also_trusted: &[Ed25519PublicKey],
         access_token_ttl: Duration,
+        refresh_secret: RefreshSecret,
     ) -> Result<Self, JwtConfigError> {
         check_ttl(access_token_ttl)?;
         let mut by_key_id = HashMap::new();
@@ -160,7 +192,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::EdDSA),
             published,
             access_token_ttl,
-            rotation_key: hmac_sha256(signing.seed(), ROTATION_PURPOSE),
+            refresh_secret,
             verified: Mutex::default(),
         };
         Ok(issuer)
@@ -181,6 +213,7 @@ impl JwtIssuer {
             object_id: ObjectId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
             session_id: SessionId(claims.sid),
             roles: claims.roles,
+            authenticated_at: claims.auth_time.map(timestamp).transpose()?,
             issued_at: timestamp(claims.iat)?,
             expires_at: timestamp(claims.exp)?,
         })
@@ -203,20 +236,14 @@ fn timestamp(seconds: i64) -> Result<DateTime<Utc>, TokenError> {
 }
 
 impl TokenIssuer for JwtIssuer {
-    fn issue_access_token(
-        &self,
-        user_id: UserId,
-        object_id: ObjectId,
-        session_id: SessionId,
-        roles: &[Role],
-        now: DateTime<Utc>,
-    ) -> Result<AccessToken, TokenError> {
+    fn issue_access_token(&self, subject: &TokenSubject, now: DateTime<Utc>) -> Result<AccessToken, TokenError> {
         let expires_at = now + self.access_token_ttl;
         let claims = Claims {
-            sub: object_id.to_string(),
-            uid: user_id.0,
-            sid: session_id.0,
-            roles: roles.to_vec(),
+            sub: subject.object_id.to_string(),
+            uid: subject.user_id.0,
+            sid: subject.session_id.0,
+            roles: subject.roles.clone(),
+            auth_time: Some(subject.authenticated_at.timestamp()),
             iss: ISSUER.to_owned(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
@@ -257,7 +284,7 @@ impl TokenIssuer for JwtIssuer {
 
     /// HMAC-SHA256 of the used token under the rotation key: deterministic, and unpredictable without the key.
     fn successor_refresh_token(&self, used: &RefreshToken) -> RefreshToken {
-        RefreshToken::new(URL_SAFE_NO_PAD.encode(hmac_sha256(&self.rotation_key, used.as_str().as_bytes())))
+        RefreshToken::new(URL_SAFE_NO_PAD.encode(hmac_sha256(&self.refresh_secret.0, used.as_str().as_bytes())))
     }
 
     /// A plain SHA-256 suffices: the token has 256 bits of entropy, so there is nothing to brute-force.
@@ -276,13 +303,22 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    fn refresh_secret() -> RefreshSecret {
+        RefreshSecret::new(b"a refresh secret of at least 32 bytes").unwrap()
+    }
+
     fn issuer() -> JwtIssuer {
-        JwtIssuer::hs256(SECRET, Duration::minutes(15)).unwrap()
+        JwtIssuer::hs256(SECRET, Duration::minutes(15), refresh_secret()).unwrap()
+    }
+
+    fn subject(user: i64, session: i64, roles: &[Role], authenticated_at: DateTime<Utc>) -> TokenSubject {
+        let object_id = ObjectId::parse("507f1f77bcf86cd799439011").unwrap();
+        let roles = roles.to_vec();
+        TokenSubject { user_id: UserId(user), object_id, session_id: SessionId(session), roles, authenticated_at }
     }
 
     fn issue(issuer: &JwtIssuer, now: DateTime<Utc>) -> AccessToken {
-        let object_id = ObjectId::parse("507f1f77bcf86cd799439011").unwrap();
-        issuer.issue_access_token(UserId(42), object_id, SessionId(7), &[Role::Admin, Role::User], now).unwrap()
+        issuer.issue_access_token(&subject(42, 7, &[Role::Admin, Role::User], now - Duration::minutes(3)), now).unwrap()
     }
 
     #[test]
@@ -295,6 +331,7 @@ mod tests {
         assert_eq!(claims.object_id.to_string(), "507f1f77bcf86cd799439011");
         assert_eq!(claims.session_id, SessionId(7));
         assert_eq!(claims.roles, vec![Role::Admin, Role::User]);
+        assert_eq!(claims.authenticated_at.map(|at| at.timestamp()), Some((now - Duration::minutes(3)).timestamp()));
         assert_eq!(claims.expires_at.timestamp(), (now + Duration::minutes(15)).timestamp());
         assert_eq!(token.expires_at, claims.expires_at);
     }
@@ -316,15 +353,15 @@ mod tests {
         let issuer = issuer();
         assert!(issuer.verify_access_token("not a token").is_err());
         let forged = issue(
-            &JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15)).unwrap(),
+            &JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15), refresh_secret())
+                .unwrap(),
             Utc::now(),
         );
         assert!(issuer.verify_access_token(&forged.token).is_err());
         assert!(issuer.verified.lock().unwrap().is_empty());
         let now = Utc::now();
-        let object_id = ObjectId::parse("507f1f77bcf86cd799439011").unwrap();
         for user in 0..(VERIFIED_CAPACITY as i64 + 1) {
-            let token = issuer.issue_access_token(UserId(user), object_id, SessionId(1), &[], now).unwrap();
+            let token = issuer.issue_access_token(&subject(user, 1, &[], now), now).unwrap();
             issuer.verify_access_token(&token.token).unwrap();
         }
         assert!(issuer.verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
@@ -339,7 +376,8 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_secret_is_invalid() {
-        let other = JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15)).unwrap();
+        let other =
+            JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15), refresh_secret()).unwrap();
         let token = issue(&other, Utc::now());
         assert!(matches!(issuer().verify_access_token(&token.token), Err(TokenError::Invalid)));
     }
@@ -361,8 +399,15 @@ mod tests {
 
     #[test]
     fn refuses_short_secrets_and_non_positive_lifetimes() {
-        assert!(matches!(JwtIssuer::hs256(b"short", Duration::minutes(15)), Err(JwtConfigError::SecretTooShort)));
-        assert!(matches!(JwtIssuer::hs256(SECRET, Duration::zero()), Err(JwtConfigError::NonPositiveTtl)));
+        assert!(matches!(
+            JwtIssuer::hs256(b"short", Duration::minutes(15), refresh_secret()),
+            Err(JwtConfigError::SecretTooShort)
+        ));
+        assert!(matches!(
+            JwtIssuer::hs256(SECRET, Duration::zero(), refresh_secret()),
+            Err(JwtConfigError::NonPositiveTtl)
+        ));
+        assert!(matches!(RefreshSecret::new(b"short"), Err(JwtConfigError::RefreshSecretTooShort)));
     }
 
     #[test]
@@ -382,7 +427,7 @@ mod tests {
 
     fn ed25519(signing: &Ed25519KeyPair, also_trusted: &[&Ed25519KeyPair]) -> JwtIssuer {
         let trusted: Vec<Ed25519PublicKey> = also_trusted.iter().map(|pair| pair.public_key().clone()).collect();
-        JwtIssuer::ed25519(signing, &trusted, Duration::minutes(15)).unwrap()
+        JwtIssuer::ed25519(signing, &trusted, Duration::minutes(15), refresh_secret()).unwrap()
     }
 
     /// `token` with its header replaced by `header` and its signature by `signature`.
@@ -440,6 +485,7 @@ mod tests {
             &Ed25519KeyPair::generate(KeyId::parse("ours").unwrap()).unwrap(),
             &[],
             Duration::minutes(15),
+            refresh_secret(),
         )
         .unwrap();
         let forged = issue(&impostor, Utc::now()).token;
@@ -474,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn a_successor_is_the_same_for_one_token_and_depends_on_the_key() {
+    fn a_successor_is_the_same_for_one_token_and_depends_on_the_refresh_secret_alone() {
         let ours = key_pair("ours");
         let issuer = ed25519(&ours, &[]);
         let used = issuer.new_refresh_token();
@@ -483,9 +529,13 @@ mod tests {
         assert_eq!(successor.as_str().len(), 43);
         assert_ne!(successor, used);
         assert_ne!(successor, issuer.successor_refresh_token(&issuer.new_refresh_token()));
-        let rekeyed = ed25519(&key_pair("ours"), &[]);
-        assert_ne!(successor, rekeyed.successor_refresh_token(&used), "unpredictable without the key");
-        assert_ne!(successor, self::issuer().successor_refresh_token(&used));
+        // Instances in the middle of a key rotation sign with different keys but share the refresh secret.
+        let rotated = ed25519(&key_pair("next"), &[&ours]);
+        assert_eq!(successor, rotated.successor_refresh_token(&used), "the signing key plays no part");
+        assert_eq!(successor, self::issuer().successor_refresh_token(&used), "nor does the algorithm");
+        let other_secret = RefreshSecret::new(b"another refresh secret, 32 bytes long").unwrap();
+        let stranger = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15), other_secret).unwrap();
+        assert_ne!(successor, stranger.successor_refresh_token(&used), "unpredictable without the secret");
     }
 
     #[test]
@@ -493,7 +543,8 @@ mod tests {
         assert!(issuer().published_keys().is_empty());
         let ours = key_pair("same");
         let twin = key_pair("same");
-        let duplicate = JwtIssuer::ed25519(&ours, &[twin.public_key().clone()], Duration::minutes(15));
+        let duplicate =
+            JwtIssuer::ed25519(&ours, &[twin.public_key().clone()], Duration::minutes(15), refresh_secret());
         assert!(matches!(duplicate, Err(JwtConfigError::DuplicateKeyId(_))));
         let published = ed25519(&ours, &[]).published_keys();
         assert_eq!(published, [PublishedKey { key_id: "same".to_owned(), public_key: ours.public_key().x() }]);

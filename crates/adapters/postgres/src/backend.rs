@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::pooled_connection::deadpool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use users_domain::{Role, UserId};
-use users_ports::{SessionId, SessionState, StoreError};
+use users_ports::{NewSession, SessionId, SessionState, StoreError};
 
 use crate::schema::{user_roles, users};
 
@@ -47,6 +47,37 @@ pub(crate) async fn lock_login_throttle(
     users::table.find(id).select((users::failed_logins, users::locked_until)).for_update().first(conn).await.optional()
 }
 
+#[derive(QueryableByName)]
+struct CreatedSession {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Starts a session with its first refresh token, in one statement, if the user still has the password hash the
+/// sign-in checked. `FOR SHARE` makes a password change under way finish first, after which the hash no longer
+/// matches; a change that starts after this holds its own transaction until it has ended this session too.
+pub(crate) async fn create_session(conn: &mut Connection, session: &NewSession) -> Result<Option<i64>, DieselError> {
+    const CREATE: &str = "
+        WITH created AS (
+            INSERT INTO sessions (user_id, created_at, expires_at)
+            SELECT id, $2, $3 FROM users WHERE id = $1 AND password_hash = $4 FOR SHARE
+            RETURNING id
+        ), issued AS (
+            INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, id, $2 FROM created
+        )
+        SELECT id FROM created";
+    let created: Option<CreatedSession> = diesel::sql_query(CREATE)
+        .bind::<BigInt, _>(session.user_id.0)
+        .bind::<Timestamptz, _>(session.created_at)
+        .bind::<Timestamptz, _>(session.expires_at)
+        .bind::<Text, _>(session.password_hash.as_str())
+        .bind::<Text, _>(&session.refresh_token_hash.0)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(created.map(|created| created.id))
+}
+
 /// The row the rotation statement returns: the session of the token it used up, as it stood before.
 #[derive(QueryableByName)]
 struct RotatedSession {
@@ -54,6 +85,8 @@ struct RotatedSession {
     id: i64,
     #[diesel(sql_type = BigInt)]
     user_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
     expires_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -84,7 +117,7 @@ pub(crate) async fn rotate_refresh_token(
             INSERT INTO refresh_tokens (token_hash, session_id, created_at)
             SELECT $4, extended.id, $1 FROM extended
         )
-        SELECT sessions.id, sessions.user_id, sessions.expires_at, sessions.revoked_at
+        SELECT sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.revoked_at
         FROM sessions JOIN used ON sessions.id = used.session_id";
     let row: Option<RotatedSession> = diesel::sql_query(ROTATE)
         .bind::<Timestamptz, _>(now)
@@ -97,6 +130,7 @@ pub(crate) async fn rotate_refresh_token(
     Ok(row.map(|row| SessionState {
         id: SessionId(row.id),
         user_id: UserId(row.user_id),
+        authenticated_at: row.created_at,
         expires_at: row.expires_at,
         revoked: row.revoked_at.is_some(),
     }))

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use users_domain::{LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, NewSession, NewUser, Page, PageRequest,
-    RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, UpdateUserError,
-    UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, NewSession, NewUser, Page,
+    PageRequest, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::sessions::DieselSessionRepository;
@@ -84,18 +84,34 @@ impl UserRepository for PgUserRepository {
         updated
     }
 
+    // The sign-in counts are not part of a signed-in user: nothing to forget.
     async fn begin_login_attempt(
         &self,
         id: UserId,
+        network: &ClientNetwork,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
     ) -> Result<LoginAttempt, StoreError> {
-        // The sign-in count is not part of a signed-in user.
-        self.queries.begin_login_attempt(id, now, lockout).await
+        self.queries.begin_login_attempt(id, network, now, lockout).await
     }
 
-    async fn reset_failed_logins(&self, id: UserId) -> Result<(), StoreError> {
-        self.queries.reset_failed_logins(id).await
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.queries.finish_login_attempt(id, network, outcome, now, lockout).await
+    }
+
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+        self.queries.clear_lockout(id).await
+    }
+
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.queries.purge_login_throttles(before).await
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
@@ -135,6 +151,11 @@ impl SessionRepository for PgSessionRepository {
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
         self.queries.find_by_refresh_token(hash).await
+    }
+
+    /// Only sessions that already ended or expired go, so no remembered user can depend on them.
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.queries.purge_ended(before).await
     }
 
     async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {

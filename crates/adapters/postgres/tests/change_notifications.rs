@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use users_domain::{Role, User};
-use users_ports::{LockoutPolicy, SessionId, SessionRepository, UserRepository};
+use users_domain::{ClientNetwork, Role, User};
+use users_ports::{AttemptOutcome, LockoutPolicy, SessionId, SessionRepository, UserRepository};
 use users_postgres::PgStore;
 use users_postgres::testing::TestDatabase;
 use users_store_contract::{insert_ok, new_session, new_user, now, seconds};
@@ -139,8 +139,12 @@ async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
     listening.batch_execute("LISTEN users_changed").await.unwrap();
     let t = now();
 
-    store.users().begin_login_attempt(ada.id, t, &LockoutPolicy::default()).await.unwrap();
-    store.users().reset_failed_logins(ada.id).await.unwrap();
+    let (users, lockout) = (store.users(), LockoutPolicy::default());
+    let from = ClientNetwork::of("203.0.113.9".parse().unwrap());
+    for outcome in [AttemptOutcome::Refused, AttemptOutcome::Verified] {
+        users.begin_login_attempt(ada.id, &from, t, &lockout).await.unwrap();
+        users.finish_login_attempt(ada.id, &from, outcome, t, &lockout).await.unwrap();
+    }
     let extended: usize = diesel::sql_query("UPDATE sessions SET expires_at = expires_at + interval '1 hour'")
         .execute(&mut db.connect().await)
         .await

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
@@ -13,7 +14,7 @@ use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use users_domain::Role;
-use users_ports::{SessionState, StoreError};
+use users_ports::{NewSession, SessionState, StoreError};
 
 use crate::schema::{refresh_tokens, sessions, user_roles, users};
 
@@ -68,6 +69,40 @@ pub(crate) async fn lock_login_throttle(
     id: i64,
 ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
     users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
+}
+
+/// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
+/// single connection runs this transaction wholly before or after a password change (and the ending of sessions
+/// that comes with it).
+pub(crate) async fn create_session(conn: &mut Connection, session: &NewSession) -> Result<Option<i64>, DieselError> {
+    conn.transaction(async |conn| {
+        let user = users::table
+            .filter(users::id.eq(session.user_id.0))
+            .filter(users::password_hash.eq(session.password_hash.as_str()))
+            .select((
+                users::id,
+                session.created_at.into_sql::<StoredTime>(),
+                session.expires_at.into_sql::<StoredTime>(),
+            ));
+        let created: Option<i64> = diesel::insert_into(sessions::table)
+            .values(user)
+            .into_columns((sessions::user_id, sessions::created_at, sessions::expires_at))
+            .returning(sessions::id)
+            .get_result(conn)
+            .await
+            .optional()?;
+        let Some(id) = created else { return Ok(None) };
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::token_hash.eq(&session.refresh_token_hash.0),
+                refresh_tokens::session_id.eq(id.into_sql::<BigInt>()),
+                refresh_tokens::created_at.eq(session.created_at),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(Some(id))
+    })
+    .await
 }
 
 /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session, in one

@@ -2,12 +2,15 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Duration, Utc};
-use users_app::{Adapters, Administrator, CurrentUser, SessionPolicy, UserService};
-use users_domain::{Email, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username};
+use users_app::{Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, UserService};
+use users_domain::{ClientNetwork, Email, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username};
 use users_ports::{
-    AccessToken, MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
-    PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
+    AccessToken, AttemptOutcome, LockoutPolicy, LoginAttempt, LoginThrottle, MockClock, MockPasswordHasher,
+    MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash,
+    SessionId, StoreError, StoredCredentials, TokenSubject,
 };
 
 /// The adapters of a service under test: a mock for every port.
@@ -28,11 +31,13 @@ pub struct Mocks {
     pub sessions: MockSessionRepository,
     pub hasher: MockPasswordHasher,
     pub tokens: MockTokenIssuer,
+    /// Reads [`now`]; expects no wait unless a test says so.
+    pub clock: MockClock,
 }
 
 impl Mocks {
     /// Mocks that expect nothing, except that hashing a refresh token is a pure function ([`hash_of`]) that may be
-    /// called any number of times. The clock is added by [`Mocks::service`] and always reads [`now`].
+    /// called any number of times, and that the clock always reads [`now`] (it is never asked to wait).
     pub fn new() -> Self {
         let mut tokens = MockTokenIssuer::new();
         tokens.expect_hash_refresh_token().returning(hash_of);
@@ -41,6 +46,7 @@ impl Mocks {
             sessions: MockSessionRepository::new(),
             hasher: MockPasswordHasher::new(),
             tokens,
+            clock: fixed_clock(),
         }
     }
 
@@ -50,7 +56,15 @@ impl Mocks {
     }
 
     pub fn service_with(self, policy: SessionPolicy) -> UserService<Mocked> {
-        UserService::new(self.users, self.sessions, self.hasher, self.tokens, fixed_clock(), policy)
+        UserService::new(self.users, self.sessions, self.hasher, self.tokens, self.clock, policy)
+    }
+
+    /// Lets the clock be asked to wait `times`, without waiting; returns the waits asked for, in order.
+    pub fn expect_sleeps(&mut self, times: impl Into<mockall::TimesRange>) -> Arc<Mutex<Vec<Duration>>> {
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&waits);
+        self.clock.expect_sleep().times(times).returning(move |duration| record.lock().unwrap().push(duration));
+        waits
     }
 
     /// Expects exactly one new refresh token to be made, and returns `token`.
@@ -67,23 +81,33 @@ impl Mocks {
             .returning(move |_| RefreshToken::new(successor));
     }
 
-    /// Expects exactly one access token to be signed for `user` in `session` at [`now`], and returns
-    /// [`access_token`].
+    /// Expects exactly one access token to be signed at [`now`] for `user` in `session`, whose password was
+    /// entered [`now`] (a new sign-in), and returns [`access_token`].
     pub fn expect_access_token(&mut self, user: &User, session: SessionId) {
-        self.expect_access_token_at(user, session, now());
+        self.expect_access_token_at(user, session, now(), now());
     }
 
-    /// Expects exactly one access token to be signed for `user` in `session` as of `issued_at`, and returns one
-    /// valid [`ACCESS_TTL_SECS`] from then.
-    pub fn expect_access_token_at(&mut self, user: &User, session: SessionId, issued_at: DateTime<Utc>) {
-        let (user_id, object_id, roles) = (user.id, user.object_id, user.roles.clone());
+    /// Expects exactly one access token to be signed for `user` in `session`, whose password was entered at
+    /// `authenticated_at`, as of `issued_at`, and returns one valid [`ACCESS_TTL_SECS`] from then.
+    pub fn expect_access_token_at(
+        &mut self,
+        user: &User,
+        session: SessionId,
+        authenticated_at: DateTime<Utc>,
+        issued_at: DateTime<Utc>,
+    ) {
+        let expected = TokenSubject {
+            user_id: user.id,
+            object_id: user.object_id,
+            session_id: session,
+            roles: user.roles.clone(),
+            authenticated_at,
+        };
         self.tokens
             .expect_issue_access_token()
-            .withf(move |id, oid, sid, r, at| {
-                *id == user_id && *oid == object_id && *sid == session && r == roles.as_slice() && *at == issued_at
-            })
+            .withf(move |subject, at| *subject == expected && *at == issued_at)
             .times(1)
-            .returning(move |_, _, _, _, _| {
+            .returning(move |_, _| {
                 let expires_at = issued_at + Duration::seconds(ACCESS_TTL_SECS);
                 Ok(AccessToken { expires_at, ..access_token() })
             });
@@ -177,9 +201,71 @@ pub fn admin_user() -> User {
     user(2, &[Role::Admin, Role::User])
 }
 
-/// `user` signed in, in [`SESSION`].
+/// `user` signed in, in [`SESSION`], with the password entered a minute ago: recently enough to change the
+/// password or email, or delete the account, without typing it again.
 pub fn current(user: User) -> CurrentUser {
-    CurrentUser { user, session: SESSION }
+    signed_in_at(user, Some(now() - Duration::minutes(1)))
+}
+
+/// `user` in [`SESSION`], whose password was entered at `authenticated_at` (`None`: a token that predates it).
+pub fn signed_in_at(user: User, authenticated_at: Option<DateTime<Utc>>) -> CurrentUser {
+    CurrentUser { user, session: SESSION, authenticated_at }
+}
+
+/// What the store holds for [`plain_user`]: [`stored_hash`], and no failed sign-in.
+pub fn credentials() -> StoredCredentials {
+    StoredCredentials { user: plain_user(), password_hash: stored_hash(), throttle: LoginThrottle::default() }
+}
+
+/// The store is asked once to start a sign-in attempt of user 1 from [`network`] at [`now`], under the default
+/// lockout policy, and answers `outcome`.
+pub fn expect_attempt(mocks: &mut Mocks, outcome: LoginAttempt) {
+    mocks
+        .users
+        .expect_begin_login_attempt()
+        .withf(|id, from, at, lockout| {
+            *id == UserId(1) && *from == network() && *at == now() && *lockout == LockoutPolicy::default()
+        })
+        .times(1)
+        .returning(move |_, _, _, _| Ok(outcome));
+}
+
+/// The store is told once, at [`now`] and under the default lockout policy, that the attempt of user 1 from
+/// [`network`] ended with `outcome`, and answers `lock` (the lock that outcome set, if any).
+pub fn expect_finished(mocks: &mut Mocks, outcome: AttemptOutcome, lock: Option<DateTime<Utc>>) {
+    mocks
+        .users
+        .expect_finish_login_attempt()
+        .withf(move |id, from, ended, at, lockout| {
+            *id == UserId(1)
+                && *from == network()
+                && *ended == outcome
+                && *at == now()
+                && *lockout == LockoutPolicy::default()
+        })
+        .times(1)
+        .returning(move |_, _, _, _, _| Ok(lock));
+}
+
+/// No sign-in attempt is started or finished.
+pub fn expect_no_attempt(mocks: &mut Mocks) {
+    mocks.users.expect_begin_login_attempt().never();
+    mocks.users.expect_finish_login_attempt().never();
+}
+
+/// The network the sample client signs in from.
+pub fn network() -> ClientNetwork {
+    ClientNetwork::of("203.0.113.9".parse().expect("a valid address"))
+}
+
+/// Proof of presence from [`network`] with `current_password`.
+pub fn proof(current_password: CurrentPassword) -> Reauthentication {
+    Reauthentication { current_password, network: network() }
+}
+
+/// A request that does not type the current password again.
+pub fn no_password() -> Reauthentication {
+    proof(CurrentPassword::NotGiven)
 }
 
 pub fn administrator() -> Administrator {

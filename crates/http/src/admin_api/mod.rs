@@ -14,6 +14,7 @@ use crate::body::JsonObject;
 use crate::extractors::Admin;
 use crate::no_store_json;
 use crate::openapi::ProblemDocument;
+use crate::password_limit::PasswordWorkLimiter;
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
 use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse, UserResponse};
@@ -28,6 +29,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/api/users/{id}", web::to(get_user::<A>)),
         Endpoint::new(Method::PUT, "/api/users/{id}", web::to(replace_user::<A>)),
         Endpoint::new(Method::DELETE, "/api/users/{id}", web::to(delete_user::<A>)),
+        Endpoint::new(Method::DELETE, "/api/users/{id}/lockout", web::to(clear_lockout::<A>)),
         Endpoint::new(Method::GET, "/api/roles", web::to(list_roles::<A>)),
     ]
 }
@@ -65,13 +67,17 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
 #[utoipa::path(post, path = "/api/users", tag = "admin-v1", operation_id = "adminCreateUser", security(("bearer" = [])), request_body = CreateUserRequest,
     responses((status = 201, description = "The created user", body = UserResponse,
                headers(("location" = String, description = "/api/users/{id}"))),
-              (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 429, description = "Too many passwords hashed for this admin in a short time", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
 async fn create_user<A: Adapters>(
     service: Service<A>,
     admin: Admin<A>,
+    limiter: web::Data<PasswordWorkLimiter>,
     body: JsonObject<CreateUserRequest>,
 ) -> Handled {
     let (registration, role_ids) = body.0.parse()?;
+    limiter.spend(admin.admin.current().user.id)?;
     let user = service.create_user(&admin.admin, registration, role_ids).await?;
     let mut response = no_store_json(StatusCode::CREATED, UserResponse::from(user.clone()));
     let location = format!("/api/users/{}", user.id);
@@ -102,6 +108,15 @@ async fn replace_user<A: Adapters>(
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
     service.delete_user(&admin.admin, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(delete, path = "/api/users/{id}/lockout", tag = "admin-v1", operation_id = "adminClearLockout", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 204, description = "The user's failed sign-ins are forgotten and every lock they caused, from every network, is lifted"),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
+async fn clear_lockout<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = user_id(&path)?;
+    service.clear_lockout(&admin.admin, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

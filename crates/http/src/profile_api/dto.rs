@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use users_app::{SignedIn, TokenPair};
+use users_app::{CurrentPassword, SignedIn, TokenPair};
 use users_domain::{
     Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, User,
     Username,
@@ -107,10 +107,15 @@ impl RefreshTokenRequest {
 }
 
 /// Every field is optional: an absent field is kept, `null` clears an optional one (`email` and `password` cannot be
-/// cleared). A new password ends the user's other sessions.
+/// cleared). A new password or email needs `current_password`, unless the session signed in within the last few
+/// minutes. A new password ends the user's other sessions.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"last_name": "Lovelace", "website": "https://ada.example", "x": null}))]
 pub(crate) struct UpdateProfileRequest {
+    /// The account's password, typed again: proof that its owner is here, for a new `password` or `email`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     username: Option<Option<String>>,
@@ -146,8 +151,33 @@ pub(crate) struct UpdateProfileRequest {
     youtube: Option<Option<String>>,
 }
 
+/// The current password as given, if at all.
+fn current_password(raw: Option<String>) -> CurrentPassword {
+    match raw.map(Password::parse) {
+        None => CurrentPassword::NotGiven,
+        Some(Ok(password)) => CurrentPassword::Typed(password),
+        Some(Err(_)) => CurrentPassword::Impossible,
+    }
+}
+
+/// Deleting one's account: the password typed again, unless the session signed in within the last few minutes.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"current_password": "correct horse battery"}))]
+pub(crate) struct DeleteAccountRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<String>,
+}
+
+impl DeleteAccountRequest {
+    pub(crate) fn parse(self) -> CurrentPassword {
+        current_password(self.current_password)
+    }
+}
+
 impl UpdateProfileRequest {
-    pub(crate) fn parse(self) -> Result<ProfileChanges, Problem> {
+    pub(crate) fn parse(self) -> Result<(ProfileChanges, CurrentPassword), Problem> {
+        let current = current_password(self.current_password);
         let mut fields = Fields::default();
         let changes = ProfileChanges {
             username: fields.patch("username", self.username, Username::parse),
@@ -164,7 +194,7 @@ impl UpdateProfileRequest {
                 youtube: fields.patch("youtube", self.youtube, ProfileUrl::parse),
             },
         };
-        fields.finish(Some(changes))
+        fields.finish(Some((changes, current)))
     }
 }
 

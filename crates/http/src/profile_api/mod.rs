@@ -6,19 +6,21 @@ pub(crate) use dto::RoleName;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
-use users_app::{Adapters, UserService};
+use users_app::{Adapters, CurrentPassword, Reauthentication, UserService};
 use users_domain::ObjectId;
 use users_ports::PageRequest;
 
-use crate::body::JsonObject;
+use crate::body::{JsonObject, OptionalJsonObject};
+use crate::client::ClientNetworkOf;
 use crate::extractors::{Admin, Authenticated};
 use crate::no_store_json;
 use crate::openapi::ProblemDocument;
+use crate::password_limit::PasswordWorkLimiter;
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
 use dto::{
-    ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest, SignedInResponse,
-    UpdateProfileRequest, UserListResponse,
+    DeleteAccountRequest, ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest,
+    SignedInResponse, UpdateProfileRequest, UserListResponse,
 };
 
 type Service<A> = web::Data<UserService<A>>;
@@ -55,9 +57,9 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
                headers(("www-authenticate" = String, description = "Bearer challenge"))),
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while; or too many requests from this address", body = ProblemDocument, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
-async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>) -> Handled {
+async fn login<A: Adapters>(service: Service<A>, client: ClientNetworkOf, body: JsonObject<LoginRequest>) -> Handled {
     let outcome = match body.0.parse()? {
-        LoginInput::Credentials(identifier, password) => service.login(identifier, password).await,
+        LoginInput::Credentials(identifier, password) => service.login(identifier, password, &client.0).await,
         // Input no account can match is refused, and counted, exactly like a wrong password.
         LoginInput::Impossible => Err(users_app::LoginError::InvalidCredentials),
     };
@@ -65,6 +67,7 @@ async fn login<A: Adapters>(service: Service<A>, body: JsonObject<LoginRequest>)
         Ok(_) => "success",
         Err(users_app::LoginError::InvalidCredentials) => "invalid_credentials",
         Err(users_app::LoginError::Locked { .. }) => "locked",
+        Err(users_app::LoginError::Busy) => "busy",
         Err(users_app::LoginError::Unexpected(_)) => "error",
     };
     metrics::counter!("logins_total", "outcome" => label).increment(1);
@@ -99,23 +102,46 @@ async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
 
 #[utoipa::path(put, path = "/users/current", tag = "profile", operation_id = "updateCurrentUser", security(("bearer" = [])), request_body = UpdateProfileRequest,
     responses((status = 200, description = "The updated user", body = ProfileResponse),
+              (status = 403, description = "A new password or email without proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json"),
               (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 429, description = "Too many wrong passwords for this account from this network, or too many password changes", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
 async fn update_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
+    client: ClientNetworkOf,
+    limiter: web::Data<PasswordWorkLimiter>,
     body: JsonObject<UpdateProfileRequest>,
 ) -> Handled {
-    let changes = body.0.parse()?;
-    let user = service.update_profile(&auth.current, changes).await?;
+    let (changes, current_password) = body.0.parse()?;
+    if changes.password.is_some() || matches!(current_password, CurrentPassword::Typed(_)) {
+        limiter.spend(auth.current.user.id)?;
+    }
+    let proof = Reauthentication { current_password, network: client.0 };
+    let user = service.update_profile(&auth.current, changes, proof).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
-#[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])), request_body(content = Option<DeleteAccountRequest>, description = "Optional: the password typed again, needed unless the session signed in within the last few minutes"),
     responses((status = 204, description = "The account and its sessions are gone"),
-              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json")))]
-async fn delete_current_user<A: Adapters>(service: Service<A>, auth: Authenticated<A>) -> Handled {
-    service.delete_account(&auth.current).await?;
+              (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 429, description = "Too many wrong passwords for this account from this network", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
+async fn delete_current_user<A: Adapters>(
+    service: Service<A>,
+    auth: Authenticated<A>,
+    client: ClientNetworkOf,
+    limiter: web::Data<PasswordWorkLimiter>,
+    body: OptionalJsonObject<DeleteAccountRequest>,
+) -> Handled {
+    let current_password = body.0.unwrap_or_default().parse();
+    if matches!(current_password, CurrentPassword::Typed(_)) {
+        limiter.spend(auth.current.user.id)?;
+    }
+    let proof = Reauthentication { current_password, network: client.0 };
+    service.delete_account(&auth.current, proof).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

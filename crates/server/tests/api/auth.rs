@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use users_domain::{ObjectId, Role, UserId};
 use users_jwt::{Ed25519KeyPair, JwtIssuer};
-use users_ports::{SessionId, TokenIssuer};
+use users_ports::{SessionId, TokenIssuer, TokenSubject};
 
 use crate::helpers::*;
 
@@ -301,18 +301,23 @@ async fn requests_without_a_valid_access_token_get_401_with_a_bearer_challenge()
     assert_unauthorized(app.get("/users/current", &format!("{}x", session.access_token)).await).await;
 
     // Well-formed tokens for this very user and session, but signed with another key, or expired.
-    let claims = (UserId(1), ObjectId::parse(session.id()).unwrap(), SessionId(1), [Role::User]);
+    let subject = TokenSubject {
+        user_id: UserId(1),
+        object_id: ObjectId::parse(session.id()).unwrap(),
+        session_id: SessionId(1),
+        roles: vec![Role::User],
+        authenticated_at: Utc::now(),
+    };
     let ours = app.signing_key();
     let impostor = Ed25519KeyPair::generate(ours.key_id().clone()).unwrap();
-    let forger = JwtIssuer::ed25519(&impostor, &[], Duration::minutes(15)).unwrap();
-    let forged = forger.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now()).unwrap();
+    let forger = JwtIssuer::ed25519(&impostor, &[], Duration::minutes(15), refresh_secret()).unwrap();
+    let forged = forger.issue_access_token(&subject, Utc::now()).unwrap();
     assert_unauthorized(app.get("/users/current", &forged.token).await).await;
-    let issuer = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15)).unwrap();
-    let expired =
-        issuer.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now() - Duration::hours(1)).unwrap();
+    let issuer = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15), refresh_secret()).unwrap();
+    let expired = issuer.issue_access_token(&subject, Utc::now() - Duration::hours(1)).unwrap();
     let problem = assert_unauthorized(app.get("/users/current", &expired.token).await).await;
     assert_eq!(problem["detail"], "the access token has expired");
-    let valid = issuer.issue_access_token(claims.0, claims.1, claims.2, &claims.3, Utc::now()).unwrap();
+    let valid = issuer.issue_access_token(&subject, Utc::now()).unwrap();
     assert_eq!(app.get("/users/current", &valid.token).await.status(), StatusCode::OK, "the control case");
 }
 
@@ -411,11 +416,12 @@ async fn repeated_failed_sign_ins_lock_the_account_across_instances() {
         assert_eq!(problem["type"], "/problems/too-many-attempts");
     }
 
-    // When the lock has passed, the right password gets in and the count starts again.
-    app.execute("UPDATE users SET locked_until = now() - interval '1 second'").await;
+    // When the lock has passed, the right password gets in and the counts start again.
+    app.execute("UPDATE login_throttles SET locked_until = now() - interval '1 second'").await;
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
     assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM users WHERE locked_until IS NULL").await, 1);
+    assert_eq!(app.count("SELECT failures::bigint FROM login_throttles").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM login_throttles WHERE locked_until IS NULL").await, 1);
 }
 
 #[tokio::test]

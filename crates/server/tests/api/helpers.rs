@@ -1,9 +1,13 @@
 //! `spawn_app` and the small vocabulary the HTTP tests are written in.
 
+use chrono::{DateTime, Duration, Utc};
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use users_domain::{ObjectId, UserId};
+use users_jwt::{JwtIssuer, RefreshSecret};
+use users_ports::{SessionId, TokenIssuer, TokenSubject};
 use users_postgres::testing::TestDatabase;
 use users_server::settings::{AuthSettings, DatabaseSettings, RateLimitSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
@@ -28,7 +32,9 @@ pub async fn spawn_app() -> Option<TestApp> {
 /// `spawn_app` with settings changed by `adjust` first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let db = TestDatabase::create().await?;
-    let keys_dir = std::env::temp_dir().join(format!("users-test-keys-{}", random_suffix()));
+    let suffix = random_suffix();
+    let keys_dir = std::env::temp_dir().join(format!("users-test-keys-{suffix}"));
+    let secrets_dir = std::env::temp_dir().join(format!("users-test-secrets-{suffix}"));
     let mut settings = Settings {
         server: ServerSettings {
             host: "127.0.0.1".into(),
@@ -44,16 +50,27 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
             jwt_keys_dir: keys_dir,
             jwt_signing_key_id: None,
             jwt_secret: None,
-            jwt_secret_file: "unused".into(),
+            jwt_secret_file: secrets_dir.join("jwt-secret"),
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
             refresh_grace_secs: 10,
+            refresh_secret: None,
+            refresh_secret_file: None,
             lockout_threshold: 10,
+            lockout_backstop: 100,
             lockout_first_wait_secs: 60,
             lockout_max_wait_secs: 900,
+            reauthentication_secs: 300,
+            password_hash_queue: 64,
         },
         // Off: the tests of the limits turn them on; the rest send many requests from one address.
-        rate_limit: RateLimitSettings { auth_per_minute: 0, auth_burst: 0, trusted_proxies: Vec::new() },
+        rate_limit: RateLimitSettings {
+            auth_per_minute: 0,
+            auth_burst: 0,
+            trusted_proxies: Vec::new(),
+            password_work_per_minute: 0,
+            password_work_burst: 0,
+        },
     };
     adjust(&mut settings);
     let application = Application::build(&settings).expect("build the application");
@@ -71,6 +88,9 @@ fn random_suffix() -> String {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.settings.auth.jwt_keys_dir);
+        if let Some(secrets) = self.settings.auth.jwt_secret_file.parent() {
+            let _ = std::fs::remove_dir_all(secrets);
+        }
     }
 }
 
@@ -94,6 +114,19 @@ impl Session {
     pub fn id(&self) -> &str {
         self.user["id"].as_str().expect("user id")
     }
+
+    /// What the access token says, read without checking it.
+    pub fn claims(&self) -> Value {
+        use base64::Engine as _;
+        let payload = self.access_token.split('.').nth(1).expect("a JWT");
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+        serde_json::from_slice(&json).expect("JSON claims")
+    }
+}
+
+/// A refresh-token secret for issuers the tests make themselves (it plays no part in access tokens).
+pub fn refresh_secret() -> RefreshSecret {
+    RefreshSecret::new(b"the tests' own refresh-token secret").expect("long enough")
 }
 
 impl TestApp {
@@ -152,6 +185,21 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());
         address
+    }
+
+    /// An access token for `session`'s user and session, signed with this instance's key as it would sign it, but
+    /// saying the password was entered at `authenticated_at`: how a token looks minutes after its sign-in.
+    pub fn token_authenticated_at(&self, session: &Session, authenticated_at: DateTime<Utc>) -> String {
+        let claims = session.claims();
+        let subject = TokenSubject {
+            user_id: UserId(claims["uid"].as_i64().expect("uid")),
+            object_id: ObjectId::parse(claims["sub"].as_str().expect("sub")).expect("an ObjectId"),
+            session_id: SessionId(claims["sid"].as_i64().expect("sid")),
+            roles: serde_json::from_value(claims["roles"].clone()).expect("roles"),
+            authenticated_at,
+        };
+        let issuer = JwtIssuer::ed25519(&self.signing_key(), &[], Duration::minutes(15), refresh_secret()).unwrap();
+        issuer.issue_access_token(&subject, Utc::now()).expect("sign").token
     }
 
     /// The key pair this instance signs with, read from its keys folder.

@@ -187,3 +187,62 @@ async fn a_shared_secret_still_signs_when_configured_and_is_never_published() {
     .unwrap();
     assert_unauthorized(app.get("/users/current", &other).await).await;
 }
+
+#[tokio::test]
+async fn instances_signing_with_different_keys_hand_two_tabs_the_same_refresh_token() {
+    let Some(app) = spawn_app().await else { return };
+    let first = app.register_user("ada@example.com").await;
+    // A key rotation under way: this instance still signs with the old key, its twin already with the new one.
+    let old_kid = app.signing_key().key_id().to_string();
+    let new_kid = users_server::key_ring::add_key(&app.settings.auth.jwt_keys_dir).unwrap().to_string();
+    let mut pinned = app.settings.clone();
+    pinned.auth.jwt_signing_key_id = Some(old_kid.clone());
+    let old = app.spawn_twin_with(&pinned);
+    pinned.auth.jwt_signing_key_id = Some(new_kid.clone());
+    let new = app.spawn_twin_with(&pinned);
+
+    let body = json!({ "refresh_token": first.refresh_token });
+    let (status, on_old) =
+        status_and_json(app.client.post(format!("{old}/auth/refresh")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{on_old}");
+    let (status, on_new) =
+        status_and_json(app.client.post(format!("{new}/auth/refresh")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{on_new}");
+    assert_eq!(header_of(on_new["access_token"].as_str().unwrap())["kid"], new_kid.as_str());
+    assert_eq!(on_new["refresh_token"], on_old["refresh_token"], "one successor, whichever key signs");
+    let next = json!({ "refresh_token": on_new["refresh_token"] });
+    assert_eq!(app.post("/auth/refresh", &next).await.status(), StatusCode::OK, "and it is the stored one");
+}
+
+#[tokio::test]
+async fn an_instance_with_another_refresh_secret_hands_out_no_successor_it_did_not_store() {
+    let Some(app) = spawn_app().await else { return };
+    let first = app.register_user("ada@example.com").await;
+    let mut stranger = app.settings.clone();
+    stranger.auth.refresh_secret = Some("a refresh secret no other instance has".to_owned());
+    let stranger = app.spawn_twin_with(&stranger);
+
+    let body = json!({ "refresh_token": first.refresh_token });
+    let (status, pair) = status_and_json(app.post("/auth/refresh", &body).await).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    // The second tab reaches the misconfigured instance within the grace window: refused, and nothing ends.
+    let response = app.client.post(format!("{stranger}/auth/refresh")).json(&body).send().await.unwrap();
+    assert_unauthorized(response).await;
+    assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 0);
+    let next = json!({ "refresh_token": pair["refresh_token"] });
+    assert_eq!(app.post("/auth/refresh", &next).await.status(), StatusCode::OK, "the first tab's pair still works");
+}
+
+#[tokio::test]
+async fn the_refresh_secret_is_generated_once_beside_the_keys_and_kept_private() {
+    let Some(app) = spawn_app().await else { return };
+    let file = app.settings.auth.jwt_keys_dir.join("refresh-token.secret");
+    let secret = std::fs::read_to_string(&file).expect("generated on the first start");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    app.spawn_twin();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), secret, "a second instance uses the same one");
+}

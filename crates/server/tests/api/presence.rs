@@ -1,0 +1,135 @@
+//! Proof of presence: a token alone, taken from a log or a browser, cannot change the password or email nor delete
+//! the account; the password typed again, or a sign-in within the last few minutes, can.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn assert_reauthentication_required(response: reqwest::Response) {
+    let problem = assert_problem(response, StatusCode::FORBIDDEN).await;
+    assert_eq!(problem["type"], "/problems/reauthentication-required", "{problem}");
+}
+
+async fn delete_with(app: &TestApp, token: &str, body: Option<Value>) -> reqwest::Response {
+    let mut request = app.client.delete(app.url("/users/current")).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_token_whose_sign_in_is_old_cannot_take_over_the_account() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+    // The same session's token, as it is once the sign-in is ten minutes old (the token itself still valid).
+    let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
+
+    for change in [json!({ "password": "a brand new secret" }), json!({ "email": "mallory@example.com" })] {
+        assert_reauthentication_required(app.put("/users/current", &stale, &change).await).await;
+    }
+    assert_reauthentication_required(app.delete("/users/current", &stale).await).await;
+
+    // Nothing changed: the old password signs in, the email is Ada's, the account is there.
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'ada@example.com'").await, 1);
+    // Changes that take nothing over need no proof.
+    let response = app.put("/users/current", &stale, &json!({ "first_name": "Ada" })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed_sign_in() {
+    let Some(app) = spawn_app().await else { return };
+    let session = app.register_user("ada@example.com").await;
+    let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
+
+    let wrong = json!({ "password": "a brand new secret", "current_password": "not the password" });
+    assert_reauthentication_required(app.put("/users/current", &stale, &wrong).await).await;
+    let too_short = json!({ "email": "new@example.com", "current_password": "short" });
+    assert_reauthentication_required(app.put("/users/current", &stale, &too_short).await).await;
+    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 1, "the wrong one was counted");
+    assert_eq!(app.count("SELECT failures::bigint FROM login_throttles").await, 1);
+
+    let right = json!({ "password": "a brand new secret", "current_password": PASSWORD });
+    let response = app.put("/users/current", &stale, &right).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 0, "a success starts the count again");
+    assert_eq!(app.login("ada@example.com", "a brand new secret").await.status(), StatusCode::OK);
+
+    // Deleting takes the password in an optional body.
+    let wrong = json!({ "current_password": "not the password" });
+    assert_reauthentication_required(delete_with(&app, &stale, Some(wrong)).await).await;
+    let right = json!({ "current_password": "a brand new secret" });
+    assert_eq!(delete_with(&app, &stale, Some(right)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_lock_like_failed_sign_ins() {
+    let Some(app) = spawn_app_with(|settings| settings.auth.lockout_threshold = 3).await else { return };
+    let session = app.register_user("ada@example.com").await;
+    let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
+    let wrong = json!({ "email": "new@example.com", "current_password": "not the password" });
+    for _ in 0..3 {
+        assert_reauthentication_required(app.put("/users/current", &stale, &wrong).await).await;
+    }
+    let right = json!({ "email": "new@example.com", "current_password": PASSWORD });
+    let response = app.put("/users/current", &stale, &right).await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'ada@example.com'").await, 1);
+}
+
+#[tokio::test]
+async fn a_fresh_sign_in_proves_presence_and_a_refresh_does_not_renew_it() {
+    let Some(app) = spawn_app_with(|settings| settings.auth.reauthentication_secs = 2).await else { return };
+    let session = app.register_user("ada@example.com").await;
+    // Just signed up: the password was entered a moment ago.
+    let response = app.put("/users/current", &session.access_token, &json!({ "email": "ada2@example.com" })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let (status, body) =
+        status_and_json(app.post("/auth/refresh", &json!({ "refresh_token": session.refresh_token })).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refreshed = body["access_token"].as_str().unwrap();
+    let change = json!({ "password": "a brand new secret" });
+    assert_reauthentication_required(app.put("/users/current", refreshed, &change).await).await;
+    assert_reauthentication_required(delete_with(&app, refreshed, None).await).await;
+
+    // Signing in again counts.
+    let (_, body) = status_and_json(app.login("ada2@example.com", PASSWORD).await).await;
+    let signed_in = Session::from_body(&body);
+    assert_eq!(app.put("/users/current", &signed_in.access_token, &change).await.status(), StatusCode::OK);
+    assert_eq!(delete_with(&app, &signed_in.access_token, None).await.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn password_changes_count_against_a_budget_per_user() {
+    let Some(app) = spawn_app_with(|settings| {
+        settings.rate_limit.password_work_per_minute = 1;
+        settings.rate_limit.password_work_burst = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = app.register_user("ada@example.com").await;
+    let bob = app.register_user("bob@example.com").await;
+    for n in 0..2 {
+        let change = json!({ "password": format!("new secret number {n}") });
+        assert_eq!(app.put("/users/current", &ada.access_token, &change).await.status(), StatusCode::OK);
+    }
+    let change = json!({ "password": "one change too many" });
+    let response = app.put("/users/current", &ada.access_token, &change).await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(app.login("ada@example.com", "new secret number 1").await.status(), StatusCode::OK, "not applied");
+    // Another user's budget is their own, and changes without a password cost nothing.
+    assert_eq!(app.put("/users/current", &bob.access_token, &change).await.status(), StatusCode::OK);
+    let profile = json!({ "first_name": "Ada" });
+    assert_eq!(app.put("/users/current", &ada.access_token, &profile).await.status(), StatusCode::OK);
+}
