@@ -29,7 +29,9 @@ pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
 pub use openapi::document_json as openapi_document;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
-pub use rate_limit::{AuthRateLimiter, InvalidProxy, RateLimitPolicy, TrustedProxies, limit_auth_requests};
+pub use rate_limit::{
+    AuthRateLimiter, ClientAddress, ClientOrigin, InvalidProxy, RateLimitPolicy, TrustedProxies, limit_auth_requests,
+};
 pub use routes::Endpoint;
 pub use well_known::JWKS_MAX_AGE_SECS;
 

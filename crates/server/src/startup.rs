@@ -198,15 +198,18 @@ impl Application {
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let rate_limiter = auth_rate_limiter(settings)?;
+        let limits = RequestLimits {
+            proxies: web::Data::new(TrustedProxies::parse(&settings.rate_limit.trusted_proxies)?),
+            auth: auth_rate_limiter(settings),
+        };
         let server = match open_store(settings)? {
             Store::Postgres(store) => {
                 let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
-                serve(service, rate_limiter, listener, settings)
+                serve(service, limits, listener, settings)
             }
             Store::Sqlite(store) => {
                 let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
-                serve(service, rate_limiter, listener, settings)
+                serve(service, limits, listener, settings)
             }
         }
         .map_err(bind_error)?;
@@ -223,30 +226,37 @@ impl Application {
     }
 }
 
-/// The per-address limiter for `/auth/*`, shared by every worker; `None` when the limits are turned off.
-fn auth_rate_limiter(settings: &Settings) -> Result<Option<web::Data<AuthRateLimiter>>, StartupError> {
+/// Who a request comes from, and the per-address limits on it; shared by every worker.
+struct RequestLimits {
+    /// Registered even with the limits off: every reader of a request's client (`ClientOrigin`) uses them.
+    proxies: web::Data<TrustedProxies>,
+    /// `None` when the limits on `/auth/*` are turned off.
+    auth: Option<web::Data<AuthRateLimiter>>,
+}
+
+/// The per-address limiter for `/auth/*`; `None` when the limits are turned off.
+fn auth_rate_limiter(settings: &Settings) -> Option<web::Data<AuthRateLimiter>> {
     let limits = &settings.rate_limit;
-    let proxies = TrustedProxies::parse(&limits.trusted_proxies)?;
     let (Some(per_minute), Some(burst)) = (NonZeroU32::new(limits.auth_per_minute), NonZeroU32::new(limits.auth_burst))
     else {
         tracing::warn!("no per-address rate limit on /auth/*");
-        return Ok(None);
+        return None;
     };
     tracing::info!(per_minute, burst, trusted_proxies = ?limits.trusted_proxies, "per-address rate limit on /auth/*");
-    Ok(Some(web::Data::new(AuthRateLimiter::new(RateLimitPolicy { per_minute, burst }, proxies))))
+    Some(web::Data::new(AuthRateLimiter::new(RateLimitPolicy { per_minute, burst })))
 }
 
 fn serve<A: Adapters>(
     service: UserService<A>,
-    rate_limiter: Option<web::Data<AuthRateLimiter>>,
+    limits: RequestLimits,
     listener: TcpListener,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let service = web::Data::from(Arc::new(service));
     let metrics = telemetry::metrics();
     let mut server = HttpServer::new(move || {
-        let mut app = App::new();
-        if let Some(rate_limiter) = &rate_limiter {
+        let mut app = App::new().app_data(limits.proxies.clone());
+        if let Some(rate_limiter) = &limits.auth {
             app = app.app_data(rate_limiter.clone());
         }
         app.wrap(from_fn(limit_auth_requests))
