@@ -5,6 +5,7 @@
 
 mod admin_api;
 mod body;
+mod body_deadline;
 mod errors;
 mod extractors;
 mod fields;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use users_app::{Adapters, UserService};
 
 pub use body::JsonObject;
+pub use body_deadline::{BodyDeadline, limit_body_time};
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};

@@ -40,7 +40,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
-    /// Seconds a client gets to send a request's headers before the connection is closed (slow-client defence).
+    /// Seconds a client gets to send a request's headers before the connection is closed, and again its body before
+    /// it is answered 408 and the connection closed (slow-client defence); 0 turns both off.
     pub request_timeout_secs: u64,
     /// Open connections each worker accepts at most; more wait in the kernel's backlog.
     pub max_connections: usize,

@@ -18,8 +18,8 @@ use users_app::{
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
 use users_http::{
-    AuthRateLimiter, InvalidProxy, RateLimitPolicy, RequestSpan, TrustedProxies, limit_auth_requests,
-    request_id_and_metrics,
+    AuthRateLimiter, BodyDeadline, InvalidProxy, RateLimitPolicy, RequestSpan, TrustedProxies, limit_auth_requests,
+    limit_body_time, request_id_and_metrics,
 };
 use users_jwt::{JwtConfigError, JwtIssuer};
 use users_ports::{PasswordHashError, StoreError};
@@ -254,19 +254,26 @@ fn serve<A: Adapters>(
 ) -> std::io::Result<Server> {
     let service = web::Data::from(Arc::new(service));
     let metrics = telemetry::metrics();
+    // The same time for the body as actix gives the head; 0 turns both off.
+    let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
+    let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
     let mut server = HttpServer::new(move || {
         let mut app = App::new().app_data(limits.proxies.clone());
         if let Some(rate_limiter) = &limits.auth {
             app = app.app_data(rate_limiter.clone());
         }
-        app.wrap(from_fn(limit_auth_requests))
+        if let Some(deadline) = body_deadline {
+            app = app.app_data(deadline);
+        }
+        app.wrap(from_fn(limit_body_time))
+            .wrap(from_fn(limit_auth_requests))
             .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))
             .configure(users_http::configure(service.clone(), metrics.clone()))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
-    .client_request_timeout(StdDuration::from_secs(settings.server.request_timeout_secs))
+    .client_request_timeout(request_timeout)
     .max_connections(settings.server.max_connections);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);

@@ -8,4 +8,5 @@ mod limits;
 mod openapi;
 mod operations;
 mod profile;
+mod slow_clients;
 mod tokens;
