@@ -324,9 +324,14 @@ pub fn document_json() -> serde_json::Value {
     document
 }
 
-/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there).
-pub(crate) fn configure(config: &mut web::ServiceConfig) {
-    let document = web::Bytes::from(serde_json::to_vec(&document_json()).expect("the document serialises"));
+/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there). Without
+/// `serves_metrics`, `/metrics` is served on another listener, so this one's document does not offer it.
+pub(crate) fn configure(config: &mut web::ServiceConfig, serves_metrics: bool) {
+    let mut document = document_json();
+    if !serves_metrics && let Some(paths) = document["paths"].as_object_mut() {
+        paths.remove(health::METRICS_PATH);
+    }
+    let document = web::Bytes::from(serde_json::to_vec(&document).expect("the document serialises"));
     config
         .route(
             "/openapi.json",

@@ -1,6 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
-//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`, `JWT_ALGORITHM`, `JWT_KEYS_DIR`,
-//! `JWT_SIGNING_KEY_ID`, `TRUSTED_PROXIES`).
+//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `METRICS_ADDRESS`, `JWT_SECRET`, `JWT_ALGORITHM`,
+//! `JWT_KEYS_DIR`, `JWT_SIGNING_KEY_ID`, `TRUSTED_PROXIES`).
 
 use std::path::PathBuf;
 
@@ -45,6 +45,8 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// Open connections each worker accepts at most; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// `host:port` to serve `/metrics` on instead of the API's port, so a public API port does not expose it.
+    pub metrics_address: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -117,6 +119,7 @@ impl Settings {
             .set_override_option("database.url", plain("DATABASE_URL"))?
             .set_override_option("server.host", plain("HOST"))?
             .set_override_option("server.port", plain("PORT"))?
+            .set_override_option("server.metrics_address", plain("METRICS_ADDRESS"))?
             .set_override_option("auth.jwt_secret", plain("JWT_SECRET"))?
             .set_override_option("auth.jwt_algorithm", plain("JWT_ALGORITHM"))?
             .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?

@@ -1,7 +1,7 @@
 //! Wiring: the store chosen by the database URL (PostgreSQL or the embedded SQLite), Argon2 and JWT adapters into the
 //! `UserService`, served by actix-web.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -178,26 +178,39 @@ pub async fn create_admin(
     Ok(provisioned?)
 }
 
-/// A bound, not yet running server.
+/// A bound, not yet running server, and the metrics listener, when `/metrics` has one of its own.
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(SocketAddr, Server)>,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("metrics_address", &self.metrics_address())
+            .finish_non_exhaustive()
     }
 }
 
+/// Binds `address` (port 0 picks a free one); returns the listener and the address it got.
+fn bind(address: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { address: address.to_owned(), source };
+    let listener = TcpListener::bind(address).map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
 impl Application {
-    /// Binds the listening socket (port 0 picks a free one) and prepares the server over the configured store; the
-    /// caller runs it.
+    /// Binds the listening sockets (port 0 picks a free one) and prepares the servers over the configured store; the
+    /// caller runs them.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
-        let listener = TcpListener::bind(&address).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
+        let (listener, bound) = bind(&address)?;
+        let port = bound.port();
+        let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
         let limits = RequestLimits {
             proxies: web::Data::new(TrustedProxies::parse(&settings.rate_limit.trusted_proxies)?),
             auth: auth_rate_limiter(settings),
@@ -213,16 +226,42 @@ impl Application {
             }
         }
         .map_err(bind_error)?;
-        Ok(Self { port, server })
+        // Started only once the API server is, so a failed start leaves no metrics server behind.
+        let metrics = match metrics_listener {
+            Some((listener, bound)) => {
+                let server = serve_metrics(listener, settings)
+                    .map_err(|source| StartupError::Bind { address: bound.to_string(), source })?;
+                Some((bound, server))
+            }
+            None => None,
+        };
+        Ok(Self { port, server, metrics })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    /// Where `/metrics` is served when it has a listener of its own (`server.metrics_address`); `None`: on the API's.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(address, _)| *address)
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_address().map(|address| address.port())
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish. The metrics listener stops with the API.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics else { return self.server.await };
+        let stop_metrics = metrics.handle();
+        let api = async {
+            let served = self.server.await;
+            stop_metrics.stop(true).await;
+            served
+        };
+        let (api, metrics) = tokio::join!(api, metrics);
+        api.and(metrics)
     }
 }
 
@@ -253,7 +292,8 @@ fn serve<A: Adapters>(
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let service = web::Data::from(Arc::new(service));
-    let metrics = telemetry::metrics();
+    // Beside the API only when it has no listener of its own.
+    let metrics = settings.server.metrics_address.is_none().then(telemetry::metrics);
     // The same time for the body as actix gives the head; 0 turns both off.
     let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
     let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
@@ -278,6 +318,20 @@ fn serve<A: Adapters>(
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
+    Ok(server.listen(listener)?.run())
+}
+
+/// `/metrics` alone on a listener of its own. It takes no signals: [`Application::run_until_stopped`] stops it when
+/// the API server stops.
+fn serve_metrics(listener: TcpListener, settings: &Settings) -> std::io::Result<Server> {
+    let metrics = telemetry::metrics();
+    let server = HttpServer::new(move || {
+        App::new().wrap(users_http::security_headers()).configure(users_http::configure_metrics(metrics.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .client_request_timeout(StdDuration::from_secs(settings.server.request_timeout_secs));
     Ok(server.listen(listener)?.run())
 }
 
