@@ -11,6 +11,7 @@ use users_app::{
 
 use users_domain::PasswordError;
 
+use crate::body_deadline;
 use crate::problem::{FieldError, Problem};
 
 /// The challenge for requests that carry no usable credentials.
@@ -237,9 +238,10 @@ impl From<ListRolesError> for Problem {
 }
 
 /// A JSON body actix could not read: 413 too large, 415 not JSON, 400 not well-formed, 422 well-formed but of the
-/// wrong shape (a number where a string belongs).
+/// wrong shape (a number where a string belongs), 408 not all there by its deadline.
 pub(crate) fn json_error(error: JsonPayloadError) -> Problem {
     match error {
+        JsonPayloadError::Payload(error) if body_deadline::is_too_slow(&error) => Problem::request_timeout(),
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",

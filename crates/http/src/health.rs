@@ -21,14 +21,21 @@ pub(crate) struct HealthResponse {
 }
 use crate::routes::Endpoint;
 
+pub(crate) const METRICS_PATH: &str = "/metrics";
+
+/// The probes.
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     vec![
         Endpoint::new(Method::GET, "/health/live", web::to(live)),
         Endpoint::new(Method::HEAD, "/health/live", web::to(live_head)),
         Endpoint::new(Method::GET, "/health/ready", web::to(ready::<A>)),
         Endpoint::new(Method::HEAD, "/health/ready", web::to(ready_head::<A>)),
-        Endpoint::new(Method::GET, "/metrics", web::to(metrics)),
     ]
+}
+
+/// `/metrics`: on the API's listener, or on one of its own.
+pub(crate) fn metrics_endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::new(Method::GET, METRICS_PATH, web::to(metrics))]
 }
 
 /// Everything recorded through the `metrics` facade, in Prometheus' text format.

@@ -5,7 +5,7 @@
 
 mod admin_api;
 mod body;
-mod client;
+mod body_deadline;
 mod errors;
 mod extractors;
 mod fields;
@@ -26,14 +26,16 @@ use serde::Serialize;
 use users_app::{Adapters, UserService};
 
 pub use body::{JsonObject, OptionalJsonObject};
-pub use client::ClientNetworkOf;
+pub use body_deadline::{BodyDeadline, limit_body_time};
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
 pub use openapi::document_json as openapi_document;
 pub use password_limit::PasswordWorkLimiter;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
-pub use rate_limit::{AuthRateLimiter, InvalidProxy, RateLimitPolicy, TrustedProxies, limit_auth_requests};
+pub use rate_limit::{
+    AuthRateLimiter, ClientAddress, ClientOrigin, InvalidProxy, RateLimitPolicy, TrustedProxies, limit_auth_requests,
+};
 pub use routes::Endpoint;
 pub use well_known::JWKS_MAX_AGE_SECS;
 
@@ -41,24 +43,41 @@ pub use well_known::JWKS_MAX_AGE_SECS;
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// Registers the service, the extractor settings and every route on an actix `App` or scope. `metrics` renders what
-/// `GET /metrics` answers. Wrap the `App` in [`request_id_and_metrics`] (outermost) and a `TracingLogger` built with
-/// [`RequestSpan`] to get request ids, request spans and HTTP metrics.
+/// `GET /metrics` answers; `None` leaves `/metrics` out of this `App`, its routes and its OpenAPI document alike, for
+/// a listener of its own set up with [`configure_metrics`]. Wrap the `App` in [`request_id_and_metrics`] (outermost)
+/// and a `TracingLogger` built with [`RequestSpan`] to get request ids, request spans and HTTP metrics.
 pub fn configure<A: Adapters>(
     service: web::Data<UserService<A>>,
-    metrics: PrometheusHandle,
+    metrics: Option<PrometheusHandle>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
+        let serves_metrics = metrics.is_some();
+        let mut endpoints = endpoints::<A>();
+        if let Some(metrics) = metrics {
+            config.app_data(web::Data::new(metrics));
+        } else {
+            endpoints.retain(|endpoint| endpoint.path != health::METRICS_PATH);
+        }
         config
             .app_data(service)
-            .app_data(web::Data::new(metrics))
             .app_data(
                 web::JsonConfig::default()
                     .limit(MAX_JSON_BYTES)
                     .error_handler(|error, _| errors::json_error(error).into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
-            .configure(|config| routes::register(config, endpoints::<A>()))
-            .configure(openapi::configure)
+            .configure(|config| routes::register(config, endpoints))
+            .configure(|config| openapi::configure(config, serves_metrics))
+            .default_service(web::to(not_found));
+    }
+}
+
+/// `GET /metrics` alone, for an `App` on a listener of its own (see [`configure`]); anything else there is 404.
+pub fn configure_metrics(metrics: PrometheusHandle) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(metrics))
+            .configure(|config| routes::register(config, health::metrics_endpoints()))
             .default_service(web::to(not_found));
     }
 }
@@ -66,6 +85,7 @@ pub fn configure<A: Adapters>(
 /// Every endpoint of the service: the probes and metrics, the Profile API, the Admin API and the JWKS.
 pub fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     let mut endpoints = health::endpoints::<A>();
+    endpoints.extend(health::metrics_endpoints());
     endpoints.extend(profile_api::endpoints::<A>());
     endpoints.extend(admin_api::endpoints::<A>());
     endpoints.extend(well_known::endpoints::<A>());

@@ -3,9 +3,9 @@
 //!
 //! Each handler declares the responses that are its own (201, 404, 409…). The problem responses every operation of
 //! a kind shares are added in one place, [`SharedProblems`], from the same facts the code acts on: a JSON body may be
-//! malformed (400), too large (413), not JSON (415) or invalid (422); parameters may be malformed (400); a bearer
-//! token may be missing or refused (401); an admin route refuses other users (403); `/auth/*` is rate-limited per
-//! address (429); any route may fail (500).
+//! malformed (400), late (408), too large (413), not JSON (415) or invalid (422); parameters may be malformed (400); a
+//! bearer token may be missing or refused (401); an admin route refuses other users (403); `/auth/*` is rate-limited
+//! per address (429); any route may fail (500).
 
 // utoipa's derive expands to fully qualified paths to this module's own types.
 #![allow(unused_qualifications)]
@@ -277,6 +277,7 @@ fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
     };
     if has_body {
         add("400", "The body is not well-formed JSON");
+        add("408", "The body did not all arrive in time; the connection is closed");
         add("413", "The body is larger than 16 KiB");
         add("415", "The body is not sent as application/json");
         add("422", "The body is not a JSON object, or fields are invalid (each is named in `errors`)");
@@ -324,9 +325,14 @@ pub fn document_json() -> serde_json::Value {
     document
 }
 
-/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there).
-pub(crate) fn configure(config: &mut web::ServiceConfig) {
-    let document = web::Bytes::from(serde_json::to_vec(&document_json()).expect("the document serialises"));
+/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there). Without
+/// `serves_metrics`, `/metrics` is served on another listener, so this one's document does not offer it.
+pub(crate) fn configure(config: &mut web::ServiceConfig, serves_metrics: bool) {
+    let mut document = document_json();
+    if !serves_metrics && let Some(paths) = document["paths"].as_object_mut() {
+        paths.remove(health::METRICS_PATH);
+    }
+    let document = web::Bytes::from(serde_json::to_vec(&document).expect("the document serialises"));
     config
         .route(
             "/openapi.json",

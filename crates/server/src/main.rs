@@ -62,6 +62,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let application = Application::build(&settings)?;
             let (host, port, store) = (&settings.server.host, application.port(), settings.database.redacted_url());
             tracing::info!("users-server serving http://{host}:{port} from {store}");
+            match application.metrics_address() {
+                Some(address) => tracing::info!("metrics served on http://{address}/metrics only"),
+                None => tracing::info!("metrics served on the API's port, http://{host}:{port}/metrics"),
+            }
             application.run_until_stopped().await?;
             tracing::info!("users-server stopped");
         }

@@ -1,6 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
-//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `JWT_SECRET`, `JWT_ALGORITHM`, `JWT_KEYS_DIR`,
-//! `JWT_SIGNING_KEY_ID`, `REFRESH_TOKEN_SECRET`, `TRUSTED_PROXIES`).
+//! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `METRICS_ADDRESS`, `JWT_SECRET`, `JWT_ALGORITHM`,
+//! `JWT_KEYS_DIR`, `JWT_SIGNING_KEY_ID`, `REFRESH_TOKEN_SECRET`, `TRUSTED_PROXIES`).
 
 use std::path::PathBuf;
 
@@ -44,10 +44,13 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
-    /// Seconds a client gets to send a request's headers before the connection is closed (slow-client defence).
+    /// Seconds a client gets to send a request's headers before the connection is closed, and again its body before
+    /// it is answered 408 and the connection closed (slow-client defence); 0 turns both off.
     pub request_timeout_secs: u64,
     /// Open connections each worker accepts at most; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// `host:port` to serve `/metrics` on instead of the API's port, so a public API port does not expose it.
+    pub metrics_address: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -139,6 +142,7 @@ impl Settings {
             .set_override_option("database.url", plain("DATABASE_URL"))?
             .set_override_option("server.host", plain("HOST"))?
             .set_override_option("server.port", plain("PORT"))?
+            .set_override_option("server.metrics_address", plain("METRICS_ADDRESS"))?
             .set_override_option("auth.jwt_secret", plain("JWT_SECRET"))?
             .set_override_option("auth.jwt_algorithm", plain("JWT_ALGORITHM"))?
             .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?

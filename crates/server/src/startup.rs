@@ -1,7 +1,7 @@
 //! Wiring: the store chosen by the database URL (PostgreSQL or the embedded SQLite), Argon2 and JWT adapters into the
 //! `UserService`, served by actix-web.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use users_app::{
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
 use users_http::{
-    AuthRateLimiter, InvalidProxy, PasswordWorkLimiter, RateLimitPolicy, RequestSpan, TrustedProxies,
-    limit_auth_requests, request_id_and_metrics,
+    AuthRateLimiter, BodyDeadline, InvalidProxy, PasswordWorkLimiter, RateLimitPolicy, RequestSpan, TrustedProxies,
+    limit_auth_requests, limit_body_time, request_id_and_metrics,
 };
 use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
 use users_ports::{PasswordHashError, StoreError};
@@ -187,28 +187,41 @@ pub async fn create_admin(
 /// How often ended sessions and idle sign-in counts are purged. Every instance purges; the work is idempotent.
 const PURGE_EVERY: StdDuration = StdDuration::from_secs(10 * 60);
 
-/// A bound, not yet running server, and its housekeeping.
+/// A bound, not yet running server, its housekeeping, and the metrics listener when `/metrics` has one of its own.
 pub struct Application {
     port: u16,
     server: Server,
     housekeeping: tokio::task::JoinHandle<()>,
+    metrics: Option<(SocketAddr, Server)>,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("metrics_address", &self.metrics_address())
+            .finish_non_exhaustive()
     }
 }
 
+/// Binds `address` (port 0 picks a free one); returns the listener and the address it got.
+fn bind(address: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { address: address.to_owned(), source };
+    let listener = TcpListener::bind(address).map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
 impl Application {
-    /// Binds the listening socket (port 0 picks a free one) and prepares the server over the configured store; the
-    /// caller runs it.
+    /// Binds the listening sockets (port 0 picks a free one) and prepares the servers over the configured store; the
+    /// caller runs them.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
-        let listener = TcpListener::bind(&address).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
-        let limits = Limits::from_settings(settings)?;
+        let (listener, bound) = bind(&address)?;
+        let port = bound.port();
+        let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
+        let limits = RequestLimits::from_settings(settings)?;
         let (server, housekeeping) = match open_store(settings)? {
             Store::Postgres(store) => {
                 let service = Arc::new(service::<OnPostgres>(store.users(), store.sessions(), settings)?);
@@ -220,18 +233,48 @@ impl Application {
             }
         };
         let server = server.map_err(bind_error)?;
-        Ok(Self { port, server, housekeeping })
+        // Started only once the API server is, so a failed start leaves no metrics server behind.
+        let metrics = match metrics_listener {
+            Some((listener, bound)) => {
+                let server = serve_metrics(listener, settings)
+                    .map_err(|source| StartupError::Bind { address: bound.to_string(), source })?;
+                Some((bound, server))
+            }
+            None => None,
+        };
+        Ok(Self { port, server, housekeeping, metrics })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    /// Where `/metrics` is served when it has a listener of its own (`server.metrics_address`); `None`: on the API's.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(address, _)| *address)
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_address().map(|address| address.port())
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish. The metrics listener stops with the API.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        self.housekeeping.abort();
-        served
+        let housekeeping = self.housekeeping;
+        let Some((_, metrics)) = self.metrics else {
+            let served = self.server.await;
+            housekeeping.abort();
+            return served;
+        };
+        let stop_metrics = metrics.handle();
+        let api = async {
+            let served = self.server.await;
+            housekeeping.abort();
+            stop_metrics.stop(true).await;
+            served
+        };
+        let (api, metrics) = tokio::join!(api, metrics);
+        api.and(metrics)
     }
 }
 
@@ -249,70 +292,93 @@ async fn keep_house<A: Adapters>(service: Arc<UserService<A>>) {
     }
 }
 
-/// The request limits every worker shares: per client address on `/auth/*` (`None` when turned off), and per user
-/// on password work; with the proxies whose `X-Forwarded-For` is believed.
-struct Limits {
-    auth: Option<web::Data<AuthRateLimiter>>,
-    password_work: web::Data<PasswordWorkLimiter>,
+/// Who a request comes from, and the limits on it, shared by every worker: per client address on `/auth/*`, and
+/// per user on password work.
+struct RequestLimits {
+    /// Registered even with the limits off: every reader of a request's client (`ClientOrigin`) uses them.
     proxies: web::Data<TrustedProxies>,
+    /// `None` when the limits on `/auth/*` are turned off.
+    auth: Option<web::Data<AuthRateLimiter>>,
+    /// Unlimited when turned off, but always there for the handlers that spend from it.
+    password_work: web::Data<PasswordWorkLimiter>,
 }
 
-impl Limits {
+impl RequestLimits {
     fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
         let limits = &settings.rate_limit;
-        let proxies = TrustedProxies::parse(&limits.trusted_proxies)?;
         let policy = |per_minute, burst| {
             let (per_minute, burst) = (NonZeroU32::new(per_minute)?, NonZeroU32::new(burst)?);
             Some(RateLimitPolicy { per_minute, burst })
         };
-        let auth = match policy(limits.auth_per_minute, limits.auth_burst) {
-            Some(auth) => {
-                let (per_minute, burst) = (auth.per_minute, auth.burst);
-                tracing::info!(per_minute, burst, trusted_proxies = ?limits.trusted_proxies, "per-address rate limit on /auth/*");
-                Some(web::Data::new(AuthRateLimiter::new(auth, proxies.clone())))
-            }
-            None => {
-                tracing::warn!("no per-address rate limit on /auth/*");
-                None
-            }
-        };
+        let auth = policy(limits.auth_per_minute, limits.auth_burst);
+        match auth {
+            Some(RateLimitPolicy { per_minute, burst }) => tracing::info!(
+                per_minute,
+                burst,
+                trusted_proxies = ?limits.trusted_proxies,
+                "per-address rate limit on /auth/*"
+            ),
+            None => tracing::warn!("no per-address rate limit on /auth/*"),
+        }
         let password_work = policy(limits.password_work_per_minute, limits.password_work_burst);
         if password_work.is_none() {
             tracing::warn!("no per-user limit on password changes");
         }
         Ok(Self {
-            auth,
+            proxies: web::Data::new(TrustedProxies::parse(&limits.trusted_proxies)?),
+            auth: auth.map(|auth| web::Data::new(AuthRateLimiter::new(auth))),
             password_work: web::Data::new(PasswordWorkLimiter::new(password_work)),
-            proxies: web::Data::new(proxies),
         })
     }
 }
 
 fn serve<A: Adapters>(
     service: Arc<UserService<A>>,
-    limits: Limits,
+    limits: RequestLimits,
     listener: TcpListener,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let service = web::Data::from(service);
-    let metrics = telemetry::metrics();
+    // Beside the API only when it has no listener of its own.
+    let metrics = settings.server.metrics_address.is_none().then(telemetry::metrics);
+    // The same time for the body as actix gives the head; 0 turns both off.
+    let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
+    let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
     let mut server = HttpServer::new(move || {
-        let mut app = App::new().app_data(limits.password_work.clone()).app_data(limits.proxies.clone());
+        let mut app = App::new().app_data(limits.proxies.clone()).app_data(limits.password_work.clone());
         if let Some(rate_limiter) = &limits.auth {
             app = app.app_data(rate_limiter.clone());
         }
-        app.wrap(from_fn(limit_auth_requests))
+        if let Some(deadline) = body_deadline {
+            app = app.app_data(deadline);
+        }
+        app.wrap(from_fn(limit_body_time))
+            .wrap(from_fn(limit_auth_requests))
             .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))
             .configure(users_http::configure(service.clone(), metrics.clone()))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
-    .client_request_timeout(StdDuration::from_secs(settings.server.request_timeout_secs))
+    .client_request_timeout(request_timeout)
     .max_connections(settings.server.max_connections);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
+    Ok(server.listen(listener)?.run())
+}
+
+/// `/metrics` alone on a listener of its own. It takes no signals: [`Application::run_until_stopped`] stops it when
+/// the API server stops.
+fn serve_metrics(listener: TcpListener, settings: &Settings) -> std::io::Result<Server> {
+    let metrics = telemetry::metrics();
+    let server = HttpServer::new(move || {
+        App::new().wrap(users_http::security_headers()).configure(users_http::configure_metrics(metrics.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .client_request_timeout(StdDuration::from_secs(settings.server.request_timeout_secs));
     Ok(server.listen(listener)?.run())
 }
 

@@ -11,12 +11,12 @@ use users_domain::ObjectId;
 use users_ports::PageRequest;
 
 use crate::body::{JsonObject, OptionalJsonObject};
-use crate::client::ClientNetworkOf;
 use crate::extractors::{Admin, Authenticated};
 use crate::no_store_json;
 use crate::openapi::ProblemDocument;
 use crate::password_limit::PasswordWorkLimiter;
 use crate::problem::{FieldError, Problem};
+use crate::rate_limit::ClientOrigin;
 use crate::routes::Endpoint;
 use dto::{
     DeleteAccountRequest, ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest,
@@ -57,9 +57,9 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
                headers(("www-authenticate" = String, description = "Bearer challenge"))),
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while; or too many requests from this address", body = ProblemDocument, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
-async fn login<A: Adapters>(service: Service<A>, client: ClientNetworkOf, body: JsonObject<LoginRequest>) -> Handled {
+async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
     let outcome = match body.0.parse()? {
-        LoginInput::Credentials(identifier, password) => service.login(identifier, password, &client.0).await,
+        LoginInput::Credentials(identifier, password) => service.login(identifier, password, &client.0.network()).await,
         // Input no account can match is refused, and counted, exactly like a wrong password.
         LoginInput::Impossible => Err(users_app::LoginError::InvalidCredentials),
     };
@@ -110,7 +110,7 @@ async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
 async fn update_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
-    client: ClientNetworkOf,
+    client: ClientOrigin,
     limiter: web::Data<PasswordWorkLimiter>,
     body: JsonObject<UpdateProfileRequest>,
 ) -> Handled {
@@ -118,7 +118,7 @@ async fn update_current_user<A: Adapters>(
     if changes.password.is_some() || matches!(current_password, CurrentPassword::Typed(_)) {
         limiter.spend(auth.current.user.id)?;
     }
-    let proof = Reauthentication { current_password, network: client.0 };
+    let proof = Reauthentication { current_password, network: client.0.network() };
     let user = service.update_profile(&auth.current, changes, proof).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
@@ -132,7 +132,7 @@ async fn update_current_user<A: Adapters>(
 async fn delete_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
-    client: ClientNetworkOf,
+    client: ClientOrigin,
     limiter: web::Data<PasswordWorkLimiter>,
     body: OptionalJsonObject<DeleteAccountRequest>,
 ) -> Handled {
@@ -140,7 +140,7 @@ async fn delete_current_user<A: Adapters>(
     if matches!(current_password, CurrentPassword::Typed(_)) {
         limiter.spend(auth.current.user.id)?;
     }
-    let proof = Reauthentication { current_password, network: client.0 };
+    let proof = Reauthentication { current_password, network: client.0.network() };
     service.delete_account(&auth.current, proof).await?;
     Ok(HttpResponse::NoContent().finish())
 }

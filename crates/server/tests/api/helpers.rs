@@ -20,6 +20,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     pub db: TestDatabase,
+    /// The port `/metrics` is served on when `server.metrics_address` gives it a listener of its own.
+    pub metrics_port: Option<u16>,
 }
 
 /// Starts the application on a free port over a new database, or `None` when PostgreSQL is not reachable
@@ -43,6 +45,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
             shutdown_timeout_secs: 1,
             request_timeout_secs: 5,
             max_connections: 1_000,
+            metrics_address: None,
         },
         database: DatabaseSettings { url: db.url().to_owned(), max_connections: 4 },
         auth: AuthSettings {
@@ -75,8 +78,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
     adjust(&mut settings);
     let application = Application::build(&settings).expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_port = application.metrics_port();
     tokio::spawn(application.run_until_stopped());
-    Some(TestApp { address, client: reqwest::Client::new(), settings, db })
+    Some(TestApp { address, client: reqwest::Client::new(), settings, db, metrics_port })
 }
 
 fn random_suffix() -> String {

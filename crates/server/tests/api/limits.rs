@@ -79,3 +79,22 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_can
     let other = login_from(&app, Some("203.0.113.2"), "nobody@example.com", "guess").await;
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_forwarded_entry_that_is_no_address_is_counted_on_its_own_never_as_the_proxy() {
+    let Some(app) = limited_app(2, &["127.0.0.1"]).await else { return };
+    for _ in 0..2 {
+        let response = login_from(&app, Some("unknown"), "nobody@example.com", "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_rate_limited(login_from(&app, Some("unknown"), "nobody@example.com", "guess").await).await;
+    // The proxy's own budget is untouched by them.
+    let own = login_from(&app, None, "nobody@example.com", "guess").await;
+    assert_eq!(own.status(), StatusCode::UNAUTHORIZED);
+    // An address the proxy wrote with a port is that address: with and without it, one budget.
+    for forwarded in ["203.0.113.3:5678", "203.0.113.3:5679"] {
+        let response = login_from(&app, Some(forwarded), "nobody@example.com", "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_rate_limited(login_from(&app, Some("203.0.113.3"), "nobody@example.com", "guess").await).await;
+}

@@ -10,4 +10,5 @@ mod openapi;
 mod operations;
 mod presence;
 mod profile;
+mod slow_clients;
 mod tokens;

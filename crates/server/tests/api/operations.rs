@@ -69,6 +69,30 @@ async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_
 }
 
 #[tokio::test]
+async fn with_a_metrics_address_metrics_are_served_there_and_the_api_port_does_not_offer_them() {
+    let Some(app) = spawn_app_with(|settings| settings.server.metrics_address = Some("127.0.0.1:0".into())).await
+    else {
+        return;
+    };
+    let metrics = format!("http://127.0.0.1:{}", app.metrics_port.expect("a metrics listener"));
+    assert_eq!(app.client.get(app.url("/health/live")).send().await.unwrap().status(), StatusCode::OK);
+
+    let response = app.client.get(format!("{metrics}/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains(r#"http_requests_total{method="GET",route="/health/live",status="200"}"#), "{text}");
+
+    assert_problem(app.client.get(app.url("/metrics")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    let (_, document) = status_and_json(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
+    assert!(document["paths"].get("/metrics").is_none(), "the API's document must not offer /metrics");
+    assert!(document["paths"].get("/health/live").is_some());
+    // The metrics listener serves nothing else.
+    let api_there = app.client.get(format!("{metrics}/health/live")).send().await.unwrap();
+    assert_problem(api_there, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
 async fn responses_carry_protective_headers_and_no_server_version() {
     let Some(app) = spawn_app().await else { return };
     for response in [
