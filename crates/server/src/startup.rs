@@ -13,7 +13,8 @@ use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
 use users_app::{
-    Adapters, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock, UserService,
+    Adapters, ExistingAccount, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock,
+    UserService,
 };
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
@@ -75,6 +76,11 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("invalid admin credentials: {0}")]
     InvalidAdmin(String),
+    #[error(
+        "{email} already has an account in {store}; it was left as it is. To make that account an admin (it keeps its \
+         own password), run create-admin again with --promote-existing"
+    )]
+    ExistingAccount { email: String, store: String },
     #[error("creating the admin failed: {0}")]
     Provision(#[from] ProvisionAdminError),
 }
@@ -158,24 +164,34 @@ fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
     })
 }
 
-/// Creates the admin account for `email`, or gives an existing account the admin role.
-pub async fn create_admin(
+/// Makes sure `email` has an admin account: creates it with the password `new_password` gives (asked only then), or,
+/// when `existing` allows, gives the admin role to the account that already has the email.
+pub async fn create_admin<E>(
     settings: &Settings,
     email: &str,
-    password: String,
-) -> Result<ProvisionedAdmin, StartupError> {
+    existing: ExistingAccount,
+    new_password: impl AsyncFnOnce() -> Result<Password, E>,
+) -> Result<ProvisionedAdmin, StartupError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let email = Email::parse(email).map_err(|error| StartupError::InvalidAdmin(format!("email {error}")))?;
-    let password =
-        Password::parse(password).map_err(|error| StartupError::InvalidAdmin(format!("password {error}")))?;
     let provisioned = match open_store(settings)? {
         Store::Postgres(store) => {
-            service::<OnPostgres>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+            let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
+            service.provision_admin(email.clone(), existing, new_password).await
         }
         Store::Sqlite(store) => {
-            service::<OnSqlite>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+            let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
+            service.provision_admin(email.clone(), existing, new_password).await
         }
     };
-    Ok(provisioned?)
+    provisioned.map_err(|error| match error {
+        ProvisionAdminError::ExistingAccount => {
+            StartupError::ExistingAccount { email: email.to_string(), store: settings.database.redacted_url() }
+        }
+        other => other.into(),
+    })
 }
 
 /// A bound, not yet running server.

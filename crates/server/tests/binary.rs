@@ -1,8 +1,10 @@
-//! The built `users-server` run as a newcomer runs it: in an empty folder, with no configuration and no database,
-//! then restarted, with the account and the tokens issued before the restart still good.
+//! The built `users-server` run as an operator runs it: as a newcomer in an empty folder, with no configuration and
+//! no database, then restarted, with the account and the tokens issued before the restart still good; and its
+//! `create-admin` command against an email someone registered first.
 
+use std::io::Write;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,21 +19,36 @@ struct Server {
     base: String,
 }
 
+/// `users-server ARGS` in `folder`, with nothing from the test's environment standing in for the defaults.
+fn users_server(folder: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_users-server"));
+    command
+        .args(args)
+        .current_dir(folder)
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env_remove("JWT_ALGORITHM")
+        .env_remove("JWT_KEYS_DIR")
+        .env_remove("JWT_SIGNING_KEY_ID")
+        .env_remove("HOST")
+        .env_remove("USERS_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("LOG_FORMAT");
+    command
+}
+
 impl Server {
     async fn start(folder: &Path, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_users-server"))
-            .current_dir(folder)
-            // Nothing from the test's environment may stand in for the defaults under test.
-            .env_remove("DATABASE_URL")
-            .env_remove("JWT_SECRET")
-            .env_remove("JWT_ALGORITHM")
-            .env_remove("JWT_KEYS_DIR")
-            .env_remove("JWT_SIGNING_KEY_ID")
-            .env_remove("HOST")
-            .env_remove("USERS_CONFIG")
+        Self::start_with(users_server(folder, &[]), port, Stdio::null()).await
+    }
+
+    /// Serves with `command` (from [`users_server`]) on `port`, its log lines going to `stderr`.
+    async fn start_with(mut command: Command, port: u16, stderr: Stdio) -> Self {
+        let child = command
             .env("PORT", port.to_string())
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start users-server");
         let server = Self { child, base: format!("http://127.0.0.1:{port}") };
@@ -135,5 +152,153 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     assert_eq!(post(&server.base, "/auth/refresh", refresh).await.0, StatusCode::OK);
     server.stop();
 
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// A command's end: how it exited and what it printed.
+struct Finished {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// What a command is given on standard input.
+enum Stdin<'a> {
+    /// This text, then the end of input.
+    Text(&'a str),
+    /// A pipe held open and never written: a command that reads it waits until the test gives up.
+    Untouched,
+}
+
+/// Runs `command` to its end, within 60 s. Its output goes through files, which never fill up as pipes can.
+fn run(mut command: Command, stdin: Stdin) -> Finished {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = |name: &str| std::env::temp_dir().join(format!("users-server-{}-{n}.{name}", std::process::id()));
+    let (stdout_file, stderr_file) = (file("stdout"), file("stderr"));
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&stdout_file).unwrap())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .expect("run users-server");
+    let mut pipe = child.stdin.take().expect("a stdin pipe");
+    let _held_open = match stdin {
+        Stdin::Text(text) => {
+            // A command that exits without reading may close its end first: that is no failure of the test's.
+            let _ = pipe.write_all(text.as_bytes());
+            drop(pipe);
+            None
+        }
+        Stdin::Untouched => Some(pipe),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for users-server") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("users-server did not finish within 60 s: was it waiting for standard input?");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |path: &PathBuf| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let _ = std::fs::remove_file(path);
+        text
+    };
+    Finished { success: status.success(), stdout: read(&stdout_file), stderr: read(&stderr_file) }
+}
+
+/// An empty folder of the test's own under the system's temporary folder.
+fn fresh_folder(name: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("users-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+const CLAIMED: &str = "admin@example.com";
+const CLAIMANTS_PASSWORD: &str = "the claimant's own words";
+const OPERATORS_PASSWORD: &str = "the operator's passphrase";
+
+/// Signs `email` in with `password`, and says how the admin-only user list answers them.
+async fn admin_list_status(base: &str, email: &str, password: &str) -> StatusCode {
+    let (status, signed_in) = post(base, "/auth/login", json!({ "email": email, "password": password })).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let token = signed_in["access_token"].as_str().unwrap();
+    let client = reqwest::Client::new();
+    client.get(format!("{base}/users/")).bearer_auth(token).send().await.expect("request").status()
+}
+
+/// A server on the embedded store in `folder`, where someone has registered the admin's email through the API.
+async fn serve_with_the_email_claimed(folder: &Path) -> Server {
+    let server = Server::start(folder, free_port()).await;
+    let (status, body) =
+        post(&server.base, "/auth/register", json!({ "email": CLAIMED, "password": CLAIMANTS_PASSWORD })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server
+}
+
+#[tokio::test]
+async fn given_an_email_someone_registered_when_create_admin_runs_then_it_fails_and_the_account_stays_a_user() {
+    let folder = fresh_folder("claimed-email");
+    let server = serve_with_the_email_claimed(&folder).await;
+
+    let input = format!("{OPERATORS_PASSWORD}\n");
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+
+    assert!(!finished.success, "stdout: {}", finished.stdout);
+    assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+    let expected = format!("{CLAIMED} already has an account in sqlite://data/users.db; it was left as it is");
+    assert!(finished.stderr.contains(&expected), "{}", finished.stderr);
+    assert!(finished.stderr.contains("--promote-existing"), "{}", finished.stderr);
+    assert_eq!(admin_list_status(&server.base, CLAIMED, CLAIMANTS_PASSWORD).await, StatusCode::FORBIDDEN);
+    let operator = json!({ "email": CLAIMED, "password": OPERATORS_PASSWORD });
+    assert_eq!(post(&server.base, "/auth/login", operator).await.0, StatusCode::UNAUTHORIZED, "password unchanged");
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn given_an_existing_account_when_create_admin_promotes_it_then_it_is_admin_with_its_own_password_and_no_input_read()
+ {
+    let folder = fresh_folder("promote-existing");
+    let server = serve_with_the_email_claimed(&folder).await;
+
+    let command = users_server(&folder, &["create-admin", "--email", CLAIMED, "--promote-existing"]);
+    let finished = run(command, Stdin::Untouched);
+
+    assert!(finished.success, "{}", finished.stderr);
+    let expected = format!("made {CLAIMED} an admin (id ");
+    assert!(finished.stdout.starts_with(&expected), "{}", finished.stdout);
+    assert!(
+        finished.stdout.contains(") in sqlite://data/users.db; their password is unchanged"),
+        "{}",
+        finished.stdout
+    );
+    assert_eq!(admin_list_status(&server.base, CLAIMED, CLAIMANTS_PASSWORD).await, StatusCode::OK);
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn given_no_password_on_standard_input_when_create_admin_runs_then_it_says_so_and_creates_nothing() {
+    let folder = fresh_folder("no-password");
+
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(""));
+
+    assert!(!finished.success, "stdout: {}", finished.stdout);
+    assert!(finished.stderr.contains("no password on standard input"), "{}", finished.stderr);
+    // Had the first run made an account, this one would be refused for it.
+    let input = format!("{OPERATORS_PASSWORD}\n");
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+    assert!(finished.success, "{}", finished.stderr);
+    assert!(finished.stdout.starts_with(&format!("created admin {CLAIMED} (id ")), "{}", finished.stdout);
+    assert!(finished.stdout.trim_end().ends_with(") in sqlite://data/users.db"), "{}", finished.stdout);
+    let server = Server::start(&folder, free_port()).await;
+    assert_eq!(admin_list_status(&server.base, CLAIMED, OPERATORS_PASSWORD).await, StatusCode::OK);
+    server.stop();
     std::fs::remove_dir_all(&folder).unwrap();
 }
