@@ -1,6 +1,7 @@
 //! The built `users-server` run as an operator runs it: as a newcomer in an empty folder, with no configuration and
-//! no database, then restarted, with the account and the tokens issued before the restart still good; and its
-//! `create-admin` command against an email someone registered first.
+//! no database, then restarted, with the account and the tokens issued before the restart still good; its
+//! `create-admin` command against an email someone registered first; and its logs at the most verbose level, which
+//! must hold no secret.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -300,5 +301,149 @@ async fn given_no_password_on_standard_input_when_create_admin_runs_then_it_says
     let server = Server::start(&folder, free_port()).await;
     assert_eq!(admin_list_status(&server.base, CLAIMED, OPERATORS_PASSWORD).await, StatusCode::OK);
     server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// No secret in the logs
+
+const ADMINS_PASSWORD: &str = "the operator's long phrase";
+const FIRST_PASSWORD: &str = "my first long phrase";
+const SECOND_PASSWORD: &str = "my second long phrase";
+const WRONG_PASSWORD: &str = "a wrong guess at it";
+const DATABASE_PASSWORD: &str = "Db-Pa55word-1n-the-URL";
+
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request");
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+fn token(body: &Value, name: &str) -> String {
+    body[name].as_str().unwrap_or_else(|| panic!("{name} in {body}")).to_owned()
+}
+
+/// Signs up, fails a sign-in, signs in, refreshes, changes the password, signs out, and uses an admin route: every
+/// path a password or a token takes. Returns the passwords and tokens it handled.
+async fn handle_secrets(base: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{base}{path}");
+    let account = json!({ "email": "ada@example.com", "password": FIRST_PASSWORD, "username": "ada" });
+    let (status, registered) = send(client.post(url("/auth/register")).json(&account)).await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let wrong = json!({ "email": "ada@example.com", "password": WRONG_PASSWORD });
+    assert_eq!(send(client.post(url("/auth/login")).json(&wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let login = json!({ "email": "ada@example.com", "password": FIRST_PASSWORD });
+    let (status, signed_in) = send(client.post(url("/auth/login")).json(&login)).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let refresh = json!({ "refresh_token": token(&signed_in, "refresh_token") });
+    let (status, refreshed) = send(client.post(url("/auth/refresh")).json(&refresh)).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access = token(&refreshed, "access_token");
+    let change = json!({ "password": SECOND_PASSWORD, "current_password": FIRST_PASSWORD });
+    let (status, changed) = send(client.put(url("/users/current")).bearer_auth(&access).json(&change)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let logout = json!({ "refresh_token": token(&refreshed, "refresh_token") });
+    assert_eq!(send(client.post(url("/auth/logout")).json(&logout)).await.0, StatusCode::NO_CONTENT);
+    let admin = json!({ "email": CLAIMED, "password": ADMINS_PASSWORD });
+    let (status, admin) = send(client.post(url("/auth/login")).json(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{admin}");
+    let (status, listed) = send(client.get(url("/users/")).bearer_auth(token(&admin, "access_token"))).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+
+    let mut secrets: Vec<String> =
+        [ADMINS_PASSWORD, FIRST_PASSWORD, SECOND_PASSWORD, WRONG_PASSWORD].map(str::to_owned).into();
+    for body in [&registered, &signed_in, &refreshed, &admin] {
+        secrets.push(token(body, "access_token"));
+        secrets.push(token(body, "refresh_token"));
+    }
+    secrets
+}
+
+#[derive(diesel::QueryableByName)]
+struct StoredSecret {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    secret: String,
+}
+
+/// The password hashes and refresh-token hashes a store holds.
+const STORED_SECRETS: &str =
+    "SELECT password_hash AS secret FROM users UNION ALL SELECT token_hash AS secret FROM refresh_tokens";
+
+/// Creates the admin, serves, and handles secrets, all logging at the most verbose level, on the store `database_url`
+/// names (the embedded one in `folder` when `None`); then asserts that neither the logs nor the commands' output hold
+/// any of them, nor the hashes that `stored_secrets` reads from the store afterwards, nor `hidden`.
+async fn assert_no_secret_is_logged(
+    folder: &Path,
+    database_url: Option<&str>,
+    store_shown: &str,
+    hidden: &[&str],
+    stored_secrets: impl AsyncFnOnce() -> Vec<String>,
+) {
+    let verbose = |args: &[&str]| {
+        let mut command = users_server(folder, args);
+        command.env("RUST_LOG", "trace");
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command
+    };
+    let input = format!("{ADMINS_PASSWORD}\n");
+    let created = run(verbose(&["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+    assert!(created.success, "{}", created.stderr);
+    assert!(created.stdout.contains(&format!(") in {store_shown}\n")), "{}", created.stdout);
+
+    let log_file = folder.join("server.log");
+    let log = std::fs::File::create(&log_file).unwrap();
+    let server = Server::start_with(verbose(&[]), free_port(), Stdio::from(log)).await;
+    let mut secrets = handle_secrets(&server.base).await;
+    server.stop();
+    let served = std::fs::read_to_string(&log_file).unwrap();
+
+    assert!(served.contains("TRACE") && served.contains("request finished"), "the logs were captured at trace");
+    secrets.extend(stored_secrets().await);
+    secrets.extend(["$argon2id$"].into_iter().chain(hidden.iter().copied()).map(str::to_owned));
+    for (what, text) in [("server log", &served), ("create-admin output", &(created.stdout + &created.stderr))] {
+        for secret in &secrets {
+            // Also as a driver's debug output shows bound parameters: the bytes, in decimal.
+            let bytes = secret.bytes().map(|byte| byte.to_string()).collect::<Vec<_>>().join(", ");
+            if let Some(at) = text.find(secret.as_str()).or_else(|| text.find(&bytes)) {
+                let line = text[..at].rsplit('\n').next().unwrap_or_default().to_owned() + &text[at..];
+                panic!("the {what} holds {secret:?}: {}", line.lines().next().unwrap_or_default());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn at_the_most_verbose_level_no_secret_is_logged_on_postgres() {
+    let Some(db) = users_postgres::testing::TestDatabase::create().await else { return };
+    let folder = fresh_folder("secrets-postgres");
+    // The local server trusts every connection, so any password is accepted; the query string is where it is
+    // easiest to overlook.
+    let separator = if db.url().contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}password={DATABASE_PASSWORD}", db.url());
+    let shown = format!("{}{separator}password=***", db.url());
+
+    let stored_secrets = async || {
+        use diesel_async::RunQueryDsl;
+        let rows: Vec<StoredSecret> = diesel::sql_query(STORED_SECRETS).load(&mut db.connect().await).await.unwrap();
+        rows.into_iter().map(|row| row.secret).collect()
+    };
+    assert_no_secret_is_logged(&folder, Some(&url), &shown, &[DATABASE_PASSWORD], stored_secrets).await;
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn at_the_most_verbose_level_no_secret_is_logged_on_sqlite() {
+    let folder = fresh_folder("secrets-sqlite");
+
+    let database = folder.join("data/users.db");
+    let stored_secrets = async || {
+        use diesel::{Connection, RunQueryDsl, SqliteConnection};
+        let mut connection = SqliteConnection::establish(database.to_str().unwrap()).unwrap();
+        let rows: Vec<StoredSecret> = diesel::sql_query(STORED_SECRETS).load(&mut connection).unwrap();
+        rows.into_iter().map(|row| row.secret).collect()
+    };
+    assert_no_secret_is_logged(&folder, None, "sqlite://data/users.db", &[], stored_secrets).await;
     std::fs::remove_dir_all(&folder).unwrap();
 }
