@@ -3,11 +3,10 @@
 
 use std::sync::OnceLock;
 
-use diesel_async::pooled_connection::deadpool::Object;
 use metrics::Gauge;
 use users_ports::StoreError;
 
-use crate::backend::{Connection, Pool, STORE};
+use crate::backend::{Pool, PooledConnection, STORE};
 
 /// `db_pool_connections` by state: max, open, in use, waiting. Looked up in the metrics registry once, not on every
 /// checkout (the first checkout happens after the server has installed its recorder).
@@ -19,7 +18,7 @@ fn pool_gauges() -> &'static [Gauge; 4] {
     })
 }
 
-pub(crate) async fn checkout(pool: &Pool) -> Result<Object<Connection>, StoreError> {
+pub(crate) async fn checkout(pool: &Pool) -> Result<PooledConnection, StoreError> {
     let connection = pool.get().await.map_err(StoreError::new)?;
     // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
     let status = pool.status();

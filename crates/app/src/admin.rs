@@ -123,8 +123,24 @@ pub enum ListRolesError {
     Unexpected(#[from] Unexpected),
 }
 
+/// What `provision_admin` may do with an account that already has the email.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExistingAccount {
+    /// Leave it as it is and fail: whoever registered the email first (before the operator, perhaps to be made admin)
+    /// is not to be trusted with the role.
+    Refuse,
+    /// Give it the admin role; it keeps its password.
+    Promote,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionAdminError {
+    /// The email has an account and promoting it was not allowed, or it was registered while the admin was being made.
+    #[error("an account with this email already exists")]
+    ExistingAccount,
+    /// The password for the new account could not be had; the cause is the operator's to read.
+    #[error("{0}")]
+    NoPassword(Box<dyn std::error::Error + Send + Sync>),
     #[error("password {0}")]
     WeakPassword(PasswordError),
     #[error(transparent)]
@@ -274,45 +290,59 @@ impl<A: Adapters> UserService<A> {
         Ok(self.users.list_roles().await?)
     }
 
-    /// Makes sure an admin account exists for `email`: creates it with `password`, or gives an existing account
-    /// the admin role. The operator's way in to a fresh installation.
-    pub async fn provision_admin(
+    /// Makes sure an admin account exists for `email`, the operator's way in to a fresh installation: creates it with
+    /// the password `new_password` gives, or, if `existing` allows, gives the account that has the email the admin
+    /// role. The password is asked for only when an account is to be created.
+    pub async fn provision_admin<E>(
         &self,
         email: Email,
-        password: Password,
-    ) -> Result<ProvisionedAdmin, ProvisionAdminError> {
-        if let Some(existing) = self.users.find_credentials(&LoginIdentifier::Email(email.clone())).await? {
-            let user = existing.user;
-            if user.is_admin() {
-                return Ok(ProvisionedAdmin::AlreadyAdmin(user));
-            }
-            let mut roles = user.roles.clone();
-            roles.push(Role::Admin);
-            let promotion = UserUpdate {
-                username: None,
-                email: None,
-                password_hash: None,
-                profile: ProfilePatch::default(),
-                roles: Some(roles),
-                ends_sessions: None,
-                updated_at: self.now(),
+        existing: ExistingAccount,
+        new_password: impl AsyncFnOnce() -> Result<Password, E>,
+    ) -> Result<ProvisionedAdmin, ProvisionAdminError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if let Some(found) = self.users.find_credentials(&LoginIdentifier::Email(email.clone())).await? {
+            return match existing {
+                ExistingAccount::Refuse => Err(ProvisionAdminError::ExistingAccount),
+                ExistingAccount::Promote => self.promote_to_admin(found.user).await,
             };
-            let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
-                UpdateUserError::Unexpected(error) => error.into(),
-                // Adding a role can't demote anyone; the user vanishing is a race worth reporting.
-                other => ProvisionAdminError::Unexpected(Unexpected(Box::new(other))),
-            })?;
-            return Ok(ProvisionedAdmin::Promoted(promoted));
         }
+        let password = new_password().await.map_err(|error| ProvisionAdminError::NoPassword(error.into()))?;
         password.check_not_personal(&email, None).map_err(ProvisionAdminError::WeakPassword)?;
         let registration = Registration { username: None, email, password, first_name: None, last_name: None };
         let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], self.now()).await?;
         match self.users.insert(new_admin).await {
             Ok(user) => Ok(ProvisionedAdmin::Created(user)),
+            // Registered between the look-up and the insert: someone else's account, never promoted by a password
+            // meant for a new one, whatever `existing` says.
+            Err(InsertUserError::DuplicateEmail) => Err(ProvisionAdminError::ExistingAccount),
             Err(InsertUserError::Unexpected(error)) => Err(error.into()),
-            // Someone registered the same email between our look-up and the insert.
-            Err(race) => Err(ProvisionAdminError::Unexpected(Unexpected(Box::new(race)))),
+            Err(other @ InsertUserError::DuplicateUsername) => Err(Unexpected(Box::new(other)).into()),
         }
+    }
+
+    async fn promote_to_admin(&self, user: User) -> Result<ProvisionedAdmin, ProvisionAdminError> {
+        if user.is_admin() {
+            return Ok(ProvisionedAdmin::AlreadyAdmin(user));
+        }
+        let mut roles = user.roles.clone();
+        roles.push(Role::Admin);
+        let promotion = UserUpdate {
+            username: None,
+            email: None,
+            password_hash: None,
+            profile: ProfilePatch::default(),
+            roles: Some(roles),
+            ends_sessions: None,
+            updated_at: self.now(),
+        };
+        let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
+            UpdateUserError::Unexpected(error) => error.into(),
+            // Adding a role can't demote anyone; the user vanishing is a race worth reporting.
+            other => ProvisionAdminError::Unexpected(Unexpected(Box::new(other))),
+        })?;
+        Ok(ProvisionedAdmin::Promoted(promoted))
     }
 
     async fn find(&self, user: UserRef) -> Result<Option<User>, Unexpected> {

@@ -2,13 +2,15 @@
 
 mod support;
 
+use std::cell::Cell;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use users_app::{
-    ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, InvalidRoles, ListRolesError, ListUsersError,
-    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, InvalidRoles, ListRolesError,
+    ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
-use users_domain::{LoginIdentifier, Profile, ProfilePatch, Registration, Role, User, UserId};
+use users_domain::{LoginIdentifier, Password, Profile, ProfilePatch, Registration, Role, User, UserId};
 use users_ports::{
     DeleteUserError as StoreDeleteError, InsertUserError, LoginThrottle, Page, PageRequest, PasswordHashError,
     StoredCredentials, UpdateUserError,
@@ -742,43 +744,18 @@ fn existing(roles: &[Role]) -> Option<StoredCredentials> {
     Some(StoredCredentials { user: user(3, roles), password_hash: stored_hash(), throttle: LoginThrottle::default() })
 }
 
-async fn provision(mocks: Mocks) -> Result<ProvisionedAdmin, ProvisionAdminError> {
-    mocks.service().provision_admin(email(OPERATOR), password(OPERATOR_PASSWORD)).await
+/// Provisions the operator's email, answering `OPERATOR_PASSWORD` if asked for a password; also says whether it was.
+async fn provision(mocks: Mocks, existing: ExistingAccount) -> (Result<ProvisionedAdmin, ProvisionAdminError>, bool) {
+    let asked = Cell::new(false);
+    let typed = async || {
+        asked.set(true);
+        Ok::<_, Infallible>(password(OPERATOR_PASSWORD))
+    };
+    let outcome = mocks.service().provision_admin(email(OPERATOR), existing, typed).await;
+    (outcome, asked.get())
 }
 
-#[tokio::test]
-async fn provision_admin_creates_an_admin_for_an_unknown_email() {
-    let mut mocks = Mocks::new();
-    expect_looked_up(&mut mocks, None);
-    mocks.hasher.expect_hash().withf(|p| p.expose() == OPERATOR_PASSWORD).times(1).returning(|_| Ok(new_hash()));
-    mocks
-        .users
-        .expect_insert()
-        .withf(|new| {
-            new.email == email(OPERATOR)
-                && new.username.is_none()
-                && new.password_hash == new_hash()
-                && new.profile == Profile::default()
-                && new.roles == [Role::Admin, Role::User]
-                && new.created_at == now()
-                && object_id_seconds(new.object_id) == now_seconds()
-        })
-        .times(1)
-        .returning(|new| Ok(stored(new, 1)));
-    mocks.users.expect_update().never();
-
-    let outcome = provision(mocks).await.unwrap();
-
-    let ProvisionedAdmin::Created(user) = outcome else { panic!("expected Created, got {outcome:?}") };
-    assert_eq!(user.id, UserId(1));
-    assert_eq!(user.email, email(OPERATOR));
-    assert!(user.is_admin());
-}
-
-#[tokio::test]
-async fn provision_admin_promotes_an_existing_user_and_keeps_their_password() {
-    let mut mocks = Mocks::new();
-    expect_looked_up(&mut mocks, existing(&[Role::User]));
+fn expect_promoted(mocks: &mut Mocks) {
     mocks
         .users
         .expect_update()
@@ -796,28 +773,87 @@ async fn provision_admin_promotes_an_existing_user_and_keeps_their_password() {
         })
         .times(1)
         .returning(|_, _| Ok(user(3, &[Role::Admin, Role::User])));
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-
-    let outcome = provision(mocks).await.unwrap();
-
-    let ProvisionedAdmin::Promoted(user) = outcome else { panic!("expected Promoted, got {outcome:?}") };
-    assert_eq!(user.id, UserId(3));
-    assert!(user.is_admin());
 }
 
 #[tokio::test]
-async fn provision_admin_leaves_an_admin_as_it_is() {
+async fn provision_admin_creates_an_admin_for_an_unknown_email_with_the_password_asked_for() {
+    for existing in [ExistingAccount::Refuse, ExistingAccount::Promote] {
+        let mut mocks = Mocks::new();
+        expect_looked_up(&mut mocks, None);
+        mocks.hasher.expect_hash().withf(|p| p.expose() == OPERATOR_PASSWORD).times(1).returning(|_| Ok(new_hash()));
+        mocks
+            .users
+            .expect_insert()
+            .withf(|new| {
+                new.email == email(OPERATOR)
+                    && new.username.is_none()
+                    && new.password_hash == new_hash()
+                    && new.profile == Profile::default()
+                    && new.roles == [Role::Admin, Role::User]
+                    && new.created_at == now()
+                    && object_id_seconds(new.object_id) == now_seconds()
+            })
+            .times(1)
+            .returning(|new| Ok(stored(new, 1)));
+        mocks.users.expect_update().never();
+
+        let (outcome, asked) = provision(mocks, existing).await;
+
+        let ProvisionedAdmin::Created(user) = outcome.unwrap() else { panic!("expected Created ({existing:?})") };
+        assert_eq!(user.id, UserId(1));
+        assert_eq!(user.email, email(OPERATOR));
+        assert!(user.is_admin());
+        assert!(asked, "the new account's password was asked for");
+    }
+}
+
+#[tokio::test]
+async fn given_an_email_someone_registered_when_provisioning_without_promotion_then_it_fails_and_changes_nothing() {
+    for roles in [&[Role::User][..], &[Role::Admin, Role::User]] {
+        let mut mocks = Mocks::new();
+        expect_looked_up(&mut mocks, existing(roles));
+        mocks.users.expect_update().never();
+        mocks.users.expect_insert().never();
+        mocks.hasher.expect_hash().never();
+
+        let (outcome, asked) = provision(mocks, ExistingAccount::Refuse).await;
+
+        let error = outcome.unwrap_err();
+        assert!(matches!(error, ProvisionAdminError::ExistingAccount), "{error:?}");
+        assert_eq!(error.to_string(), "an account with this email already exists");
+        assert!(!asked, "no password is asked for an account that will not be made");
+    }
+}
+
+#[tokio::test]
+async fn provision_admin_promotes_an_existing_user_when_allowed_keeping_their_password_without_asking_one() {
+    let mut mocks = Mocks::new();
+    expect_looked_up(&mut mocks, existing(&[Role::User]));
+    expect_promoted(&mut mocks);
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let (outcome, asked) = provision(mocks, ExistingAccount::Promote).await;
+
+    let ProvisionedAdmin::Promoted(user) = outcome.unwrap() else { panic!("expected Promoted") };
+    assert_eq!(user.id, UserId(3));
+    assert!(user.is_admin());
+    assert!(!asked, "promoting asks for no password");
+}
+
+#[tokio::test]
+async fn provision_admin_leaves_an_admin_as_it_is_when_promotion_is_allowed() {
     let mut mocks = Mocks::new();
     expect_looked_up(&mut mocks, existing(&[Role::Admin, Role::User]));
     mocks.users.expect_update().never();
     mocks.hasher.expect_hash().never();
     mocks.users.expect_insert().never();
 
-    let outcome = provision(mocks).await.unwrap();
+    let (outcome, asked) = provision(mocks, ExistingAccount::Promote).await;
 
-    let ProvisionedAdmin::AlreadyAdmin(admin) = outcome else { panic!("expected AlreadyAdmin, got {outcome:?}") };
+    let ProvisionedAdmin::AlreadyAdmin(admin) = outcome.unwrap() else { panic!("expected AlreadyAdmin") };
     assert_eq!(admin, user(3, &[Role::Admin, Role::User]));
+    assert!(!asked);
 }
 
 #[tokio::test]
@@ -827,7 +863,7 @@ async fn provision_admin_reports_a_user_vanishing_before_promotion() {
     mocks.users.expect_update().times(1).returning(|_, _| Err(UpdateUserError::NotFound));
     mocks.users.expect_insert().never();
 
-    let error = provision(mocks).await.unwrap_err();
+    let error = provision(mocks, ExistingAccount::Promote).await.0.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("not found"), "{error}");
@@ -839,23 +875,53 @@ async fn provision_admin_turns_a_failed_promotion_into_unexpected() {
     expect_looked_up(&mut mocks, existing(&[Role::User]));
     mocks.users.expect_update().times(1).returning(|_, _| Err(UpdateUserError::Unexpected(store_error())));
 
-    let error = provision(mocks).await.unwrap_err();
+    let error = provision(mocks, ExistingAccount::Promote).await.0.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 #[tokio::test]
-async fn provision_admin_reports_an_email_registered_meanwhile() {
+async fn given_an_email_registered_after_the_look_up_when_inserting_the_admin_then_it_fails_and_promotes_nobody() {
+    for existing in [ExistingAccount::Refuse, ExistingAccount::Promote] {
+        let mut mocks = Mocks::new();
+        expect_looked_up(&mut mocks, None);
+        mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
+        mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateEmail));
+        mocks.users.expect_update().never();
+
+        let error = provision(mocks, existing).await.0.unwrap_err();
+
+        assert!(matches!(error, ProvisionAdminError::ExistingAccount), "{existing:?}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn provision_admin_without_a_password_reports_why_and_stores_nothing() {
     let mut mocks = Mocks::new();
     expect_looked_up(&mut mocks, None);
-    mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
-    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateEmail));
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
 
-    let error = provision(mocks).await.unwrap_err();
+    let none_given = async || Err::<Password, _>("no password on standard input");
+    let error =
+        mocks.service().provision_admin(email(OPERATOR), ExistingAccount::Refuse, none_given).await.unwrap_err();
 
-    assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
-    assert!(error.to_string().contains("email is already taken"), "{error}");
+    assert!(matches!(error, ProvisionAdminError::NoPassword(_)), "{error:?}");
+    assert_eq!(error.to_string(), "no password on standard input");
+}
+
+#[tokio::test]
+async fn provision_admin_refuses_a_password_made_of_the_email_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    expect_looked_up(&mut mocks, None);
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_insert().never();
+
+    let personal = async || Ok::<_, Infallible>(password("root password"));
+    let error = mocks.service().provision_admin(email(OPERATOR), ExistingAccount::Refuse, personal).await.unwrap_err();
+
+    assert!(matches!(error, ProvisionAdminError::WeakPassword(_)), "{error:?}");
 }
 
 #[tokio::test]
@@ -865,7 +931,7 @@ async fn provision_admin_turns_a_failed_insert_into_unexpected() {
     mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
     mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::Unexpected(store_error())));
 
-    let error = provision(mocks).await.unwrap_err();
+    let error = provision(mocks, ExistingAccount::Refuse).await.0.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
 }
@@ -877,7 +943,7 @@ async fn provision_admin_turns_a_hasher_failure_into_unexpected_and_stores_nothi
     mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
     mocks.users.expect_insert().never();
 
-    let error = provision(mocks).await.unwrap_err();
+    let error = provision(mocks, ExistingAccount::Refuse).await.0.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
 }
@@ -890,21 +956,23 @@ async fn provision_admin_takes_busy_hashers_for_a_fault() {
     mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));
     mocks.users.expect_insert().never();
 
-    let error = provision(mocks).await.unwrap_err();
+    let (outcome, _) = provision(mocks, ExistingAccount::Refuse).await;
+    let error = outcome.unwrap_err();
 
     assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("busy"), "{error}");
 }
 
 #[tokio::test]
-async fn provision_admin_with_a_failing_look_up_is_unexpected() {
+async fn provision_admin_with_a_failing_look_up_is_unexpected_and_asks_nothing() {
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
     mocks.hasher.expect_hash().never();
     mocks.users.expect_insert().never();
     mocks.users.expect_update().never();
 
-    let error = provision(mocks).await.unwrap_err();
+    let (outcome, asked) = provision(mocks, ExistingAccount::Promote).await;
 
-    assert!(matches!(error, ProvisionAdminError::Unexpected(_)), "{error:?}");
+    assert!(matches!(outcome, Err(ProvisionAdminError::Unexpected(_))), "{outcome:?}");
+    assert!(!asked);
 }

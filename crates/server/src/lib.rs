@@ -1,6 +1,7 @@
 //! The `users-server` binary's library: settings, wiring of the adapters into the use cases and the HTTP adapter,
 //! and the commands `serve`, `migrate`, `create-admin` and `add-signing-key`. Everything here is assembly; the rules live in `app`.
 
+pub mod admin_password;
 pub mod key_ring;
 mod private_files;
 pub mod secret;

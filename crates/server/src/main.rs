@@ -1,13 +1,12 @@
-//! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), or creates an
-//! admin (`create-admin --email EMAIL`, password on standard input), or adds a signing key (`add-signing-key`).
+//! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), creates an admin
+//! (`create-admin --email EMAIL [--promote-existing]`), or adds a signing key (`add-signing-key`).
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use users_app::ProvisionedAdmin;
-use users_server::{Application, Settings, create_admin, key_ring, migrate, telemetry};
+use users_app::{ExistingAccount, ProvisionedAdmin};
+use users_server::{Application, Settings, admin_password, create_admin, key_ring, migrate, telemetry};
 
 #[derive(Parser)]
 #[command(name = "users-server", version, about = "User management service: sign-up, sign-in, profiles and admin")]
@@ -25,10 +24,18 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
-    /// Create an admin account, or make an existing account admin. Reads the password from standard input.
+    /// Create an admin account; fails if the email already has one, unless --promote-existing is given.
+    ///
+    /// The password is asked for twice, hidden, on a terminal; otherwise it is the first line of standard input.
+    /// Prints the store it wrote to.
     CreateAdmin {
+        /// The admin's email, with which they sign in.
         #[arg(long)]
         email: String,
+        /// If the email already has an account, make that account an admin instead: it keeps its own password, and
+        /// none is asked for. Only for an account you know is yours: anyone can register any email.
+        #[arg(long)]
+        promote_existing: bool,
     },
     /// Generate a new Ed25519 signing key in the keys folder and print its id. Instances that restart without a
     /// pinned JWT_SIGNING_KEY_ID sign with it; the older keys keep verifying until they are removed.
@@ -73,16 +80,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let applied = migrate(&settings).await?;
             println!("applied {} migration(s){}", applied.len(), list(&applied));
         }
-        Command::CreateAdmin { email } => {
+        Command::CreateAdmin { email, promote_existing } => {
             migrate(&settings).await?;
-            let password = read_password()?;
-            match create_admin(&settings, &email, password).await? {
-                ProvisionedAdmin::Created(user) => println!("created admin {} (id {})", user.email, user.object_id),
-                ProvisionedAdmin::Promoted(user) => {
-                    println!("made {} an admin (id {}); their password is unchanged", user.email, user.object_id)
+            let existing = if promote_existing { ExistingAccount::Promote } else { ExistingAccount::Refuse };
+            let store = settings.database.redacted_url();
+            match create_admin(&settings, &email, existing, async || admin_password::read()).await? {
+                ProvisionedAdmin::Created(user) => {
+                    println!("created admin {} (id {}) in {store}", user.email, user.object_id)
                 }
+                ProvisionedAdmin::Promoted(user) => println!(
+                    "made {} an admin (id {}) in {store}; their password is unchanged",
+                    user.email, user.object_id
+                ),
                 ProvisionedAdmin::AlreadyAdmin(user) => {
-                    println!("{} is already an admin (id {}); nothing changed", user.email, user.object_id)
+                    println!("{} is already an admin (id {}) in {store}; nothing changed", user.email, user.object_id)
                 }
             }
         }
@@ -97,11 +108,4 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 
 fn list(names: &[String]) -> String {
     if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
-}
-
-/// The first line of standard input, without its line ending.
-fn read_password() -> std::io::Result<String> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

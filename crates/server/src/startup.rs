@@ -13,7 +13,8 @@ use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
 use users_app::{
-    Adapters, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock, UserService,
+    Adapters, ExistingAccount, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock,
+    UserService,
 };
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
@@ -28,7 +29,7 @@ use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
 
 use crate::key_ring::{self, KeyRingError};
 use crate::secret::{self, SecretError};
-use crate::settings::{AuthSettings, JwtAlgorithm, Settings};
+use crate::settings::{AuthSettings, JwtAlgorithm, Settings, redact_url};
 use crate::telemetry;
 
 /// The production adapters over PostgreSQL.
@@ -57,10 +58,12 @@ impl Adapters for OnSqlite {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The URL as [`redact_url`] shows it.
     #[error("unsupported DATABASE_URL {0:?}: use postgres://… or sqlite://PATH")]
     UnsupportedDatabaseUrl(String),
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
+    /// The store by its redacted URL, and what went wrong with anything that looks like its password masked.
+    #[error("database {store}: {message}")]
+    Database { store: String, message: String },
     #[error("secret: {0}")]
     Secret(#[from] SecretError),
     #[error("JWT signing keys: {0}")]
@@ -75,8 +78,14 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("invalid admin credentials: {0}")]
     InvalidAdmin(String),
+    #[error(
+        "{email} already has an account in {store}; it was left as it is. To make that account an admin (it keeps its \
+         own password), run create-admin again with --promote-existing"
+    )]
+    ExistingAccount { email: String, store: String },
+    /// The cause's message, scrubbed of the database URL and password like [`StartupError::Database`]'s.
     #[error("creating the admin failed: {0}")]
-    Provision(#[from] ProvisionAdminError),
+    Provision(String),
 }
 
 /// Which store a database URL names.
@@ -94,7 +103,7 @@ impl StoreLocation {
         }
         match url.strip_prefix("sqlite://") {
             Some(path) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
-            _ => Err(StartupError::UnsupportedDatabaseUrl(url.to_owned())),
+            _ => Err(StartupError::UnsupportedDatabaseUrl(redact_url(url))),
         }
     }
 }
@@ -105,18 +114,28 @@ enum Store {
 }
 
 fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    let database = |error| database_error(settings, error);
     Ok(match StoreLocation::parse(&settings.database.url)? {
-        StoreLocation::Postgres(url) => Store::Postgres(PgStore::new(&url, settings.database.max_connections)?),
-        StoreLocation::Sqlite(path) => Store::Sqlite(SqliteStore::new(&path)?),
+        StoreLocation::Postgres(url) => {
+            Store::Postgres(PgStore::new(&url, settings.database.max_connections).map_err(database)?)
+        }
+        StoreLocation::Sqlite(path) => Store::Sqlite(SqliteStore::new(&path).map_err(database)?),
     })
 }
 
 /// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.
 pub async fn migrate(settings: &Settings) -> Result<Vec<String>, StartupError> {
-    Ok(match StoreLocation::parse(&settings.database.url)? {
-        StoreLocation::Postgres(url) => users_postgres::run_migrations(&url).await?,
-        StoreLocation::Sqlite(path) => users_sqlite::run_migrations(&path).await?,
-    })
+    let applied = match StoreLocation::parse(&settings.database.url)? {
+        StoreLocation::Postgres(url) => users_postgres::run_migrations(&url).await,
+        StoreLocation::Sqlite(path) => users_sqlite::run_migrations(&path).await,
+    };
+    applied.map_err(|error| database_error(settings, error))
+}
+
+/// Errors of the drivers name no password today; a future one that quotes the URL must not print it either.
+fn database_error(settings: &Settings, error: StoreError) -> StartupError {
+    let message = settings.database.scrub(&error.to_string());
+    StartupError::Database { store: settings.database.redacted_url(), message }
 }
 
 /// The use cases over the given repositories and the configured hasher and token issuer.
@@ -164,24 +183,34 @@ fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
     })
 }
 
-/// Creates the admin account for `email`, or gives an existing account the admin role.
-pub async fn create_admin(
+/// Makes sure `email` has an admin account: creates it with the password `new_password` gives (asked only then), or,
+/// when `existing` allows, gives the admin role to the account that already has the email.
+pub async fn create_admin<E>(
     settings: &Settings,
     email: &str,
-    password: String,
-) -> Result<ProvisionedAdmin, StartupError> {
+    existing: ExistingAccount,
+    new_password: impl AsyncFnOnce() -> Result<Password, E>,
+) -> Result<ProvisionedAdmin, StartupError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let email = Email::parse(email).map_err(|error| StartupError::InvalidAdmin(format!("email {error}")))?;
-    let password =
-        Password::parse(password).map_err(|error| StartupError::InvalidAdmin(format!("password {error}")))?;
     let provisioned = match open_store(settings)? {
         Store::Postgres(store) => {
-            service::<OnPostgres>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+            let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
+            service.provision_admin(email.clone(), existing, new_password).await
         }
         Store::Sqlite(store) => {
-            service::<OnSqlite>(store.users(), store.sessions(), settings)?.provision_admin(email, password).await
+            let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
+            service.provision_admin(email.clone(), existing, new_password).await
         }
     };
-    Ok(provisioned?)
+    provisioned.map_err(|error| match error {
+        ProvisionAdminError::ExistingAccount => {
+            StartupError::ExistingAccount { email: email.to_string(), store: settings.database.redacted_url() }
+        }
+        other => StartupError::Provision(settings.database.scrub(&other.to_string())),
+    })
 }
 
 /// How often ended sessions and idle sign-in counts are purged. Every instance purges; the work is idempotent.
@@ -402,5 +431,24 @@ mod tests {
         for unsupported in ["sqlite://", "mysql://db/users", "users.db", ""] {
             assert!(matches!(StoreLocation::parse(unsupported), Err(StartupError::UnsupportedDatabaseUrl(_))));
         }
+    }
+
+    #[test]
+    fn an_unsupported_database_url_is_quoted_without_its_passwords() {
+        let error = StoreLocation::parse("mysql://app:s3cret@db/users?password=other").unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("mysql://app:***@db/users?password=***"), "{message}");
+        assert!(!message.contains("s3cret") && !message.contains("other"), "{message}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_database_out_of_reach_is_named_without_its_passwords() {
+        let mut settings = Settings::load(Some("no-such-settings-file.toml".into())).unwrap();
+        settings.database.url = "postgres://app:s3cret@127.0.0.1:1/users?password=other".to_owned();
+
+        let message = migrate(&settings).await.unwrap_err().to_string();
+
+        assert!(message.starts_with("database postgres://app:***@127.0.0.1:1/users?password=***: "), "{message}");
+        assert!(!message.contains("s3cret") && !message.contains("other"), "{message}");
     }
 }

@@ -1,4 +1,5 @@
-//! Logging and metrics. Logs: `tracing` events on stderr, filtered by `RUST_LOG` (default `info`), as text or, with
+//! Logging and metrics. Logs: `tracing` events (and the `log` records of libraries) on stderr, filtered by `RUST_LOG`
+//! (default `info`) and never below info from the database driver, which would write secrets; as text or, with
 //! `LOG_FORMAT=json`, one JSON object per line carrying the request's span fields (its request id among them).
 //! Metrics: the process-wide Prometheus recorder behind the `metrics` facade.
 
@@ -6,27 +7,37 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let operators = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A filter of its own beside the operator's: no directive in RUST_LOG, however specific, can let secrets through.
+    let filter = operators.and(filter_fn(|metadata| !may_hold_secrets(metadata.target(), *metadata.level())));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    // A second init (tests start several apps in one process) keeps the first subscriber.
-    let _ = if json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init()
+    let lines = if json {
+        fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr).boxed()
     } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_writer(std::io::stderr)
-            .try_init()
+        fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).boxed()
     };
+    // A second init (tests start several apps in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(lines.with_filter(filter)).try_init();
+}
+
+/// Log sources that write secrets below some level, and the most verbose level each may be heard at.
+/// tokio-postgres logs every statement with its parameters (password hashes, refresh-token hashes, emails) at debug,
+/// and batches of SQL text; its info level has the server's notices only.
+const QUIETED: [(&str, Level); 1] = [("tokio_postgres", Level::INFO)];
+
+/// Whether an event or span of `target` comes from a quieted source at a level more verbose than it may be heard at.
+fn may_hold_secrets(target: &str, level: Level) -> bool {
+    QUIETED.iter().any(|(source, most_verbose)| {
+        let within = target.strip_prefix(source).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
+        within && level > *most_verbose
+    })
 }
 
 /// Histogram buckets, in seconds, from a fast indexed read to a slow password hash under load.
@@ -64,3 +75,20 @@ fn start_upkeep(handle: PrometheusHandle) {
 }
 
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_driver_is_heard_at_info_and_above_only() {
+        let kept = |target, level| !may_hold_secrets(target, level);
+        assert!(!kept("tokio_postgres::query", Level::DEBUG), "statements with their parameters");
+        assert!(!kept("tokio_postgres::prepare", Level::TRACE));
+        assert!(!kept("tokio_postgres", Level::DEBUG));
+        assert!(kept("tokio_postgres::connection", Level::INFO), "the server's notices");
+        assert!(kept("tokio_postgres", Level::WARN));
+        assert!(kept("tokio_postgres_rustls", Level::DEBUG), "another crate");
+        assert!(kept("users_server", Level::TRACE));
+    }
+}

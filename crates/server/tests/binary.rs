@@ -1,8 +1,11 @@
-//! The built `users-server` run as a newcomer runs it: in an empty folder, with no configuration and no database,
-//! then restarted, with the account and the tokens issued before the restart still good.
+//! The built `users-server` run as an operator runs it: as a newcomer in an empty folder, with no configuration and
+//! no database, then restarted, with the account and the tokens issued before the restart still good; its
+//! `create-admin` command against an email someone registered first; and its logs at the most verbose level, which
+//! must hold no secret.
 
+use std::io::Write;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,21 +20,36 @@ struct Server {
     base: String,
 }
 
+/// `users-server ARGS` in `folder`, with nothing from the test's environment standing in for the defaults.
+fn users_server(folder: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_users-server"));
+    command
+        .args(args)
+        .current_dir(folder)
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env_remove("JWT_ALGORITHM")
+        .env_remove("JWT_KEYS_DIR")
+        .env_remove("JWT_SIGNING_KEY_ID")
+        .env_remove("HOST")
+        .env_remove("USERS_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("LOG_FORMAT");
+    command
+}
+
 impl Server {
     async fn start(folder: &Path, port: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_users-server"))
-            .current_dir(folder)
-            // Nothing from the test's environment may stand in for the defaults under test.
-            .env_remove("DATABASE_URL")
-            .env_remove("JWT_SECRET")
-            .env_remove("JWT_ALGORITHM")
-            .env_remove("JWT_KEYS_DIR")
-            .env_remove("JWT_SIGNING_KEY_ID")
-            .env_remove("HOST")
-            .env_remove("USERS_CONFIG")
+        Self::start_with(users_server(folder, &[]), port, Stdio::null()).await
+    }
+
+    /// Serves with `command` (from [`users_server`]) on `port`, its log lines going to `stderr`.
+    async fn start_with(mut command: Command, port: u16, stderr: Stdio) -> Self {
+        let child = command
             .env("PORT", port.to_string())
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start users-server");
         let server = Self { child, base: format!("http://127.0.0.1:{port}") };
@@ -94,18 +112,22 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     assert_eq!(current_user(&server.base, &access_token).await, StatusCode::OK);
 
     // A body refused while the token check's query is under way cancels that query: the request must still get
-    // its answer (it once took the whole worker down on SQLite).
+    // its answer, and so must the next ones (it once took the whole worker down on SQLite, then the connection the
+    // abandoned query still held). Sixteen at a time, so that many queries are cut off mid-way.
     let client = reqwest::Client::new();
-    for _ in 0..20 {
-        let response = client
-            .put(format!("{}/users/current", server.base))
-            .bearer_auth(&access_token)
-            .header("content-type", "text/plain")
-            .body("{}")
-            .send()
-            .await
-            .expect("an answer, not a dropped connection");
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    for _ in 0..25 {
+        let refused = (0..16).map(|_| {
+            client
+                .put(format!("{}/users/current", server.base))
+                .bearer_auth(&access_token)
+                .header("content-type", "text/plain")
+                .body("{}")
+                .send()
+        });
+        for response in futures_util::future::join_all(refused).await {
+            let response = response.expect("an answer, not a dropped connection");
+            assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
     }
     assert_eq!(current_user(&server.base, &access_token).await, StatusCode::OK);
     server.stop();
@@ -141,5 +163,297 @@ async fn a_first_run_needs_no_setup_and_users_and_tokens_survive_a_restart() {
     assert_eq!(post(&server.base, "/auth/refresh", refresh).await.0, StatusCode::OK);
     server.stop();
 
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// A command's end: how it exited and what it printed.
+struct Finished {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// What a command is given on standard input.
+enum Stdin<'a> {
+    /// This text, then the end of input.
+    Text(&'a str),
+    /// A pipe held open and never written: a command that reads it waits until the test gives up.
+    Untouched,
+}
+
+/// Runs `command` to its end, within 60 s. Its output goes through files, which never fill up as pipes can.
+fn run(mut command: Command, stdin: Stdin) -> Finished {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = |name: &str| std::env::temp_dir().join(format!("users-server-{}-{n}.{name}", std::process::id()));
+    let (stdout_file, stderr_file) = (file("stdout"), file("stderr"));
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&stdout_file).unwrap())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .expect("run users-server");
+    let mut pipe = child.stdin.take().expect("a stdin pipe");
+    let _held_open = match stdin {
+        Stdin::Text(text) => {
+            // A command that exits without reading may close its end first: that is no failure of the test's.
+            let _ = pipe.write_all(text.as_bytes());
+            drop(pipe);
+            None
+        }
+        Stdin::Untouched => Some(pipe),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for users-server") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("users-server did not finish within 60 s: was it waiting for standard input?");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |path: &PathBuf| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let _ = std::fs::remove_file(path);
+        text
+    };
+    Finished { success: status.success(), stdout: read(&stdout_file), stderr: read(&stderr_file) }
+}
+
+/// An empty folder of the test's own under the system's temporary folder.
+fn fresh_folder(name: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("users-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+const CLAIMED: &str = "admin@example.com";
+const CLAIMANTS_PASSWORD: &str = "the claimant's own words";
+const OPERATORS_PASSWORD: &str = "the operator's passphrase";
+
+/// Signs `email` in with `password`, and says how the admin-only user list answers them.
+async fn admin_list_status(base: &str, email: &str, password: &str) -> StatusCode {
+    let (status, signed_in) = post(base, "/auth/login", json!({ "email": email, "password": password })).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let token = signed_in["access_token"].as_str().unwrap();
+    let client = reqwest::Client::new();
+    client.get(format!("{base}/users/")).bearer_auth(token).send().await.expect("request").status()
+}
+
+/// A server on the embedded store in `folder`, where someone has registered the admin's email through the API.
+async fn serve_with_the_email_claimed(folder: &Path) -> Server {
+    let server = Server::start(folder, free_port()).await;
+    let (status, body) =
+        post(&server.base, "/auth/register", json!({ "email": CLAIMED, "password": CLAIMANTS_PASSWORD })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server
+}
+
+#[tokio::test]
+async fn given_an_email_someone_registered_when_create_admin_runs_then_it_fails_and_the_account_stays_a_user() {
+    let folder = fresh_folder("claimed-email");
+    let server = serve_with_the_email_claimed(&folder).await;
+
+    let input = format!("{OPERATORS_PASSWORD}\n");
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+
+    assert!(!finished.success, "stdout: {}", finished.stdout);
+    assert!(finished.stdout.is_empty(), "{}", finished.stdout);
+    let expected = format!("{CLAIMED} already has an account in sqlite://data/users.db; it was left as it is");
+    assert!(finished.stderr.contains(&expected), "{}", finished.stderr);
+    assert!(finished.stderr.contains("--promote-existing"), "{}", finished.stderr);
+    assert_eq!(admin_list_status(&server.base, CLAIMED, CLAIMANTS_PASSWORD).await, StatusCode::FORBIDDEN);
+    let operator = json!({ "email": CLAIMED, "password": OPERATORS_PASSWORD });
+    assert_eq!(post(&server.base, "/auth/login", operator).await.0, StatusCode::UNAUTHORIZED, "password unchanged");
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn given_an_existing_account_when_create_admin_promotes_it_then_it_is_admin_with_its_own_password_and_no_input_read()
+ {
+    let folder = fresh_folder("promote-existing");
+    let server = serve_with_the_email_claimed(&folder).await;
+
+    let command = users_server(&folder, &["create-admin", "--email", CLAIMED, "--promote-existing"]);
+    let finished = run(command, Stdin::Untouched);
+
+    assert!(finished.success, "{}", finished.stderr);
+    let expected = format!("made {CLAIMED} an admin (id ");
+    assert!(finished.stdout.starts_with(&expected), "{}", finished.stdout);
+    assert!(
+        finished.stdout.contains(") in sqlite://data/users.db; their password is unchanged"),
+        "{}",
+        finished.stdout
+    );
+    assert_eq!(admin_list_status(&server.base, CLAIMED, CLAIMANTS_PASSWORD).await, StatusCode::OK);
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn given_no_password_on_standard_input_when_create_admin_runs_then_it_says_so_and_creates_nothing() {
+    let folder = fresh_folder("no-password");
+
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(""));
+
+    assert!(!finished.success, "stdout: {}", finished.stdout);
+    assert!(finished.stderr.contains("no password on standard input"), "{}", finished.stderr);
+    // Had the first run made an account, this one would be refused for it.
+    let input = format!("{OPERATORS_PASSWORD}\n");
+    let finished = run(users_server(&folder, &["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+    assert!(finished.success, "{}", finished.stderr);
+    assert!(finished.stdout.starts_with(&format!("created admin {CLAIMED} (id ")), "{}", finished.stdout);
+    assert!(finished.stdout.trim_end().ends_with(") in sqlite://data/users.db"), "{}", finished.stdout);
+    let server = Server::start(&folder, free_port()).await;
+    assert_eq!(admin_list_status(&server.base, CLAIMED, OPERATORS_PASSWORD).await, StatusCode::OK);
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// No secret in the logs
+
+const ADMINS_PASSWORD: &str = "the operator's long phrase";
+const FIRST_PASSWORD: &str = "my first long phrase";
+const SECOND_PASSWORD: &str = "my second long phrase";
+const WRONG_PASSWORD: &str = "a wrong guess at it";
+const DATABASE_PASSWORD: &str = "Db-Pa55word-1n-the-URL";
+
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request");
+    (response.status(), response.json().await.unwrap_or(Value::Null))
+}
+
+fn token(body: &Value, name: &str) -> String {
+    body[name].as_str().unwrap_or_else(|| panic!("{name} in {body}")).to_owned()
+}
+
+/// Signs up, fails a sign-in, signs in, refreshes, changes the password, signs out, and uses an admin route: every
+/// path a password or a token takes. Returns the passwords and tokens it handled.
+async fn handle_secrets(base: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{base}{path}");
+    let account = json!({ "email": "ada@example.com", "password": FIRST_PASSWORD, "username": "ada" });
+    let (status, registered) = send(client.post(url("/auth/register")).json(&account)).await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let wrong = json!({ "email": "ada@example.com", "password": WRONG_PASSWORD });
+    assert_eq!(send(client.post(url("/auth/login")).json(&wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let login = json!({ "email": "ada@example.com", "password": FIRST_PASSWORD });
+    let (status, signed_in) = send(client.post(url("/auth/login")).json(&login)).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let refresh = json!({ "refresh_token": token(&signed_in, "refresh_token") });
+    let (status, refreshed) = send(client.post(url("/auth/refresh")).json(&refresh)).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access = token(&refreshed, "access_token");
+    let change = json!({ "password": SECOND_PASSWORD, "current_password": FIRST_PASSWORD });
+    let (status, changed) = send(client.put(url("/users/current")).bearer_auth(&access).json(&change)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let logout = json!({ "refresh_token": token(&refreshed, "refresh_token") });
+    assert_eq!(send(client.post(url("/auth/logout")).json(&logout)).await.0, StatusCode::NO_CONTENT);
+    let admin = json!({ "email": CLAIMED, "password": ADMINS_PASSWORD });
+    let (status, admin) = send(client.post(url("/auth/login")).json(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{admin}");
+    let (status, listed) = send(client.get(url("/users/")).bearer_auth(token(&admin, "access_token"))).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+
+    let mut secrets: Vec<String> =
+        [ADMINS_PASSWORD, FIRST_PASSWORD, SECOND_PASSWORD, WRONG_PASSWORD].map(str::to_owned).into();
+    for body in [&registered, &signed_in, &refreshed, &admin] {
+        secrets.push(token(body, "access_token"));
+        secrets.push(token(body, "refresh_token"));
+    }
+    secrets
+}
+
+#[derive(diesel::QueryableByName)]
+struct StoredSecret {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    secret: String,
+}
+
+/// The password hashes and refresh-token hashes a store holds.
+const STORED_SECRETS: &str =
+    "SELECT password_hash AS secret FROM users UNION ALL SELECT token_hash AS secret FROM refresh_tokens";
+
+/// Creates the admin, serves, and handles secrets, all logging at the most verbose level, on the store `database_url`
+/// names (the embedded one in `folder` when `None`); then asserts that neither the logs nor the commands' output hold
+/// any of them, nor the hashes that `stored_secrets` reads from the store afterwards, nor `hidden`.
+async fn assert_no_secret_is_logged(
+    folder: &Path,
+    database_url: Option<&str>,
+    store_shown: &str,
+    hidden: &[&str],
+    stored_secrets: impl AsyncFnOnce() -> Vec<String>,
+) {
+    let verbose = |args: &[&str]| {
+        let mut command = users_server(folder, args);
+        command.env("RUST_LOG", "trace");
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command
+    };
+    let input = format!("{ADMINS_PASSWORD}\n");
+    let created = run(verbose(&["create-admin", "--email", CLAIMED]), Stdin::Text(&input));
+    assert!(created.success, "{}", created.stderr);
+    assert!(created.stdout.contains(&format!(") in {store_shown}\n")), "{}", created.stdout);
+
+    let log_file = folder.join("server.log");
+    let log = std::fs::File::create(&log_file).unwrap();
+    let server = Server::start_with(verbose(&[]), free_port(), Stdio::from(log)).await;
+    let mut secrets = handle_secrets(&server.base).await;
+    server.stop();
+    let served = std::fs::read_to_string(&log_file).unwrap();
+
+    assert!(served.contains("TRACE") && served.contains("request finished"), "the logs were captured at trace");
+    secrets.extend(stored_secrets().await);
+    secrets.extend(["$argon2id$"].into_iter().chain(hidden.iter().copied()).map(str::to_owned));
+    for (what, text) in [("server log", &served), ("create-admin output", &(created.stdout + &created.stderr))] {
+        for secret in &secrets {
+            // Also as a driver's debug output shows bound parameters: the bytes, in decimal.
+            let bytes = secret.bytes().map(|byte| byte.to_string()).collect::<Vec<_>>().join(", ");
+            if let Some(at) = text.find(secret.as_str()).or_else(|| text.find(&bytes)) {
+                let line = text[..at].rsplit('\n').next().unwrap_or_default().to_owned() + &text[at..];
+                panic!("the {what} holds {secret:?}: {}", line.lines().next().unwrap_or_default());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn at_the_most_verbose_level_no_secret_is_logged_on_postgres() {
+    let Some(db) = users_postgres::testing::TestDatabase::create().await else { return };
+    let folder = fresh_folder("secrets-postgres");
+    // The local server trusts every connection, so any password is accepted; the query string is where it is
+    // easiest to overlook.
+    let separator = if db.url().contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}password={DATABASE_PASSWORD}", db.url());
+    let shown = format!("{}{separator}password=***", db.url());
+
+    let stored_secrets = async || {
+        use diesel_async::RunQueryDsl;
+        let rows: Vec<StoredSecret> = diesel::sql_query(STORED_SECRETS).load(&mut db.connect().await).await.unwrap();
+        rows.into_iter().map(|row| row.secret).collect()
+    };
+    assert_no_secret_is_logged(&folder, Some(&url), &shown, &[DATABASE_PASSWORD], stored_secrets).await;
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn at_the_most_verbose_level_no_secret_is_logged_on_sqlite() {
+    let folder = fresh_folder("secrets-sqlite");
+
+    let database = folder.join("data/users.db");
+    let stored_secrets = async || {
+        use diesel::{Connection, RunQueryDsl, SqliteConnection};
+        let mut connection = SqliteConnection::establish(database.to_str().unwrap()).unwrap();
+        let rows: Vec<StoredSecret> = diesel::sql_query(STORED_SECRETS).load(&mut connection).unwrap();
+        rows.into_iter().map(|row| row.secret).collect()
+    };
+    assert_no_secret_is_logged(&folder, None, "sqlite://data/users.db", &[], stored_secrets).await;
     std::fs::remove_dir_all(&folder).unwrap();
 }

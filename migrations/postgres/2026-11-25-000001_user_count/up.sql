@@ -1,6 +1,11 @@
 -- The number of users, kept by triggers, so that a page of the user list does not count the whole table: one row,
 -- changed by every statement that adds or removes users (a registration holds its lock only until it commits).
 
+-- A user added or removed between the count below and the creation of the triggers would never be counted: this lock
+-- waits for the transactions already writing users to end, and keeps new writes waiting until the migration commits
+-- (reads go on).
+LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE user_count (
     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     users     BIGINT NOT NULL CHECK (users >= 0)

@@ -20,6 +20,7 @@ pub(crate) type Backend = diesel::pg::Pg;
 pub(crate) type StoredTime = Timestamptz;
 pub(crate) type Connection = AsyncPgConnection;
 pub(crate) type Pool = deadpool::Pool<Connection>;
+pub(crate) type PooledConnection = deadpool::Object<Connection>;
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "postgres";
 

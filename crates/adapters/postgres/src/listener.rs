@@ -1,9 +1,9 @@
 //! Hears the database's notifications of changed users, roles and sessions (sent by the triggers of the
-//! `change_notifications` migration, whoever made the change) on a connection of its own, and has the signed-in
-//! cache forget the users they name. Every few seconds the listener notifies itself and waits for its own
-//! notification to come back: that proves the whole path works (a connection that died silently, or a pooler in
-//! transaction mode that does not pass notifications on, fails the proof). Until the first proof, and whenever one
-//! fails, the cache remembers nothing.
+//! `change_notifications` and `truncate_notifies` migrations, whoever made the change) on a connection of its own,
+//! and has the signed-in cache forget the users they name, or everyone. Every few seconds the listener notifies itself
+//! and waits for its own notification to come back: that proves the whole path works (a connection that died
+//! silently, or a pooler in transaction mode that does not pass notifications on, fails the proof). Until the first
+//! proof, and whenever one fails, the cache remembers nothing.
 
 use std::hash::{BuildHasher, RandomState};
 use std::pin::pin;
@@ -18,8 +18,10 @@ use users_domain::UserId;
 
 use crate::signed_in::SignedInCache;
 
-/// The channel the triggers notify, with the changed user's id as the payload.
+/// The channel the triggers notify, with the changed user's id as the payload, or [`EVERYONE`].
 pub(crate) const CHANNEL: &str = "users_changed";
+/// The payload of a change that may concern every user (a `TRUNCATE`, which names no rows).
+const EVERYONE: &str = "*";
 /// How the listening connection shows in `pg_stat_activity`.
 pub(crate) const APPLICATION_NAME: &str = "users-change-listener";
 /// The payload prefix of a listener's proof that notifications reach it; every listener sees every proof.
@@ -34,6 +36,7 @@ const RECONNECT_AFTER: (Duration, Duration) = (Duration::from_secs(1), Duration:
 #[derive(Debug, PartialEq, Eq)]
 enum Notice<'a> {
     UserChanged(UserId),
+    EveryoneChanged,
     Ping(&'a str),
     /// Not ours to read: safest taken as "anything may have changed".
     Unknown,
@@ -43,6 +46,9 @@ impl<'a> Notice<'a> {
     fn parse(payload: &'a str) -> Self {
         if let Some(nonce) = payload.strip_prefix(PING) {
             return Self::Ping(nonce);
+        }
+        if payload == EVERYONE {
+            return Self::EveryoneChanged;
         }
         payload.parse().map_or(Self::Unknown, |id| Self::UserChanged(UserId(id)))
     }
@@ -105,6 +111,7 @@ async fn hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Result
         match next {
             Ok(Some(Ok(notification))) => match Notice::parse(&notification.payload) {
                 Notice::UserChanged(id) => cache.forget_user(id),
+                Notice::EveryoneChanged => cache.forget_all(),
                 Notice::Ping(nonce) if pending.as_ref().is_some_and(|(sent, _)| sent == nonce) => {
                     pending = None;
                     if !proven {
@@ -141,10 +148,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_changed_users_and_pings_and_nothing_else() {
+    fn reads_changed_users_everyone_and_pings_and_nothing_else() {
         assert_eq!(Notice::parse("42"), Notice::UserChanged(UserId(42)));
+        assert_eq!(Notice::parse("*"), Notice::EveryoneChanged);
         assert_eq!(Notice::parse("ping 00ff"), Notice::Ping("00ff"));
-        for unknown in ["", "x42", "42 ", "ping", "9223372036854775808"] {
+        for unknown in ["", "x42", "42 ", "ping", "9223372036854775808", "**", " *"] {
             assert_eq!(Notice::parse(unknown), Notice::Unknown, "{unknown:?}");
         }
     }

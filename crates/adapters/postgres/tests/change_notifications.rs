@@ -210,3 +210,23 @@ async fn setting_any_column_of_a_user_but_the_sign_in_count_notifies() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_table_emptied_elsewhere_is_seen_here() {
+    // TRUNCATE names no rows and fires no row trigger: the remembered user must be read again all the same.
+    type Check = fn(Option<&User>) -> bool;
+    let cases: [(&str, Check); 4] = [
+        ("TRUNCATE sessions CASCADE", |user| user.is_none()),
+        ("TRUNCATE user_roles", |user| user.is_some_and(|user| user.roles.is_empty())),
+        ("TRUNCATE users CASCADE", |user| user.is_none()),
+        ("TRUNCATE roles CASCADE", |user| user.is_some_and(|user| user.roles.is_empty())),
+    ];
+    for (truncate, check) in cases {
+        let Some((db, store, ada, session)) = signed_in().await else { return };
+        assert_eq!(read(&store, &ada, session).await.as_ref(), Some(&ada), "{truncate}");
+
+        db.connect().await.batch_execute(truncate).await.unwrap();
+
+        eventually(&store, &ada, session, check).await;
+    }
+}

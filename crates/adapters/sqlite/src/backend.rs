@@ -9,7 +9,11 @@ use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
-use diesel_async::pooled_connection::deadpool;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use deadpool::managed::{Manager, Metrics, RecycleError, RecycleResult};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
@@ -49,7 +53,43 @@ impl SpawnBlocking for DetachedBlocking {
         Self(tokio::runtime::Handle::current())
     }
 }
-pub(crate) type Pool = deadpool::Pool<Connection>;
+pub(crate) type Pool = deadpool::managed::Pool<GuardedManager>;
+pub(crate) type PooledConnection = deadpool::managed::Object<GuardedManager>;
+
+/// diesel-async's pool manager, except for one case. A query whose request was cancelled (a client hanging up, a
+/// body refused while the token check's query ran) goes on in its blocking task, holding the connection, after
+/// the pool got it back; diesel-async's recycle check then panics ("Cannot access shared transaction state"),
+/// taking the worker and its connections down. Here that connection is dropped instead (the abandoned query
+/// finishes and its transaction rolls back when the task lets go) and the pool opens a fresh one.
+pub struct GuardedManager(pub(crate) AsyncDieselConnectionManager<Connection>);
+
+impl std::fmt::Debug for GuardedManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedManager").finish_non_exhaustive()
+    }
+}
+
+impl Manager for GuardedManager {
+    type Type = Connection;
+    type Error = PoolError;
+
+    fn create(&self) -> impl Future<Output = Result<Connection, PoolError>> + Send {
+        self.0.create()
+    }
+
+    fn recycle(
+        &self,
+        connection: &mut Connection,
+        metrics: &Metrics,
+    ) -> impl Future<Output = RecycleResult<PoolError>> + Send {
+        AssertUnwindSafe(self.0.recycle(connection, metrics)).catch_unwind().map(|checked| {
+            checked.unwrap_or_else(|_| {
+                metrics::counter!("db_connections_abandoned_total", "store" => STORE).increment(1);
+                Err(RecycleError::message("a cancelled query still holds the connection"))
+            })
+        })
+    }
+}
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "sqlite";
 

@@ -27,13 +27,14 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt as _;
 use users_ports::StoreError;
 
-use crate::backend::{Connection, Pool};
+use crate::backend::{Connection, GuardedManager, Pool};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 
 /// Foreign keys (for the cascades) are off by default in SQLite and must be set on every connection; WAL lets readers
 /// in other processes (a `create-admin` beside a running server) work alongside, and they wait for locks, not fail.
-const CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;";
+/// The wait is set first: a connection opened while an abandoned one still holds a lock waits for it too.
+const CONNECTION_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;";
 
 /// The `SessionRepository` on SQLite.
 pub type SqliteSessionRepository = sessions::DieselSessionRepository;
@@ -71,7 +72,7 @@ impl SqliteStore {
         });
         let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
         let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
-        let pool = Pool::builder(manager).max_size(1).build().map_err(StoreError::new)?;
+        let pool = Pool::builder(GuardedManager(manager)).max_size(1).build().map_err(StoreError::new)?;
         Ok(Self { pool })
     }
 

@@ -106,7 +106,7 @@ async fn the_last_admin_cannot_be_deleted_but_one_of_two_can() {
     assert_problem(app.delete(&own_path, &admin.access_token).await, StatusCode::CONFLICT).await;
 
     let second = app.register_user("second@example.com").await;
-    users_server::create_admin(&app.settings, "second@example.com", PASSWORD.into()).await.unwrap();
+    app.promote("second@example.com").await;
     let (_, promoted) = status_and_json(app.get(&format!("/users/{}", second.id()), &admin.access_token).await).await;
     assert_eq!(promoted["roles"], json!(["admin", "user"]));
 

@@ -5,7 +5,8 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use users_domain::{ObjectId, UserId};
+use users_app::ExistingAccount;
+use users_domain::{ObjectId, Password, UserId};
 use users_jwt::{JwtIssuer, RefreshSecret};
 use users_ports::{SessionId, TokenIssuer, TokenSubject};
 use users_postgres::testing::TestDatabase;
@@ -172,10 +173,17 @@ impl TestApp {
 
     /// Creates the admin through the same code as `users-server create-admin`, and signs it in.
     pub async fn admin(&self) -> Session {
-        create_admin(&self.settings, ADMIN_EMAIL, PASSWORD.into()).await.expect("create admin");
+        let password = async || Password::parse(PASSWORD);
+        create_admin(&self.settings, ADMIN_EMAIL, ExistingAccount::Refuse, password).await.expect("create admin");
         let (status, body) = status_and_json(self.login(ADMIN_EMAIL, PASSWORD).await).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         Session::from_body(&body)
+    }
+
+    /// Makes the account of `email` an admin, as `users-server create-admin --promote-existing` does.
+    pub async fn promote(&self, email: &str) {
+        let no_password = async || -> Result<Password, &'static str> { panic!("promoting asks for no password") };
+        create_admin(&self.settings, email, ExistingAccount::Promote, no_password).await.expect("promote to admin");
     }
 
     /// A second instance of the service on the same database, as another process would be; its base URL.
