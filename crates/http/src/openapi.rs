@@ -255,7 +255,12 @@ impl Modify for SharedProblems {
     }
 }
 
+/// The operations that may hash a password, so may find the hashers' queue full.
+const HASHING_OPERATIONS: [&str; 5] =
+    ["register", "login", "updateCurrentUser", "deleteCurrentUser", "adminCreateUser"];
+
 fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
+    let hashes = operation.operation_id.as_deref().is_some_and(|id| HASHING_OPERATIONS.contains(&id));
     let has_body = operation.request_body.is_some();
     let has_parameters = operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty());
     let needs_token = operation.security.as_ref().is_some_and(|security| !security.is_empty());
@@ -271,6 +276,11 @@ fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
         if status == "429" {
             let mut retry_after = Header::new(i64::schema());
             retry_after.description = Some("Seconds until a request is accepted again".to_owned());
+            response = response.header("retry-after", retry_after);
+        }
+        if status == "503" {
+            let mut retry_after = Header::new(i64::schema());
+            retry_after.description = Some("Seconds after which to try again".to_owned());
             response = response.header("retry-after", retry_after);
         }
         operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
@@ -292,6 +302,9 @@ fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
     }
     if rate_limited {
         add("429", "Too many requests from this address (or, on sign-in, too many failures for this account)");
+    }
+    if hashes {
+        add("503", "The password hashers' queue is full; nothing was done; try again after `Retry-After`");
     }
     add("500", "An unexpected fault; the body names the request id it was logged under");
 }
