@@ -76,31 +76,25 @@ enum PresenceError {
     Check(PasswordCheckError),
 }
 
-impl From<PresenceError> for UpdateProfileError {
-    fn from(error: PresenceError) -> Self {
-        match error {
-            PresenceError::NotProven | PresenceError::Check(PasswordCheckError::Wrong) => {
-                Self::ReauthenticationRequired
+/// Each use case that needs proof of presence words its failures in its own error enum, the same way.
+macro_rules! presence_errors {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<PresenceError> for $error {
+            fn from(error: PresenceError) -> Self {
+                match error {
+                    PresenceError::NotProven | PresenceError::Check(PasswordCheckError::Wrong) => {
+                        Self::ReauthenticationRequired
+                    }
+                    PresenceError::Check(PasswordCheckError::Locked { retry_after }) => Self::Locked { retry_after },
+                    PresenceError::Check(PasswordCheckError::Busy) => Self::Busy,
+                    PresenceError::Check(PasswordCheckError::Unexpected(error)) => Self::Unexpected(error),
+                }
             }
-            PresenceError::Check(PasswordCheckError::Locked { retry_after }) => Self::Locked { retry_after },
-            PresenceError::Check(PasswordCheckError::Busy) => Self::Busy,
-            PresenceError::Check(PasswordCheckError::Unexpected(error)) => Self::Unexpected(error),
         }
-    }
+    )+};
 }
 
-impl From<PresenceError> for DeleteAccountError {
-    fn from(error: PresenceError) -> Self {
-        match error {
-            PresenceError::NotProven | PresenceError::Check(PasswordCheckError::Wrong) => {
-                Self::ReauthenticationRequired
-            }
-            PresenceError::Check(PasswordCheckError::Locked { retry_after }) => Self::Locked { retry_after },
-            PresenceError::Check(PasswordCheckError::Busy) => Self::Busy,
-            PresenceError::Check(PasswordCheckError::Unexpected(error)) => Self::Unexpected(error),
-        }
-    }
-}
+presence_errors!(UpdateProfileError, DeleteAccountError);
 
 impl<A: Adapters> UserService<A> {
     /// Applies the changes the user asked for. A new password or email needs proof of presence (see

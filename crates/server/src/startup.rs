@@ -13,8 +13,8 @@ use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
 use users_app::{
-    Adapters, ExistingAccount, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, SessionPolicy, SystemClock,
-    UserService,
+    Adapters, ExistingAccount, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, Purged, SessionPolicy,
+    SystemClock, UserService,
 };
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
@@ -313,8 +313,10 @@ async fn keep_house<A: Adapters>(service: Arc<UserService<A>>) {
     loop {
         ticks.tick().await;
         match service.purge_ended().await {
+            Ok(Purged { sessions: 0, login_throttles: 0 }) => {}
             Ok(purged) => {
-                tracing::info!(sessions = purged.sessions, login_throttles = purged.login_throttles, "purged")
+                let (sessions, login_throttles) = (purged.sessions, purged.login_throttles);
+                tracing::info!(sessions, login_throttles, "purged ended sessions and idle sign-in counts");
             }
             Err(error) => tracing::warn!(%error, "purging ended sessions failed; trying again later"),
         }
