@@ -255,15 +255,17 @@ pub(crate) fn json_error(error: JsonPayloadError) -> Problem {
             "the request body must be JSON, sent with Content-Type: application/json",
         ),
         // Well-formed JSON that is not an object (the only shape any route takes); its value is not echoed.
-        JsonPayloadError::Deserialize(error) if error.is_data() => Problem::validation(vec![FieldError {
-            field: "body".to_owned(),
-            message: "must be a JSON object".to_owned(),
-        }]),
+        JsonPayloadError::Deserialize(error) if error.is_data() => not_an_object(),
         JsonPayloadError::Deserialize(error) => {
             Problem::bad_request(format!("the request body is not valid JSON: {error}"))
         }
         other => Problem::bad_request(format!("the request body could not be read: {other}")),
     }
+}
+
+/// 422 for a body that is well-formed JSON but not an object; its value is not echoed.
+pub(crate) fn not_an_object() -> Problem {
+    Problem::validation(vec![FieldError { field: "body".to_owned(), message: "must be a JSON object".to_owned() }])
 }
 
 pub(crate) fn query_error(error: QueryPayloadError) -> Problem {

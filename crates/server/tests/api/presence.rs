@@ -133,3 +133,21 @@ async fn password_changes_count_against_a_budget_per_user() {
     let profile = json!({ "first_name": "Ada" });
     assert_eq!(app.put("/users/current", &ada.access_token, &profile).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else() {
+    let Some(app) = spawn_app().await else { return };
+    let ada = app.register_user("ada@example.com").await;
+    let send = |body: &'static str, content_type: &'static str| {
+        let request = app.client.delete(app.url("/users/current")).bearer_auth(&ada.access_token);
+        request.header("content-type", content_type).body(body).send()
+    };
+    let problem = assert_problem(send("[]", "application/json").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error_fields(&problem), ["body"]);
+    assert_problem(send("{}", "text/plain").await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_problem(send("{", "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1, "nothing deleted so far");
+    // `null` is no body: the fresh sign-up is proof enough.
+    assert_eq!(send("null", "application/json").await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
