@@ -443,15 +443,18 @@ impl UserRepository for DieselUserRepository {
                 }
             };
             save_network_throttle(conn, id.0, network, throttle).await?;
-            let mut lock = throttle.locked_until;
             if let Some((failures, locked_until)) = account {
                 diesel::update(users::table.find(id.0))
                     .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until)))
                     .execute(conn)
                     .await?;
-                lock = lock.max(locked_until);
             }
-            Ok(lock)
+            // Only a refusal sets a lock (a concurrent one may have set the network's meanwhile).
+            let set_now = |(_, locked_until): (i32, Option<DateTime<Utc>>)| locked_until;
+            Ok(match outcome {
+                AttemptOutcome::Refused => throttle.locked_until.max(account.and_then(set_now)),
+                AttemptOutcome::Verified | AttemptOutcome::Abandoned => None,
+            })
         })
         .await
         .map_err(fault)
