@@ -80,6 +80,7 @@ diesel::table! {
         network -> Text,
         failures -> Integer,
         in_flight -> Integer,
+        in_flight_since -> Nullable<StoredTime>,
         locked_until -> Nullable<StoredTime>,
         updated_at -> StoredTime,
     }

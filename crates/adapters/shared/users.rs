@@ -164,44 +164,77 @@ async fn end_sessions(conn: &mut Connection, user_id: i64, ends: EndSessions, no
     Ok(())
 }
 
-/// A sign-in attempt that began this long ago and never finished was lost (a crash, a dropped connection to the
-/// store): checking a password takes milliseconds, or seconds in a long hashing queue.
-const LOST_ATTEMPT_AFTER: Duration = Duration::seconds(60);
+/// Attempts under way without a pause for this long were lost (a crash, a request dropped when its client hung up):
+/// checking a password takes milliseconds, or a second or so at the back of a full hashing queue. Their room is
+/// given back, and they count as nothing: whatever their password, no answer reached anyone.
+const LOST_ATTEMPTS_AFTER: Duration = Duration::seconds(15);
 
 /// The sign-in counts of one account from one network (a row of `login_throttles`, or a fresh one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable)]
 struct NetworkThrottle {
     failures: i32,
     in_flight: i32,
+    in_flight_since: Option<DateTime<Utc>>,
     locked_until: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
 }
 
 impl NetworkThrottle {
     fn fresh(now: DateTime<Utc>) -> Self {
-        Self { failures: 0, in_flight: 0, locked_until: None, updated_at: now }
+        Self { failures: 0, in_flight: 0, in_flight_since: None, locked_until: None, updated_at: now }
     }
 
     fn failures(&self) -> u32 {
         u32::try_from(self.failures).unwrap_or(0)
     }
 
-    /// Counts attempts that have been under way for too long as the failures they may have been, conservatively.
-    fn settle_lost_attempts(&mut self, now: DateTime<Utc>, lockout: &LockoutPolicy) {
-        if self.in_flight > 0 && self.updated_at + LOST_ATTEMPT_AFTER <= now {
-            self.failures = self.failures.saturating_add(self.in_flight);
-            self.in_flight = 0;
-            self.locked_until = lockout.wait_after(self.failures()).map(|wait| now + wait);
-            self.updated_at = now;
-        }
+    /// Attempts under way, not counting those lost long ago.
+    fn live_in_flight(&self, now: DateTime<Utc>) -> u32 {
+        let lost = self.in_flight_since.is_some_and(|since| since + LOST_ATTEMPTS_AFTER <= now);
+        if lost { 0 } else { u32::try_from(self.in_flight).unwrap_or(0) }
     }
 
-    /// How many checks may be under way at once: as many as failures are left before the threshold, so that even if
-    /// they all fail no more are checked than the threshold allows; one at a time once a lock has run out.
-    fn may_check_another(&self, lockout: &LockoutPolicy) -> bool {
-        let room = lockout.threshold.saturating_sub(self.failures()).max(1);
-        u32::try_from(self.in_flight).unwrap_or(u32::MAX) < room
+    fn start_attempt(&mut self, now: DateTime<Utc>) {
+        if self.live_in_flight(now) == 0 {
+            self.in_flight = 0;
+            self.in_flight_since = Some(now);
+        }
+        self.in_flight += 1;
+        self.updated_at = now;
     }
+
+    fn end_attempt(&mut self, now: DateTime<Utc>) {
+        self.in_flight = (self.in_flight - 1).max(0);
+        if self.in_flight == 0 {
+            self.in_flight_since = None;
+        }
+        self.updated_at = now;
+    }
+}
+
+/// Whether `in_flight` checks under way leave room for another, before `failures` in a row reach `threshold`: as many
+/// may run at once as failures are left, so that even if they all fail no more are checked than the threshold
+/// allows; one at a time once a lock has run out.
+fn room_for_another(threshold: u32, failures: u32, in_flight: u32) -> bool {
+    in_flight < threshold.saturating_sub(failures).max(1)
+}
+
+/// Every sign-in count of the user, by network.
+async fn network_throttles(conn: &mut Connection, user_id: i64) -> QueryResult<Vec<(String, NetworkThrottle)>> {
+    login_throttles::table
+        .filter(login_throttles::user_id.eq(user_id))
+        .select((
+            login_throttles::network,
+            (
+                login_throttles::failures,
+                login_throttles::in_flight,
+                login_throttles::in_flight_since,
+                login_throttles::locked_until,
+                login_throttles::updated_at,
+            ),
+        ))
+        .load(conn)
+        .await
 }
 
 async fn network_throttle(
@@ -214,6 +247,7 @@ async fn network_throttle(
         .select((
             login_throttles::failures,
             login_throttles::in_flight,
+            login_throttles::in_flight_since,
             login_throttles::locked_until,
             login_throttles::updated_at,
         ))
@@ -233,6 +267,7 @@ async fn save_network_throttle(
     let values = (
         login_throttles::failures.eq(throttle.failures),
         login_throttles::in_flight.eq(throttle.in_flight),
+        login_throttles::in_flight_since.eq(throttle.in_flight_since),
         login_throttles::locked_until.eq(throttle.locked_until),
         login_throttles::updated_at.eq(throttle.updated_at),
     );
@@ -379,28 +414,31 @@ impl UserRepository for DieselUserRepository {
         conn.transaction::<_, DieselError, _>(async |conn| {
             // The user's row stays locked to the end of the transaction: concurrent attempts on this account, from
             // this instance or another, take their turn, and each sees the counts the previous one left.
-            let Some((_, account_locked_until)) = crate::backend::lock_login_throttle(conn, id.0).await? else {
+            let Some((account_failures, account_locked_until)) =
+                crate::backend::lock_login_throttle(conn, id.0).await?
+            else {
                 return Ok(LoginAttempt::Allowed);
             };
             if let Some(until) = account_locked_until.filter(|until| *until > now) {
                 return Ok(LoginAttempt::Locked { until });
             }
-            let stored = network_throttle(conn, id.0, network).await?;
+            let throttles = network_throttles(conn, id.0).await?;
+            let stored = throttles.iter().find(|(name, _)| name == network.as_str()).map(|(_, throttle)| *throttle);
             let mut throttle = stored.unwrap_or_else(|| NetworkThrottle::fresh(now));
-            throttle.settle_lost_attempts(now, lockout);
-            let attempt = if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
-                LoginAttempt::Locked { until }
-            } else if throttle.may_check_another(lockout) {
-                throttle.in_flight += 1;
-                throttle.updated_at = now;
-                LoginAttempt::Allowed
-            } else {
-                LoginAttempt::Busy
-            };
-            if stored != Some(throttle) {
-                save_network_throttle(conn, id.0, network, throttle).await?;
+            if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+                return Ok(LoginAttempt::Locked { until });
             }
-            Ok(attempt)
+            // The backstop is held the same way, over the attempts under way from every network.
+            let account_in_flight: u32 = throttles.iter().map(|(_, throttle)| throttle.live_in_flight(now)).sum();
+            let account_failures = u32::try_from(account_failures).unwrap_or(0);
+            if !room_for_another(lockout.threshold, throttle.failures(), throttle.live_in_flight(now))
+                || !room_for_another(lockout.backstop, account_failures, account_in_flight)
+            {
+                return Ok(LoginAttempt::Busy);
+            }
+            throttle.start_attempt(now);
+            save_network_throttle(conn, id.0, network, throttle).await?;
+            Ok(LoginAttempt::Allowed)
         })
         .await
         .map_err(fault)
@@ -424,8 +462,7 @@ impl UserRepository for DieselUserRepository {
             // Gone only if an admin cleared the locks meanwhile: this attempt then starts the count again.
             let mut throttle =
                 network_throttle(conn, id.0, network).await?.unwrap_or_else(|| NetworkThrottle::fresh(now));
-            throttle.in_flight = (throttle.in_flight - 1).max(0);
-            throttle.updated_at = now;
+            throttle.end_attempt(now);
             let account = match outcome {
                 AttemptOutcome::Abandoned => None,
                 AttemptOutcome::Verified => {

@@ -154,6 +154,11 @@ impl<A: Adapters> UserService<A> {
         }
     }
 
+    /// Whether the session's password was entered within the policy's window (sign-up or sign-in; not a refresh).
+    pub(crate) fn signed_in_recently(&self, current: &CurrentUser) -> bool {
+        current.authenticated_at.is_some_and(|at| self.now() - at <= self.policy.reauthentication)
+    }
+
     /// The owner is there if they typed their password again (checked like a sign-in: throttled, and a wrong one
     /// counted) or if their session's password was entered within the policy's window. A token alone, stolen from a
     /// log or a browser, proves neither.
@@ -163,8 +168,7 @@ impl<A: Adapters> UserService<A> {
             CurrentPassword::Typed(password) => password,
             CurrentPassword::Impossible => return Err(PresenceError::NotProven),
             CurrentPassword::NotGiven => {
-                let recent = current.authenticated_at.is_some_and(|at| now - at <= self.policy.reauthentication);
-                return if recent { Ok(()) } else { Err(PresenceError::NotProven) };
+                return if self.signed_in_recently(current) { Ok(()) } else { Err(PresenceError::NotProven) };
             }
         };
         let login = LoginIdentifier::Email(current.user.email.clone());

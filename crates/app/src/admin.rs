@@ -95,6 +95,10 @@ pub enum ReplaceUserError {
     InvalidRoles(InvalidRoles),
     #[error("the last admin cannot be demoted")]
     LastAdmin,
+    /// An admin changing their own email here, with a session whose sign-in is not recent: the proof of presence
+    /// `/users/current` asks for cannot be skipped through the admin routes.
+    #[error("changing one's own email needs a recent sign-in")]
+    ReauthenticationRequired,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -105,6 +109,9 @@ pub enum DeleteUserError {
     NotFound,
     #[error("the last admin cannot be deleted")]
     LastAdmin,
+    /// An admin deleting their own account here, with a session whose sign-in is not recent.
+    #[error("deleting one's own account needs a recent sign-in")]
+    ReauthenticationRequired,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -236,10 +243,15 @@ impl<A: Adapters> UserService<A> {
     /// admin role from the last admin is refused.
     pub async fn replace_user(
         &self,
-        _admin: &Administrator,
+        admin: &Administrator,
         id: UserId,
         replacement: UserReplacement,
     ) -> Result<User, ReplaceUserError> {
+        let own = admin.current();
+        let new_email = replacement.email.as_str().to_lowercase() != own.user.email.as_str().to_lowercase();
+        if id == own.user.id && new_email && !self.signed_in_recently(own) {
+            return Err(ReplaceUserError::ReauthenticationRequired);
+        }
         let roles = match &replacement.role_ids {
             Some(ids) => Some(self.resolve_roles(ids).await?),
             None => None,
@@ -268,11 +280,14 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Deletes a user with their sessions, so their access tokens stop working at once.
-    pub async fn delete_user(&self, _admin: &Administrator, user: impl Into<UserRef>) -> Result<(), DeleteUserError> {
+    pub async fn delete_user(&self, admin: &Administrator, user: impl Into<UserRef>) -> Result<(), DeleteUserError> {
         let id = match user.into() {
             UserRef::Id(id) => id,
             UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?.ok_or(DeleteUserError::NotFound)?.id,
         };
+        if id == admin.current().user.id && !self.signed_in_recently(admin.current()) {
+            return Err(DeleteUserError::ReauthenticationRequired);
+        }
         self.users.delete(id).await.map_err(|error| match error {
             StoreDeleteError::NotFound => DeleteUserError::NotFound,
             StoreDeleteError::LastAdmin => DeleteUserError::LastAdmin,

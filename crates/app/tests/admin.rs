@@ -976,3 +976,73 @@ async fn provision_admin_with_a_failing_look_up_is_unexpected_and_asks_nothing()
     assert!(matches!(outcome, Err(ProvisionAdminError::Unexpected(_))), "{outcome:?}");
     assert!(!asked);
 }
+
+/// The admin, signed in `minutes` ago.
+fn admin_signed_in_minutes_ago(minutes: i64) -> users_app::Administrator {
+    signed_in_at(admin_user(), Some(now() - chrono::Duration::minutes(minutes))).into_admin().expect("an admin")
+}
+
+#[tokio::test]
+async fn an_admin_whose_sign_in_is_old_cannot_change_their_own_email_through_the_admin_routes() {
+    // Given an admin whose session signed in ten minutes ago (a token taken from a log, say)
+    let mut mocks = Mocks::new();
+    mocks.users.expect_update().never();
+    mocks.users.expect_list_roles().never();
+    let own = admin_user();
+    let takeover = UserReplacement {
+        first_name: person_name("Mallory"),
+        last_name: person_name("Evil"),
+        email: email("mallory@example.com"),
+        role_ids: None,
+    };
+
+    // When it replaces its own account with another email
+    let error = mocks.service().replace_user(&admin_signed_in_minutes_ago(10), own.id, takeover).await.unwrap_err();
+
+    // Then nothing is stored and the answer asks for a fresh sign-in
+    assert!(matches!(error, ReplaceUserError::ReauthenticationRequired), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_admin_may_rename_themselves_without_a_recent_sign_in_and_change_their_email_with_one() {
+    for (minutes, new_email) in [(10, false), (1, true)] {
+        let own = admin_user();
+        let email_after = if new_email { email("admin-new@example.com") } else { own.email.clone() };
+        let mut mocks = Mocks::new();
+        let stored = User { email: email_after.clone(), ..own.clone() };
+        mocks.users.expect_update().times(1).return_once(move |_, _| Ok(stored));
+        let replacement = UserReplacement {
+            first_name: person_name("Ada"),
+            last_name: person_name("Admin"),
+            // The same address in other letters is no new address.
+            email: if new_email { email_after } else { email(&own.email.as_str().to_uppercase()) },
+            role_ids: None,
+        };
+
+        let replaced = mocks.service().replace_user(&admin_signed_in_minutes_ago(minutes), own.id, replacement).await;
+
+        assert!(replaced.is_ok(), "signed in {minutes} min ago, new email: {new_email}: {replaced:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_whose_sign_in_is_old_cannot_delete_their_own_account_through_the_admin_routes() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_delete().never();
+    let own = admin_user();
+    let error = mocks.service().delete_user(&admin_signed_in_minutes_ago(10), own.id).await.unwrap_err();
+    assert!(matches!(error, DeleteUserError::ReauthenticationRequired), "{error:?}");
+
+    // By ObjectId the same, once the id is known.
+    let mut mocks = Mocks::new();
+    let found = own.clone();
+    mocks.users.expect_find_by_object_id().times(1).return_once(move |_| Ok(Some(found)));
+    mocks.users.expect_delete().never();
+    let error = mocks.service().delete_user(&admin_signed_in_minutes_ago(10), own.object_id).await.unwrap_err();
+    assert!(matches!(error, DeleteUserError::ReauthenticationRequired), "{error:?}");
+
+    // Deleting someone else needs no fresh sign-in.
+    let mut mocks = Mocks::new();
+    mocks.users.expect_delete().withf(|id| *id == UserId(5)).times(1).returning(|_| Ok(()));
+    mocks.service().delete_user(&admin_signed_in_minutes_ago(10), UserId(5)).await.unwrap();
+}

@@ -47,13 +47,22 @@ fn locked(retry_after: chrono::Duration) -> Problem {
 }
 
 fn reauthentication_required() -> Problem {
-    Problem::new(
-        StatusCode::FORBIDDEN,
-        "reauthentication-required",
-        "Reauthentication required",
+    reauthentication_problem(
         "this change needs the account's password: send it as current_password (a sign-in within the last few \
          minutes also counts)",
     )
+}
+
+/// An admin route taking over the admin's own account, which takes no `current_password`.
+fn own_account_needs_a_recent_sign_in() -> Problem {
+    reauthentication_problem(
+        "changing your own email or deleting your own account needs a sign-in within the last few minutes; or use \
+         /users/current with current_password",
+    )
+}
+
+fn reauthentication_problem(detail: &'static str) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "reauthentication-required", "Reauthentication required", detail)
 }
 
 fn user_not_found() -> Problem {
@@ -184,6 +193,7 @@ impl From<DeleteUserError> for Problem {
         match error {
             DeleteUserError::NotFound => user_not_found(),
             DeleteUserError::LastAdmin => last_admin(),
+            DeleteUserError::ReauthenticationRequired => own_account_needs_a_recent_sign_in(),
             DeleteUserError::Unexpected(error) => error.into(),
         }
     }
@@ -215,6 +225,7 @@ impl From<ReplaceUserError> for Problem {
             ReplaceUserError::EmailTaken => email_taken(),
             ReplaceUserError::InvalidRoles(invalid) => invalid.into(),
             ReplaceUserError::LastAdmin => last_admin(),
+            ReplaceUserError::ReauthenticationRequired => own_account_needs_a_recent_sign_in(),
             ReplaceUserError::Unexpected(error) => error.into(),
         }
     }

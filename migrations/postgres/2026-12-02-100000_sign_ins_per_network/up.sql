@@ -9,8 +9,11 @@ CREATE TABLE login_throttles (
     failures     INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
     -- Attempts whose password is being checked now; with the failures, what the threshold is measured against.
     in_flight    INTEGER NOT NULL DEFAULT 0 CHECK (in_flight >= 0),
+    -- Since when attempts have been under way without a pause: for longer than a check can take, they were lost
+    -- (a crash, a request dropped when its client hung up).
+    in_flight_since TIMESTAMPTZ,
     locked_until TIMESTAMPTZ,
-    -- The last attempt's start or end: attempts under way for longer than a check can take were lost in a crash.
+    -- The last attempt's start or end, for the purge of idle counts.
     updated_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (user_id, network)
 );

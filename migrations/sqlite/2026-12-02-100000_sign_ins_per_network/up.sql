@@ -4,6 +4,7 @@ CREATE TABLE login_throttles (
     network      TEXT NOT NULL CHECK (length(network) <= 100),
     failures     INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
     in_flight    INTEGER NOT NULL DEFAULT 0 CHECK (in_flight >= 0),
+    in_flight_since TEXT,
     locked_until TEXT,
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (user_id, network)

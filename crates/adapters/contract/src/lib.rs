@@ -1457,24 +1457,60 @@ pub async fn failures_spread_over_networks_reach_the_backstop<U: UserRepository,
     assert!(!users.clear_lockout(UserId(ada.id.0 + 1000)).await.unwrap());
 }
 
-pub async fn an_attempt_lost_in_a_crash_counts_as_failed_later<U: UserRepository, S: SessionRepository>(
+pub async fn attempts_lost_in_a_crash_give_their_room_back_and_count_for_nothing<
+    U: UserRepository,
+    S: SessionRepository,
+>(
     users: U,
     _sessions: S,
 ) {
     let t = now();
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
     let from = network("203.0.113.9");
-    // Three attempts begin and are never finished (the process died): the room is full meanwhile.
+    // Three attempts begin and are never finished (the process died, or their clients hung up): the room is full.
     for _ in 0..3 {
         assert_eq!(users.begin_login_attempt(ada.id, &from, t, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
     }
-    assert_eq!(users.begin_login_attempt(ada.id, &from, t + seconds(30), &LOCKOUT).await.unwrap(), LoginAttempt::Busy);
-    // A minute on, they are taken for the failures they may have been: the network is locked, not held forever.
-    let later = t + seconds(61);
-    assert_eq!(
-        users.begin_login_attempt(ada.id, &from, later, &LOCKOUT).await.unwrap(),
-        LoginAttempt::Locked { until: later + seconds(60) }
-    );
+    assert_eq!(users.begin_login_attempt(ada.id, &from, t + seconds(5), &LOCKOUT).await.unwrap(), LoginAttempt::Busy);
+    // Others coming and going meanwhile do not keep the lost ones alive.
+    let finished = t + seconds(10);
+    users.finish_login_attempt(ada.id, &from, AttemptOutcome::Verified, finished, &LOCKOUT).await.unwrap();
+    assert_eq!(attempt(&users, ada.id, &from, AttemptOutcome::Verified, finished).await, LoginAttempt::Allowed);
+    // Fifteen seconds on, the room is whole again, and nothing was counted against the account.
+    let later = t + seconds(16);
+    for _ in 0..3 {
+        assert_eq!(users.begin_login_attempt(ada.id, &from, later, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
+    }
+    assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
+}
+
+pub async fn concurrent_attempts_from_many_networks_are_held_to_the_backstop<
+    U: UserRepository,
+    S: SessionRepository,
+>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
+    let networks: Vec<ClientNetwork> = (1..=4).map(|n| network(&format!("203.0.{n}.9"))).collect();
+    // Twelve at once, three from each of four networks: each network has room for three, the account for five.
+    let repository = &users;
+    let begins = networks
+        .iter()
+        .flat_map(|from| (0..3).map(move |_| from))
+        .map(|from| async move { (from, repository.begin_login_attempt(ada.id, from, t, &LOCKOUT).await.unwrap()) });
+    let results = join_all(begins).await;
+    let allowed: Vec<&ClientNetwork> =
+        results.iter().filter(|(_, result)| *result == LoginAttempt::Allowed).map(|(from, _)| *from).collect();
+    assert_eq!(allowed.len(), 5, "{results:?}");
+    // They all fail: the fifth failure locks the account from everywhere, and nothing more was checked.
+    for from in allowed {
+        users.finish_login_attempt(ada.id, from, AttemptOutcome::Refused, t, &LOCKOUT).await.unwrap();
+    }
+    assert_eq!(throttle_of(&users, "ada@example.com").await.failed_logins, 5);
+    let elsewhere = users.begin_login_attempt(ada.id, &network("198.51.100.7"), t, &LOCKOUT).await.unwrap();
+    assert_eq!(elsewhere, LoginAttempt::Locked { until: t + seconds(60) });
 }
 
 pub async fn idle_sign_in_counts_are_purged<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -1618,7 +1654,8 @@ macro_rules! store_contract_tests {
             concurrent_correct_sign_ins_never_lock,
             a_network_lock_doubles_up_to_its_cap_and_a_success_resets_it,
             failures_spread_over_networks_reach_the_backstop,
-            an_attempt_lost_in_a_crash_counts_as_failed_later,
+            attempts_lost_in_a_crash_give_their_room_back_and_count_for_nothing,
+            concurrent_attempts_from_many_networks_are_held_to_the_backstop,
             idle_sign_in_counts_are_purged,
             a_session_is_not_started_once_the_checked_password_changed,
             a_password_change_ends_the_other_sessions_with_it,

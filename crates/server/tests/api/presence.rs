@@ -151,3 +151,28 @@ async fn deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else() {
     assert_eq!(send("null", "application/json").await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 }
+
+#[tokio::test]
+async fn an_admin_token_whose_sign_in_is_old_cannot_take_over_its_own_account_through_the_admin_routes() {
+    let Some(app) = spawn_app().await else { return };
+    let admin = app.admin().await;
+    let stale = app.token_authenticated_at(&admin, Utc::now() - Duration::minutes(10));
+    let own_id = admin.claims()["uid"].as_i64().unwrap();
+    let own = format!("/api/users/{own_id}");
+
+    let takeover = json!({ "firstName": "Mallory", "lastName": "Evil", "email": "mallory@example.com" });
+    assert_reauthentication_required(
+        app.client.put(app.url(&own)).bearer_auth(&stale).json(&takeover).send().await.unwrap(),
+    )
+    .await;
+    assert_reauthentication_required(app.delete(&own, &stale).await).await;
+    assert_reauthentication_required(app.delete(&format!("/users/{}", admin.id()), &stale).await).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE email = '{ADMIN_EMAIL}'")).await, 1, "unchanged");
+
+    // A new name needs no proof, and another user is the admin's to manage.
+    let rename = json!({ "firstName": "Root", "lastName": "Admin", "email": ADMIN_EMAIL });
+    let response = app.client.put(app.url(&own)).bearer_auth(&stale).json(&rename).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ada = app.register_user("ada@example.com").await;
+    assert_eq!(app.delete(&format!("/users/{}", ada.id()), &stale).await.status(), StatusCode::NO_CONTENT);
+}
