@@ -1,5 +1,6 @@
 //! Slow clients: a request whose body does not all arrive within `server.request_timeout_secs` is answered 408 and
-//! its connection closed, while requests sent in time are served as usual.
+//! its connection closed, whatever the body's framing; a body answered before it is read closes its connection
+//! rather than being waited for; requests sent in time are served as usual.
 
 use std::time::Duration;
 
@@ -118,6 +119,29 @@ async fn a_chunked_body_trickling_in_past_the_request_timeout_gets_408_and_the_c
 
     let after = trickle.end_and_send_another().await;
     assert!(after.is_empty(), "nothing more is served on the connection: {}", String::from_utf8_lossy(&after));
+}
+
+#[tokio::test]
+async fn a_chunked_body_answered_before_it_is_read_is_not_waited_for() {
+    // The request timeout is long here: what closes the connection is the answer, not the deadline.
+    let Some(app) = spawn_app_with(|settings| {
+        settings.rate_limit.auth_per_minute = 1;
+        settings.rate_limit.auth_burst = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    // Refused by the rate limit on /auth/*, and by the router, without a look at the body.
+    for (path, expected) in [("/auth/login", 429), ("/health/live", 405)] {
+        let mut trickle = Trickle::start(&app, path).await;
+        let (status, head, _) = read_until_closed(&mut trickle.reader).await;
+        assert_eq!(status, expected, "{path}: {head}");
+        assert!(head.contains("connection: close"), "{path}: {head}");
+        let after = trickle.end_and_send_another().await;
+        assert!(after.is_empty(), "{path}: nothing more is served: {}", String::from_utf8_lossy(&after));
+    }
 }
 
 #[tokio::test]
