@@ -2,13 +2,13 @@
 //! middleware that holds every body reader to it. actix times only the head, so without it a client trickling a
 //! body one byte at a time holds a connection (and a worker's attention) for as long as it likes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::ConnectionType;
@@ -40,8 +40,11 @@ pub(crate) fn is_too_slow(error: &PayloadError) -> bool {
 }
 
 /// Middleware: a request whose body has not all arrived by its [`BodyDeadline`] is answered 408, whichever reader
-/// was waiting for it, and its connection is closed, since the rest of the body may still be on the way. Requests
-/// without a body, and every request when no deadline is registered, pass untouched.
+/// was waiting for it, and its connection is closed, since the rest of the body may still be on the way. A body the
+/// service stopped reading before its end (a 408, a rejection before the body is read, a body too large) also closes
+/// the connection once the response is sent, as actix does for `Content-Length` bodies, rather than being drained
+/// for as long as the client takes to send it. Requests without a body, and every request when no deadline is
+/// registered, pass untouched.
 pub async fn limit_body_time(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -54,29 +57,47 @@ pub async fn limit_body_time(
         request.set_payload(body);
         return Ok(next.call(request).await?.map_into_boxed_body());
     }
-    let passed = Rc::new(Cell::new(false));
-    let body = DeadlineBody { body, deadline: Box::pin(tokio::time::sleep(limit)), passed: Rc::clone(&passed) };
-    request.set_payload(Payload::from(Box::pin(body) as BodyStream));
+    let body = Rc::new(SharedBody { body: RefCell::new(body), passed: Cell::new(false), ended: Cell::new(false) });
+    let reader = DeadlineBody { body: Rc::clone(&body), deadline: Box::pin(tokio::time::sleep(limit)) };
+    request.set_payload(Payload::from(Box::pin(reader) as BodyStream));
     let response = next.call(request).await?;
-    if !passed.get() {
-        return Ok(response.map_into_boxed_body());
+    let response = if body.passed.get() {
+        // Whatever the reader made of the cut-off body (a 400, or a handler's answer to half of it), the client is
+        // told why, and only once the connection is closed can nothing more of the body be taken for the next
+        // request.
+        let (request, _) = response.into_parts();
+        let mut response = Problem::request_timeout().error_response();
+        response.head_mut().set_connection_type(ConnectionType::Close);
+        ServiceResponse::new(request, response)
+    } else {
+        response.map_into_boxed_body()
+    };
+    if body.ended.get() {
+        return Ok(response);
     }
-    // Whatever the reader made of the cut-off body (a 400, or a handler's answer to half of it), the client is told
-    // why, and only once the connection is closed can nothing more of the body be taken for the next request.
-    let (request, _) = response.into_parts();
-    let mut response = Problem::request_timeout().error_response();
-    response.head_mut().set_connection_type(ConnectionType::Close);
-    Ok(ServiceResponse::new(request, response))
+    // actix's h1 dispatcher closes the connection after a response to a body still on its way only while that
+    // body's reader is alive: once the reader is dropped, the rest of a chunked body is read and thrown away, with no
+    // deadline and whatever the response's `Connection: close`, and a request after it is served on the same
+    // connection. So the reader lives until the last byte of the response is out.
+    Ok(response.map_body(|_, response| BoxBody::new(KeepingBody { response, _body: body })))
 }
 
 /// What actix takes as a request body (its own alias for it is not exported).
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;
 
+/// A request's body, shared by its reader ([`DeadlineBody`]) and [`limit_body_time`].
+struct SharedBody {
+    body: RefCell<Payload>,
+    /// Set once the deadline has passed with the body unfinished.
+    passed: Cell<bool>,
+    /// Set once the whole body has been read.
+    ended: Cell<bool>,
+}
+
 /// A body that ends in [`BodyTooSlow`] if it has not ended by its deadline.
 struct DeadlineBody {
-    body: Payload,
+    body: Rc<SharedBody>,
     deadline: Pin<Box<Sleep>>,
-    passed: Rc<Cell<bool>>,
 }
 
 impl Stream for DeadlineBody {
@@ -84,16 +105,38 @@ impl Stream for DeadlineBody {
 
     fn poll_next(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.passed.get() {
+        let shared = &*this.body;
+        if shared.passed.get() {
             return Poll::Ready(None);
         }
         // What has arrived is handed over even past the deadline: the deadline is on the client, not on the reader.
-        if let ready @ Poll::Ready(_) = Pin::new(&mut this.body).poll_next(context) {
+        if let ready @ Poll::Ready(_) = Pin::new(&mut *shared.body.borrow_mut()).poll_next(context) {
+            if matches!(ready, Poll::Ready(None)) {
+                shared.ended.set(true);
+            }
             return ready;
         }
         ready!(this.deadline.as_mut().poll(context));
-        this.passed.set(true);
+        shared.passed.set(true);
         Poll::Ready(Some(Err(too_slow())))
+    }
+}
+
+/// A response body that keeps the request's unfinished body alive until the response has all been sent.
+struct KeepingBody {
+    response: BoxBody,
+    _body: Rc<SharedBody>,
+}
+
+impl MessageBody for KeepingBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.response.size()
+    }
+
+    fn poll_next(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().response).poll_next(context)
     }
 }
 

@@ -383,8 +383,11 @@ fn serve<A: Adapters>(
         if let Some(deadline) = body_deadline {
             app = app.app_data(deadline);
         }
-        app.wrap(from_fn(limit_body_time))
-            .wrap(from_fn(limit_auth_requests))
+        // The body deadline wraps every middleware that may answer before the body is read (the rate limit), so
+        // that such an answer closes the connection too instead of leaving actix to drain a chunked body for as
+        // long as the client takes to send it; the 408 still gets the headers and the logging of the ones outside.
+        app.wrap(from_fn(limit_auth_requests))
+            .wrap(from_fn(limit_body_time))
             .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))
