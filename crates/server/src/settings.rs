@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use config::{Config, ConfigError, Environment, File};
 use serde::Deserialize;
 
+mod redaction;
+
+pub use redaction::redact_url;
+
 /// The embedded store, in a folder beside the working directory, so a first run needs no setup.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/users.db";
 
@@ -167,84 +171,8 @@ impl DatabaseSettings {
 
     /// `text` (an error's message, say) with the URL and every password in it masked.
     pub fn scrub(&self, text: &str) -> String {
-        let mut scrubbed = text.replace(&self.url, &self.redacted_url());
-        for password in url_passwords(&self.url) {
-            scrubbed = scrubbed.replace(&password, "***");
-        }
-        scrubbed
+        redaction::scrub(&self.url, text)
     }
-}
-
-/// A database URL with its user-info password (`user:***@`) and the values of its query parameters named
-/// `…password` (`password`, `sslpassword`) masked. Characters a URL reserves are taken to be percent-encoded in a
-/// password, as URLs require, except `@` and `/`, which are masked too.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return redact_parameters(url, ' ') };
-    let (location, query) = rest.split_once('?').map_or((rest, None), |(location, query)| (location, Some(query)));
-    let location = match location.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{user_info}@{host}"),
-        },
-        None => location.to_owned(),
-    };
-    match query {
-        Some(query) => format!("{scheme}://{location}?{}", redact_parameters(query, '&')),
-        None => format!("{scheme}://{location}"),
-    }
-}
-
-/// `separator`-separated `key=value` pairs, the values of the password keys masked.
-fn redact_parameters(parameters: &str, separator: char) -> String {
-    let masked = parameters.split(separator).map(|pair| match pair.split_once('=') {
-        Some((key, _)) if is_password_key(key) => format!("{key}=***"),
-        _ => pair.to_owned(),
-    });
-    masked.collect::<Vec<_>>().join(&separator.to_string())
-}
-
-fn is_password_key(key: &str) -> bool {
-    key.trim().to_ascii_lowercase().ends_with("password")
-}
-
-/// Every password the URL holds, as written and percent-decoded, for scrubbing text that might quote one.
-fn url_passwords(url: &str) -> Vec<String> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (location, query) = rest.split_once('?').map_or((rest, ""), |(location, query)| (location, query));
-    let user_info_password =
-        location.rsplit_once('@').and_then(|(user_info, _)| user_info.split_once(':')).map(|(_, password)| password);
-    let query_passwords = query
-        .split(['&', ' '])
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(key, _)| is_password_key(key))
-        .map(|(_, value)| value);
-    let written: Vec<&str> = user_info_password.into_iter().chain(query_passwords).filter(|p| !p.is_empty()).collect();
-    let mut passwords: Vec<String> = written.iter().map(|password| percent_decoded(password)).collect();
-    passwords.extend(written.iter().map(|password| (*password).to_owned()));
-    // The longest first, so that a password containing another is masked whole.
-    passwords.sort_by_key(|password| std::cmp::Reverse(password.len()));
-    passwords.dedup();
-    passwords
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex()) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -288,61 +216,5 @@ impl std::fmt::Debug for AuthSettings {
             .field("reauthentication_secs", &self.reauthentication_secs)
             .field("password_hash_queue", &self.password_hash_queue)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn database(url: &str) -> DatabaseSettings {
-        DatabaseSettings { url: url.to_owned(), max_connections: 1 }
-    }
-
-    #[test]
-    fn redacts_the_database_password_only() {
-        assert_eq!(database("postgres://app:s3cret@db:5432/users").redacted_url(), "postgres://app:***@db:5432/users");
-        assert_eq!(
-            database("postgres://postgres@127.0.0.1/users").redacted_url(),
-            "postgres://postgres@127.0.0.1/users"
-        );
-        assert_eq!(database("postgres://db/users").redacted_url(), "postgres://db/users");
-        assert_eq!(database("sqlite://data/users.db").redacted_url(), "sqlite://data/users.db");
-    }
-
-    #[test]
-    fn redacts_passwords_in_the_query_string() {
-        assert_eq!(
-            database("postgres://u@h/db?password=secret").redacted_url(),
-            "postgres://u@h/db?password=***",
-            "libpq and tokio-postgres take the password from the query too"
-        );
-        assert_eq!(
-            database("postgres://u:one@h/db?sslmode=require&sslpassword=two&application_name=a@b").redacted_url(),
-            "postgres://u:***@h/db?sslmode=require&sslpassword=***&application_name=a@b"
-        );
-        assert_eq!(database("postgres://h/db?PassWord=x&user=u").redacted_url(), "postgres://h/db?PassWord=***&user=u");
-    }
-
-    #[test]
-    fn redacts_passwords_holding_at_signs_and_slashes() {
-        assert_eq!(database("postgres://u:p@ss/w@h:5432/db").redacted_url(), "postgres://u:***@h:5432/db");
-    }
-
-    #[test]
-    fn redacts_passwords_in_key_value_connection_strings() {
-        assert_eq!(database("host=db password=secret user=u").redacted_url(), "host=db password=*** user=u");
-    }
-
-    #[test]
-    fn scrubs_the_url_and_its_passwords_as_written_or_decoded_from_a_message() {
-        let db = database("postgres://u:p%40ss@h/db?sslpassword=other");
-        let message = "cannot reach postgres://u:p%40ss@h/db?sslpassword=other as u with p@ss, p%40ss or other";
-        let scrubbed = db.scrub(message);
-        assert_eq!(
-            scrubbed, "cannot reach postgres://u:***@h/db?sslpassword=*** as u with ***, *** or ***",
-            "{scrubbed}"
-        );
-        assert_eq!(database("postgres://h/db").scrub("nothing to hide"), "nothing to hide");
     }
 }

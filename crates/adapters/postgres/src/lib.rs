@@ -23,6 +23,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
+use diesel::RunQueryDsl as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -77,7 +78,14 @@ impl PgStore {
     }
 }
 
+/// The advisory lock that instances migrating one database take in turn (advisory locks are per database): the
+/// bytes of "users-mg".
+const MIGRATION_LOCK: i64 = 0x7573_6572_732d_6d67;
+
 /// Applies the migrations that `database_url` has not seen yet, and returns their names.
+///
+/// Instances started together take turns: each holds an advisory lock while it looks for pending migrations and
+/// applies them, so the next one finds none left instead of creating the same tables at the same time.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
     let database_url = database_url.to_owned();
     // diesel's migration harness is synchronous: run it on a blocking thread through the async connection wrapper.
@@ -85,9 +93,35 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
         let mut connection =
             <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&database_url)
                 .map_err(StoreError::new)?;
-        let applied = connection.run_pending_migrations(MIGRATIONS).map_err(StoreError)?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+        lock_migrations(&mut connection)?;
+        let applied = connection
+            .run_pending_migrations(MIGRATIONS)
+            .map(|applied| applied.iter().map(ToString::to_string).collect());
+        // A session's advisory lock also ends with the session, should this fail: the connection is closed next.
+        let unlocked =
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut connection);
+        let applied = applied.map_err(StoreError)?;
+        unlocked.map_err(StoreError::new)?;
+        Ok(applied)
     })
     .await
     .map_err(StoreError::new)?
+}
+
+/// Waits for [`MIGRATION_LOCK`], saying so when another instance holds it.
+fn lock_migrations(connection: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> Result<(), StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let attempt = format!("SELECT pg_try_advisory_lock({MIGRATION_LOCK}) AS locked");
+    let Locked { locked } = diesel::sql_query(attempt).get_result(connection).map_err(StoreError::new)?;
+    if !locked {
+        tracing::info!("another instance is migrating the database; waiting for it to finish");
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .execute(connection)
+            .map_err(StoreError::new)?;
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! `TestDatabase`: a fresh, migrated PostgreSQL database for one test, dropped when the test ends.
+//! `TestDatabase`: a fresh (migrated, unless asked otherwise) PostgreSQL database for one test, dropped when the test
+//! ends.
 //!
 //! The server is found through `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Without a
 //! reachable server a test is skipped with a loud message, except under `CI=true`, where that is a failure.
@@ -21,6 +22,13 @@ impl TestDatabase {
     /// Creates and migrates a new database, or returns `None` (after saying so on stderr) when no server is
     /// reachable outside CI.
     pub async fn create() -> Option<Self> {
+        let db = Self::create_unmigrated().await?;
+        run_migrations(db.url()).await.expect("migrate test database");
+        Some(db)
+    }
+
+    /// Like [`TestDatabase::create`], but the database is left empty: not even the migrations' own table is there.
+    pub async fn create_unmigrated() -> Option<Self> {
         let server_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.to_owned());
         let mut admin = match AsyncPgConnection::establish(&server_url).await {
             Ok(connection) => connection,
@@ -38,7 +46,6 @@ impl TestDatabase {
         let name = format!("users_test_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
         let url = database_url(&server_url, &name);
-        run_migrations(&url).await.expect("migrate test database");
         Some(Self { name, server_url, url })
     }
 

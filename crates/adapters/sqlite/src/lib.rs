@@ -18,6 +18,7 @@ mod users;
 pub mod testing;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection as _, ConnectionError};
@@ -35,6 +36,10 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sq
 /// in other processes (a `create-admin` beside a running server) work alongside, and they wait for locks, not fail.
 /// The wait is set first: a connection opened while an abandoned one still holds a lock waits for it too.
 const CONNECTION_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;";
+
+/// How long a migration waits for another instance's migrations (or any writer) to finish: longer than a request
+/// would wait, since migrations may take a while.
+const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
 /// The `SessionRepository` on SQLite.
 pub type SqliteSessionRepository = sessions::DieselSessionRepository;
@@ -85,8 +90,8 @@ impl SqliteStore {
     }
 }
 
-/// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen yet, and returns
-/// their names.
+/// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen
+/// yet, and returns their names. Instances migrating one file at once take turns.
 pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
     let path: PathBuf = path.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -106,11 +111,37 @@ pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(StoreError::new)?;
         }
-        diesel::connection::SimpleConnection::batch_execute(&mut connection, CONNECTION_SETUP)
-            .map_err(StoreError::new)?;
-        let applied = connection.run_pending_migrations(MIGRATIONS).map_err(StoreError)?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+        set_up_for_migrations(&mut connection)?;
+        // Instances started together take turns: the write lock, taken before looking for pending migrations, is
+        // held until they are applied, so the next instance finds none left instead of creating the same tables.
+        connection
+            .immediate_transaction(|connection| {
+                let applied = connection.run_pending_migrations(MIGRATIONS)?;
+                Ok(applied.iter().map(ToString::to_string).collect())
+            })
+            .map_err(StoreError)
     })
     .await
     .map_err(StoreError::new)?
+}
+
+/// [`CONNECTION_SETUP`] for the migration connection, which then waits up to [`MIGRATION_WAIT`] for locks. Turning a
+/// new file to WAL needs it alone, and SQLite refuses at once rather than waiting while another instance has it
+/// open: that is retried until the same deadline.
+fn set_up_for_migrations(connection: &mut SqliteConnection) -> Result<(), StoreError> {
+    use diesel::connection::SimpleConnection as _;
+    let deadline = Instant::now() + MIGRATION_WAIT;
+    loop {
+        match connection.batch_execute(CONNECTION_SETUP) {
+            Ok(()) => break,
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message() == "database is locked" && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => return Err(StoreError::new(error)),
+        }
+    }
+    let wait = format!("PRAGMA busy_timeout = {};", MIGRATION_WAIT.as_millis());
+    connection.batch_execute(&wait).map_err(StoreError::new)
 }

@@ -12,12 +12,18 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> Self {
+        let db = Self::create_unmigrated();
+        run_migrations(&db.path).await.expect("migrate test database");
+        db
+    }
+
+    /// A path for a database of its own that does not exist yet, nor its folder ([`run_migrations`] creates both).
+    pub fn create_unmigrated() -> Self {
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).expect("OS random source");
         let name: String = suffix.iter().map(|byte| format!("{byte:02x}")).collect();
         let folder = std::env::temp_dir().join(format!("users-sqlite-test-{name}"));
         let path = folder.join("users.db");
-        run_migrations(&path).await.expect("migrate test database");
         Self { folder, path }
     }
 
