@@ -95,8 +95,8 @@ struct RotatedSession {
 }
 
 /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session: one
-/// statement, so one round trip and one commit. The session's row lock (taken by its UPDATE) keeps a concurrent
-/// revocation or deletion either wholly before or wholly after. `None` when `used` was not current.
+/// statement, so one round trip and one commit. The session's row lock, taken first, keeps a concurrent revocation
+/// or deletion either wholly before or wholly after. `None` when `used` was not current.
 pub(crate) async fn rotate_refresh_token(
     conn: &mut Connection,
     used: &str,
@@ -104,10 +104,16 @@ pub(crate) async fn rotate_refresh_token(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Option<SessionState>, DieselError> {
+    // The session's row is locked before the token's, the order in which deleting a user cascades (users, then
+    // sessions, then refresh_tokens): taking them the other way round deadlocked with a concurrent deletion.
     const ROTATE: &str = "
-        WITH used AS (
+        WITH live AS (
+            SELECT id FROM sessions
+            WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)
+            FOR NO KEY UPDATE
+        ), used AS (
             UPDATE refresh_tokens SET used_at = $1
-            WHERE token_hash = $2 AND used_at IS NULL
+            WHERE token_hash = $2 AND used_at IS NULL AND session_id IN (SELECT id FROM live)
             RETURNING session_id
         ), extended AS (
             UPDATE sessions SET expires_at = $3
