@@ -19,7 +19,7 @@ python3 -m venv "$WORK/venv"
 
 echo "--- building the release binary"
 cargo build --release --locked -p users-server
-BIN=$PWD/target/release/users-server
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/users-server
 
 server_pid=
 cleanup() {
