@@ -104,25 +104,23 @@ pub(crate) async fn rotate_refresh_token(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Option<SessionState>, DieselError> {
-    // The session's row is locked before the token's, the order in which deleting a user cascades (users, then
-    // sessions, then refresh_tokens): taking them the other way round deadlocked with a concurrent deletion.
+    // The session's row is updated (so locked) before the token's: `used` reads `extended`, so it runs first. That
+    // is the order in which deleting a user cascades (users, sessions, refresh_tokens); taken the other way round,
+    // the two deadlocked. A session that is no longer live is locked the same way but left as it is, and gets no
+    // successor.
     const ROTATE: &str = "
-        WITH live AS (
-            SELECT id FROM sessions
-            WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2)
-            FOR NO KEY UPDATE
+        WITH extended AS (
+            UPDATE sessions
+            SET expires_at = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $3 ELSE expires_at END
+            WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2 AND used_at IS NULL)
+            RETURNING id, revoked_at IS NULL AND expires_at > $1 AS live
         ), used AS (
             UPDATE refresh_tokens SET used_at = $1
-            WHERE token_hash = $2 AND used_at IS NULL AND session_id IN (SELECT id FROM live)
+            WHERE token_hash = $2 AND used_at IS NULL AND session_id IN (SELECT id FROM extended)
             RETURNING session_id
-        ), extended AS (
-            UPDATE sessions SET expires_at = $3
-            FROM used
-            WHERE sessions.id = used.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > $1
-            RETURNING sessions.id
         ), added AS (
             INSERT INTO refresh_tokens (token_hash, session_id, created_at)
-            SELECT $4, extended.id, $1 FROM extended
+            SELECT $4, extended.id, $1 FROM extended JOIN used ON used.session_id = extended.id WHERE extended.live
         )
         SELECT sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.revoked_at
         FROM sessions JOIN used ON sessions.id = used.session_id";
