@@ -97,13 +97,14 @@ impl LockoutPolicy {
 /// What a sign-in attempt may do, decided before its password is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginAttempt {
-    /// The password may be checked. The attempt is counted as under way until it is finished (a crashed one counts
-    /// as failed once it has been under way too long).
+    /// The password may be checked. The attempt is counted as under way until it is finished (one never finished,
+    /// lost in a crash or with its request, gives its room back after a while and counts for nothing).
     Allowed,
     /// The account refuses sign-ins from this network (or from everywhere) until then; nothing was counted.
     Locked { until: DateTime<Utc> },
-    /// Attempts under way and failures in a row together reach the threshold: had they all failed, this one must
-    /// not be checked. Nothing was counted; ask again once some have finished.
+    /// Attempts under way and failures in a row together reach the threshold (the network's, or the backstop over
+    /// every network): had they all failed, this one must not be checked. Nothing was counted; ask again once some
+    /// have finished.
     Busy,
 }
 
@@ -195,7 +196,8 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Starts a sign-in attempt of the user from `network`, atomically (instances sharing the store share the
     /// counts), before its password is checked: `Locked` while the network or the whole account is locked at `now`;
     /// `Busy` while the attempts under way from that network and its failures in a row together reach the
-    /// threshold; otherwise `Allowed`, and counted as under way. So concurrent guesses cannot all be checked, and
+    /// threshold, or those of every network and the account's failures reach the backstop; otherwise `Allowed`, and
+    /// counted as under way. So concurrent guesses cannot all be checked, and
     /// concurrent correct sign-ins never lock anyone out. An unknown user is `Allowed`.
     async fn begin_login_attempt(
         &self,
