@@ -7,7 +7,7 @@ use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
 use users_domain::UserId;
 use users_ports::{
-    NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
+    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
 use crate::backend::{Connection, Pool, fault};
@@ -115,16 +115,28 @@ impl SessionRepository for DieselSessionRepository {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut conn = checkout(&self.pool).await?;
-        let mut query = diesel::update(sessions::table)
-            .filter(sessions::user_id.eq(user.0))
-            .filter(sessions::revoked_at.is_null())
-            .into_boxed();
-        if let Some(keep) = keep {
-            query = query.filter(sessions::id.ne(keep.0));
-        }
-        query.set(sessions::revoked_at.eq(now)).execute(&mut conn).await.map_err(fault)?;
+        let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
+        end_sessions(&mut conn, user.0, ends, now).await.map_err(fault)?;
         Ok(())
     }
+}
+
+/// Ends the user's live sessions that `ends` names; also run inside a user update's transaction.
+pub(crate) async fn end_sessions(
+    conn: &mut Connection,
+    user_id: i64,
+    ends: EndSessions,
+    now: DateTime<Utc>,
+) -> Result<(), DieselError> {
+    let mut query = diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .into_boxed();
+    if let EndSessions::AllBut(keep) = ends {
+        query = query.filter(sessions::id.ne(keep.0));
+    }
+    query.set(sessions::revoked_at.eq(now)).execute(conn).await?;
+    Ok(())
 }
 
 /// The session `session_id` as the refresh flow judges it; `None` if it no longer exists.

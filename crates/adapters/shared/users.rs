@@ -10,9 +10,8 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser,
-    Page, PageRequest, PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository,
-    UserUpdate,
+    AttemptOutcome, DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page,
+    PageRequest, PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::backend::{Connection, Pool, fault};
@@ -151,26 +150,14 @@ fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
 
-/// Ends the sessions an update asks to end, inside its transaction.
-async fn end_sessions(conn: &mut Connection, user_id: i64, ends: EndSessions, now: DateTime<Utc>) -> QueryResult<()> {
-    let mut query = diesel::update(sessions::table)
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .into_boxed();
-    if let EndSessions::AllBut(keep) = ends {
-        query = query.filter(sessions::id.ne(keep.0));
-    }
-    query.set(sessions::revoked_at.eq(now)).execute(conn).await?;
-    Ok(())
-}
-
 /// Attempts under way without a pause for this long were lost (a crash, a request dropped when its client hung up):
 /// checking a password takes milliseconds, or a second or so at the back of a full hashing queue. Their room is
 /// given back, and they count as nothing: whatever their password, no answer reached anyone.
 const LOST_ATTEMPTS_AFTER: Duration = Duration::seconds(15);
 
 /// The sign-in counts of one account from one network (a row of `login_throttles`, or a fresh one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = login_throttles, check_for_backend(crate::backend::Backend))]
 struct NetworkThrottle {
     failures: i32,
     in_flight: i32,
@@ -223,16 +210,7 @@ fn room_for_another(threshold: u32, failures: u32, in_flight: u32) -> bool {
 async fn network_throttles(conn: &mut Connection, user_id: i64) -> QueryResult<Vec<(String, NetworkThrottle)>> {
     login_throttles::table
         .filter(login_throttles::user_id.eq(user_id))
-        .select((
-            login_throttles::network,
-            (
-                login_throttles::failures,
-                login_throttles::in_flight,
-                login_throttles::in_flight_since,
-                login_throttles::locked_until,
-                login_throttles::updated_at,
-            ),
-        ))
+        .select((login_throttles::network, NetworkThrottle::as_select()))
         .load(conn)
         .await
 }
@@ -244,13 +222,7 @@ async fn network_throttle(
 ) -> QueryResult<Option<NetworkThrottle>> {
     login_throttles::table
         .find((user_id, network.as_str()))
-        .select((
-            login_throttles::failures,
-            login_throttles::in_flight,
-            login_throttles::in_flight_since,
-            login_throttles::locked_until,
-            login_throttles::updated_at,
-        ))
+        .select(NetworkThrottle::as_select())
         .first(conn)
         .await
         .optional()
@@ -386,7 +358,7 @@ impl UserRepository for DieselUserRepository {
                 add_memberships(conn, id.0, role_ids).await?;
             }
             if let Some(ends) = update.ends_sessions {
-                end_sessions(conn, id.0, ends, update.updated_at).await?;
+                crate::sessions::end_sessions(conn, id.0, ends, update.updated_at).await?;
             }
             // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
             Ok(user_rows(conn, id.0).await?)
