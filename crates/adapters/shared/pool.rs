@@ -19,7 +19,8 @@ fn pool_gauges() -> &'static [Gauge; 4] {
 }
 
 pub(crate) async fn checkout(pool: &Pool) -> Result<PooledConnection, StoreError> {
-    let connection = pool.get().await.map_err(StoreError::new)?;
+    // No connection within the wait, or none could be opened: the database is out of reach for now.
+    let connection = pool.get().await.map_err(StoreError::unavailable)?;
     // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
     let status = pool.status();
     let [max, open, in_use, waiting] = pool_gauges();

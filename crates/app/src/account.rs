@@ -135,7 +135,7 @@ impl<A: Adapters> UserService<A> {
             UpdateUserError::DuplicateUsername => UpdateProfileError::UsernameTaken,
             UpdateUserError::Unexpected(error) => error.into(),
             // This update leaves roles alone, so the store refusing a demotion is a fault.
-            UpdateUserError::LastAdmin => UpdateProfileError::Unexpected(Unexpected(Box::new(error))),
+            UpdateUserError::LastAdmin => UpdateProfileError::Unexpected(Unexpected::fault(error)),
         })
     }
 

@@ -275,7 +275,7 @@ impl<A: Adapters> UserService<A> {
             UpdateUserError::LastAdmin => ReplaceUserError::LastAdmin,
             UpdateUserError::Unexpected(error) => error.into(),
             // The username is not part of a replacement, so it cannot collide.
-            UpdateUserError::DuplicateUsername => ReplaceUserError::Unexpected(Unexpected(Box::new(error))),
+            UpdateUserError::DuplicateUsername => ReplaceUserError::Unexpected(Unexpected::fault(error)),
         })
     }
 
@@ -333,7 +333,7 @@ impl<A: Adapters> UserService<A> {
             // meant for a new one, whatever `existing` says.
             Err(InsertUserError::DuplicateEmail) => Err(ProvisionAdminError::ExistingAccount),
             Err(InsertUserError::Unexpected(error)) => Err(error.into()),
-            Err(other @ InsertUserError::DuplicateUsername) => Err(Unexpected(Box::new(other)).into()),
+            Err(other @ InsertUserError::DuplicateUsername) => Err(Unexpected::fault(other).into()),
         }
     }
 
@@ -355,7 +355,7 @@ impl<A: Adapters> UserService<A> {
         let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
             UpdateUserError::Unexpected(error) => error.into(),
             // Adding a role can't demote anyone; the user vanishing is a race worth reporting.
-            other => ProvisionAdminError::Unexpected(Unexpected(Box::new(other))),
+            other => ProvisionAdminError::Unexpected(Unexpected::fault(other)),
         })?;
         Ok(ProvisionedAdmin::Promoted(promoted))
     }

@@ -140,31 +140,58 @@ impl Clock for SystemClock {
 }
 
 /// A fault below the core (store, hasher, signer) that no client can fix. Its cause is kept for the logs.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Unexpected(Box<dyn std::error::Error + Send + Sync>);
+#[derive(Debug)]
+pub struct Unexpected {
+    cause: Box<dyn std::error::Error + Send + Sync>,
+    /// The store is out of reach or refuses writes for now ([`StoreError::is_unavailable`]): a retry may succeed.
+    unavailable: bool,
+}
+
+/// Shown as its cause is, as `#[error(transparent)]` would: the chain of causes is printed once.
+impl std::fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.cause.fmt(f)
+    }
+}
+
+impl std::error::Error for Unexpected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.source()
+    }
+}
+
+impl Unexpected {
+    pub(crate) fn fault(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { cause: cause.into(), unavailable: false }
+    }
+
+    /// Whether the fault is the store being unavailable for now, which a client may retry, rather than a failure.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+}
 
 impl From<StoreError> for Unexpected {
     fn from(error: StoreError) -> Self {
-        Self(Box::new(error))
+        Self { unavailable: error.is_unavailable(), cause: Box::new(error) }
     }
 }
 
 impl From<PasswordHashError> for Unexpected {
     fn from(error: PasswordHashError) -> Self {
-        Self(Box::new(error))
+        Self::fault(error)
     }
 }
 
 impl From<&'static str> for Unexpected {
     fn from(message: &'static str) -> Self {
-        Self(message.into())
+        Self::fault(message)
     }
 }
 
 impl From<TokenError> for Unexpected {
     fn from(error: TokenError) -> Self {
-        Self(Box::new(error))
+        Self::fault(error)
     }
 }
 

@@ -77,8 +77,21 @@ fn invalid_refresh_token() -> Problem {
     )
 }
 
+/// How long a client is told to wait when the store is out of reach or refuses writes: long enough for a failover
+/// or a freed disk to matter, short enough that a client does not give up.
+const STORE_RETRY_AFTER_SECS: i64 = 5;
+
 impl From<Unexpected> for Problem {
     fn from(error: Unexpected) -> Self {
+        if error.is_unavailable() {
+            // Logged like any fault: an operator has to see it. The client learns only that it may retry.
+            tracing::error!(error = %error, "the store is unavailable");
+            return Problem::service_unavailable(
+                "store-unavailable",
+                "the service cannot reach or write to its database right now; try again shortly",
+                STORE_RETRY_AFTER_SECS,
+            );
+        }
         Problem::internal(&error)
     }
 }
@@ -281,4 +294,32 @@ pub(crate) fn not_an_object() -> Problem {
 
 pub(crate) fn query_error(error: QueryPayloadError) -> Problem {
     Problem::invalid_parameters(vec![FieldError { field: "query".to_owned(), message: error.to_string() }])
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError as _;
+    use actix_web::http::header;
+    use users_ports::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn a_store_out_of_service_is_a_503_with_retry_after() {
+        let problem = Problem::from(Unexpected::from(StoreError::unavailable("database or disk is full")));
+
+        let response = problem.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let body = serde_json::to_value(&problem).unwrap();
+        assert_eq!(body["type"], "/problems/store-unavailable");
+        assert!(!body["detail"].as_str().unwrap().contains("disk"), "the cause is for the logs: {body}");
+    }
+
+    #[test]
+    fn any_other_store_fault_is_a_500() {
+        let problem = Problem::from(Unexpected::from(StoreError::new("stored user row is invalid")));
+
+        assert_eq!(problem.error_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -33,14 +33,32 @@ pub use tokens::MockTokenIssuer;
 #[cfg(feature = "mocks")]
 pub use users::MockUserRepository;
 
-/// A fault of a store that the caller cannot act on (connection lost, pool exhausted, unexpected SQL error).
-/// It carries the cause for the logs; it is never shown to a client.
+/// A fault of a store that the caller cannot act on. It carries the cause for the logs; it is never shown to a client.
+///
+/// Some faults are the store being out of reach for now rather than broken ([`StoreError::unavailable`]): no
+/// connection within the wait, a timed-out statement, a disk that is full, a database that refuses writes. A
+/// client may retry those later, so they are told apart from the rest.
 #[derive(Debug, thiserror::Error)]
-#[error("store failure: {0}")]
-pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+#[error("store failure: {cause}")]
+pub struct StoreError {
+    #[source]
+    cause: Box<dyn std::error::Error + Send + Sync>,
+    unavailable: bool,
+}
 
 impl StoreError {
+    /// A fault that retrying will not cure: a bug, a schema that does not match, data that breaks an assumption.
     pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(cause.into())
+        Self { cause: cause.into(), unavailable: false }
+    }
+
+    /// The store cannot serve now (out of reach, too slow, out of space, read-only); the same request may succeed
+    /// once it recovers.
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { cause: cause.into(), unavailable: true }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }

@@ -24,8 +24,29 @@ pub(crate) type PooledConnection = deadpool::Object<Connection>;
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "postgres";
 
+/// Tells the server being out of reach, shutting down, out of space, read-only (a standby, a full disk's
+/// `default_transaction_read_only`) or too slow (`statement_timeout`) apart from faults a retry will not cure.
 pub(crate) fn fault(error: DieselError) -> StoreError {
-    StoreError::new(error)
+    use diesel::result::DatabaseErrorKind;
+    /// SQLSTATE classes 53 (insufficient resources), 57 (operator intervention) and 08 (connection), which diesel
+    /// reports as `Unknown` with the server's message.
+    const OUT_OF_SERVICE: [&str; 7] = [
+        "No space left on device",
+        "canceling statement due to statement timeout",
+        "terminating connection due to administrator command",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "connection closed",
+    ];
+    let unavailable = match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction, _) => {
+            true
+        }
+        DieselError::DatabaseError(_, info) => OUT_OF_SERVICE.iter().any(|sign| info.message().contains(sign)),
+        _ => false,
+    };
+    if unavailable { StoreError::unavailable(error) } else { StoreError::new(error) }
 }
 
 /// Locks the admin memberships for the rest of the transaction (`FOR UPDATE`) and returns whose they are, so that

@@ -100,7 +100,7 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
         // A session's advisory lock also ends with the session, should this fail: the connection is closed next.
         let unlocked =
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut connection);
-        let applied = applied.map_err(StoreError)?;
+        let applied = applied.map_err(StoreError::new)?;
         unlocked.map_err(StoreError::new)?;
         Ok(applied)
     })

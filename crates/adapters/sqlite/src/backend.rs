@@ -93,8 +93,23 @@ impl Manager for GuardedManager {
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "sqlite";
 
+/// Tells a database that cannot take writes for now (a full disk, a read-only file or mount, a lock held past the
+/// busy timeout, an I/O error) apart from faults a retry will not cure. SQLite's extended codes are not passed on
+/// by diesel; its messages for them are fixed strings.
 pub(crate) fn fault(error: DieselError) -> StoreError {
-    StoreError::new(error)
+    const OUT_OF_SERVICE: [&str; 5] = [
+        "database or disk is full",
+        "attempt to write a readonly database",
+        "database is locked",
+        "disk I/O error",
+        "unable to open database file",
+    ];
+    match &error {
+        DieselError::DatabaseError(_, info) if OUT_OF_SERVICE.iter().any(|sign| info.message().contains(sign)) => {
+            StoreError::unavailable(error)
+        }
+        _ => StoreError::new(error),
+    }
 }
 
 /// SQLite has no row locks, and needs none here: the store hands out a single connection, so transactions run one

@@ -117,9 +117,9 @@ pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
         connection
             .immediate_transaction(|connection| {
                 let applied = connection.run_pending_migrations(MIGRATIONS)?;
-                Ok(applied.iter().map(ToString::to_string).collect())
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(applied.iter().map(ToString::to_string).collect())
             })
-            .map_err(StoreError)
+            .map_err(StoreError::new)
     })
     .await
     .map_err(StoreError::new)?
