@@ -61,8 +61,8 @@ echo "--- seeding 10,000 users and $REFRESH_SESSIONS refresh sessions"
 post /auth/register "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" > /dev/null
 # The other users share user0's password hash: hashing 10,000 passwords would take minutes and measure nothing.
 sql <<SQL
-INSERT INTO users (object_id, email, username, password_hash, first_name, last_name, created_at, updated_at)
-SELECT substr(md5('bench' || i), 1, 24), 'user' || i || '@bench.example', 'user' || i,
+INSERT INTO users (object_id, email, email_key, username, password_hash, first_name, last_name, created_at, updated_at)
+SELECT substr(md5('bench' || i), 1, 24), 'user' || i || '@bench.example', 'user' || i || '@bench.example', 'user' || i,
        (SELECT password_hash FROM users WHERE email = 'user0@bench.example'), 'Bench', 'User ' || i, now(), now()
 FROM generate_series(1, 9998) AS i;
 INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users WHERE id NOT IN (SELECT user_id FROM user_roles);

@@ -74,6 +74,7 @@ pub(crate) struct NewUserRow<'a> {
     object_id: String,
     username: Option<&'a str>,
     email: &'a str,
+    email_key: String,
     password_hash: &'a str,
     first_name: Option<&'a str>,
     last_name: Option<&'a str>,
@@ -94,6 +95,7 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
             object_id: user.object_id.to_string(),
             username: user.username.as_ref().map(Username::as_str),
             email: user.email.as_str(),
+            email_key: user.email.key().into_string(),
             password_hash: user.password_hash.as_str(),
             first_name: profile.first_name.as_ref().map(PersonName::as_str),
             last_name: profile.last_name.as_ref().map(PersonName::as_str),
@@ -115,6 +117,7 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
 pub(crate) struct UserChangeset<'a> {
     username: Option<Option<&'a str>>,
     email: Option<&'a str>,
+    email_key: Option<String>,
     password_hash: Option<&'a str>,
     first_name: Option<Option<&'a str>>,
     last_name: Option<Option<&'a str>>,
@@ -138,6 +141,7 @@ impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
         Self {
             username: patch(&update.username),
             email: update.email.as_ref().map(Email::as_str),
+            email_key: update.email.as_ref().map(|email| email.key().into_string()),
             password_hash: update.password_hash.as_ref().map(|hash| hash.as_str()),
             first_name: patch(first_name),
             last_name: patch(last_name),

@@ -20,6 +20,9 @@ diesel::table! {
         object_id -> Text,
         username -> Nullable<Text>,
         email -> Text,
+        /// `Email::key`: what uniqueness and sign-in compare. NULL only on rows older than the migration that
+        /// added it, until the service fills it at start.
+        email_key -> Nullable<Text>,
         password_hash -> Text,
         first_name -> Nullable<Text>,
         last_name -> Nullable<Text>,

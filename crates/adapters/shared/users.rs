@@ -70,8 +70,8 @@ enum Taken {
 fn taken(error: &DieselError) -> Option<Taken> {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            match crate::backend::violated_index(info.as_ref()) {
-                Some("users_email_lower_key") => Some(Taken::Email),
+            match crate::backend::violated_index(info.as_ref()).as_deref() {
+                Some("users_email_key_key") => Some(Taken::Email),
                 Some("users_username_lower_key") => Some(Taken::Username),
                 _ => None,
             }
@@ -300,7 +300,7 @@ impl UserRepository for DieselUserRepository {
         let mut conn = checkout(&self.pool).await?;
         let query = users::table.left_join(user_roles::table).into_boxed();
         let query = match login {
-            LoginIdentifier::Email(email) => query.filter(lower(users::email).eq(lower(email.as_str()))),
+            LoginIdentifier::Email(email) => query.filter(users::email_key.eq(email.key().into_string())),
             LoginIdentifier::Username(username) => {
                 query.filter(lower(users::username.assume_not_null()).eq(lower(username.as_str())))
             }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// An email address as the user typed it, checked against RFC 5321/5322 syntax and the service's length limit.
 ///
-/// Uniqueness is case-insensitive (the store compares lower-cased values) but the address keeps the case it was
-/// given, so the user sees what they typed.
+/// Uniqueness is case-insensitive (the store compares [`EmailKey`]s) but the address keeps the case it was given,
+/// so the user sees what they typed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -48,6 +48,27 @@ impl Email {
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map_or(self.0.as_str(), |(local, _)| local)
     }
+
+    /// What two addresses share when they are "the same email" for uniqueness and sign-in.
+    pub fn key(&self) -> EmailKey {
+        EmailKey(self.0.to_lowercase())
+    }
+}
+
+/// An address lower-cased by Unicode's full rules, the same in every store: `Ülrich@example.com` and
+/// `ülrich@example.com` are one account. Computed here rather than by SQL `lower()`, which SQLite applies to ASCII
+/// letters only.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EmailKey(String);
+
+impl EmailKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 crate::string_value!(Email, EmailError);
@@ -61,6 +82,15 @@ mod tests {
         let email = Email::parse("Ada.Lovelace+test@Example.org").unwrap();
         assert_eq!(email.as_str(), "Ada.Lovelace+test@Example.org");
         assert_eq!(email.local_part(), "Ada.Lovelace+test");
+    }
+
+    #[test]
+    fn the_key_lower_cases_every_letter_not_only_ascii() {
+        let key = Email::parse("ÜLRICH.ÇELIK@Example.ORG").unwrap().key();
+
+        assert_eq!(key.as_str(), "ülrich.çelik@example.org");
+        assert_eq!(Email::parse("ülrich.çelik@example.org").unwrap().key(), key);
+        assert_ne!(Email::parse("ulrich.celik@example.org").unwrap().key(), key, "letters keep their marks");
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod user;
 mod username;
 
 pub use client_network::ClientNetwork;
-pub use email::{Email, EmailError};
+pub use email::{Email, EmailError, EmailKey};
 pub use object_id::{ObjectId, ObjectIdError};
 pub use password::{Password, PasswordError};
 pub use person_name::{PersonName, PersonNameError};

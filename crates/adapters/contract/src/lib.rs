@@ -320,6 +320,35 @@ pub async fn duplicate_email_differing_by_case_is_refused<U: UserRepository, S: 
     assert_eq!(found.user, ada);
 }
 
+/// Case beyond ASCII: SQL `lower()` on SQLite folds only `A`-`Z`, so `Ülrich` and `ülrich` were two accounts there
+/// and one on PostgreSQL. Every store now compares the domain's key.
+pub async fn emails_differing_by_non_ascii_case_are_one_account<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let ulrich = insert_ok(&users, new_user(1, "Ülrich.Çelik@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+
+    for (n, duplicate) in [(3, "ülrich.çelik@example.com"), (4, "ÜLRICH.ÇELIK@EXAMPLE.COM")] {
+        let result = users.insert(new_user(n, duplicate, t)).await;
+        assert!(matches!(result, Err(InsertUserError::DuplicateEmail)), "{duplicate}: {result:?}");
+    }
+    let taking_it = UserUpdate { email: Some(email("üLRICH.çELIK@example.com")), ..touch(t + seconds(1)) };
+    let result = users.update(grace.id, taking_it).await;
+    assert!(matches!(result, Err(UpdateUserError::DuplicateEmail)), "{result:?}");
+
+    assert_eq!(total(&users).await, 2);
+    let found = users.find_credentials(&LoginIdentifier::Email(email("ülrich.çelik@EXAMPLE.com"))).await.unwrap();
+    assert_eq!(found.map(|found| found.user), Some(ulrich.clone()));
+    // A change of case alone is the owner's to make, and the new case is what is shown.
+    let recased = UserUpdate { email: Some(email("ülrich.çelik@example.com")), ..touch(t + seconds(2)) };
+    let updated = users.update(ulrich.id, recased).await.expect("a case-only change of one's own email");
+    assert_eq!(updated.email.as_str(), "ülrich.çelik@example.com");
+    let found = users.find_credentials(&LoginIdentifier::Email(email("ÜLRICH.ÇELIK@example.com"))).await.unwrap();
+    assert_eq!(found.map(|found| found.user.id), Some(ulrich.id));
+}
+
 pub async fn duplicate_username_differing_by_case_is_refused<U: UserRepository, S: SessionRepository>(
     users: U,
     _sessions: S,
@@ -1620,6 +1649,7 @@ macro_rules! store_contract_tests {
             find_credentials_by_email_ignores_case,
             find_credentials_by_username_ignores_case,
             duplicate_email_differing_by_case_is_refused,
+            emails_differing_by_non_ascii_case_are_one_account,
             duplicate_username_differing_by_case_is_refused,
             users_without_username_coexist,
             concurrent_inserts_of_one_email_admit_one,

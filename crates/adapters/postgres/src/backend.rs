@@ -168,6 +168,17 @@ pub(crate) async fn count_users(conn: &mut Connection) -> Result<i64, DieselErro
 }
 
 /// PostgreSQL reports the violated index by name.
-pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<&str> {
-    info.constraint_name()
+pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<std::borrow::Cow<'_, str>> {
+    info.constraint_name().map(Into::into)
 }
+
+/// The synchronous connection migrations run on.
+pub(crate) type MigrationConnection = diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>;
+
+/// Whether the `email_key` migration's data step is done (see `email_keys`).
+pub(crate) const EMAIL_KEY_INDEX_EXISTS: &str = "SELECT count(*) AS present FROM pg_indexes \
+     WHERE schemaname = current_schema() AND indexname = 'users_email_key_key'";
+
+/// The end of the `email_key` migration, once every row has its key; one implicit transaction.
+pub(crate) const FINISH_EMAIL_KEY: &str = "CREATE UNIQUE INDEX users_email_key_key ON users (email_key); \
+     ALTER TABLE users ALTER COLUMN email_key SET NOT NULL; DROP INDEX IF EXISTS users_email_lower_key;";

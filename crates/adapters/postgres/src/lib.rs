@@ -7,6 +7,8 @@ mod listener;
 mod repositories;
 mod signed_in;
 // The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
+#[path = "../../shared/email_keys.rs"]
+mod email_keys;
 #[path = "../../shared/pool.rs"]
 mod pool;
 #[path = "../../shared/rows.rs"]
@@ -96,11 +98,15 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreErro
         lock_migrations(&mut connection)?;
         let applied = connection
             .run_pending_migrations(MIGRATIONS)
-            .map(|applied| applied.iter().map(ToString::to_string).collect());
+            .map(|applied| applied.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(StoreError::new)
+            .and_then(|applied| {
+                email_keys::complete_email_keys(&mut connection).map_err(StoreError::new).map(|()| applied)
+            });
         // A session's advisory lock also ends with the session, should this fail: the connection is closed next.
         let unlocked =
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut connection);
-        let applied = applied.map_err(StoreError::new)?;
+        let applied = applied?;
         unlocked.map_err(StoreError::new)?;
         Ok(applied)
     })

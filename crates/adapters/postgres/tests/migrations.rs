@@ -52,3 +52,84 @@ async fn instances_migrating_one_fresh_database_at_once_apply_each_migration_onc
     }
     assert_eq!(run_migrations(db.url()).await.unwrap(), Vec::<String>::new(), "nothing is left to apply");
 }
+
+#[derive(QueryableByName)]
+struct Keyed {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    email_key: Option<String>,
+}
+
+async fn has_index(conn: &mut diesel_async::AsyncPgConnection, name: &str) -> bool {
+    let found: Count =
+        diesel::sql_query(format!("SELECT count(*) AS count FROM pg_indexes WHERE indexname = '{name}'"))
+            .get_result(conn)
+            .await
+            .unwrap();
+    found.count > 0
+}
+
+/// A database as the version before the email key left it, with two accounts whose emails differ only in non-ASCII
+/// case (as SQLite allowed, or a PostgreSQL whose `lower()` folds ASCII only under the C locale).
+async fn rewind_to_before_the_email_key(conn: &mut diesel_async::AsyncPgConnection) {
+    use diesel_async::SimpleAsyncConnection as _;
+    conn.batch_execute(
+        "DROP INDEX users_email_key_key; ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL; \
+         INSERT INTO users (object_id, email, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000001', 'Ülrich@example.com', 'x', now(), now()), \
+         ('000000000000000000000002', 'ada@example.com', 'x', now(), now()), \
+         ('000000000000000000000003', 'ülrich@example.com', 'x', now(), now());",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_whose_emails_differ_only_in_case_are_reported_and_stop_the_migration() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let mut conn = db.connect().await;
+    rewind_to_before_the_email_key(&mut conn).await;
+
+    let error = run_migrations(db.url()).await.unwrap_err().to_string();
+
+    assert!(error.contains("the accounts by users.id: [1, 3]"), "{error}");
+    assert!(!error.contains("lrich@"), "no address is printed: {error}");
+    assert!(!has_index(&mut conn, "users_email_key_key").await, "nothing was made unique");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_email_key_migration_fills_every_key_once_the_conflicts_are_resolved() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let mut conn = db.connect().await;
+    rewind_to_before_the_email_key(&mut conn).await;
+    run_migrations(db.url()).await.unwrap_err();
+    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com', email_key = NULL WHERE id = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    run_migrations(db.url()).await.expect("the conflict is resolved");
+
+    let keyed: Vec<Keyed> =
+        diesel::sql_query("SELECT email, email_key FROM users ORDER BY id").load(&mut conn).await.unwrap();
+    let keys: Vec<(&str, Option<&str>)> =
+        keyed.iter().map(|row| (row.email.as_str(), row.email_key.as_deref())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("Ülrich@example.com", Some("ülrich@example.com")),
+            ("ada@example.com", Some("ada@example.com")),
+            ("ulrich@example.com", Some("ulrich@example.com")),
+        ]
+    );
+    assert!(has_index(&mut conn, "users_email_key_key").await);
+    assert!(!has_index(&mut conn, "users_email_lower_key").await);
+    let keyless = diesel::sql_query(
+        "INSERT INTO users (object_id, email, password_hash, created_at, updated_at) \
+         VALUES ('000000000000000000000004', 'grace@example.com', 'x', now(), now())",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(keyless.is_err(), "the key is NOT NULL");
+}

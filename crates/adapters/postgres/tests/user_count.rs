@@ -26,8 +26,8 @@ async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
     assert_eq!(total().await, 2);
 
     conn.batch_execute(
-        "INSERT INTO users (object_id, email, password_hash, created_at, updated_at) \
-         SELECT lpad(to_hex(i), 24, '0'), 'bulk' || i || '@example.com', 'x', now(), now() \
+        "INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) \
+         SELECT lpad(to_hex(i), 24, '0'), 'bulk' || i || '@example.com', 'bulk' || i || '@example.com', 'x', now(), now() \
          FROM generate_series(1, 5) AS i",
     )
     .await
@@ -39,8 +39,8 @@ async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
 
     // A rolled-back insert counts nothing.
     conn.batch_execute(
-        "BEGIN; INSERT INTO users (object_id, email, password_hash, created_at, updated_at) \
-         VALUES ('ffffffffffffffffffffffff', 'gone@example.com', 'x', now(), now()); ROLLBACK;",
+        "BEGIN; INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) \
+         VALUES ('ffffffffffffffffffffffff', 'gone@example.com', 'gone@example.com', 'x', now(), now()); ROLLBACK;",
     )
     .await
     .unwrap();

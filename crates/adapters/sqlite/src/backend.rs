@@ -200,15 +200,33 @@ pub(crate) async fn rotate_refresh_token(
     .await
 }
 
-/// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_email_lower_key'".
 /// How many users there are: SQLite counts a table this size faster than a trigger-kept count would pay off.
 pub(crate) async fn count_users(conn: &mut Connection) -> Result<i64, DieselError> {
     users::table.count().get_result(conn).await
 }
 
-pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<&str> {
+/// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_username_lower_key'" for an
+/// index on an expression, and only the columns, "UNIQUE constraint failed: users.email_key", for one on columns.
+/// Those are named here as PostgreSQL names unique constraints, `<table>_<column>_key`, as the migrations do.
+pub(crate) fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<std::borrow::Cow<'_, str>> {
     let message = info.message();
-    let start = message.find("index '")? + "index '".len();
-    let end = start + message[start..].find('\'')?;
-    Some(&message[start..end])
+    if let Some(start) = message.find("index '").map(|at| at + "index '".len()) {
+        let end = start + message[start..].find('\'')?;
+        return Some(message[start..end].into());
+    }
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    let (table, column) = columns.split_once('.')?;
+    (!column.contains(',')).then(|| format!("{table}_{column}_key").into())
 }
+
+/// The synchronous connection migrations run on.
+pub(crate) type MigrationConnection = SqliteConnection;
+
+/// Whether the `email_key` migration's data step is done (see `email_keys`).
+pub(crate) const EMAIL_KEY_INDEX_EXISTS: &str =
+    "SELECT count(*) AS present FROM sqlite_master WHERE type = 'index' AND name = 'users_email_key_key'";
+
+/// The end of the `email_key` migration, once every row has its key. SQLite cannot add NOT NULL to a column; every
+/// write sets the key.
+pub(crate) const FINISH_EMAIL_KEY: &str =
+    "CREATE UNIQUE INDEX users_email_key_key ON users (email_key); DROP INDEX IF EXISTS users_email_lower_key;";

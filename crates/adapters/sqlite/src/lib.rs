@@ -3,6 +3,8 @@
 
 mod backend;
 // The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
+#[path = "../../shared/email_keys.rs"]
+mod email_keys;
 #[path = "../../shared/pool.rs"]
 mod pool;
 #[path = "../../shared/rows.rs"]
@@ -116,8 +118,10 @@ pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
         // held until they are applied, so the next instance finds none left instead of creating the same tables.
         connection
             .immediate_transaction(|connection| {
-                let applied = connection.run_pending_migrations(MIGRATIONS)?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(applied.iter().map(ToString::to_string).collect())
+                let applied: Vec<String> =
+                    connection.run_pending_migrations(MIGRATIONS)?.iter().map(ToString::to_string).collect();
+                email_keys::complete_email_keys(connection)?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(applied)
             })
             .map_err(StoreError::new)
     })

@@ -46,3 +46,80 @@ async fn instances_migrating_one_new_database_at_once_apply_each_migration_once(
     }
     assert_eq!(run_migrations(db.path()).await.unwrap(), Vec::<String>::new(), "nothing is left to apply");
 }
+
+#[derive(QueryableByName)]
+struct Keyed {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    email_key: Option<String>,
+}
+
+fn index_names(conn: &mut SqliteConnection) -> Vec<String> {
+    let indexes: Vec<Table> =
+        diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY 1").load(conn).unwrap();
+    indexes.into_iter().map(|index| index.name).collect()
+}
+
+/// A database as the version before the email key left it: SQLite's `lower()` folds only ASCII, so `Ülrich@` and
+/// `ülrich@` could be two accounts.
+fn rewind_to_lower_case_index(conn: &mut SqliteConnection) {
+    use diesel::connection::SimpleConnection as _;
+    conn.batch_execute(
+        "DROP INDEX users_email_key_key; CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email)); \
+         INSERT INTO users (object_id, email, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000001', 'Ülrich@example.com', 'x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+         ('000000000000000000000002', 'ada@example.com', 'x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+         ('000000000000000000000003', 'ülrich@example.com', 'x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_whose_emails_differ_only_in_non_ascii_case_are_reported_and_stop_the_migration() {
+    let db = TestDatabase::create().await;
+    let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+    rewind_to_lower_case_index(&mut conn);
+
+    let error = run_migrations(db.path()).await.unwrap_err().to_string();
+
+    assert!(error.contains("the accounts by users.id: [1, 3]"), "{error}");
+    assert!(!error.contains("lrich@"), "no address is printed: {error}");
+    assert!(!index_names(&mut conn).contains(&"users_email_key_key".to_owned()), "nothing was made unique");
+    assert!(index_names(&mut conn).contains(&"users_email_lower_key".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_email_key_migration_fills_every_key_once_the_conflicts_are_resolved() {
+    let db = TestDatabase::create().await;
+    let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+    rewind_to_lower_case_index(&mut conn);
+    run_migrations(db.path()).await.unwrap_err();
+    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com', email_key = NULL WHERE id = 3")
+        .execute(&mut conn)
+        .unwrap();
+
+    run_migrations(db.path()).await.expect("the conflict is resolved");
+
+    let keyed: Vec<Keyed> =
+        diesel::sql_query("SELECT email, email_key FROM users ORDER BY id").load(&mut conn).unwrap();
+    let keys: Vec<(&str, Option<&str>)> =
+        keyed.iter().map(|row| (row.email.as_str(), row.email_key.as_deref())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("Ülrich@example.com", Some("ülrich@example.com")),
+            ("ada@example.com", Some("ada@example.com")),
+            ("ulrich@example.com", Some("ulrich@example.com")),
+        ]
+    );
+    let indexes = index_names(&mut conn);
+    assert!(indexes.contains(&"users_email_key_key".to_owned()), "{indexes:?}");
+    assert!(!indexes.contains(&"users_email_lower_key".to_owned()), "{indexes:?}");
+    let clash = diesel::sql_query(
+        "INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000004', 'ÜLRICH@example.com', 'ülrich@example.com', 'x', '2026-01-01', '2026-01-01')",
+    )
+    .execute(&mut conn);
+    assert!(clash.is_err(), "the key is unique");
+}

@@ -184,8 +184,9 @@ async fn the_list_pages_by_id_with_an_envelope_over_a_few_hundred_users() {
     let Some(app) = spawn_app().await else { return };
     let admin = app.admin().await;
     app.execute(
-        "INSERT INTO users (object_id, email, password_hash, created_at, updated_at) \
-         SELECT lpad(to_hex(n), 24, '0'), 'user' || n || '@example.com', 'not-a-hash', now(), now() \
+        "INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) \
+         SELECT lpad(to_hex(n), 24, '0'), 'user' || n || '@example.com', 'user' || n || '@example.com', 'not-a-hash', \
+         now(), now() \
          FROM generate_series(1, 250) AS n",
     )
     .await;
