@@ -2,6 +2,7 @@
 //! and the commands `serve`, `migrate`, `create-admin` and `add-signing-key`. Everything here is assembly; the rules live in `app`.
 
 pub mod admin_password;
+mod error_chain;
 pub mod key_ring;
 mod private_files;
 pub mod secret;
@@ -9,5 +10,6 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 
+pub use error_chain::error_chain;
 pub use settings::Settings;
 pub use startup::{Application, StartupError, StoreLocation, create_admin, migrate};

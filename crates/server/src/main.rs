@@ -48,13 +48,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
     let cli = Cli::parse();
+    if let Err(error) = telemetry::init() {
+        eprintln!("users-server: {error}");
+        return ExitCode::FAILURE;
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("users-server: {error}");
+            let message = users_server::error_chain(error.as_ref());
+            // Once: in the log when it is heard (as JSON where logs are JSON), else on stderr.
+            if tracing::enabled!(tracing::Level::ERROR) {
+                tracing::error!("users-server: {message}");
+            } else {
+                eprintln!("users-server: {message}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -64,6 +72,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::load(cli.config)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            raise_open_file_limit();
             let applied = migrate(&settings).await?;
             tracing::info!(count = applied.len(), "migrations applied");
             let application = Application::build(&settings)?;
@@ -104,6 +113,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Each connection holds a file descriptor, and a soft limit of 1024 (a common default) is reached long before
+/// `server.max_connections`: the soft limit is raised to the hard one, which needs no privilege.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
 }
 
 fn list(names: &[String]) -> String {

@@ -18,6 +18,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/users.db";
 pub const DEFAULT_CONFIG_FILE: &str = "users.toml";
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -27,6 +28,7 @@ pub struct Settings {
 
 /// The per-address limits on `/auth/*`.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     /// Requests per minute each client address may make to `/auth/*` once its burst is spent; 0 turns limits off.
     pub auth_per_minute: u32,
@@ -41,6 +43,7 @@ pub struct RateLimitSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -58,6 +61,7 @@ pub struct ServerSettings {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: usize,
@@ -65,6 +69,7 @@ pub struct DatabaseSettings {
 
 /// How access tokens are signed.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
 pub enum JwtAlgorithm {
     /// Ed25519 keys from `jwt_keys_dir`; their public halves are served at `/.well-known/jwks.json`.
     EdDSA,
@@ -72,7 +77,21 @@ pub enum JwtAlgorithm {
     HS256,
 }
 
+impl TryFrom<String> for JwtAlgorithm {
+    type Error = String;
+
+    /// Spelled as in a JWT header; the error lists what is allowed, since serde's own names none for a string.
+    fn try_from(name: String) -> Result<Self, String> {
+        match name.as_str() {
+            "EdDSA" => Ok(Self::EdDSA),
+            "HS256" => Ok(Self::HS256),
+            other => Err(format!("unknown JWT algorithm {other:?}: use \"EdDSA\" or \"HS256\"")),
+        }
+    }
+}
+
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// Unset: HS256 when a `jwt_secret` is configured (as before keys existed), else EdDSA.
     pub jwt_algorithm: Option<JwtAlgorithm>,
@@ -110,11 +129,13 @@ pub struct AuthSettings {
 }
 
 impl Settings {
-    /// Reads the layers in order; `config_file` overrides `USERS_CONFIG` and the default file name.
+    /// Reads the layers in order; `config_file` overrides `USERS_CONFIG` and the default file name. A file that is
+    /// named (by either) must exist; the default one may be absent. A key that no setting has, in the file or in a
+    /// `USERS__` variable, is an error that names it: a typo must not leave a default silently in force.
     pub fn load(config_file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let file = config_file
-            .or_else(|| std::env::var_os("USERS_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        let named = config_file.or_else(|| std::env::var_os("USERS_CONFIG").map(PathBuf::from));
+        let required = named.is_some();
+        let file = named.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
         let plain = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         Config::builder()
             .set_default("server.host", "127.0.0.1")?
@@ -141,7 +162,7 @@ impl Settings {
             .set_default("rate_limit.trusted_proxies", Vec::<String>::new())?
             .set_default("rate_limit.password_work_per_minute", 10)?
             .set_default("rate_limit.password_work_burst", 5)?
-            .add_source(File::from(file).required(false))
+            .add_source(File::from(file).required(required))
             .add_source(Environment::with_prefix("USERS").prefix_separator("__").separator("__"))
             .set_override_option("database.url", plain("DATABASE_URL"))?
             .set_override_option("server.host", plain("HOST"))?

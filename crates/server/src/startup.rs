@@ -61,6 +61,12 @@ pub enum StartupError {
     /// The URL as [`redact_url`] shows it.
     #[error("unsupported DATABASE_URL {0:?}: use postgres://… or sqlite://PATH")]
     UnsupportedDatabaseUrl(String),
+    /// The URL as [`redact_url`] shows it.
+    #[error(
+        "DATABASE_URL {0:?} names no database: add one, as in postgres://HOST:5432/users (the server's own \
+         `postgres` database is not for the service's tables)"
+    )]
+    NoDatabaseName(String),
     /// The store by its redacted URL, and what went wrong with anything that looks like its password masked.
     #[error("database {store}: {message}")]
     Database { store: String, message: String },
@@ -98,7 +104,10 @@ pub enum StoreLocation {
 
 impl StoreLocation {
     pub fn parse(url: &str) -> Result<Self, StartupError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+            if !names_a_database(rest) {
+                return Err(StartupError::NoDatabaseName(redact_url(url)));
+            }
             return Ok(Self::Postgres(url.to_owned()));
         }
         match url.strip_prefix("sqlite://") {
@@ -106,6 +115,15 @@ impl StoreLocation {
             _ => Err(StartupError::UnsupportedDatabaseUrl(redact_url(url))),
         }
     }
+}
+
+/// Whether a PostgreSQL URL after its scheme names a database, in its path or, as libpq also reads it, in a `dbname`
+/// parameter. libpq would fall back to the user's name, and the server's default is `postgres`: neither is likely
+/// the service's database.
+fn names_a_database(after_scheme: &str) -> bool {
+    let (location, query) = after_scheme.split_once('?').unwrap_or((after_scheme, ""));
+    let path = location.split_once('/').map_or("", |(_, path)| path);
+    !path.is_empty() || query.split('&').any(|pair| pair.strip_prefix("dbname=").is_some_and(|name| !name.is_empty()))
 }
 
 enum Store {
@@ -287,8 +305,10 @@ impl Application {
         self.metrics_address().map(|address| address.port())
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish. The metrics listener stops with the API.
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish (SIGQUIT: stops at once). The metrics
+    /// listener stops with the API.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tokio::spawn(stop_on_signal(self.server.handle()));
         let housekeeping = self.housekeeping;
         let Some((_, metrics)) = self.metrics else {
             let served = self.server.await;
@@ -305,6 +325,30 @@ impl Application {
         let (api, metrics) = tokio::join!(api, metrics);
         api.and(metrics)
     }
+}
+
+/// Stops the server on the first of SIGTERM, SIGINT (Ctrl-C) or SIGQUIT. actix's own handling stops at once on
+/// SIGINT, dropping in-flight requests, some after their write: here SIGINT drains like SIGTERM, as an operator
+/// pressing Ctrl-C expects, and only SIGQUIT does not wait.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (terminate, interrupt, quit) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::quit()));
+    let (Ok(mut terminate), Ok(mut interrupt), Ok(mut quit)) = (terminate, interrupt, quit) else {
+        tracing::error!("cannot listen for stop signals; stop the server with SIGKILL");
+        return;
+    };
+    let (name, graceful) = tokio::select! {
+        _ = terminate.recv() => ("SIGTERM", true),
+        _ = interrupt.recv() => ("SIGINT", true),
+        _ = quit.recv() => ("SIGQUIT", false),
+    };
+    if graceful {
+        tracing::info!("{name} received: finishing the requests under way, then stopping");
+    } else {
+        tracing::info!("{name} received: stopping now");
+    }
+    server.stop(graceful).await;
 }
 
 /// Purges what no request can use any more, now and then, for as long as the server runs.
@@ -393,6 +437,7 @@ fn serve<A: Adapters>(
             .wrap(from_fn(request_id_and_metrics))
             .configure(users_http::configure(service.clone(), metrics.clone()))
     })
+    .disable_signals() // see stop_on_signal
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .client_request_timeout(request_timeout)
     .max_connections(settings.server.max_connections);
@@ -439,6 +484,19 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_url_must_name_its_database() {
+        for named in ["postgres://db/users", "postgresql://u:p@db:5432/users?sslmode=require", "postgres://db?dbname=u"]
+        {
+            assert!(matches!(StoreLocation::parse(named), Ok(StoreLocation::Postgres(_))), "{named}");
+        }
+        for nameless in ["postgres://db", "postgres://u:s3cret@db:5432/", "postgresql://db:5432?sslmode=require"] {
+            let error = StoreLocation::parse(nameless).unwrap_err();
+            assert!(matches!(error, StartupError::NoDatabaseName(_)), "{nameless}: {error}");
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+        }
+    }
+
+    #[test]
     fn an_unsupported_database_url_is_quoted_without_its_passwords() {
         let error = StoreLocation::parse("mysql://app:s3cret@db/users?password=other").unwrap_err();
         let message = error.to_string();
@@ -448,7 +506,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_database_out_of_reach_is_named_without_its_passwords() {
-        let mut settings = Settings::load(Some("no-such-settings-file.toml".into())).unwrap();
+        let mut settings = Settings::load(None).unwrap();
         settings.database.url = "postgres://app:s3cret@127.0.0.1:1/users?password=other".to_owned();
 
         let message = migrate(&settings).await.unwrap_err().to_string();

@@ -13,12 +13,42 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt};
 
-pub fn init() {
+/// How log lines are written, from `LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default), coloured on a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// `LOG_FORMAT`'s value (unset or empty: text); anything else is refused with the allowed values, rather than
+    /// falling back to text where a collector expects JSON.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim).unwrap_or_default().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => {
+                Err(format!("LOG_FORMAT {:?} is not a log format: use \"text\" or \"json\"", value.unwrap_or_default()))
+            }
+        }
+    }
+}
+
+/// Installs the log subscriber in the format `LOG_FORMAT` names; an unknown format is an error (nothing is logged
+/// yet, so the caller prints it).
+pub fn init() -> Result<(), String> {
+    let format = LogFormat::parse(std::env::var("LOG_FORMAT").ok().as_deref())?;
+    init_with(format);
+    Ok(())
+}
+
+pub fn init_with(format: LogFormat) {
     let operators = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A filter of its own beside the operator's: no directive in RUST_LOG, however specific, can let secrets through.
     let filter = operators.and(filter_fn(|metadata| !may_hold_secrets(metadata.target(), *metadata.level())));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let lines = if json {
+    let lines = if format == LogFormat::Json {
         fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr).boxed()
     } else {
         fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).boxed()
@@ -79,6 +109,16 @@ const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_formats_are_text_or_json_and_anything_else_is_refused_with_the_choices() {
+        assert_eq!(LogFormat::parse(None), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(Some("")), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(Some("JSON")), Ok(LogFormat::Json));
+        assert_eq!(LogFormat::parse(Some("text")), Ok(LogFormat::Text));
+        let refused = LogFormat::parse(Some("jsno")).unwrap_err();
+        assert!(refused.contains("\"jsno\"") && refused.contains("\"text\" or \"json\""), "{refused}");
+    }
 
     #[test]
     fn the_database_driver_is_heard_at_info_and_above_only() {

@@ -457,3 +457,106 @@ async fn at_the_most_verbose_level_no_secret_is_logged_on_sqlite() {
     assert_no_secret_is_logged(&folder, None, "sqlite://data/users.db", &[], stored_secrets).await;
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// A start that must fail on a configuration mistake: it says what is wrong, naming `naming`, exactly once, and
+/// leaves nothing behind (no database, no keys).
+fn assert_refused_to_start(folder: &Path, command: Command, naming: &str) -> String {
+    let finished = run(command, Stdin::Text(""));
+    assert!(!finished.success, "started despite the mistake: {}", finished.stderr);
+    assert!(finished.stderr.contains(naming), "{naming:?} is not named in: {}", finished.stderr);
+    assert_eq!(finished.stderr.matches(naming).count(), 1, "said more than once: {}", finished.stderr);
+    let left: Vec<_> = std::fs::read_dir(folder).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert!(left.iter().all(|name| name.to_str().is_some_and(|name| name.ends_with(".toml"))), "{left:?}");
+    finished.stderr
+}
+
+#[test]
+fn given_configuration_mistakes_when_the_server_starts_then_each_is_an_error_naming_it() {
+    let folder = fresh_folder("config-mistakes");
+    std::fs::write(folder.join("typo.toml"), "[server]\nport = 8080\nworkerz = 4\n").unwrap();
+    let serve_with = |args: &[&str], variables: &[(&str, &str)]| {
+        let mut command = users_server(&folder, args);
+        command.envs(variables.iter().copied());
+        command
+    };
+
+    assert_refused_to_start(&folder, serve_with(&["--config", "absent.toml"], &[]), "absent.toml");
+    assert_refused_to_start(&folder, serve_with(&[], &[("USERS_CONFIG", "also-absent.toml")]), "also-absent.toml");
+    assert_refused_to_start(&folder, serve_with(&["--config", "typo.toml"], &[]), "`workerz`");
+    let typo_in_variable = serve_with(&[], &[("USERS__AUTH__ACCES_TOKEN_TTL_SECS", "60")]);
+    assert_refused_to_start(&folder, typo_in_variable, "`acces_token_ttl_secs`");
+    let no_database_name = serve_with(&[], &[("DATABASE_URL", "postgres://app:s3cret@127.0.0.1:5432")]);
+    let said = assert_refused_to_start(&folder, no_database_name, "names no database");
+    assert!(!said.contains("s3cret"), "{said}");
+    let said = assert_refused_to_start(&folder, serve_with(&[], &[("JWT_ALGORITHM", "RS256")]), "\"RS256\"");
+    assert!(said.contains("\"EdDSA\" or \"HS256\""), "the allowed values are listed: {said}");
+    let said = assert_refused_to_start(&folder, serve_with(&[], &[("LOG_FORMAT", "jsno")]), "\"jsno\"");
+    assert!(said.contains("\"text\" or \"json\""), "the allowed values are listed: {said}");
+
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// Sends `signal` to the server's process.
+fn signal(server: &Server, signal: &str) {
+    let sent = Command::new("kill").arg(format!("-{signal}")).arg(server.child.id().to_string()).status().unwrap();
+    assert!(sent.success());
+}
+
+#[tokio::test]
+async fn given_a_request_under_way_when_ctrl_c_stops_the_server_then_the_request_is_answered_and_the_server_exits_cleanly()
+ {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let folder = fresh_folder("sigint-drains");
+    let port = free_port();
+    let mut server = Server::start(&folder, port).await;
+    let body = json!({ "email": "in-flight@example.com", "password": PASSWORD }).to_string();
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let mut connection = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /auth/register HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    connection.write_all(head.as_bytes()).await.unwrap();
+    connection.write_all(first_half.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    signal(&server, "INT");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    connection.write_all(second_half.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(10), connection.read_to_string(&mut response))
+        .await
+        .expect("answered before the shutdown timeout")
+        .expect("read the answer");
+
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "stopped cleanly: {status}");
+    let restarted = Server::start(&folder, port).await;
+    let signed_in = json!({ "email": "in-flight@example.com", "password": PASSWORD });
+    assert_eq!(post(&restarted.base, "/auth/login", signed_in).await.0, StatusCode::OK, "the write was kept");
+    restarted.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[tokio::test]
+async fn the_server_raises_its_open_file_soft_limit_to_the_hard_limit() {
+    let folder = fresh_folder("open-files");
+    let port = free_port();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -Sn 256 && exec {}", env!("CARGO_BIN_EXE_users-server")))
+        .current_dir(&folder)
+        .env_remove("DATABASE_URL")
+        .env_remove("USERS_CONFIG");
+    let server = Server::start_with(command, port, Stdio::null()).await;
+
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let open_files = limits.lines().find(|line| line.starts_with("Max open files")).expect("the open-file limit");
+    let numbers: Vec<&str> = open_files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers[0], numbers[1], "soft = hard: {open_files}");
+    assert_ne!(numbers[0], "256", "{open_files}");
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
