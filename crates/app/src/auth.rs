@@ -73,6 +73,9 @@ pub enum RegisterError {
     /// The password hashers are busy: try again shortly.
     #[error("the service is busy")]
     Busy,
+    /// The new account was deleted (by an admin) before its first session could start: it no longer exists.
+    #[error("the new account was deleted as it was created")]
+    DeletedAtOnce,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -178,11 +181,9 @@ impl<A: Adapters> UserService<A> {
             InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
             InsertUserError::Unexpected(error) => error.into(),
         })?;
-        // Only a deletion within these milliseconds could make the session fail to start: a fault, not a refusal.
-        let tokens = self
-            .start_session(&user, &password_hash, now)
-            .await?
-            .ok_or_else(|| Unexpected::from("registered user vanished"))?;
+        // Only a deletion within these milliseconds makes the session fail to start: the client's to hear, not a
+        // fault of the service's.
+        let tokens = self.start_session(&user, &password_hash, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
         Ok(SignedIn { user, tokens })
     }
 

@@ -255,6 +255,21 @@ async fn register_starts_the_session_for_the_hash_it_just_stored() {
 }
 
 #[tokio::test]
+async fn register_whose_account_is_deleted_before_its_session_starts_says_so_and_issues_no_token() {
+    let mut mocks = Mocks::new();
+    expect_registration_hashed(&mut mocks);
+    mocks.users.expect_insert().times(1).returning(|new| Ok(stored(new, 1)));
+    mocks.expect_new_refresh_token("rt-new");
+    // An admin deleted user 1 between the insert and the session: the store starts no session for a missing user.
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
+    mocks.tokens.expect_issue_access_token().never();
+
+    let result = mocks.service().register(registration()).await;
+
+    assert!(matches!(result, Err(RegisterError::DeletedAtOnce)), "{result:?}");
+}
+
+#[tokio::test]
 async fn register_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
     let mut mocks = Mocks::new();
     mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));

@@ -103,6 +103,10 @@ impl From<RegisterError> for Problem {
             RegisterError::UsernameTaken => username_taken(),
             RegisterError::WeakPassword(error) => weak_password(&error),
             RegisterError::Busy => busy(),
+            RegisterError::DeletedAtOnce => Problem::conflict(
+                "account-deleted",
+                "the account was deleted as soon as it was created, before it could be signed in; it no longer exists",
+            ),
             RegisterError::Unexpected(error) => error.into(),
         }
     }

@@ -59,7 +59,7 @@ async fn main() -> ExitCode {
             let message = users_server::error_chain(error.as_ref());
             // Once: in the log when it is heard (as JSON where logs are JSON), else on stderr.
             if tracing::enabled!(tracing::Level::ERROR) {
-                tracing::error!("users-server: {message}");
+                tracing::error!("{message}");
             } else {
                 eprintln!("users-server: {message}");
             }
