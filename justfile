@@ -23,12 +23,12 @@ ci:
 
 # Start PostgreSQL in Docker (needs a Docker engine; this repository's CI machines have none).
 db-up: _docker
-    docker compose up -d db
+    docker compose -f docker-compose.yml -f docker-compose.db-port.yml up -d db
     @echo "PostgreSQL is up: DATABASE_URL=postgres://users:users@127.0.0.1:5432/users"
 
 # Stop the Docker PostgreSQL (needs a Docker engine).
 db-down: _docker
-    docker compose down
+    docker compose -f docker-compose.yml -f docker-compose.db-port.yml down
 
 _docker:
     @docker info >/dev/null 2>&1 || { echo "this recipe needs a running Docker engine, and there is none here: use a local PostgreSQL and set DATABASE_URL instead" >&2; exit 1; }

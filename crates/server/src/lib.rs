@@ -1,8 +1,9 @@
 //! The `users-server` binary's library: settings, wiring of the adapters into the use cases and the HTTP adapter,
-//! and the commands `serve`, `migrate`, `create-admin` and `add-signing-key`. Everything here is assembly; the rules live in `app`.
+//! and the commands `serve`, `migrate`, `create-admin`, `add-signing-key` and `healthcheck`. Everything here is assembly; the rules live in `app`.
 
 pub mod admin_password;
 mod error_chain;
+pub mod healthcheck;
 pub mod key_ring;
 mod private_files;
 pub mod secret;

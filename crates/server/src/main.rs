@@ -1,12 +1,13 @@
 //! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), creates an admin
-//! (`create-admin --email EMAIL [--promote-existing]`), or adds a signing key (`add-signing-key`).
+//! (`create-admin --email EMAIL [--promote-existing]`), adds a signing key (`add-signing-key`), or asks a running
+//! server whether it is ready (`healthcheck`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use users_app::{ExistingAccount, ProvisionedAdmin};
-use users_server::{Application, Settings, admin_password, create_admin, key_ring, migrate, telemetry};
+use users_server::{Application, Settings, admin_password, create_admin, healthcheck, key_ring, migrate, telemetry};
 
 #[derive(Parser)]
 #[command(name = "users-server", version, about = "User management service: sign-up, sign-in, profiles and admin")]
@@ -40,6 +41,9 @@ enum Command {
     /// Generate a new Ed25519 signing key in the keys folder and print its id. Instances that restart without a
     /// pinned JWT_SIGNING_KEY_ID sign with it; the older keys keep verifying until they are removed.
     AddSigningKey,
+    /// Ask the server these settings describe whether it is ready (GET /health/ready); exit 0 if so, 1 if not. For
+    /// container health checks.
+    Healthcheck,
 }
 
 /// Why mimalloc: see the workspace manifest and BENCHMARKS.md.
@@ -111,6 +115,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let key_id = key_ring::add_key(folder)?;
             println!("added signing key {key_id} in {}", folder.display());
         }
+        Command::Healthcheck => healthcheck::check(&settings.server).await?,
     }
     Ok(())
 }

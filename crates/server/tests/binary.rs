@@ -560,3 +560,23 @@ async fn the_server_raises_its_open_file_soft_limit_to_the_hard_limit() {
     server.stop();
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+#[tokio::test]
+async fn healthcheck_exits_0_while_the_server_is_ready_and_1_once_it_is_gone() {
+    let folder = fresh_folder("healthcheck");
+    let port = free_port();
+    let server = Server::start(&folder, port).await;
+    let healthcheck = || {
+        let mut command = users_server(&folder, &["healthcheck"]);
+        command.env("PORT", port.to_string()).env("HOST", "0.0.0.0");
+        command
+    };
+
+    let ready = run(healthcheck(), Stdin::Text(""));
+    assert!(ready.success, "{}", ready.stderr);
+    server.stop();
+    let gone = run(healthcheck(), Stdin::Text(""));
+    assert!(!gone.success);
+    assert!(gone.stderr.contains(&format!("cannot ask 127.0.0.1:{port}")), "{}", gone.stderr);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
