@@ -29,7 +29,7 @@ pub use body::{JsonObject, OptionalJsonObject};
 pub use body_deadline::{BodyDeadline, limit_body_time};
 pub use extractors::{Admin, Authenticated};
 pub use metrics_exporter_prometheus::PrometheusHandle;
-pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, request_id_and_metrics};
+pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, describe_metrics, request_id_and_metrics};
 pub use openapi::document_json as openapi_document;
 pub use password_limit::PasswordWorkLimiter;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};

@@ -14,6 +14,30 @@ use tracing_actix_web::RootSpanBuilder;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Describes the HTTP adapter's metrics for `/metrics` and gives the series it can name in advance a first value, so
+/// that a scrape shows them (at zero) before anything has happened; the per-request series start with their first
+/// request. Called once the metrics recorder is installed.
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!("http_requests_total", "Requests answered, by method, route template and status");
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's arrival to its answer, by method, route template and status"
+    );
+    describe_counter!("logins_total", "Sign-in attempts by outcome");
+    describe_counter!("auth_rate_limited_total", "Requests to /auth/* refused for coming too often from one address");
+    describe_counter!(
+        "password_work_limited_total",
+        "Requests refused for hashing too many passwords for one signed-in user"
+    );
+    for outcome in crate::profile_api::LOGIN_OUTCOMES {
+        metrics::counter!("logins_total", "outcome" => outcome).absolute(0);
+    }
+    metrics::counter!("auth_rate_limited_total").absolute(0);
+    metrics::counter!("password_work_limited_total").absolute(0);
+}
+
 tokio::task_local! {
     static CURRENT: RequestId;
 }

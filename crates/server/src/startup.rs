@@ -263,6 +263,10 @@ impl Application {
     /// Binds the listening sockets (port 0 picks a free one) and prepares the servers over the configured store; the
     /// caller runs them.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        // The recorder first: what the adapters register from here on is kept, and shown from the first scrape.
+        telemetry::metrics();
+        users_argon2::describe_metrics();
+        users_http::describe_metrics();
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let (listener, bound) = bind(&address)?;

@@ -239,6 +239,30 @@ impl PasswordHasher for Argon2Hasher {
     }
 }
 
+/// Describes this adapter's metrics for `/metrics` and gives each series a first value, so that a scrape shows them
+/// (at zero) before the first password is hashed. Called once the metrics recorder is installed.
+pub fn describe_metrics() {
+    metrics::describe_counter!("password_hash_refused_total", "Password hashes refused at once: the queue was full");
+    metrics::describe_counter!(
+        "password_hash_skipped_total",
+        "Queued password hashes dropped unstarted because their request was cancelled"
+    );
+    metrics::describe_gauge!("password_hash_in_flight", "Password hashes queued or running");
+    metrics::describe_histogram!(
+        "password_hash_queue_seconds",
+        metrics::Unit::Seconds,
+        "Time a password hash waited for a hashing thread, by operation"
+    );
+    metrics::describe_histogram!(
+        "password_hash_seconds",
+        metrics::Unit::Seconds,
+        "Time a password hash took on its thread, by operation (hash, verify)"
+    );
+    metrics::counter!("password_hash_refused_total").absolute(0);
+    metrics::counter!("password_hash_skipped_total").absolute(0);
+    metrics::gauge!("password_hash_in_flight").set(0.0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,9 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
     Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
 }
 
+/// The `outcome` label of `logins_total`, every value it takes.
+pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", "locked", "busy", "error"];
+
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = SignedInResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
@@ -63,12 +66,13 @@ async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: Jso
         // Input no account can match is refused, and counted, exactly like a wrong password.
         LoginInput::Impossible => Err(users_app::LoginError::InvalidCredentials),
     };
+    let [success, invalid_credentials, locked, busy, error] = LOGIN_OUTCOMES;
     let label = match &outcome {
-        Ok(_) => "success",
-        Err(users_app::LoginError::InvalidCredentials) => "invalid_credentials",
-        Err(users_app::LoginError::Locked { .. }) => "locked",
-        Err(users_app::LoginError::Busy) => "busy",
-        Err(users_app::LoginError::Unexpected(_)) => "error",
+        Ok(_) => success,
+        Err(users_app::LoginError::InvalidCredentials) => invalid_credentials,
+        Err(users_app::LoginError::Locked { .. }) => locked,
+        Err(users_app::LoginError::Busy) => busy,
+        Err(users_app::LoginError::Unexpected(_)) => error,
     };
     metrics::counter!("logins_total", "outcome" => label).increment(1);
     Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
