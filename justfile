@@ -48,3 +48,8 @@ bench:
 # The criterion micro-benchmarks (profile validation, JWT issue/verify, one Argon2id hash); see BENCHMARKS.md.
 bench-micro:
     cargo bench -p users-benches
+
+# The reliability suite: kill -9 during writes, PostgreSQL restarts and black holes, a stalled listener, a full
+# disk; slow, needs root and restarts the local PostgreSQL (see chaos/chaos.py).
+chaos *scenarios:
+    bash chaos/run.sh {{scenarios}}

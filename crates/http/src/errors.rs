@@ -19,6 +19,11 @@ pub(crate) const CHALLENGE: &str = "Bearer realm=\"users\"";
 /// The challenge for a bearer token that was refused (RFC 6750 §3.1).
 pub(crate) const INVALID_TOKEN_CHALLENGE: &str = "Bearer realm=\"users\", error=\"invalid_token\"";
 
+/// A request without usable bearer credentials to a route that needs them.
+pub(crate) fn missing_token() -> Problem {
+    Problem::unauthorized("missing-token", "this endpoint needs a bearer access token", CHALLENGE)
+}
+
 fn email_taken() -> Problem {
     Problem::conflict("email-taken", "an account with this email already exists")
 }
@@ -36,7 +41,7 @@ fn last_admin() -> Problem {
 }
 
 /// The password hashers' queue is full: nothing was done, and a retry shortly will likely pass.
-fn busy() -> Problem {
+pub(crate) fn busy() -> Problem {
     Problem::service_unavailable("busy", "the service is busy checking passwords; try again shortly", 1)
 }
 
@@ -81,16 +86,21 @@ fn invalid_refresh_token() -> Problem {
 /// or a freed disk to matter, short enough that a client does not give up.
 const STORE_RETRY_AFTER_SECS: i64 = 5;
 
+/// What a client is told when the store is out of reach or refuses writes; the cause is for the logs only.
+pub(crate) fn store_unavailable() -> Problem {
+    Problem::service_unavailable(
+        "store-unavailable",
+        "the service cannot reach or write to its database right now; try again shortly",
+        STORE_RETRY_AFTER_SECS,
+    )
+}
+
 impl From<Unexpected> for Problem {
     fn from(error: Unexpected) -> Self {
         if error.is_unavailable() {
             // Logged like any fault: an operator has to see it. The client learns only that it may retry.
             tracing::error!(error = %error, "the store is unavailable");
-            return Problem::service_unavailable(
-                "store-unavailable",
-                "the service cannot reach or write to its database right now; try again shortly",
-                STORE_RETRY_AFTER_SECS,
-            );
+            return store_unavailable();
         }
         Problem::internal(&error)
     }

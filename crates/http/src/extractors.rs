@@ -8,7 +8,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use users_app::{Adapters, Administrator, CurrentUser, UserService};
 
-use crate::errors::CHALLENGE;
+use crate::errors::missing_token;
 use crate::problem::Problem;
 
 /// The signed-in user making the request; 401 without a valid, live access token.
@@ -26,14 +26,13 @@ pub struct Admin<A> {
 }
 
 fn bearer_token(request: &HttpRequest) -> Result<String, Problem> {
-    let missing = || Problem::unauthorized("missing-token", "this endpoint needs a bearer access token", CHALLENGE);
-    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
-    let value = value.to_str().map_err(|_| missing())?;
+    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing_token)?;
+    let value = value.to_str().map_err(|_| missing_token())?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(token.trim().to_owned())
         }
-        _ => Err(missing()),
+        _ => Err(missing_token()),
     }
 }
 

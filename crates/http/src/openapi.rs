@@ -1,26 +1,35 @@
 //! The OpenAPI 3.1 document of both dialects, generated from the handlers' annotations, served at `/openapi.json`,
 //! with Swagger UI (embedded in the binary, so it works offline) at `/docs/`.
 //!
-//! Each handler declares the responses that are its own (201, 404, 409…). The problem responses every operation of
-//! a kind shares are added in one place, [`SharedProblems`], from the same facts the code acts on: a JSON body may be
-//! malformed (400), late (408), too large (413), not JSON (415) or invalid (422); parameters may be malformed (400); a
-//! bearer token may be missing or refused (401); an admin route refuses other users (403); `/auth/*` is rate-limited
-//! per address (429); any route may fail (500).
+//! Each handler declares the responses that are its own (201, 404, 409…), its summary and description (its doc
+//! comment: the first line, a blank line, the rest), and the examples of the problems only it answers with (its
+//! parameters refused, its conflicts, its locks). The problem responses every operation of a kind shares are added
+//! in one place, [`SharedProblems`], from the same facts the code acts on: a JSON body may be malformed (400), late
+//! (408), too large (413), not JSON (415) or invalid (422); a bearer token may be missing or refused (401); an admin
+//! route refuses other users (403); `/auth/*` is rate-limited per address (429); a route that hashes passwords may
+//! find the hashers busy, one that touches the store may find it unavailable (503); any route may fail (500). Every
+//! example is a problem built by the code that sends it ([`sent`], [`refused`]), so the two cannot drift.
 
 // utoipa's derive expands to fully qualified paths to this module's own types.
 #![allow(unused_qualifications)]
 
-use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, web};
+use std::collections::btree_map::Entry;
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header::{HeaderName, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError as _, web};
 use serde::Serialize;
+use users_app::{AuthenticateError, NotAnAdmin};
 use users_domain::{Password, PersonName, ProfileUrl, Role, Username};
+use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
+use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, Response, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::{admin_api, health, profile_api, well_known};
+use crate::problem::{PROBLEM_JSON, Problem};
+use crate::{admin_api, errors, health, profile_api, rate_limit, well_known};
 
 /// An error, as `application/problem+json` (RFC 9457).
 #[derive(Serialize, ToSchema)]
@@ -249,7 +258,7 @@ impl Modify for SharedProblems {
             let operations =
                 [&mut item.get, &mut item.head, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
-                add_shared_problems(operation, rate_limited);
+                add_shared_problems(path, operation, rate_limited);
             }
         }
     }
@@ -259,54 +268,162 @@ impl Modify for SharedProblems {
 const HASHING_OPERATIONS: [&str; 5] =
     ["register", "login", "updateCurrentUser", "deleteCurrentUser", "adminCreateUser"];
 
-fn add_shared_problems(operation: &mut Operation, rate_limited: bool) {
-    let hashes = operation.operation_id.as_deref().is_some_and(|id| HASHING_OPERATIONS.contains(&id));
+/// The tag of the operations that never meet the store's faults: the readiness probe answers its own 503, the rest
+/// answer from memory.
+const STORELESS_TAG: &str = "operations";
+
+fn add_shared_problems(path: &str, operation: &mut Operation, rate_limited: bool) {
+    let id = operation.operation_id.clone().unwrap_or_else(|| panic!("an operation on {path} has no operationId"));
+    let hashes = HASHING_OPERATIONS.contains(&id.as_str());
     let has_body = operation.request_body.is_some();
     let has_parameters = operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty());
     let needs_token = operation.security.as_ref().is_some_and(|security| !security.is_empty());
-    let admin_only =
-        operation.tags.as_ref().is_some_and(|tags| tags.iter().any(|tag| tag == "admin" || tag == "admin-v1"));
-    let mut add = |status: &str, description: &str| {
-        let mut response = ResponseBuilder::new()
-            .description(description)
-            .content("application/problem+json", Content::new(Some(Ref::from_schema_name("ProblemDocument"))));
-        if status == "401" {
-            response = response.header("www-authenticate", Header::new(String::schema()));
-        }
-        if status == "429" {
-            let mut retry_after = Header::new(i64::schema());
-            retry_after.description = Some("Seconds until a request is accepted again".to_owned());
-            response = response.header("retry-after", retry_after);
-        }
-        if status == "503" {
-            let mut retry_after = Header::new(i64::schema());
-            retry_after.description = Some("Seconds after which to try again".to_owned());
-            response = response.header("retry-after", retry_after);
-        }
-        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
+    let tags = operation.tags.clone().unwrap_or_default();
+    let admin_only = tags.iter().any(|tag| tag == "admin" || tag == "admin-v1");
+    let uses_store = !tags.iter().any(|tag| tag == STORELESS_TAG);
+    // Which parameter is refused, and why, differs with each route's parser: each declares its own 400.
+    assert!(
+        !has_parameters || operation.responses.responses.contains_key("400"),
+        "{id} takes parameters but declares no 400 for refusing them"
+    );
+    let mut add = |status: &str, description: &str, examples: &[(&str, Problem)]| {
+        add_problem(operation, status, description, examples);
     };
     if has_body {
-        add("400", "The body is not well-formed JSON");
-        add("408", "The body did not all arrive in time; the connection is closed");
-        add("413", "The body is larger than 16 KiB");
-        add("415", "The body is not sent as application/json");
-        add("422", "The body is not a JSON object, or fields are invalid (each is named in `errors`)");
-    } else if has_parameters {
-        add("400", "A path or query parameter is malformed or out of range (each is named in `errors`)");
+        add("400", "The body is not well-formed JSON", &[("malformed-json", malformed_json())]);
+        add(
+            "408",
+            "The body did not all arrive in time, and the connection is closed",
+            &[("request-timeout", Problem::request_timeout())],
+        );
+        let too_large = JsonPayloadError::Overflow { limit: crate::MAX_JSON_BYTES };
+        add("413", "The body is larger than 16 KiB", &[("payload-too-large", errors::json_error(too_large))]);
+        add(
+            "415",
+            "The body is not sent as application/json",
+            &[("unsupported-media-type", errors::json_error(JsonPayloadError::ContentType))],
+        );
+        add(
+            "422",
+            "The body is not a JSON object, or fields are invalid (each is named in `errors`)",
+            &[("not-an-object", errors::not_an_object())],
+        );
     }
     if needs_token {
-        add("401", "No bearer token, or one that is invalid, expired or of an ended session");
+        add(
+            "401",
+            "No bearer token, or one that is invalid, expired or of an ended session",
+            &[("missing-token", errors::missing_token()), ("invalid-token", AuthenticateError::ExpiredToken.into())],
+        );
     }
     if admin_only {
-        add("403", "The signed-in user is not an admin");
+        add("403", "The signed-in user is not an admin", &[("not-an-admin", NotAnAdmin.into())]);
     }
     if rate_limited {
-        add("429", "Too many requests from this address (or, on sign-in, too many failures for this account)");
+        add(
+            "429",
+            "Too many requests from this address",
+            &[("address-rate-limited", rate_limit::too_many_from_address(EXAMPLE_WAIT_SECS))],
+        );
     }
     if hashes {
-        add("503", "The password hashers' queue is full; nothing was done; try again after `Retry-After`");
+        add(
+            "503",
+            "The password hashers' queue is full, so nothing was done (try again after `Retry-After`)",
+            &[("busy", errors::busy())],
+        );
     }
-    add("500", "An unexpected fault; the body names the request id it was logged under");
+    if uses_store {
+        add(
+            "503",
+            "The database is out of reach or refuses writes (try again after `Retry-After`)",
+            &[("store-unavailable", errors::store_unavailable())],
+        );
+    }
+    add(
+        "500",
+        "An unexpected fault; the body names the request id it was logged under",
+        &[("internal-error", Problem::unexpected_fault(Some("5f0c3e9a7b1d4e62a8c4f1b2d3e4a5b6")))],
+    );
+}
+
+/// How long the document's examples of a 429 say to wait.
+pub(crate) const EXAMPLE_WAIT_SECS: i64 = 30;
+
+fn malformed_json() -> Problem {
+    let error = serde_json::from_str::<serde_json::Value>(r#"{"email": "#).expect_err("not JSON");
+    errors::json_error(JsonPayloadError::Deserialize(error))
+}
+
+/// The problem as the service sends it, for an example in the document: built by the code that answers, so the
+/// two cannot drift.
+pub(crate) fn sent(problem: impl Into<Problem>) -> serde_json::Value {
+    serde_json::to_value(problem.into()).expect("a problem serialises")
+}
+
+/// The problem a refused input gets, for an example in the document: `refused(object_id("42"))`.
+pub(crate) fn refused<T>(outcome: Result<T, Problem>) -> serde_json::Value {
+    match outcome {
+        Err(problem) => sent(problem),
+        Ok(_) => panic!("an example of a refused input was accepted"),
+    }
+}
+
+/// [`EXAMPLE_WAIT_SECS`], for the examples of a locked account.
+pub(crate) fn example_wait() -> chrono::Duration {
+    chrono::Duration::seconds(EXAMPLE_WAIT_SECS)
+}
+
+/// Adds a shared problem to an operation's response for `status`. A response the handler declared keeps its own
+/// description and examples, and gains this one's (the handler states what is particular to the route, the shared
+/// rule what it has in common with others); headers the service sends with the problem are declared alongside.
+fn add_problem(operation: &mut Operation, status: &str, description: &str, examples: &[(&str, Problem)]) {
+    let id = operation.operation_id.as_deref().unwrap_or_default();
+    let response = match operation.responses.responses.entry(status.to_owned()) {
+        Entry::Vacant(entry) => entry.insert(Response::new(description).into()),
+        Entry::Occupied(entry) => {
+            let response = entry.into_mut();
+            if let RefOr::T(response) = response {
+                response.description = format!("{}; or {}", response.description, lowercase_first(description));
+            }
+            response
+        }
+    };
+    let RefOr::T(response) = response else { panic!("{id} {status}: a response by reference") };
+    let content = response
+        .content
+        .entry(PROBLEM_JSON.to_owned())
+        .or_insert_with(|| Content::new(Some(Ref::from_schema_name("ProblemDocument"))).into());
+    let RefOr::T(content) = content else { panic!("{id} {status}: content by reference") };
+    for (name, problem) in examples {
+        let example = ExampleBuilder::new().value(Some(sent(problem.clone()))).build();
+        let clash = content.examples.insert((*name).to_owned(), example.into());
+        assert!(clash.is_none(), "{id} {status}: two examples named {name}");
+        for (header, _) in problem.error_response().headers() {
+            let Some(what) = HEADERS.iter().find_map(|(name, what)| (header == name).then_some(*what)) else {
+                continue;
+            };
+            let schema = if *header == RETRY_AFTER { i64::schema() } else { String::schema() };
+            let mut declared = Header::new(schema);
+            declared.description = Some(what.to_owned());
+            response.headers.entry(header.as_str().to_owned()).or_insert(declared.into());
+        }
+    }
+}
+
+/// The headers a problem response may carry that the document declares, with what each says.
+const HEADERS: [(HeaderName, &str); 2] =
+    [(WWW_AUTHENTICATE, "Bearer challenge"), (RETRY_AFTER, "Seconds after which to try again")];
+
+/// `Too many…` becomes `too many…`, to follow a `; or`; `JSON…` stays.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => {
+            first.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text.to_owned(),
+    }
 }
 
 /// The document, as generated from the annotations.
@@ -360,4 +477,109 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, serves_metrics: bool) {
             "/docs",
             web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header((LOCATION, "/docs/")).finish() }),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+    /// Every operation of the served document, as `(method path, operation)`.
+    fn operations(document: &Value) -> Vec<(String, &Value)> {
+        let paths = document["paths"].as_object().expect("paths");
+        let operations: Vec<_> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                METHODS
+                    .iter()
+                    .filter_map(move |method| Some((format!("{} {path}", method.to_uppercase()), item.get(*method)?)))
+            })
+            .collect();
+        assert!(operations.len() > 20, "{} operations", operations.len());
+        operations
+    }
+
+    #[test]
+    fn every_operation_has_a_one_line_summary() {
+        let document = document_json();
+        for (operation, body) in operations(&document) {
+            let summary = body["summary"].as_str().unwrap_or_default();
+            // A doc comment without its blank line after the first paragraph makes the whole of it the summary.
+            assert!(
+                !summary.is_empty() && summary.len() <= 80 && !summary.contains('\n'),
+                "{operation}: summary {summary:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_response_has_examples_of_its_own_status() {
+        let document = document_json();
+        let mut examples_seen = 0;
+        for (operation, body) in operations(&document) {
+            for (status, response) in body["responses"].as_object().expect("responses") {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let at = format!("{operation} {status}");
+                let content = &response["content"][PROBLEM_JSON];
+                assert!(content["schema"].is_object(), "{at}: no problem schema");
+                assert!(
+                    content.get("example").is_none(),
+                    "{at}: an `example`; named `examples` only, so rules can add to them"
+                );
+                let examples = content["examples"].as_object().filter(|examples| !examples.is_empty());
+                let examples = examples.unwrap_or_else(|| panic!("{at}: no example"));
+                for (name, example) in examples {
+                    let problem = &example["value"];
+                    assert_eq!(problem["status"].to_string(), *status, "{at} {name}: {problem}");
+                    let kind = problem["type"].as_str().unwrap_or_default();
+                    assert!(
+                        kind.starts_with("/problems/") && kind.len() > "/problems/".len(),
+                        "{at} {name}: {problem}"
+                    );
+                    assert!(problem["title"].is_string() && problem["detail"].is_string(), "{at} {name}: {problem}");
+                    let waits =
+                        ["too-many-attempts", "busy", "store-unavailable"].contains(&&kind["/problems/".len()..]);
+                    if waits {
+                        assert!(response["headers"]["retry-after"].is_object(), "{at} {name}: no Retry-After");
+                    }
+                    examples_seen += 1;
+                }
+                if status == "401" {
+                    assert!(response["headers"]["www-authenticate"].is_object(), "{at}: no WWW-Authenticate");
+                }
+            }
+        }
+        assert!(examples_seen > 100, "{examples_seen} examples");
+    }
+
+    #[test]
+    fn a_status_with_several_causes_shows_each() {
+        let document = document_json();
+        let names = |pointer: &str| -> Vec<String> {
+            let examples = document.pointer(pointer).and_then(Value::as_object);
+            examples.unwrap_or_else(|| panic!("no examples at {pointer}")).keys().cloned().collect()
+        };
+        let at = |path: &str, method: &str, status: &str| {
+            format!(
+                "/paths/{}/{method}/responses/{status}/content/application~1problem+json/examples",
+                path.replace('/', "~1")
+            )
+        };
+        assert_eq!(names(&at("/auth/register", "post", "409")), ["account-deleted", "email-taken", "username-taken"]);
+        assert_eq!(names(&at("/auth/register", "post", "503")), ["busy", "store-unavailable"]);
+        assert_eq!(names(&at("/auth/login", "post", "429")), ["account-locked", "address-rate-limited"]);
+        assert_eq!(names(&at("/api/users/{id}", "delete", "403")), ["not-an-admin", "reauthentication-required"]);
+        assert_eq!(names(&at("/api/users/{id}", "put", "400")), ["invalid-parameters", "malformed-json"]);
+        let description = document.pointer("/paths/~1auth~1login/post/responses/429/description").unwrap();
+        assert_eq!(
+            description,
+            "Too many failed sign-ins in a row: the account refuses sign-ins for a while; or too many requests from \
+             this address"
+        );
+    }
 }

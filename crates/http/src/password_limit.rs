@@ -39,12 +39,17 @@ impl PasswordWorkLimiter {
             let wait = empty.wait_time_from(DefaultClock::default().now());
             metrics::counter!("password_work_limited_total").increment(1);
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            Problem::too_many_requests(
-                "too many password changes or checks for this account; try again after the time in Retry-After",
-                i64::try_from(seconds).unwrap_or(i64::MAX),
-            )
+            too_much_password_work(i64::try_from(seconds).unwrap_or(i64::MAX))
         })
     }
+}
+
+/// What a request beyond its user's budget of password hashes gets: 429, to wait `retry_after_secs`.
+pub(crate) fn too_much_password_work(retry_after_secs: i64) -> Problem {
+    Problem::too_many_requests(
+        "too many password changes or checks for this account; try again after the time in Retry-After",
+        retry_after_secs,
+    )
 }
 
 #[cfg(test)]

@@ -131,8 +131,13 @@ impl Problem {
     /// 500: the cause goes to the log (inside the request's span, so with its request id), never to the client.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %cause, "request failed on an unexpected fault");
+        Self::unexpected_fault(RequestId::current().as_ref().map(RequestId::as_str))
+    }
+
+    /// The 500 a client gets, naming the id its fault was logged under; [`Problem::internal`] logs the cause first.
+    pub(crate) fn unexpected_fault(request_id: Option<&str>) -> Self {
         Self {
-            request_id: RequestId::current().map(|id| id.as_str().into()),
+            request_id: request_id.map(Into::into),
             ..Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal-error",

@@ -214,6 +214,12 @@ impl AuthRateLimiter {
     }
 }
 
+/// What a request beyond its address's budget gets: 429, to wait `retry_after_secs`.
+pub(crate) fn too_many_from_address(retry_after_secs: i64) -> Problem {
+    let detail = "too many requests from this address; try again after the time in Retry-After";
+    Problem::too_many_requests(detail, retry_after_secs)
+}
+
 /// Middleware: a request to `/auth/*` beyond its address's budget gets 429 with `Retry-After` and goes no further;
 /// other requests, and every request when no [`AuthRateLimiter`] is registered as app data, pass untouched. The client
 /// is the request's [`ClientOrigin`].
@@ -229,8 +235,7 @@ pub async fn limit_auth_requests(
         if let Err(wait) = limiter.check(&client) {
             metrics::counter!("auth_rate_limited_total").increment(1);
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let detail = "too many requests from this address; try again after the time in Retry-After";
-            let problem = Problem::too_many_requests(detail, i64::try_from(seconds).unwrap_or(i64::MAX));
+            let problem = too_many_from_address(i64::try_from(seconds).unwrap_or(i64::MAX));
             return Ok(request.into_response(problem.error_response()));
         }
     }

@@ -48,6 +48,8 @@ impl From<PublishedKey> for PublicJwk {
     }
 }
 
+/// Token verification keys (JWKS)
+///
 /// The keys that verify access tokens: the one signing now and those still trusted from before a rotation. Empty
 /// when the service signs with a shared HS256 secret, which is never published.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", operation_id = "jwks",

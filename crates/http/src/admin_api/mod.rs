@@ -6,15 +6,18 @@ mod dto;
 use actix_web::http::header::LOCATION;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
-use users_app::{Adapters, UserService};
+use users_app::{
+    Adapters, ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, ReplaceUserError, UserService,
+};
 use users_domain::UserId;
 use users_ports::PageRequest;
 
 use crate::body::JsonObject;
+use crate::errors::query_error;
 use crate::extractors::Admin;
 use crate::no_store_json;
-use crate::openapi::ProblemDocument;
-use crate::password_limit::PasswordWorkLimiter;
+use crate::openapi::{EXAMPLE_WAIT_SECS, ProblemDocument, refused, sent};
+use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
 use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse, UserResponse};
@@ -43,8 +46,16 @@ fn user_id(raw: &str) -> Result<UserId, Problem> {
     })
 }
 
+/// `query` as the list route reads it, for the document's example of a refused one.
+fn list_query(query: &str) -> Result<(u64, u32), Problem> {
+    web::Query::<ListQuery>::from_query(query).map_err(query_error)?.into_inner().parse()
+}
+
+/// List users, a page at a time
 #[utoipa::path(get, path = "/api/users", tag = "admin-v1", operation_id = "adminListUsers", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of users", body = UserPageResponse)))]
+    responses((status = 200, description = "A page of users", body = UserPageResponse),
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(list_query("page=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (page, limit) = query.into_inner().parse()?;
     // A page far past the end is empty, not an overflow.
@@ -55,21 +66,30 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
     Ok(no_store_json(StatusCode::OK, UserPageResponse { data, page, limit, total: found.total, total_pages }))
 }
 
+/// Get a user
 #[utoipa::path(get, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminGetUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserResponse),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(GetUserError::NotFound))))))))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
     let user = service.get_user(&admin.admin, id).await?;
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }
 
+/// Create a user
+///
+/// With the given roles (`user` when none are given). The new user is not signed in.
 #[utoipa::path(post, path = "/api/users", tag = "admin-v1", operation_id = "adminCreateUser", security(("bearer" = [])), request_body = CreateUserRequest,
     responses((status = 201, description = "The created user", body = UserResponse,
                headers(("location" = String, description = "/api/users/{id}"))),
-              (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("email-taken" = (value = json!(sent(CreateUserError::EmailTaken)))))),
               (status = 429, description = "Too many passwords hashed for this admin in a short time", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
+               examples(("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
 async fn create_user<A: Adapters>(
     service: Service<A>,
     admin: Admin<A>,
@@ -85,10 +105,20 @@ async fn create_user<A: Adapters>(
     Ok(response)
 }
 
+/// Replace a user
+///
+/// Every field is replaced; the roles only when `roleIds` is given.
 #[utoipa::path(put, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminReplaceUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")), request_body = ReplaceUserRequest,
     responses((status = 200, description = "The replaced user", body = UserResponse),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "Email taken, or the last admin would lose the role", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 403, description = "A new email for the admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(ReplaceUserError::ReauthenticationRequired)))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(ReplaceUserError::NotFound)))))),
+              (status = 409, description = "Email taken, or the last admin would lose the role", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("email-taken" = (value = json!(sent(ReplaceUserError::EmailTaken)))),
+                        ("last-admin" = (value = json!(sent(ReplaceUserError::LastAdmin))))))))]
 async fn replace_user<A: Adapters>(
     service: Service<A>,
     admin: Admin<A>,
@@ -101,25 +131,37 @@ async fn replace_user<A: Adapters>(
     Ok(no_store_json(StatusCode::OK, UserResponse::from(user)))
 }
 
+/// Delete a user
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminDeleteUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user and their sessions are gone"),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(DeleteUserError::ReauthenticationRequired)))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(DeleteUserError::NotFound)))))),
+              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("last-admin" = (value = json!(sent(DeleteUserError::LastAdmin))))))))]
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
     service.delete_user(&admin.admin, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Lift a user's sign-in locks
 #[utoipa::path(delete, path = "/api/users/{id}/lockout", tag = "admin-v1", operation_id = "adminClearLockout", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user's failed sign-ins are forgotten and every lock they caused, from every network, is lifted"),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(ClearLockoutError::NotFound))))))))]
 async fn clear_lockout<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
     service.clear_lockout(&admin.admin, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// List the roles
 #[utoipa::path(get, path = "/api/roles", tag = "admin-v1", operation_id = "adminListRoles", security(("bearer" = [])),
     responses((status = 200, description = "Every role", body = Vec<RoleResponse>)))]
 async fn list_roles<A: Adapters>(service: Service<A>, admin: Admin<A>) -> Handled {

@@ -6,15 +6,19 @@ pub(crate) use dto::RoleName;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
-use users_app::{Adapters, CurrentPassword, Reauthentication, UserService};
+use users_app::{
+    Adapters, CurrentPassword, DeleteAccountError, DeleteUserError, GetUserError, LoginError, LogoutError,
+    Reauthentication, RefreshError, RegisterError, UpdateProfileError, UserService,
+};
 use users_domain::ObjectId;
 use users_ports::PageRequest;
 
 use crate::body::{JsonObject, OptionalJsonObject};
+use crate::errors::query_error;
 use crate::extractors::{Admin, Authenticated};
 use crate::no_store_json;
-use crate::openapi::ProblemDocument;
-use crate::password_limit::PasswordWorkLimiter;
+use crate::openapi::{EXAMPLE_WAIT_SECS, ProblemDocument, example_wait, refused, sent};
+use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::rate_limit::ClientOrigin;
 use crate::routes::Endpoint;
@@ -42,9 +46,15 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     ]
 }
 
+/// Sign up
+///
+/// Creates an account and signs it in: the answer holds its first token pair.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", operation_id = "register", request_body = RegisterRequest,
     responses((status = 201, description = "Signed up and signed in", body = SignedInResponse),
-              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 409, description = "Email or username taken, or the new account was deleted by an admin before it could be signed in", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("email-taken" = (value = json!(sent(RegisterError::EmailTaken)))),
+                        ("username-taken" = (value = json!(sent(RegisterError::UsernameTaken)))),
+                        ("account-deleted" = (value = json!(sent(RegisterError::DeletedAtOnce))))))))]
 async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
     let registration = body.0.parse()?;
     let signed_in = service.register(registration).await?;
@@ -54,63 +64,82 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
 /// The `outcome` label of `logins_total`, every value it takes.
 pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", "locked", "busy", "error"];
 
+/// Sign in
+///
+/// With the email or the username, and the password; the answer holds a new session's token pair.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = SignedInResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("www-authenticate" = String, description = "Bearer challenge"))),
-              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while; or too many requests from this address", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")))))]
+               headers(("www-authenticate" = String, description = "Bearer challenge")),
+               examples(("invalid-credentials" = (value = json!(sent(LoginError::InvalidCredentials)))))),
+              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),
+               examples(("account-locked" = (value = json!(sent(LoginError::Locked { retry_after: example_wait() }))))))))]
 async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
     let outcome = match body.0.parse()? {
         LoginInput::Credentials(identifier, password) => service.login(identifier, password, &client.0.network()).await,
         // Input no account can match is refused, and counted, exactly like a wrong password.
-        LoginInput::Impossible => Err(users_app::LoginError::InvalidCredentials),
+        LoginInput::Impossible => Err(LoginError::InvalidCredentials),
     };
     let [success, invalid_credentials, locked, busy, error] = LOGIN_OUTCOMES;
     let label = match &outcome {
         Ok(_) => success,
-        Err(users_app::LoginError::InvalidCredentials) => invalid_credentials,
-        Err(users_app::LoginError::Locked { .. }) => locked,
-        Err(users_app::LoginError::Busy) => busy,
-        Err(users_app::LoginError::Unexpected(_)) => error,
+        Err(LoginError::InvalidCredentials) => invalid_credentials,
+        Err(LoginError::Locked { .. }) => locked,
+        Err(LoginError::Busy) => busy,
+        Err(LoginError::Unexpected(_)) => error,
     };
     metrics::counter!("logins_total", "outcome" => label).increment(1);
     Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
 }
 
+/// Exchange a refresh token for a new token pair
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshTokens", request_body = RefreshTokenRequest,
     responses((status = 200, description = "A new token pair; the presented refresh token is used up (presented again within 10 seconds, it gets this same pair)", body = dto::TokenPairResponse),
               (status = 401, description = "Unknown, expired or revoked refresh token, or one used more than 10 seconds ago (such reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
+               headers(("www-authenticate" = String, description = "Bearer challenge")),
+               examples(("invalid-refresh-token" = (value = json!(sent(RefreshError::InvalidToken))))))))]
 async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
     let tokens = service.refresh(&refresh_token).await?;
     Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
 }
 
+/// Sign out: end the session of a refresh token
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", request_body = RefreshTokenRequest,
     responses((status = 204, description = "The session of this refresh token has ended"),
               (status = 401, description = "Unknown refresh token", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("www-authenticate" = String, description = "Bearer challenge")))))]
+               headers(("www-authenticate" = String, description = "Bearer challenge")),
+               examples(("invalid-refresh-token" = (value = json!(sent(LogoutError::InvalidToken))))))))]
 async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
     service.logout(&refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The signed-in user's profile
 #[utoipa::path(get, path = "/users/current", tag = "profile", operation_id = "getCurrentUser", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = ProfileResponse)))]
 async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(auth.current.user)))
 }
 
+/// Update the signed-in user's profile
+///
+/// Only the fields sent change; `null` clears an optional one. A new email or password needs proof of presence.
 #[utoipa::path(put, path = "/users/current", tag = "profile", operation_id = "updateCurrentUser", security(("bearer" = [])), request_body = UpdateProfileRequest,
     responses((status = 200, description = "The updated user", body = ProfileResponse),
-              (status = 403, description = "A new password or email without proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json"),
+              (status = 403, description = "A new password or email without proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(UpdateProfileError::ReauthenticationRequired)))))),
+              (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(UpdateProfileError::AccountGone)))))),
+              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("email-taken" = (value = json!(sent(UpdateProfileError::EmailTaken)))),
+                        ("username-taken" = (value = json!(sent(UpdateProfileError::UsernameTaken)))))),
               (status = 429, description = "Too many wrong passwords for this account from this network, or too many password changes", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
+               examples(("account-locked" = (value = json!(sent(UpdateProfileError::Locked { retry_after: example_wait() })))),
+                        ("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
 async fn update_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
@@ -127,12 +156,19 @@ async fn update_current_user<A: Adapters>(
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
+/// Delete the signed-in user's account
+///
+/// The account and all its sessions end. Needs proof of presence.
 #[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])), request_body(content = Option<DeleteAccountRequest>, description = "Optional: the password typed again, needed unless the session signed in within the last few minutes"),
     responses((status = 204, description = "The account and its sessions are gone"),
-              (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 429, description = "Too many wrong passwords for this account from this network", body = ProblemDocument, content_type = "application/problem+json",
-               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")))))]
+              (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(DeleteAccountError::ReauthenticationRequired)))))),
+              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("last-admin" = (value = json!(sent(DeleteAccountError::LastAdmin)))))),
+              (status = 429, description = "Too many wrong passwords for this account from this network, or too many passwords checked for it", body = ProblemDocument, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
+               examples(("account-locked" = (value = json!(sent(DeleteAccountError::Locked { retry_after: example_wait() })))),
+                        ("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
 async fn delete_current_user<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
@@ -149,8 +185,11 @@ async fn delete_current_user<A: Adapters>(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// List users, a page at a time
 #[utoipa::path(get, path = "/users/", tag = "admin", operation_id = "listUsers", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of users", body = UserListResponse)))]
+    responses((status = 200, description = "A page of users", body = UserListResponse),
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(list_query("limit=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (offset, limit) = query.into_inner().parse()?;
     let page = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
@@ -158,8 +197,11 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
     Ok(no_store_json(StatusCode::OK, UserListResponse { data, total: page.total, limit, offset }))
 }
 
+/// List users, a page at a time (`GET /users/` without its slash)
 #[utoipa::path(get, path = "/users", tag = "admin", operation_id = "listUsersWithoutSlash", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "The same as `GET /users/`", body = UserListResponse)))]
+    responses((status = 200, description = "The same as `GET /users/`", body = UserListResponse),
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(list_query("limit=0")))))))))]
 async fn list_users_without_slash<A: Adapters>(
     service: Service<A>,
     admin: Admin<A>,
@@ -168,25 +210,41 @@ async fn list_users_without_slash<A: Adapters>(
     list_users(service, admin, query).await
 }
 
+/// `query` as the list routes read it, for the document's example of a refused one.
+fn list_query(query: &str) -> Result<(u64, u32), Problem> {
+    web::Query::<ListQuery>::from_query(query).map_err(query_error)?.into_inner().parse()
+}
+
 fn object_id(raw: &str) -> Result<ObjectId, Problem> {
     ObjectId::parse(raw).map_err(|error| {
         Problem::invalid_parameters(vec![FieldError { field: "userId".to_owned(), message: error.to_string() }])
     })
 }
 
+/// Get a user by ObjectId
 #[utoipa::path(get, path = "/users/{userId}", tag = "admin", operation_id = "getUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 200, description = "The user", body = ProfileResponse),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an ObjectId", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(object_id("42"))))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(GetUserError::NotFound))))))))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;
     let user = service.get_user(&admin.admin, id).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
+/// Delete a user by ObjectId
 #[utoipa::path(delete, path = "/users/{userId}", tag = "admin", operation_id = "deleteUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 204, description = "The user and their sessions are gone"),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json"),
-              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json")))]
+              (status = 400, description = "The user id is not an ObjectId", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(object_id("42"))))))),
+              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(DeleteUserError::ReauthenticationRequired)))))),
+              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(DeleteUserError::NotFound)))))),
+              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json",
+               examples(("last-admin" = (value = json!(sent(DeleteUserError::LastAdmin))))))))]
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;
     service.delete_user(&admin.admin, id).await?;
