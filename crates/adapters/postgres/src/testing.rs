@@ -6,7 +6,7 @@
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::{PgStore, run_migrations};
+use crate::{PgOptions, PgStore, run_migrations};
 
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -53,8 +53,18 @@ impl TestDatabase {
         &self.url
     }
 
+    /// The database's URL with `params` (`key=value&…`) added to its query.
+    pub fn url_with(&self, params: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{params}", self.url)
+    }
+
     pub fn store(&self) -> PgStore {
-        PgStore::new(&self.url, 8).expect("test pool")
+        self.store_with(&PgOptions { max_connections: 8, ..PgOptions::default() })
+    }
+
+    pub fn store_with(&self, options: &PgOptions) -> PgStore {
+        PgStore::new(&self.url, options).expect("test pool")
     }
 
     /// A direct connection, for tests that look at the rows behind the repositories' backs.
