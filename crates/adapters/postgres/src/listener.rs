@@ -78,6 +78,9 @@ enum Lost {
 /// Starts listening on the current Tokio runtime, if there is one (without, the cache never remembers anything).
 /// The task holds the cache weakly: it ends soon after the store and its repositories are gone.
 pub(crate) fn start(connector: Connector, max_lag: Duration, cache: &Arc<SignedInCache>) {
+    // Both gauges exist from the first scrape on, before the listener first connects.
+    metrics::gauge!("store_change_notifications_up").set(0.0);
+    metrics::gauge!("store_change_feed_lag_seconds").set(cache.lag().as_secs_f64());
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(listen(connector, max_lag, Arc::downgrade(cache)));
     }
