@@ -73,8 +73,8 @@ pub struct DatabaseSettings {
     /// Milliseconds one operation of a request may wait on the database in all (a free connection, connecting, its
     /// queries) before the request answers 503: a frozen network path reaches no server-side timeout (PostgreSQL).
     pub operation_timeout_ms: u64,
-    /// Seconds of silence before TCP keepalive probes start; a peer silent about twice as long is given up
-    /// (PostgreSQL).
+    /// Seconds of silence before TCP keepalive probes start; a peer silent about twice as long is given up; 0 turns
+    /// keepalives off (PostgreSQL).
     pub tcp_keepalive_secs: u64,
     /// Milliseconds `/health/ready` waits for the database before answering 503 (both stores).
     pub ready_timeout_ms: u64,

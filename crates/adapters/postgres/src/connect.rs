@@ -68,7 +68,7 @@ pub enum ConnectSetupError {
 pub(crate) struct ConnectOptions {
     pub(crate) connect_timeout: Duration,
     /// Idle time before the first keepalive probe; a dead peer is given up after three more intervals of a third
-    /// of it, and data left unacknowledged that long ends the connection too (`TCP_USER_TIMEOUT`).
+    /// of it, and data left unacknowledged that long ends the connection too (`TCP_USER_TIMEOUT`). Zero: none.
     pub(crate) tcp_keepalive: Duration,
     /// Zero: none (the server's own setting applies).
     pub(crate) statement_timeout: Duration,
@@ -104,12 +104,18 @@ impl Connector {
                 SslMode::Prefer => DriverSslMode::Prefer,
                 SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverSslMode::Require,
             })
-            .connect_timeout(options.connect_timeout)
-            .keepalives(true)
-            .keepalives_idle(options.tcp_keepalive)
-            .keepalives_interval(options.tcp_keepalive / 3)
-            .keepalives_retries(3)
-            .tcp_user_timeout(options.tcp_keepalive);
+            .connect_timeout(options.connect_timeout);
+        // Zero turns keepalives off (the kernel refuses a zero idle time).
+        if options.tcp_keepalive.is_zero() {
+            config.keepalives(false);
+        } else {
+            config
+                .keepalives(true)
+                .keepalives_idle(options.tcp_keepalive)
+                .keepalives_interval((options.tcp_keepalive / 3).max(Duration::from_secs(1)))
+                .keepalives_retries(3)
+                .tcp_user_timeout(options.tcp_keepalive);
+        }
         if config.get_application_name().is_none() {
             config.application_name(options.application_name);
         }
