@@ -1,7 +1,9 @@
 //! Liveness and readiness probes, and the Prometheus metrics.
 
+use std::time::Duration;
+
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use users_app::{Adapters, UserService};
@@ -22,6 +24,15 @@ pub(crate) struct HealthResponse {
 use crate::routes::Endpoint;
 
 pub(crate) const METRICS_PATH: &str = "/metrics";
+
+/// How long `/health/ready` waits for the store before answering 503, as app data
+/// (`App::app_data(ReadyDeadline(…))`). An orchestrator's probe has a timeout of its own: a probe that hangs past it
+/// says nothing about why, and one that hangs forever holds a connection per probe.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyDeadline(pub Duration);
+
+/// Without a [`ReadyDeadline`] in the app data.
+const DEFAULT_READY_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The probes.
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
@@ -71,9 +82,12 @@ async fn live_head() -> HttpResponse {
 #[utoipa::path(head, path = "/health/ready", tag = "operations", operation_id = "readyHead",
     responses((status = 200, description = "The database answers"),
               (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json",
-               examples(("not-ready" = (value = json!(sent(not_ready()))))))))]
-async fn ready_head<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
-    ready(service).await
+               examples(("not-ready" = (value = json!(sent(not_ready(UNREACHABLE)))))))))]
+async fn ready_head<A: Adapters>(
+    request: HttpRequest,
+    service: web::Data<UserService<A>>,
+) -> Result<HttpResponse, Problem> {
+    ready(request, service).await
 }
 
 /// Readiness probe
@@ -82,17 +96,24 @@ async fn ready_head<A: Adapters>(service: web::Data<UserService<A>>) -> Result<H
 #[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "ready",
     responses((status = 200, description = "The database answers", body = HealthResponse),
               (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json",
-               examples(("not-ready" = (value = json!(sent(not_ready()))))))))]
-async fn ready<A: Adapters>(service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
-    match service.check_ready().await {
-        Ok(()) => Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))),
-        Err(error) => {
+               examples(("not-ready" = (value = json!(sent(not_ready(UNREACHABLE)))))))))]
+async fn ready<A: Adapters>(request: HttpRequest, service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
+    let deadline = request.app_data::<ReadyDeadline>().map_or(DEFAULT_READY_DEADLINE, |deadline| deadline.0);
+    match tokio::time::timeout(deadline, service.check_ready()).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness check failed");
-            Err(not_ready())
+            Err(not_ready(UNREACHABLE))
+        }
+        Err(_elapsed) => {
+            tracing::warn!(?deadline, "readiness check failed: the database did not answer in time");
+            Err(not_ready("the database did not answer in time"))
         }
     }
 }
 
-fn not_ready() -> Problem {
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Service unavailable", "the database is not reachable")
+const UNREACHABLE: &str = "the database is not reachable";
+
+fn not_ready(detail: &'static str) -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Service unavailable", detail)
 }

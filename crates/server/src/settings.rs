@@ -65,6 +65,27 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: usize,
+    /// Milliseconds a request waits for a free pooled connection when all are busy (PostgreSQL).
+    pub pool_wait_timeout_ms: u64,
+    /// Milliseconds opening a connection (TCP, TLS, authentication) may take (PostgreSQL).
+    pub connect_timeout_ms: u64,
+    /// Milliseconds the check of a pooled connection before its reuse may take (PostgreSQL).
+    pub recycle_timeout_ms: u64,
+    /// The server cancels a statement running longer (`statement_timeout`, set per connection); 0 leaves the
+    /// server's own (PostgreSQL).
+    pub statement_timeout_ms: u64,
+    /// Milliseconds one operation of a request may wait on the database in all (a free connection, connecting, its
+    /// queries) before the request answers 503: a frozen network path reaches no server-side timeout (PostgreSQL).
+    pub operation_timeout_ms: u64,
+    /// Seconds of silence before TCP keepalive probes start; a peer silent about twice as long is given up; 0 turns
+    /// keepalives off (PostgreSQL).
+    pub tcp_keepalive_secs: u64,
+    /// Milliseconds `/health/ready` waits for the database before answering 503 (both stores).
+    pub ready_timeout_ms: u64,
+    /// Signed-in users are answered from memory only while the change listener has proven, at most this many
+    /// milliseconds ago, that it hears every change made elsewhere; past it they are read from the database
+    /// (PostgreSQL).
+    pub change_feed_max_lag_ms: u64,
 }
 
 /// How access tokens are signed.
@@ -146,6 +167,14 @@ impl Settings {
             .set_default("server.max_connections", 10_000)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
             .set_default("database.max_connections", 16)?
+            .set_default("database.pool_wait_timeout_ms", 3_000)?
+            .set_default("database.connect_timeout_ms", 3_000)?
+            .set_default("database.recycle_timeout_ms", 1_000)?
+            .set_default("database.statement_timeout_ms", 5_000)?
+            .set_default("database.operation_timeout_ms", 8_000)?
+            .set_default("database.tcp_keepalive_secs", 30)?
+            .set_default("database.ready_timeout_ms", 2_000)?
+            .set_default("database.change_feed_max_lag_ms", 1_000)?
             .set_default("auth.jwt_keys_dir", "data/jwt-keys")?
             .set_default("auth.jwt_secret_file", "data/jwt-secret")?
             .set_default("auth.access_token_ttl_secs", 15 * 60)?
@@ -185,6 +214,37 @@ fn comma_list(list: &str) -> Vec<String> {
 }
 
 impl DatabaseSettings {
+    /// The built-in defaults (those of [`Settings::load`]) for the database at `url`.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            pool_wait_timeout_ms: 3_000,
+            connect_timeout_ms: 3_000,
+            recycle_timeout_ms: 1_000,
+            statement_timeout_ms: 5_000,
+            operation_timeout_ms: 8_000,
+            tcp_keepalive_secs: 30,
+            ready_timeout_ms: 2_000,
+            change_feed_max_lag_ms: 1_000,
+        }
+    }
+
+    /// The PostgreSQL store's options from these settings.
+    pub fn postgres_options(&self) -> users_postgres::PgOptions {
+        use std::time::Duration;
+        users_postgres::PgOptions {
+            max_connections: self.max_connections,
+            pool_wait_timeout: Duration::from_millis(self.pool_wait_timeout_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            recycle_timeout: Duration::from_millis(self.recycle_timeout_ms),
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms),
+            operation_timeout: Duration::from_millis(self.operation_timeout_ms),
+            tcp_keepalive: Duration::from_secs(self.tcp_keepalive_secs),
+            change_feed_max_lag: Duration::from_millis(self.change_feed_max_lag_ms),
+        }
+    }
+
     /// The URL with every password in it masked, for logs, messages and errors.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
@@ -201,6 +261,14 @@ impl std::fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("pool_wait_timeout_ms", &self.pool_wait_timeout_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("recycle_timeout_ms", &self.recycle_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("operation_timeout_ms", &self.operation_timeout_ms)
+            .field("tcp_keepalive_secs", &self.tcp_keepalive_secs)
+            .field("ready_timeout_ms", &self.ready_timeout_ms)
+            .field("change_feed_max_lag_ms", &self.change_feed_max_lag_ms)
             .finish()
     }
 }

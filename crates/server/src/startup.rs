@@ -19,8 +19,8 @@ use users_app::{
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
 use users_http::{
-    AuthRateLimiter, BodyDeadline, InvalidProxy, PasswordWorkLimiter, RateLimitPolicy, RequestSpan, TrustedProxies,
-    limit_auth_requests, limit_body_time, request_id_and_metrics,
+    AuthRateLimiter, BodyDeadline, InvalidProxy, PasswordWorkLimiter, RateLimitPolicy, ReadyDeadline, RequestSpan,
+    TrustedProxies, limit_auth_requests, limit_body_time, request_id_and_metrics,
 };
 use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
 use users_ports::{PasswordHashError, StoreError};
@@ -135,7 +135,7 @@ fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     let database = |error| database_error(settings, error);
     Ok(match StoreLocation::parse(&settings.database.url)? {
         StoreLocation::Postgres(url) => {
-            Store::Postgres(PgStore::new(&url, settings.database.max_connections).map_err(database)?)
+            Store::Postgres(PgStore::new(&url, &settings.database.postgres_options()).map_err(database)?)
         }
         StoreLocation::Sqlite(path) => Store::Sqlite(SqliteStore::new(&path).map_err(database)?),
     })
@@ -144,7 +144,9 @@ fn open_store(settings: &Settings) -> Result<Store, StartupError> {
 /// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.
 pub async fn migrate(settings: &Settings) -> Result<Vec<String>, StartupError> {
     let applied = match StoreLocation::parse(&settings.database.url)? {
-        StoreLocation::Postgres(url) => users_postgres::run_migrations(&url).await,
+        StoreLocation::Postgres(url) => {
+            users_postgres::run_migrations_with(&url, &settings.database.postgres_options()).await
+        }
         StoreLocation::Sqlite(path) => users_sqlite::run_migrations(&path).await,
     };
     applied.map_err(|error| database_error(settings, error))
@@ -273,6 +275,8 @@ impl Application {
         let port = bound.port();
         let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
         let limits = RequestLimits::from_settings(settings)?;
+        // The recorder first: the store sets gauges as it starts, which a recorder installed later would miss.
+        let _recorder = telemetry::metrics();
         let (server, housekeeping) = match open_store(settings)? {
             Store::Postgres(store) => {
                 let service = Arc::new(service::<OnPostgres>(store.users(), store.sessions(), settings)?);
@@ -423,8 +427,10 @@ fn serve<A: Adapters>(
     // The same time for the body as actix gives the head; 0 turns both off.
     let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
     let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
+    let ready_deadline = ReadyDeadline(StdDuration::from_millis(settings.database.ready_timeout_ms));
     let mut server = HttpServer::new(move || {
-        let mut app = App::new().app_data(limits.proxies.clone()).app_data(limits.password_work.clone());
+        let mut app =
+            App::new().app_data(limits.proxies.clone()).app_data(limits.password_work.clone()).app_data(ready_deadline);
         if let Some(rate_limiter) = &limits.auth {
             app = app.app_data(rate_limiter.clone());
         }

@@ -3,6 +3,7 @@
 //! `migrations/postgres`.
 
 mod backend;
+mod connect;
 mod listener;
 mod repositories;
 mod signed_in;
@@ -24,6 +25,7 @@ mod users;
 pub mod testing;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::RunQueryDsl as _;
 use diesel_async::AsyncPgConnection;
@@ -31,10 +33,65 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt as _;
 use users_ports::StoreError;
 
+use crate::connect::{ConnectOptions, Connector};
+pub use crate::connect::{ConnectSetupError, SslMode};
 pub use crate::repositories::{PgSessionRepository, PgUserRepository};
 use crate::signed_in::SignedInCache;
+
+/// How the store uses its database: how many connections, how long anything may take, and how stale the
+/// signed-in users it remembers may be.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    pub max_connections: usize,
+    /// How long a request waits for a free connection when all are busy.
+    pub pool_wait_timeout: Duration,
+    /// How long opening a connection (TCP, TLS, authentication) may take.
+    pub connect_timeout: Duration,
+    /// How long the check of a pooled connection before its reuse may take.
+    pub recycle_timeout: Duration,
+    /// The server cancels a statement that runs longer; zero leaves the server's setting.
+    pub statement_timeout: Duration,
+    /// The longest one operation of a request (waiting for a connection, connecting, its queries) may take before
+    /// the store answers "unavailable": a frozen network path reaches no server timeout, only this.
+    pub operation_timeout: Duration,
+    /// Idle time before TCP keepalive probes start; a peer silent for about twice as long is given up.
+    pub tcp_keepalive: Duration,
+    /// Signed-in users are answered from memory only while the change listener proved, at most this long ago,
+    /// that it hears every change; past it they are read from the database until it proves itself again.
+    pub change_feed_max_lag: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            pool_wait_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            recycle_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(8),
+            tcp_keepalive: Duration::from_secs(30),
+            change_feed_max_lag: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PgOptions {
+    fn connect_options(&self, application_name: &'static str) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: self.connect_timeout,
+            tcp_keepalive: self.tcp_keepalive,
+            statement_timeout: self.statement_timeout,
+            application_name,
+        }
+    }
+}
+
+/// How the pool's connections show in `pg_stat_activity`, unless the URL names them.
+const APPLICATION_NAME: &str = "users-server";
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 
@@ -43,6 +100,7 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/po
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     signed_in: Arc<SignedInCache>,
+    operation_timeout: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -54,16 +112,32 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Prepares a pool; connections are opened on first use. Within a Tokio runtime, also starts listening for the
     /// database's change notifications on a connection of its own; until that connection is up (and outside a
-    /// runtime, always) signed-in users are read on every request.
-    pub fn new(database_url: &str, max_connections: usize) -> Result<Self, StoreError> {
+    /// runtime, always) signed-in users are read on every request. A URL that cannot work (an unknown `sslmode`, an
+    /// unreadable `sslrootcert`) is an error here, before any connection is tried.
+    pub fn new(database_url: &str, options: &PgOptions) -> Result<Self, StoreError> {
+        let connector =
+            Connector::new(database_url, &options.connect_options(APPLICATION_NAME)).map_err(StoreError::new)?;
         let mut config = ManagerConfig::default();
         // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
         config.recycling_method = RecyclingMethod::Fast;
+        let pooled = connector.clone();
+        config.custom_setup = Box::new(move |_url| {
+            let connector = pooled.clone();
+            async move { connector.connect().await }.boxed()
+        });
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-        let pool = Pool::builder(manager).max_size(max_connections).build().map_err(StoreError::new)?;
-        let signed_in = Arc::new(SignedInCache::default());
-        listener::start(database_url, &signed_in);
-        Ok(Self { pool, signed_in })
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            // The timeouts need a runtime to measure them with.
+            .runtime(::deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(options.pool_wait_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.recycle_timeout))
+            .build()
+            .map_err(StoreError::new)?;
+        let signed_in = Arc::new(SignedInCache::new(options.change_feed_max_lag));
+        listener::start(connector.named(listener::APPLICATION_NAME), options.change_feed_max_lag, &signed_in);
+        Ok(Self { pool, signed_in, operation_timeout: options.operation_timeout })
     }
 
     /// Whether changes made elsewhere are being heard, so that signed-in users are remembered between requests.
@@ -72,11 +146,13 @@ impl PgStore {
     }
 
     pub fn users(&self) -> PgUserRepository {
-        PgUserRepository::new(users::DieselUserRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
+        let queries = users::DieselUserRepository::new(self.pool.clone());
+        PgUserRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
 
     pub fn sessions(&self) -> PgSessionRepository {
-        PgSessionRepository::new(sessions::DieselSessionRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
+        let queries = sessions::DieselSessionRepository::new(self.pool.clone());
+        PgSessionRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
 }
 
@@ -84,17 +160,26 @@ impl PgStore {
 /// bytes of "users-mg".
 const MIGRATION_LOCK: i64 = 0x7573_6572_732d_6d67;
 
-/// Applies the migrations that `database_url` has not seen yet, and returns their names.
+/// Applies the migrations that `database_url` has not seen yet, and returns their names; connects with the default
+/// [`PgOptions`].
+pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
+    run_migrations_with(database_url, &PgOptions::default()).await
+}
+
+/// Applies the migrations that `database_url` has not seen yet, and returns their names. The connection is made as
+/// the pool's are (TLS, connect timeout, keepalives), without the statement timeout: a migration may rightly take
+/// long.
 ///
 /// Instances started together take turns: each holds an advisory lock while it looks for pending migrations and
 /// applies them, so the next one finds none left instead of creating the same tables at the same time.
-pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, StoreError> {
-    let database_url = database_url.to_owned();
+pub async fn run_migrations_with(database_url: &str, options: &PgOptions) -> Result<Vec<String>, StoreError> {
+    let connector = Connector::new(database_url, &options.connect_options("users-server-migrations"))
+        .map_err(StoreError::new)?
+        .without_statement_timeout();
+    let connection = connector.connect().await.map_err(StoreError::new)?;
     // diesel's migration harness is synchronous: run it on a blocking thread through the async connection wrapper.
     tokio::task::spawn_blocking(move || {
-        let mut connection =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&database_url)
-                .map_err(StoreError::new)?;
+        let mut connection = AsyncConnectionWrapper::<AsyncPgConnection>::from(connection);
         lock_migrations(&mut connection)?;
         let applied = connection
             .run_pending_migrations(MIGRATIONS)

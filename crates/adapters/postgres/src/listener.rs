@@ -1,10 +1,12 @@
 //! Hears the database's notifications of changed users, roles and sessions (sent by the triggers of the
 //! `change_notifications` and `truncate_notifies` migrations, whoever made the change) on a connection of its own,
-//! and has the signed-in cache forget the users they name, or everyone. Every few seconds the listener notifies itself
-//! and waits for its own notification to come back: that proves the whole path works (a connection that died
-//! silently, or a pooler in transaction mode that does not pass notifications on, fails the proof). Until the first
-//! proof, and whenever one fails, the cache remembers nothing.
+//! and has the signed-in cache forget the users they name, or everyone. Several times per allowed lag the listener
+//! notifies itself and waits for its own notification to come back on the same connection: that proves the whole
+//! path works and that every change committed before the ping was heard (a connection that died silently or
+//! stalled, or a pooler in transaction mode that does not pass notifications on, fails the proof). The cache answers
+//! from memory only while the last proof is recent; a ping that does not come back at all ends the connection.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::pin;
 use std::sync::{Arc, Weak};
@@ -12,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use diesel::ConnectionError;
 use diesel::sql_types::Text;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use users_domain::UserId;
 
+use crate::connect::Connector;
 use crate::signed_in::SignedInCache;
 
 /// The channel the triggers notify, with the changed user's id as the payload, or [`EVERYONE`].
@@ -26,9 +29,13 @@ const EVERYONE: &str = "*";
 pub(crate) const APPLICATION_NAME: &str = "users-change-listener";
 /// The payload prefix of a listener's proof that notifications reach it; every listener sees every proof.
 const PING: &str = "ping ";
-const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long a listener's own notification may take to come back.
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pings go out this many times per allowed lag, so that a proof younger than the lag is nearly always at hand.
+const PINGS_PER_LAG: u32 = 3;
+/// How long a ping may go unanswered before the connection is given up and another one opened, at least. The
+/// cache stops answering from memory long before, once the lag is exceeded; this only decides when to reconnect.
+const STALLED_AFTER: Duration = Duration::from_secs(2);
+/// Pings awaited at once, at most; older ones are forgotten (a newer one proves more anyway).
+const MAX_PENDING: usize = 16;
 /// The wait before reconnecting doubles from the first to the last while the database stays out of reach.
 const RECONNECT_AFTER: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
@@ -62,47 +69,97 @@ enum Lost {
     Query(#[from] diesel::result::Error),
     #[error("the connection closed")]
     Closed,
-    #[error("a notification of its own did not come back within {HEARTBEAT_TIMEOUT:?}")]
-    Unresponsive,
+    #[error("a notification of its own did not come back within {0:?}")]
+    Unresponsive(Duration),
     #[error("the cache is gone")]
     Unneeded,
 }
 
 /// Starts listening on the current Tokio runtime, if there is one (without, the cache never remembers anything).
-/// The task holds the cache weakly: it ends at its next heartbeat after the store and its repositories are gone.
-pub(crate) fn start(database_url: &str, cache: &Arc<SignedInCache>) {
+/// The task holds the cache weakly: it ends soon after the store and its repositories are gone.
+pub(crate) fn start(connector: Connector, max_lag: Duration, cache: &Arc<SignedInCache>) {
+    // Both gauges exist from the first scrape on, before the listener first connects.
+    metrics::gauge!("store_change_notifications_up").set(0.0);
+    metrics::gauge!("store_change_feed_lag_seconds").set(cache.lag().as_secs_f64());
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(listen(database_url.to_owned(), Arc::downgrade(cache)));
+        runtime.spawn(listen(connector, max_lag, Arc::downgrade(cache)));
     }
 }
 
-async fn listen(database_url: String, cache: Weak<SignedInCache>) {
+async fn listen(connector: Connector, max_lag: Duration, cache: Weak<SignedInCache>) {
     let mut wait = RECONNECT_AFTER.0;
+    metrics::describe_gauge!("store_change_notifications_up", "1 while the change listener hears every change");
+    metrics::gauge!("store_change_notifications_up").set(0.0);
     loop {
-        let Err(error) = hear_changes(&database_url, &cache).await;
-        let Some(cache) = cache.upgrade() else { return };
-        // Listening had been proven: this is a new outage, so the first retry comes soon.
-        if cache.is_listening() {
-            wait = RECONNECT_AFTER.0;
+        let error = tokio::select! {
+            Err(error) = hear_changes(&connector, max_lag, &cache) => error,
+            gone = report_lag(&cache, max_lag) => gone,
+        };
+        {
+            let Some(cache) = cache.upgrade() else { return };
+            // Listening had been proven: this is a new outage, so the first retry comes soon.
+            if cache.is_listening() {
+                wait = RECONNECT_AFTER.0;
+            }
+            cache.lose();
         }
-        cache.set_listening(false);
         metrics::gauge!("store_change_notifications_up").set(0.0);
         tracing::warn!(%error, retry_in = ?wait, "not hearing the database's change notifications; signed-in users are read every time");
-        tokio::time::sleep(wait).await;
+        let gone = tokio::select! {
+            () = tokio::time::sleep(wait) => false,
+            _gone = report_lag(&cache, max_lag) => true,
+        };
+        if gone {
+            return;
+        }
         wait = (wait * 2).min(RECONNECT_AFTER.1);
     }
 }
 
-/// Listens until the connection is lost; only ever returns why.
-async fn hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Result<std::convert::Infallible, Lost> {
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query(format!("SET application_name = '{APPLICATION_NAME}'")).execute(&mut conn).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
-    // Nothing is remembered until the first ping comes back: a change made before then might not have been heard.
-    let mut proven = false;
-    let mut pending = Some(ping(&mut conn).await?);
+/// Keeps `store_change_feed_lag_seconds` current, also while the listener waits on a stalled connection; returns
+/// when the cache is gone.
+async fn report_lag(cache: &Weak<SignedInCache>, max_lag: Duration) -> Lost {
+    metrics::describe_gauge!(
+        "store_change_feed_lag_seconds",
+        metrics::Unit::Seconds,
+        "How stale signed-in users answered from memory could be: the age of the change listener's last proof \
+         that it hears every change (memory is used only below database.change_feed_max_lag_ms)"
+    );
+    let gauge = metrics::gauge!("store_change_feed_lag_seconds");
+    let mut ticks = tokio::time::interval((max_lag / 4).max(Duration::from_millis(50)));
     loop {
-        let wait = pending.as_ref().map_or(HEARTBEAT, |(_, sent)| HEARTBEAT_TIMEOUT.saturating_sub(sent.elapsed()));
+        ticks.tick().await;
+        let Some(cache) = cache.upgrade() else { return Lost::Unneeded };
+        gauge.set(cache.lag().as_secs_f64());
+    }
+}
+
+/// Listens until the connection is lost; only ever returns why.
+async fn hear_changes(
+    connector: &Connector,
+    max_lag: Duration,
+    cache: &Weak<SignedInCache>,
+) -> Result<std::convert::Infallible, Lost> {
+    let stalled_after = STALLED_AFTER.max(max_lag * 2);
+    let mut conn = connector.connect().await?;
+    let listen = diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn);
+    tokio::time::timeout(stalled_after, listen).await.map_err(|_| Lost::Unresponsive(stalled_after))??;
+    // Nothing is remembered until the first ping comes back: a change made before then might not have been heard.
+    let every = (max_lag / PINGS_PER_LAG).max(Duration::from_millis(10));
+    let mut pending: VecDeque<(String, Instant)> = VecDeque::new();
+    let mut next_ping = Instant::now();
+    loop {
+        if Instant::now() >= next_ping {
+            if pending.front().is_some_and(|(_, sent)| sent.elapsed() > stalled_after) {
+                return Err(Lost::Unresponsive(stalled_after));
+            }
+            pending.push_back(ping(&mut conn, stalled_after).await?);
+            if pending.len() > MAX_PENDING {
+                pending.pop_front();
+            }
+            next_ping = Instant::now() + every;
+        }
+        let wait = next_ping.saturating_duration_since(Instant::now());
         let next = {
             let mut notifications = pin!(conn.notifications_stream());
             tokio::time::timeout(wait, notifications.next()).await
@@ -112,34 +169,33 @@ async fn hear_changes(database_url: &str, cache: &Weak<SignedInCache>) -> Result
             Ok(Some(Ok(notification))) => match Notice::parse(&notification.payload) {
                 Notice::UserChanged(id) => cache.forget_user(id),
                 Notice::EveryoneChanged => cache.forget_all(),
-                Notice::Ping(nonce) if pending.as_ref().is_some_and(|(sent, _)| sent == nonce) => {
-                    pending = None;
-                    if !proven {
-                        proven = true;
-                        cache.set_listening(true);
+                Notice::Ping(nonce) => {
+                    // Another listener's pings come by too; only ours prove anything about this connection.
+                    if let Some(index) = pending.iter().position(|(sent, _)| sent == nonce) {
+                        let sent = pending[index].1;
+                        pending.drain(..=index);
+                        cache.prove(sent);
                         metrics::gauge!("store_change_notifications_up").set(1.0);
                     }
                 }
-                Notice::Ping(_another_listeners) => {}
                 Notice::Unknown => cache.forget_all(),
             },
             Ok(Some(Err(error))) => return Err(error.into()),
             Ok(None) => return Err(Lost::Closed),
-            Err(_elapsed) if pending.is_some() => return Err(Lost::Unresponsive),
-            Err(_quiet) => pending = Some(ping(&mut conn).await?),
+            Err(_time_to_ping) => {}
         }
     }
 }
 
 /// Notifies the channel with a nonce of this listener's, and says when.
-async fn ping(conn: &mut AsyncPgConnection) -> Result<(String, Instant), Lost> {
+async fn ping(conn: &mut AsyncPgConnection, stalled_after: Duration) -> Result<(String, Instant), Lost> {
     let nonce = format!("{:016x}", RandomState::new().hash_one(Instant::now()));
     let sent = Instant::now();
     let notify = diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<Text, _>(CHANNEL)
         .bind::<Text, _>(format!("{PING}{nonce}"))
         .execute(conn);
-    tokio::time::timeout(HEARTBEAT_TIMEOUT, notify).await.map_err(|_| Lost::Unresponsive)??;
+    tokio::time::timeout(stalled_after, notify).await.map_err(|_| Lost::Unresponsive(stalled_after))??;
     Ok((nonce, sent))
 }
 

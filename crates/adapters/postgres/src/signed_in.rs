@@ -1,9 +1,12 @@
 //! The signed-in users this instance has read, remembered until a write says they changed: a write through this
 //! store forgets them at once, a write anywhere else (another instance, an operator's SQL) through the database's
-//! change notifications (`listener`). While no notification connection is up, nothing is remembered.
+//! change notifications (`listener`). What is remembered is answered only while the listener's last proof that it
+//! hears every change is younger than the allowed lag; a listener that stalls without closing (a frozen backend, a
+//! black-holed path) so turns the cache into a read-through within that lag, not when it is finally given up.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use users_domain::{User, UserId};
@@ -12,15 +15,21 @@ use users_ports::SessionId;
 /// How many sessions are remembered at most; past it, the memory starts over (as the token cache does).
 pub(crate) const CAPACITY: usize = 10_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SignedInCache {
     state: Mutex<State>,
+    /// How old the last proof may be for remembered users to be answered.
+    max_lag: Duration,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    /// Only while changes made elsewhere are being heard is anything remembered.
+    /// Only while changes made elsewhere are being heard (on a connection that has proven it) is anything
+    /// remembered.
     listening: bool,
+    /// When the ping last proven to come back was sent: every change committed before then has been heard. Before
+    /// the first proof, when the cache was made.
+    proven: Instant,
     /// Counts the forgettings: an answer read before one of them may be stale, and is not remembered.
     generation: u64,
     sessions: HashMap<SessionId, Remembered>,
@@ -45,13 +54,25 @@ struct Remembered {
 pub(crate) struct ReadTicket(Option<u64>);
 
 impl SignedInCache {
-    /// The user signed in with `session`, if remembered and the session has not expired by `now`.
+    pub(crate) fn new(max_lag: Duration) -> Self {
+        let state = State { listening: false, proven: Instant::now(), generation: 0, sessions: HashMap::new() };
+        Self { state: Mutex::new(state), max_lag }
+    }
+
+    /// The user signed in with `session`, if remembered, the session has not expired by `now`, and the listener's
+    /// proof is recent enough that a change to them would have been heard.
     pub(crate) fn get(&self, id: UserId, session: SessionId, now: DateTime<Utc>) -> Option<User> {
         let state = self.lock();
+        if !self.current(&state) {
+            return None;
+        }
         let remembered = state.sessions.get(&session)?;
         (remembered.user.id == id && remembered.session_expires_at > now).then(|| remembered.user.clone())
     }
 
+    /// Taken before a read. A read made while the proof is too old may still be remembered: it is answered only
+    /// once a newer proof shows that every change committed before it was heard (and so forgotten the user if one
+    /// concerned them).
     pub(crate) fn ticket(&self) -> ReadTicket {
         let state = self.lock();
         ReadTicket(state.listening.then_some(state.generation))
@@ -85,15 +106,39 @@ impl SignedInCache {
         self.lock().forget_all();
     }
 
-    /// Changes made elsewhere are heard from now on, or no longer: either way, what was remembered may be stale.
-    pub(crate) fn set_listening(&self, listening: bool) {
+    /// Every change committed before `sent` has been heard: the listener's ping sent then came back after them.
+    /// The first proof on a new connection also forgets everything: changes made while no connection listened
+    /// were never heard.
+    pub(crate) fn prove(&self, sent: Instant) {
         let mut state = self.lock();
-        state.forget_all();
-        state.listening = listening;
+        if !state.listening {
+            state.forget_all();
+            state.listening = true;
+            state.proven = sent;
+        }
+        state.proven = state.proven.max(sent);
     }
 
+    /// The listening connection is gone: changes made until another one listens will not be heard.
+    pub(crate) fn lose(&self) {
+        let mut state = self.lock();
+        state.forget_all();
+        state.listening = false;
+    }
+
+    /// Whether remembered users are answered now.
     pub(crate) fn is_listening(&self) -> bool {
-        self.lock().listening
+        self.current(&self.lock())
+    }
+
+    /// How long ago the last proof's ping was sent (or, before any, the cache was made): how stale an answer from
+    /// memory could be.
+    pub(crate) fn lag(&self) -> Duration {
+        self.lock().proven.elapsed()
+    }
+
+    fn current(&self, state: &State) -> bool {
+        state.listening && state.proven.elapsed() < self.max_lag
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -104,6 +149,8 @@ impl SignedInCache {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration as StdDuration;
+
     use chrono::{Duration, TimeZone};
     use users_domain::{Email, ObjectId, Profile, Role};
 
@@ -123,9 +170,11 @@ mod tests {
         }
     }
 
+    const MAX_LAG: StdDuration = StdDuration::from_secs(1);
+
     fn listening() -> SignedInCache {
-        let cache = SignedInCache::default();
-        cache.set_listening(true);
+        let cache = SignedInCache::new(MAX_LAG);
+        cache.prove(Instant::now());
         cache
     }
 
@@ -147,13 +196,13 @@ mod tests {
 
     #[test]
     fn remembers_nothing_while_not_listening() {
-        let (cache, now) = (SignedInCache::default(), Utc::now());
+        let (cache, now) = (SignedInCache::new(MAX_LAG), Utc::now());
         cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
         assert_eq!(cache.get(UserId(1), SessionId(7), now), None);
 
         let cache = listening();
         cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
-        cache.set_listening(false);
+        cache.lose();
         assert_eq!(cache.get(UserId(1), SessionId(7), now), None, "hearing stopped: what was remembered may be stale");
     }
 
@@ -182,10 +231,39 @@ mod tests {
         assert_eq!(cache.get(UserId(1), SessionId(7), now), None);
 
         let ticket = cache.ticket();
-        cache.set_listening(false);
-        cache.set_listening(true);
+        cache.lose();
+        cache.prove(Instant::now());
         cache.remember(ticket, SessionId(7), &user(1), now + Duration::seconds(10));
         assert_eq!(cache.get(UserId(1), SessionId(7), now), None, "changes may have gone unheard in between");
+    }
+
+    #[test]
+    fn answers_from_memory_only_while_the_last_proof_is_younger_than_the_lag() {
+        let (cache, now) = (listening(), Utc::now());
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), Some(user(1)));
+
+        // Given a listener whose last proof went out longer ago than the lag allows (it stalled since)...
+        let cache = SignedInCache::new(MAX_LAG);
+        let stale = Instant::now().checked_sub(MAX_LAG + StdDuration::from_millis(10)).expect("an uptime over 1 s");
+        cache.prove(stale);
+        cache.remember(cache.ticket(), SessionId(7), &user(1), now + Duration::seconds(10));
+        // ...then nothing is answered from memory: a change since may be unheard.
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), None);
+        assert!(!cache.is_listening());
+        assert!(cache.lag() > MAX_LAG);
+        // A fresh proof shows every change before it was heard (none forgot this user): memory is good again.
+        cache.prove(Instant::now());
+        assert_eq!(cache.get(UserId(1), SessionId(7), now), Some(user(1)));
+        assert!(cache.lag() < MAX_LAG);
+    }
+
+    #[test]
+    fn an_older_proof_arriving_late_does_not_make_the_cache_look_staler() {
+        let cache = listening();
+        let older = Instant::now().checked_sub(StdDuration::from_secs(5)).expect("an uptime over 5 s");
+        cache.prove(older);
+        assert!(cache.is_listening());
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! `TestDatabase`: a fresh (migrated, unless asked otherwise) PostgreSQL database for one test, dropped when the test
-//! ends.
+//! ends; `FreezableProxy`: a TCP proxy in front of it that can be told to stop forwarding, as a black-holed network
+//! path does.
 //!
 //! The server is found through `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Without a
 //! reachable server a test is skipped with a loud message, except under `CI=true`, where that is a failure.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::net::SocketAddr;
 
-use crate::{PgStore, run_migrations};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::{PgOptions, PgStore, run_migrations};
 
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -53,13 +59,120 @@ impl TestDatabase {
         &self.url
     }
 
+    /// The database's URL with `params` (`key=value&…`) added to its query.
+    pub fn url_with(&self, params: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{params}", self.url)
+    }
+
     pub fn store(&self) -> PgStore {
-        PgStore::new(&self.url, 8).expect("test pool")
+        self.store_with(&PgOptions { max_connections: 8, ..PgOptions::default() })
+    }
+
+    pub fn store_with(&self, options: &PgOptions) -> PgStore {
+        PgStore::new(&self.url, options).expect("test pool")
+    }
+
+    /// The server's address, from the URL's host and port.
+    pub async fn server_address(&self) -> SocketAddr {
+        let authority = authority(&self.url);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host_port)| host_port);
+        let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
+        let mut addresses = tokio::net::lookup_host(&host_port).await.expect("the database host resolves");
+        addresses.next().expect("an address for the database host")
+    }
+
+    /// The database's URL with its host and port replaced by `address` (a proxy's).
+    pub fn url_via(&self, address: SocketAddr) -> String {
+        let authority = authority(&self.url);
+        let replaced = match authority.rsplit_once('@') {
+            Some((credentials, _)) => format!("{credentials}@{address}"),
+            None => address.to_string(),
+        };
+        self.url.replacen(authority, &replaced, 1)
     }
 
     /// A direct connection, for tests that look at the rows behind the repositories' backs.
     pub async fn connect(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.url).await.expect("connect to test database")
+    }
+}
+
+/// The `user:password@host:port` part of a URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+/// A TCP proxy to one server that can be frozen: it then stops reading and writing on every connection, old and new,
+/// without closing any, as a network path that silently drops everything does (no reset, no FIN: nothing for TCP
+/// to notice soon). Thawed, it forwards what it held and goes on. Stops when dropped.
+#[derive(Debug)]
+pub struct FreezableProxy {
+    address: SocketAddr,
+    frozen: watch::Sender<bool>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl FreezableProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let address = listener.local_addr().expect("the proxy's address");
+        let (frozen, _) = watch::channel(false);
+        let state = frozen.clone();
+        let accepting = tokio::spawn(async move {
+            let mut pumps = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(target).await else { continue };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                pumps.spawn(pump(client_read, server_write, state.subscribe()));
+                pumps.spawn(pump(server_read, client_write, state.subscribe()));
+            }
+        });
+        Self { address, frozen, accepting }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops forwarding: bytes already read are held, nothing more is read.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+}
+
+impl Drop for FreezableProxy {
+    fn drop(&mut self) {
+        // Its JoinSet of pumps goes with it, closing every connection.
+        self.accepting.abort();
+    }
+}
+
+/// Copies one direction of a connection, reading and writing only while thawed.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if frozen.wait_for(|frozen| !frozen).await.is_err() {
+            return;
+        }
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        // Freezing while a read was under way holds what it got.
+        if frozen.wait_for(|frozen| !frozen).await.is_err() || to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -95,6 +208,12 @@ impl Drop for TestDatabase {
 #[cfg(test)]
 mod tests {
     use super::database_url;
+
+    #[test]
+    fn finds_the_host_and_port_of_a_url() {
+        assert_eq!(super::authority("postgres://u:p@127.0.0.1:5432/db?sslmode=disable"), "u:p@127.0.0.1:5432");
+        assert_eq!(super::authority("postgres://db/users"), "db");
+    }
 
     #[test]
     fn replaces_only_the_database_name() {

@@ -48,7 +48,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestAp
             max_connections: 1_000,
             metrics_address: None,
         },
-        database: DatabaseSettings { url: db.url().to_owned(), max_connections: 4 },
+        database: DatabaseSettings { max_connections: 4, ..DatabaseSettings::with_url(db.url()) },
         auth: AuthSettings {
             jwt_algorithm: None,
             jwt_keys_dir: keys_dir,
