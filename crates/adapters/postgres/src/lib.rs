@@ -70,11 +70,13 @@ impl PgStore {
     }
 
     pub fn users(&self) -> PgUserRepository {
-        PgUserRepository::new(users::DieselUserRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
+        let pools = pool::Pools::single(self.pool.clone());
+        PgUserRepository::new(users::DieselUserRepository::new(pools), Arc::clone(&self.signed_in))
     }
 
     pub fn sessions(&self) -> PgSessionRepository {
-        PgSessionRepository::new(sessions::DieselSessionRepository::new(self.pool.clone()), Arc::clone(&self.signed_in))
+        let pools = pool::Pools::single(self.pool.clone());
+        PgSessionRepository::new(sessions::DieselSessionRepository::new(pools), Arc::clone(&self.signed_in))
     }
 }
 

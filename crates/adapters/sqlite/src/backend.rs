@@ -56,11 +56,13 @@ impl SpawnBlocking for DetachedBlocking {
 pub(crate) type Pool = deadpool::managed::Pool<GuardedManager>;
 pub(crate) type PooledConnection = deadpool::managed::Object<GuardedManager>;
 
-/// diesel-async's pool manager, except for one case. A query whose request was cancelled (a client hanging up, a
-/// body refused while the token check's query ran) goes on in its blocking task, holding the connection, after
-/// the pool got it back; diesel-async's recycle check then panics ("Cannot access shared transaction state"),
-/// taking the worker and its connections down. Here that connection is dropped instead (the abandoned query
-/// finishes and its transaction rolls back when the task lets go) and the pool opens a fresh one.
+/// diesel-async's pool manager, except for one case that should no longer arise. A query whose caller was dropped
+/// mid-way went on in its blocking task, holding the connection's transaction state, after the pool got the
+/// connection back; diesel-async's recycle check then panicked ("Cannot access shared transaction state"). Every
+/// repository operation now runs to its end on a task of its own (`repositories`), so its connection comes back
+/// only when it is done. Should one still come back held (an operation cut off by its runtime shutting down), it is
+/// dropped and counted in `db_connections_abandoned_total`, and the pool opens a fresh one, rather than the panic
+/// taking the worker down.
 pub struct GuardedManager(pub(crate) AsyncDieselConnectionManager<Connection>);
 
 impl std::fmt::Debug for GuardedManager {
