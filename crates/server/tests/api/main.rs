@@ -16,4 +16,5 @@ mod operations;
 mod presence;
 mod profile;
 mod slow_clients;
+mod stress;
 mod tokens;
