@@ -114,8 +114,9 @@ pub(crate) fn fault(error: DieselError) -> StoreError {
     }
 }
 
-/// SQLite has no row locks, and needs none here: the store hands out a single connection, so transactions run one
-/// at a time and no other request can change the admin memberships between this read and the transaction's end.
+/// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
+/// connection, one at a time, so no other request can change the admin memberships between this read and the
+/// transaction's end.
 pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, DieselError> {
     user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
 }
@@ -129,7 +130,7 @@ pub(crate) async fn lock_login_throttle(
 }
 
 /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
-/// single connection runs this transaction wholly before or after a password change (and the ending of sessions
+/// single writer connection runs this transaction wholly before or after a password change (and the ending of sessions
 /// that comes with it).
 pub(crate) async fn create_session(conn: &mut Connection, session: &NewSession) -> Result<Option<i64>, DieselError> {
     conn.transaction(async |conn| {
