@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The HTTP load benchmark (issue 7): builds the release binary, starts it on a fresh PostgreSQL database seeded with
-# 10,000 users, and drives it with wrk on loopback. Each scenario gets a warm-up and BENCH_RUNS measured runs; the
+# The HTTP load benchmark (issue 7): builds the release binary, starts it on a fresh database (PostgreSQL, or with
+# BENCH_STORE=sqlite an SQLite file) seeded with 10,000 users, and drives it with wrk on loopback. Each scenario gets a warm-up and BENCH_RUNS measured runs; the
 # table reports the median and the spread (min-max) of requests/s and the median p50/p99 latency. Everything it
 # starts it stops. Results go to stdout and to bench/results/<revision>.md.
 #
@@ -8,7 +8,9 @@
 #
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DURATION (10 s a run), BENCH_WARMUP
 # (5 s), BENCH_RUNS (3), BENCH_THREADS (wrk threads, 2), BENCH_SCENARIOS (all; a space-separated subset of the names
-# below), BENCH_REFRESH_SESSIONS (300000 single-use refresh tokens for the refresh scenario).
+# below), BENCH_REFRESH_SESSIONS (300000 single-use refresh tokens for the refresh scenario), BENCH_STORE (postgres;
+# sqlite runs every scenario but refresh, whose seeded tokens need PostgreSQL's sha256()), BENCH_BIN (a users-server
+# binary to run instead of building one, for before/after pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,12 @@ WARMUP=${BENCH_WARMUP:-5}
 RUNS=${BENCH_RUNS:-3}
 export BENCH_THREADS=${BENCH_THREADS:-2}
 REFRESH_SESSIONS=${BENCH_REFRESH_SESSIONS:-300000}
-SCENARIOS=${BENCH_SCENARIOS:-"live current-16 current-64 users-list api-users login refresh login-storm"}
+STORE=${BENCH_STORE:-postgres}
+case $STORE in
+  postgres) SCENARIOS=${BENCH_SCENARIOS:-"live current-16 current-64 users-list api-users login refresh login-storm"} ;;
+  sqlite) SCENARIOS=${BENCH_SCENARIOS:-"live current-16 current-64 users-list api-users login login-storm"} ;;
+  *) echo "bench: BENCH_STORE is postgres or sqlite, not $STORE" >&2; exit 1 ;;
+esac
 DB=users_bench_$$
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
@@ -26,24 +33,38 @@ WORK=$(mktemp -d)
 PASSWORD='bench password of some length'
 
 command -v wrk > /dev/null || { echo "bench: wrk is needed (Debian: apt-get install wrk)" >&2; exit 1; }
-command -v psql > /dev/null || { echo "bench: psql is needed" >&2; exit 1; }
+if [ "$STORE" = postgres ]; then
+  command -v psql > /dev/null || { echo "bench: psql is needed" >&2; exit 1; }
+else
+  command -v sqlite3 > /dev/null || { echo "bench: sqlite3 is needed (Debian: apt-get install sqlite3)" >&2; exit 1; }
+fi
 
-echo "--- building the release binary"
-cargo build --release --locked -p users-server
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/users-server
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  echo "--- building the release binary"
+  cargo build --release --locked -p users-server
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/users-server
+fi
 
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null && wait "$server_pid" 2> /dev/null
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1 || true
+  [ "$STORE" = postgres ] && psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 sql() { psql -q -v ON_ERROR_STOP=1 -X "$PG/$DB" "$@"; }
 
-echo "--- database $DB"
-psql -q "$PG/postgres" -c "CREATE DATABASE $DB"
-export DATABASE_URL=$PG/$DB PORT JWT_KEYS_DIR=$WORK/keys RUST_LOG=warn
+if [ "$STORE" = postgres ]; then
+  echo "--- database $DB"
+  psql -q "$PG/postgres" -c "CREATE DATABASE $DB"
+  export DATABASE_URL=$PG/$DB
+else
+  echo "--- database $WORK/users.db"
+  export DATABASE_URL=sqlite://$WORK/users.db
+fi
+export PORT JWT_KEYS_DIR=$WORK/keys RUST_LOG=warn
 # One address sends everything here: the per-address limit on /auth/* would measure itself.
 export USERS__RATE_LIMIT__AUTH_PER_MINUTE=0
 unset JWT_SECRET JWT_ALGORITHM JWT_SIGNING_KEY_ID
@@ -60,6 +81,19 @@ field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 echo "--- seeding 10,000 users and $REFRESH_SESSIONS refresh sessions"
 post /auth/register "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" > /dev/null
 # The other users share user0's password hash: hashing 10,000 passwords would take minutes and measure nothing.
+if [ "$STORE" = sqlite ]; then
+  sqlite3 -bail "$WORK/users.db" <<SQL
+PRAGMA busy_timeout = 5000;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 9998)
+INSERT INTO users (object_id, email, username, password_hash, first_name, last_name, created_at, updated_at)
+SELECT printf('%024x', 1000000 + i), 'user' || i || '@bench.example', 'user' || i, u.password_hash, 'Bench',
+       'User ' || i, u.created_at, u.updated_at
+FROM n, (SELECT password_hash, created_at, updated_at FROM users WHERE email = 'user0@bench.example') AS u;
+INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users WHERE id NOT IN (SELECT user_id FROM user_roles);
+ANALYZE;
+SQL
+  echo "users: $(sqlite3 "$WORK/users.db" 'SELECT count(*) FROM users')"
+else
 sql <<SQL
 INSERT INTO users (object_id, email, email_key, username, password_hash, first_name, last_name, created_at, updated_at)
 SELECT substr(md5('bench' || i), 1, 24), 'user' || i || '@bench.example', 'user' || i || '@bench.example', 'user' || i,
@@ -83,6 +117,7 @@ FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM new_sessions) s JOIN 
 ANALYZE;
 SQL
 echo "users: $(sql -tA -c 'SELECT count(*) FROM users'), sessions: $(sql -tA -c 'SELECT count(*) FROM sessions')"
+fi
 
 USER_TOKEN=$(post /auth/login "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
 ADMIN_TOKEN=$(post /auth/login "{\"email\":\"admin@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
@@ -123,6 +158,7 @@ for name in $SCENARIOS; do
     api-users) scenario api-users 64 "/api/users?page=100&limit=100" "${admin_env[@]}" ;;
     login) scenario login 16 /auth/login "${login_env[@]}" ;;
     refresh)
+      [ "$STORE" = postgres ] || { echo "bench: the refresh scenario needs PostgreSQL" >&2; exit 1; }
       # Each thread reads its share of the tokens; the warm-up uses some too, and no token is presented twice.
       split -n "l/$((RUNS + 1))" -d "$WORK/refresh-tokens" "$WORK/refresh-part-"
       echo "--- refresh: 64 connections, /auth/refresh (every request a rotation)"
@@ -161,19 +197,20 @@ done
 
 peak_rss_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
 failures=$(awk '{ sum += $5 } END { print sum + 0 }' "$RESULTS")
-revision=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo "+changes")
+revision=${BENCH_REVISION:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo "+changes")}
 mkdir -p bench/results
 report=bench/results/$revision.md
-python3 - "$RESULTS" "$revision" "$(nproc)" "$peak_rss_kib" "$failures" "$DURATION" "$RUNS" > "$report" <<'PY'
+[ "$STORE" = postgres ] || report=bench/results/$revision-$STORE.md
+python3 - "$RESULTS" "$revision" "$(nproc)" "$peak_rss_kib" "$failures" "$DURATION" "$RUNS" "$STORE" > "$report" <<'PY'
 import statistics, sys
 from collections import OrderedDict
-path, revision, cores, rss_kib, failures, duration, runs = sys.argv[1:]
+path, revision, cores, rss_kib, failures, duration, runs, store = sys.argv[1:]
 rows = OrderedDict()
 for line in open(path):
     name, connections, _, requests, errors, seconds, p50, p99 = line.split()
     rows.setdefault((name, connections), []).append(
         (int(requests) / float(seconds), int(errors), int(p50) / 1000, int(p99) / 1000))
-print(f"Revision {revision}; {cores} cores; Argon2id m=19456 KiB, t=2, p=1; {runs} runs of {duration} s after a warm-up;")
+print(f"Revision {revision} on {store}; {cores} cores; Argon2id m=19456 KiB, t=2, p=1; {runs} runs of {duration} s after a warm-up;")
 print(f"server peak RSS {int(rss_kib) / 1024:.1f} MiB; failed requests {failures}.")
 print()
 print("| scenario | connections | requests/s (median) | spread (min-max) | p50 ms | p99 ms | errors |")

@@ -10,13 +10,13 @@ use users_ports::{
     EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Connection, Pool, fault};
-use crate::pool::checkout;
+use crate::backend::{Connection, fault};
+use crate::pool::Pools;
 use crate::schema::{refresh_tokens, sessions};
 
 #[derive(Clone)]
 pub struct DieselSessionRepository {
-    pool: Pool,
+    pools: Pools,
 }
 
 impl std::fmt::Debug for DieselSessionRepository {
@@ -26,14 +26,14 @@ impl std::fmt::Debug for DieselSessionRepository {
 }
 
 impl DieselSessionRepository {
-    pub(crate) fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pools: Pools) -> Self {
+        Self { pools }
     }
 }
 
 impl SessionRepository for DieselSessionRepository {
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let created = crate::backend::create_session(&mut conn, &session).await.map_err(fault)?;
         Ok(created.map(SessionId))
     }
@@ -45,7 +45,7 @@ impl SessionRepository for DieselSessionRepository {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<RefreshTokenUse, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let rotated = crate::backend::rotate_refresh_token(&mut conn, &used.0, &successor.0, now, expires_at)
             .await
             .map_err(fault)?;
@@ -76,7 +76,7 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let session: Option<i64> = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&hash.0))
             .select(refresh_tokens::session_id)
@@ -88,7 +88,7 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
             .set(sessions::revoked_at.eq(now))
             .execute(&mut conn)
@@ -98,7 +98,7 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         // Their refresh tokens go with them (ON DELETE CASCADE).
         let purged =
             diesel::delete(sessions::table.filter(sessions::expires_at.lt(before).or(sessions::revoked_at.lt(before))))
@@ -114,7 +114,7 @@ impl SessionRepository for DieselSessionRepository {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
         end_sessions(&mut conn, user.0, ends, now).await.map_err(fault)?;
         Ok(())

@@ -14,14 +14,14 @@ use users_ports::{
     PageRequest, PasswordHash, SessionId, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
-use crate::backend::{Connection, Pool, fault};
-use crate::pool::checkout;
+use crate::backend::{Connection, fault};
+use crate::pool::Pools;
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
 use crate::schema::{login_throttles, lower, roles, sessions, user_roles, users};
 
 #[derive(Clone)]
 pub struct DieselUserRepository {
-    pool: Pool,
+    pools: Pools,
 }
 
 impl std::fmt::Debug for DieselUserRepository {
@@ -31,8 +31,8 @@ impl std::fmt::Debug for DieselUserRepository {
 }
 
 impl DieselUserRepository {
-    pub(crate) fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pools: Pools) -> Self {
+        Self { pools }
     }
 
     /// `find_signed_in`, with the moment the session expires: what a store that remembers signed-in users needs to
@@ -43,7 +43,7 @@ impl DieselUserRepository {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<(User, DateTime<Utc>)>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let rows: Vec<(UserRow, Option<i64>, DateTime<Utc>)> = users::table
             .inner_join(sessions::table)
             .left_join(user_roles::table)
@@ -256,7 +256,7 @@ async fn save_network_throttle(
 
 impl UserRepository for DieselUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let role_ids = role_ids(&user.roles);
         let result = conn
             .transaction(async |conn| {
@@ -280,12 +280,12 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         load_user(&mut conn, id.0).await
     }
 
     async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let rows = users::table
             .left_join(user_roles::table)
             .filter(users::object_id.eq(id.to_string()))
@@ -297,7 +297,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let query = users::table.left_join(user_roles::table).into_boxed();
         let query = match login {
             LoginIdentifier::Email(email) => query.filter(users::email_key.eq(email.key().into_string())),
@@ -339,7 +339,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let role_ids = update.roles.as_deref().map(role_ids);
         conn.transaction(async |conn| {
             if let Some(role_ids) = &role_ids
@@ -382,7 +382,7 @@ impl UserRepository for DieselUserRepository {
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
     ) -> Result<LoginAttempt, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         conn.transaction::<_, DieselError, _>(async |conn| {
             // The user's row stays locked to the end of the transaction: concurrent attempts on this account, from
             // this instance or another, take their turn, and each sees the counts the previous one left.
@@ -424,7 +424,7 @@ impl UserRepository for DieselUserRepository {
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         conn.transaction::<_, DieselError, _>(async |conn| {
             let Some((account_failures, account_locked_until)) =
                 crate::backend::lock_login_throttle(conn, id.0).await?
@@ -470,7 +470,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         conn.transaction::<_, DieselError, _>(async |conn| {
             diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(id.0))).execute(conn).await?;
             let found = diesel::update(users::table.find(id.0))
@@ -484,7 +484,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         let purged = diesel::delete(
             login_throttles::table
                 .filter(login_throttles::updated_at.lt(before))
@@ -497,7 +497,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.writer().await?;
         conn.transaction(async |conn| {
             if is_last_admin(&crate::backend::lock_admins(conn).await?, id.0) {
                 return Err(TxError::Refused(DeleteUserError::LastAdmin));
@@ -516,7 +516,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
         // The offset is walked in the primary-key index alone; only the page's own rows are read from the table.
         let skipped = diesel::alias!(users as skipped);
@@ -548,13 +548,13 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         let ids: Vec<i64> = roles::table.order(roles::id).select(roles::id).load(&mut conn).await.map_err(fault)?;
         ids.into_iter().map(|id| Role::from_id(id).map_err(StoreError::new)).collect()
     }
 
     async fn check_health(&self) -> Result<(), StoreError> {
-        let mut conn = checkout(&self.pool).await?;
+        let mut conn = self.pools.reader().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(fault)?;
         Ok(())
     }

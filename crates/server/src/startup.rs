@@ -137,7 +137,9 @@ fn open_store(settings: &Settings) -> Result<Store, StartupError> {
         StoreLocation::Postgres(url) => {
             Store::Postgres(PgStore::new(&url, &settings.database.postgres_options()).map_err(database)?)
         }
-        StoreLocation::Sqlite(path) => Store::Sqlite(SqliteStore::new(&path).map_err(database)?),
+        StoreLocation::Sqlite(path) => {
+            Store::Sqlite(SqliteStore::new(&path, settings.database.max_connections).map_err(database)?)
+        }
     })
 }
 

@@ -146,12 +146,13 @@ impl PgStore {
     }
 
     pub fn users(&self) -> PgUserRepository {
-        let queries = users::DieselUserRepository::new(self.pool.clone());
-        PgUserRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
+        let pools = pool::Pools::single(self.pool.clone());
+        PgUserRepository::new(users::DieselUserRepository::new(pools), Arc::clone(&self.signed_in), self.operation_timeout)
     }
 
     pub fn sessions(&self) -> PgSessionRepository {
-        let queries = sessions::DieselSessionRepository::new(self.pool.clone());
+        let pools = pool::Pools::single(self.pool.clone());
+        let queries = sessions::DieselSessionRepository::new(pools);
         PgSessionRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
 }

@@ -3,7 +3,8 @@
 //! path does.
 //!
 //! The server is found through `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Without a
-//! reachable server a test is skipped with a loud message, except under `CI=true`, where that is a failure.
+//! reachable server a test is skipped with a message written straight to stderr (so `cargo test` shows it without
+//! `--nocapture`), except under `CI=true`, where that is a failure.
 
 use std::net::SocketAddr;
 
@@ -43,7 +44,14 @@ impl TestDatabase {
                 if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                     panic!("{message}; database tests cannot be skipped under CI=true");
                 }
-                eprintln!("SKIPPED: this database test did not run. {message}. Start PostgreSQL or set DATABASE_URL.");
+                // Straight to the process's stderr: libtest captures `eprintln!` and shows it only for failing tests
+                // or under --nocapture, and a skip must be seen in every run.
+                use std::io::Write as _;
+                let test = std::thread::current().name().unwrap_or("a database test").to_owned();
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "SKIPPED {test}: it did not run. {message}. Start PostgreSQL or set DATABASE_URL."
+                );
                 return None;
             }
         };

@@ -56,11 +56,13 @@ impl SpawnBlocking for DetachedBlocking {
 pub(crate) type Pool = deadpool::managed::Pool<GuardedManager>;
 pub(crate) type PooledConnection = deadpool::managed::Object<GuardedManager>;
 
-/// diesel-async's pool manager, except for one case. A query whose request was cancelled (a client hanging up, a
-/// body refused while the token check's query ran) goes on in its blocking task, holding the connection, after
-/// the pool got it back; diesel-async's recycle check then panics ("Cannot access shared transaction state"),
-/// taking the worker and its connections down. Here that connection is dropped instead (the abandoned query
-/// finishes and its transaction rolls back when the task lets go) and the pool opens a fresh one.
+/// diesel-async's pool manager, except for one case that should no longer arise. A query whose caller was dropped
+/// mid-way went on in its blocking task, holding the connection's transaction state, after the pool got the
+/// connection back; diesel-async's recycle check then panicked ("Cannot access shared transaction state"). Every
+/// repository operation now runs to its end on a task of its own (`repositories`), so its connection comes back
+/// only when it is done. Should one still come back held (an operation cut off by its runtime shutting down), it is
+/// dropped and counted in `db_connections_abandoned_total`, and the pool opens a fresh one, rather than the panic
+/// taking the worker down.
 pub struct GuardedManager(pub(crate) AsyncDieselConnectionManager<Connection>);
 
 impl std::fmt::Debug for GuardedManager {
@@ -112,8 +114,9 @@ pub(crate) fn fault(error: DieselError) -> StoreError {
     }
 }
 
-/// SQLite has no row locks, and needs none here: the store hands out a single connection, so transactions run one
-/// at a time and no other request can change the admin memberships between this read and the transaction's end.
+/// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
+/// connection, one at a time, so no other request can change the admin memberships between this read and the
+/// transaction's end.
 pub(crate) async fn lock_admins(conn: &mut Connection) -> Result<Vec<i64>, DieselError> {
     user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
 }
@@ -127,7 +130,7 @@ pub(crate) async fn lock_login_throttle(
 }
 
 /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
-/// single connection runs this transaction wholly before or after a password change (and the ending of sessions
+/// single writer connection runs this transaction wholly before or after a password change (and the ending of sessions
 /// that comes with it).
 pub(crate) async fn create_session(conn: &mut Connection, session: &NewSession) -> Result<Option<i64>, DieselError> {
     conn.transaction(async |conn| {

@@ -1,7 +1,9 @@
 //! The embedded SQLite store: `UserRepository` and `SessionRepository` on diesel-async's `SyncConnectionWrapper`
-//! over a bundled SQLite, and the embedded migrations of `migrations/sqlite`. The default store: no server to run.
+//! over a bundled SQLite (one writer connection, read-only connections beside it), and the embedded migrations of
+//! `migrations/sqlite`. The default store: no server to run.
 
 mod backend;
+mod repositories;
 // The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
 #[path = "../../shared/email_keys.rs"]
 mod email_keys;
@@ -30,7 +32,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt as _;
 use users_ports::StoreError;
 
+pub use crate::repositories::{SqliteSessionRepository, SqliteUserRepository};
+
 use crate::backend::{Connection, GuardedManager, Pool};
+use crate::pool::Pools;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 
@@ -39,57 +44,66 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sq
 /// The wait is set first: a connection opened while an abandoned one still holds a lock waits for it too.
 const CONNECTION_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;";
 
+/// The readers' connections: [`CONNECTION_SETUP`]'s wait, and refusing to write, so that a write sent to a reader by
+/// mistake fails loudly instead of slipping past the single writer. (WAL is the file's, set by the writer and the
+/// migrations.)
+const READER_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;";
+
 /// How long a migration waits for another instance's migrations (or any writer) to finish: longer than a request
 /// would wait, since migrations may take a while.
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
-/// The `SessionRepository` on SQLite.
-pub type SqliteSessionRepository = sessions::DieselSessionRepository;
-/// The `UserRepository` on SQLite.
-pub type SqliteUserRepository = users::DieselUserRepository;
-
 /// One SQLite database file, from which the repositories are made.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: Pool,
+    pools: Pools,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("pool", &self.pool.status()).finish()
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
 }
 
 impl SqliteStore {
-    /// Prepares the store over the database file at `path` (created with its folder by [`run_migrations`]).
+    /// Prepares the store over the database file at `path` (created with its folder by [`run_migrations`]), with up
+    /// to `readers` read-only connections (at least one).
     ///
-    /// It keeps a single connection: SQLite allows one writer at a time anyway, and serialising every transaction
-    /// is what makes the "last admin" and token-rotation rules hold without row locks.
-    pub fn new(path: &Path) -> Result<Self, StoreError> {
-        let mut config = ManagerConfig::default();
-        config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(|url| {
-            let url = url.to_owned();
-            async move {
-                let mut connection = Connection::establish(&url).await?;
-                connection.batch_execute(CONNECTION_SETUP).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(connection)
-            }
-            .boxed()
-        });
+    /// Every write goes through a single connection: SQLite allows one writer at a time anyway, and serialising
+    /// every write transaction is what makes the "last admin" and token-rotation rules hold without row locks.
+    /// Reads that stand alone (a token check, a sign-in's look-up, a list) have connections of their own, which WAL
+    /// lets read beside the writer, so they do not queue behind a storm of sign-ins.
+    pub fn new(path: &Path, readers: usize) -> Result<Self, StoreError> {
         let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
-        let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
-        let pool = Pool::builder(GuardedManager(manager)).max_size(1).build().map_err(StoreError::new)?;
-        Ok(Self { pool })
+        let writer = pool(url, CONNECTION_SETUP, 1)?;
+        let readers = pool(url, READER_SETUP, readers.max(1))?;
+        Ok(Self { pools: Pools::split(writer, readers) })
     }
 
     pub fn users(&self) -> SqliteUserRepository {
-        SqliteUserRepository::new(self.pool.clone())
+        SqliteUserRepository::new(users::DieselUserRepository::new(self.pools.clone()))
     }
 
     pub fn sessions(&self) -> SqliteSessionRepository {
-        SqliteSessionRepository::new(self.pool.clone())
+        SqliteSessionRepository::new(sessions::DieselSessionRepository::new(self.pools.clone()))
     }
+}
+
+/// A pool of up to `size` connections to the file at `url`, each set up with `setup` when opened.
+fn pool(url: &str, setup: &'static str, size: usize) -> Result<Pool, StoreError> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut connection = Connection::establish(&url).await?;
+            connection.batch_execute(setup).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(connection)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
+    Pool::builder(GuardedManager(manager)).max_size(size).build().map_err(StoreError::new)
 }
 
 /// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen

@@ -32,7 +32,7 @@ impl TestDatabase {
     }
 
     pub fn store(&self) -> SqliteStore {
-        SqliteStore::new(&self.path).expect("test store")
+        SqliteStore::new(&self.path, 4).expect("test store")
     }
 }
 

@@ -5,9 +5,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn only_admins_may_use_the_admin_routes() {
-    let Some(app) = spawn_app().await else { return };
+async fn only_admins_may_use_the_admin_routes(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let user = app.register_user("ada@example.com").await;
     let id_path = format!("/users/{}", user.id());
 
@@ -19,10 +18,10 @@ async fn only_admins_may_use_the_admin_routes() {
     assert_problem(app.delete(&id_path, &user.access_token).await, StatusCode::FORBIDDEN).await;
     assert_eq!(app.count("SELECT count(*) FROM users").await, 1, "the forbidden delete changed nothing");
 }
+on_each_store!(only_admins_may_use_the_admin_routes);
 
-#[tokio::test]
-async fn the_list_pages_through_users_in_creation_order() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_list_pages_through_users_in_creation_order(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     for n in 0..5 {
         app.register_user(&format!("user{n}@example.com")).await;
@@ -44,10 +43,10 @@ async fn the_list_pages_through_users_in_creation_order() {
     let (_, body) = status_and_json(app.get("/users/?offset=100", &admin.access_token).await).await;
     assert_eq!((body["data"].as_array().unwrap().len(), body["total"].as_u64()), (0, Some(6)));
 }
+on_each_store!(the_list_pages_through_users_in_creation_order);
 
-#[tokio::test]
-async fn bad_paging_parameters_are_400() {
-    let Some(app) = spawn_app().await else { return };
+async fn bad_paging_parameters_are_400(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     for query in ["limit=0", "limit=51", "limit=-1", "offset=-1", "limit=abc", "offset=1.5"] {
         let response = app.get(&format!("/users/?{query}"), &admin.access_token).await;
@@ -56,10 +55,10 @@ async fn bad_paging_parameters_are_400() {
     let (status, _) = status_and_json(app.get("/users/?limit=50", &admin.access_token).await).await;
     assert_eq!(status, StatusCode::OK, "50 is the largest page");
 }
+on_each_store!(bad_paging_parameters_are_400);
 
-#[tokio::test]
-async fn an_admin_looks_users_up_by_object_id() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_admin_looks_users_up_by_object_id(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "ada" })).await;
 
@@ -77,10 +76,10 @@ async fn an_admin_looks_users_up_by_object_id() {
         assert_problem(app.get(&format!("/users/{bad}"), &admin.access_token).await, StatusCode::BAD_REQUEST).await;
     }
 }
+on_each_store!(an_admin_looks_users_up_by_object_id);
 
-#[tokio::test]
-async fn an_admin_deletes_a_user_whose_tokens_then_stop_working() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_admin_deletes_a_user_whose_tokens_then_stop_working(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = app.register_user("ada@example.com").await;
     let path = format!("/users/{}", user.id());
@@ -97,10 +96,10 @@ async fn an_admin_deletes_a_user_whose_tokens_then_stop_working() {
         0
     );
 }
+on_each_store!(an_admin_deletes_a_user_whose_tokens_then_stop_working);
 
-#[tokio::test]
-async fn the_last_admin_cannot_be_deleted_but_one_of_two_can() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_last_admin_cannot_be_deleted_but_one_of_two_can(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let own_path = format!("/users/{}", admin.id());
     assert_problem(app.delete(&own_path, &admin.access_token).await, StatusCode::CONFLICT).await;
@@ -116,3 +115,4 @@ async fn the_last_admin_cannot_be_deleted_but_one_of_two_can() {
     assert_eq!(remaining.len(), 1);
     assert_problem(app.delete("/users/current", &second.access_token).await, StatusCode::CONFLICT).await;
 }
+on_each_store!(the_last_admin_cannot_be_deleted_but_one_of_two_can);

@@ -44,9 +44,8 @@ async fn create(app: &TestApp, admin: &Session, body: &Value) -> Value {
     user
 }
 
-#[tokio::test]
-async fn every_admin_route_needs_a_token_and_the_admin_role() {
-    let Some(app) = spawn_app().await else { return };
+async fn every_admin_route_needs_a_token_and_the_admin_role(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = app.register_user("ada@example.com").await;
     let (_, me) = status_and_json(app.get("/api/users", &admin.access_token).await).await;
@@ -70,19 +69,19 @@ async fn every_admin_route_needs_a_token_and_the_admin_role() {
     }
     assert_eq!(app.count("SELECT count(*) FROM users").await, 2, "nothing was created or deleted");
 }
+on_each_store!(every_admin_route_needs_a_token_and_the_admin_role);
 
-#[tokio::test]
-async fn roles_are_listed_with_their_ids() {
-    let Some(app) = spawn_app().await else { return };
+async fn roles_are_listed_with_their_ids(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let (status, body) = status_and_json(app.get("/api/roles", &admin.access_token).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!([{ "id": 1, "name": "admin" }, { "id": 2, "name": "user" }]));
 }
+on_each_store!(roles_are_listed_with_their_ids);
 
-#[tokio::test]
-async fn creating_a_user_answers_201_with_location_and_the_camel_case_user() {
-    let Some(app) = spawn_app().await else { return };
+async fn creating_a_user_answers_201_with_location_and_the_camel_case_user(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
 
     let user = create(&app, &admin, &new_user("Grace@Example.com")).await;
@@ -105,10 +104,10 @@ async fn creating_a_user_answers_201_with_location_and_the_camel_case_user() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read_back, user);
 }
+on_each_store!(creating_a_user_answers_201_with_location_and_the_camel_case_user);
 
-#[tokio::test]
-async fn invalid_creations_are_422_or_409_and_store_nothing() {
-    let Some(app) = spawn_app().await else { return };
+async fn invalid_creations_are_422_or_409_and_store_nothing(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     app.register_user("taken@example.com").await;
 
@@ -139,10 +138,10 @@ async fn invalid_creations_are_422_or_409_and_store_nothing() {
     assert_problem(response, StatusCode::CONFLICT).await;
     assert_eq!(app.count("SELECT count(*) FROM users").await, 2, "only the admin and the registered user");
 }
+on_each_store!(invalid_creations_are_422_or_409_and_store_nothing);
 
-#[tokio::test]
-async fn a_user_created_here_signs_in_and_is_the_same_user_in_the_profile_api() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_user_created_here_signs_in_and_is_the_same_user_in_the_profile_api(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let created = create(&app, &admin, &new_user("grace@example.com")).await;
 
@@ -167,10 +166,10 @@ async fn a_user_created_here_signs_in_and_is_the_same_user_in_the_profile_api() 
     assert_eq!(listed["username"], "ada");
     assert_eq!(listed["createdAt"], registered.user["created_at"]);
 }
+on_each_store!(a_user_created_here_signs_in_and_is_the_same_user_in_the_profile_api);
 
-#[tokio::test]
-async fn get_takes_an_integer_id() {
-    let Some(app) = spawn_app().await else { return };
+async fn get_takes_an_integer_id(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     for bad in ["abc", "1.5", "0x10", "99999999999999999999"] {
         assert_problem(app.get(&format!("/api/users/{bad}"), &admin.access_token).await, StatusCode::BAD_REQUEST).await;
@@ -178,16 +177,21 @@ async fn get_takes_an_integer_id() {
     assert_problem(app.get("/api/users/424242", &admin.access_token).await, StatusCode::NOT_FOUND).await;
     assert_problem(app.get("/api/users/-1", &admin.access_token).await, StatusCode::NOT_FOUND).await;
 }
+on_each_store!(get_takes_an_integer_id);
 
-#[tokio::test]
-async fn the_list_pages_by_id_with_an_envelope_over_a_few_hundred_users() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_list_pages_by_id_with_an_envelope_over_a_few_hundred_users(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
-    app.execute(
+    app.execute_per_store(
         "INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) \
          SELECT lpad(to_hex(n), 24, '0'), 'user' || n || '@example.com', 'user' || n || '@example.com', 'not-a-hash', \
          now(), now() \
          FROM generate_series(1, 250) AS n",
+        "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 250) \
+         INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) \
+         SELECT printf('%024x', n), 'user' || n || '@example.com', 'user' || n || '@example.com', 'not-a-hash', \
+                strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00:00', 'now') \
+         FROM numbers",
     )
     .await;
     app.execute("INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users WHERE email LIKE 'user%'").await;
@@ -229,10 +233,10 @@ async fn the_list_pages_by_id_with_an_envelope_over_a_few_hundred_users() {
     let far = page("?page=9223372036854775807&limit=100").await;
     assert_eq!(ids(&far).len(), 0);
 }
+on_each_store!(the_list_pages_by_id_with_an_envelope_over_a_few_hundred_users);
 
-#[tokio::test]
-async fn bad_page_or_limit_is_400() {
-    let Some(app) = spawn_app().await else { return };
+async fn bad_page_or_limit_is_400(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     for query in
         ["page=0", "page=-1", "page=abc", "limit=0", "limit=101", "limit=-5", "limit=1.5", "page=99999999999999999999"]
@@ -241,10 +245,10 @@ async fn bad_page_or_limit_is_400() {
         assert_problem(response, StatusCode::BAD_REQUEST).await;
     }
 }
+on_each_store!(bad_page_or_limit_is_400);
 
-#[tokio::test]
-async fn put_replaces_names_and_email_and_roles_only_when_given() {
-    let Some(app) = spawn_app().await else { return };
+async fn put_replaces_names_and_email_and_roles_only_when_given(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = create(&app, &admin, &with(new_user("grace@example.com"), json!({ "roleIds": [2] }))).await;
     let path = format!("/api/users/{}", user["id"]);
@@ -267,10 +271,10 @@ async fn put_replaces_names_and_email_and_roles_only_when_given() {
     assert_eq!(read_back, body);
     assert_eq!(app.login("amazing@example.com", PASSWORD).await.status(), StatusCode::OK, "password untouched");
 }
+on_each_store!(put_replaces_names_and_email_and_roles_only_when_given);
 
-#[tokio::test]
-async fn bad_replacements_are_refused_and_change_nothing() {
-    let Some(app) = spawn_app().await else { return };
+async fn bad_replacements_are_refused_and_change_nothing(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = create(&app, &admin, &new_user("grace@example.com")).await;
     app.register_user("taken@example.com").await;
@@ -292,10 +296,10 @@ async fn bad_replacements_are_refused_and_change_nothing() {
     let (_, unchanged) = status_and_json(app.get(&path, &admin.access_token).await).await;
     assert_eq!(unchanged, user);
 }
+on_each_store!(bad_replacements_are_refused_and_change_nothing);
 
-#[tokio::test]
-async fn the_last_admin_cannot_be_demoted_or_deleted_here_either() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_last_admin_cannot_be_demoted_or_deleted_here_either(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let (_, page) = status_and_json(app.get("/api/users", &admin.access_token).await).await;
     let me = page["data"][0].clone();
@@ -314,10 +318,10 @@ async fn the_last_admin_cannot_be_demoted_or_deleted_here_either() {
     assert_eq!((status, &demoted["roles"]), (StatusCode::OK, &json!(["user"])));
     assert_problem(app.get("/api/users", &admin.access_token).await, StatusCode::FORBIDDEN).await;
 }
+on_each_store!(the_last_admin_cannot_be_demoted_or_deleted_here_either);
 
-#[tokio::test]
-async fn a_role_change_shows_in_the_users_next_token() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_role_change_shows_in_the_users_next_token(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let user = app.register_user("ada@example.com").await;
     assert_eq!(token_roles(&user.access_token), json!(["user"]));
@@ -336,10 +340,10 @@ async fn a_role_change_shows_in_the_users_next_token() {
     assert_eq!(token_roles(next), json!(["admin", "user"]));
     assert_eq!(app.get("/api/users", next).await.status(), StatusCode::OK);
 }
+on_each_store!(a_role_change_shows_in_the_users_next_token);
 
-#[tokio::test]
-async fn delete_answers_204_then_404_and_takes_the_sessions() {
-    let Some(app) = spawn_app().await else { return };
+async fn delete_answers_204_then_404_and_takes_the_sessions(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let session = app.register_user("ada@example.com").await;
     let (_, page) = status_and_json(app.get("/api/users", &admin.access_token).await).await;
@@ -353,3 +357,4 @@ async fn delete_answers_204_then_404_and_takes_the_sessions() {
     assert_unauthorized(app.get("/users/current", &session.access_token).await).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM sessions WHERE user_id = {id}")).await, 0);
 }
+on_each_store!(delete_answers_204_then_404_and_takes_the_sessions);

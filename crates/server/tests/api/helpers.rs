@@ -1,20 +1,145 @@
-//! `spawn_app` and the small vocabulary the HTTP tests are written in.
+//! `spawn_app` and the small vocabulary the HTTP tests are written in, on either store.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::sql_types::BigInt;
-use diesel_async::RunQueryDsl;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use users_app::ExistingAccount;
 use users_domain::{ObjectId, Password, UserId};
 use users_jwt::{JwtIssuer, RefreshSecret};
 use users_ports::{SessionId, TokenIssuer, TokenSubject};
-use users_postgres::testing::TestDatabase;
 use users_server::settings::{AuthSettings, DatabaseSettings, RateLimitSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN_EMAIL: &str = "root@example.com";
+
+/// Which store a test's application runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// The embedded default store, always there: a database file of the test's own.
+    Sqlite,
+    /// A database of the test's own on the PostgreSQL server of `DATABASE_URL`, when one answers.
+    Postgres,
+}
+
+/// Makes one test on each store out of `async fn NAME(store: Store)`: the tests `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_each_store {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Store::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::helpers::Store::Postgres).await;
+            }
+        }
+    )+};
+}
+
+/// For behaviour only PostgreSQL has (its change notifications, its triggers): the test `NAME::postgres_only` out of
+/// `async fn NAME(store: Store)`.
+macro_rules! on_postgres_only {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn postgres_only() {
+                super::$name($crate::helpers::Store::Postgres).await;
+            }
+        }
+    )+};
+}
+
+/// A test's own database on its store, removed when the test ends.
+#[derive(Debug)]
+pub enum TestDatabase {
+    Sqlite(users_sqlite::testing::TestDatabase),
+    Postgres(users_postgres::testing::TestDatabase),
+}
+
+impl TestDatabase {
+    /// A new migrated database, or `None` when PostgreSQL is asked for and does not answer outside CI (the skip is
+    /// announced on stderr).
+    pub async fn create(store: Store) -> Option<Self> {
+        Some(match store {
+            Store::Sqlite => Self::Sqlite(users_sqlite::testing::TestDatabase::create().await),
+            Store::Postgres => Self::Postgres(users_postgres::testing::TestDatabase::create().await?),
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        match self {
+            Self::Sqlite(_) => Store::Sqlite,
+            Self::Postgres(_) => Store::Postgres,
+        }
+    }
+
+    /// The `DATABASE_URL` that names it.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(db) => format!("sqlite://{}", db.path().display()),
+            Self::Postgres(db) => db.url().to_owned(),
+        }
+    }
+
+    /// Runs `sql` on a connection of its own, beside the service's.
+    async fn execute(&self, sql: &str) -> usize {
+        match self {
+            Self::Sqlite(db) => {
+                use diesel::RunQueryDsl as _;
+                let (path, sql) = (db.path().to_owned(), sql.to_owned());
+                on_sqlite(path, move |connection| diesel::sql_query(sql).execute(connection)).await
+            }
+            Self::Postgres(db) => {
+                use diesel_async::RunQueryDsl as _;
+                diesel::sql_query(sql).execute(&mut db.connect().await).await.expect("SQL on the test database")
+            }
+        }
+    }
+
+    /// The one number `sql` computes, read on a connection of its own.
+    async fn number(&self, sql: &str) -> i64 {
+        let query = format!("({sql})");
+        match self {
+            Self::Sqlite(db) => {
+                use diesel::RunQueryDsl as _;
+                on_sqlite(db.path().to_owned(), move |connection| {
+                    diesel::select(diesel::dsl::sql::<BigInt>(&query)).get_result(connection)
+                })
+                .await
+            }
+            Self::Postgres(db) => {
+                use diesel_async::RunQueryDsl as _;
+                let mut connection = db.connect().await;
+                diesel::select(diesel::dsl::sql::<BigInt>(&query))
+                    .get_result(&mut connection)
+                    .await
+                    .expect("SQL on the test database")
+            }
+        }
+    }
+}
+
+/// Runs `work` on a new connection to the SQLite file at `path`, off the test's runtime. It waits for the
+/// service's writer like any other connection would.
+async fn on_sqlite<T: Send + 'static>(
+    path: std::path::PathBuf,
+    work: impl FnOnce(&mut diesel::SqliteConnection) -> diesel::QueryResult<T> + Send + 'static,
+) -> T {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    tokio::task::spawn_blocking(move || {
+        let mut connection =
+            diesel::SqliteConnection::establish(path.to_str().expect("a UTF-8 path")).expect("open the test database");
+        connection.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;").expect("pragmas");
+        work(&mut connection).expect("SQL on the test database")
+    })
+    .await
+    .expect("the SQL task")
+}
 
 pub struct TestApp {
     pub address: String,
@@ -25,16 +150,16 @@ pub struct TestApp {
     pub metrics_port: Option<u16>,
 }
 
-/// Starts the application on a free port over a new database, or `None` when PostgreSQL is not reachable
-/// outside CI (the skip is announced on stderr). Tokens are signed with an Ed25519 key generated in a folder of
-/// the test's own.
-pub async fn spawn_app() -> Option<TestApp> {
-    spawn_app_with(|_| {}).await
+/// Starts the application on a free port over a new database on `store`, or `None` when that is PostgreSQL and it is
+/// not reachable outside CI (the skip is announced on stderr). Tokens are signed with an Ed25519 key generated in a
+/// folder of the test's own.
+pub async fn spawn_app(store: Store) -> Option<TestApp> {
+    spawn_app_with(store, |_| {}).await
 }
 
 /// `spawn_app` with settings changed by `adjust` first.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
-    let db = TestDatabase::create().await?;
+pub async fn spawn_app_with(store: Store, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let db = TestDatabase::create(store).await?;
     let suffix = random_suffix();
     let keys_dir = std::env::temp_dir().join(format!("users-test-keys-{suffix}"));
     let secrets_dir = std::env::temp_dir().join(format!("users-test-secrets-{suffix}"));
@@ -223,19 +348,30 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
     }
 
-    /// Runs SQL straight on the database, to set up what would be slow through the API.
-    pub async fn execute(&self, sql: &str) {
-        let mut connection = self.db.connect().await;
-        diesel::sql_query(sql).execute(&mut connection).await.expect("setup SQL");
+    pub fn store(&self) -> Store {
+        self.db.store()
     }
 
-    /// A number computed by SQL straight from the database, behind the service's back.
+    /// Runs SQL straight on the database, to set up what would be slow through the API. Written to mean the same
+    /// on both stores; [`TestApp::execute_per_store`] where the dialects differ.
+    pub async fn execute(&self, sql: &str) {
+        self.db.execute(sql).await;
+    }
+
+    /// Runs the SQL written for the test's store: `postgres` or `sqlite`.
+    pub async fn execute_per_store(&self, postgres: &str, sqlite: &str) {
+        self.db
+            .execute(match self.store() {
+                Store::Postgres => postgres,
+                Store::Sqlite => sqlite,
+            })
+            .await;
+    }
+
+    /// A number computed by SQL straight from the database, behind the service's back (the same SQL on both stores:
+    /// `CAST(x AS BIGINT)`, not `x::bigint`).
     pub async fn count(&self, sql: &str) -> i64 {
-        let mut connection = self.db.connect().await;
-        diesel::select(diesel::dsl::sql::<BigInt>(&format!("({sql})")))
-            .get_result(&mut connection)
-            .await
-            .expect("count query")
+        self.db.number(sql).await
     }
 }
 

@@ -6,9 +6,9 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// An app whose `/auth/*` allows each address `burst` requests at once, refilled at 6 a minute.
-async fn limited_app(burst: u32, trusted_proxies: &[&str]) -> Option<TestApp> {
+async fn limited_app(store: Store, burst: u32, trusted_proxies: &[&str]) -> Option<TestApp> {
     let proxies: Vec<String> = trusted_proxies.iter().map(|proxy| (*proxy).to_owned()).collect();
-    spawn_app_with(move |settings| {
+    spawn_app_with(store, move |settings| {
         settings.rate_limit.auth_per_minute = 6;
         settings.rate_limit.auth_burst = burst;
         settings.rate_limit.trusted_proxies = proxies;
@@ -31,9 +31,8 @@ async fn assert_rate_limited(response: reqwest::Response) {
     assert!(problem["detail"].as_str().unwrap().contains("this address"), "{problem}");
 }
 
-#[tokio::test]
-async fn credential_stuffing_from_one_address_is_cut_off_while_the_rest_of_the_api_answers() {
-    let Some(app) = limited_app(5, &[]).await else { return };
+async fn credential_stuffing_from_one_address_is_cut_off_while_the_rest_of_the_api_answers(store: Store) {
+    let Some(app) = limited_app(store, 5, &[]).await else { return };
     let session = {
         let response = app.post("/auth/register", &json!({ "email": "ada@example.com", "password": PASSWORD })).await;
         let (status, body) = status_and_json(response).await;
@@ -63,10 +62,10 @@ async fn credential_stuffing_from_one_address_is_cut_off_while_the_rest_of_the_a
     assert_eq!(app.get("/users/current", &session.access_token).await.status(), StatusCode::OK);
     assert_eq!(app.client.get(app.url("/health/live")).send().await.unwrap().status(), StatusCode::OK);
 }
+on_each_store!(credential_stuffing_from_one_address_is_cut_off_while_the_rest_of_the_api_answers);
 
-#[tokio::test]
-async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_cannot_forge_another() {
-    let Some(app) = limited_app(2, &["127.0.0.1"]).await else { return };
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_cannot_forge_another(store: Store) {
+    let Some(app) = limited_app(store, 2, &["127.0.0.1"]).await else { return };
     for _ in 0..2 {
         let response = login_from(&app, Some("203.0.113.1"), "nobody@example.com", "guess").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -79,10 +78,10 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_can
     let other = login_from(&app, Some("203.0.113.2"), "nobody@example.com", "guess").await;
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 }
+on_each_store!(behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget_and_cannot_forge_another);
 
-#[tokio::test]
-async fn a_forwarded_entry_that_is_no_address_is_counted_on_its_own_never_as_the_proxy() {
-    let Some(app) = limited_app(2, &["127.0.0.1"]).await else { return };
+async fn a_forwarded_entry_that_is_no_address_is_counted_on_its_own_never_as_the_proxy(store: Store) {
+    let Some(app) = limited_app(store, 2, &["127.0.0.1"]).await else { return };
     for _ in 0..2 {
         let response = login_from(&app, Some("unknown"), "nobody@example.com", "guess").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -98,3 +97,4 @@ async fn a_forwarded_entry_that_is_no_address_is_counted_on_its_own_never_as_the
     }
     assert_rate_limited(login_from(&app, Some("203.0.113.3"), "nobody@example.com", "guess").await).await;
 }
+on_each_store!(a_forwarded_entry_that_is_no_address_is_counted_on_its_own_never_as_the_proxy);

@@ -7,8 +7,8 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// An app behind a trusted proxy at 127.0.0.1, so each request says which client it comes from.
-async fn behind_a_proxy(adjust: impl FnOnce(&mut users_server::Settings)) -> Option<TestApp> {
-    spawn_app_with(|settings| {
+async fn behind_a_proxy(store: Store, adjust: impl FnOnce(&mut users_server::Settings)) -> Option<TestApp> {
+    spawn_app_with(store, |settings| {
         settings.rate_limit.trusted_proxies = vec!["127.0.0.1".to_owned()];
         adjust(settings);
     })
@@ -27,9 +27,8 @@ async fn assert_locked(response: reqwest::Response) {
     assert_eq!(problem["type"], "/problems/too-many-attempts");
 }
 
-#[tokio::test]
-async fn an_attackers_failures_lock_their_network_while_the_owner_signs_in_from_another() {
-    let Some(app) = behind_a_proxy(|_| {}).await else { return };
+async fn an_attackers_failures_lock_their_network_while_the_owner_signs_in_from_another(store: Store) {
+    let Some(app) = behind_a_proxy(store, |_| {}).await else { return };
     app.register_user("ada@example.com").await;
 
     for guess in 0..10 {
@@ -44,10 +43,10 @@ async fn an_attackers_failures_lock_their_network_while_the_owner_signs_in_from_
     // And the owner's success lifts nothing for the attacker.
     assert_locked(login_from(&app, "203.0.113.9", "not the password").await).await;
 }
+on_each_store!(an_attackers_failures_lock_their_network_while_the_owner_signs_in_from_another);
 
-#[tokio::test]
-async fn guessing_spread_over_many_networks_reaches_the_backstop_and_an_admin_lifts_every_lock() {
-    let Some(app) = behind_a_proxy(|settings| settings.auth.lockout_backstop = 5).await else { return };
+async fn guessing_spread_over_many_networks_reaches_the_backstop_and_an_admin_lifts_every_lock(store: Store) {
+    let Some(app) = behind_a_proxy(store, |settings| settings.auth.lockout_backstop = 5).await else { return };
     let admin = app.admin().await;
     let ada = app.register_user("ada@example.com").await;
     for network in 0..5 {
@@ -64,16 +63,16 @@ async fn guessing_spread_over_many_networks_reaches_the_backstop_and_an_admin_li
     let response = app.client.delete(app.url(&lockout)).bearer_auth(&admin.access_token).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count(&format!("SELECT count(*) FROM login_throttles WHERE user_id = {id}")).await, 0);
-    assert_eq!(app.count(&format!("SELECT failed_logins::bigint FROM users WHERE id = {id}")).await, 0);
+    assert_eq!(app.count(&format!("SELECT CAST(failed_logins AS BIGINT) FROM users WHERE id = {id}")).await, 0);
     assert_eq!(login_from(&app, "198.51.100.7", PASSWORD).await.status(), StatusCode::OK);
 
     let response = app.client.delete(app.url("/api/users/999999/lockout")).bearer_auth(&admin.access_token).send();
     assert_problem(response.await.unwrap(), StatusCode::NOT_FOUND).await;
 }
+on_each_store!(guessing_spread_over_many_networks_reaches_the_backstop_and_an_admin_lifts_every_lock);
 
-#[tokio::test]
-async fn concurrent_correct_sign_ins_from_one_network_all_get_in() {
-    let Some(app) = behind_a_proxy(|_| {}).await else { return };
+async fn concurrent_correct_sign_ins_from_one_network_all_get_in(store: Store) {
+    let Some(app) = behind_a_proxy(store, |_| {}).await else { return };
     app.register_user("ada@example.com").await;
     let sign_ins = (0..25).map(|_| login_from(&app, "198.51.100.7", PASSWORD));
     let statuses: Vec<StatusCode> =
@@ -82,10 +81,10 @@ async fn concurrent_correct_sign_ins_from_one_network_all_get_in() {
     assert_eq!(app.count("SELECT count(*) FROM login_throttles WHERE locked_until IS NOT NULL").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 26, "the sign-up's and each sign-in's");
 }
+on_each_store!(concurrent_correct_sign_ins_from_one_network_all_get_in);
 
-#[tokio::test]
-async fn no_sign_in_outlives_a_password_change_it_raced() {
-    let Some(app) = spawn_app().await else { return };
+async fn no_sign_in_outlives_a_password_change_it_raced(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let owner = app.register_user("ada@example.com").await;
     let mut password = PASSWORD.to_owned();
     for round in 0..8 {
@@ -111,10 +110,10 @@ async fn no_sign_in_outlives_a_password_change_it_raced() {
     assert_eq!(app.get("/users/current", &owner.access_token).await.status(), StatusCode::OK, "the changer's own");
     assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL").await, 1);
 }
+on_each_store!(no_sign_in_outlives_a_password_change_it_raced);
 
-#[tokio::test]
-async fn a_burst_beyond_the_hashing_queue_is_refused_at_once_and_stores_nothing() {
-    let Some(app) = spawn_app_with(|settings| settings.auth.password_hash_queue = 1).await else { return };
+async fn a_burst_beyond_the_hashing_queue_is_refused_at_once_and_stores_nothing(store: Store) {
+    let Some(app) = spawn_app_with(store, |settings| settings.auth.password_hash_queue = 1).await else { return };
     let bodies: Vec<_> =
         (0..40).map(|n| json!({ "email": format!("user{n}@example.com"), "password": PASSWORD })).collect();
     let responses = futures_util::future::join_all(bodies.iter().map(|body| app.post("/auth/register", body))).await;
@@ -137,3 +136,4 @@ async fn a_burst_beyond_the_hashing_queue_is_refused_at_once_and_stores_nothing(
     // Once the burst has passed, sign-ups are taken again.
     app.register_user("after@example.com").await;
 }
+on_each_store!(a_burst_beyond_the_hashing_queue_is_refused_at_once_and_stores_nothing);

@@ -1,9 +1,14 @@
-//! HTTP tests: the real application on a random port, each test against a fresh PostgreSQL database.
+//! HTTP tests: the real application on a random port, each test against a fresh database of its own, on
+//! SQLite always and on PostgreSQL when it answers (`NAME::sqlite`, `NAME::postgres`).
+
+// First, so that its test-making macros are known to the modules after it.
+#[macro_use]
+mod helpers;
 
 mod admin;
 mod admin_api;
 mod auth;
-mod helpers;
+mod cancelled;
 mod limits;
 mod lockout;
 mod openapi;
@@ -11,4 +16,5 @@ mod operations;
 mod presence;
 mod profile;
 mod slow_clients;
+mod stress;
 mod tokens;

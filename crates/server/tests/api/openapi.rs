@@ -37,9 +37,8 @@ fn collect_link_targets(value: &Value, targets: &mut Vec<String>) {
     }
 }
 
-#[tokio::test]
-async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let (status, document) = status_and_json(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -99,10 +98,10 @@ async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes
         "documented but not served"
     );
 }
+on_each_store!(the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes);
 
-#[tokio::test]
-async fn the_docs_page_is_served_from_the_binary() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_docs_page_is_served_from_the_binary(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let redirect = client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
@@ -116,3 +115,4 @@ async fn the_docs_page_is_served_from_the_binary() {
     let config = app.client.get(app.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
     assert!(config.contains("/openapi.json"), "{config}");
 }
+on_each_store!(the_docs_page_is_served_from_the_binary);

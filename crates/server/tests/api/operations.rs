@@ -5,9 +5,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn every_response_carries_a_request_id_kept_from_the_client_when_sane() {
-    let Some(app) = spawn_app().await else { return };
+async fn every_response_carries_a_request_id_kept_from_the_client_when_sane(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let generated = app.client.get(app.url("/health/live")).send().await.unwrap();
     let first = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(first.len(), 32);
@@ -25,10 +24,10 @@ async fn every_response_carries_a_request_id_kept_from_the_client_when_sane() {
     let not_found = app.client.get(app.url("/nowhere")).send().await.unwrap();
     assert!(not_found.headers().contains_key("x-request-id"));
 }
+on_each_store!(every_response_carries_a_request_id_kept_from_the_client_when_sane);
 
-#[tokio::test]
-async fn a_500_names_its_request_id_and_leaks_nothing() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_500_names_its_request_id_and_leaks_nothing(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     // Break the store behind the service's back: rotation now fails on a real fault.
     app.execute("DROP TABLE refresh_tokens").await;
@@ -40,10 +39,10 @@ async fn a_500_names_its_request_id_and_leaks_nothing() {
     let text = problem.to_string();
     assert!(!text.contains("refresh_tokens") && !text.contains("relation"), "no internals: {text}");
 }
+on_each_store!(a_500_names_its_request_id_and_leaks_nothing);
 
-#[tokio::test]
-async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_the_pool() {
-    let Some(app) = spawn_app().await else { return };
+async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_the_pool(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     app.get("/users/current", &session.access_token).await;
     app.login("ada@example.com", PASSWORD).await;
@@ -61,16 +60,21 @@ async fn metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_
         r#"logins_total{outcome="invalid_credentials"}"#,
         r#"password_hash_seconds_bucket{operation="hash","#,
         r#"password_hash_queue_seconds_bucket{operation="verify","#,
-        r#"db_pool_connections{store="postgres",state="in_use"}"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
+    let pool = match store {
+        Store::Sqlite => r#"db_pool_connections{store="sqlite",pool="readers",state="in_use"}"#,
+        Store::Postgres => r#"db_pool_connections{store="postgres",pool="shared",state="in_use"}"#,
+    };
+    assert!(text.contains(pool), "missing {pool} in:\n{text}");
     assert!(!text.contains(session.id()), "paths are labelled by route template, never by id");
 }
+on_each_store!(metrics_count_requests_by_route_and_status_and_watch_logins_hashes_and_the_pool);
 
-#[tokio::test]
-async fn with_a_metrics_address_metrics_are_served_there_and_the_api_port_does_not_offer_them() {
-    let Some(app) = spawn_app_with(|settings| settings.server.metrics_address = Some("127.0.0.1:0".into())).await
+async fn with_a_metrics_address_metrics_are_served_there_and_the_api_port_does_not_offer_them(store: Store) {
+    let Some(app) =
+        spawn_app_with(store, |settings| settings.server.metrics_address = Some("127.0.0.1:0".into())).await
     else {
         return;
     };
@@ -91,10 +95,10 @@ async fn with_a_metrics_address_metrics_are_served_there_and_the_api_port_does_n
     let api_there = app.client.get(format!("{metrics}/health/live")).send().await.unwrap();
     assert_problem(api_there, StatusCode::NOT_FOUND).await;
 }
+on_each_store!(with_a_metrics_address_metrics_are_served_there_and_the_api_port_does_not_offer_them);
 
-#[tokio::test]
-async fn responses_carry_protective_headers_and_no_server_version() {
-    let Some(app) = spawn_app().await else { return };
+async fn responses_carry_protective_headers_and_no_server_version(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     for response in [
         app.client.get(app.url("/health/live")).send().await.unwrap(),
         app.client.get(app.url("/users/current")).send().await.unwrap(),
@@ -105,10 +109,10 @@ async fn responses_carry_protective_headers_and_no_server_version() {
         assert!(!response.headers().contains_key("server"));
     }
 }
+on_each_store!(responses_carry_protective_headers_and_no_server_version);
 
-#[tokio::test]
-async fn only_application_json_is_taken_as_json() {
-    let Some(app) = spawn_app().await else { return };
+async fn only_application_json_is_taken_as_json(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let body = json!({ "email": "ada@example.com", "password": PASSWORD }).to_string();
     for content_type in ["application/vnd.evil+json", "text/json", "application/json-patch+json"] {
         let request = app.client.post(app.url("/auth/register")).header("content-type", content_type);
@@ -118,3 +122,4 @@ async fn only_application_json_is_taken_as_json() {
         app.client.post(app.url("/auth/register")).header("content-type", "application/json; charset=utf-8");
     assert_eq!(with_charset.body(body).send().await.unwrap().status(), StatusCode::CREATED);
 }
+on_each_store!(only_application_json_is_taken_as_json);

@@ -20,9 +20,8 @@ async fn delete_with(app: &TestApp, token: &str, body: Option<Value>) -> reqwest
     request.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn a_token_whose_sign_in_is_old_cannot_take_over_the_account() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_token_whose_sign_in_is_old_cannot_take_over_the_account(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     // The same session's token, as it is once the sign-in is ten minutes old (the token itself still valid).
     let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
@@ -39,10 +38,10 @@ async fn a_token_whose_sign_in_is_old_cannot_take_over_the_account() {
     let response = app.put("/users/current", &stale, &json!({ "first_name": "Ada" })).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+on_each_store!(a_token_whose_sign_in_is_old_cannot_take_over_the_account);
 
-#[tokio::test]
-async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed_sign_in() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed_sign_in(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
 
@@ -50,13 +49,17 @@ async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed
     assert_reauthentication_required(app.put("/users/current", &stale, &wrong).await).await;
     let too_short = json!({ "email": "new@example.com", "current_password": "short" });
     assert_reauthentication_required(app.put("/users/current", &stale, &too_short).await).await;
-    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 1, "the wrong one was counted");
-    assert_eq!(app.count("SELECT failures::bigint FROM login_throttles").await, 1);
+    assert_eq!(app.count("SELECT CAST(failed_logins AS BIGINT) FROM users").await, 1, "the wrong one was counted");
+    assert_eq!(app.count("SELECT CAST(failures AS BIGINT) FROM login_throttles").await, 1);
 
     let right = json!({ "password": "a brand new secret", "current_password": PASSWORD });
     let response = app.put("/users/current", &stale, &right).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT failed_logins::bigint FROM users").await, 0, "a success starts the count again");
+    assert_eq!(
+        app.count("SELECT CAST(failed_logins AS BIGINT) FROM users").await,
+        0,
+        "a success starts the count again"
+    );
     assert_eq!(app.login("ada@example.com", "a brand new secret").await.status(), StatusCode::OK);
 
     // Deleting takes the password in an optional body.
@@ -66,10 +69,10 @@ async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed
     assert_eq!(delete_with(&app, &stale, Some(right)).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 }
+on_each_store!(the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed_sign_in);
 
-#[tokio::test]
-async fn wrong_current_passwords_lock_like_failed_sign_ins() {
-    let Some(app) = spawn_app_with(|settings| settings.auth.lockout_threshold = 3).await else { return };
+async fn wrong_current_passwords_lock_like_failed_sign_ins(store: Store) {
+    let Some(app) = spawn_app_with(store, |settings| settings.auth.lockout_threshold = 3).await else { return };
     let session = app.register_user("ada@example.com").await;
     let stale = app.token_authenticated_at(&session, Utc::now() - Duration::minutes(10));
     let wrong = json!({ "email": "new@example.com", "current_password": "not the password" });
@@ -82,10 +85,10 @@ async fn wrong_current_passwords_lock_like_failed_sign_ins() {
     assert_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'ada@example.com'").await, 1);
 }
+on_each_store!(wrong_current_passwords_lock_like_failed_sign_ins);
 
-#[tokio::test]
-async fn a_fresh_sign_in_proves_presence_and_a_refresh_does_not_renew_it() {
-    let Some(app) = spawn_app_with(|settings| settings.auth.reauthentication_secs = 2).await else { return };
+async fn a_fresh_sign_in_proves_presence_and_a_refresh_does_not_renew_it(store: Store) {
+    let Some(app) = spawn_app_with(store, |settings| settings.auth.reauthentication_secs = 2).await else { return };
     let session = app.register_user("ada@example.com").await;
     // Just signed up: the password was entered a moment ago.
     let response = app.put("/users/current", &session.access_token, &json!({ "email": "ada2@example.com" })).await;
@@ -106,10 +109,10 @@ async fn a_fresh_sign_in_proves_presence_and_a_refresh_does_not_renew_it() {
     assert_eq!(app.put("/users/current", &signed_in.access_token, &change).await.status(), StatusCode::OK);
     assert_eq!(delete_with(&app, &signed_in.access_token, None).await.status(), StatusCode::NO_CONTENT);
 }
+on_each_store!(a_fresh_sign_in_proves_presence_and_a_refresh_does_not_renew_it);
 
-#[tokio::test]
-async fn password_changes_count_against_a_budget_per_user() {
-    let Some(app) = spawn_app_with(|settings| {
+async fn password_changes_count_against_a_budget_per_user(store: Store) {
+    let Some(app) = spawn_app_with(store, |settings| {
         settings.rate_limit.password_work_per_minute = 1;
         settings.rate_limit.password_work_burst = 2;
     })
@@ -133,10 +136,10 @@ async fn password_changes_count_against_a_budget_per_user() {
     let profile = json!({ "first_name": "Ada" });
     assert_eq!(app.put("/users/current", &ada.access_token, &profile).await.status(), StatusCode::OK);
 }
+on_each_store!(password_changes_count_against_a_budget_per_user);
 
-#[tokio::test]
-async fn deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else() {
-    let Some(app) = spawn_app().await else { return };
+async fn deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let ada = app.register_user("ada@example.com").await;
     let send = |body: &'static str, content_type: &'static str| {
         let request = app.client.delete(app.url("/users/current")).bearer_auth(&ada.access_token);
@@ -151,10 +154,10 @@ async fn deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else() {
     assert_eq!(send("null", "application/json").await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 }
+on_each_store!(deleting_takes_no_body_a_null_one_or_an_object_and_nothing_else);
 
-#[tokio::test]
-async fn an_admin_token_whose_sign_in_is_old_cannot_take_over_its_own_account_through_the_admin_routes() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_admin_token_whose_sign_in_is_old_cannot_take_over_its_own_account_through_the_admin_routes(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
     let stale = app.token_authenticated_at(&admin, Utc::now() - Duration::minutes(10));
     let own_id = admin.claims()["uid"].as_i64().unwrap();
@@ -176,3 +179,4 @@ async fn an_admin_token_whose_sign_in_is_old_cannot_take_over_its_own_account_th
     let ada = app.register_user("ada@example.com").await;
     assert_eq!(app.delete(&format!("/users/{}", ada.id()), &stale).await.status(), StatusCode::NO_CONTENT);
 }
+on_each_store!(an_admin_token_whose_sign_in_is_old_cannot_take_over_its_own_account_through_the_admin_routes);

@@ -5,9 +5,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn the_current_user_is_read_fresh_and_never_cached() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_current_user_is_read_fresh_and_never_cached(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "ada" })).await;
 
     let response = app.get("/users/current", &session.access_token).await;
@@ -17,10 +16,10 @@ async fn the_current_user_is_read_fresh_and_never_cached() {
     assert_eq!(body, session.user);
     assert!(body.get("password_hash").is_none() && body.get("password").is_none());
 }
+on_each_store!(the_current_user_is_read_fresh_and_never_cached);
 
-#[tokio::test]
-async fn an_update_sets_given_fields_clears_null_ones_and_keeps_absent_ones() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_update_sets_given_fields_clears_null_ones_and_keeps_absent_ones(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app
         .register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "ada", "first_name": "Ada", "last_name": "Byron" }))
         .await;
@@ -44,10 +43,10 @@ async fn an_update_sets_given_fields_clears_null_ones_and_keeps_absent_ones() {
     assert_eq!(read_back, body);
     assert_eq!(app.login("countess@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
+on_each_store!(an_update_sets_given_fields_clears_null_ones_and_keeps_absent_ones);
 
-#[tokio::test]
-async fn an_invalid_update_is_422_and_changes_nothing() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_invalid_update_is_422_and_changes_nothing(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "first_name": "Ada" })).await;
 
     let cases = [
@@ -67,10 +66,10 @@ async fn an_invalid_update_is_422_and_changes_nothing() {
     let (_, unchanged) = status_and_json(app.get("/users/current", &session.access_token).await).await;
     assert_eq!(unchanged, session.user);
 }
+on_each_store!(an_invalid_update_is_422_and_changes_nothing);
 
-#[tokio::test]
-async fn taking_someone_elses_email_or_username_is_409() {
-    let Some(app) = spawn_app().await else { return };
+async fn taking_someone_elses_email_or_username_is_409(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     app.register(json!({ "email": "ada@example.com", "password": PASSWORD, "username": "ada" })).await;
     let bob = app.register_user("bob@example.com").await;
 
@@ -81,10 +80,10 @@ async fn taking_someone_elses_email_or_username_is_409() {
     let (_, unchanged) = status_and_json(app.get("/users/current", &bob.access_token).await).await;
     assert_eq!(unchanged, bob.user);
 }
+on_each_store!(taking_someone_elses_email_or_username_is_409);
 
-#[tokio::test]
-async fn a_password_change_signs_out_every_other_session() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_password_change_signs_out_every_other_session(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let here = app.register_user("ada@example.com").await;
     let (_, body) = status_and_json(app.login("ada@example.com", PASSWORD).await).await;
     let elsewhere = Session::from_body(&body);
@@ -98,10 +97,10 @@ async fn a_password_change_signs_out_every_other_session() {
     assert_unauthorized(app.login("ada@example.com", PASSWORD).await).await;
     assert_eq!(app.login("ada@example.com", "a brand new secret").await.status(), StatusCode::OK);
 }
+on_each_store!(a_password_change_signs_out_every_other_session);
 
-#[tokio::test]
-async fn deleting_ones_account_removes_it_with_its_sessions() {
-    let Some(app) = spawn_app().await else { return };
+async fn deleting_ones_account_removes_it_with_its_sessions(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     let other = app.register_user("bob@example.com").await;
 
@@ -116,20 +115,20 @@ async fn deleting_ones_account_removes_it_with_its_sessions() {
     // The address is free again.
     app.register_user("ada@example.com").await;
 }
+on_each_store!(deleting_ones_account_removes_it_with_its_sessions);
 
-#[tokio::test]
-async fn the_last_admin_cannot_delete_their_own_account() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_last_admin_cannot_delete_their_own_account(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
 
     let problem = assert_problem(app.delete("/users/current", &admin.access_token).await, StatusCode::CONFLICT).await;
     assert_eq!(problem["type"], "/problems/last-admin");
     assert_eq!(app.get("/users/current", &admin.access_token).await.status(), StatusCode::OK);
 }
+on_each_store!(the_last_admin_cannot_delete_their_own_account);
 
-#[tokio::test]
-async fn the_most_common_passwords_are_refused_wherever_a_password_is_set() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_most_common_passwords_are_refused_wherever_a_password_is_set(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let expected = json!([{ "field": "password", "message": "is one of the most commonly used passwords" }]);
     for password in ["Password1", "12345678", "QWERTYUIOP"] {
         let body = json!({ "email": "ada@example.com", "password": password });
@@ -149,10 +148,10 @@ async fn the_most_common_passwords_are_refused_wherever_a_password_is_set() {
     assert_problem(app.post_as("/api/users", &admin.access_token, &create).await, StatusCode::UNPROCESSABLE_ENTITY)
         .await;
 }
+on_each_store!(the_most_common_passwords_are_refused_wherever_a_password_is_set);
 
-#[tokio::test]
-async fn passwords_made_of_the_accounts_own_names_are_refused_wherever_a_password_is_set() {
-    let Some(app) = spawn_app().await else { return };
+async fn passwords_made_of_the_accounts_own_names_are_refused_wherever_a_password_is_set(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let expected =
         json!([{ "field": "password", "message": "must not contain your username or the name part of your email" }]);
     let cases = [
@@ -190,3 +189,4 @@ async fn passwords_made_of_the_accounts_own_names_are_refused_wherever_a_passwor
         .await;
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'hedy@example.com'").await, 0);
 }
+on_each_store!(passwords_made_of_the_accounts_own_names_are_refused_wherever_a_password_is_set);

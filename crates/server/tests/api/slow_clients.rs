@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::helpers::*;
 
-async fn app_with_one_second_to_send() -> Option<TestApp> {
-    spawn_app_with(|settings| settings.server.request_timeout_secs = 1).await
+async fn app_with_one_second_to_send(store: Store) -> Option<TestApp> {
+    spawn_app_with(store, |settings| settings.server.request_timeout_secs = 1).await
 }
 
 /// A connection that sent the head of `POST /auth/login` announcing a 100-byte JSON body.
@@ -35,9 +35,8 @@ async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> (u16, Strin
     (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn a_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed() {
-    let Some(app) = app_with_one_second_to_send().await else { return };
+async fn a_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed(store: Store) {
+    let Some(app) = app_with_one_second_to_send(store).await else { return };
     let mut stream = login_head(&app).await;
     for byte in [b"{", b" ", b"\""] {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -50,6 +49,7 @@ async fn a_body_trickling_in_past_the_request_timeout_gets_408_and_the_connectio
     assert_eq!(body["type"], "/problems/request-timeout", "{body}");
     assert_eq!(body["status"], 408);
 }
+on_each_store!(a_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed);
 
 /// The bytes the server sends until it closes the connection (within 10 s), which a client still writing may see
 /// as a reset once it has read them.
@@ -107,9 +107,8 @@ impl Trickle {
     }
 }
 
-#[tokio::test]
-async fn a_chunked_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed() {
-    let Some(app) = app_with_one_second_to_send().await else { return };
+async fn a_chunked_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed(store: Store) {
+    let Some(app) = app_with_one_second_to_send(store).await else { return };
     let mut trickle = Trickle::start(&app, "/auth/login").await;
 
     let (status, head, body) = read_until_closed(&mut trickle.reader).await;
@@ -120,11 +119,11 @@ async fn a_chunked_body_trickling_in_past_the_request_timeout_gets_408_and_the_c
     let after = trickle.end_and_send_another().await;
     assert!(after.is_empty(), "nothing more is served on the connection: {}", String::from_utf8_lossy(&after));
 }
+on_each_store!(a_chunked_body_trickling_in_past_the_request_timeout_gets_408_and_the_connection_closed);
 
-#[tokio::test]
-async fn a_chunked_body_answered_before_it_is_read_is_not_waited_for() {
+async fn a_chunked_body_answered_before_it_is_read_is_not_waited_for(store: Store) {
     // The request timeout is long here: what closes the connection is the answer, not the deadline.
-    let Some(app) = spawn_app_with(|settings| {
+    let Some(app) = spawn_app_with(store, |settings| {
         settings.rate_limit.auth_per_minute = 1;
         settings.rate_limit.auth_burst = 1;
     })
@@ -143,10 +142,10 @@ async fn a_chunked_body_answered_before_it_is_read_is_not_waited_for() {
         assert!(after.is_empty(), "{path}: nothing more is served: {}", String::from_utf8_lossy(&after));
     }
 }
+on_each_store!(a_chunked_body_answered_before_it_is_read_is_not_waited_for);
 
-#[tokio::test]
-async fn requests_sent_in_time_are_served_as_usual() {
-    let Some(app) = app_with_one_second_to_send().await else { return };
+async fn requests_sent_in_time_are_served_as_usual(store: Store) {
+    let Some(app) = app_with_one_second_to_send(store).await else { return };
     app.register_user("ada@example.com").await;
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 
@@ -166,3 +165,4 @@ async fn requests_sent_in_time_are_served_as_usual() {
     assert!(text.contains("/problems/invalid-credentials"), "{text}");
     assert!(text.contains("HTTP/1.1 200"), "the connection carries the next request: {text}");
 }
+on_each_store!(requests_sent_in_time_are_served_as_usual);

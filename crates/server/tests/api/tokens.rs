@@ -43,9 +43,8 @@ async fn sign_in(base: &str, email: &str) -> Session {
     Session::from_body(&body)
 }
 
-#[tokio::test]
-async fn another_service_verifies_our_tokens_with_the_published_keys_alone() {
-    let Some(app) = spawn_app().await else { return };
+async fn another_service_verifies_our_tokens_with_the_published_keys_alone(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
 
     let (headers, set) = jwks(&app.address).await;
@@ -69,10 +68,10 @@ async fn another_service_verifies_our_tokens_with_the_published_keys_alone() {
             .claims;
     assert_eq!(claims["sub"], session.id());
 }
+on_each_store!(another_service_verifies_our_tokens_with_the_published_keys_alone);
 
-#[tokio::test]
-async fn a_rotated_key_keeps_tokens_in_flight_working_until_it_is_removed() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_rotated_key_keeps_tokens_in_flight_working_until_it_is_removed(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     app.register_user("ada@example.com").await;
     let before = sign_in(&app.address, "ada@example.com").await;
     let old_kid = header_of(&before.access_token)["kid"].as_str().unwrap().to_owned();
@@ -97,10 +96,10 @@ async fn a_rotated_key_keeps_tokens_in_flight_working_until_it_is_removed() {
     let (_, set) = jwks(&retired).await;
     assert!(set.find(&old_kid).is_none());
 }
+on_each_store!(a_rotated_key_keeps_tokens_in_flight_working_until_it_is_removed);
 
-#[tokio::test]
-async fn a_pinned_signing_key_lets_every_instance_trust_a_new_key_before_it_signs() {
-    let Some(app) = spawn_app().await else { return };
+async fn a_pinned_signing_key_lets_every_instance_trust_a_new_key_before_it_signs(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     app.register_user("ada@example.com").await;
     let old_kid = app.signing_key().key_id().to_string();
     let new_kid = users_server::key_ring::add_key(&app.settings.auth.jwt_keys_dir).unwrap().to_string();
@@ -113,10 +112,10 @@ async fn a_pinned_signing_key_lets_every_instance_trust_a_new_key_before_it_sign
     let (_, set) = jwks(&staged).await;
     assert!(set.find(&new_kid).is_some(), "the new key is published before it signs");
 }
+on_each_store!(a_pinned_signing_key_lets_every_instance_trust_a_new_key_before_it_signs);
 
-#[tokio::test]
-async fn unsigned_confused_and_unknown_key_tokens_are_refused() {
-    let Some(app) = spawn_app().await else { return };
+async fn unsigned_confused_and_unknown_key_tokens_are_refused(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let session = app.register_user("ada@example.com").await;
     let token = &session.access_token;
     let kid = header_of(token)["kid"].as_str().unwrap().to_owned();
@@ -157,6 +156,7 @@ async fn unsigned_confused_and_unknown_key_tokens_are_refused() {
     let no_kid = URL_SAFE_NO_PAD.encode(json!({ "alg": "EdDSA", "typ": "JWT" }).to_string());
     assert_unauthorized(app.get("/users/current", &format!("{no_kid}.{payload}.{signature}")).await).await;
 }
+on_each_store!(unsigned_confused_and_unknown_key_tokens_are_refused);
 
 /// An Ed25519 private key (PKCS#8 DER) that is not the service's.
 fn attacker_pkcs8() -> Vec<u8> {
@@ -165,10 +165,11 @@ fn attacker_pkcs8() -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(body).unwrap()
 }
 
-#[tokio::test]
-async fn a_shared_secret_still_signs_when_configured_and_is_never_published() {
+async fn a_shared_secret_still_signs_when_configured_and_is_never_published(store: Store) {
     let secret = "a shared secret of at least 32 bytes, for HS256";
-    let Some(app) = spawn_app_with(|settings| settings.auth.jwt_secret = Some(secret.into())).await else { return };
+    let Some(app) = spawn_app_with(store, |settings| settings.auth.jwt_secret = Some(secret.into())).await else {
+        return;
+    };
     let session = app.register_user("ada@example.com").await;
     assert_eq!(header_of(&session.access_token)["alg"], "HS256");
     assert_eq!(app.get("/users/current", &session.access_token).await.status(), StatusCode::OK);
@@ -187,10 +188,10 @@ async fn a_shared_secret_still_signs_when_configured_and_is_never_published() {
     .unwrap();
     assert_unauthorized(app.get("/users/current", &other).await).await;
 }
+on_each_store!(a_shared_secret_still_signs_when_configured_and_is_never_published);
 
-#[tokio::test]
-async fn instances_signing_with_different_keys_hand_two_tabs_the_same_refresh_token() {
-    let Some(app) = spawn_app().await else { return };
+async fn instances_signing_with_different_keys_hand_two_tabs_the_same_refresh_token(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let first = app.register_user("ada@example.com").await;
     // A key rotation under way: this instance still signs with the old key, its twin already with the new one.
     let old_kid = app.signing_key().key_id().to_string();
@@ -213,10 +214,10 @@ async fn instances_signing_with_different_keys_hand_two_tabs_the_same_refresh_to
     let next = json!({ "refresh_token": on_new["refresh_token"] });
     assert_eq!(app.post("/auth/refresh", &next).await.status(), StatusCode::OK, "and it is the stored one");
 }
+on_each_store!(instances_signing_with_different_keys_hand_two_tabs_the_same_refresh_token);
 
-#[tokio::test]
-async fn an_instance_with_another_refresh_secret_hands_out_no_successor_it_did_not_store() {
-    let Some(app) = spawn_app().await else { return };
+async fn an_instance_with_another_refresh_secret_hands_out_no_successor_it_did_not_store(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let first = app.register_user("ada@example.com").await;
     let mut stranger = app.settings.clone();
     stranger.auth.refresh_secret = Some("a refresh secret no other instance has".to_owned());
@@ -232,10 +233,10 @@ async fn an_instance_with_another_refresh_secret_hands_out_no_successor_it_did_n
     let next = json!({ "refresh_token": pair["refresh_token"] });
     assert_eq!(app.post("/auth/refresh", &next).await.status(), StatusCode::OK, "the first tab's pair still works");
 }
+on_each_store!(an_instance_with_another_refresh_secret_hands_out_no_successor_it_did_not_store);
 
-#[tokio::test]
-async fn the_refresh_secret_is_generated_once_beside_the_keys_and_kept_private() {
-    let Some(app) = spawn_app().await else { return };
+async fn the_refresh_secret_is_generated_once_beside_the_keys_and_kept_private(store: Store) {
+    let Some(app) = spawn_app(store).await else { return };
     let file = app.settings.auth.jwt_keys_dir.join("refresh-token.secret");
     let secret = std::fs::read_to_string(&file).expect("generated on the first start");
     #[cfg(unix)]
@@ -246,3 +247,4 @@ async fn the_refresh_secret_is_generated_once_beside_the_keys_and_kept_private()
     app.spawn_twin();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), secret, "a second instance uses the same one");
 }
+on_each_store!(the_refresh_secret_is_generated_once_beside_the_keys_and_kept_private);
