@@ -1,12 +1,40 @@
 //! Connections from the store's pools (the writer's, and the readers' beside it), with the pools' usage recorded as
-//! metrics. Shared by the PostgreSQL and SQLite adapters, each compiling it against its own `backend` module.
+//! metrics, and what the store last refused for being unavailable, for the readiness check. Shared by the PostgreSQL
+//! and SQLite adapters, each compiling it against its own `backend` module.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use diesel::result::Error as DieselError;
 use metrics::Gauge;
 use users_ports::StoreError;
 
 use crate::backend::{Pool, PooledConnection, STORE};
+
+/// How long the store is reported not ready after it refused work for being unavailable. A full disk or a read-only
+/// database still answers the readiness query, so the refusals themselves are what tell: an instance that refuses
+/// writes leaves the load balancer's rotation for this long, then is tried again.
+const REFUSAL_MEMORY: Duration = Duration::from_secs(10);
+
+/// The last refusal: when, and why (for the readiness check's error, and so the logs).
+#[derive(Default)]
+struct Refusals(Mutex<Option<(Instant, String)>>);
+
+impl Refusals {
+    fn note(&self, error: &StoreError) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some((Instant::now(), error.to_string()));
+        }
+    }
+
+    /// The refusal noted within [`REFUSAL_MEMORY`], if any.
+    fn recent(&self) -> Option<StoreError> {
+        let last = self.0.lock().ok()?;
+        let (at, cause) = last.as_ref().filter(|(at, _)| at.elapsed() < REFUSAL_MEMORY)?;
+        let ago = at.elapsed().as_secs();
+        Some(StoreError::unavailable(format!("the database refused work {ago} s ago: {cause}")))
+    }
+}
 
 /// One pool and its `db_pool_connections` gauges by state (max, open, in use, waiting), labelled with the pool's
 /// role. Looked up in the metrics registry once, not on every checkout (the first checkout happens after the server
@@ -49,6 +77,7 @@ impl Gauged {
 pub(crate) struct Pools {
     writer: Gauged,
     readers: Gauged,
+    refusals: Arc<Refusals>,
 }
 
 // Each store builds its pools one way only.
@@ -57,17 +86,35 @@ impl Pools {
     /// One pool for reads and writes alike (its metrics labelled `pool="shared"`).
     pub(crate) fn single(pool: Pool) -> Self {
         let shared = Gauged::new(pool, "shared");
-        Self { writer: shared.clone(), readers: shared }
+        Self { writer: shared.clone(), readers: shared, refusals: Arc::default() }
     }
 
     /// Writes (and the reads of their transactions) on `writer`, reads that stand alone on `readers`.
     pub(crate) fn split(writer: Pool, readers: Pool) -> Self {
-        Self { writer: Gauged::new(writer, "writer"), readers: Gauged::new(readers, "readers") }
+        Self {
+            writer: Gauged::new(writer, "writer"),
+            readers: Gauged::new(readers, "readers"),
+            refusals: Arc::default(),
+        }
     }
 
     /// A connection for a write, or for reads that must see a write's transaction.
     pub(crate) async fn writer(&self) -> Result<PooledConnection, StoreError> {
-        self.writer.checkout().await
+        self.writer.checkout().await.inspect_err(|error| self.refusals.note(error))
+    }
+
+    /// The store's error for `error` (see `backend::fault`), remembered when it is the database being unavailable.
+    pub(crate) fn fault(&self, error: DieselError) -> StoreError {
+        let fault = crate::backend::fault(error);
+        if fault.is_unavailable() {
+            self.refusals.note(&fault);
+        }
+        fault
+    }
+
+    /// Whether the store refused work for being unavailable a moment ago, said as the error it then gave.
+    pub(crate) fn recent_refusal(&self) -> Result<(), StoreError> {
+        self.refusals.recent().map_or(Ok(()), Err)
     }
 
     /// A connection for a read that stands alone: it sees every write acknowledged before it began.

@@ -10,7 +10,7 @@ use users_ports::{
     EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::{Connection, fault};
+use crate::backend::Connection;
 use crate::pool::Pools;
 use crate::schema::{refresh_tokens, sessions};
 
@@ -34,7 +34,8 @@ impl DieselSessionRepository {
 impl SessionRepository for DieselSessionRepository {
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.pools.writer().await?;
-        let created = crate::backend::create_session(&mut conn, &session).await.map_err(fault)?;
+        let created =
+            crate::backend::create_session(&mut conn, &session).await.map_err(|error| self.pools.fault(error))?;
         Ok(created.map(SessionId))
     }
 
@@ -48,7 +49,7 @@ impl SessionRepository for DieselSessionRepository {
         let mut conn = self.pools.writer().await?;
         let rotated = crate::backend::rotate_refresh_token(&mut conn, &used.0, &successor.0, now, expires_at)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         if let Some(session) = rotated {
             return Ok(RefreshTokenUse::Fresh(session));
         }
@@ -59,9 +60,9 @@ impl SessionRepository for DieselSessionRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         let Some((session_id, Some(used_at))) = earlier else { return Ok(RefreshTokenUse::Unknown) };
-        let Some(session) = session_state(&mut conn, session_id).await.map_err(fault)? else {
+        let Some(session) = session_state(&mut conn, session_id).await.map_err(|error| self.pools.fault(error))? else {
             return Ok(RefreshTokenUse::Unknown);
         };
         let successor_issued = diesel::select(diesel::dsl::exists(
@@ -71,7 +72,7 @@ impl SessionRepository for DieselSessionRepository {
         ))
         .get_result(&mut conn)
         .await
-        .map_err(fault)?;
+        .map_err(|error| self.pools.fault(error))?;
         Ok(RefreshTokenUse::Replayed { session, used_at, successor_issued })
     }
 
@@ -83,7 +84,7 @@ impl SessionRepository for DieselSessionRepository {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         Ok(session.map(SessionId))
     }
 
@@ -93,7 +94,7 @@ impl SessionRepository for DieselSessionRepository {
             .set(sessions::revoked_at.eq(now))
             .execute(&mut conn)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         Ok(())
     }
 
@@ -104,7 +105,7 @@ impl SessionRepository for DieselSessionRepository {
             diesel::delete(sessions::table.filter(sessions::expires_at.lt(before).or(sessions::revoked_at.lt(before))))
                 .execute(&mut conn)
                 .await
-                .map_err(fault)?;
+                .map_err(|error| self.pools.fault(error))?;
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 
@@ -116,7 +117,7 @@ impl SessionRepository for DieselSessionRepository {
     ) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
         let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
-        end_sessions(&mut conn, user.0, ends, now).await.map_err(fault)?;
+        end_sessions(&mut conn, user.0, ends, now).await.map_err(|error| self.pools.fault(error))?;
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ impl DieselUserRepository {
             .select((UserRow::as_select(), user_roles::role_id.nullable(), sessions::expires_at))
             .load(&mut conn)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         let Some(&(_, _, expires_at)) = <[_]>::first(&rows) else { return Ok(None) };
         let user = single_user(rows.into_iter().map(|(row, role, _)| (row, role)))?;
         Ok(user.map(|user| (user, expires_at)))
@@ -274,7 +274,7 @@ impl UserRepository for DieselUserRepository {
             Err(error) => Err(match taken(&error) {
                 Some(Taken::Email) => InsertUserError::DuplicateEmail,
                 Some(Taken::Username) => InsertUserError::DuplicateUsername,
-                None => InsertUserError::Unexpected(fault(error)),
+                None => InsertUserError::Unexpected(self.pools.fault(error)),
             }),
         }
     }
@@ -292,7 +292,7 @@ impl UserRepository for DieselUserRepository {
             .select((UserRow::as_select(), user_roles::role_id.nullable()))
             .load(&mut conn)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         single_user(rows)
     }
 
@@ -314,7 +314,7 @@ impl UserRepository for DieselUserRepository {
             ))
             .load(&mut conn)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         let (password_hash, throttle) = match rows.as_slice() {
             [(_, (hash, failed_logins, locked_until), _), ..] => (
                 PasswordHash::new(hash.clone()),
@@ -369,7 +369,7 @@ impl UserRepository for DieselUserRepository {
             TxError::Database(error) => match taken(&error) {
                 Some(Taken::Email) => UpdateUserError::DuplicateEmail,
                 Some(Taken::Username) => UpdateUserError::DuplicateUsername,
-                None => UpdateUserError::Unexpected(fault(error)),
+                None => UpdateUserError::Unexpected(self.pools.fault(error)),
             },
         })
         .and_then(|rows| single_user(rows)?.ok_or(UpdateUserError::NotFound))
@@ -413,7 +413,7 @@ impl UserRepository for DieselUserRepository {
             Ok(LoginAttempt::Allowed)
         })
         .await
-        .map_err(fault)
+        .map_err(|error| self.pools.fault(error))
     }
 
     async fn finish_login_attempt(
@@ -466,7 +466,7 @@ impl UserRepository for DieselUserRepository {
             })
         })
         .await
-        .map_err(fault)
+        .map_err(|error| self.pools.fault(error))
     }
 
     async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
@@ -480,7 +480,7 @@ impl UserRepository for DieselUserRepository {
             Ok(found > 0)
         })
         .await
-        .map_err(fault)
+        .map_err(|error| self.pools.fault(error))
     }
 
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -492,7 +492,7 @@ impl UserRepository for DieselUserRepository {
         )
         .execute(&mut conn)
         .await
-        .map_err(fault)?;
+        .map_err(|error| self.pools.fault(error))?;
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 
@@ -511,7 +511,7 @@ impl UserRepository for DieselUserRepository {
         .await
         .map_err(|error| match error {
             TxError::Refused(refusal) => refusal,
-            TxError::Database(error) => DeleteUserError::Unexpected(fault(error)),
+            TxError::Database(error) => DeleteUserError::Unexpected(self.pools.fault(error)),
         })
     }
 
@@ -533,10 +533,10 @@ impl UserRepository for DieselUserRepository {
             .select(UserRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(fault)?;
+            .map_err(|error| self.pools.fault(error))?;
         let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
-        let mut roles = roles_of(&mut conn, &ids).await.map_err(fault)?;
-        let total = crate::backend::count_users(&mut conn).await.map_err(fault)?;
+        let mut roles = roles_of(&mut conn, &ids).await.map_err(|error| self.pools.fault(error))?;
+        let total = crate::backend::count_users(&mut conn).await.map_err(|error| self.pools.fault(error))?;
         let items = rows
             .into_iter()
             .map(|row| {
@@ -549,13 +549,20 @@ impl UserRepository for DieselUserRepository {
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
         let mut conn = self.pools.reader().await?;
-        let ids: Vec<i64> = roles::table.order(roles::id).select(roles::id).load(&mut conn).await.map_err(fault)?;
+        let ids: Vec<i64> = roles::table
+            .order(roles::id)
+            .select(roles::id)
+            .load(&mut conn)
+            .await
+            .map_err(|error| self.pools.fault(error))?;
         ids.into_iter().map(|id| Role::from_id(id).map_err(StoreError::new)).collect()
     }
 
+    /// The database answers a read, and has not refused work for being unavailable (a full disk, a read-only
+    /// database) a moment ago: such a database still answers reads.
     async fn check_health(&self) -> Result<(), StoreError> {
         let mut conn = self.pools.reader().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(fault)?;
-        Ok(())
+        self.pools.recent_refusal()
     }
 }

@@ -112,7 +112,8 @@ async fn ready<A: Adapters>(request: HttpRequest, service: web::Data<UserService
     }
 }
 
-const UNREACHABLE: &str = "the database is not reachable";
+/// Why the store is not ready is in the logs: out of reach, or refusing writes (a full disk, a read-only database).
+const UNREACHABLE: &str = "the database is not reachable, or refused writes a moment ago";
 
 fn not_ready(detail: &'static str) -> Problem {
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Service unavailable", detail)

@@ -99,6 +99,8 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/po
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// The one pool as the repositories use it, made once so that they share what it remembers of refusals.
+    pools: pool::Pools,
     signed_in: Arc<SignedInCache>,
     operation_timeout: Duration,
 }
@@ -137,7 +139,8 @@ impl PgStore {
             .map_err(StoreError::new)?;
         let signed_in = Arc::new(SignedInCache::new(options.change_feed_max_lag));
         listener::start(connector.named(listener::APPLICATION_NAME), options.change_feed_max_lag, &signed_in);
-        Ok(Self { pool, signed_in, operation_timeout: options.operation_timeout })
+        let pools = pool::Pools::single(pool.clone());
+        Ok(Self { pool, pools, signed_in, operation_timeout: options.operation_timeout })
     }
 
     /// Whether changes made elsewhere are being heard, so that signed-in users are remembered between requests.
@@ -146,13 +149,12 @@ impl PgStore {
     }
 
     pub fn users(&self) -> PgUserRepository {
-        let pools = pool::Pools::single(self.pool.clone());
-        PgUserRepository::new(users::DieselUserRepository::new(pools), Arc::clone(&self.signed_in), self.operation_timeout)
+        let queries = users::DieselUserRepository::new(self.pools.clone());
+        PgUserRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
 
     pub fn sessions(&self) -> PgSessionRepository {
-        let pools = pool::Pools::single(self.pool.clone());
-        let queries = sessions::DieselSessionRepository::new(pools);
+        let queries = sessions::DieselSessionRepository::new(self.pools.clone());
         PgSessionRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
 }

@@ -233,3 +233,49 @@ pub(crate) const EMAIL_KEY_INDEX_EXISTS: &str =
 /// write sets the key.
 pub(crate) const FINISH_EMAIL_KEY: &str =
     "CREATE UNIQUE INDEX users_email_key_key ON users (email_key); DROP INDEX IF EXISTS users_email_lower_key;";
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+
+    use super::*;
+
+    fn database() -> SqliteConnection {
+        let mut connection = SqliteConnection::establish(":memory:").unwrap();
+        connection.batch_execute("CREATE TABLE notes (body TEXT NOT NULL)").unwrap();
+        connection
+    }
+
+    #[test]
+    fn a_full_database_is_unavailable_not_broken() {
+        let mut connection = database();
+        // The database may not grow: what a full disk does to a write.
+        connection.batch_execute("PRAGMA max_page_count = 3").unwrap();
+        let full = (0..1_000)
+            .map(|_| connection.batch_execute("INSERT INTO notes VALUES (randomblob(1000))"))
+            .find_map(Result::err)
+            .expect("the database fills up");
+
+        let error = fault(full);
+
+        assert!(error.is_unavailable(), "{error}");
+    }
+
+    #[test]
+    fn a_database_that_refuses_writes_is_unavailable_not_broken() {
+        let mut connection = database();
+        connection.batch_execute("PRAGMA query_only = ON").unwrap();
+        let refused = connection.batch_execute("INSERT INTO notes VALUES ('x')").unwrap_err();
+
+        assert!(fault(refused).is_unavailable());
+    }
+
+    #[test]
+    fn other_errors_are_faults() {
+        let mut connection = database();
+        let broken = connection.batch_execute("INSERT INTO no_such_table VALUES (1)").unwrap_err();
+
+        assert!(!fault(broken).is_unavailable());
+    }
+}
