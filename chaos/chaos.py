@@ -417,11 +417,17 @@ def black_hole():
 # A stalled change-feed listener
 
 
-def listener_pid(database):
-    """The backend of the server's LISTEN connection: the one that has run LISTEN (or says it is the change feed)."""
-    sql = (f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND "
-           "(application_name ILIKE '%change feed%' OR query ILIKE 'LISTEN%') ORDER BY backend_start LIMIT 1")
-    return psql(sql)
+def listener_pid(database, within=10):
+    """The backend of the one server's change-feed connection on `database` (it names itself)."""
+    sql = (f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' "
+           "AND application_name = 'users-change-listener'")
+    deadline = time.time() + within
+    while time.time() < deadline:
+        pid = psql(sql)
+        if pid:
+            return pid
+        time.sleep(0.1)
+    return ""
 
 
 def stalled_listener():
@@ -430,13 +436,13 @@ def stalled_listener():
     with folder("stalled-a") as a_path, folder("stalled-b") as b_path, postgres_database() as (name, url):
         keys = os.path.join(a_path, "keys")
         a = Server(a_path, url).start()
+        pid = listener_pid(name)  # before B starts its own
         shutil.copytree(keys, os.path.join(b_path, "keys"))
         b = Server(b_path, url).start()
         body = register(a.port, "stalled@example.com")[1]
         token = body["access_token"]
         for _ in range(3):
             request(a.port, "GET", "/users/current", token=token)  # A remembers the signed-in user
-        pid = listener_pid(name)
         verdict.check(bool(pid), f"found A's listener backend ({pid})")
         if pid:
             os.kill(int(pid), signal.SIGSTOP)
@@ -509,7 +515,12 @@ def disk_full_sqlite():
                 else:
                     time.sleep(0.5)
             verdict.check(recovered, "a sign-up succeeds once space is freed")
-            verdict.check(request(server.port, "GET", "/health/ready")[0] == 200, "ready again")
+            # The store is reported not ready for 10 s after its last refusal.
+            deadline, ready = time.time() + 15, False
+            while time.time() < deadline and not ready:
+                ready = request(server.port, "GET", "/health/ready")[0] == 200
+                time.sleep(0.5)
+            verdict.check(ready, "ready again within 15 s")
             server.kill9()
             server.start()
             kept = [email for email in acknowledged if sign_in(server.port, email)]
