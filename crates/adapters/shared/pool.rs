@@ -48,13 +48,21 @@ struct Gauged {
 
 impl Gauged {
     fn new(pool: Pool, role: &'static str) -> Self {
-        Self { pool, role, gauges: Arc::default() }
+        let gauged = Self { pool, role, gauges: Arc::default() };
+        // At zero use, so that the pool shows from the first scrape, before its first checkout.
+        gauged.record();
+        gauged
     }
 
     async fn checkout(&self) -> Result<PooledConnection, StoreError> {
         // No connection within the wait, or none could be opened: the database is out of reach for now.
         let connection = self.pool.get().await.map_err(StoreError::unavailable)?;
         // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
+        self.record();
+        Ok(connection)
+    }
+
+    fn record(&self) {
         let status = self.pool.status();
         let [max, open, in_use, waiting] = self.gauges.get_or_init(|| {
             ["max", "open", "in_use", "waiting"].map(
@@ -65,8 +73,15 @@ impl Gauged {
         open.set(status.size as f64);
         in_use.set(status.size.saturating_sub(status.available) as f64);
         waiting.set(status.waiting as f64);
-        Ok(connection)
     }
+}
+
+/// Describes the pools' metric for `/metrics`; the store calls it before making its pools.
+pub(crate) fn describe_metrics() {
+    metrics::describe_gauge!(
+        "db_pool_connections",
+        "Database connections by store, pool (shared, writer, readers) and state (max, open, in_use, waiting)"
+    );
 }
 
 /// Where the repositories get their connections: every write, and every read inside a write's transaction, from the

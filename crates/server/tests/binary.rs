@@ -678,3 +678,72 @@ async fn given_a_full_disk_under_sqlite_writes_answer_503_with_retry_after_and_t
     drop(disk);
     std::fs::remove_dir_all(&folder).unwrap();
 }
+
+/// Every metric in a scrape has its HELP text, and `expected` are all there.
+fn assert_described(scrape: &str, expected: &[&str]) {
+    let typed: Vec<&str> = scrape.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    for name in &typed {
+        assert!(scrape.contains(&format!("# HELP {name} ")), "{name} has no HELP text:\n{scrape}");
+    }
+    for name in expected {
+        assert!(
+            scrape.lines().any(|line| line.starts_with(name)),
+            "{name} is missing from the first scrape:\n{scrape}"
+        );
+    }
+}
+
+/// What a fresh server shows on its first scrape, before anything else was asked of it.
+async fn first_scrape(database_url: Option<&str>, name: &str) -> String {
+    let folder = fresh_folder(name);
+    let port = free_port();
+    let mut command = users_server(&folder, &[]);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    // Started without the readiness wait, whose requests would be the first.
+    let server = Server {
+        child: command.env("PORT", port.to_string()).stderr(Stdio::null()).spawn().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scrape = loop {
+        match reqwest::get(format!("{}/metrics", server.base)).await {
+            Ok(response) => break response.text().await.unwrap(),
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("no answer: {error}"),
+        }
+    };
+    server.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+    scrape
+}
+
+const EVERY_STORE_METRICS: [&str; 7] = [
+    "password_hash_in_flight",
+    "password_hash_refused_total",
+    "password_hash_skipped_total",
+    "logins_total{outcome=\"invalid_credentials\"}",
+    "auth_rate_limited_total",
+    "password_work_limited_total",
+    "db_pool_connections{",
+];
+
+#[tokio::test]
+async fn every_metric_has_help_text_and_is_there_from_the_first_scrape_on_sqlite() {
+    let scrape = first_scrape(None, "metrics-sqlite").await;
+
+    assert_described(&scrape, &EVERY_STORE_METRICS);
+    assert_described(&scrape, &["db_connections_abandoned_total{store=\"sqlite\"} 0"]);
+}
+
+#[tokio::test]
+async fn every_metric_has_help_text_and_is_there_from_the_first_scrape_on_postgres() {
+    let Some(db) = users_postgres::testing::TestDatabase::create().await else { return };
+
+    let scrape = first_scrape(Some(db.url()), "metrics-postgres").await;
+
+    assert_described(&scrape, &EVERY_STORE_METRICS);
+    let change_feed = ["db_operation_timeouts_total", "store_change_notifications_up", "store_change_feed_lag_seconds"];
+    assert_described(&scrape, &change_feed);
+}

@@ -119,6 +119,7 @@ impl PgStore {
     pub fn new(database_url: &str, options: &PgOptions) -> Result<Self, StoreError> {
         let connector =
             Connector::new(database_url, &options.connect_options(APPLICATION_NAME)).map_err(StoreError::new)?;
+        describe_metrics();
         let mut config = ManagerConfig::default();
         // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
         config.recycling_method = RecyclingMethod::Fast;
@@ -157,6 +158,17 @@ impl PgStore {
         let queries = sessions::DieselSessionRepository::new(self.pools.clone());
         PgSessionRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
     }
+}
+
+/// This store's metrics (the change feed's are the listener's), described and at zero from the first scrape (the
+/// metrics recorder is installed first).
+fn describe_metrics() {
+    pool::describe_metrics();
+    metrics::describe_counter!(
+        "db_operation_timeouts_total",
+        "Store calls given up after database.operation_timeout_ms (answered 503)"
+    );
+    metrics::counter!("db_operation_timeouts_total", "store" => backend::STORE).absolute(0);
 }
 
 /// The advisory lock that instances migrating one database take in turn (advisory locks are per database): the

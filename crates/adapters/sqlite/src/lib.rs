@@ -75,6 +75,7 @@ impl SqliteStore {
     /// lets read beside the writer, so they do not queue behind a storm of sign-ins.
     pub fn new(path: &Path, readers: usize) -> Result<Self, StoreError> {
         let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
+        describe_metrics();
         let writer = pool(url, CONNECTION_SETUP, 1)?;
         let readers = pool(url, READER_SETUP, readers.max(1))?;
         Ok(Self { pools: Pools::split(writer, readers) })
@@ -104,6 +105,16 @@ fn pool(url: &str, setup: &'static str, size: usize) -> Result<Pool, StoreError>
     });
     let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
     Pool::builder(GuardedManager(manager)).max_size(size).build().map_err(StoreError::new)
+}
+
+/// This store's metrics, described and at zero from the first scrape (the metrics recorder is installed first).
+fn describe_metrics() {
+    pool::describe_metrics();
+    metrics::describe_counter!(
+        "db_connections_abandoned_total",
+        "Connections dropped because a cancelled query still held them (none expected: each store call runs to its end)"
+    );
+    metrics::counter!("db_connections_abandoned_total", "store" => backend::STORE).absolute(0);
 }
 
 /// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen
