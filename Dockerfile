@@ -23,7 +23,8 @@ COPY . .
 RUN cargo build --release --locked --package users-server
 
 FROM ${RUNTIME_IMAGE}
-# CA certificates for TLS to a managed PostgreSQL (sslmode=verify-full without an sslrootcert of its own).
+# CA certificates, for TLS to a managed PostgreSQL whose certificate a public CA issued:
+# DATABASE_URL=postgres://...?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use users_domain::Email;
 
-use crate::backend::{EMAIL_KEY_INDEX_EXISTS, FINISH_EMAIL_KEY, MigrationConnection};
+use crate::backend::{EMAIL_KEY_INDEX_EXISTS, FINISH_EMAIL_KEY, HOLD_USER_WRITES, MigrationConnection};
 use crate::schema::users;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-/// Rows keyed per statement batch: a transaction each, so a large table is filled without one huge transaction.
+/// Rows read per page, and keyed per transaction.
 const BATCH: i64 = 1_000;
 
 #[derive(QueryableByName)]
@@ -29,48 +29,67 @@ struct Holder {
     id: i64,
 }
 
-/// Fills every missing key and makes the key unique, unless that was done before. Accounts whose emails are the same
-/// once case is folded (two accounts on SQLite, which compared ASCII letters only) are reported by id, and nothing is
-/// made unique until they are resolved.
+/// Keys every account and makes the key unique, unless that was done before. Accounts whose emails are the same once
+/// case is folded (two accounts on SQLite, which compared ASCII letters only) are reported by id, and nothing is made
+/// unique until they are resolved: the next start keys again whatever an operator changed meanwhile.
 pub(crate) fn complete_email_keys(conn: &mut MigrationConnection) -> Result<(), Failure> {
     let Present { present } = diesel::sql_query(EMAIL_KEY_INDEX_EXISTS).get_result(conn)?;
     if present > 0 {
         return Ok(());
     }
-    while fill_batch(conn)? > 0 {}
-    let holders: Vec<Holder> = diesel::sql_query(
-        "SELECT email_key, id FROM users WHERE email_key IN \
-         (SELECT email_key FROM users GROUP BY email_key HAVING count(*) > 1) ORDER BY email_key, id",
-    )
-    .load(conn)?;
-    if !holders.is_empty() {
-        return Err(SharedEmails::from(holders).into());
-    }
-    Ok(conn.batch_execute(FINISH_EMAIL_KEY)?)
+    // The bulk of the work first, without holding writers back.
+    rekey(conn)?;
+    // Then, with writes held back (instances of the previous version may still be running: they write no key, and
+    // may change an email), key what changed meanwhile, check, and finish, so that nothing slips in between.
+    conn.transaction(|conn| {
+        if let Some(hold) = HOLD_USER_WRITES {
+            conn.batch_execute(hold)?;
+        }
+        rekey(conn)?;
+        let holders: Vec<Holder> = diesel::sql_query(
+            "SELECT email_key, id FROM users WHERE email_key IN \
+             (SELECT email_key FROM users GROUP BY email_key HAVING count(*) > 1) ORDER BY email_key, id",
+        )
+        .load(conn)?;
+        if !holders.is_empty() {
+            return Err(SharedEmails::from(holders).into());
+        }
+        Ok(conn.batch_execute(FINISH_EMAIL_KEY)?)
+    })
 }
 
-/// Keys up to [`BATCH`] rows that have none, in one transaction; returns how many.
-fn fill_batch(conn: &mut MigrationConnection) -> Result<usize, Failure> {
-    let rows: Vec<(i64, String)> = users::table
-        .filter(users::email_key.is_null())
-        .order(users::id)
-        .limit(BATCH)
-        .select((users::id, users::email))
-        .load(conn)?;
-    let keys = rows
-        .into_iter()
-        .map(|(id, email)| match Email::parse(email) {
-            Ok(email) => Ok((id, email.key())),
-            Err(error) => Err(format!("account {id} has an invalid stored email: {error}")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    conn.transaction(|conn| {
-        for (id, key) in &keys {
-            diesel::update(users::table.find(id)).set(users::email_key.eq(key.as_str())).execute(conn)?;
+/// Gives every account whose key is missing, or no longer its email's, the key of its email, page by page in id
+/// order; returns how many changed. A row is updated only if its email is still the one the key was computed from.
+fn rekey(conn: &mut MigrationConnection) -> Result<usize, Failure> {
+    let (mut after, mut changed) = (0_i64, 0_usize);
+    loop {
+        let rows: Vec<(i64, String, Option<String>)> = users::table
+            .filter(users::id.gt(after))
+            .order(users::id)
+            .limit(BATCH)
+            .select((users::id, users::email, users::email_key))
+            .load(conn)?;
+        let Some(last) = rows.last().map(|(id, _, _)| *id) else { return Ok(changed) };
+        after = last;
+        let mut stale = Vec::new();
+        for (id, email, stored) in rows {
+            let key = Email::parse(email.as_str())
+                .map_err(|error| format!("account {id} has an invalid stored email: {error}"))?
+                .key();
+            if stored.as_deref() != Some(key.as_str()) {
+                stale.push((id, email, key));
+            }
         }
-        Ok::<_, diesel::result::Error>(())
-    })?;
-    Ok(keys.len())
+        conn.transaction(|conn| {
+            for (id, email, key) in &stale {
+                diesel::update(users::table.find(id).filter(users::email.eq(email)))
+                    .set(users::email_key.eq(key.as_str()))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        changed += stale.len();
+    }
 }
 
 /// Accounts that share an email once case is folded, grouped; each group must come down to one account.

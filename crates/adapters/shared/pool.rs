@@ -11,12 +11,13 @@ use users_ports::StoreError;
 
 use crate::backend::{Pool, PooledConnection, STORE};
 
-/// How long the store is reported not ready after it refused work for being unavailable. A full disk or a read-only
+/// How long the store is reported not ready after it refused a write (a full disk, a read-only database). Such a
 /// database still answers the readiness query, so the refusals themselves are what tell: an instance that refuses
-/// writes leaves the load balancer's rotation for this long, then is tried again.
+/// writes leaves the load balancer's rotation for this long, then is tried again. Timeouts and lost connections are
+/// not remembered: they say nothing of the next request, and the readiness query finds a database out of reach.
 const REFUSAL_MEMORY: Duration = Duration::from_secs(10);
 
-/// The last refusal: when, and why (for the readiness check's error, and so the logs).
+/// The last refused write: when, and why (for the readiness check's error, and so the logs).
 #[derive(Default)]
 struct Refusals(Mutex<Option<(Instant, String)>>);
 
@@ -32,7 +33,7 @@ impl Refusals {
         let last = self.0.lock().ok()?;
         let (at, cause) = last.as_ref().filter(|(at, _)| at.elapsed() < REFUSAL_MEMORY)?;
         let ago = at.elapsed().as_secs();
-        Some(StoreError::unavailable(format!("the database refused work {ago} s ago: {cause}")))
+        Some(StoreError::unavailable(format!("the database refused a write {ago} s ago: {cause}")))
     }
 }
 
@@ -115,19 +116,20 @@ impl Pools {
 
     /// A connection for a write, or for reads that must see a write's transaction.
     pub(crate) async fn writer(&self) -> Result<PooledConnection, StoreError> {
-        self.writer.checkout().await.inspect_err(|error| self.refusals.note(error))
+        self.writer.checkout().await
     }
 
-    /// The store's error for `error` (see `backend::fault`), remembered when it is the database being unavailable.
+    /// The store's error for `error` (see `backend::fault`), remembered when the database refused a write.
     pub(crate) fn fault(&self, error: DieselError) -> StoreError {
+        let refused = crate::backend::refuses_writes(&error);
         let fault = crate::backend::fault(error);
-        if fault.is_unavailable() {
+        if refused {
             self.refusals.note(&fault);
         }
         fault
     }
 
-    /// Whether the store refused work for being unavailable a moment ago, said as the error it then gave.
+    /// Whether the store refused a write a moment ago, said as the error it then gave.
     pub(crate) fn recent_refusal(&self) -> Result<(), StoreError> {
         self.refusals.recent().map_or(Ok(()), Err)
     }

@@ -558,8 +558,8 @@ impl UserRepository for DieselUserRepository {
         ids.into_iter().map(|id| Role::from_id(id).map_err(StoreError::new)).collect()
     }
 
-    /// The database answers a read, and has not refused work for being unavailable (a full disk, a read-only
-    /// database) a moment ago: such a database still answers reads.
+    /// The database answers a read, and has not refused a write a moment ago (a full disk, a read-only database
+    /// still answers reads).
     async fn check_health(&self) -> Result<(), StoreError> {
         let mut conn = self.pools.reader().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(fault)?;

@@ -98,8 +98,9 @@ pub(crate) fn store_unavailable() -> Problem {
 impl From<Unexpected> for Problem {
     fn from(error: Unexpected) -> Self {
         if error.is_unavailable() {
-            // Logged like any fault: an operator has to see it. The client learns only that it may retry.
-            tracing::error!(error = %error, "the store is unavailable");
+            // A warning, not an error: an outage answers many requests this way, and the readiness probe and the
+            // metrics carry the alarm. The client learns only that it may retry.
+            tracing::warn!(error = %error, "the store is unavailable");
             return store_unavailable();
         }
         Problem::internal(&error)

@@ -8,14 +8,16 @@ use tokio::net::TcpStream;
 
 use crate::settings::ServerSettings;
 
-/// Longer than the readiness probe's own deadline on the database, shorter than a container runtime's usual probe
-/// timeout.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time beyond the readiness check's own deadline on the database for the exchange itself.
+const MARGIN: Duration = Duration::from_secs(1);
+
+/// Enough of an answer for its status line; a peer that sends more is not read further.
+const MOST_READ: u64 = 8 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthcheckError {
-    #[error("{address} did not answer within {} s", PROBE_TIMEOUT.as_secs())]
-    TimedOut { address: String },
+    #[error("{address} did not answer within {} ms", within.as_millis())]
+    TimedOut { address: String, within: Duration },
     #[error("cannot ask {address}: {source}")]
     Unreachable { address: String, source: std::io::Error },
     #[error("{address} is not ready: {status_line}")]
@@ -23,8 +25,8 @@ pub enum HealthcheckError {
 }
 
 /// Asks the server the settings describe (on the loopback address when it listens on every address) whether it is
-/// ready.
-pub async fn check(server: &ServerSettings) -> Result<(), HealthcheckError> {
+/// ready, waiting as long as its readiness check may take, `ready_timeout`, and a little more.
+pub async fn check(server: &ServerSettings, ready_timeout: Duration) -> Result<(), HealthcheckError> {
     let host = match server.host.as_str() {
         "0.0.0.0" | "" => "127.0.0.1",
         "::" | "[::]" => "::1",
@@ -32,8 +34,9 @@ pub async fn check(server: &ServerSettings) -> Result<(), HealthcheckError> {
     };
     let address =
         if host.contains(':') { format!("[{host}]:{}", server.port) } else { format!("{host}:{}", server.port) };
-    match tokio::time::timeout(PROBE_TIMEOUT, status_line(&address)).await {
-        Err(_) => Err(HealthcheckError::TimedOut { address }),
+    let within = ready_timeout + MARGIN;
+    match tokio::time::timeout(within, status_line(&address)).await {
+        Err(_) => Err(HealthcheckError::TimedOut { address, within }),
         Ok(Err(source)) => Err(HealthcheckError::Unreachable { address, source }),
         Ok(Ok(line)) if line.split_whitespace().nth(1) == Some("200") => Ok(()),
         Ok(Ok(status_line)) => Err(HealthcheckError::NotReady { address, status_line }),
@@ -46,7 +49,7 @@ async fn status_line(address: &str) -> std::io::Result<String> {
     let request = format!("GET /health/ready HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
+    stream.take(MOST_READ).read_to_end(&mut answer).await?;
     let answer = String::from_utf8_lossy(&answer);
     Ok(answer.lines().next().unwrap_or_default().to_owned())
 }

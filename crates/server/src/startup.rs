@@ -267,7 +267,8 @@ impl Application {
     /// Binds the listening sockets (port 0 picks a free one) and prepares the servers over the configured store; the
     /// caller runs them.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
-        // The recorder first: what the adapters register from here on is kept, and shown from the first scrape.
+        // The recorder first: what the adapters register from here on (the store's gauges as it starts among them) is
+        // kept, and shown from the first scrape.
         telemetry::metrics();
         users_argon2::describe_metrics();
         users_http::describe_metrics();
@@ -277,8 +278,6 @@ impl Application {
         let port = bound.port();
         let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
         let limits = RequestLimits::from_settings(settings)?;
-        // The recorder first: the store sets gauges as it starts, which a recorder installed later would miss.
-        let _recorder = telemetry::metrics();
         let (server, housekeeping) = match open_store(settings)? {
             Store::Postgres(store) => {
                 let service = Arc::new(service::<OnPostgres>(store.users(), store.sessions(), settings)?);

@@ -594,12 +594,7 @@ impl SmallDisk {
         match mount.output() {
             Ok(output) if output.status.success() => Some(Self(path)),
             outcome => {
-                let why = format!("cannot mount a tmpfs (needs root): {outcome:?}");
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{why}; this test cannot be skipped under CI=true"
-                );
-                let _ = writeln!(std::io::stderr().lock(), "SKIPPED: the full-disk test did not run. {why}");
+                users_postgres::testing::skip(&format!("cannot mount a tmpfs (needs root): {outcome:?}"));
                 None
             }
         }

@@ -24,29 +24,45 @@ pub(crate) type PooledConnection = deadpool::Object<Connection>;
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "postgres";
 
-/// Tells the server being out of reach, shutting down, out of space, read-only (a standby, a full disk's
-/// `default_transaction_read_only`) or too slow (`statement_timeout`) apart from faults a retry will not cure.
+/// Tells the server being out of reach, shutting down, out of space, read-only or too slow apart from faults a retry
+/// will not cure.
 pub(crate) fn fault(error: DieselError) -> StoreError {
     use diesel::result::DatabaseErrorKind;
-    /// SQLSTATE classes 53 (insufficient resources), 57 (operator intervention) and 08 (connection), which diesel
-    /// reports as `Unknown` with the server's message.
+    /// The server's own messages for SQLSTATE classes 57 (operator intervention, a cancelled statement: timeouts,
+    /// recovery conflicts, a backend killed after another crashed) and 08 (connection), which diesel reports as
+    /// `Unknown` with the message; and what the driver says when the connection died under a query.
     const OUT_OF_SERVICE: [&str; 7] = [
-        "No space left on device",
-        "canceling statement due to statement timeout",
-        "terminating connection due to administrator command",
-        "the database system is shutting down",
-        "the database system is starting up",
-        "the database system is in recovery mode",
+        "canceling statement due to",
+        "terminating connection",
+        "the database system is",
         "connection closed",
+        "error communicating with the server",
+        "server closed the connection",
+        "could not connect to server",
     ];
-    let unavailable = match &error {
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction, _) => {
-            true
-        }
-        DieselError::DatabaseError(_, info) => OUT_OF_SERVICE.iter().any(|sign| info.message().contains(sign)),
-        _ => false,
-    };
+    let unavailable = refuses_writes(&error)
+        || match &error {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => true,
+            DieselError::DatabaseError(_, info) => OUT_OF_SERVICE.iter().any(|sign| info.message().contains(sign)),
+            _ => false,
+        };
     if unavailable { StoreError::unavailable(error) } else { StoreError::new(error) }
+}
+
+/// Whether the server refused a write it would take another time: it is read-only (a standby, a full disk's
+/// `default_transaction_read_only`) or out of space. Remembered for the readiness check; timeouts and lost
+/// connections are not (they say nothing of the next write, and a slow moment must not take every instance out of
+/// rotation at once).
+pub(crate) fn refuses_writes(error: &DieselError) -> bool {
+    use diesel::result::DatabaseErrorKind;
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
+        DieselError::DatabaseError(_, info) => info.message().contains("No space left on device"),
+        _ => false,
+    }
 }
 
 /// Locks the admin memberships for the rest of the transaction (`FOR UPDATE`) and returns whose they are, so that
@@ -179,6 +195,10 @@ pub(crate) type MigrationConnection = diesel_async::async_connection_wrapper::As
 pub(crate) const EMAIL_KEY_INDEX_EXISTS: &str = "SELECT count(*) AS present FROM pg_indexes \
      WHERE schemaname = current_schema() AND indexname = 'users_email_key_key'";
 
-/// The end of the `email_key` migration, once every row has its key; one implicit transaction.
+/// Held while the `email_key` migration keys the last rows and finishes: other sessions read on, but their inserts,
+/// updates and deletes of users wait until it commits.
+pub(crate) const HOLD_USER_WRITES: Option<&str> = Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");
+
+/// The end of the `email_key` migration, once every row has its key, in the migration's transaction.
 pub(crate) const FINISH_EMAIL_KEY: &str = "CREATE UNIQUE INDEX users_email_key_key ON users (email_key); \
      ALTER TABLE users ALTER COLUMN email_key SET NOT NULL; DROP INDEX IF EXISTS users_email_lower_key;";

@@ -234,7 +234,8 @@ impl LibpqUrl {
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key {
+            // Decoded as the driver decodes it: `ssl%6Dode=require` must not slip past as some other parameter.
+            match percent_decoded(key).as_str() {
                 "sslmode" => mode = Some(percent_decoded(value).parse()?),
                 "sslrootcert" => root = Some(PathBuf::from(percent_decoded(value))),
                 _ => kept.push(pair),
@@ -246,7 +247,8 @@ impl LibpqUrl {
     }
 }
 
-/// `%2F` and friends as the bytes they stand for (a path in a URL's query is usually written encoded).
+/// `%2F` and friends as the bytes they stand for (a path in a URL's query is usually written encoded). A `+` stays a
+/// `+`, as libpq reads it.
 fn percent_decoded(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -257,10 +259,6 @@ fn percent_decoded(value: &str) -> String {
             (b'%', Some(byte)) => {
                 decoded.push(byte);
                 i += 3;
-            }
-            (b'+', _) => {
-                decoded.push(b' ');
-                i += 1;
             }
             (byte, _) => {
                 decoded.push(byte);
@@ -421,6 +419,13 @@ mod tests {
         let plain = LibpqUrl::parse("postgres://db/users").unwrap();
         assert_eq!((plain.driver_url.as_str(), plain.mode, plain.root), ("postgres://db/users", SslMode::Prefer, None));
         assert_eq!(LibpqUrl::parse("postgres://db/users?sslmode=require").unwrap().driver_url, "postgres://db/users");
+    }
+
+    #[test]
+    fn an_encoded_parameter_name_is_read_as_the_driver_reads_it() {
+        let encoded = LibpqUrl::parse("postgres://db/users?ssl%6Dode=require").unwrap();
+
+        assert_eq!((encoded.driver_url.as_str(), encoded.mode), ("postgres://db/users", SslMode::Require));
     }
 
     #[test]

@@ -17,6 +17,19 @@ use crate::{PgOptions, PgStore, run_migrations};
 
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// Says that the calling test does not run, and why, where every `cargo test` run shows it; under `CI=true`, where
+/// nothing may be skipped, fails the test instead. The caller returns after it.
+pub fn skip(why: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{test} cannot run: {why}; tests cannot be skipped under CI=true");
+    }
+    // Straight to the process's stderr: libtest captures `eprintln!` and shows it only for failing tests or under
+    // --nocapture, and a skip must be seen in every run.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: it did not run. {why}.");
+}
+
 /// A database of its own for one test, so tests run in parallel without seeing each other's rows.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -40,18 +53,9 @@ impl TestDatabase {
         let mut admin = match AsyncPgConnection::establish(&server_url).await {
             Ok(connection) => connection,
             Err(error) => {
-                let message = format!("PostgreSQL is not reachable at {server_url}: {error}");
-                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                    panic!("{message}; database tests cannot be skipped under CI=true");
-                }
-                // Straight to the process's stderr: libtest captures `eprintln!` and shows it only for failing tests
-                // or under --nocapture, and a skip must be seen in every run.
-                use std::io::Write as _;
-                let test = std::thread::current().name().unwrap_or("a database test").to_owned();
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "SKIPPED {test}: it did not run. {message}. Start PostgreSQL or set DATABASE_URL."
-                );
+                skip(&format!(
+                    "PostgreSQL is not reachable at {server_url}: {error}. Start PostgreSQL or set DATABASE_URL"
+                ));
                 return None;
             }
         };

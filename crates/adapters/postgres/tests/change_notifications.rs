@@ -280,9 +280,9 @@ async fn a_session_revoked_elsewhere_ends_here_within_the_lag_even_while_the_lis
     let pid = pid.to_string();
     let stopped = std::process::Command::new("kill").args(["-STOP", &pid]).status();
     if !stopped.is_ok_and(|status| status.success()) {
-        let message = format!("cannot stop PostgreSQL's process {pid} (the test needs root and a local server)");
-        assert!(!std::env::var("CI").is_ok_and(|ci| ci == "true"), "{message}; cannot be skipped under CI=true");
-        eprintln!("SKIPPED: this stalled-listener test did not run: {message}.");
+        users_postgres::testing::skip(&format!(
+            "cannot stop PostgreSQL's process {pid} (the test needs root and a local server)"
+        ));
         return;
     }
     let resume = Resume(pid);

@@ -38,10 +38,40 @@ async fn a_statement_cancelled_by_statement_timeout_is_unavailable() {
         other => panic!("expected an unavailable store, got {other:?}"),
     }
     holder.batch_execute("ROLLBACK").await.unwrap();
+    // A slow moment says nothing of the next request: the store stays ready.
+    store.users().check_health().await.expect("a timeout is not remembered against readiness");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_database_that_refuses_writes_is_unavailable_and_reads_go_on() {
+async fn a_server_process_killed_under_the_pool_costs_at_most_an_unavailable_answer_never_a_fault() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = db.store_with(&PgOptions { max_connections: 1, ..PgOptions::default() });
+    store.users().check_health().await.expect("the pool's one connection is open");
+    let mut admin = db.connect().await;
+    let name = db.url().rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    // What an operator's pg_terminate_backend, or the server ending every backend after one crashed, does.
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid() AND application_name <> 'users-change-listener'"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let result = store.users().insert(new_user("ada@example.com")).await;
+
+    // The pool usually sees the connection died and opens another; if the query went out on it first, the client
+    // is told to try again.
+    match result {
+        Ok(_) => {}
+        Err(InsertUserError::Unexpected(error)) => assert!(error.is_unavailable(), "{error}"),
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_refuses_writes_is_unavailable_and_says_so_when_asked_if_it_is_healthy() {
     let Some(db) = TestDatabase::create().await else { return };
     let mut admin = db.connect().await;
     let name = db.url().rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
@@ -54,5 +84,7 @@ async fn a_database_that_refuses_writes_is_unavailable_and_reads_go_on() {
         Err(InsertUserError::Unexpected(error)) => assert!(error.is_unavailable(), "{error}"),
         other => panic!("expected an unavailable store, got {other:?}"),
     }
-    store.users().check_health().await.expect("reads still work");
+    // It still answers reads: what it refused is what tells.
+    let health = store.users().check_health().await.expect_err("not healthy while it refuses writes");
+    assert!(health.is_unavailable(), "{health}");
 }

@@ -104,10 +104,7 @@ async fn the_email_key_migration_fills_every_key_once_the_conflicts_are_resolved
     let mut conn = db.connect().await;
     rewind_to_before_the_email_key(&mut conn).await;
     run_migrations(db.url()).await.unwrap_err();
-    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com', email_key = NULL WHERE id = 3")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com' WHERE id = 3").execute(&mut conn).await.unwrap();
 
     run_migrations(db.url()).await.expect("the conflict is resolved");
 

@@ -95,23 +95,26 @@ impl Manager for GuardedManager {
 /// The `store` label of this store's metrics.
 pub(crate) const STORE: &str = "sqlite";
 
-/// Tells a database that cannot take writes for now (a full disk, a read-only file or mount, a lock held past the
-/// busy timeout, an I/O error) apart from faults a retry will not cure. SQLite's extended codes are not passed on
-/// by diesel; its messages for them are fixed strings.
+/// Tells a database that cannot take work for now (a full disk, a read-only file or mount, an I/O error, a lock held
+/// past the busy timeout by another process) apart from faults a retry will not cure. SQLite's extended codes are
+/// not passed on by diesel; its messages for them are fixed strings.
 pub(crate) fn fault(error: DieselError) -> StoreError {
-    const OUT_OF_SERVICE: [&str; 5] = [
-        "database or disk is full",
-        "attempt to write a readonly database",
-        "database is locked",
-        "disk I/O error",
-        "unable to open database file",
-    ];
+    const BUSY: [&str; 2] = ["database is locked", "unable to open database file"];
     match &error {
-        DieselError::DatabaseError(_, info) if OUT_OF_SERVICE.iter().any(|sign| info.message().contains(sign)) => {
+        _ if refuses_writes(&error) => StoreError::unavailable(error),
+        DieselError::DatabaseError(_, info) if BUSY.iter().any(|sign| info.message().contains(sign)) => {
             StoreError::unavailable(error)
         }
         _ => StoreError::new(error),
     }
+}
+
+/// Whether the database refused a write it would take another time: the disk is full, the file or its mount is
+/// read-only, the disk fails. Remembered for the readiness check; a lock held by another process is not (it says
+/// nothing of the next write).
+pub(crate) fn refuses_writes(error: &DieselError) -> bool {
+    const REFUSALS: [&str; 3] = ["database or disk is full", "attempt to write a readonly database", "disk I/O error"];
+    matches!(error, DieselError::DatabaseError(_, info) if REFUSALS.iter().any(|sign| info.message().contains(sign)))
 }
 
 /// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
@@ -228,6 +231,9 @@ pub(crate) type MigrationConnection = SqliteConnection;
 /// Whether the `email_key` migration's data step is done (see `email_keys`).
 pub(crate) const EMAIL_KEY_INDEX_EXISTS: &str =
     "SELECT count(*) AS present FROM sqlite_master WHERE type = 'index' AND name = 'users_email_key_key'";
+
+/// Nothing to hold: the migrations run in an immediate transaction, which already keeps every other writer out.
+pub(crate) const HOLD_USER_WRITES: Option<&str> = None;
 
 /// The end of the `email_key` migration, once every row has its key. SQLite cannot add NOT NULL to a column; every
 /// write sets the key.

@@ -95,9 +95,7 @@ async fn the_email_key_migration_fills_every_key_once_the_conflicts_are_resolved
     let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
     rewind_to_lower_case_index(&mut conn);
     run_migrations(db.path()).await.unwrap_err();
-    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com', email_key = NULL WHERE id = 3")
-        .execute(&mut conn)
-        .unwrap();
+    diesel::sql_query("UPDATE users SET email = 'ulrich@example.com' WHERE id = 3").execute(&mut conn).unwrap();
 
     run_migrations(db.path()).await.expect("the conflict is resolved");
 
