@@ -148,6 +148,41 @@ def sign_in(port, email):
     return body["access_token"] if status == 200 else None
 
 
+def eventually(check, within, every=0.5):
+    """Whether `check()` came true within `within` seconds, asked every `every` seconds."""
+    deadline = time.time() + within
+    while True:
+        if check():
+            return True
+        if time.time() >= deadline:
+            return False
+        time.sleep(every)
+
+
+class Workers:
+    """Threads running `work(n)` until the `with` block ends; `join_within` bounds the wait for each at the end."""
+
+    join_within = 15
+
+    def __init__(self, count):
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.work, args=(n,), daemon=True) for n in range(count)]
+
+    def work(self, n):
+        raise NotImplementedError
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=self.join_within)
+
+
 class Verdict:
     def __init__(self, scenario, criterion):
         self.scenario, self.criterion, self.failures = scenario, criterion, []
@@ -167,19 +202,17 @@ class Verdict:
 # kill -9 during writes
 
 
-class Writers:
+class Writers(Workers):
     """Threads that each own one account: they sign it up, then change its first name to 1, 2, 3... and remember
     what was acknowledged. Any status is tolerated while running; what was acknowledged must be stored."""
 
     def __init__(self, port, count):
-        self.port, self.count = port, count
+        super().__init__(count)
+        self.port = port
         self.acknowledged = {}  # email -> last acknowledged first name (0: only the sign-up)
         self.statuses = {}
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.write, args=(n,), daemon=True) for n in range(count)]
 
-    def write(self, n):
+    def work(self, n):
         email = f"writer{n}-{secrets.token_hex(3)}@example.com"
         status, body, _ = register(self.port, email)
         self.note(status)
@@ -201,16 +234,6 @@ class Writers:
     def note(self, status):
         with self.lock:
             self.statuses[status] = self.statuses.get(status, 0) + 1
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=15)
 
 
 def check_acknowledged(verdict, acknowledged, stored):
@@ -256,17 +279,17 @@ def kill9(store):
 # PostgreSQL restarted under traffic
 
 
-class Traffic:
+class Traffic(Workers):
     """Threads reading the signed-in user and signing in again, recording every status with its time."""
 
-    def __init__(self, port, token, email, threads=6):
-        self.port, self.token, self.email = port, token, email
-        self.stop = threading.Event()
-        self.samples = []  # (time, status, seconds taken)
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(n,), daemon=True) for n in range(threads)]
+    join_within = 40
 
-    def run(self, n):
+    def __init__(self, port, token, email, threads=6):
+        super().__init__(threads)
+        self.port, self.token, self.email = port, token, email
+        self.samples = []  # (time, status, seconds taken)
+
+    def work(self, n):
         while not self.stop.is_set():
             started = time.time()
             if n == 0:
@@ -276,16 +299,6 @@ class Traffic:
             with self.lock:
                 self.samples.append((started, status, time.time() - started))
             time.sleep(0.01)
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=40)
 
     def statuses(self, since=0.0):
         counts = {}
@@ -404,11 +417,8 @@ def black_hole():
         ready_taken = time.time() - started
         verdict.check(ready == 503 and ready_taken < 5, f"/health/ready answers {ready} in {ready_taken:.1f} s")
         proxy.thaw()
-        deadline, recovered = time.time() + 15, False
-        while time.time() < deadline and not recovered:
-            recovered = request(server.port, "POST", "/auth/login", {"email": email, "password": PASSWORD})[0] == 200
-            time.sleep(0.5)
-        verdict.check(recovered, "sign-ins succeed again once the path forwards")
+        signs_in = lambda: request(server.port, "POST", "/auth/login", {"email": email, "password": PASSWORD})[0] == 200
+        verdict.check(eventually(signs_in, within=15), "sign-ins succeed again once the path forwards")
         server.stop()
     return verdict.passed()
 
@@ -507,20 +517,11 @@ def disk_full_sqlite():
             ready = request(server.port, "GET", "/health/ready")
             verdict.check(ready[0] == 503, f"/health/ready answers {ready[0]}: {ready[1]}")
             os.remove(filler)
-            deadline, recovered = time.time() + 15, False
-            while time.time() < deadline and not recovered:
-                status = register(server.port, f"after{secrets.token_hex(3)}@example.com")
-                if status[0] == 201:
-                    recovered = True
-                else:
-                    time.sleep(0.5)
-            verdict.check(recovered, "a sign-up succeeds once space is freed")
-            # The store is reported not ready for 10 s after its last refusal.
-            deadline, ready = time.time() + 15, False
-            while time.time() < deadline and not ready:
-                ready = request(server.port, "GET", "/health/ready")[0] == 200
-                time.sleep(0.5)
-            verdict.check(ready, "ready again within 15 s")
+            signs_up = lambda: register(server.port, f"after{secrets.token_hex(3)}@example.com")[0] == 201
+            verdict.check(eventually(signs_up, within=15), "a sign-up succeeds once space is freed")
+            # The store is reported not ready for 10 s after its last refused write.
+            ready = lambda: request(server.port, "GET", "/health/ready")[0] == 200
+            verdict.check(eventually(ready, within=15), "ready again within 15 s")
             server.kill9()
             server.start()
             kept = [email for email in acknowledged if sign_in(server.port, email)]
