@@ -2,6 +2,7 @@
 
 use email_address::{EmailAddress, Options};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 
 /// An email address as the user typed it, checked against RFC 5321/5322 syntax and the service's length limit.
 ///
@@ -51,13 +52,14 @@ impl Email {
 
     /// What two addresses share when they are "the same email" for uniqueness and sign-in.
     pub fn key(&self) -> EmailKey {
-        EmailKey(self.0.to_lowercase())
+        EmailKey(self.0.to_lowercase().nfc().collect())
     }
 }
 
-/// An address lower-cased by Unicode's full rules, the same in every store: `Ülrich@example.com` and
-/// `ülrich@example.com` are one account. Computed here rather than by SQL `lower()`, which SQLite applies to ASCII
-/// letters only.
+/// An address lower-cased by Unicode's full rules, then in its canonical composed form (NFC), the same in every store:
+/// `Ülrich@example.com` and `ülrich@example.com` are one account, and so are two addresses whose characters are
+/// canonically equivalent (a CJK compatibility ideograph and the ideograph it stands for). Computed here rather than
+/// by SQL `lower()`, which SQLite applies to ASCII letters only.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EmailKey(String);
 
@@ -91,6 +93,16 @@ mod tests {
         assert_eq!(key.as_str(), "ülrich.çelik@example.org");
         assert_eq!(Email::parse("ülrich.çelik@example.org").unwrap().key(), key);
         assert_ne!(Email::parse("ulrich.celik@example.org").unwrap().key(), key, "letters keep their marks");
+    }
+
+    #[test]
+    fn the_key_is_the_same_for_canonically_equivalent_characters() {
+        // A CJK compatibility ideograph and the unified one it stands for look the same, and are the same in NFC.
+        let compatibility = Email::parse("\u{f900}\u{f900}@example.org").unwrap();
+        let unified = Email::parse("\u{8c48}\u{8c48}@example.org").unwrap();
+
+        assert_ne!(compatibility.as_str(), unified.as_str(), "each keeps what was typed");
+        assert_eq!(compatibility.key(), unified.key());
     }
 
     #[test]
