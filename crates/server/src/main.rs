@@ -115,10 +115,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let key_id = key_ring::add_key(folder)?;
             println!("added signing key {key_id} in {}", folder.display());
         }
-        Command::Healthcheck => {
-            let ready_timeout = std::time::Duration::from_millis(settings.database.ready_timeout_ms);
-            healthcheck::check(&settings.server, ready_timeout).await?;
-        }
+        Command::Healthcheck => healthcheck::check(&settings.server, settings.database.ready_timeout()).await?,
     }
     Ok(())
 }

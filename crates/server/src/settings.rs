@@ -245,6 +245,11 @@ impl DatabaseSettings {
         }
     }
 
+    /// How long `/health/ready` waits for the database: the server's deadline, and what the healthcheck allows for.
+    pub fn ready_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.ready_timeout_ms)
+    }
+
     /// The URL with every password in it masked, for logs, messages and errors.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)

@@ -428,7 +428,7 @@ fn serve<A: Adapters>(
     // The same time for the body as actix gives the head; 0 turns both off.
     let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
     let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
-    let ready_deadline = ReadyDeadline(StdDuration::from_millis(settings.database.ready_timeout_ms));
+    let ready_deadline = ReadyDeadline(settings.database.ready_timeout());
     let mut server = HttpServer::new(move || {
         let mut app =
             App::new().app_data(limits.proxies.clone()).app_data(limits.password_work.clone()).app_data(ready_deadline);
