@@ -5,12 +5,14 @@
 //! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
 #![allow(async_fn_in_trait)]
 
+mod changes;
 mod clock;
 mod passwords;
 mod sessions;
 mod tokens;
 mod users;
 
+pub use changes::{ChangeFeed, ChangeObserver};
 pub use clock::Clock;
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
@@ -19,7 +21,7 @@ pub use tokens::{
 };
 pub use users::{
     AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser,
-    Page, PageRequest, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    Page, PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use users_server::startup::OnPostgres;
+use users_server::startup::Production;
 
 use crate::helpers::*;
 
@@ -83,7 +83,7 @@ async fn the_document_is_openapi_3_1_and_describes_exactly_the_registered_routes
         assert!(unique.contains(target.as_str()), "a link names the unknown operation {target}");
     }
 
-    let registered: BTreeSet<(String, String)> = users_http::endpoints::<OnPostgres>()
+    let registered: BTreeSet<(String, String)> = users_http::endpoints::<Production>()
         .iter()
         .map(|endpoint| (endpoint.method.to_string(), endpoint.path.to_owned()))
         .collect();
