@@ -5,7 +5,6 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 use users_app::{Adapters, UserService};
 
 use crate::examples::sent;
@@ -14,13 +13,13 @@ use crate::routes::Endpoint;
 
 /// What the probes answer.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-#[allow(dead_code)] // described, never built: the probes answer with `json!`
 pub(crate) struct HealthResponse {
     #[schema(example = "ok")]
-    status: String,
+    status: &'static str,
     /// On `/health/ready` only.
     #[schema(example = "ok")]
-    database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
 }
 
 /// How long `/health/ready` waits for the store before answering 503, as app data
@@ -62,7 +61,7 @@ async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
 #[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "live",
     responses((status = 200, description = "The process answers", body = HealthResponse)))]
 async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(HealthResponse { status: "ok", database: None })
 }
 
 /// Liveness probe, headers only
@@ -98,7 +97,7 @@ async fn ready_head<A: Adapters>(
 async fn ready<A: Adapters>(request: HttpRequest, service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
     let deadline = request.app_data::<ReadyDeadline>().map_or(DEFAULT_READY_DEADLINE, |deadline| deadline.0);
     match tokio::time::timeout(deadline, service.check_ready()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(HealthResponse { status: "ok", database: Some("ok") })),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness check failed");
             Err(not_ready(UNREACHABLE))

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::field_schemas;
 use crate::fields::Fields;
 use crate::problem::Problem;
+use crate::profile_api::RoleName;
 
 /// A user to create; without `roleIds` the user gets the `user` role.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,8 +145,7 @@ pub(crate) struct UserResponse {
     last_name: Option<String>,
     email: String,
     username: Option<String>,
-    #[schema(value_type = Vec<crate::profile_api::RoleName>)]
-    roles: Vec<&'static str>,
+    roles: Vec<RoleName>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -158,7 +158,7 @@ impl From<User> for UserResponse {
             last_name: user.profile.last_name.map(String::from),
             email: user.email.into(),
             username: user.username.map(String::from),
-            roles: user.roles.iter().map(|role| role.name()).collect(),
+            roles: user.roles.into_iter().map(RoleName).collect(),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -181,12 +181,11 @@ pub(crate) struct UserPageResponse {
 pub(crate) struct RoleResponse {
     #[schema(example = 2)]
     id: i64,
-    #[schema(value_type = crate::profile_api::RoleName)]
-    name: &'static str,
+    name: RoleName,
 }
 
 impl From<Role> for RoleResponse {
     fn from(role: Role) -> Self {
-        Self { id: role.id(), name: role.name() }
+        Self { id: role.id(), name: RoleName(role) }
     }
 }

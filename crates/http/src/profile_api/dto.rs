@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use users_app::{CurrentPassword, SignedIn, TokenPair};
 use users_domain::{
-    Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, User,
+    Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, Role, User,
     Username,
 };
 use users_ports::RefreshToken;
@@ -277,20 +277,33 @@ pub(crate) struct ProfileResponse {
     linkedin: Option<String>,
     x: Option<String>,
     youtube: Option<String>,
-    #[schema(value_type = Vec<RoleName>)]
-    roles: Vec<&'static str>,
+    roles: Vec<RoleName>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-/// A role's name.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)] // described, never built: responses carry the names as strings
-pub(crate) enum RoleName {
-    Admin,
-    User,
+/// A role as responses name it: the domain's name for it (`Role::name`), and in the document the names of every role
+/// the domain defines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RoleName(pub(crate) Role);
+
+impl Serialize for RoleName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.name())
+    }
 }
+
+impl PartialSchema for RoleName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A role's name."))
+            .enum_values(Some(Role::ALL.map(Role::name)))
+            .into()
+    }
+}
+
+impl ToSchema for RoleName {}
 
 impl From<User> for ProfileResponse {
     fn from(user: User) -> Self {
@@ -307,7 +320,7 @@ impl From<User> for ProfileResponse {
             linkedin: profile.linkedin.map(String::from),
             x: profile.x.map(String::from),
             youtube: profile.youtube.map(String::from),
-            roles: user.roles.iter().map(|role| role.name()).collect(),
+            roles: user.roles.into_iter().map(RoleName).collect(),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
