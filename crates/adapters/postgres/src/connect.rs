@@ -250,23 +250,7 @@ impl LibpqUrl {
 /// `%2F` and friends as the bytes they stand for (a path in a URL's query is usually written encoded). A `+` stays a
 /// `+`, as libpq reads it.
 fn percent_decoded(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|hex| std::str::from_utf8(hex).ok());
-        match (bytes[i], hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned()
 }
 
 /// The rustls client for `mode`: what it checks of the server's certificate is libpq's choice for that mode.

@@ -186,23 +186,7 @@ fn is_password_key(key: &str) -> bool {
 
 /// `%XX` sequences decoded, as tokio-postgres decodes URL parts (`+` is left as it is).
 fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex()) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// Every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
