@@ -22,7 +22,8 @@ pub use auth::{
     SignedIn, TokenPair,
 };
 pub use object_ids::ObjectIdGenerator;
-pub use users_ports::{LockoutPolicy, PublishedKey};
+pub use users_domain::LockoutPolicy;
+pub use users_ports::PublishedKey;
 
 /// The adapters a [`UserService`] is built from, named once so that code generic over the service needs one type
 /// parameter rather than five.

@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
 use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
-use users_domain::{ClientNetwork, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId};
+use users_domain::{
+    ClientNetwork, LockoutPolicy, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId,
+};
 use users_ports::{
-    AccessClaims, AttemptOutcome, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession,
-    PasswordHashError, RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
+    AccessClaims, AttemptOutcome, InsertUserError, LoginAttempt, LoginThrottle, NewSession, PasswordHashError,
+    RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;

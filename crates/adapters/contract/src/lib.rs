@@ -11,13 +11,13 @@ use std::task::Poll;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use users_domain::{
-    ClientNetwork, Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId,
-    Username,
+    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl,
+    Role, User, UserId, Username,
 };
 use users_ports::{
-    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle,
-    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository,
-    SessionState, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewSession, NewUser,
+    PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
