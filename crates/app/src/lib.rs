@@ -14,8 +14,8 @@ use users_ports::{
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
 pub use admin::{
-    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, InvalidRoles, ListRolesError,
-    ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError, ListUsersError,
+    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,

@@ -23,7 +23,7 @@ pub use object_id::{ObjectId, ObjectIdError};
 pub use password::{Password, PasswordError};
 pub use person_name::{PersonName, PersonNameError};
 pub use profile_url::{ProfileUrl, ProfileUrlError};
-pub use role::{Role, RoleError};
+pub use role::{InvalidRoles, Role, RoleError, RoleSet};
 pub use user::{LoginIdentifier, Profile, ProfileChanges, ProfilePatch, Registration, User, UserId};
 pub use username::{Username, UsernameError};
 
