@@ -272,8 +272,9 @@ impl<A: Adapters> UserService<A> {
         let expires_at = now + self.policy.refresh_token_ttl;
         let rotation = self.sessions.rotate_refresh_token(&used, &successor_hash, now, expires_at).await?;
         let (session, issued_at) = match rotation {
-            RefreshTokenUse::Fresh(session) => (session, now),
-            RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
+            RefreshTokenUse::Rotated(session) => (session, now),
+            // The token is used up, but its session was over: no successor was stored.
+            RefreshTokenUse::SessionEnded(_) | RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
             RefreshTokenUse::Replayed { session, used_at, successor_issued }
                 if now - used_at <= self.policy.refresh_grace =>
             {
@@ -286,6 +287,10 @@ impl<A: Adapters> UserService<A> {
                     );
                     return Err(RefreshError::InvalidToken);
                 }
+                // The session is over (it ended before the first use, which then stored no successor, or since).
+                if session.revoked || session.expires_at <= now {
+                    return Err(RefreshError::InvalidToken);
+                }
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.
                 (session, used_at)
             }
@@ -295,10 +300,6 @@ impl<A: Adapters> UserService<A> {
                 return Err(RefreshError::Reused);
             }
         };
-        // A revoked or expired session got no successor.
-        if session.revoked || session.expires_at <= now {
-            return Err(RefreshError::InvalidToken);
-        }
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
         // Should signing fail now, the successor is stored but unseen; a retry within the grace window is handed
         // the same pair, so the client is not logged out by our fault.
