@@ -19,7 +19,7 @@ pub use admin::{
 };
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    SignedIn, TokenPair,
+    SignIn, SignedIn, TokenPair,
 };
 pub use object_ids::ObjectIdGenerator;
 pub use users_domain::LockoutPolicy;

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
-use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy, TokenPair};
+use users_app::{
+    AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy, SignIn, TokenPair,
+};
 use users_domain::{
     ClientNetwork, LockoutPolicy, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId,
 };
@@ -290,6 +292,16 @@ fn by_email() -> LoginIdentifier {
     LoginIdentifier::Email(email("user1@example.com"))
 }
 
+/// Signing in as the sample user by email, with `typed` as the password.
+fn by_email_with(typed: &str) -> SignIn {
+    SignIn::Credentials { login: by_email(), password: password(typed) }
+}
+
+/// Signing in as the sample user by username, with `typed` as the password.
+fn by_username_with(typed: &str) -> SignIn {
+    SignIn::Credentials { login: LoginIdentifier::Username(username("user1")), password: password(typed) }
+}
+
 /// The right password's attempt ends `Verified`, which starts the counts again.
 fn expect_count_reset(mocks: &mut Mocks) {
     expect_finished(mocks, AttemptOutcome::Verified, None);
@@ -297,6 +309,7 @@ fn expect_count_reset(mocks: &mut Mocks) {
 
 #[tokio::test]
 async fn login_with_the_right_password_starts_a_session() {
+    // Given a known account and its right password
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -331,8 +344,10 @@ async fn login_with_the_right_password_starts_a_session() {
         .returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
+    // When the client signs in by email
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
 
+    // Then a session starts for the hash that was checked, and the client gets its tokens
     assert_eq!(signed_in.user, plain_user());
     assert_eq!(signed_in.tokens.access_token, "signed.access.token");
     assert_eq!(signed_in.tokens.refresh_token.as_str(), "rt-new");
@@ -341,6 +356,7 @@ async fn login_with_the_right_password_starts_a_session() {
 
 #[tokio::test]
 async fn login_by_username_looks_up_the_username() {
+    // Given an account known by its username
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -355,16 +371,16 @@ async fn login_by_username_looks_up_the_username() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks
-        .service()
-        .login(LoginIdentifier::Username(username("user1")), password("correct horse battery"), &network())
-        .await;
+    // When the client signs in by username
+    let signed_in = mocks.service().login(by_username_with("correct horse battery"), &network()).await;
 
+    // Then the account is looked up by that username
     assert_eq!(signed_in.unwrap().user.id, UserId(1));
 }
 
 #[tokio::test]
 async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
+    // Given an email no account has
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks.hasher.expect_verify_dummy().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(()));
@@ -372,13 +388,33 @@ async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in with it
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then a hash is spent as for a known account, and the answer is a wrong password's
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_with_credentials_no_account_can_have_is_refused_like_a_wrong_password_at_once() {
+    // Given text no account can have (a malformed email, a password too short to be anyone's)
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().never();
+    mocks.hasher.expect_verify().never();
+    mocks.hasher.expect_verify_dummy().never();
+    expect_no_attempt(&mut mocks);
+    expect_no_session(&mut mocks);
+
+    // When the client signs in with it
+    let error = mocks.service().login(SignIn::Impossible, &network()).await.unwrap_err();
+
+    // Then the answer is a wrong password's, given without a look-up, a hash or a count
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() {
+    // Given a known account and a wrong password
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
@@ -388,13 +424,16 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     expect_finished(&mut mocks, AttemptOutcome::Refused, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
 
+    // Then the answer is an unknown account's, and no session starts
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_against_a_malformed_hash_is_unexpected() {
+    // Given an account whose stored hash is malformed
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -403,14 +442,17 @@ async fn login_against_a_malformed_hash_is_unexpected() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("malformed"), "{error}");
 }
 
 #[tokio::test]
 async fn login_with_a_failing_dummy_verification_is_unexpected() {
+    // Given an unknown account and a hasher that fails
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks
@@ -420,13 +462,16 @@ async fn login_with_a_failing_dummy_verification_is_unexpected() {
         .returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_with_a_failing_store_is_unexpected() {
+    // Given a store that fails to look the account up
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
     mocks.hasher.expect_verify().never();
@@ -434,14 +479,17 @@ async fn login_with_a_failing_store_is_unexpected() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and nothing is hashed
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 #[tokio::test]
 async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
+    // Given a client on another network
     let mut mocks = Mocks::new();
     let mut seq = Sequence::new();
     let elsewhere = ClientNetwork::of("2001:db8:1:2::7".parse().unwrap());
@@ -469,8 +517,10 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     mocks.sessions.expect_create().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &elsewhere).await.unwrap();
+    // When it signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere).await.unwrap();
 
+    // Then its attempt was begun and finished for that network, around the password check
     assert_eq!(signed_in.user, plain_user());
 }
 
@@ -495,6 +545,7 @@ fn expect_busy_starts(mocks: &mut Mocks, busy: usize, times: impl Into<mockall::
 
 #[tokio::test]
 async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
+    // Given a network whose attempts under way fill its room twice before there is room
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     let starts = expect_busy_starts(&mut mocks, 2, 3);
@@ -516,8 +567,10 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
+    // When the client signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
 
+    // Then it waited twice, briefly, then its password was checked
     assert_eq!(signed_in.user, plain_user());
     let waits = waits.lock().unwrap();
     assert_eq!(waits.iter().map(|(after, _)| *after).collect::<Vec<_>>(), [1, 2], "{waits:?}");
@@ -526,6 +579,7 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
 
 #[tokio::test]
 async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_a_hash() {
+    // Given a network whose room stays full
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     // Never allowed; the bounds only stop a use case that would wait for ever.
@@ -535,8 +589,10 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
     mocks.users.expect_finish_login_attempt().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then after ten seconds of waiting it is told to retry in a second, and no hash was spent
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(1)), "{error:?}");
     let waits = waits.lock().unwrap();
     let waited = waits.iter().fold(Duration::zero(), |total, wait| total + *wait);
@@ -549,6 +605,7 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
 
 #[tokio::test]
 async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
+    // Given a hasher that fails
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -556,14 +613,17 @@ async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("out of memory"), "{error}");
 }
 
 #[tokio::test]
 async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
+    // Given hashers too busy to check the password
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -571,26 +631,32 @@ async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is told the service is busy, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Busy), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_to_an_unknown_account_while_the_hashers_are_busy_is_busy_like_a_known_one() {
+    // Given an unknown account and hashers too busy for the dummy check
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks.hasher.expect_verify_dummy().times(1).returning(|_| Err(PasswordHashError::Busy));
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is told the service is busy, as for a known account
     assert!(matches!(error, LoginError::Busy), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_refused_like_a_wrong_password() {
+    // Given a password changed while this sign-in's was being checked
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -606,8 +672,10 @@ async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_
         .returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in with the old one
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then no session starts, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
@@ -1171,6 +1239,7 @@ fn a_plain_user_is_not_an_admin() {
 
 #[tokio::test]
 async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a_wrong_password() {
+    // Given an account deleted while its password was being checked
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -1180,8 +1249,10 @@ async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then no token is issued, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
@@ -1207,6 +1278,7 @@ fn throttled(failed_logins: u32, locked_until: Option<DateTime<Utc>>) -> StoredC
 
 #[tokio::test]
 async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
+    // Given an account locked from everywhere for 90 more seconds
     let mut mocks = Mocks::new();
     let until = now() + Duration::seconds(90);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(10, Some(until)))));
@@ -1216,14 +1288,16 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    // Even the right password waits out the lock.
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in, even with the right password
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is refused for those 90 seconds, without a hash or a store transaction
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
 }
 
 #[tokio::test]
 async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash() {
+    // Given an account that another attempt has just locked for this network
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
     let until = now() + Duration::minutes(1);
@@ -1232,13 +1306,16 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
     mocks.users.expect_finish_login_attempt().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is refused for the lock's minute, without a hash
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
 }
 
 #[tokio::test]
 async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
+    // Given an account nine failures in a row into its threshold
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -1247,13 +1324,16 @@ async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
     expect_finished(&mut mocks, AttemptOutcome::Refused, Some(now() + Duration::minutes(1)));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
+    // When a tenth wrong password comes
+    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
 
+    // Then the store locks the network, and the client hears no more than for any wrong password
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
+    // Given an account whose lock has just expired
     let mut mocks = Mocks::new();
     let expired = now() - Duration::seconds(1);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(12, Some(expired)))));
@@ -1264,5 +1344,9 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    assert!(mocks.service().login(by_email(), password("correct horse battery"), &network()).await.is_ok());
+    // When the client signs in with the right password
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await;
+
+    // Then it is signed in, and the counts start again
+    assert!(signed_in.is_ok(), "{signed_in:?}");
 }
