@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use users_app::{Adapters, UserService};
 
-use crate::openapi::{ProblemDocument, sent};
+use crate::examples::sent;
 use crate::problem::Problem;
+use crate::routes::Endpoint;
 
 /// What the probes answer.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -21,9 +22,6 @@ pub(crate) struct HealthResponse {
     #[schema(example = "ok")]
     database: Option<String>,
 }
-use crate::routes::Endpoint;
-
-pub(crate) const METRICS_PATH: &str = "/metrics";
 
 /// How long `/health/ready` waits for the store before answering 503, as app data
 /// (`App::app_data(ReadyDeadline(…))`). An orchestrator's probe has a timeout of its own: a probe that hangs past it
@@ -37,16 +35,16 @@ const DEFAULT_READY_DEADLINE: Duration = Duration::from_secs(2);
 /// The probes.
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     vec![
-        Endpoint::new(Method::GET, "/health/live", web::to(live)),
-        Endpoint::new(Method::HEAD, "/health/live", web::to(live_head)),
-        Endpoint::new(Method::GET, "/health/ready", web::to(ready::<A>)),
-        Endpoint::new(Method::HEAD, "/health/ready", web::to(ready_head::<A>)),
+        Endpoint::new(__path_live, web::to(live)),
+        Endpoint::new(__path_live_head, web::to(live_head)),
+        Endpoint::new(__path_ready, web::to(ready::<A>)),
+        Endpoint::new(__path_ready_head, web::to(ready_head::<A>)),
     ]
 }
 
 /// `/metrics`: on the API's listener, or on one of its own.
 pub(crate) fn metrics_endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::new(Method::GET, METRICS_PATH, web::to(metrics))]
+    vec![Endpoint::new(__path_metrics, web::to(metrics))]
 }
 
 /// Prometheus metrics
@@ -81,7 +79,7 @@ async fn live_head() -> HttpResponse {
 /// As `GET /health/ready`, without the body.
 #[utoipa::path(head, path = "/health/ready", tag = "operations", operation_id = "readyHead",
     responses((status = 200, description = "The database answers"),
-              (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json",
                examples(("not-ready" = (value = json!(sent(not_ready(UNREACHABLE)))))))))]
 async fn ready_head<A: Adapters>(
     request: HttpRequest,
@@ -95,7 +93,7 @@ async fn ready_head<A: Adapters>(
 /// The service can do its work: its store answers.
 #[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "ready",
     responses((status = 200, description = "The database answers", body = HealthResponse),
-              (status = 503, description = "The database does not answer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json",
                examples(("not-ready" = (value = json!(sent(not_ready(UNREACHABLE)))))))))]
 async fn ready<A: Adapters>(request: HttpRequest, service: web::Data<UserService<A>>) -> Result<HttpResponse, Problem> {
     let deadline = request.app_data::<ReadyDeadline>().map_or(DEFAULT_READY_DEADLINE, |deadline| deadline.0);

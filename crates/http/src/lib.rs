@@ -7,7 +7,9 @@ mod admin_api;
 mod body;
 mod body_deadline;
 mod errors;
+mod examples;
 mod extractors;
+mod field_schemas;
 mod fields;
 mod health;
 mod observability;
@@ -31,7 +33,6 @@ pub use extractors::{Admin, Authenticated};
 pub use health::ReadyDeadline;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, describe_metrics, request_id_and_metrics};
-pub use openapi::document_json as openapi_document;
 pub use password_limit::PasswordWorkLimiter;
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use rate_limit::{
@@ -43,22 +44,22 @@ pub use well_known::JWKS_MAX_AGE_SECS;
 /// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
-/// Registers the service, the extractor settings and every route on an actix `App` or scope. `metrics` renders what
-/// `GET /metrics` answers; `None` leaves `/metrics` out of this `App`, its routes and its OpenAPI document alike, for
-/// a listener of its own set up with [`configure_metrics`]. Wrap the `App` in [`request_id_and_metrics`] (outermost)
-/// and a `TracingLogger` built with [`RequestSpan`] to get request ids, request spans and HTTP metrics.
+/// Registers the service, the extractor settings and every route on an actix `App` or scope, and serves the OpenAPI
+/// document of exactly those routes. `metrics` renders what `GET /metrics` answers; `None` leaves `/metrics` out of
+/// this `App`, its routes and its OpenAPI document alike, for a listener of its own set up with
+/// [`configure_metrics`]. Wrap the `App` in [`request_id_and_metrics`] (outermost) and a `TracingLogger` built with
+/// [`RequestSpan`] to get request ids, request spans and HTTP metrics.
 pub fn configure<A: Adapters>(
     service: web::Data<UserService<A>>,
     metrics: Option<PrometheusHandle>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
-        let serves_metrics = metrics.is_some();
-        let mut endpoints = endpoints::<A>();
+        let mut endpoints = api_endpoints::<A>();
         if let Some(metrics) = metrics {
             config.app_data(web::Data::new(metrics));
-        } else {
-            endpoints.retain(|endpoint| endpoint.path != health::METRICS_PATH);
+            endpoints.extend(health::metrics_endpoints());
         }
+        let document = openapi::document(&endpoints);
         config
             .app_data(service)
             .app_data(
@@ -68,7 +69,7 @@ pub fn configure<A: Adapters>(
             )
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
             .configure(|config| routes::register(config, endpoints))
-            .configure(|config| openapi::configure(config, serves_metrics))
+            .configure(|config| openapi::serve(config, &document))
             .default_service(web::to(not_found));
     }
 }
@@ -85,8 +86,14 @@ pub fn configure_metrics(metrics: PrometheusHandle) -> impl FnOnce(&mut web::Ser
 
 /// Every endpoint of the service: the probes and metrics, the Profile API, the Admin API and the JWKS.
 pub fn endpoints<A: Adapters>() -> Vec<Endpoint> {
-    let mut endpoints = health::endpoints::<A>();
+    let mut endpoints = api_endpoints::<A>();
     endpoints.extend(health::metrics_endpoints());
+    endpoints
+}
+
+/// Every endpoint but `/metrics`, which may be served on a listener of its own.
+fn api_endpoints<A: Adapters>() -> Vec<Endpoint> {
+    let mut endpoints = health::endpoints::<A>();
     endpoints.extend(profile_api::endpoints::<A>());
     endpoints.extend(admin_api::endpoints::<A>());
     endpoints.extend(well_known::endpoints::<A>());

@@ -1,5 +1,6 @@
-//! The OpenAPI 3.1 document of both dialects, generated from the handlers' annotations, served at `/openapi.json`,
-//! with Swagger UI (embedded in the binary, so it works offline) at `/docs/`.
+//! The OpenAPI 3.1 document of both dialects, built from the endpoints the app registers (each handler's
+//! `#[utoipa::path]` operation, see `routes`), served at `/openapi.json`, with Swagger UI (embedded in the binary, so
+//! it works offline) at `/docs/`. This module names no handler: what is served is what is described.
 //!
 //! Each handler declares the responses that are its own (201, 404, 409…), its summary and description (its doc
 //! comment: the first line, a blank line, the rest), and the examples of the problems only it answers with (its
@@ -8,9 +9,10 @@
 //! (408), too large (413), not JSON (415) or invalid (422); a bearer token may be missing or refused (401); an admin
 //! route refuses other users (403); `/auth/*` is rate-limited per address (429); a route that hashes passwords may
 //! find the hashers busy, one that touches the store may find it unavailable (503); any route may fail (500). Every
-//! example is a problem built by the code that sends it ([`sent`], [`refused`]), so the two cannot drift.
+//! example is a problem built by the code that sends it (see `examples`), so the two cannot drift; every problem
+//! response's schema is [`Problem`]'s own.
 
-// utoipa's derive expands to fully qualified paths to this module's own types.
+// utoipa's derive expands to fully qualified paths to the types it names.
 #![allow(unused_qualifications)]
 
 use std::collections::btree_map::Entry;
@@ -18,50 +20,21 @@ use std::collections::btree_map::Entry;
 use actix_web::error::JsonPayloadError;
 use actix_web::http::header::{HeaderName, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError as _, web};
-use serde::Serialize;
 use users_app::{AuthenticateError, NotAnAdmin};
-use users_domain::{Password, PersonName, ProfileUrl, Role, Username};
 use utoipa::openapi::example::ExampleBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, Paths};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, Response, Schema};
+use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::examples::{EXAMPLE_WAIT_SECS, sent};
 use crate::problem::{PROBLEM_JSON, Problem};
-use crate::{admin_api, errors, health, profile_api, rate_limit, well_known};
+use crate::routes::Endpoint;
+use crate::{errors, rate_limit};
 
-/// An error, as `application/problem+json` (RFC 9457).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)] // described, never built: `Problem` serialises to this shape
-pub(crate) struct ProblemDocument {
-    /// The kind of problem: `/problems/{slug}`, e.g. `/problems/validation-failed`.
-    #[serde(rename = "type")]
-    #[schema(example = "/problems/validation-failed")]
-    kind: String,
-    #[schema(example = "Validation failed")]
-    title: String,
-    #[schema(example = 422)]
-    status: u16,
-    #[schema(example = "one or more fields are invalid")]
-    detail: String,
-    /// On 422 and on 400 for parameters: each field at fault.
-    errors: Option<Vec<FieldErrorDocument>>,
-    /// On 500: the id under which the fault was logged.
-    request_id: Option<String>,
-}
-
-/// One field at fault (as `FieldError` serialises).
-#[derive(Serialize, ToSchema)]
-#[schema(as = FieldError)]
-#[allow(dead_code)] // described, never built: `FieldError` serialises to this shape
-pub(crate) struct FieldErrorDocument {
-    #[schema(example = "email")]
-    field: String,
-    #[schema(example = "must be a valid email address")]
-    message: String,
-}
-
+/// What the document says besides its operations: who it describes, how tokens are sent, the tags and the problem
+/// schema every error response shares. The operations and the schemas they name come from the endpoints.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -73,34 +46,8 @@ pub(crate) struct FieldErrorDocument {
             rotated on every refresh.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(
-        health::live,
-        health::live_head,
-        health::ready,
-        health::ready_head,
-        health::metrics,
-        profile_api::register,
-        profile_api::login,
-        profile_api::refresh,
-        profile_api::logout,
-        profile_api::current_user,
-        profile_api::update_current_user,
-        profile_api::delete_current_user,
-        profile_api::list_users,
-        profile_api::list_users_without_slash,
-        profile_api::get_user,
-        profile_api::delete_user,
-        admin_api::list_users,
-        admin_api::get_user,
-        admin_api::create_user,
-        admin_api::replace_user,
-        admin_api::delete_user,
-        admin_api::clear_lockout,
-        admin_api::list_roles,
-        well_known::jwks,
-    ),
-    components(schemas(ProblemDocument, FieldErrorDocument)),
-    modifiers(&BearerScheme, &SharedProblems, &DomainPatterns, &Links),
+    components(schemas(Problem)),
+    modifiers(&BearerScheme),
     tags(
         (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
         (name = "profile", description = "The signed-in user's own account"),
@@ -118,87 +65,6 @@ impl Modify for BearerScheme {
         let components = document.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
-
-/// The domain's own regular expressions for the string rules that lengths alone cannot state, written into the
-/// request schemas (utoipa takes only literal patterns, and these must not be copies that drift).
-struct DomainPatterns;
-
-impl Modify for DomainPatterns {
-    fn modify(&self, document: &mut Document) {
-        let name = PersonName::PATTERN;
-        let link = ProfileUrl::PATTERN;
-        let rules: [(&str, &[(&str, &str)]); 4] = [
-            ("RegisterRequest", &[("username", Username::PATTERN), ("first_name", name), ("last_name", name)]),
-            (
-                "UpdateProfileRequest",
-                &[
-                    ("username", Username::PATTERN),
-                    ("first_name", name),
-                    ("last_name", name),
-                    ("website", link),
-                    ("facebook", link),
-                    ("instagram", link),
-                    ("linkedin", link),
-                    ("x", link),
-                    ("youtube", link),
-                ],
-            ),
-            ("CreateUserRequest", &[("firstName", name), ("lastName", name)]),
-            ("ReplaceUserRequest", &[("firstName", name), ("lastName", name)]),
-        ];
-        let schemas = &mut document.components.as_mut().expect("components").schemas;
-        // Role ids are integers from the roles the domain defines (and the first migration stores).
-        let role_ids: Schema = serde_json::from_value(serde_json::json!({
-            "type": ["array", "null"],
-            "minItems": 1,
-            "items": { "type": "integer", "format": "int64", "enum": Role::ALL.map(Role::id) },
-            "description": "Ids from `GET /api/roles`; at least one.",
-        }))
-        .expect("a valid schema");
-        // Sign-in names the account by email or by username (the email wins when both are given): an `anyOf`,
-        // which the derive cannot express.
-        let login: Schema = serde_json::from_value(serde_json::json!({
-            "description": "Credentials: the email or the username, and the password. When both are given, the \
-                email is used.",
-            "anyOf": [
-                {
-                    "type": "object",
-                    "required": ["email", "password"],
-                    "properties": {
-                        "email": { "type": "string", "format": "email", "maxLength": 50 },
-                        "password": { "type": "string", "format": "password" },
-                    },
-                },
-                {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {
-                        "username": { "type": "string" },
-                        "password": { "type": "string", "format": "password" },
-                    },
-                },
-            ],
-            "example": { "email": "ada@example.com", "password": "correct horse battery" },
-        }))
-        .expect("a valid schema");
-        schemas.insert("LoginRequest".to_owned(), RefOr::T(login));
-        for schema in ["CreateUserRequest", "ReplaceUserRequest"] {
-            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else { panic!("no schema {schema}") };
-            object.properties.insert("roleIds".to_owned(), RefOr::T(role_ids.clone()));
-        }
-        for (schema, properties) in rules {
-            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
-                panic!("no object schema {schema}");
-            };
-            for (property, pattern) in properties {
-                let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*property) else {
-                    panic!("no string property {schema}.{property}");
-                };
-                field.pattern = Some((*pattern).to_owned());
-            }
-        }
     }
 }
 
@@ -347,31 +213,9 @@ fn add_shared_problems(path: &str, operation: &mut Operation, rate_limited: bool
     );
 }
 
-/// How long the document's examples of a 429 say to wait.
-pub(crate) const EXAMPLE_WAIT_SECS: i64 = 30;
-
 fn malformed_json() -> Problem {
     let error = serde_json::from_str::<serde_json::Value>(r#"{"email": "#).expect_err("not JSON");
     errors::json_error(JsonPayloadError::Deserialize(error))
-}
-
-/// The problem as the service sends it, for an example in the document: built by the code that answers, so the
-/// two cannot drift.
-pub(crate) fn sent(problem: impl Into<Problem>) -> serde_json::Value {
-    serde_json::to_value(problem.into()).expect("a problem serialises")
-}
-
-/// The problem a refused input gets, for an example in the document: `refused(object_id("42"))`.
-pub(crate) fn refused<T>(outcome: Result<T, Problem>) -> serde_json::Value {
-    match outcome {
-        Err(problem) => sent(problem),
-        Ok(_) => panic!("an example of a refused input was accepted"),
-    }
-}
-
-/// [`EXAMPLE_WAIT_SECS`], for the examples of a locked account.
-pub(crate) fn example_wait() -> chrono::Duration {
-    chrono::Duration::seconds(EXAMPLE_WAIT_SECS)
 }
 
 /// Adds a shared problem to an operation's response for `status`. A response the handler declared keeps its own
@@ -393,7 +237,7 @@ fn add_problem(operation: &mut Operation, status: &str, description: &str, examp
     let content = response
         .content
         .entry(PROBLEM_JSON.to_owned())
-        .or_insert_with(|| Content::new(Some(Ref::from_schema_name("ProblemDocument"))).into());
+        .or_insert_with(|| Content::new(Some(Ref::from_schema_name(Problem::name()))).into());
     let RefOr::T(content) = content else { panic!("{id} {status}: content by reference") };
     for (name, problem) in examples {
         let example = ExampleBuilder::new().value(Some(sent(problem.clone()))).build();
@@ -426,43 +270,25 @@ fn lowercase_first(text: &str) -> String {
     }
 }
 
-/// The document, as generated from the annotations.
-pub fn document() -> Document {
-    ApiDoc::openapi()
-}
-
-/// The document as served: the generated one, plus what its model cannot hold. New passwords must not be on the
-/// bundled list of common ones, a `not`/`enum` rule utoipa has no field for; the rule against a password made of the
-/// account's own names is only described (JSON Schema has no rule across fields).
-pub fn document_json() -> serde_json::Value {
-    let mut document = serde_json::to_value(document()).expect("the document serialises");
-    let common: Vec<&str> = Password::common().collect();
-    for schema in ["RegisterRequest", "UpdateProfileRequest", "CreateUserRequest"] {
-        let password = document
-            .pointer_mut(&format!("/components/schemas/{schema}/properties/password"))
-            .and_then(serde_json::Value::as_object_mut)
-            .unwrap_or_else(|| panic!("no password property in {schema}"));
-        password.insert("not".to_owned(), serde_json::json!({ "enum": common }));
-        password.insert(
-            "description".to_owned(),
-            serde_json::json!(
-                "Not one of the most common passwords, and neither equal to nor containing the username or the \
-                 part of the email before the @ (ignoring case; names under 3 characters only when equal). The \
-                 second rule spans two fields, which a schema cannot state: a password breaking it gets 422."
-            ),
-        );
+/// The document of `endpoints`: each one's operation and the schemas it names, the problems operations of its kind
+/// share, and the links between operations.
+pub(crate) fn document(endpoints: &[Endpoint]) -> Document {
+    let mut document = ApiDoc::openapi();
+    let mut paths = Paths::new();
+    let mut schemas = Vec::new();
+    for endpoint in endpoints {
+        endpoint.describe(&mut paths, &mut schemas);
     }
+    document.paths.merge(paths);
+    document.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+    SharedProblems.modify(&mut document);
+    Links.modify(&mut document);
     document
 }
 
-/// `/openapi.json` and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there). Without
-/// `serves_metrics`, `/metrics` is served on another listener, so this one's document does not offer it.
-pub(crate) fn configure(config: &mut web::ServiceConfig, serves_metrics: bool) {
-    let mut document = document_json();
-    if !serves_metrics && let Some(paths) = document["paths"].as_object_mut() {
-        paths.remove(health::METRICS_PATH);
-    }
-    let document = web::Bytes::from(serde_json::to_vec(&document).expect("the document serialises"));
+/// `/openapi.json` serving `document`, and the Swagger UI over it at `/docs/` (and `/docs`, which redirects there).
+pub(crate) fn serve(config: &mut web::ServiceConfig, document: &Document) {
+    let document = web::Bytes::from(serde_json::to_vec(document).expect("the document serialises"));
     config
         .route(
             "/openapi.json",
@@ -481,9 +307,29 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, serves_metrics: bool) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use serde_json::Value;
+    use users_app::Adapters;
+    use users_ports::{MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository};
 
     use super::*;
+
+    /// Adapters to name the endpoints with: none of their handlers runs here.
+    struct Mocked;
+
+    impl Adapters for Mocked {
+        type Users = MockUserRepository;
+        type Sessions = MockSessionRepository;
+        type Hasher = MockPasswordHasher;
+        type Tokens = MockTokenIssuer;
+        type Clock = MockClock;
+    }
+
+    /// The document of every endpoint, as served.
+    fn document_json() -> Value {
+        serde_json::to_value(document(&crate::endpoints::<Mocked>())).expect("the document serialises")
+    }
 
     const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -500,6 +346,31 @@ mod tests {
             .collect();
         assert!(operations.len() > 20, "{} operations", operations.len());
         operations
+    }
+
+    #[test]
+    fn the_document_describes_every_endpoint_and_no_other() {
+        let document = document_json();
+        let described: BTreeSet<String> = operations(&document).into_iter().map(|(operation, _)| operation).collect();
+        let endpoints: BTreeSet<String> = crate::endpoints::<Mocked>()
+            .iter()
+            .map(|endpoint| format!("{} {}", endpoint.method, endpoint.path))
+            .collect();
+        assert_eq!(described, endpoints);
+    }
+
+    #[test]
+    fn every_problem_response_has_the_problem_schema() {
+        let document = document_json();
+        let problem = format!("#/components/schemas/{}", Problem::name());
+        assert!(document.pointer(&problem["#".len()..]).is_some(), "no {problem}");
+        for (operation, body) in operations(&document) {
+            for (status, response) in body["responses"].as_object().expect("responses") {
+                if let Some(content) = response["content"].get(PROBLEM_JSON) {
+                    assert_eq!(content["schema"]["$ref"], problem.as_str(), "{operation} {status}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,31 +4,46 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::observability::RequestId;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid input field and what is wrong with it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(description = "One field at fault (as `FieldError` serialises).")]
 pub struct FieldError {
+    #[schema(example = "email")]
     pub field: String,
+    #[schema(example = "must be a valid email address")]
     pub message: String,
 }
 
-/// An error as a client sees it: `{type, title, status, detail}`, plus `errors` for validation failures.
-#[derive(Clone, Debug, Serialize)]
+/// An error as a client sees it: `{type, title, status, detail}`, plus `errors` for validation failures. Its schema
+/// in the OpenAPI document is derived from this type, as serialised (`type` written out from the slug, `status` as a
+/// number); named `ProblemDocument` there.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = ProblemDocument, description = "An error, as `application/problem+json` (RFC 9457).")]
 pub struct Problem {
+    /// The kind of problem: `/problems/{slug}`, e.g. `/problems/validation-failed`.
     #[serde(rename = "type", serialize_with = "problem_type")]
+    #[schema(value_type = String, example = "/problems/validation-failed")]
     slug: &'static str,
+    #[schema(value_type = String, example = "Validation failed")]
     title: &'static str,
     #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16, example = 422)]
     status: StatusCode,
+    #[schema(example = "one or more fields are invalid")]
     detail: String,
+    /// On 422 and on 400 for parameters: each field at fault.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     errors: Vec<FieldError>,
-    /// On a 500: the id under which the fault was logged, for the client to quote.
+    /// On 500: the id under which the fault was logged.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     request_id: Option<Box<str>>,
     /// Headers the status calls for: `WWW-Authenticate` on 401, `Allow` on 405.
     #[serde(skip)]

@@ -1,6 +1,5 @@
 //! `/.well-known/jwks.json`: the public keys that verify our access tokens, so other services need no secret.
 
-use actix_web::http::Method;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -13,7 +12,7 @@ use crate::routes::Endpoint;
 pub const JWKS_MAX_AGE_SECS: u32 = 300;
 
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
-    vec![Endpoint::new(Method::GET, "/.well-known/jwks.json", web::to(jwks::<A>))]
+    vec![Endpoint::new(__path_jwks, web::to(jwks::<A>))]
 }
 
 /// A JSON Web Key Set (RFC 7517).

@@ -5,12 +5,14 @@
 //! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
 #![allow(async_fn_in_trait)]
 
+mod changes;
 mod clock;
 mod passwords;
 mod sessions;
 mod tokens;
 mod users;
 
+pub use changes::{ChangeFeed, ChangeObserver};
 pub use clock::Clock;
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
@@ -19,10 +21,10 @@ pub use tokens::{
 };
 pub use users::{
     AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page,
-    PageRequest, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
-/// The domain's rule, named here too only because the store adapters not yet moved to the declared store crate
-/// import it from the port that takes it; new code imports it from `users_domain`.
+/// The domain's rule, named here too only because the store crates import it beside the port that takes it; new
+/// code imports it from `users_domain`.
 pub use users_domain::LockoutPolicy;
 
 #[cfg(feature = "mocks")]

@@ -49,6 +49,14 @@ pub struct StoredCredentials {
     pub throttle: LoginThrottle,
 }
 
+/// A user signed in with a live session, and when that session expires (unless a refresh extends it): how long the
+/// answer may be remembered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user: User,
+    pub session_expires_at: DateTime<Utc>,
+}
+
 /// Consecutive failed sign-ins of an account from every network together (the backstop against guessing spread
 /// over many networks), and until when the account refuses sign-ins from anywhere.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,14 +152,24 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Case-insensitive on the email or username.
     async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError>;
 
-    /// The user, if `session` is theirs, not revoked and not expired at `now`: what an access token is checked
-    /// against on every request, in one look-up.
+    /// The user, if `session` is theirs, not revoked and not expired at `now`, with when the session expires: what
+    /// an access token is checked against on every request, in one look-up.
+    async fn find_session(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, StoreError>;
+
+    /// [`UserRepository::find_session`]'s user alone.
     async fn find_signed_in(
         &self,
         id: UserId,
         session: SessionId,
         now: DateTime<Utc>,
-    ) -> Result<Option<User>, StoreError>;
+    ) -> Result<Option<User>, StoreError> {
+        Ok(self.find_session(id, session, now).await?.map(|signed_in| signed_in.user))
+    }
 
     /// Applies the update atomically, with the sessions it ends; refuses to take `admin` from the last admin.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;

@@ -1,5 +1,5 @@
-//! Wiring: the store chosen by the database URL (PostgreSQL or the embedded SQLite), Argon2 and JWT adapters into the
-//! `UserService`, served by actix-web.
+//! Wiring: the store chosen by the database URL (PostgreSQL or the embedded SQLite) behind the signed-in cache, Argon2
+//! and JWT adapters into the `UserService`, served by actix-web.
 
 use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU32;
@@ -24,33 +24,25 @@ use users_http::{
 };
 use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
 use users_ports::{PasswordHashError, StoreError};
-use users_postgres::{PgSessionRepository, PgStore, PgUserRepository};
-use users_sqlite::{SqliteSessionRepository, SqliteStore, SqliteUserRepository};
+use users_postgres::PgChangeFeed;
+use users_store::{CachedSessions, Store, StoreSessions, StoreUsers};
 
 use crate::key_ring::{self, KeyRingError};
 use crate::secret::{self, SecretError};
 use crate::settings::{AuthSettings, JwtAlgorithm, Settings, redact_url};
 use crate::telemetry;
 
-/// The production adapters over PostgreSQL.
+/// The store as the service uses it, whichever database it runs on: signed-in users remembered while a change feed
+/// proves it hears every change made elsewhere.
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions>;
+
+/// The production adapters.
 #[derive(Debug)]
-pub struct OnPostgres;
+pub struct Production;
 
-impl Adapters for OnPostgres {
-    type Users = PgUserRepository;
-    type Sessions = PgSessionRepository;
-    type Hasher = Argon2Hasher;
-    type Tokens = JwtIssuer;
-    type Clock = SystemClock;
-}
-
-/// The production adapters over the embedded SQLite store.
-#[derive(Debug)]
-pub struct OnSqlite;
-
-impl Adapters for OnSqlite {
-    type Users = SqliteUserRepository;
-    type Sessions = SqliteSessionRepository;
+impl Adapters for Production {
+    type Users = CachedStore;
+    type Sessions = CachedStore;
     type Hasher = Argon2Hasher;
     type Tokens = JwtIssuer;
     type Clock = SystemClock;
@@ -126,21 +118,26 @@ fn names_a_database(after_scheme: &str) -> bool {
     !path.is_empty() || query.split('&').any(|pair| pair.strip_prefix("dbname=").is_some_and(|name| !name.is_empty()))
 }
 
-enum Store {
-    Postgres(PgStore),
-    Sqlite(SqliteStore),
-}
-
-fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+/// The store the database URL names, and the feed of the changes made to it elsewhere when it has one (without, the
+/// signed-in cache never answers from memory: an embedded SQLite file is not shared by running instances).
+fn open_store(settings: &Settings) -> Result<(Store, Option<PgChangeFeed>), StartupError> {
     let database = |error| database_error(settings, error);
+    let options = settings.database.postgres_options();
     Ok(match StoreLocation::parse(&settings.database.url)? {
-        StoreLocation::Postgres(url) => {
-            Store::Postgres(PgStore::new(&url, &settings.database.postgres_options()).map_err(database)?)
-        }
+        StoreLocation::Postgres(url) => (
+            users_postgres::store(&url, &options).map_err(database)?,
+            Some(users_postgres::change_feed(&url, &options).map_err(database)?),
+        ),
         StoreLocation::Sqlite(path) => {
-            Store::Sqlite(SqliteStore::new(&path, settings.database.max_connections).map_err(database)?)
+            (users_sqlite::store(&path, settings.database.max_connections).map_err(database)?, None)
         }
     })
+}
+
+/// `store` behind the signed-in cache, which answers from memory only while a followed feed proves itself.
+fn cached(store: &Store, settings: &Settings) -> CachedStore {
+    let max_lag = settings.database.postgres_options().change_feed_max_lag;
+    CachedSessions::new(store.users(), store.sessions(), max_lag)
 }
 
 /// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.
@@ -160,11 +157,8 @@ fn database_error(settings: &Settings, error: StoreError) -> StartupError {
     StartupError::Database { store: settings.database.redacted_url(), message }
 }
 
-/// The use cases over the given repositories and the configured hasher and token issuer.
-fn service<A>(users: A::Users, sessions: A::Sessions, settings: &Settings) -> Result<UserService<A>, StartupError>
-where
-    A: Adapters<Hasher = Argon2Hasher, Tokens = JwtIssuer, Clock = SystemClock>,
-{
+/// The use cases over the store and the configured hasher and token issuer.
+fn service(store: CachedStore, settings: &Settings) -> Result<UserService<Production>, StartupError> {
     let tokens = token_issuer(&settings.auth)?;
     let auth = &settings.auth;
     let lockout = LockoutPolicy {
@@ -180,7 +174,7 @@ where
         reauthentication: Duration::seconds(auth.reauthentication_secs),
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
-    Ok(UserService::new(users, sessions, hasher, tokens, SystemClock, policy))
+    Ok(UserService::new(store.clone(), store, hasher, tokens, SystemClock, policy))
 }
 
 /// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
@@ -217,16 +211,10 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let email = Email::parse(email).map_err(|error| StartupError::InvalidAdmin(format!("email {error}")))?;
-    let provisioned = match open_store(settings)? {
-        Store::Postgres(store) => {
-            let service = service::<OnPostgres>(store.users(), store.sessions(), settings)?;
-            service.provision_admin(email.clone(), existing, new_password).await
-        }
-        Store::Sqlite(store) => {
-            let service = service::<OnSqlite>(store.users(), store.sessions(), settings)?;
-            service.provision_admin(email.clone(), existing, new_password).await
-        }
-    };
+    // The change feed is left alone: a one-off command remembers nothing.
+    let (store, _feed) = open_store(settings)?;
+    let service = service(cached(&store, settings), settings)?;
+    let provisioned = service.provision_admin(email.clone(), existing, new_password).await;
     provisioned.map_err(|error| match error {
         ProvisionAdminError::ExistingAccount => {
             StartupError::ExistingAccount { email: email.to_string(), store: settings.database.redacted_url() }
@@ -278,16 +266,15 @@ impl Application {
         let port = bound.port();
         let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
         let limits = RequestLimits::from_settings(settings)?;
-        let (server, housekeeping) = match open_store(settings)? {
-            Store::Postgres(store) => {
-                let service = Arc::new(service::<OnPostgres>(store.users(), store.sessions(), settings)?);
-                (serve(Arc::clone(&service), limits, listener, settings), tokio::spawn(keep_house(service)))
-            }
-            Store::Sqlite(store) => {
-                let service = Arc::new(service::<OnSqlite>(store.users(), store.sessions(), settings)?);
-                (serve(Arc::clone(&service), limits, listener, settings), tokio::spawn(keep_house(service)))
-            }
-        };
+        let (store, feed) = open_store(settings)?;
+        let store = cached(&store, settings);
+        if let Some(feed) = feed {
+            // Ends once the cache is gone with the service.
+            tokio::spawn(store.follow(feed));
+        }
+        let service = Arc::new(service(store, settings)?);
+        let server = serve(Arc::clone(&service), limits, listener, settings);
+        let housekeeping = tokio::spawn(keep_house(service));
         let server = server.map_err(bind_error)?;
         // Started only once the API server is, so a failed start leaves no metrics server behind.
         let metrics = match metrics_listener {

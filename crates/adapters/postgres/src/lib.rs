@@ -1,30 +1,13 @@
-//! The PostgreSQL store: `UserRepository` and `SessionRepository` on diesel-async with a deadpool connection pool,
-//! signed-in users remembered until the database says they changed, and the embedded migrations of
-//! `migrations/postgres`.
+//! The PostgreSQL backend of the store (`users-store`): connections (TLS, timeouts, keepalives) in a deadpool pool,
+//! the embedded migrations of `migrations/postgres`, and the change feed that hears the database's notifications of
+//! changed users (for `CachedSessions`).
 
-mod backend;
 mod connect;
 mod listener;
-mod repositories;
-mod signed_in;
-// The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
-#[path = "../../shared/email_keys.rs"]
-mod email_keys;
-#[path = "../../shared/pool.rs"]
-mod pool;
-#[path = "../../shared/rows.rs"]
-mod rows;
-#[path = "../../shared/schema.rs"]
-mod schema;
-#[path = "../../shared/sessions.rs"]
-mod sessions;
-#[path = "../../shared/users.rs"]
-mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::RunQueryDsl as _;
@@ -35,11 +18,11 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt as _;
 use users_ports::StoreError;
+use users_store::{CallPolicy, MigrationConnection, Pools, Store};
 
 use crate::connect::{ConnectOptions, Connector};
 pub use crate::connect::{ConnectSetupError, SslMode};
-pub use crate::repositories::{PgSessionRepository, PgUserRepository};
-use crate::signed_in::SignedInCache;
+pub use crate::listener::PgChangeFeed;
 
 /// How the store uses its database: how many connections, how long anything may take, and how stale the
 /// signed-in users it remembers may be.
@@ -95,80 +78,40 @@ const APPLICATION_NAME: &str = "users-server";
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 
-/// A pool of connections to one PostgreSQL database, from which the repositories are made.
-#[derive(Clone)]
-pub struct PgStore {
-    pool: Pool<AsyncPgConnection>,
-    /// The one pool as the repositories use it, made once so that they share what it remembers of refusals.
-    pools: pool::Pools,
-    signed_in: Arc<SignedInCache>,
-    operation_timeout: Duration,
+/// The store on the PostgreSQL database at `database_url`: a pool whose connections are opened on first use. A URL
+/// that cannot work (an unknown `sslmode`, an unreadable `sslrootcert`) is an error here, before any connection is
+/// tried. Starts no task: signed-in users are remembered only by a `CachedSessions` that follows [`change_feed`].
+pub fn store(database_url: &str, options: &PgOptions) -> Result<Store, StoreError> {
+    let connector =
+        Connector::new(database_url, &options.connect_options(APPLICATION_NAME)).map_err(StoreError::new)?;
+    users_store::describe_pool_metrics();
+    let mut config = ManagerConfig::default();
+    // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |_url| {
+        let connector = connector.clone();
+        async move { connector.connect().await }.boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+    let pool = Pool::builder(manager)
+        .max_size(options.max_connections)
+        // The timeouts need a runtime to measure them with.
+        .runtime(::deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(options.pool_wait_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.recycle_timeout))
+        .build()
+        .map_err(StoreError::new)?;
+    let calls = CallPolicy { deadline: Some(options.operation_timeout), detached: false };
+    Ok(Store::new(Pools::postgres(pool), calls))
 }
 
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish_non_exhaustive()
-    }
-}
-
-impl PgStore {
-    /// Prepares a pool; connections are opened on first use. Within a Tokio runtime, also starts listening for the
-    /// database's change notifications on a connection of its own; until that connection is up (and outside a
-    /// runtime, always) signed-in users are read on every request. A URL that cannot work (an unknown `sslmode`, an
-    /// unreadable `sslrootcert`) is an error here, before any connection is tried.
-    pub fn new(database_url: &str, options: &PgOptions) -> Result<Self, StoreError> {
-        let connector =
-            Connector::new(database_url, &options.connect_options(APPLICATION_NAME)).map_err(StoreError::new)?;
-        describe_metrics();
-        let mut config = ManagerConfig::default();
-        // A connection that died is noticed on its next query; pinging on every checkout would double the round trips.
-        config.recycling_method = RecyclingMethod::Fast;
-        let pooled = connector.clone();
-        config.custom_setup = Box::new(move |_url| {
-            let connector = pooled.clone();
-            async move { connector.connect().await }.boxed()
-        });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            // The timeouts need a runtime to measure them with.
-            .runtime(::deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(options.pool_wait_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.recycle_timeout))
-            .build()
-            .map_err(StoreError::new)?;
-        let signed_in = Arc::new(SignedInCache::new(options.change_feed_max_lag));
-        listener::start(connector.named(listener::APPLICATION_NAME), options.change_feed_max_lag, &signed_in);
-        let pools = pool::Pools::single(pool.clone());
-        Ok(Self { pool, pools, signed_in, operation_timeout: options.operation_timeout })
-    }
-
-    /// Whether changes made elsewhere are being heard, so that signed-in users are remembered between requests.
-    pub fn hears_changes(&self) -> bool {
-        self.signed_in.is_listening()
-    }
-
-    pub fn users(&self) -> PgUserRepository {
-        let queries = users::DieselUserRepository::new(self.pools.clone());
-        PgUserRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
-    }
-
-    pub fn sessions(&self) -> PgSessionRepository {
-        let queries = sessions::DieselSessionRepository::new(self.pools.clone());
-        PgSessionRepository::new(queries, Arc::clone(&self.signed_in), self.operation_timeout)
-    }
-}
-
-/// This store's metrics (the change feed's are the listener's), described and at zero from the first scrape (the
-/// metrics recorder is installed first).
-fn describe_metrics() {
-    pool::describe_metrics();
-    metrics::describe_counter!(
-        "db_operation_timeouts_total",
-        "Store calls given up after database.operation_timeout_ms (answered 503)"
-    );
-    metrics::counter!("db_operation_timeouts_total", "store" => backend::STORE).absolute(0);
+/// The database's notifications of changed users, heard on a connection of its own once followed (see
+/// `CachedSessions::follow`), with proofs several times per `options.change_feed_max_lag` that it hears them all.
+pub fn change_feed(database_url: &str, options: &PgOptions) -> Result<PgChangeFeed, StoreError> {
+    let connector =
+        Connector::new(database_url, &options.connect_options(APPLICATION_NAME)).map_err(StoreError::new)?;
+    Ok(PgChangeFeed::new(connector.named(listener::APPLICATION_NAME), options.change_feed_max_lag))
 }
 
 /// The advisory lock that instances migrating one database take in turn (advisory locks are per database): the
@@ -201,7 +144,9 @@ pub async fn run_migrations_with(database_url: &str, options: &PgOptions) -> Res
             .map(|applied| applied.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(StoreError::new)
             .and_then(|applied| {
-                email_keys::complete_email_keys(&mut connection).map_err(StoreError::new).map(|()| applied)
+                users_store::complete_email_keys(MigrationConnection::from(&mut connection))
+                    .map_err(StoreError::new)
+                    .map(|()| applied)
             });
         // A session's advisory lock also ends with the session, should this fail: the connection is closed next.
         let unlocked =

@@ -1,15 +1,16 @@
-//! Hears the database's notifications of changed users, roles and sessions (sent by the triggers of the
-//! `change_notifications` and `truncate_notifies` migrations, whoever made the change) on a connection of its own,
-//! and has the signed-in cache forget the users they name, or everyone. Several times per allowed lag the listener
+//! `PgChangeFeed`: hears the database's notifications of changed users, roles and sessions (sent by the triggers of
+//! the `change_notifications` and `truncate_notifies` migrations, whoever made the change) on a connection of its
+//! own, and tells its observer (the signed-in cache) the users they name, or everyone. Several times per allowed lag the listener
 //! notifies itself and waits for its own notification to come back on the same connection: that proves the whole
 //! path works and that every change committed before the ping was heard (a connection that died silently or
 //! stalled, or a pooler in transaction mode that does not pass notifications on, fails the proof). The cache answers
 //! from memory only while the last proof is recent; a ping that does not come back at all ends the connection.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::pin;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use diesel::ConnectionError;
@@ -17,9 +18,9 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use users_domain::UserId;
+use users_ports::{ChangeFeed, ChangeObserver};
 
 use crate::connect::Connector;
-use crate::signed_in::SignedInCache;
 
 /// The channel the triggers notify, with the changed user's id as the payload, or [`EVERYONE`].
 pub(crate) const CHANNEL: &str = "users_changed";
@@ -71,66 +72,55 @@ enum Lost {
     Closed,
     #[error("a notification of its own did not come back within {0:?}")]
     Unresponsive(Duration),
-    #[error("the cache is gone")]
+    #[error("the observer is gone")]
     Unneeded,
 }
 
-/// Starts listening on the current Tokio runtime, if there is one (without, the cache never remembers anything).
-/// The task holds the cache weakly: it ends soon after the store and its repositories are gone.
-pub(crate) fn start(connector: Connector, max_lag: Duration, cache: &Arc<SignedInCache>) {
-    // Both gauges exist from the first scrape on, before the listener first connects.
-    metrics::gauge!("store_change_notifications_up").set(0.0);
-    metrics::gauge!("store_change_feed_lag_seconds").set(cache.lag().as_secs_f64());
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(listen(connector, max_lag, Arc::downgrade(cache)));
+/// The PostgreSQL change feed: a connection of its own, opened when followed, that LISTENs and proves itself.
+#[derive(Debug)]
+pub struct PgChangeFeed {
+    connector: Connector,
+    max_lag: Duration,
+}
+
+impl PgChangeFeed {
+    pub(crate) fn new(connector: Connector, max_lag: Duration) -> Self {
+        Self { connector, max_lag }
     }
 }
 
-async fn listen(connector: Connector, max_lag: Duration, cache: Weak<SignedInCache>) {
+impl ChangeFeed for PgChangeFeed {
+    fn follow(self, observer: Weak<dyn ChangeObserver>) -> impl Future<Output = ()> + Send {
+        // Exists from the first scrape on, before the listener first connects.
+        metrics::gauge!("store_change_notifications_up").set(0.0);
+        listen(self.connector, self.max_lag, observer)
+    }
+}
+
+async fn listen(connector: Connector, max_lag: Duration, observer: Weak<dyn ChangeObserver>) {
     let mut wait = RECONNECT_AFTER.0;
     metrics::describe_gauge!("store_change_notifications_up", "1 while the change listener hears every change");
-    metrics::gauge!("store_change_notifications_up").set(0.0);
     loop {
-        let error = tokio::select! {
-            Err(error) = hear_changes(&connector, max_lag, &cache) => error,
-            gone = report_lag(&cache, max_lag) => gone,
-        };
+        let mut proven = false;
+        let Err(error) = hear_changes(&connector, max_lag, &observer, &mut proven).await;
+        if matches!(error, Lost::Unneeded) {
+            return;
+        }
         {
-            let Some(cache) = cache.upgrade() else { return };
-            // Listening had been proven: this is a new outage, so the first retry comes soon.
-            if cache.is_listening() {
-                wait = RECONNECT_AFTER.0;
-            }
-            cache.lose();
+            let Some(observer) = observer.upgrade() else { return };
+            observer.deaf();
+        }
+        // Listening had been proven: this is a new outage, so the first retry comes soon.
+        if proven {
+            wait = RECONNECT_AFTER.0;
         }
         metrics::gauge!("store_change_notifications_up").set(0.0);
         tracing::warn!(%error, retry_in = ?wait, "not hearing the database's change notifications; signed-in users are read every time");
-        let gone = tokio::select! {
-            () = tokio::time::sleep(wait) => false,
-            _gone = report_lag(&cache, max_lag) => true,
-        };
-        if gone {
+        tokio::time::sleep(wait).await;
+        if observer.strong_count() == 0 {
             return;
         }
         wait = (wait * 2).min(RECONNECT_AFTER.1);
-    }
-}
-
-/// Keeps `store_change_feed_lag_seconds` current, also while the listener waits on a stalled connection; returns
-/// when the cache is gone.
-async fn report_lag(cache: &Weak<SignedInCache>, max_lag: Duration) -> Lost {
-    metrics::describe_gauge!(
-        "store_change_feed_lag_seconds",
-        metrics::Unit::Seconds,
-        "How stale signed-in users answered from memory could be: the age of the change listener's last proof \
-         that it hears every change (memory is used only below database.change_feed_max_lag_ms)"
-    );
-    let gauge = metrics::gauge!("store_change_feed_lag_seconds");
-    let mut ticks = tokio::time::interval((max_lag / 4).max(Duration::from_millis(50)));
-    loop {
-        ticks.tick().await;
-        let Some(cache) = cache.upgrade() else { return Lost::Unneeded };
-        gauge.set(cache.lag().as_secs_f64());
     }
 }
 
@@ -138,7 +128,8 @@ async fn report_lag(cache: &Weak<SignedInCache>, max_lag: Duration) -> Lost {
 async fn hear_changes(
     connector: &Connector,
     max_lag: Duration,
-    cache: &Weak<SignedInCache>,
+    observer: &Weak<dyn ChangeObserver>,
+    proven: &mut bool,
 ) -> Result<std::convert::Infallible, Lost> {
     let stalled_after = STALLED_AFTER.max(max_lag * 2);
     let mut conn = connector.connect().await?;
@@ -164,21 +155,22 @@ async fn hear_changes(
             let mut notifications = pin!(conn.notifications_stream());
             tokio::time::timeout(wait, notifications.next()).await
         };
-        let cache = cache.upgrade().ok_or(Lost::Unneeded)?;
+        let observer = observer.upgrade().ok_or(Lost::Unneeded)?;
         match next {
             Ok(Some(Ok(notification))) => match Notice::parse(&notification.payload) {
-                Notice::UserChanged(id) => cache.forget_user(id),
-                Notice::EveryoneChanged => cache.forget_all(),
+                Notice::UserChanged(id) => observer.user_changed(id),
+                Notice::EveryoneChanged => observer.everything_changed(),
                 Notice::Ping(nonce) => {
                     // Another listener's pings come by too; only ours prove anything about this connection.
                     if let Some(index) = pending.iter().position(|(sent, _)| sent == nonce) {
                         let sent = pending[index].1;
                         pending.drain(..=index);
-                        cache.prove(sent);
+                        observer.heard_everything_before(sent);
+                        *proven = true;
                         metrics::gauge!("store_change_notifications_up").set(1.0);
                     }
                 }
-                Notice::Unknown => cache.forget_all(),
+                Notice::Unknown => observer.everything_changed(),
             },
             Ok(Some(Err(error))) => return Err(error.into()),
             Ok(None) => return Err(Lost::Closed),

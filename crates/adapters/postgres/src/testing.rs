@@ -13,7 +13,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::{PgOptions, PgStore, run_migrations};
+use users_store::{CachedSessions, Store, StoreSessions, StoreUsers};
+
+use crate::{PgOptions, run_migrations};
 
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -77,12 +79,17 @@ impl TestDatabase {
         format!("{}{separator}{params}", self.url)
     }
 
-    pub fn store(&self) -> PgStore {
-        self.store_with(&PgOptions { max_connections: 8, ..PgOptions::default() })
+    pub fn store(&self) -> Store {
+        self.store_with(&test_options())
     }
 
-    pub fn store_with(&self, options: &PgOptions) -> PgStore {
-        PgStore::new(&self.url, options).expect("test pool")
+    pub fn store_with(&self, options: &PgOptions) -> Store {
+        crate::store(&self.url, options).expect("test pool")
+    }
+
+    /// The store as the server runs it: signed-in users remembered, the change feed followed.
+    pub fn cached_store(&self) -> CachedStore {
+        cached_store_at(&self.url, &test_options())
     }
 
     /// The server's address, from the URL's host and port.
@@ -108,6 +115,22 @@ impl TestDatabase {
     pub async fn connect(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.url).await.expect("connect to test database")
     }
+}
+
+fn test_options() -> PgOptions {
+    PgOptions { max_connections: 8, ..PgOptions::default() }
+}
+
+/// A store that remembers signed-in users while its change feed proves it hears every change.
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions>;
+
+/// The store at `url` as the server runs it, its change feed followed on a task of the current runtime until the
+/// store is dropped.
+pub fn cached_store_at(url: &str, options: &PgOptions) -> CachedStore {
+    let store = crate::store(url, options).expect("test pool");
+    let cached = CachedSessions::new(store.users(), store.sessions(), options.change_feed_max_lag);
+    tokio::spawn(cached.follow(crate::change_feed(url, options).expect("test change feed")));
+    cached
 }
 
 /// The `user:password@host:port` part of a URL.

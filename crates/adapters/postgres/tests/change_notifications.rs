@@ -7,17 +7,17 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use users_domain::{ClientNetwork, Role, User};
 use users_ports::{AttemptOutcome, LockoutPolicy, SessionId, SessionRepository, UserRepository};
-use users_postgres::PgStore;
+use users_postgres::testing::CachedStore;
 use users_postgres::testing::TestDatabase;
 use users_store_contract::{insert_ok, new_session, new_user, now, seconds};
 
 /// A store that hears changes, with one signed-in user and their session.
-async fn signed_in() -> Option<(TestDatabase, PgStore, User, SessionId)> {
+async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
     let db = TestDatabase::create().await?;
-    let store = db.store();
+    let store = db.cached_store();
     let t = now();
-    let ada = insert_ok(&store.users(), new_user(1, "ada@example.com", t)).await;
-    let session = store.sessions().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    let ada = insert_ok(&store.clone(), new_user(1, "ada@example.com", t)).await;
+    let session = store.clone().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
     for _ in 0..500 {
         if store.hears_changes() {
             return Some((db, store, ada, session));
@@ -27,12 +27,12 @@ async fn signed_in() -> Option<(TestDatabase, PgStore, User, SessionId)> {
     panic!("the store did not start listening for changes within 5 s");
 }
 
-async fn read(store: &PgStore, user: &User, session: SessionId) -> Option<User> {
-    store.users().find_signed_in(user.id, session, now()).await.unwrap()
+async fn read(store: &CachedStore, user: &User, session: SessionId) -> Option<User> {
+    store.clone().find_signed_in(user.id, session, now()).await.unwrap()
 }
 
 /// Polls until `check` holds of what the store answers, for up to 5 s.
-async fn eventually(store: &PgStore, user: &User, session: SessionId, check: impl Fn(Option<&User>) -> bool) {
+async fn eventually(store: &CachedStore, user: &User, session: SessionId, check: impl Fn(Option<&User>) -> bool) {
     for _ in 0..500 {
         if check(read(store, user, session).await.as_ref()) {
             return;
@@ -96,10 +96,10 @@ async fn writes_through_the_store_are_read_back_at_once() {
 
     let update =
         users_ports::UserUpdate { roles: Some(vec![Role::Admin, Role::User]), ..users_store_contract::touch(t) };
-    store.users().update(ada.id, update).await.unwrap();
+    store.clone().update(ada.id, update).await.unwrap();
     assert!(read(&store, &ada, session).await.unwrap().roles.contains(&Role::Admin));
 
-    store.sessions().revoke_all_of_user(ada.id, None, t).await.unwrap();
+    store.clone().revoke_all_of_user(ada.id, None, t).await.unwrap();
     assert_eq!(read(&store, &ada, session).await, None);
 }
 
@@ -139,7 +139,7 @@ async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
     listening.batch_execute("LISTEN users_changed").await.unwrap();
     let t = now();
 
-    let (users, lockout) = (store.users(), LockoutPolicy::default());
+    let (users, lockout) = (store.clone(), LockoutPolicy::default());
     let from = ClientNetwork::of("203.0.113.9".parse().unwrap());
     for outcome in [AttemptOutcome::Refused, AttemptOutcome::Verified] {
         users.begin_login_attempt(ada.id, &from, t, &lockout).await.unwrap();
@@ -150,7 +150,7 @@ async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
         .await
         .unwrap();
     assert_eq!(extended, 1);
-    store.users().update(ada.id, users_store_contract::touch(t + seconds(1))).await.unwrap();
+    store.clone().update(ada.id, users_store_contract::touch(t + seconds(1))).await.unwrap();
 
     // The store's listener pings the channel now and then to prove it hears it; those are not changes.
     let notifications = listening.notifications_stream().filter(|notification| {

@@ -4,13 +4,13 @@
 //! The server is found through `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`); without one
 //! the tests are skipped, except under `CI=true`, where that is a failure.
 
-use users_postgres::testing::TestDatabase;
-use users_postgres::{PgSessionRepository, PgUserRepository};
+use users_postgres::testing::{CachedStore, TestDatabase};
 
-async fn fresh_store() -> Option<(PgUserRepository, PgSessionRepository, TestDatabase)> {
+/// The store as the server runs it on PostgreSQL: behind the signed-in cache, its change feed followed.
+async fn fresh_store() -> Option<(CachedStore, CachedStore, TestDatabase)> {
     let db = TestDatabase::create().await?;
-    let store = db.store();
-    Some((store.users(), store.sessions(), db))
+    let store = db.cached_store();
+    Some((store.clone(), store, db))
 }
 
 users_store_contract::store_contract_tests!(fresh_store);

@@ -8,7 +8,8 @@ use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
 use users_ports::UserRepository;
 use users_postgres::testing::TestDatabase;
-use users_postgres::{PgOptions, PgStore, run_migrations_with};
+use users_postgres::testing::{CachedStore, cached_store_at};
+use users_postgres::{PgOptions, run_migrations_with};
 
 /// The local server's certificate, which is its own root.
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
@@ -31,9 +32,9 @@ async fn tls_database() -> Option<TestDatabase> {
 }
 
 /// A store on `url` that has used a pooled connection and whose change listener is up.
-async fn used_store(url: &str) -> PgStore {
-    let store = PgStore::new(url, &PgOptions::default()).expect("store");
-    store.users().check_health().await.expect("the store reaches its database");
+async fn used_store(url: &str) -> CachedStore {
+    let store = cached_store_at(url, &PgOptions::default());
+    store.clone().check_health().await.expect("the store reaches its database");
     for _ in 0..500 {
         if store.hears_changes() {
             return store;
@@ -116,8 +117,8 @@ async fn verify_ca_refuses_a_certificate_from_another_root_and_says_why() {
 
     assert!(error.contains("invalid peer certificate") && error.contains("UnknownIssuer"), "{error}");
     assert!(error.contains(&format!("sslmode=verify-ca, sslrootcert={root}")), "{error}");
-    let store = PgStore::new(&url, &PgOptions::default()).unwrap();
-    let error = store.users().check_health().await.unwrap_err();
+    let store = cached_store_at(&url, &PgOptions::default());
+    let error = store.clone().check_health().await.unwrap_err();
     assert!(error.is_unavailable(), "{error}");
 }
 
@@ -157,9 +158,9 @@ async fn server_without_tls() -> (std::net::SocketAddr, tokio::task::JoinHandle<
 async fn sslmode_require_never_falls_back_to_plaintext_when_the_server_has_no_tls() {
     let (address, after_refusal) = server_without_tls().await;
     let url = format!("postgres://postgres:s3cret@{address}/users?sslmode=require");
-    let store = PgStore::new(&url, &PgOptions::default()).expect("store");
+    let store = cached_store_at(&url, &PgOptions::default());
 
-    let refused = store.users().check_health().await.expect_err("no connection without TLS");
+    let refused = store.clone().check_health().await.expect_err("no connection without TLS");
 
     assert!(refused.is_unavailable(), "{refused}");
     let sent = after_refusal.await.unwrap();

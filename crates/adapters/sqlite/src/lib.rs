@@ -1,22 +1,6 @@
-//! The embedded SQLite store: `UserRepository` and `SessionRepository` on diesel-async's `SyncConnectionWrapper`
-//! over a bundled SQLite (one writer connection, read-only connections beside it), and the embedded migrations of
-//! `migrations/sqlite`. The default store: no server to run.
-
-mod backend;
-mod repositories;
-// The queries are written once for both stores: these modules compile against this crate's `schema` and `backend`.
-#[path = "../../shared/email_keys.rs"]
-mod email_keys;
-#[path = "../../shared/pool.rs"]
-mod pool;
-#[path = "../../shared/rows.rs"]
-mod rows;
-#[path = "../../shared/schema.rs"]
-mod schema;
-#[path = "../../shared/sessions.rs"]
-mod sessions;
-#[path = "../../shared/users.rs"]
-mod users;
+//! The embedded SQLite backend of the store (`users-store`): a bundled SQLite file behind one writer connection and
+//! read-only connections beside it, and the embedded migrations of `migrations/sqlite`. The default store: no server
+//! to run.
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -31,11 +15,9 @@ use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt as _;
 use users_ports::StoreError;
+use users_store::{CallPolicy, MigrationConnection, Pools, SqliteManager, Store};
 
-pub use crate::repositories::{SqliteSessionRepository, SqliteUserRepository};
-
-use crate::backend::{Connection, GuardedManager, Pool};
-use crate::pool::Pools;
+type Pool = deadpool::managed::Pool<SqliteManager>;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 
@@ -53,41 +35,20 @@ const READER_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;"
 /// would wait, since migrations may take a while.
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
-/// One SQLite database file, from which the repositories are made.
-#[derive(Clone)]
-pub struct SqliteStore {
-    pools: Pools,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").finish_non_exhaustive()
-    }
-}
-
-impl SqliteStore {
-    /// Prepares the store over the database file at `path` (created with its folder by [`run_migrations`]), with up
-    /// to `readers` read-only connections (at least one).
-    ///
-    /// Every write goes through a single connection: SQLite allows one writer at a time anyway, and serialising
-    /// every write transaction is what makes the "last admin" and token-rotation rules hold without row locks.
-    /// Reads that stand alone (a token check, a sign-in's look-up, a list) have connections of their own, which WAL
-    /// lets read beside the writer, so they do not queue behind a storm of sign-ins.
-    pub fn new(path: &Path, readers: usize) -> Result<Self, StoreError> {
-        let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
-        describe_metrics();
-        let writer = pool(url, CONNECTION_SETUP, 1)?;
-        let readers = pool(url, READER_SETUP, readers.max(1))?;
-        Ok(Self { pools: Pools::split(writer, readers) })
-    }
-
-    pub fn users(&self) -> SqliteUserRepository {
-        SqliteUserRepository::new(users::DieselUserRepository::new(self.pools.clone()))
-    }
-
-    pub fn sessions(&self) -> SqliteSessionRepository {
-        SqliteSessionRepository::new(sessions::DieselSessionRepository::new(self.pools.clone()))
-    }
+/// The store on the database file at `path` (created with its folder by [`run_migrations`]), with up to `readers`
+/// read-only connections (at least one).
+///
+/// Every write goes through a single connection: SQLite allows one writer at a time anyway, and serialising every
+/// write transaction is what makes the "last admin" and token-rotation rules hold without row locks. Reads that stand
+/// alone (a token check, a sign-in's look-up, a list) have connections of their own, which WAL lets read beside the
+/// writer, so they do not queue behind a storm of sign-ins. Each call runs to its end on a task of its own, so a
+/// caller that goes away never leaves a connection half-used.
+pub fn store(path: &Path, readers: usize) -> Result<Store, StoreError> {
+    let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
+    describe_metrics();
+    let writer = pool(url, CONNECTION_SETUP, 1)?;
+    let readers = pool(url, READER_SETUP, readers.max(1))?;
+    Ok(Store::new(Pools::sqlite(writer, readers), CallPolicy { deadline: None, detached: true }))
 }
 
 /// A pool of up to `size` connections to the file at `url`, each set up with `setup` when opened.
@@ -97,24 +58,24 @@ fn pool(url: &str, setup: &'static str, size: usize) -> Result<Pool, StoreError>
     config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
         async move {
-            let mut connection = Connection::establish(&url).await?;
+            let mut connection = users_store::SqliteConnection::establish(&url).await?;
             connection.batch_execute(setup).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(connection)
         }
         .boxed()
     });
-    let manager = AsyncDieselConnectionManager::<Connection>::new_with_config(url, config);
-    Pool::builder(GuardedManager(manager)).max_size(size).build().map_err(StoreError::new)
+    let manager = AsyncDieselConnectionManager::<users_store::SqliteConnection>::new_with_config(url, config);
+    Pool::builder(SqliteManager(manager)).max_size(size).build().map_err(StoreError::new)
 }
 
 /// This store's metrics, described and at zero from the first scrape (the metrics recorder is installed first).
 fn describe_metrics() {
-    pool::describe_metrics();
+    users_store::describe_pool_metrics();
     metrics::describe_counter!(
         "db_connections_abandoned_total",
         "Connections dropped because a cancelled query still held them (none expected: each store call runs to its end)"
     );
-    metrics::counter!("db_connections_abandoned_total", "store" => backend::STORE).absolute(0);
+    metrics::counter!("db_connections_abandoned_total", "store" => "sqlite").absolute(0);
 }
 
 /// Creates the database file (mode 0600, in a folder created 0700) if needed, applies the migrations it has not seen
@@ -145,7 +106,7 @@ pub async fn run_migrations(path: &Path) -> Result<Vec<String>, StoreError> {
             .immediate_transaction(|connection| {
                 let applied: Vec<String> =
                     connection.run_pending_migrations(MIGRATIONS)?.iter().map(ToString::to_string).collect();
-                email_keys::complete_email_keys(connection)?;
+                users_store::complete_email_keys(MigrationConnection::from(connection))?;
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(applied)
             })
             .map_err(StoreError::new)

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::{SqliteStore, run_migrations};
+use users_store::Store;
+
+use crate::run_migrations;
 
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -31,8 +33,8 @@ impl TestDatabase {
         &self.path
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::new(&self.path, 4).expect("test store")
+    pub fn store(&self) -> Store {
+        crate::store(&self.path, 4).expect("test store")
     }
 }
 

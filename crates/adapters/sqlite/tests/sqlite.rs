@@ -1,9 +1,9 @@
 //! The store contract (`users-store-contract`) run against SQLite, each test in a database file of its own.
 
 use users_sqlite::testing::TestDatabase;
-use users_sqlite::{SqliteSessionRepository, SqliteUserRepository};
+use users_store::{StoreSessions, StoreUsers};
 
-async fn fresh_store() -> Option<(SqliteUserRepository, SqliteSessionRepository, TestDatabase)> {
+async fn fresh_store() -> Option<(StoreUsers, StoreSessions, TestDatabase)> {
     let db = TestDatabase::create().await;
     let store = db.store();
     Some((store.users(), store.sessions(), db))

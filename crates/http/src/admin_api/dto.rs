@@ -7,6 +7,7 @@ use users_app::UserReplacement;
 use users_domain::{Email, Password, PersonName, Registration, Role, RoleSet, User};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::field_schemas;
 use crate::fields::Fields;
 use crate::problem::Problem;
 
@@ -15,16 +16,15 @@ use crate::problem::Problem;
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "password": "a strong one", "roleIds": [2]}))]
 pub(crate) struct CreateUserRequest {
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = field_schemas::person_name, required = true)]
     first_name: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = field_schemas::person_name, required = true)]
     last_name: Option<String>,
-    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
+    #[schema(schema_with = field_schemas::new_email, required = true)]
     email: Option<String>,
-    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
+    #[schema(schema_with = field_schemas::new_password, required = true)]
     password: Option<String>,
-    /// Described by `DomainPatterns` in the OpenAPI module: ids of the known roles.
-    #[schema(value_type = Option<Vec<i64>>)]
+    #[schema(schema_with = field_schemas::role_ids)]
     role_ids: Option<Value>,
 }
 
@@ -56,14 +56,13 @@ impl CreateUserRequest {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"firstName": "Amazing", "lastName": "Grace", "email": "grace@example.com", "roleIds": [1, 2]}))]
 pub(crate) struct ReplaceUserRequest {
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = field_schemas::person_name, required = true)]
     first_name: Option<String>,
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = field_schemas::person_name, required = true)]
     last_name: Option<String>,
-    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
+    #[schema(schema_with = field_schemas::new_email, required = true)]
     email: Option<String>,
-    /// Described by `DomainPatterns` in the OpenAPI module: ids of the known roles.
-    #[schema(value_type = Option<Vec<i64>>)]
+    #[schema(schema_with = field_schemas::role_ids)]
     role_ids: Option<Value>,
 }
 

@@ -3,8 +3,8 @@
 
 mod dto;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use users_app::{
     Adapters, ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, ReplaceUserError, UserService,
@@ -14,9 +14,9 @@ use users_ports::PageRequest;
 
 use crate::body::JsonObject;
 use crate::errors::query_error;
+use crate::examples::{EXAMPLE_WAIT_SECS, refused, sent};
 use crate::extractors::Admin;
 use crate::no_store_json;
-use crate::openapi::{EXAMPLE_WAIT_SECS, ProblemDocument, refused, sent};
 use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
@@ -27,13 +27,13 @@ type Handled = Result<HttpResponse, Problem>;
 
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     vec![
-        Endpoint::new(Method::GET, "/api/users", web::to(list_users::<A>)),
-        Endpoint::new(Method::POST, "/api/users", web::to(create_user::<A>)),
-        Endpoint::new(Method::GET, "/api/users/{id}", web::to(get_user::<A>)),
-        Endpoint::new(Method::PUT, "/api/users/{id}", web::to(replace_user::<A>)),
-        Endpoint::new(Method::DELETE, "/api/users/{id}", web::to(delete_user::<A>)),
-        Endpoint::new(Method::DELETE, "/api/users/{id}/lockout", web::to(clear_lockout::<A>)),
-        Endpoint::new(Method::GET, "/api/roles", web::to(list_roles::<A>)),
+        Endpoint::new(__path_list_users, web::to(list_users::<A>)),
+        Endpoint::new(__path_create_user, web::to(create_user::<A>)),
+        Endpoint::new(__path_get_user, web::to(get_user::<A>)),
+        Endpoint::new(__path_replace_user, web::to(replace_user::<A>)),
+        Endpoint::new(__path_delete_user, web::to(delete_user::<A>)),
+        Endpoint::new(__path_clear_lockout, web::to(clear_lockout::<A>)),
+        Endpoint::new(__path_list_roles, web::to(list_roles::<A>)),
     ]
 }
 
@@ -54,7 +54,7 @@ fn list_query(query: &str) -> Result<(u64, u32), Problem> {
 /// List users, a page at a time
 #[utoipa::path(get, path = "/api/users", tag = "admin-v1", operation_id = "adminListUsers", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of users", body = UserPageResponse),
-              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(list_query("page=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (page, limit) = query.into_inner().parse()?;
@@ -69,9 +69,9 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
 /// Get a user
 #[utoipa::path(get, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminGetUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserResponse),
-              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(GetUserError::NotFound))))))))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
@@ -85,9 +85,9 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
 #[utoipa::path(post, path = "/api/users", tag = "admin-v1", operation_id = "adminCreateUser", security(("bearer" = [])), request_body = CreateUserRequest,
     responses((status = 201, description = "The created user", body = UserResponse,
                headers(("location" = String, description = "/api/users/{id}"))),
-              (status = 409, description = "Email taken", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json",
                examples(("email-taken" = (value = json!(sent(CreateUserError::EmailTaken)))))),
-              (status = 429, description = "Too many passwords hashed for this admin in a short time", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 429, description = "Too many passwords hashed for this admin in a short time", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
                examples(("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
 async fn create_user<A: Adapters>(
@@ -110,13 +110,13 @@ async fn create_user<A: Adapters>(
 /// Every field is replaced; the roles only when `roleIds` is given.
 #[utoipa::path(put, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminReplaceUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")), request_body = ReplaceUserRequest,
     responses((status = 200, description = "The replaced user", body = UserResponse),
-              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
-              (status = 403, description = "A new email for the admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 403, description = "A new email for the admin's own account, without a sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(ReplaceUserError::ReauthenticationRequired)))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(ReplaceUserError::NotFound)))))),
-              (status = 409, description = "Email taken, or the last admin would lose the role", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "Email taken, or the last admin would lose the role", body = Problem, content_type = "application/problem+json",
                examples(("email-taken" = (value = json!(sent(ReplaceUserError::EmailTaken)))),
                         ("last-admin" = (value = json!(sent(ReplaceUserError::LastAdmin))))))))]
 async fn replace_user<A: Adapters>(
@@ -134,13 +134,13 @@ async fn replace_user<A: Adapters>(
 /// Delete a user
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "admin-v1", operation_id = "adminDeleteUser", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user and their sessions are gone"),
-              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
-              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(DeleteUserError::ReauthenticationRequired)))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(DeleteUserError::NotFound)))))),
-              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "The last admin cannot be deleted", body = Problem, content_type = "application/problem+json",
                examples(("last-admin" = (value = json!(sent(DeleteUserError::LastAdmin))))))))]
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
@@ -151,9 +151,9 @@ async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: we
 /// Lift a user's sign-in locks
 #[utoipa::path(delete, path = "/api/users/{id}/lockout", tag = "admin-v1", operation_id = "adminClearLockout", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user's failed sign-ins are forgotten and every lock they caused, from every network, is lifted"),
-              (status = 400, description = "The user id is not an integer", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(ClearLockoutError::NotFound))))))))]
 async fn clear_lockout<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;

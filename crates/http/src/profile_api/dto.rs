@@ -2,14 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use users_app::{CurrentPassword, SignIn, SignedIn, TokenPair};
 use users_domain::{
     Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, User,
     Username,
 };
 use users_ports::RefreshToken;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::field_schemas;
 use crate::fields::{Fields, nullable};
 use crate::problem::Problem;
 
@@ -17,18 +21,15 @@ use crate::problem::Problem;
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "username": "ada", "first_name": "Ada", "last_name": "Lovelace"}))]
 pub(crate) struct RegisterRequest {
-    /// Unique, case-insensitively.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::username_or_null)]
     username: Option<String>,
-    /// Unique, case-insensitively.
-    #[schema(value_type = String, required = true, format = Email, max_length = 50)]
+    #[schema(schema_with = field_schemas::new_email, required = true)]
     email: Option<String>,
-    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 128)]
+    #[schema(schema_with = field_schemas::new_password, required = true)]
     password: Option<String>,
-    /// Trimmed; 1 to 20 characters, no control or invisible ones.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::person_name_or_null)]
     first_name: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::person_name_or_null)]
     last_name: Option<String>,
 }
 
@@ -51,15 +52,41 @@ impl RegisterRequest {
 }
 
 /// Credentials: the email or the username, and the password. When both are given, the email is used.
-#[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+#[derive(Debug, Deserialize)]
 pub(crate) struct LoginRequest {
-    #[schema(value_type = Option<String>, format = Email, max_length = 50)]
     email: Option<String>,
     username: Option<String>,
-    #[schema(value_type = String, required = true, format = Password)]
     password: Option<String>,
 }
+
+/// The email or the username names the account: an `anyOf`, which the derive cannot express.
+impl PartialSchema for LoginRequest {
+    // `example`, as the derived schemas of the other bodies have it.
+    #[allow(deprecated)]
+    fn schema() -> RefOr<Schema> {
+        let password = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .build();
+        let by = |field: &str, schema: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(field, schema)
+                .property("password", password.clone())
+                .required(field)
+                .required("password")
+        };
+        AnyOfBuilder::new()
+            .item(by("email", field_schemas::email().into()))
+            .item(by("username", ObjectBuilder::new().schema_type(Type::String).into()))
+            .description(Some(
+                "Credentials: the email or the username, and the password. When both are given, the email is used.",
+            ))
+            .example(Some(json!({"email": "ada@example.com", "password": "correct horse battery"})))
+            .into()
+    }
+}
+
+impl ToSchema for LoginRequest {}
 
 impl LoginRequest {
     /// A 422 only when a field is missing; values no account can have are for the use case to refuse.
@@ -110,37 +137,37 @@ pub(crate) struct UpdateProfileRequest {
     #[schema(value_type = Option<String>, format = Password)]
     current_password: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::username_or_null)]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, format = Email, max_length = 50)]
+    #[schema(schema_with = field_schemas::new_email)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
+    #[schema(schema_with = field_schemas::new_password)]
     password: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::person_name_or_null)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = field_schemas::person_name_or_null)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     facebook: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     instagram: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     linkedin: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     x: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(schema_with = field_schemas::profile_url_or_null)]
     youtube: Option<Option<String>>,
 }
 

@@ -4,7 +4,7 @@ mod dto;
 
 pub(crate) use dto::RoleName;
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use users_app::{
     Adapters, CurrentPassword, DeleteAccountError, DeleteUserError, GetUserError, LoginError, LogoutError,
@@ -15,9 +15,9 @@ use users_ports::PageRequest;
 
 use crate::body::{JsonObject, OptionalJsonObject};
 use crate::errors::query_error;
+use crate::examples::{EXAMPLE_WAIT_SECS, example_wait, refused, sent};
 use crate::extractors::{Admin, Authenticated};
 use crate::no_store_json;
-use crate::openapi::{EXAMPLE_WAIT_SECS, ProblemDocument, example_wait, refused, sent};
 use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::rate_limit::ClientOrigin;
@@ -32,17 +32,17 @@ type Handled = Result<HttpResponse, Problem>;
 
 pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     vec![
-        Endpoint::new(Method::POST, "/auth/register", web::to(register::<A>)),
-        Endpoint::new(Method::POST, "/auth/login", web::to(login::<A>)),
-        Endpoint::new(Method::POST, "/auth/refresh", web::to(refresh::<A>)),
-        Endpoint::new(Method::POST, "/auth/logout", web::to(logout::<A>)),
-        Endpoint::new(Method::GET, "/users/current", web::to(current_user::<A>)),
-        Endpoint::new(Method::PUT, "/users/current", web::to(update_current_user::<A>)),
-        Endpoint::new(Method::DELETE, "/users/current", web::to(delete_current_user::<A>)),
-        Endpoint::new(Method::GET, "/users/", web::to(list_users::<A>)),
-        Endpoint::new(Method::GET, "/users", web::to(list_users_without_slash::<A>)),
-        Endpoint::new(Method::GET, "/users/{userId}", web::to(get_user::<A>)),
-        Endpoint::new(Method::DELETE, "/users/{userId}", web::to(delete_user::<A>)),
+        Endpoint::new(__path_register, web::to(register::<A>)),
+        Endpoint::new(__path_login, web::to(login::<A>)),
+        Endpoint::new(__path_refresh, web::to(refresh::<A>)),
+        Endpoint::new(__path_logout, web::to(logout::<A>)),
+        Endpoint::new(__path_current_user, web::to(current_user::<A>)),
+        Endpoint::new(__path_update_current_user, web::to(update_current_user::<A>)),
+        Endpoint::new(__path_delete_current_user, web::to(delete_current_user::<A>)),
+        Endpoint::new(__path_list_users, web::to(list_users::<A>)),
+        Endpoint::new(__path_list_users_without_slash, web::to(list_users_without_slash::<A>)),
+        Endpoint::new(__path_get_user, web::to(get_user::<A>)),
+        Endpoint::new(__path_delete_user, web::to(delete_user::<A>)),
     ]
 }
 
@@ -51,7 +51,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
 /// Creates an account and signs it in: the answer holds its first token pair.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", operation_id = "register", request_body = RegisterRequest,
     responses((status = 201, description = "Signed up and signed in", body = SignedInResponse),
-              (status = 409, description = "Email or username taken, or the new account was deleted by an admin before it could be signed in", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "Email or username taken, or the new account was deleted by an admin before it could be signed in", body = Problem, content_type = "application/problem+json",
                examples(("email-taken" = (value = json!(sent(RegisterError::EmailTaken)))),
                         ("username-taken" = (value = json!(sent(RegisterError::UsernameTaken)))),
                         ("account-deleted" = (value = json!(sent(RegisterError::DeletedAtOnce))))))))]
@@ -69,10 +69,10 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", 
 /// With the email or the username, and the password; the answer holds a new session's token pair.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, description = "Signed in", body = SignedInResponse),
-              (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-credentials" = (value = json!(sent(LoginError::InvalidCredentials)))))),
-              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),
                examples(("account-locked" = (value = json!(sent(LoginError::Locked { retry_after: example_wait() }))))))))]
 async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
@@ -93,7 +93,7 @@ async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: Jso
 /// Exchange a refresh token for a new token pair
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshTokens", request_body = RefreshTokenRequest,
     responses((status = 200, description = "A new token pair; the presented refresh token is used up (presented again within 10 seconds, it gets this same pair)", body = dto::TokenPairResponse),
-              (status = 401, description = "Unknown, expired or revoked refresh token, or one used more than 10 seconds ago (such reuse ends the session)", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 401, description = "Unknown, expired or revoked refresh token, or one used more than 10 seconds ago (such reuse ends the session)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-refresh-token" = (value = json!(sent(RefreshError::InvalidToken))))))))]
 async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
@@ -105,7 +105,7 @@ async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshToken
 /// Sign out: end the session of a refresh token
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", request_body = RefreshTokenRequest,
     responses((status = 204, description = "The session of this refresh token has ended"),
-              (status = 401, description = "Unknown refresh token", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 401, description = "Unknown refresh token", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-refresh-token" = (value = json!(sent(LogoutError::InvalidToken))))))))]
 async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
@@ -126,14 +126,14 @@ async fn current_user<A: Adapters>(auth: Authenticated<A>) -> Handled {
 /// Only the fields sent change; `null` clears an optional one. A new email or password needs proof of presence.
 #[utoipa::path(put, path = "/users/current", tag = "profile", operation_id = "updateCurrentUser", security(("bearer" = [])), request_body = UpdateProfileRequest,
     responses((status = 200, description = "The updated user", body = ProfileResponse),
-              (status = 403, description = "A new password or email without proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 403, description = "A new password or email without proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(UpdateProfileError::ReauthenticationRequired)))))),
-              (status = 404, description = "The account was deleted meanwhile", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "The account was deleted meanwhile", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(UpdateProfileError::AccountGone)))))),
-              (status = 409, description = "Email or username taken", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "Email or username taken", body = Problem, content_type = "application/problem+json",
                examples(("email-taken" = (value = json!(sent(UpdateProfileError::EmailTaken)))),
                         ("username-taken" = (value = json!(sent(UpdateProfileError::UsernameTaken)))))),
-              (status = 429, description = "Too many wrong passwords for this account from this network, or too many password changes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 429, description = "Too many wrong passwords for this account from this network, or too many password changes", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
                examples(("account-locked" = (value = json!(sent(UpdateProfileError::Locked { retry_after: example_wait() })))),
                         ("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
@@ -158,11 +158,11 @@ async fn update_current_user<A: Adapters>(
 /// The account and all its sessions end. Needs proof of presence.
 #[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])), request_body(content = Option<DeleteAccountRequest>, description = "Optional: the password typed again, needed unless the session signed in within the last few minutes"),
     responses((status = 204, description = "The account and its sessions are gone"),
-              (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(DeleteAccountError::ReauthenticationRequired)))))),
-              (status = 409, description = "The last admin cannot delete their account", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "The last admin cannot delete their account", body = Problem, content_type = "application/problem+json",
                examples(("last-admin" = (value = json!(sent(DeleteAccountError::LastAdmin)))))),
-              (status = 429, description = "Too many wrong passwords for this account from this network, or too many passwords checked for it", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 429, description = "Too many wrong passwords for this account from this network, or too many passwords checked for it", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until a request is accepted again")),
                examples(("account-locked" = (value = json!(sent(DeleteAccountError::Locked { retry_after: example_wait() })))),
                         ("password-work-limited" = (value = json!(sent(too_much_password_work(EXAMPLE_WAIT_SECS)))))))))]
@@ -185,7 +185,7 @@ async fn delete_current_user<A: Adapters>(
 /// List users, a page at a time
 #[utoipa::path(get, path = "/users/", tag = "admin", operation_id = "listUsers", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of users", body = UserListResponse),
-              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(list_query("limit=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
     let (offset, limit) = query.into_inner().parse()?;
@@ -197,7 +197,7 @@ async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: we
 /// List users, a page at a time (`GET /users/` without its slash)
 #[utoipa::path(get, path = "/users", tag = "admin", operation_id = "listUsersWithoutSlash", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "The same as `GET /users/`", body = UserListResponse),
-              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(list_query("limit=0")))))))))]
 async fn list_users_without_slash<A: Adapters>(
     service: Service<A>,
@@ -221,9 +221,9 @@ fn object_id(raw: &str) -> Result<ObjectId, Problem> {
 /// Get a user by ObjectId
 #[utoipa::path(get, path = "/users/{userId}", tag = "admin", operation_id = "getUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 200, description = "The user", body = ProfileResponse),
-              (status = 400, description = "The user id is not an ObjectId", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an ObjectId", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(object_id("42"))))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(GetUserError::NotFound))))))))]
 async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;
@@ -234,13 +234,13 @@ async fn get_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::
 /// Delete a user by ObjectId
 #[utoipa::path(delete, path = "/users/{userId}", tag = "admin", operation_id = "deleteUserByObjectId", security(("bearer" = [])), params(("userId" = String, Path, description = "The user's ObjectId (24 hex digits)", pattern = "^[0-9a-fA-F]{24}$")),
     responses((status = 204, description = "The user and their sessions are gone"),
-              (status = 400, description = "The user id is not an ObjectId", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 400, description = "The user id is not an ObjectId", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(object_id("42"))))))),
-              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 403, description = "The admin's own account, without a sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(DeleteUserError::ReauthenticationRequired)))))),
-              (status = 404, description = "No such user", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(DeleteUserError::NotFound)))))),
-              (status = 409, description = "The last admin cannot be deleted", body = ProblemDocument, content_type = "application/problem+json",
+              (status = 409, description = "The last admin cannot be deleted", body = Problem, content_type = "application/problem+json",
                examples(("last-admin" = (value = json!(sent(DeleteUserError::LastAdmin))))))))]
 async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = object_id(&path)?;

@@ -1,6 +1,5 @@
 //! Connections from the store's pools (the writer's, and the readers' beside it), with the pools' usage recorded as
-//! metrics, and what the store last refused for being unavailable, for the readiness check. Shared by the PostgreSQL
-//! and SQLite adapters, each compiling it against its own `backend` module.
+//! metrics, and what the store last refused for being unavailable, for the readiness check.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,7 +8,50 @@ use diesel::result::Error as DieselError;
 use metrics::Gauge;
 use users_ports::StoreError;
 
-use crate::backend::{Pool, PooledConnection, STORE};
+use deadpool::managed::Object;
+
+use crate::connection::{AnyConnection, Conn, PgManager, SqliteManager};
+use crate::dialect::Backend;
+
+/// A pool of one backend's connections.
+#[derive(Clone)]
+enum Pool {
+    Postgres(deadpool::managed::Pool<PgManager>),
+    Sqlite(deadpool::managed::Pool<SqliteManager>),
+}
+
+impl Pool {
+    fn status(&self) -> deadpool::managed::Status {
+        match self {
+            Self::Postgres(pool) => pool.status(),
+            Self::Sqlite(pool) => pool.status(),
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// A connection checked out of a pool; back in the pool when dropped. One lives on the stack of each store call, so
+/// the size of the larger variant costs nothing, where boxing it would allocate on every checkout.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum PooledConnection {
+    Postgres(Object<PgManager>),
+    Sqlite(Object<SqliteManager>),
+}
+
+impl AnyConnection for PooledConnection {
+    fn any(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(connection) => Conn::Postgres(connection),
+            Self::Sqlite(connection) => Conn::Sqlite(connection),
+        }
+    }
+}
 
 /// How long the store is reported not ready after it refused a write (a full disk, a read-only database). Such a
 /// database still answers the readiness query, so the refusals themselves are what tell: an instance that refuses
@@ -57,7 +99,10 @@ impl Gauged {
 
     async fn checkout(&self) -> Result<PooledConnection, StoreError> {
         // No connection within the wait, or none could be opened: the database is out of reach for now.
-        let connection = self.pool.get().await.map_err(StoreError::unavailable)?;
+        let connection = match &self.pool {
+            Pool::Postgres(pool) => pool.get().await.map(PooledConnection::Postgres).map_err(StoreError::unavailable),
+            Pool::Sqlite(pool) => pool.get().await.map(PooledConnection::Sqlite).map_err(StoreError::unavailable),
+        }?;
         // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.
         self.record();
         Ok(connection)
@@ -67,7 +112,7 @@ impl Gauged {
         let status = self.pool.status();
         let [max, open, in_use, waiting] = self.gauges.get_or_init(|| {
             ["max", "open", "in_use", "waiting"].map(
-                |state| metrics::gauge!("db_pool_connections", "store" => STORE, "pool" => self.role, "state" => state),
+                |state| metrics::gauge!("db_pool_connections", "store" => self.pool.backend().label(), "pool" => self.role, "state" => state),
             )
         });
         max.set(status.max_size as f64);
@@ -78,7 +123,7 @@ impl Gauged {
 }
 
 /// Describes the pools' metric for `/metrics`; the store calls it before making its pools.
-pub(crate) fn describe_metrics() {
+pub fn describe_metrics() {
     metrics::describe_gauge!(
         "db_pool_connections",
         "Database connections by store, pool (shared, writer, readers) and state (max, open, in_use, waiting)"
@@ -90,28 +135,45 @@ pub(crate) fn describe_metrics() {
 /// writer connection (what makes the last-admin and token-rotation rules hold) and read-only connections beside it,
 /// which WAL lets read while the writer writes.
 #[derive(Clone)]
-pub(crate) struct Pools {
+pub struct Pools {
     writer: Gauged,
     readers: Gauged,
     refusals: Arc<Refusals>,
 }
 
-// Each store builds its pools one way only.
-#[allow(dead_code)]
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pools")
+            .field("backend", &self.backend())
+            .field("writer", &self.writer.pool.status())
+            .field("readers", &self.readers.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Pools {
-    /// One pool for reads and writes alike (its metrics labelled `pool="shared"`).
-    pub(crate) fn single(pool: Pool) -> Self {
-        let shared = Gauged::new(pool, "shared");
+    /// PostgreSQL's: one pool for reads and writes alike (its metrics labelled `pool="shared"`).
+    pub fn postgres(pool: deadpool::managed::Pool<PgManager>) -> Self {
+        let shared = Gauged::new(Pool::Postgres(pool), "shared");
         Self { writer: shared.clone(), readers: shared, refusals: Arc::default() }
     }
 
-    /// Writes (and the reads of their transactions) on `writer`, reads that stand alone on `readers`.
-    pub(crate) fn split(writer: Pool, readers: Pool) -> Self {
+    /// SQLite's: writes (and the reads of their transactions) on `writer`, a pool of one connection; reads that
+    /// stand alone on `readers`, which WAL lets read while the writer writes.
+    pub fn sqlite(
+        writer: deadpool::managed::Pool<SqliteManager>,
+        readers: deadpool::managed::Pool<SqliteManager>,
+    ) -> Self {
         Self {
-            writer: Gauged::new(writer, "writer"),
-            readers: Gauged::new(readers, "readers"),
+            writer: Gauged::new(Pool::Sqlite(writer), "writer"),
+            readers: Gauged::new(Pool::Sqlite(readers), "readers"),
             refusals: Arc::default(),
         }
+    }
+
+    /// The database the pools reach.
+    pub fn backend(&self) -> Backend {
+        self.writer.pool.backend()
     }
 
     /// A connection for a write, or for reads that must see a write's transaction.
@@ -119,10 +181,10 @@ impl Pools {
         self.writer.checkout().await
     }
 
-    /// The store's error for `error` (see `backend::fault`), remembered when the database refused a write.
+    /// The store's error for `error` (see [`crate::Dialect::fault`]), remembered when the database refused a write.
     pub(crate) fn fault(&self, error: DieselError) -> StoreError {
-        let refused = crate::backend::refuses_writes(&error);
-        let fault = crate::backend::fault(error);
+        let refused = self.backend().refuses_writes(&error);
+        let fault = self.backend().fault(error);
         if refused {
             self.refusals.note(&fault);
         }

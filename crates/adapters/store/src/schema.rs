@@ -1,9 +1,59 @@
-//! Diesel's description of the tables in `migrations/postgres` and `migrations/sqlite`. The stores differ only in
-//! their timestamp type, which each adapter's `backend` module names as `StoredTime`.
+//! Diesel's description of the tables in `migrations/postgres` and `migrations/sqlite`, one for both: they differ
+//! only in how a timestamp is stored, which [`StoredTime`] hides.
+
+use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::{Timestamptz, TimestamptzSqlite};
+use diesel::sqlite::{Sqlite, SqliteValue};
+
+/// The SQL type of the timestamp columns: `timestamptz` on PostgreSQL, and on SQLite the text diesel's
+/// `TimestamptzSqlite` reads and writes; a `DateTime<Utc>` either way.
+#[derive(Clone, Copy, Debug, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct StoredTime;
+
+impl FromSql<StoredTime, Pg> for DateTime<Utc> {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        <Self as FromSql<Timestamptz, Pg>>::from_sql(value)
+    }
+}
+
+impl FromSql<StoredTime, Sqlite> for DateTime<Utc> {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        <Self as FromSql<TimestamptzSqlite, Sqlite>>::from_sql(value)
+    }
+}
+
+/// A time as a query parameter of the timestamp columns (diesel binds a `DateTime` to one SQL type per backend;
+/// the columns here have [`StoredTime`]). Read back, a column is a `DateTime<Utc>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, diesel::expression::AsExpression)]
+#[diesel(sql_type = StoredTime)]
+pub struct Stamp(pub DateTime<Utc>);
+
+impl ToSql<StoredTime, Pg> for Stamp {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl ToSql<StoredTime, Sqlite> for Stamp {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<TimestamptzSqlite, Sqlite>>::to_sql(&self.0, out)
+    }
+}
+
+impl From<DateTime<Utc>> for Stamp {
+    fn from(time: DateTime<Utc>) -> Self {
+        Self(time)
+    }
+}
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     roles (id) {
         id -> BigInt,
@@ -13,7 +63,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     users (id) {
         id -> BigInt,
@@ -41,7 +91,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     user_roles (user_id, role_id) {
         user_id -> BigInt,
@@ -51,7 +101,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     sessions (id) {
         id -> BigInt,
@@ -64,7 +114,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     refresh_tokens (token_hash) {
         token_hash -> Text,
@@ -76,7 +126,7 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
-    use crate::backend::StoredTime;
+    use crate::schema::StoredTime;
 
     login_throttles (user_id, network) {
         user_id -> BigInt,

@@ -1,5 +1,4 @@
-//! `SessionRepository` on diesel. Shared by the PostgreSQL and SQLite adapters, each compiling it against its own
-//! `schema` and `backend` modules.
+//! The sessions' queries: `SessionRepository` on diesel, for every backend.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,32 +9,33 @@ use users_ports::{
     EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
 };
 
-use crate::backend::Connection;
+use crate::connection::{AnyConnection as _, Conn, on_backend};
+use crate::dialect::Dialect;
 use crate::pool::Pools;
-use crate::schema::{refresh_tokens, sessions};
+use crate::schema::{Stamp, refresh_tokens, sessions};
 
 #[derive(Clone)]
-pub struct DieselSessionRepository {
+pub(crate) struct SessionQueries {
     pools: Pools,
 }
 
-impl std::fmt::Debug for DieselSessionRepository {
+impl std::fmt::Debug for SessionQueries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DieselSessionRepository").finish_non_exhaustive()
+        f.debug_struct("SessionQueries").finish_non_exhaustive()
     }
 }
 
-impl DieselSessionRepository {
+impl SessionQueries {
     pub(crate) fn new(pools: Pools) -> Self {
         Self { pools }
     }
 }
 
-impl SessionRepository for DieselSessionRepository {
+impl SessionRepository for SessionQueries {
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.pools.writer().await?;
-        let created =
-            crate::backend::create_session(&mut conn, &session).await.map_err(|error| self.pools.fault(error))?;
+        let created = on_backend!(conn.any(), |c| Dialect::create_session(c, &session).await)
+            .map_err(|error| self.pools.fault(error))?;
         Ok(created.map(SessionId))
     }
 
@@ -47,9 +47,9 @@ impl SessionRepository for DieselSessionRepository {
         expires_at: DateTime<Utc>,
     ) -> Result<RefreshTokenUse, StoreError> {
         let mut conn = self.pools.writer().await?;
-        let rotated = crate::backend::rotate_refresh_token(&mut conn, &used.0, &successor.0, now, expires_at)
-            .await
-            .map_err(|error| self.pools.fault(error))?;
+        let rotated =
+            on_backend!(conn.any(), |c| Dialect::rotate_refresh_token(c, &used.0, &successor.0, now, expires_at).await)
+                .map_err(|error| self.pools.fault(error))?;
         if let Some(session) = rotated {
             // The statement stored a successor only for a live session; the state is as it stood before, so the
             // same test tells which it did.
@@ -57,58 +57,62 @@ impl SessionRepository for DieselSessionRepository {
             return Ok(if live { RefreshTokenUse::Rotated(session) } else { RefreshTokenUse::SessionEnded(session) });
         }
         // Not current: used before, unknown, or gone with its user since.
-        let earlier: Option<(i64, Option<DateTime<Utc>>)> = refresh_tokens::table
+        let earlier: Option<(i64, Option<DateTime<Utc>>)> = on_backend!(conn.any(), |c| refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&used.0))
             .select((refresh_tokens::session_id, refresh_tokens::used_at))
-            .first(&mut conn)
+            .first(c)
             .await
-            .optional()
-            .map_err(|error| self.pools.fault(error))?;
+            .optional())
+        .map_err(|error| self.pools.fault(error))?;
         let Some((session_id, Some(used_at))) = earlier else { return Ok(RefreshTokenUse::Unknown) };
-        let Some(session) = session_state(&mut conn, session_id).await.map_err(|error| self.pools.fault(error))? else {
+        let Some(session) = session_state(conn.any(), session_id).await.map_err(|error| self.pools.fault(error))?
+        else {
             return Ok(RefreshTokenUse::Unknown);
         };
-        let successor_issued = diesel::select(diesel::dsl::exists(
+        let successor_issued = on_backend!(conn.any(), |c| diesel::select(diesel::dsl::exists(
             refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&successor.0))
                 .filter(refresh_tokens::session_id.eq(session_id)),
         ))
-        .get_result(&mut conn)
-        .await
+        .get_result(c)
+        .await)
         .map_err(|error| self.pools.fault(error))?;
         Ok(RefreshTokenUse::Replayed { session, used_at, successor_issued })
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.pools.reader().await?;
-        let session: Option<i64> = refresh_tokens::table
+        let session: Option<i64> = on_backend!(conn.any(), |c| refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&hash.0))
             .select(refresh_tokens::session_id)
-            .first(&mut conn)
+            .first(c)
             .await
-            .optional()
-            .map_err(|error| self.pools.fault(error))?;
+            .optional())
+        .map_err(|error| self.pools.fault(error))?;
         Ok(session.map(SessionId))
     }
 
     async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
-        diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
-            .set(sessions::revoked_at.eq(now))
-            .execute(&mut conn)
-            .await
-            .map_err(|error| self.pools.fault(error))?;
+        on_backend!(conn.any(), |c| diesel::update(
+            sessions::table.find(session.0).filter(sessions::revoked_at.is_null())
+        )
+        .set(sessions::revoked_at.eq(Stamp(now)))
+        .execute(c)
+        .await)
+        .map_err(|error| self.pools.fault(error))?;
         Ok(())
     }
 
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut conn = self.pools.writer().await?;
         // Their refresh tokens go with them (ON DELETE CASCADE).
-        let purged =
-            diesel::delete(sessions::table.filter(sessions::expires_at.lt(before).or(sessions::revoked_at.lt(before))))
-                .execute(&mut conn)
-                .await
-                .map_err(|error| self.pools.fault(error))?;
+        let purged = on_backend!(conn.any(), |c| diesel::delete(
+            sessions::table.filter(sessions::expires_at.lt(Stamp(before)).or(sessions::revoked_at.lt(Stamp(before))))
+        )
+        .execute(c)
+        .await)
+        .map_err(|error| self.pools.fault(error))?;
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 
@@ -120,38 +124,40 @@ impl SessionRepository for DieselSessionRepository {
     ) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
         let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
-        end_sessions(&mut conn, user.0, ends, now).await.map_err(|error| self.pools.fault(error))?;
+        end_sessions(conn.any(), user.0, ends, now).await.map_err(|error| self.pools.fault(error))?;
         Ok(())
     }
 }
 
 /// Ends the user's live sessions that `ends` names; also run inside a user update's transaction.
 pub(crate) async fn end_sessions(
-    conn: &mut Connection,
+    conn: Conn<'_>,
     user_id: i64,
     ends: EndSessions,
     now: DateTime<Utc>,
 ) -> Result<(), DieselError> {
-    let mut query = diesel::update(sessions::table)
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .into_boxed();
-    if let EndSessions::AllBut(keep) = ends {
-        query = query.filter(sessions::id.ne(keep.0));
-    }
-    query.set(sessions::revoked_at.eq(now)).execute(conn).await?;
+    on_backend!(conn, |c| {
+        let mut query = diesel::update(sessions::table)
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .into_boxed();
+        if let EndSessions::AllBut(keep) = ends {
+            query = query.filter(sessions::id.ne(keep.0));
+        }
+        query.set(sessions::revoked_at.eq(Stamp(now))).execute(c).await
+    })?;
     Ok(())
 }
 
 /// The session `session_id` as the refresh flow judges it; `None` if it no longer exists.
-pub(crate) async fn session_state(conn: &mut Connection, session_id: i64) -> Result<Option<SessionState>, DieselError> {
+pub(crate) async fn session_state(conn: Conn<'_>, session_id: i64) -> Result<Option<SessionState>, DieselError> {
     type SessionRow = (i64, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>);
-    let session: Option<SessionRow> = sessions::table
+    let session: Option<SessionRow> = on_backend!(conn, |c| sessions::table
         .find(session_id)
         .select((sessions::user_id, sessions::created_at, sessions::expires_at, sessions::revoked_at))
-        .first(conn)
+        .first(c)
         .await
-        .optional()?;
+        .optional())?;
     Ok(session.map(|(user_id, created_at, expires_at, revoked_at)| SessionState {
         id: SessionId(session_id),
         user_id: UserId(user_id),

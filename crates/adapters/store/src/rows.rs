@@ -1,15 +1,14 @@
-//! Row types of the `users` table and their translation into domain values. Shared by the PostgreSQL and SQLite
-//! adapters, each compiling it against its own `schema` and `backend` modules.
+//! Row types of the `users` table and their translation into domain values.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use users_domain::{Email, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username};
 use users_ports::{NewUser, StoreError, UserUpdate};
 
-use crate::schema::users;
+use crate::schema::{Stamp, users};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = users, check_for_backend(crate::backend::Backend))]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub(crate) struct UserRow {
     id: i64,
     object_id: String,
@@ -28,6 +27,12 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
+    /// The row's columns in its fields' order, loaded as a `UserRow` by position. `as_select()` would do the same for
+    /// one backend only: its selection names the backend, and the queries here are built once for every backend.
+    pub(crate) fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
+        <Self as Selectable<diesel::pg::Pg>>::construct_selection()
+    }
+
     pub(crate) fn id(&self) -> i64 {
         self.id
     }
@@ -84,8 +89,8 @@ pub(crate) struct NewUserRow<'a> {
     linkedin: Option<&'a str>,
     x: Option<&'a str>,
     youtube: Option<&'a str>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 impl<'a> From<&'a NewUser> for NewUserRow<'a> {
@@ -105,8 +110,8 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
             linkedin: profile.linkedin.as_ref().map(ProfileUrl::as_str),
             x: profile.x.as_ref().map(ProfileUrl::as_str),
             youtube: profile.youtube.as_ref().map(ProfileUrl::as_str),
-            created_at: user.created_at,
-            updated_at: user.created_at,
+            created_at: Stamp(user.created_at),
+            updated_at: Stamp(user.created_at),
         }
     }
 }
@@ -127,7 +132,7 @@ pub(crate) struct UserChangeset<'a> {
     linkedin: Option<Option<&'a str>>,
     x: Option<Option<&'a str>>,
     youtube: Option<Option<&'a str>>,
-    updated_at: DateTime<Utc>,
+    updated_at: Stamp,
 }
 
 fn patch<T: AsRef<str>>(change: &Option<Option<T>>) -> Option<Option<&str>> {
@@ -151,7 +156,7 @@ impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
             linkedin: patch(linkedin),
             x: patch(x),
             youtube: patch(youtube),
-            updated_at: update.updated_at,
+            updated_at: Stamp(update.updated_at),
         }
     }
 }

@@ -1,0 +1,208 @@
+//! SQLite's own part of the store: no row locks (every write runs on the single writer connection), one transaction
+//! where PostgreSQL has a data-modifying CTE, a plain count, and errors told apart by SQLite's fixed messages.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use users_domain::Role;
+use users_ports::{NewSession, SessionState, StoreError};
+
+use super::{Dialect, EmailKeyStatements};
+use crate::connection::{AnyConnection as _, SqliteConnection};
+use crate::schema::{Stamp, StoredTime, refresh_tokens, sessions, user_roles, users};
+
+impl Dialect for SqliteConnection {
+    const STORE: &'static str = "sqlite";
+
+    /// Tells a database that cannot take work for now (a full disk, a read-only file or mount, an I/O error, a lock held
+    /// past the busy timeout by another process) apart from faults a retry will not cure. SQLite's extended codes are
+    /// not passed on by diesel; its messages for them are fixed strings.
+    fn fault(error: DieselError) -> StoreError {
+        const BUSY: [&str; 2] = ["database is locked", "unable to open database file"];
+        match &error {
+            _ if Self::refuses_writes(&error) => StoreError::unavailable(error),
+            DieselError::DatabaseError(_, info) if BUSY.iter().any(|sign| info.message().contains(sign)) => {
+                StoreError::unavailable(error)
+            }
+            _ => StoreError::new(error),
+        }
+    }
+
+    /// Whether the database refused a write it would take another time: the disk is full, the file or its mount is
+    /// read-only, the disk fails. Remembered for the readiness check; a lock held by another process is not (it says
+    /// nothing of the next write).
+    fn refuses_writes(error: &DieselError) -> bool {
+        const REFUSALS: [&str; 3] =
+            ["database or disk is full", "attempt to write a readonly database", "disk I/O error"];
+        matches!(error, DieselError::DatabaseError(_, info) if REFUSALS.iter().any(|sign| info.message().contains(sign)))
+    }
+
+    /// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
+    /// connection, one at a time, so no other request can change the admin memberships between this read and the
+    /// transaction's end.
+    async fn lock_admins(conn: &mut Self) -> Result<Vec<i64>, DieselError> {
+        user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
+    }
+
+    /// The user's failed sign-ins and lock. No row lock is needed, for the reason `lock_admins` gives.
+    async fn lock_login_throttle(
+        conn: &mut Self,
+        id: i64,
+    ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
+        users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
+    }
+
+    /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
+    /// single writer connection runs this transaction wholly before or after a password change (and the ending of sessions
+    /// that comes with it).
+    async fn create_session(conn: &mut Self, session: &NewSession) -> Result<Option<i64>, DieselError> {
+        conn.transaction(async |conn| {
+            let user = users::table
+                .filter(users::id.eq(session.user_id.0))
+                .filter(users::password_hash.eq(session.password_hash.as_str()))
+                .select((
+                    users::id,
+                    Stamp(session.created_at).into_sql::<StoredTime>(),
+                    Stamp(session.expires_at).into_sql::<StoredTime>(),
+                ));
+            let created: Option<i64> = diesel::insert_into(sessions::table)
+                .values(user)
+                .into_columns((sessions::user_id, sessions::created_at, sessions::expires_at))
+                .returning(sessions::id)
+                .get_result(conn)
+                .await
+                .optional()?;
+            let Some(id) = created else { return Ok(None) };
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(&session.refresh_token_hash.0),
+                    refresh_tokens::session_id.eq(id.into_sql::<BigInt>()),
+                    refresh_tokens::created_at.eq(Stamp(session.created_at)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(Some(id))
+        })
+        .await
+    }
+
+    /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session, in one
+    /// transaction (SQLite has no data-modifying CTEs; an embedded store pays nothing per statement). `None` when `used`
+    /// was not current.
+    async fn rotate_refresh_token(
+        conn: &mut Self,
+        used: &str,
+        successor: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Option<SessionState>, DieselError> {
+        conn.transaction(async |conn| {
+            let consumed: Option<i64> = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(used))
+                    .filter(refresh_tokens::used_at.is_null()),
+            )
+            .set(refresh_tokens::used_at.eq(Stamp(now)))
+            .returning(refresh_tokens::session_id)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(session_id) = consumed else { return Ok(None) };
+            let Some(session) = crate::sessions::session_state(conn.any(), session_id).await? else { return Ok(None) };
+            if !session.revoked && session.expires_at > now {
+                diesel::update(sessions::table.find(session_id))
+                    .set(sessions::expires_at.eq(Stamp(expires_at)))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(refresh_tokens::table)
+                    .values((
+                        refresh_tokens::token_hash.eq(successor),
+                        refresh_tokens::session_id.eq(session_id),
+                        refresh_tokens::created_at.eq(Stamp(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(Some(session))
+        })
+        .await
+    }
+
+    /// How many users there are: SQLite counts a table this size faster than a trigger-kept count would pay off.
+    async fn count_users(conn: &mut Self) -> Result<i64, DieselError> {
+        users::table.count().get_result(conn).await
+    }
+
+    /// SQLite names the index only in its message: "UNIQUE constraint failed: index 'users_username_lower_key'" for an
+    /// index on an expression, and only the columns, "UNIQUE constraint failed: users.email_key", for one on columns.
+    /// Those are named here as PostgreSQL names unique constraints, `<table>_<column>_key`, as the migrations do.
+    fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<Cow<'_, str>> {
+        let message = info.message();
+        if let Some(start) = message.find("index '").map(|at| at + "index '".len()) {
+            let end = start + message[start..].find('\'')?;
+            return Some(message[start..end].into());
+        }
+        let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+        let (table, column) = columns.split_once('.')?;
+        (!column.contains(',')).then(|| format!("{table}_{column}_key").into())
+    }
+}
+
+/// The `email_key` migration's own statements on SQLite.
+pub(crate) const EMAIL_KEY: EmailKeyStatements = EmailKeyStatements {
+    index_exists: "SELECT count(*) AS present FROM sqlite_master WHERE type = 'index' AND name = 'users_email_key_key'",
+    // Nothing to hold: the migrations run in an immediate transaction, which already keeps every other writer out.
+    hold_user_writes: None,
+    // SQLite cannot add NOT NULL to a column; every write sets the key.
+    finish: "CREATE UNIQUE INDEX users_email_key_key ON users (email_key); DROP INDEX IF EXISTS users_email_lower_key;",
+};
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+
+    use super::*;
+
+    fn database() -> diesel::SqliteConnection {
+        let mut connection = diesel::SqliteConnection::establish(":memory:").unwrap();
+        connection.batch_execute("CREATE TABLE notes (body TEXT NOT NULL)").unwrap();
+        connection
+    }
+
+    #[test]
+    fn a_full_database_is_unavailable_not_broken() {
+        let mut connection = database();
+        // The database may not grow: what a full disk does to a write.
+        connection.batch_execute("PRAGMA max_page_count = 3").unwrap();
+        let full = (0..1_000)
+            .map(|_| connection.batch_execute("INSERT INTO notes VALUES (randomblob(1000))"))
+            .find_map(Result::err)
+            .expect("the database fills up");
+
+        let error = SqliteConnection::fault(full);
+
+        assert!(error.is_unavailable(), "{error}");
+    }
+
+    #[test]
+    fn a_database_that_refuses_writes_is_unavailable_not_broken() {
+        let mut connection = database();
+        connection.batch_execute("PRAGMA query_only = ON").unwrap();
+        let refused = connection.batch_execute("INSERT INTO notes VALUES ('x')").unwrap_err();
+
+        assert!(SqliteConnection::fault(refused).is_unavailable());
+    }
+
+    #[test]
+    fn other_errors_are_faults() {
+        let mut connection = database();
+        let broken = connection.batch_execute("INSERT INTO no_such_table VALUES (1)").unwrap_err();
+
+        assert!(!SqliteConnection::fault(broken).is_unavailable());
+    }
+}

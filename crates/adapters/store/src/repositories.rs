@@ -1,0 +1,240 @@
+//! The store's repositories: the queries of `users` and `sessions`, each store call run as its backend needs.
+//!
+//! On SQLite a call runs to its end on a task of its own. A request can end while its query runs (a body refused
+//! while the token check reads, a client that hangs up), and its future is then dropped where it stands; over
+//! diesel-async's `SyncConnectionWrapper` that left the connection with its transaction state still held by the
+//! blocking call, and the next checkout of it panicked ("Cannot access shared transaction state"). Here the task
+//! owns the operation and its pooled connection: a caller that goes away stops waiting, the operation still finishes
+//! (its transaction commits or rolls back), and the connection goes back to the pool clean.
+//!
+//! On PostgreSQL a call has a deadline. A frozen network path (a black hole, a stalled proxy) answers nothing: neither
+//! the server's `statement_timeout` nor TCP notices it soon, so without one a request would wait for as long as the
+//! client does, holding a pooled connection.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_ports::{
+    AttemptOutcome, DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, NewSession, NewUser, Page,
+    PageRequest, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError,
+    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+};
+
+use crate::dialect::Backend;
+use crate::pool::Pools;
+use crate::sessions::SessionQueries;
+use crate::users::UserQueries;
+
+/// How each call of a store runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallPolicy {
+    /// The longest one call (waiting for a connection, connecting, its queries) may take before the store answers
+    /// "unavailable"; `None`: as long as it takes.
+    pub deadline: Option<Duration>,
+    /// Whether a call runs to its end on a task of its own, whether or not its caller still waits.
+    pub detached: bool,
+}
+
+/// What a call past its deadline is: the database did not answer in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer within {0:?}")]
+struct TimedOut(Duration);
+
+#[derive(Clone, Copy, Debug)]
+struct Calls {
+    policy: CallPolicy,
+    backend: Backend,
+}
+
+impl Calls {
+    async fn run<T, E>(self, operation: impl Future<Output = Result<T, E>> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let bounded = async move {
+            let Some(deadline) = self.policy.deadline else { return operation.await };
+            match tokio::time::timeout(deadline, operation).await {
+                Ok(done) => done,
+                Err(_elapsed) => {
+                    metrics::counter!("db_operation_timeouts_total", "store" => self.backend.label()).increment(1);
+                    Err(StoreError::unavailable(TimedOut(deadline)).into())
+                }
+            }
+        };
+        if !self.policy.detached {
+            return bounded.await;
+        }
+        // Actix's workers are single-threaded runtimes: the task runs on the caller's, and outlives the caller's
+        // future if that is dropped.
+        match tokio::spawn(bounded).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Only when the runtime itself shuts down, and with it whoever was waiting for the answer.
+            Err(error) => Err(StoreError::unavailable(error).into()),
+        }
+    }
+}
+
+/// The `UserRepository` of a [`crate::Store`].
+#[derive(Clone, Debug)]
+pub struct StoreUsers {
+    queries: UserQueries,
+    calls: Calls,
+}
+
+/// The `SessionRepository` of a [`crate::Store`].
+#[derive(Clone, Debug)]
+pub struct StoreSessions {
+    queries: SessionQueries,
+    calls: Calls,
+}
+
+impl StoreUsers {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: UserQueries::new(pools), calls }
+    }
+}
+
+impl StoreSessions {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: SessionQueries::new(pools), calls }
+    }
+}
+
+impl UserRepository for StoreUsers {
+    async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.insert(user).await }).await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.find_by_id(id).await }).await
+    }
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.find_by_object_id(id).await }).await
+    }
+
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
+        let (queries, login) = (self.queries.clone(), login.clone());
+        self.calls.run(async move { queries.find_credentials(&login).await }).await
+    }
+
+    async fn find_session(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.find_session(id, session, now).await }).await
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.update(id, update).await }).await
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
+        let (queries, network, lockout) = (self.queries.clone(), network.clone(), *lockout);
+        self.calls.run(async move { queries.begin_login_attempt(id, &network, now, &lockout).await }).await
+    }
+
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (queries, network, lockout) = (self.queries.clone(), network.clone(), *lockout);
+        self.calls.run(async move { queries.finish_login_attempt(id, &network, outcome, now, &lockout).await }).await
+    }
+
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.clear_lockout(id).await }).await
+    }
+
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.purge_login_throttles(before).await }).await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.delete(id).await }).await
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.list(page).await }).await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.list_roles().await }).await
+    }
+
+    async fn check_health(&self) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.check_health().await }).await
+    }
+}
+
+impl SessionRepository for StoreSessions {
+    async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.create(session).await }).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenHash,
+        successor: &RefreshTokenHash,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<RefreshTokenUse, StoreError> {
+        let (queries, used, successor) = (self.queries.clone(), used.clone(), successor.clone());
+        self.calls.run(async move { queries.rotate_refresh_token(&used, &successor, now, expires_at).await }).await
+    }
+
+    async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
+        let (queries, hash) = (self.queries.clone(), hash.clone());
+        self.calls.run(async move { queries.find_by_refresh_token(&hash).await }).await
+    }
+
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.revoke(session, now).await }).await
+    }
+
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.purge_ended(before).await }).await
+    }
+
+    async fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.revoke_all_of_user(user, keep, now).await }).await
+    }
+}

@@ -1,0 +1,548 @@
+//! The users' queries: `UserRepository` on diesel, for every backend.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_ports::{
+    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
+    PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+};
+
+use crate::connection::{AnyConnection as _, Conn, on_backend};
+use crate::dialect::{Backend, Dialect};
+use crate::pool::Pools;
+use crate::rows::{NewUserRow, UserChangeset, UserRow};
+use crate::schema::{Stamp, login_throttles, lower, roles, sessions, user_roles, users};
+
+#[derive(Clone)]
+pub(crate) struct UserQueries {
+    pools: Pools,
+}
+
+impl std::fmt::Debug for UserQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserQueries").finish_non_exhaustive()
+    }
+}
+
+impl UserQueries {
+    pub(crate) fn new(pools: Pools) -> Self {
+        Self { pools }
+    }
+}
+
+/// Which unique index a violation hit, by the names given in the migration.
+enum Taken {
+    Email,
+    Username,
+}
+
+fn taken(error: &DieselError, backend: Backend) -> Option<Taken> {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            match backend.violated_index(info.as_ref()).as_deref() {
+                Some("users_email_key_key") => Some(Taken::Email),
+                Some("users_username_lower_key") => Some(Taken::Username),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Errors inside the delete and role transactions: a refusal, or a database error that rolls the transaction back.
+enum TxError<E> {
+    Refused(E),
+    Database(DieselError),
+}
+
+impl<E> From<DieselError> for TxError<E> {
+    fn from(error: DieselError) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// Folds the rows of a users ⟕ user_roles join (one row per role) into the user.
+fn single_user(rows: impl IntoIterator<Item = (UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
+    let mut rows = rows.into_iter();
+    let Some((row, first_role)) = rows.next() else { return Ok(None) };
+    let roles = first_role.into_iter().chain(rows.filter_map(|(_, role)| role));
+    row.into_user(roles).map(Some)
+}
+
+async fn roles_of(conn: Conn<'_>, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, DieselError> {
+    let pairs =
+        user_roles::table.filter(user_roles::user_id.eq_any(ids)).select((user_roles::user_id, user_roles::role_id));
+    let pairs: Vec<(i64, i64)> = on_backend!(conn, |c| pairs.load(c).await)?;
+    let mut by_user: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (user_id, role_id) in pairs {
+        by_user.entry(user_id).or_default().push(role_id);
+    }
+    Ok(by_user)
+}
+
+/// The rows of one user joined with their roles (one row per role).
+async fn user_rows(conn: Conn<'_>, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
+    let rows = users::table
+        .left_join(user_roles::table)
+        .filter(users::id.eq(id))
+        .select((UserRow::columns(), user_roles::role_id.nullable()));
+    on_backend!(conn, |c| rows.load(c).await)
+}
+
+/// The ids of `roles`, sorted and without duplicates, ready to insert as memberships.
+fn role_ids(roles: &[Role]) -> Vec<i64> {
+    let mut ids: Vec<i64> = roles.iter().map(|role| role.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Gives the user the roles with these ids, in one `INSERT … SELECT` (a multi-row `VALUES` is not available on every
+/// backend through diesel-async).
+async fn add_memberships(conn: Conn<'_>, user_id: i64, role_ids: &[i64]) -> Result<usize, DieselError> {
+    let memberships = roles::table.filter(roles::id.eq_any(role_ids)).select((user_id.into_sql::<BigInt>(), roles::id));
+    let insert = diesel::insert_into(user_roles::table)
+        .values(memberships)
+        .into_columns((user_roles::user_id, user_roles::role_id));
+    on_backend!(conn, |c| insert.execute(c).await)
+}
+
+fn is_last_admin(admins: &[i64], id: i64) -> bool {
+    admins == [id]
+}
+
+/// Attempts under way without a pause for this long were lost (a crash, a request dropped when its client hung up):
+/// checking a password takes milliseconds, or a second or so at the back of a full hashing queue. Their room is
+/// given back, and they count as nothing: whatever their password, no answer reached anyone.
+const LOST_ATTEMPTS_AFTER: Duration = Duration::seconds(15);
+
+/// The sign-in counts of one account from one network (a row of `login_throttles`, or a fresh one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = login_throttles, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+struct NetworkThrottle {
+    failures: i32,
+    in_flight: i32,
+    in_flight_since: Option<DateTime<Utc>>,
+    locked_until: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+impl NetworkThrottle {
+    /// The row's columns in its fields' order, a selection every backend runs (see `UserRow::columns`).
+    fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
+        <Self as Selectable<diesel::pg::Pg>>::construct_selection()
+    }
+
+    fn fresh(now: DateTime<Utc>) -> Self {
+        Self { failures: 0, in_flight: 0, in_flight_since: None, locked_until: None, updated_at: now }
+    }
+
+    fn failures(&self) -> u32 {
+        u32::try_from(self.failures).unwrap_or(0)
+    }
+
+    /// Attempts under way, not counting those lost long ago.
+    fn live_in_flight(&self, now: DateTime<Utc>) -> u32 {
+        let lost = self.in_flight_since.is_some_and(|since| since + LOST_ATTEMPTS_AFTER <= now);
+        if lost { 0 } else { u32::try_from(self.in_flight).unwrap_or(0) }
+    }
+
+    fn start_attempt(&mut self, now: DateTime<Utc>) {
+        if self.live_in_flight(now) == 0 {
+            self.in_flight = 0;
+            self.in_flight_since = Some(now);
+        }
+        self.in_flight += 1;
+        self.updated_at = now;
+    }
+
+    fn end_attempt(&mut self, now: DateTime<Utc>) {
+        self.in_flight = (self.in_flight - 1).max(0);
+        if self.in_flight == 0 {
+            self.in_flight_since = None;
+        }
+        self.updated_at = now;
+    }
+}
+
+/// Whether `in_flight` checks under way leave room for another, before `failures` in a row reach `threshold`: as many
+/// may run at once as failures are left, so that even if they all fail no more are checked than the threshold
+/// allows; one at a time once a lock has run out.
+fn room_for_another(threshold: u32, failures: u32, in_flight: u32) -> bool {
+    in_flight < threshold.saturating_sub(failures).max(1)
+}
+
+/// Every sign-in count of the user, by network.
+async fn network_throttles(conn: Conn<'_>, user_id: i64) -> QueryResult<Vec<(String, NetworkThrottle)>> {
+    let throttles = login_throttles::table
+        .filter(login_throttles::user_id.eq(user_id))
+        .select((login_throttles::network, NetworkThrottle::columns()));
+    on_backend!(conn, |c| throttles.load(c).await)
+}
+
+async fn network_throttle(
+    conn: Conn<'_>,
+    user_id: i64,
+    network: &ClientNetwork,
+) -> QueryResult<Option<NetworkThrottle>> {
+    let throttle = login_throttles::table.find((user_id, network.as_str())).select(NetworkThrottle::columns());
+    on_backend!(conn, |c| throttle.first(c).await.optional())
+}
+
+/// Writes the counts back: an update of the row, or its first insert. Callers hold the user's row lock, so no other
+/// attempt of this account inserts the same row meanwhile.
+async fn save_network_throttle(
+    conn: Conn<'_>,
+    user_id: i64,
+    network: &ClientNetwork,
+    throttle: NetworkThrottle,
+) -> QueryResult<()> {
+    let values = (
+        login_throttles::failures.eq(throttle.failures),
+        login_throttles::in_flight.eq(throttle.in_flight),
+        login_throttles::in_flight_since.eq(throttle.in_flight_since.map(Stamp)),
+        login_throttles::locked_until.eq(throttle.locked_until.map(Stamp)),
+        login_throttles::updated_at.eq(Stamp(throttle.updated_at)),
+    );
+    on_backend!(conn, |c| {
+        let updated =
+            diesel::update(login_throttles::table.find((user_id, network.as_str()))).set(values).execute(c).await?;
+        if updated == 0 {
+            diesel::insert_into(login_throttles::table)
+                .values((login_throttles::user_id.eq(user_id), login_throttles::network.eq(network.as_str()), values))
+                .execute(c)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
+impl UserRepository for UserQueries {
+    async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
+        let mut conn = self.pools.writer().await?;
+        let role_ids = role_ids(&user.roles);
+        let result = on_backend!(conn.any(), |conn| conn
+            .transaction(async |conn| {
+                let row: UserRow = diesel::insert_into(users::table)
+                    .values(NewUserRow::from(&user))
+                    .returning(UserRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                add_memberships(conn.any(), row.id(), &role_ids).await?;
+                Ok::<_, DieselError>(row)
+            })
+            .await);
+        match result {
+            Ok(row) => Ok(row.into_user(role_ids)?),
+            Err(error) => Err(match taken(&error, self.pools.backend()) {
+                Some(Taken::Email) => InsertUserError::DuplicateEmail,
+                Some(Taken::Username) => InsertUserError::DuplicateUsername,
+                None => InsertUserError::Unexpected(self.pools.fault(error)),
+            }),
+        }
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        single_user(user_rows(conn.any(), id.0).await.map_err(|error| self.pools.fault(error))?)
+    }
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        let rows = users::table
+            .left_join(user_roles::table)
+            .filter(users::object_id.eq(id.to_string()))
+            .select((UserRow::columns(), user_roles::role_id.nullable()));
+        let rows = on_backend!(conn.any(), |c| rows.load(c).await).map_err(|error| self.pools.fault(error))?;
+        single_user(rows)
+    }
+
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        type CredentialRow = (UserRow, (String, i32, Option<DateTime<Utc>>), Option<i64>);
+        let rows: Vec<CredentialRow> = on_backend!(conn.any(), |c| {
+            let query = users::table.left_join(user_roles::table).into_boxed();
+            let query = match login {
+                LoginIdentifier::Email(email) => query.filter(users::email_key.eq(email.key().into_string())),
+                LoginIdentifier::Username(username) => {
+                    query.filter(lower(users::username.assume_not_null()).eq(lower(username.as_str())))
+                }
+            };
+            query
+                .select((
+                    UserRow::columns(),
+                    (users::password_hash, users::failed_logins, users::locked_until),
+                    user_roles::role_id.nullable(),
+                ))
+                .load(c)
+                .await
+        })
+        .map_err(|error| self.pools.fault(error))?;
+        let (password_hash, throttle) = match rows.as_slice() {
+            [(_, (hash, failed_logins, locked_until), _), ..] => (
+                PasswordHash::new(hash.clone()),
+                LoginThrottle {
+                    failed_logins: u32::try_from(*failed_logins).unwrap_or(0),
+                    locked_until: *locked_until,
+                },
+            ),
+            [] => return Ok(None),
+        };
+        let rows = rows.into_iter().map(|(row, _, role)| (row, role));
+        Ok(single_user(rows)?.map(|user| StoredCredentials { user, password_hash, throttle }))
+    }
+
+    async fn find_session(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        let rows = users::table
+            .inner_join(sessions::table)
+            .left_join(user_roles::table)
+            .filter(users::id.eq(id.0))
+            .filter(sessions::id.eq(session.0))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(Stamp(now)))
+            .select((UserRow::columns(), user_roles::role_id.nullable(), sessions::expires_at));
+        let rows: Vec<(UserRow, Option<i64>, DateTime<Utc>)> =
+            on_backend!(conn.any(), |c| rows.load(c).await).map_err(|error| self.pools.fault(error))?;
+        let Some(&(_, _, expires_at)) = <[_]>::first(&rows) else { return Ok(None) };
+        let user = single_user(rows.into_iter().map(|(row, role, _)| (row, role)))?;
+        Ok(user.map(|user| SignedIn { user, session_expires_at: expires_at }))
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+        let mut conn = self.pools.writer().await?;
+        let role_ids = update.roles.as_deref().map(role_ids);
+        on_backend!(conn.any(), |conn| conn
+            .transaction(async |conn| {
+                if let Some(role_ids) = &role_ids
+                    && !role_ids.contains(&Role::Admin.id())
+                    && is_last_admin(&Dialect::lock_admins(conn).await?, id.0)
+                {
+                    return Err(TxError::Refused(UpdateUserError::LastAdmin));
+                }
+                let updated =
+                    diesel::update(users::table.find(id.0)).set(UserChangeset::from(&update)).execute(conn).await?;
+                if updated == 0 {
+                    return Err(TxError::Refused(UpdateUserError::NotFound));
+                }
+                if let Some(role_ids) = &role_ids {
+                    diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id.0))).execute(conn).await?;
+                    add_memberships(conn.any(), id.0, role_ids).await?;
+                }
+                if let Some(ends) = update.ends_sessions {
+                    crate::sessions::end_sessions(conn.any(), id.0, ends, update.updated_at).await?;
+                }
+                // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
+                Ok(user_rows(conn.any(), id.0).await?)
+            })
+            .await)
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => match taken(&error, self.pools.backend()) {
+                Some(Taken::Email) => UpdateUserError::DuplicateEmail,
+                Some(Taken::Username) => UpdateUserError::DuplicateUsername,
+                None => UpdateUserError::Unexpected(self.pools.fault(error)),
+            },
+        })
+        .and_then(|rows| single_user(rows)?.ok_or(UpdateUserError::NotFound))
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                // The user's row stays locked to the end of the transaction: concurrent attempts on this account, from
+                // this instance or another, take their turn, and each sees the counts the previous one left.
+                let Some((account_failures, account_locked_until)) = Dialect::lock_login_throttle(conn, id.0).await?
+                else {
+                    return Ok(LoginAttempt::Allowed);
+                };
+                if let Some(until) = account_locked_until.filter(|until| *until > now) {
+                    return Ok(LoginAttempt::Locked { until });
+                }
+                let throttles = network_throttles(conn.any(), id.0).await?;
+                let stored = throttles.iter().find(|(name, _)| name == network.as_str()).map(|(_, throttle)| *throttle);
+                let mut throttle = stored.unwrap_or_else(|| NetworkThrottle::fresh(now));
+                if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+                    return Ok(LoginAttempt::Locked { until });
+                }
+                // The backstop is held the same way, over the attempts under way from every network.
+                let account_in_flight: u32 = throttles.iter().map(|(_, throttle)| throttle.live_in_flight(now)).sum();
+                let account_failures = u32::try_from(account_failures).unwrap_or(0);
+                if !room_for_another(lockout.threshold, throttle.failures(), throttle.live_in_flight(now))
+                    || !room_for_another(lockout.backstop, account_failures, account_in_flight)
+                {
+                    return Ok(LoginAttempt::Busy);
+                }
+                throttle.start_attempt(now);
+                save_network_throttle(conn.any(), id.0, network, throttle).await?;
+                Ok(LoginAttempt::Allowed)
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))
+    }
+
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                let Some((account_failures, account_locked_until)) = Dialect::lock_login_throttle(conn, id.0).await?
+                else {
+                    return Ok(None);
+                };
+                // Gone only if an admin cleared the locks meanwhile: this attempt then starts the count again.
+                let mut throttle =
+                    network_throttle(conn.any(), id.0, network).await?.unwrap_or_else(|| NetworkThrottle::fresh(now));
+                throttle.end_attempt(now);
+                let account = match outcome {
+                    AttemptOutcome::Abandoned => None,
+                    AttemptOutcome::Verified => {
+                        throttle.failures = 0;
+                        throttle.locked_until = None;
+                        (account_failures != 0 || account_locked_until.is_some()).then_some((0, None))
+                    }
+                    AttemptOutcome::Refused => {
+                        throttle.failures = throttle.failures.saturating_add(1);
+                        throttle.locked_until = lockout.wait_after(throttle.failures()).map(|wait| now + wait);
+                        let failures = account_failures.saturating_add(1);
+                        let locked_until =
+                            lockout.backstop_wait_after(u32::try_from(failures).unwrap_or(0)).map(|wait| now + wait);
+                        Some((failures, locked_until))
+                    }
+                };
+                save_network_throttle(conn.any(), id.0, network, throttle).await?;
+                if let Some((failures, locked_until)) = account {
+                    diesel::update(users::table.find(id.0))
+                        .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until.map(Stamp))))
+                        .execute(conn)
+                        .await?;
+                }
+                // Only a refusal sets a lock (a concurrent one may have set the network's meanwhile).
+                let set_now = |(_, locked_until): (i32, Option<DateTime<Utc>>)| locked_until;
+                Ok(match outcome {
+                    AttemptOutcome::Refused => throttle.locked_until.max(account.and_then(set_now)),
+                    AttemptOutcome::Verified | AttemptOutcome::Abandoned => None,
+                })
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))
+    }
+
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(id.0))).execute(conn).await?;
+                let found = diesel::update(users::table.find(id.0))
+                    .set((users::failed_logins.eq(0), users::locked_until.eq(None::<Stamp>)))
+                    .execute(conn)
+                    .await?;
+                Ok(found > 0)
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))
+    }
+
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        let purge = diesel::delete(
+            login_throttles::table
+                .filter(login_throttles::updated_at.lt(Stamp(before)))
+                .filter(login_throttles::locked_until.is_null().or(login_throttles::locked_until.lt(Stamp(before)))),
+        );
+        let purged = on_backend!(conn.any(), |c| purge.execute(c).await).map_err(|error| self.pools.fault(error))?;
+        Ok(u64::try_from(purged).unwrap_or_default())
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+        let mut conn = self.pools.writer().await?;
+        on_backend!(conn.any(), |conn| conn
+            .transaction(async |conn| {
+                if is_last_admin(&Dialect::lock_admins(conn).await?, id.0) {
+                    return Err(TxError::Refused(DeleteUserError::LastAdmin));
+                }
+                // Roles, sessions and refresh tokens go with the user (ON DELETE CASCADE).
+                match diesel::delete(users::table.find(id.0)).execute(conn).await? {
+                    0 => Err(TxError::Refused(DeleteUserError::NotFound)),
+                    _ => Ok(()),
+                }
+            })
+            .await)
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => DeleteUserError::Unexpected(self.pools.fault(error)),
+        })
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+        // The offset is walked in the primary-key index alone; only the page's own rows are read from the table.
+        let skipped = diesel::alias!(users as skipped);
+        let first_id = skipped
+            .select(skipped.field(users::id))
+            .order(skipped.field(users::id))
+            .offset(offset)
+            .limit(1)
+            .single_value();
+        let rows = users::table
+            .filter(users::id.nullable().ge(first_id))
+            .order(users::id)
+            .limit(i64::from(page.limit))
+            .select(UserRow::columns());
+        let rows: Vec<UserRow> =
+            on_backend!(conn.any(), |c| rows.load(c).await).map_err(|error| self.pools.fault(error))?;
+        let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
+        let mut roles = roles_of(conn.any(), &ids).await.map_err(|error| self.pools.fault(error))?;
+        let total =
+            on_backend!(conn.any(), |c| Dialect::count_users(c).await).map_err(|error| self.pools.fault(error))?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let role_ids = roles.remove(&row.id()).unwrap_or_default();
+                row.into_user(role_ids)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        let ids = roles::table.order(roles::id).select(roles::id);
+        let ids: Vec<i64> = on_backend!(conn.any(), |c| ids.load(c).await).map_err(|error| self.pools.fault(error))?;
+        ids.into_iter().map(|id| Role::from_id(id).map_err(StoreError::new)).collect()
+    }
+
+    /// The database answers a read, and has not refused a write a moment ago (a full disk, a read-only database
+    /// still answers reads).
+    async fn check_health(&self) -> Result<(), StoreError> {
+        let mut conn = self.pools.reader().await?;
+        on_backend!(conn.any(), |c| diesel::sql_query("SELECT 1").execute(c).await)
+            .map_err(|error| self.pools.fault(error))?;
+        self.pools.recent_refusal()
+    }
+}
