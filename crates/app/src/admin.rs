@@ -2,8 +2,8 @@
 //! provisioning an admin from the command line. Both HTTP dialects call these; only how they name a user differs.
 
 use users_domain::{
-    Email, LoginIdentifier, ObjectId, Password, PasswordError, PersonName, ProfilePatch, Registration, Role, User,
-    UserId,
+    Email, LoginIdentifier, ObjectId, Password, PasswordError, PersonName, ProfilePatch, Registration, Role, RoleSet,
+    User, UserId,
 };
 use users_ports::{
     DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError, UserRepository,
@@ -31,27 +31,13 @@ impl From<ObjectId> for UserRef {
     }
 }
 
-/// A full replacement of a user's names and email, and optionally of their roles (given as role ids).
+/// A full replacement of a user's names and email, and optionally of their roles.
 #[derive(Clone, Debug)]
 pub struct UserReplacement {
     pub first_name: PersonName,
     pub last_name: PersonName,
     pub email: Email,
-    pub role_ids: Option<Vec<i64>>,
-}
-
-/// Role ids that do not name a usable set of roles.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidRoles {
-    /// Sorted, without duplicates.
-    #[error("unknown role ids: {}", join(.0))]
-    Unknown(Vec<i64>),
-    #[error("at least one role is required")]
-    Empty,
-}
-
-fn join(ids: &[i64]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    pub roles: Option<RoleSet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +62,6 @@ pub enum CreateUserError {
     WeakPassword(PasswordError),
     #[error("username is already taken")]
     UsernameTaken,
-    #[error(transparent)]
-    InvalidRoles(InvalidRoles),
     /// The password hashers are busy: try again shortly.
     #[error("the service is busy")]
     Busy,
@@ -91,8 +75,6 @@ pub enum ReplaceUserError {
     NotFound,
     #[error("email is already taken")]
     EmailTaken,
-    #[error(transparent)]
-    InvalidRoles(InvalidRoles),
     #[error("the last admin cannot be demoted")]
     LastAdmin,
     /// An admin changing their own email here, with a session whose sign-in is not recent: the proof of presence
@@ -163,12 +145,6 @@ pub enum ProvisionedAdmin {
     AlreadyAdmin(User),
 }
 
-/// Why role ids could not be resolved: the caller's mistake, or a fault.
-enum ResolveRolesError {
-    Invalid(InvalidRoles),
-    Unexpected(Unexpected),
-}
-
 unexpected_from_port_errors!(
     ListUsersError,
     GetUserError,
@@ -188,24 +164,6 @@ impl From<users_ports::PasswordHashError> for ProvisionAdminError {
     }
 }
 
-impl From<ResolveRolesError> for CreateUserError {
-    fn from(error: ResolveRolesError) -> Self {
-        match error {
-            ResolveRolesError::Invalid(invalid) => Self::InvalidRoles(invalid),
-            ResolveRolesError::Unexpected(error) => Self::Unexpected(error),
-        }
-    }
-}
-
-impl From<ResolveRolesError> for ReplaceUserError {
-    fn from(error: ResolveRolesError) -> Self {
-        match error {
-            ResolveRolesError::Invalid(invalid) => Self::InvalidRoles(invalid),
-            ResolveRolesError::Unexpected(error) => Self::Unexpected(error),
-        }
-    }
-}
-
 impl<A: Adapters> UserService<A> {
     /// Users in id order.
     pub async fn list_users(&self, _admin: &Administrator, page: PageRequest) -> Result<Page<User>, ListUsersError> {
@@ -216,21 +174,18 @@ impl<A: Adapters> UserService<A> {
         self.find(user.into()).await?.ok_or(GetUserError::NotFound)
     }
 
-    /// Creates an account with the given roles (by id; `user` when none are given). Nobody is signed in by it.
+    /// Creates an account with the given roles (`user` when none are given). Nobody is signed in by it.
     pub async fn create_user(
         &self,
         _admin: &Administrator,
         registration: Registration,
-        role_ids: Option<Vec<i64>>,
+        roles: Option<RoleSet>,
     ) -> Result<User, CreateUserError> {
         let password = &registration.password;
         password
             .check_not_personal(&registration.email, registration.username.as_ref())
             .map_err(CreateUserError::WeakPassword)?;
-        let roles = match role_ids {
-            Some(ids) => self.resolve_roles(&ids).await?,
-            None => vec![Role::User],
-        };
+        let roles = roles.map_or_else(|| vec![Role::User], Vec::from);
         let new_user = self.new_user(registration, roles, self.now()).await?;
         self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => CreateUserError::EmailTaken,
@@ -239,7 +194,7 @@ impl<A: Adapters> UserService<A> {
         })
     }
 
-    /// Replaces the user's names and email, and their roles when role ids are given, all or nothing. Taking the
+    /// Replaces the user's names and email, and their roles when roles are given, all or nothing. Taking the
     /// admin role from the last admin is refused.
     pub async fn replace_user(
         &self,
@@ -252,10 +207,6 @@ impl<A: Adapters> UserService<A> {
         if id == own.user.id && new_email && !self.signed_in_recently(own) {
             return Err(ReplaceUserError::ReauthenticationRequired);
         }
-        let roles = match &replacement.role_ids {
-            Some(ids) => Some(self.resolve_roles(ids).await?),
-            None => None,
-        };
         let update = UserUpdate {
             username: None,
             email: Some(replacement.email),
@@ -265,7 +216,7 @@ impl<A: Adapters> UserService<A> {
                 last_name: Some(Some(replacement.last_name)),
                 ..ProfilePatch::default()
             },
-            roles,
+            roles: replacement.roles.map(Vec::from),
             ends_sessions: None,
             updated_at: self.now(),
         };
@@ -365,28 +316,5 @@ impl<A: Adapters> UserService<A> {
             UserRef::Id(id) => self.users.find_by_id(id).await?,
             UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?,
         })
-    }
-
-    /// Turns role ids into roles the store knows: all of them, or the list of those it does not.
-    async fn resolve_roles(&self, ids: &[i64]) -> Result<Vec<Role>, ResolveRolesError> {
-        let known = self.users.list_roles().await.map_err(|error| ResolveRolesError::Unexpected(error.into()))?;
-        let (mut roles, mut unknown) = (Vec::new(), Vec::new());
-        for &id in ids {
-            match known.iter().find(|role| role.id() == id) {
-                Some(role) => roles.push(*role),
-                None => unknown.push(id),
-            }
-        }
-        if !unknown.is_empty() {
-            unknown.sort_unstable();
-            unknown.dedup();
-            return Err(ResolveRolesError::Invalid(InvalidRoles::Unknown(unknown)));
-        }
-        if roles.is_empty() {
-            return Err(ResolveRolesError::Invalid(InvalidRoles::Empty));
-        }
-        roles.sort();
-        roles.dedup();
-        Ok(roles)
     }
 }

@@ -25,6 +25,16 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
+/// A sign-in as the client sent it, parsed as far as it goes.
+#[derive(Clone, Debug)]
+pub enum SignIn {
+    /// An identifier and a password that some account could have.
+    Credentials { login: LoginIdentifier, password: Password },
+    /// An identifier or a password that no account can have (a malformed email, a 3-character password): the use
+    /// case refuses it like a wrong password.
+    Impossible,
+}
+
 /// A user who has just signed in or up, with their tokens.
 #[derive(Clone, Debug)]
 pub struct SignedIn {
@@ -188,13 +198,14 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
-    /// wrong password and fails the same way. Failures are counted per account and client `network`.
-    pub async fn login(
-        &self,
-        login: LoginIdentifier,
-        password: Password,
-        network: &ClientNetwork,
-    ) -> Result<SignedIn, LoginError> {
+    /// wrong password and fails the same way; credentials no account can have fail that way too. Failures are
+    /// counted per account and client `network`.
+    pub async fn login(&self, sign_in: SignIn, network: &ClientNetwork) -> Result<SignedIn, LoginError> {
+        let SignIn::Credentials { login, password } = sign_in else {
+            // Neither looked up nor hashed: the client knows what it sent, so answering at once reveals nothing
+            // about any account, and text that cannot match costs no hash. Nor is it counted against an account.
+            return Err(LoginError::InvalidCredentials);
+        };
         let Some(credentials) = self.users.find_credentials(&login).await? else {
             self.hasher.verify_dummy(&password).await?;
             return Err(LoginError::InvalidCredentials);
@@ -272,8 +283,9 @@ impl<A: Adapters> UserService<A> {
         let expires_at = now + self.policy.refresh_token_ttl;
         let rotation = self.sessions.rotate_refresh_token(&used, &successor_hash, now, expires_at).await?;
         let (session, issued_at) = match rotation {
-            RefreshTokenUse::Fresh(session) => (session, now),
-            RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
+            RefreshTokenUse::Rotated(session) => (session, now),
+            // The token is used up, but its session was over: no successor was stored.
+            RefreshTokenUse::SessionEnded(_) | RefreshTokenUse::Unknown => return Err(RefreshError::InvalidToken),
             RefreshTokenUse::Replayed { session, used_at, successor_issued }
                 if now - used_at <= self.policy.refresh_grace =>
             {
@@ -286,6 +298,10 @@ impl<A: Adapters> UserService<A> {
                     );
                     return Err(RefreshError::InvalidToken);
                 }
+                // The session is over (it ended before the first use, which then stored no successor, or since).
+                if session.revoked || session.expires_at <= now {
+                    return Err(RefreshError::InvalidToken);
+                }
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.
                 (session, used_at)
             }
@@ -295,10 +311,6 @@ impl<A: Adapters> UserService<A> {
                 return Err(RefreshError::Reused);
             }
         };
-        // A revoked or expired session got no successor.
-        if session.revoked || session.expires_at <= now {
-            return Err(RefreshError::InvalidToken);
-        }
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
         // Should signing fail now, the successor is stored but unseen; a retry within the grace window is handed
         // the same pair, so the client is not logged out by our fault.

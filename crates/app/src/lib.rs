@@ -14,15 +14,16 @@ use users_ports::{
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
 pub use admin::{
-    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, InvalidRoles, ListRolesError,
-    ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError, ListUsersError,
+    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    SignedIn, TokenPair,
+    SignIn, SignedIn, TokenPair,
 };
 pub use object_ids::ObjectIdGenerator;
-pub use users_ports::{LockoutPolicy, PublishedKey};
+pub use users_domain::LockoutPolicy;
+pub use users_ports::PublishedKey;
 
 /// The adapters a [`UserService`] is built from, named once so that code generic over the service needs one type
 /// parameter rather than five.

@@ -7,10 +7,10 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use users_app::{
-    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, InvalidRoles, ListRolesError,
-    ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError, ListUsersError,
+    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
-use users_domain::{LoginIdentifier, Password, Profile, ProfilePatch, Registration, Role, User, UserId};
+use users_domain::{LoginIdentifier, Password, Profile, ProfilePatch, Registration, Role, RoleSet, User, UserId};
 use users_ports::{
     DeleteUserError as StoreDeleteError, InsertUserError, LoginThrottle, Page, PageRequest, PasswordHashError,
     StoredCredentials, UpdateUserError,
@@ -257,9 +257,9 @@ fn newcomer() -> Registration {
     }
 }
 
-/// The store knows both roles, and is asked for them once.
-fn expect_roles_listed(mocks: &mut Mocks) {
-    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::Admin, Role::User]));
+/// `roles` as a request gives them (the HTTP layer parses role ids into them).
+fn role_set(roles: &[Role]) -> RoleSet {
+    RoleSet::from_ids(&roles.iter().map(|role| role.id()).collect::<Vec<_>>()).expect("known roles")
 }
 
 fn expect_newcomer_hashed(mocks: &mut Mocks) {
@@ -290,14 +290,16 @@ fn expect_newcomer_inserted(mocks: &mut Mocks, roles: Vec<Role>) {
 }
 
 #[tokio::test]
-async fn create_user_without_role_ids_makes_a_plain_user_without_asking_for_roles() {
+async fn create_user_without_roles_makes_a_plain_user() {
+    // Given a request that names no roles
     let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().never();
     expect_newcomer_hashed(&mut mocks);
     expect_newcomer_inserted(&mut mocks, vec![Role::User]);
 
+    // When the admin creates the account
     let user = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap();
 
+    // Then it is stored with the `user` role and the details given
     assert_eq!(user.id, UserId(9));
     assert_eq!(user.roles, [Role::User]);
     assert_eq!(user.email, email("grace@example.com"));
@@ -308,35 +310,20 @@ async fn create_user_without_role_ids_makes_a_plain_user_without_asking_for_role
     assert_eq!(object_id_seconds(user.object_id), now_seconds());
 }
 
-/// Runs `create_user` on [`newcomer`] with `role_ids`, expecting the store to be given `roles`.
-async fn create_with_role_ids(role_ids: Vec<i64>, roles: Vec<Role>) -> User {
-    let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
-    expect_newcomer_hashed(&mut mocks);
-    expect_newcomer_inserted(&mut mocks, roles);
-    mocks.service().create_user(&administrator(), newcomer(), Some(role_ids)).await.unwrap()
-}
-
 #[tokio::test]
-async fn create_user_with_role_ids_gives_those_roles() {
-    let user = create_with_role_ids(vec![1, 2], vec![Role::Admin, Role::User]).await;
+async fn create_user_with_roles_gives_exactly_those_roles() {
+    // Given a request for an admin who is also a user
+    let mut mocks = Mocks::new();
+    expect_newcomer_hashed(&mut mocks);
+    expect_newcomer_inserted(&mut mocks, vec![Role::Admin, Role::User]);
+    let roles = role_set(&[Role::Admin, Role::User]);
+
+    // When the admin creates the account
+    let user = mocks.service().create_user(&administrator(), newcomer(), Some(roles)).await.unwrap();
+
+    // Then the store is given those roles (the store is asked nothing about roles: they are the domain's)
     assert_eq!(user.roles, [Role::Admin, Role::User]);
     assert!(user.is_admin());
-}
-
-#[tokio::test]
-async fn create_user_orders_the_roles() {
-    let user = create_with_role_ids(vec![2, 1], vec![Role::Admin, Role::User]).await;
-    assert_eq!(user.roles, [Role::Admin, Role::User]);
-}
-
-#[tokio::test]
-async fn create_user_gives_a_repeated_role_once() {
-    let user = create_with_role_ids(vec![2, 2], vec![Role::User]).await;
-    assert_eq!(user.roles, [Role::User]);
-
-    let admin = create_with_role_ids(vec![1, 1, 1], vec![Role::Admin]).await;
-    assert_eq!(admin.roles, [Role::Admin]);
 }
 
 #[tokio::test]
@@ -371,45 +358,6 @@ async fn create_user_gives_every_user_a_fresh_object_id() {
 }
 
 #[tokio::test]
-async fn create_user_reports_unknown_role_ids_sorted_once_each_and_stores_nothing() {
-    let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-
-    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![2, 9, 7, 9])).await.unwrap_err();
-
-    assert!(matches!(&error, CreateUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [7, 9]), "{error:?}");
-    assert_eq!(error.to_string(), "unknown role ids: 7, 9");
-}
-
-#[tokio::test]
-async fn create_user_checks_role_ids_against_the_roles_of_the_store() {
-    let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::User]));
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-
-    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![1, 2])).await.unwrap_err();
-
-    assert!(matches!(&error, CreateUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [1]), "{error:?}");
-}
-
-#[tokio::test]
-async fn create_user_refuses_an_empty_role_list_and_stores_nothing() {
-    let mut mocks = Mocks::new();
-    // Whether the store is asked for its roles first does not matter; at most once.
-    mocks.users.expect_list_roles().times(0..=1).returning(|| Ok(vec![Role::Admin, Role::User]));
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-
-    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![])).await.unwrap_err();
-
-    assert!(matches!(error, CreateUserError::InvalidRoles(InvalidRoles::Empty)), "{error:?}");
-    assert_eq!(error.to_string(), "at least one role is required");
-}
-
-#[tokio::test]
 async fn create_user_reports_a_taken_email() {
     let mut mocks = Mocks::new();
     expect_newcomer_hashed(&mut mocks);
@@ -423,26 +371,12 @@ async fn create_user_reports_a_taken_email() {
 #[tokio::test]
 async fn create_user_reports_a_taken_username() {
     let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
     expect_newcomer_hashed(&mut mocks);
     mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateUsername));
 
-    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![2])).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
 
     assert!(matches!(error, CreateUserError::UsernameTaken), "{error:?}");
-}
-
-#[tokio::test]
-async fn create_user_with_a_failing_role_look_up_is_unexpected_and_stores_nothing() {
-    let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().times(1).returning(|| Err(store_error()));
-    mocks.hasher.expect_hash().never();
-    mocks.users.expect_insert().never();
-
-    let error = mocks.service().create_user(&administrator(), newcomer(), Some(vec![1])).await.unwrap_err();
-
-    assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
-    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 #[tokio::test]
@@ -482,13 +416,13 @@ async fn create_user_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
 // ---------------------------------------------------------------------------------------------------------------
 // replace_user
 
-/// New names and email for [`victim`], and `role_ids`.
-fn replacement(role_ids: Option<Vec<i64>>) -> UserReplacement {
+/// New names and email for [`victim`], and `roles`.
+fn replacement(roles: Option<RoleSet>) -> UserReplacement {
     UserReplacement {
         first_name: person_name("Grace"),
         last_name: person_name("Hopper"),
         email: email("grace@example.com"),
-        role_ids,
+        roles,
     }
 }
 
@@ -532,43 +466,49 @@ fn expect_replaced(mocks: &mut Mocks, roles: Option<Vec<Role>>, outcome: Result<
 }
 
 #[tokio::test]
-async fn replace_user_without_role_ids_keeps_the_roles_without_asking_for_them() {
+async fn replace_user_without_roles_keeps_the_roles() {
+    // Given a replacement that names no roles
     let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().never();
     expect_replaced(&mut mocks, None, Ok(replaced(&[Role::User])));
 
+    // When the admin replaces the user
     let user = mocks.service().replace_user(&administrator(), UserId(5), replacement(None)).await.unwrap();
 
+    // Then the update leaves the roles as they are
     assert_eq!(user, replaced(&[Role::User]));
 }
 
 #[tokio::test]
-async fn replace_user_with_role_ids_replaces_the_roles_in_the_same_update() {
+async fn replace_user_with_roles_replaces_the_roles_in_the_same_update() {
+    // Given a replacement that makes the user an admin too
     let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
     expect_replaced(&mut mocks, Some(vec![Role::Admin, Role::User]), Ok(replaced(&[Role::Admin, Role::User])));
+    let promotion = replacement(Some(role_set(&[Role::User, Role::Admin])));
 
-    let user =
-        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2, 1, 2]))).await.unwrap();
+    // When the admin replaces the user
+    let user = mocks.service().replace_user(&administrator(), UserId(5), promotion).await.unwrap();
 
+    // Then names, email and roles change in one update
     assert_eq!(user, replaced(&[Role::Admin, Role::User]));
 }
 
 #[tokio::test]
 async fn replace_user_can_take_a_role_away() {
+    // Given a replacement that leaves only the `user` role
     let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
     expect_replaced(&mut mocks, Some(vec![Role::User]), Ok(replaced(&[Role::User])));
+    let demotion = replacement(Some(role_set(&[Role::User])));
 
-    let user = mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap();
+    // When the admin replaces the user
+    let user = mocks.service().replace_user(&administrator(), UserId(5), demotion).await.unwrap();
 
+    // Then the other role is gone
     assert_eq!(user.roles, [Role::User]);
 }
 
 /// Runs `replace_user` on [`victim`] without role ids against a store whose update answers `outcome`.
 async fn replace_answered(outcome: Result<User, UpdateUserError>) -> Result<User, ReplaceUserError> {
     let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().never();
     expect_replaced(&mut mocks, None, outcome);
     mocks.service().replace_user(&administrator(), UserId(5), replacement(None)).await
 }
@@ -587,13 +527,15 @@ async fn replace_user_reports_a_taken_email() {
 
 #[tokio::test]
 async fn replace_user_refuses_to_demote_the_last_admin() {
+    // Given a store that refuses to take the admin role from the last admin
     let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
     expect_replaced(&mut mocks, Some(vec![Role::User]), Err(UpdateUserError::LastAdmin));
 
-    let error =
-        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap_err();
+    // When the admin leaves that user only the `user` role
+    let demotion = replacement(Some(role_set(&[Role::User])));
+    let error = mocks.service().replace_user(&administrator(), UserId(5), demotion).await.unwrap_err();
 
+    // Then the refusal is passed on
     assert!(matches!(error, ReplaceUserError::LastAdmin), "{error:?}");
 }
 
@@ -615,48 +557,6 @@ async fn replace_user_treats_a_username_clash_as_unexpected() {
     // A replacement never changes the username, so a store reporting a clash on it is at fault.
     let error = replace_answered(Err(UpdateUserError::DuplicateUsername)).await.unwrap_err();
     assert!(matches!(error, ReplaceUserError::Unexpected(_)), "{error:?}");
-}
-
-#[tokio::test]
-async fn replace_user_reports_unknown_role_ids_and_updates_nothing() {
-    let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
-    mocks.users.expect_update().never();
-
-    let error = mocks
-        .service()
-        .replace_user(&administrator(), UserId(5), replacement(Some(vec![3, 1, 0, 3, -1])))
-        .await
-        .unwrap_err();
-
-    assert!(
-        matches!(&error, ReplaceUserError::InvalidRoles(InvalidRoles::Unknown(ids)) if *ids == [-1, 0, 3]),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn replace_user_refuses_an_empty_role_list_and_updates_nothing() {
-    let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().times(0..=1).returning(|| Ok(vec![Role::Admin, Role::User]));
-    mocks.users.expect_update().never();
-
-    let error = mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![]))).await.unwrap_err();
-
-    assert!(matches!(error, ReplaceUserError::InvalidRoles(InvalidRoles::Empty)), "{error:?}");
-}
-
-#[tokio::test]
-async fn replace_user_with_a_failing_role_look_up_is_unexpected_and_updates_nothing() {
-    let mut mocks = Mocks::new();
-    mocks.users.expect_list_roles().times(1).returning(|| Err(store_error()));
-    mocks.users.expect_update().never();
-
-    let error =
-        mocks.service().replace_user(&administrator(), UserId(5), replacement(Some(vec![2]))).await.unwrap_err();
-
-    assert!(matches!(error, ReplaceUserError::Unexpected(_)), "{error:?}");
-    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -697,7 +597,7 @@ async fn clear_lockout_turns_a_store_failure_into_unexpected() {
 #[tokio::test]
 async fn list_roles_returns_the_roles_of_the_store() {
     let mut mocks = Mocks::new();
-    expect_roles_listed(&mut mocks);
+    mocks.users.expect_list_roles().times(1).returning(|| Ok(vec![Role::Admin, Role::User]));
 
     let roles = mocks.service().list_roles(&administrator()).await.unwrap();
 
@@ -987,13 +887,12 @@ async fn an_admin_whose_sign_in_is_old_cannot_change_their_own_email_through_the
     // Given an admin whose session signed in ten minutes ago (a token taken from a log, say)
     let mut mocks = Mocks::new();
     mocks.users.expect_update().never();
-    mocks.users.expect_list_roles().never();
     let own = admin_user();
     let takeover = UserReplacement {
         first_name: person_name("Mallory"),
         last_name: person_name("Evil"),
         email: email("mallory@example.com"),
-        role_ids: None,
+        roles: None,
     };
 
     // When it replaces its own account with another email
@@ -1016,7 +915,7 @@ async fn an_admin_may_rename_themselves_without_a_recent_sign_in_and_change_thei
             last_name: person_name("Admin"),
             // The same address in other letters is no new address.
             email: if new_email { email_after } else { email(&own.email.as_str().to_uppercase()) },
-            role_ids: None,
+            roles: None,
         };
 
         let replaced = mocks.service().replace_user(&admin_signed_in_minutes_ago(minutes), own.id, replacement).await;

@@ -7,11 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
-use users_app::{AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy};
-use users_domain::{ClientNetwork, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId};
+use users_app::{
+    AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy, SignIn, TokenPair,
+};
+use users_domain::{
+    ClientNetwork, LockoutPolicy, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId,
+};
 use users_ports::{
-    AccessClaims, AttemptOutcome, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewSession,
-    PasswordHashError, RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
+    AccessClaims, AttemptOutcome, InsertUserError, LoginAttempt, LoginThrottle, NewSession, PasswordHashError,
+    RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;
@@ -288,6 +292,16 @@ fn by_email() -> LoginIdentifier {
     LoginIdentifier::Email(email("user1@example.com"))
 }
 
+/// Signing in as the sample user by email, with `typed` as the password.
+fn by_email_with(typed: &str) -> SignIn {
+    SignIn::Credentials { login: by_email(), password: password(typed) }
+}
+
+/// Signing in as the sample user by username, with `typed` as the password.
+fn by_username_with(typed: &str) -> SignIn {
+    SignIn::Credentials { login: LoginIdentifier::Username(username("user1")), password: password(typed) }
+}
+
 /// The right password's attempt ends `Verified`, which starts the counts again.
 fn expect_count_reset(mocks: &mut Mocks) {
     expect_finished(mocks, AttemptOutcome::Verified, None);
@@ -295,6 +309,7 @@ fn expect_count_reset(mocks: &mut Mocks) {
 
 #[tokio::test]
 async fn login_with_the_right_password_starts_a_session() {
+    // Given a known account and its right password
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -329,8 +344,10 @@ async fn login_with_the_right_password_starts_a_session() {
         .returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
+    // When the client signs in by email
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
 
+    // Then a session starts for the hash that was checked, and the client gets its tokens
     assert_eq!(signed_in.user, plain_user());
     assert_eq!(signed_in.tokens.access_token, "signed.access.token");
     assert_eq!(signed_in.tokens.refresh_token.as_str(), "rt-new");
@@ -339,6 +356,7 @@ async fn login_with_the_right_password_starts_a_session() {
 
 #[tokio::test]
 async fn login_by_username_looks_up_the_username() {
+    // Given an account known by its username
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -353,16 +371,16 @@ async fn login_by_username_looks_up_the_username() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks
-        .service()
-        .login(LoginIdentifier::Username(username("user1")), password("correct horse battery"), &network())
-        .await;
+    // When the client signs in by username
+    let signed_in = mocks.service().login(by_username_with("correct horse battery"), &network()).await;
 
+    // Then the account is looked up by that username
     assert_eq!(signed_in.unwrap().user.id, UserId(1));
 }
 
 #[tokio::test]
 async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
+    // Given an email no account has
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks.hasher.expect_verify_dummy().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(()));
@@ -370,13 +388,33 @@ async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in with it
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then a hash is spent as for a known account, and the answer is a wrong password's
+    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_with_credentials_no_account_can_have_is_refused_like_a_wrong_password_at_once() {
+    // Given text no account can have (a malformed email, a password too short to be anyone's)
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_credentials().never();
+    mocks.hasher.expect_verify().never();
+    mocks.hasher.expect_verify_dummy().never();
+    expect_no_attempt(&mut mocks);
+    expect_no_session(&mut mocks);
+
+    // When the client signs in with it
+    let error = mocks.service().login(SignIn::Impossible, &network()).await.unwrap_err();
+
+    // Then the answer is a wrong password's, given without a look-up, a hash or a count
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() {
+    // Given a known account and a wrong password
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     mocks.hasher.expect_verify().withf(|p, _| p.expose() == "wrong password!").times(1).returning(|_, _| Ok(false));
@@ -386,13 +424,16 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     expect_finished(&mut mocks, AttemptOutcome::Refused, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
 
+    // Then the answer is an unknown account's, and no session starts
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_against_a_malformed_hash_is_unexpected() {
+    // Given an account whose stored hash is malformed
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -401,14 +442,17 @@ async fn login_against_a_malformed_hash_is_unexpected() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("malformed"), "{error}");
 }
 
 #[tokio::test]
 async fn login_with_a_failing_dummy_verification_is_unexpected() {
+    // Given an unknown account and a hasher that fails
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks
@@ -418,13 +462,16 @@ async fn login_with_a_failing_dummy_verification_is_unexpected() {
         .returning(|_| Err(PasswordHashError::Unexpected("out of memory".into())));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_with_a_failing_store_is_unexpected() {
+    // Given a store that fails to look the account up
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Err(store_error()));
     mocks.hasher.expect_verify().never();
@@ -432,14 +479,17 @@ async fn login_with_a_failing_store_is_unexpected() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and nothing is hashed
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 #[tokio::test]
 async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
+    // Given a client on another network
     let mut mocks = Mocks::new();
     let mut seq = Sequence::new();
     let elsewhere = ClientNetwork::of("2001:db8:1:2::7".parse().unwrap());
@@ -467,8 +517,10 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     mocks.sessions.expect_create().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &elsewhere).await.unwrap();
+    // When it signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere).await.unwrap();
 
+    // Then its attempt was begun and finished for that network, around the password check
     assert_eq!(signed_in.user, plain_user());
 }
 
@@ -493,6 +545,7 @@ fn expect_busy_starts(mocks: &mut Mocks, busy: usize, times: impl Into<mockall::
 
 #[tokio::test]
 async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
+    // Given a network whose attempts under way fill its room twice before there is room
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     let starts = expect_busy_starts(&mut mocks, 2, 3);
@@ -514,8 +567,10 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    let signed_in = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap();
+    // When the client signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
 
+    // Then it waited twice, briefly, then its password was checked
     assert_eq!(signed_in.user, plain_user());
     let waits = waits.lock().unwrap();
     assert_eq!(waits.iter().map(|(after, _)| *after).collect::<Vec<_>>(), [1, 2], "{waits:?}");
@@ -524,6 +579,7 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
 
 #[tokio::test]
 async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_a_hash() {
+    // Given a network whose room stays full
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     // Never allowed; the bounds only stop a use case that would wait for ever.
@@ -533,8 +589,10 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
     mocks.users.expect_finish_login_attempt().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then after ten seconds of waiting it is told to retry in a second, and no hash was spent
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(1)), "{error:?}");
     let waits = waits.lock().unwrap();
     let waited = waits.iter().fold(Duration::zero(), |total, wait| total + *wait);
@@ -547,6 +605,7 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
 
 #[tokio::test]
 async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
+    // Given a hasher that fails
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -554,14 +613,17 @@ async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("out of memory"), "{error}");
 }
 
 #[tokio::test]
 async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
+    // Given hashers too busy to check the password
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -569,26 +631,32 @@ async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
     expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is told the service is busy, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Busy), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_to_an_unknown_account_while_the_hashers_are_busy_is_busy_like_a_known_one() {
+    // Given an unknown account and hashers too busy for the dummy check
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     mocks.hasher.expect_verify_dummy().times(1).returning(|_| Err(PasswordHashError::Busy));
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is told the service is busy, as for a known account
     assert!(matches!(error, LoginError::Busy), "{error:?}");
 }
 
 #[tokio::test]
 async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_refused_like_a_wrong_password() {
+    // Given a password changed while this sign-in's was being checked
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -604,8 +672,10 @@ async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_
         .returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in with the old one
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then no session starts, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
@@ -654,14 +724,25 @@ fn expect_rotated_until(mocks: &mut Mocks, expires_at: DateTime<Utc>, outcome: R
         .return_once(move |_, _, _, _| Ok(outcome));
 }
 
+/// The user of [`live_session`] is found, as `user`.
+fn expect_user_found(mocks: &mut Mocks, user: User) {
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(1)).times(1).return_once(move |_| Ok(Some(user)));
+}
+
 /// No pair is handed out.
 fn expect_no_pair(mocks: &mut Mocks) {
     mocks.tokens.expect_new_refresh_token().never();
     mocks.tokens.expect_issue_access_token().never();
 }
 
+/// The client presents `rt-old`.
+async fn refreshing(mocks: Mocks) -> Result<TokenPair, RefreshError> {
+    mocks.service().refresh(&RefreshToken::new("rt-old")).await
+}
+
 #[tokio::test]
-async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
+async fn refresh_with_a_current_token_rotates_it_and_returns_a_new_pair() {
+    // Given a current token of a live session: the store rotates it, then the user is loaded
     let mut mocks = Mocks::new();
     let mut seq = Sequence::new();
     mocks.expect_successor("rt-old", "rt-new");
@@ -676,7 +757,7 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _| Ok(RefreshTokenUse::Fresh(live_session())));
+        .returning(|_, _, _, _| Ok(RefreshTokenUse::Rotated(live_session())));
     mocks
         .users
         .expect_find_by_id()
@@ -688,8 +769,10 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
     mocks.sessions.expect_revoke().never();
     mocks.tokens.expect_new_refresh_token().never();
 
-    let pair = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+    // When the client refreshes
+    let pair = refreshing(mocks).await.unwrap();
 
+    // Then it gets a new access token and the successor the store now holds
     assert_eq!(pair.access_token, "signed.access.token");
     assert_eq!(pair.refresh_token.as_str(), "rt-new", "the successor the store now holds");
     assert_eq!(pair.expires_in, ACCESS_TTL_SECS);
@@ -697,38 +780,138 @@ async fn refresh_with_a_fresh_token_rotates_it_and_returns_a_new_pair() {
 
 #[tokio::test]
 async fn refresh_extends_the_session_by_the_policy_lifetime() {
+    // Given a policy whose refresh tokens last six hours
     let mut mocks = Mocks::new();
-    expect_rotated_until(&mut mocks, now() + Duration::hours(6), RefreshTokenUse::Fresh(live_session()));
-    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    expect_rotated_until(&mut mocks, now() + Duration::hours(6), RefreshTokenUse::Rotated(live_session()));
+    expect_user_found(&mut mocks, plain_user());
     expect_refreshed_token(&mut mocks, &plain_user(), now());
-
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6), ..SessionPolicy::default() };
-    mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap();
+
+    // When the client refreshes
+    let refreshed = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await;
+
+    // Then the store was asked to extend the session by six hours from now
+    refreshed.unwrap();
 }
 
 #[tokio::test]
 async fn refresh_signs_with_the_roles_the_user_has_now() {
+    // Given a user promoted since the sign-in, and a signer that expects the roles they have now
     let mut mocks = Mocks::new();
     let promoted = user(1, &[Role::Admin, Role::User]);
-    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(live_session()));
-    let found = promoted.clone();
-    mocks.users.expect_find_by_id().times(1).return_once(move |_| Ok(Some(found)));
+    expect_rotated(&mut mocks, RefreshTokenUse::Rotated(live_session()));
+    expect_user_found(&mut mocks, promoted.clone());
     expect_refreshed_token(&mut mocks, &promoted, now());
 
-    mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+    // When the client refreshes
+    let refreshed = refreshing(mocks).await;
+
+    // Then the new access token was signed with the new roles
+    refreshed.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_keeps_the_sign_in_time_of_the_session_in_the_new_token() {
+    // Given a session signed in twenty days ago, and a signer that expects that sign-in time
+    let mut mocks = Mocks::new();
+    let long_ago = now() - Duration::days(20);
+    let session = SessionState { authenticated_at: long_ago, ..live_session() };
+    expect_rotated(&mut mocks, RefreshTokenUse::Rotated(session));
+    expect_user_found(&mut mocks, plain_user());
+    mocks.expect_access_token_at(&plain_user(), SESSION, long_ago, now());
+
+    // When the client refreshes
+    let refreshed = refreshing(mocks).await;
+
+    // Then the token was issued now but says the password was entered at the sign-in: a refresh does not renew it
+    refreshed.unwrap();
 }
 
 #[tokio::test]
 async fn refresh_with_an_unknown_token_is_invalid() {
+    // Given a token the store does not know
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, RefreshTokenUse::Unknown);
     mocks.users.expect_find_by_id().never();
     mocks.sessions.expect_revoke().never();
     expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    // When the client refreshes
+    let error = refreshing(mocks).await.unwrap_err();
 
+    // Then it is refused and nothing is handed out
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_in_a_session_that_has_ended_is_invalid_and_hands_out_nothing() {
+    let revoked = SessionState { revoked: true, ..live_session() };
+    let expired = SessionState { expires_at: now(), ..live_session() };
+    for ended in [revoked, expired] {
+        // Given a current token whose session was revoked or has expired: the store uses it up, stores no successor
+        let mut mocks = Mocks::new();
+        expect_rotated(&mut mocks, RefreshTokenUse::SessionEnded(ended.clone()));
+        mocks.users.expect_find_by_id().never();
+        mocks.sessions.expect_revoke().never();
+        expect_no_pair(&mut mocks);
+
+        // When the client refreshes
+        let error = refreshing(mocks).await.unwrap_err();
+
+        // Then it is refused like an unknown token
+        assert!(matches!(error, RefreshError::InvalidToken), "{ended:?}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn refresh_for_a_deleted_user_is_invalid() {
+    // Given a rotated token whose user was deleted meanwhile
+    let mut mocks = Mocks::new();
+    expect_rotated(&mut mocks, RefreshTokenUse::Rotated(live_session()));
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(None));
+    expect_no_pair(&mut mocks);
+
+    // When the client refreshes
+    let error = refreshing(mocks).await.unwrap_err();
+
+    // Then it is refused
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_with_a_failing_store_is_unexpected() {
+    // Given a store that fails to rotate
+    let mut mocks = Mocks::new();
+    mocks.expect_successor("rt-old", "rt-new");
+    mocks.sessions.expect_rotate_refresh_token().times(1).returning(|_, _, _, _| Err(store_error()));
+    mocks.users.expect_find_by_id().never();
+    expect_no_pair(&mut mocks);
+
+    // When the client refreshes
+    let error = refreshing(mocks).await.unwrap_err();
+
+    // Then the fault is reported as unexpected, with its cause
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
+    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
+}
+
+#[tokio::test]
+async fn refresh_that_cannot_sign_is_unexpected_and_a_retry_in_the_grace_window_gets_the_pair() {
+    // Given a rotated token and a signer that fails
+    let mut mocks = Mocks::new();
+    expect_rotated(&mut mocks, RefreshTokenUse::Rotated(live_session()));
+    expect_user_found(&mut mocks, plain_user());
+    mocks
+        .tokens
+        .expect_issue_access_token()
+        .times(1)
+        .returning(|_, _| Err(TokenError::Unexpected("signer down".into())));
+
+    // When the client refreshes
+    let error = refreshing(mocks).await.unwrap_err();
+
+    // Then the fault is unexpected (the successor is stored: a retry is a replay within the grace window, below)
+    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
 }
 
 /// The token was first used `ago` before [`now`], by an instance that derived the same successor.
@@ -738,16 +921,19 @@ fn replayed(ago: Duration, session: SessionState) -> RefreshTokenUse {
 
 #[tokio::test]
 async fn refresh_replayed_within_the_grace_window_gets_the_first_answer_again() {
+    // Given a token first used ten seconds ago (a second tab refreshing at the same moment)
     let mut mocks = Mocks::new();
     let first_use = now() - Duration::seconds(10);
     expect_rotated(&mut mocks, replayed(Duration::seconds(10), live_session()));
-    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
+    expect_user_found(&mut mocks, plain_user());
     expect_refreshed_token(&mut mocks, &plain_user(), first_use);
     mocks.sessions.expect_revoke().never();
     mocks.tokens.expect_new_refresh_token().never();
 
-    let pair = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
+    // When the client refreshes with it again
+    let pair = refreshing(mocks).await.unwrap();
 
+    // Then it gets the pair of the first use: signed as of then, with the successor stored then
     assert_eq!(pair.access_token, "signed.access.token");
     assert_eq!(pair.refresh_token.as_str(), "rt-new", "the successor the first request stored");
     assert_eq!(pair.expires_in, ACCESS_TTL_SECS);
@@ -755,6 +941,7 @@ async fn refresh_replayed_within_the_grace_window_gets_the_first_answer_again() 
 
 #[tokio::test]
 async fn refresh_replayed_after_the_grace_window_revokes_its_session() {
+    // Given a token first used just over ten seconds ago
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, replayed(Duration::seconds(10) + Duration::microseconds(1), live_session()));
     mocks
@@ -766,118 +953,68 @@ async fn refresh_replayed_after_the_grace_window_revokes_its_session() {
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    // When it is presented again
+    let error = refreshing(mocks).await.unwrap_err();
 
+    // Then one of its two presenters must have stolen it: the session is revoked
     assert!(matches!(error, RefreshError::Reused), "{error:?}");
 }
 
 #[tokio::test]
 async fn refresh_replayed_with_no_grace_window_revokes_at_once() {
+    // Given a policy without a grace window, and a token used a microsecond ago
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, replayed(Duration::microseconds(1), live_session()));
     mocks.sessions.expect_revoke().times(1).returning(|_, _| Ok(()));
     expect_no_pair(&mut mocks);
-
     let policy = SessionPolicy { refresh_grace: Duration::zero(), ..SessionPolicy::default() };
+
+    // When it is presented again
     let error = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
 
+    // Then the session is revoked
     assert!(matches!(error, RefreshError::Reused), "{error:?}");
 }
 
 #[tokio::test]
-async fn refresh_replayed_within_the_grace_window_of_a_revoked_session_is_invalid() {
-    let mut mocks = Mocks::new();
-    expect_rotated(&mut mocks, replayed(Duration::seconds(1), SessionState { revoked: true, ..live_session() }));
-    mocks.sessions.expect_revoke().never();
-    mocks.users.expect_find_by_id().never();
-    expect_no_pair(&mut mocks);
+async fn refresh_replayed_within_the_grace_window_of_an_ended_session_is_invalid() {
+    let revoked = SessionState { revoked: true, ..live_session() };
+    let expired = SessionState { expires_at: now(), ..live_session() };
+    for ended in [revoked, expired] {
+        // Given a token used a second ago, whose session has ended since (or had before)
+        let mut mocks = Mocks::new();
+        expect_rotated(&mut mocks, replayed(Duration::seconds(1), ended.clone()));
+        mocks.sessions.expect_revoke().never();
+        mocks.users.expect_find_by_id().never();
+        expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+        // When it is presented again
+        let error = refreshing(mocks).await.unwrap_err();
 
-    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+        // Then it is refused, and the first answer is not handed out again
+        assert!(matches!(error, RefreshError::InvalidToken), "{ended:?}: {error:?}");
+    }
 }
 
 #[tokio::test]
 async fn refresh_with_a_replayed_token_reports_a_failed_revocation() {
+    // Given a replay long after the first use, and a store that fails to revoke
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, replayed(Duration::minutes(5), live_session()));
     mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
     expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    // When it is presented
+    let error = refreshing(mocks).await.unwrap_err();
 
+    // Then the fault is reported, not a mere reuse
     assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
-}
-
-#[tokio::test]
-async fn refresh_in_a_revoked_session_is_invalid() {
-    let mut mocks = Mocks::new();
-    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(SessionState { revoked: true, ..live_session() }));
-    mocks.users.expect_find_by_id().never();
-    mocks.sessions.expect_revoke().never();
-    expect_no_pair(&mut mocks);
-
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
-
-    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
-}
-
-#[tokio::test]
-async fn refresh_in_an_expired_session_is_invalid() {
-    for expires_at in [now() - Duration::seconds(1), now()] {
-        let mut mocks = Mocks::new();
-        expect_rotated(&mut mocks, RefreshTokenUse::Fresh(SessionState { expires_at, ..live_session() }));
-        mocks.users.expect_find_by_id().never();
-        expect_no_pair(&mut mocks);
-
-        let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
-
-        assert!(matches!(error, RefreshError::InvalidToken), "expiring at {expires_at}: {error:?}");
-    }
-}
-
-#[tokio::test]
-async fn refresh_for_a_deleted_user_is_invalid() {
-    let mut mocks = Mocks::new();
-    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(live_session()));
-    mocks.users.expect_find_by_id().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(None));
-    expect_no_pair(&mut mocks);
-
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
-
-    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
-}
-
-#[tokio::test]
-async fn refresh_with_a_failing_store_is_unexpected() {
-    let mut mocks = Mocks::new();
-    mocks.expect_successor("rt-old", "rt-new");
-    mocks.sessions.expect_rotate_refresh_token().times(1).returning(|_, _, _, _| Err(store_error()));
-    mocks.users.expect_find_by_id().never();
-    expect_no_pair(&mut mocks);
-
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
-
-    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
-    assert!(error.to_string().contains(STORE_FAILURE), "{error}");
-}
-
-#[tokio::test]
-async fn refresh_keeps_the_sign_in_time_of_the_session_in_the_new_token() {
-    let mut mocks = Mocks::new();
-    let long_ago = now() - Duration::days(20);
-    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(SessionState { authenticated_at: long_ago, ..live_session() }));
-    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    // Issued now, but the password was entered at the sign-in: a refresh does not renew it.
-    mocks.expect_access_token_at(&plain_user(), SESSION, long_ago, now());
-
-    mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap();
 }
 
 #[tokio::test]
 async fn refresh_replayed_within_the_grace_window_for_a_successor_never_issued_is_invalid_and_revokes_nothing() {
+    // Given a first use answered by an instance that derives successors with another secret
     let mut mocks = Mocks::new();
-    // The first use was answered by an instance that derives successors with another secret.
     let other_successor = RefreshTokenUse::Replayed {
         session: live_session(),
         used_at: now() - Duration::seconds(1),
@@ -888,13 +1025,16 @@ async fn refresh_replayed_within_the_grace_window_for_a_successor_never_issued_i
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    // When the token is presented again here
+    let error = refreshing(mocks).await.unwrap_err();
 
+    // Then this instance's successor, which the session never had, is not handed out
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
 async fn refresh_replayed_after_the_grace_window_revokes_its_session_whatever_successor_was_issued() {
+    // Given a late replay of a token whose first use another instance answered
     let mut mocks = Mocks::new();
     let late = RefreshTokenUse::Replayed {
         session: live_session(),
@@ -911,8 +1051,10 @@ async fn refresh_replayed_after_the_grace_window_revokes_its_session_whatever_su
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    // When it is presented
+    let error = refreshing(mocks).await.unwrap_err();
 
+    // Then the session is revoked all the same
     assert!(matches!(error, RefreshError::Reused), "{error:?}");
 }
 
@@ -1096,23 +1238,8 @@ fn a_plain_user_is_not_an_admin() {
 }
 
 #[tokio::test]
-async fn refresh_that_cannot_sign_is_unexpected_and_a_retry_in_the_grace_window_gets_the_pair() {
-    let mut mocks = Mocks::new();
-    expect_rotated(&mut mocks, RefreshTokenUse::Fresh(live_session()));
-    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
-    mocks
-        .tokens
-        .expect_issue_access_token()
-        .times(1)
-        .returning(|_, _| Err(TokenError::Unexpected("signer down".into())));
-
-    let error = mocks.service().refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
-
-    assert!(matches!(error, RefreshError::Unexpected(_)), "{error:?}");
-}
-
-#[tokio::test]
 async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a_wrong_password() {
+    // Given an account deleted while its password was being checked
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(credentials())));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -1122,8 +1249,10 @@ async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then no token is issued, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
@@ -1149,6 +1278,7 @@ fn throttled(failed_logins: u32, locked_until: Option<DateTime<Utc>>) -> StoredC
 
 #[tokio::test]
 async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
+    // Given an account locked from everywhere for 90 more seconds
     let mut mocks = Mocks::new();
     let until = now() + Duration::seconds(90);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(10, Some(until)))));
@@ -1158,14 +1288,16 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     expect_no_attempt(&mut mocks);
     expect_no_session(&mut mocks);
 
-    // Even the right password waits out the lock.
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in, even with the right password
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is refused for those 90 seconds, without a hash or a store transaction
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
 }
 
 #[tokio::test]
 async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash() {
+    // Given an account that another attempt has just locked for this network
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
     let until = now() + Duration::minutes(1);
@@ -1174,13 +1306,16 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
     mocks.users.expect_finish_login_attempt().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("correct horse battery"), &network()).await.unwrap_err();
+    // When the client signs in
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
 
+    // Then it is refused for the lock's minute, without a hash
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
 }
 
 #[tokio::test]
 async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
+    // Given an account nine failures in a row into its threshold
     let mut mocks = Mocks::new();
     mocks.users.expect_find_credentials().times(1).returning(|_| Ok(Some(throttled(9, None))));
     expect_attempt(&mut mocks, LoginAttempt::Allowed);
@@ -1189,13 +1324,16 @@ async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
     expect_finished(&mut mocks, AttemptOutcome::Refused, Some(now() + Duration::minutes(1)));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().login(by_email(), password("wrong password!"), &network()).await.unwrap_err();
+    // When a tenth wrong password comes
+    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
 
+    // Then the store locks the network, and the client hears no more than for any wrong password
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
 async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
+    // Given an account whose lock has just expired
     let mut mocks = Mocks::new();
     let expired = now() - Duration::seconds(1);
     mocks.users.expect_find_credentials().times(1).returning(move |_| Ok(Some(throttled(12, Some(expired)))));
@@ -1206,5 +1344,9 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
-    assert!(mocks.service().login(by_email(), password("correct horse battery"), &network()).await.is_ok());
+    // When the client signs in with the right password
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await;
+
+    // Then it is signed in, and the counts start again
+    assert!(signed_in.is_ok(), "{signed_in:?}");
 }

@@ -1,4 +1,5 @@
-//! The user-management domain: the `User` entity, its validated value objects and the inputs that change it.
+//! The user-management domain: the `User` entity, its validated value objects, the inputs that change it and the
+//! rules that hold whatever the store (which roles exist, when failed sign-ins lock an account).
 //!
 //! Every value type here is built through a constructor that checks the rules of the service, so a value that
 //! exists is valid ("parse, don't validate"). The crate does no I/O and knows nothing of HTTP, SQL or async runtimes,
@@ -6,6 +7,7 @@
 
 mod client_network;
 mod email;
+mod lockout;
 mod object_id;
 mod password;
 mod person_name;
@@ -16,11 +18,12 @@ mod username;
 
 pub use client_network::ClientNetwork;
 pub use email::{Email, EmailError, EmailKey};
+pub use lockout::LockoutPolicy;
 pub use object_id::{ObjectId, ObjectIdError};
 pub use password::{Password, PasswordError};
 pub use person_name::{PersonName, PersonNameError};
 pub use profile_url::{ProfileUrl, ProfileUrlError};
-pub use role::{Role, RoleError};
+pub use role::{InvalidRoles, Role, RoleError, RoleSet};
 pub use user::{LoginIdentifier, Profile, ProfileChanges, ProfilePatch, Registration, User, UserId};
 pub use username::{Username, UsernameError};
 

@@ -5,8 +5,8 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use users_app::{
     AuthenticateError, ClearLockoutError, CreateUserError, DeleteAccountError, DeleteUserError, GetUserError,
-    InvalidRoles, ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    ReplaceUserError, Unexpected, UpdateProfileError,
+    ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
+    Unexpected, UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -227,19 +227,12 @@ impl From<DeleteUserError> for Problem {
     }
 }
 
-impl From<InvalidRoles> for Problem {
-    fn from(error: InvalidRoles) -> Self {
-        Problem::validation(vec![FieldError { field: "roleIds".to_owned(), message: error.to_string() }])
-    }
-}
-
 impl From<CreateUserError> for Problem {
     fn from(error: CreateUserError) -> Self {
         match error {
             CreateUserError::EmailTaken => email_taken(),
             CreateUserError::UsernameTaken => username_taken(),
             CreateUserError::WeakPassword(error) => weak_password(&error),
-            CreateUserError::InvalidRoles(invalid) => invalid.into(),
             CreateUserError::Busy => busy(),
             CreateUserError::Unexpected(error) => error.into(),
         }
@@ -251,7 +244,6 @@ impl From<ReplaceUserError> for Problem {
         match error {
             ReplaceUserError::NotFound => user_not_found(),
             ReplaceUserError::EmailTaken => email_taken(),
-            ReplaceUserError::InvalidRoles(invalid) => invalid.into(),
             ReplaceUserError::LastAdmin => last_admin(),
             ReplaceUserError::ReauthenticationRequired => own_account_needs_a_recent_sign_in(),
             ReplaceUserError::Unexpected(error) => error.into(),

@@ -20,9 +20,12 @@ pub use tokens::{
     AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
 pub use users::{
-    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser,
-    Page, PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page,
+    PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
+/// The domain's rule, named here too only because the store crates import it beside the port that takes it; new
+/// code imports it from `users_domain`.
+pub use users_domain::LockoutPolicy;
 
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;

@@ -31,13 +31,19 @@ pub struct SessionState {
     pub revoked: bool,
 }
 
-/// What presenting a refresh token found.
+/// What presenting a refresh token found. Each variant carries the session as it stood before the call. Of
+/// concurrent calls with one token, exactly one gets `Rotated` or `SessionEnded`; the others get `Replayed`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefreshTokenUse {
-    /// The token was current and is now marked used; exactly one caller gets this for a given token.
-    Fresh(SessionState),
+    /// The token was current and its session live (neither revoked nor expired at `now`): the token is now used
+    /// up, the successor is the session's current token, and the session's expiry has moved.
+    Rotated(SessionState),
+    /// The token was current, and is now used up, but its session had been revoked or had expired: no successor
+    /// was stored and the expiry did not move. The session is over; nothing is to be handed out.
+    SessionEnded(SessionState),
     /// The token had been used before, at `used_at`: a second tab refreshing at the same moment, or someone
-    /// replaying a stolen token. The caller tells them apart by how long ago the first use was.
+    /// replaying a stolen token. The caller tells them apart by how long ago the first use was. The session may
+    /// have ended since.
     Replayed {
         session: SessionState,
         used_at: DateTime<Utc>,
@@ -57,8 +63,8 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// One refresh, atomically: marks `used` as used and, when it was current and its session is live at `now`
     /// (not revoked, not expired), makes `successor` the session's current token and moves the session's expiry to
-    /// `expires_at`. Says what `used` was, with its session as it stood before. Two concurrent calls with one token
-    /// never both get `Fresh`, and a revoked or expired session gets no new token.
+    /// `expires_at` (`Rotated`); a revoked or expired session gets no new token (`SessionEnded`). Says what `used`
+    /// was, with its session as it stood before. Two concurrent calls with one token never both rotate it.
     async fn rotate_refresh_token(
         &self,
         used: &RefreshTokenHash,

@@ -11,13 +11,13 @@ use std::task::Poll;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use users_domain::{
-    ClientNetwork, Email, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId,
-    Username,
+    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl,
+    Role, User, UserId, Username,
 };
 use users_ports::{
-    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle,
-    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository,
-    SessionState, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewSession, NewUser,
+    PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -780,7 +780,7 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     let ada_session =
         sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
     let rotated = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
-    assert!(matches!(rotated, RefreshTokenUse::Fresh(_)));
+    assert!(matches!(rotated, RefreshTokenUse::Rotated(_)));
     let grace_session = sessions
         .create(new_session(grace.id, "grace-1", t, t + seconds(3600)))
         .await
@@ -1080,7 +1080,10 @@ pub async fn session_of_another_user_is_not_signed_in<U: UserRepository, S: Sess
     assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), Some(ada));
 }
 
-pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
+pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(30 * 24 * 3600);
@@ -1091,7 +1094,7 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
     let first = rotate(t + seconds(5)).await.unwrap();
     assert_eq!(
         first,
-        RefreshTokenUse::Fresh(SessionState {
+        RefreshTokenUse::Rotated(SessionState {
             id: session,
             user_id: ada.id,
             authenticated_at: t,
@@ -1136,7 +1139,7 @@ pub async fn refresh_token_is_fresh_once_then_replayed<U: UserRepository, S: Ses
     assert_eq!(users.find_signed_in(ada.id, session, t + seconds(8)).await.unwrap(), Some(ada));
 }
 
-pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S: SessionRepository>(
+pub async fn refresh_token_of_revoked_session_says_the_session_ended<U: UserRepository, S: SessionRepository>(
     users: U,
     sessions: S,
 ) {
@@ -1149,7 +1152,7 @@ pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S:
     let used = used.unwrap();
     assert_eq!(
         used,
-        RefreshTokenUse::Fresh(SessionState {
+        RefreshTokenUse::SessionEnded(SessionState {
             id: session,
             user_id: ada.id,
             authenticated_at: t,
@@ -1159,7 +1162,7 @@ pub async fn refresh_token_of_revoked_session_says_revoked<U: UserRepository, S:
     );
 }
 
-pub async fn concurrent_rotations_of_one_token_give_one_fresh<U: UserRepository, S: SessionRepository>(
+pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository, S: SessionRepository>(
     users: U,
     sessions: S,
 ) {
@@ -1184,17 +1187,17 @@ pub async fn concurrent_rotations_of_one_token_give_one_fresh<U: UserRepository,
         let results = join_all(rotations).await;
         let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("rotate")).collect();
         let fresh: Vec<&RefreshTokenUse> =
-            results.iter().filter(|result| matches!(result, RefreshTokenUse::Fresh(_))).collect();
+            results.iter().filter(|result| matches!(result, RefreshTokenUse::Rotated(_))).collect();
         assert_eq!(
             fresh,
-            vec![&RefreshTokenUse::Fresh(SessionState {
+            vec![&RefreshTokenUse::Rotated(SessionState {
                 id: session,
                 user_id: ada.id,
                 authenticated_at: t,
                 expires_at,
                 revoked: false
             })],
-            "round {round}: exactly one Fresh: {results:?}"
+            "round {round}: exactly one Rotated: {results:?}"
         );
         // The others see the session as the one rotation left it.
         let state = SessionState {
@@ -1221,14 +1224,14 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
         sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap().expect("the user exists");
     let second_expiry = t + seconds(60 + 3600);
     let first = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(60), second_expiry).await;
-    assert!(matches!(first.unwrap(), RefreshTokenUse::Fresh(_)));
+    assert!(matches!(first.unwrap(), RefreshTokenUse::Rotated(_)));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
 
     let third_expiry = t + seconds(120 + 3600);
     let rotated = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry).await;
     let as_it_was =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: second_expiry, revoked: false };
-    assert_eq!(rotated.unwrap(), RefreshTokenUse::Fresh(as_it_was));
+    assert_eq!(rotated.unwrap(), RefreshTokenUse::Rotated(as_it_was));
     let state =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: third_expiry, revoked: false };
     assert_eq!(
@@ -1305,7 +1308,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
     assert_eq!(
         used,
-        RefreshTokenUse::Fresh(SessionState {
+        RefreshTokenUse::SessionEnded(SessionState {
             id: session,
             user_id: ada.id,
             authenticated_at: t,
@@ -1320,7 +1323,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let used = sessions.rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99)).await;
     let expired =
         SessionState { id: later, user_id: ada.id, authenticated_at: t, expires_at: t + seconds(10), revoked: false };
-    assert_eq!(used.unwrap(), RefreshTokenUse::Fresh(expired));
+    assert_eq!(used.unwrap(), RefreshTokenUse::SessionEnded(expired));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-4")).await.unwrap(), None, "nothing was added");
     assert_eq!(users.find_signed_in(ada.id, later, t + seconds(11)).await.unwrap(), None, "not extended");
 
@@ -1674,9 +1677,9 @@ macro_rules! store_contract_tests {
             signed_in_until_revoked,
             expired_session_is_not_signed_in,
             session_of_another_user_is_not_signed_in,
-            refresh_token_is_fresh_once_then_replayed,
-            refresh_token_of_revoked_session_says_revoked,
-            concurrent_rotations_of_one_token_give_one_fresh,
+            refresh_token_rotates_once_then_is_replayed,
+            refresh_token_of_revoked_session_says_the_session_ended,
+            concurrent_rotations_of_one_token_rotate_it_once,
             a_rotation_moves_the_expiry_and_its_successor_rotates_next,
             revoke_all_of_user_keeps_the_given_session,
             check_health_is_ok,

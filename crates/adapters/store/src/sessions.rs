@@ -51,7 +51,10 @@ impl SessionRepository for SessionQueries {
             on_backend!(conn.any(), |c| Dialect::rotate_refresh_token(c, &used.0, &successor.0, now, expires_at).await)
                 .map_err(|error| self.pools.fault(error))?;
         if let Some(session) = rotated {
-            return Ok(RefreshTokenUse::Fresh(session));
+            // The statement stored a successor only for a live session; the state is as it stood before, so the
+            // same test tells which it did.
+            let live = !session.revoked && session.expires_at > now;
+            return Ok(if live { RefreshTokenUse::Rotated(session) } else { RefreshTokenUse::SessionEnded(session) });
         }
         // Not current: used before, unknown, or gone with its user since.
         let earlier: Option<(i64, Option<DateTime<Utc>>)> = on_backend!(conn.any(), |c| refresh_tokens::table

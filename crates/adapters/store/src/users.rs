@@ -7,11 +7,10 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    AttemptOutcome, DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt, LoginThrottle, NewUser, Page,
-    PageRequest, PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository,
-    UserUpdate,
+    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
+    PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};

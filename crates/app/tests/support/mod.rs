@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use users_app::{Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, UserService};
-use users_domain::{ClientNetwork, Email, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username};
+use users_domain::{
+    ClientNetwork, Email, LockoutPolicy, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username,
+};
 use users_ports::{
-    AccessToken, AttemptOutcome, LockoutPolicy, LoginAttempt, LoginThrottle, MockClock, MockPasswordHasher,
-    MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash,
-    SessionId, StoreError, StoredCredentials, TokenSubject,
+    AccessToken, AttemptOutcome, LoginAttempt, LoginThrottle, MockClock, MockPasswordHasher, MockSessionRepository,
+    MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
+    StoredCredentials, TokenSubject,
 };
 
 /// The adapters of a service under test: a mock for every port.

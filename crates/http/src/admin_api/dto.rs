@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use users_app::UserReplacement;
-use users_domain::{Email, Password, PersonName, Registration, Role, User};
+use users_domain::{Email, Password, PersonName, Registration, Role, RoleSet, User};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::field_schemas;
@@ -30,14 +30,14 @@ pub(crate) struct CreateUserRequest {
 }
 
 impl CreateUserRequest {
-    /// The account to create and the role ids asked for (checked against the store by the use case).
-    pub(crate) fn parse(self) -> Result<(Registration, Option<Vec<i64>>), Problem> {
+    /// The account to create and the roles asked for.
+    pub(crate) fn parse(self) -> Result<(Registration, Option<RoleSet>), Problem> {
         let mut fields = Fields::default();
         let first_name = fields.required("firstName", self.first_name, PersonName::parse);
         let last_name = fields.required("lastName", self.last_name, PersonName::parse);
         let email = fields.required("email", self.email, Email::parse);
         let password = fields.required("password", self.password, Password::parse);
-        let role_ids = role_ids(&mut fields, self.role_ids);
+        let roles = roles(&mut fields, self.role_ids);
         let registration =
             first_name.zip(last_name).zip(email.zip(password)).map(|((first_name, last_name), (email, password))| {
                 Registration {
@@ -48,7 +48,7 @@ impl CreateUserRequest {
                     last_name: Some(last_name),
                 }
             });
-        fields.finish(registration.zip(role_ids))
+        fields.finish(registration.zip(roles))
     }
 }
 
@@ -73,21 +73,27 @@ impl ReplaceUserRequest {
         let first_name = fields.required("firstName", self.first_name, PersonName::parse);
         let last_name = fields.required("lastName", self.last_name, PersonName::parse);
         let email = fields.required("email", self.email, Email::parse);
-        let role_ids = role_ids(&mut fields, self.role_ids);
+        let roles = roles(&mut fields, self.role_ids);
         let replacement =
-            first_name.zip(last_name).zip(email).zip(role_ids).map(|(((first_name, last_name), email), role_ids)| {
-                UserReplacement { first_name, last_name, email, role_ids }
+            first_name.zip(last_name).zip(email).zip(roles).map(|(((first_name, last_name), email), roles)| {
+                UserReplacement { first_name, last_name, email, roles }
             });
         fields.finish(replacement)
     }
 }
 
-/// `roleIds`: absent or `null` (`Some(None)`: no change asked), or an array of integers.
-fn role_ids(fields: &mut Fields, raw: Option<Value>) -> Option<Option<Vec<i64>>> {
+/// `roleIds`: absent or `null` (`Some(None)`: no change asked), or an array of the ids of known roles.
+fn roles(fields: &mut Fields, raw: Option<Value>) -> Option<Option<RoleSet>> {
     match raw {
         None | Some(Value::Null) => Some(None),
         Some(Value::Array(items)) => match items.iter().map(Value::as_i64).collect::<Option<Vec<_>>>() {
-            Some(ids) => Some(Some(ids)),
+            Some(ids) => match RoleSet::from_ids(&ids) {
+                Ok(roles) => Some(Some(roles)),
+                Err(invalid) => {
+                    fields.fail("roleIds", invalid);
+                    None
+                }
+            },
             None => {
                 fields.fail("roleIds", "must be an array of integer role ids");
                 None

@@ -96,9 +96,9 @@ async fn create_user<A: Adapters>(
     limiter: web::Data<PasswordWorkLimiter>,
     body: JsonObject<CreateUserRequest>,
 ) -> Handled {
-    let (registration, role_ids) = body.0.parse()?;
+    let (registration, roles) = body.0.parse()?;
     limiter.spend(admin.admin.current().user.id)?;
-    let user = service.create_user(&admin.admin, registration, role_ids).await?;
+    let user = service.create_user(&admin.admin, registration, roles).await?;
     let mut response = no_store_json(StatusCode::CREATED, UserResponse::from(user.clone()));
     let location = format!("/api/users/{}", user.id);
     response.headers_mut().insert(LOCATION, location.parse().map_err(|error| Problem::internal(&error))?);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use users_app::{CurrentPassword, SignedIn, TokenPair};
+use users_app::{CurrentPassword, SignIn, SignedIn, TokenPair};
 use users_domain::{
     Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, Role, User,
     Username,
@@ -88,16 +88,9 @@ impl PartialSchema for LoginRequest {
 
 impl ToSchema for LoginRequest {}
 
-/// Login input that is well formed. Whether it names a real account is for the use case to say.
-pub(crate) enum LoginInput {
-    Credentials(LoginIdentifier, Password),
-    /// An identifier or password that no account can have (a malformed email, a 3-character password): refused
-    /// as invalid credentials, exactly like a wrong password.
-    Impossible,
-}
-
 impl LoginRequest {
-    pub(crate) fn parse(self) -> Result<LoginInput, Problem> {
+    /// A 422 only when a field is missing; values no account can have are for the use case to refuse.
+    pub(crate) fn parse(self) -> Result<SignIn, Problem> {
         let mut fields = Fields::default();
         let identifier = match (self.email, self.username) {
             (Some(email), _) => Some(Email::parse(email).map(LoginIdentifier::Email).ok()),
@@ -108,11 +101,11 @@ impl LoginRequest {
             }
         };
         let password = fields.required("password", self.password, |raw| Ok::<_, String>(Password::parse(raw).ok()));
-        let input = identifier.zip(password).map(|pair| match pair {
-            (Some(identifier), Some(password)) => LoginInput::Credentials(identifier, password),
-            _ => LoginInput::Impossible,
+        let sign_in = identifier.zip(password).map(|pair| match pair {
+            (Some(login), Some(password)) => SignIn::Credentials { login, password },
+            _ => SignIn::Impossible,
         });
-        fields.finish(input)
+        fields.finish(sign_in)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::problem::{FieldError, Problem};
 use crate::rate_limit::ClientOrigin;
 use crate::routes::Endpoint;
 use dto::{
-    DeleteAccountRequest, ListQuery, LoginInput, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest,
+    DeleteAccountRequest, ListQuery, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest,
     SignedInResponse, UpdateProfileRequest, UserListResponse,
 };
 
@@ -76,11 +76,8 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", 
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),
                examples(("account-locked" = (value = json!(sent(LoginError::Locked { retry_after: example_wait() }))))))))]
 async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
-    let outcome = match body.0.parse()? {
-        LoginInput::Credentials(identifier, password) => service.login(identifier, password, &client.0.network()).await,
-        // Input no account can match is refused, and counted, exactly like a wrong password.
-        LoginInput::Impossible => Err(LoginError::InvalidCredentials),
-    };
+    let sign_in = body.0.parse()?;
+    let outcome = service.login(sign_in, &client.0.network()).await;
     let [success, invalid_credentials, locked, busy, error] = LOGIN_OUTCOMES;
     let label = match &outcome {
         Ok(_) => success,

@@ -121,6 +121,8 @@ async fn invalid_creations_are_422_or_409_and_store_nothing(store: Store) {
         (with(new_user("x@example.com"), json!({ "roleIds": "admin" })), vec!["roleIds"]),
         (with(new_user("x@example.com"), json!({ "roleIds": [1, "2"] })), vec!["roleIds"]),
         (with(new_user("x@example.com"), json!({ "roleIds": [] })), vec!["roleIds"]),
+        // Role ids are checked with the other fields, so every mistake is named at once.
+        (with(new_user("not-an-email"), json!({ "roleIds": [99] })), vec!["email", "roleIds"]),
     ];
     for (body, fields) in cases {
         let response = app.post_as("/api/users", &admin.access_token, &body).await;
@@ -285,7 +287,8 @@ async fn bad_replacements_are_refused_and_change_nothing(store: Store) {
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error_fields(&problem), ["lastName", "email"]);
     let response = app.put(&path, &admin.access_token, &with(valid.clone(), json!({ "roleIds": [7] }))).await;
-    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"], json!([{ "field": "roleIds", "message": "unknown role ids: 7" }]));
     let response = app
         .put(&path, &admin.access_token, &with(valid.clone(), json!({ "email": "Taken@example.com", "roleIds": [1] })))
         .await;

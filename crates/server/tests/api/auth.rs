@@ -136,8 +136,14 @@ async fn a_wrong_password_and_an_unknown_account_get_the_same_401(store: Store) 
     let wrong_password = assert_unauthorized(app.login("ada@example.com", "not the password").await).await;
     let unknown_account = assert_unauthorized(app.login("nobody@example.com", PASSWORD).await).await;
     let impossible_password = assert_unauthorized(app.login("ada@example.com", "short").await).await;
+    let malformed_email = json!({ "email": "not-an-email", "password": PASSWORD });
+    let malformed_email = assert_unauthorized(app.post("/auth/login", &malformed_email).await).await;
+    let malformed_username = json!({ "username": "has space", "password": PASSWORD });
+    let malformed_username = assert_unauthorized(app.post("/auth/login", &malformed_username).await).await;
     assert_eq!(wrong_password, unknown_account);
     assert_eq!(wrong_password, impossible_password);
+    assert_eq!(wrong_password, malformed_email);
+    assert_eq!(wrong_password, malformed_username);
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 1, "only the registration's session");
 }
 on_each_store!(a_wrong_password_and_an_unknown_account_get_the_same_401);
