@@ -1,0 +1,108 @@
+//! `SessionRepository` in memory: sign-in sessions, each one refresh-token family.
+
+use chrono::{DateTime, Utc};
+use users_domain::UserId;
+use users_ports::{
+    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, StoreError,
+};
+
+use crate::{MemoryStore, StoredSession, StoredToken};
+
+#[derive(Clone, Debug)]
+pub struct MemorySessions {
+    store: MemoryStore,
+}
+
+impl MemorySessions {
+    pub(crate) fn new(store: MemoryStore) -> Self {
+        Self { store }
+    }
+}
+
+impl SessionRepository for MemorySessions {
+    async fn create(&self, new: NewSession) -> Result<Option<SessionId>, StoreError> {
+        let mut state = self.store.lock();
+        let still_valid = state.users.get(&new.user_id).is_some_and(|user| user.password_hash == new.password_hash);
+        if !still_valid {
+            return Ok(None);
+        }
+        if state.refresh_tokens.contains_key(&new.refresh_token_hash) {
+            return Err(StoreError::new("refresh token already stored"));
+        }
+        state.last_session_id += 1;
+        let id = SessionId(state.last_session_id);
+        let session = StoredSession {
+            user_id: new.user_id,
+            created_at: new.created_at,
+            expires_at: new.expires_at,
+            revoked_at: None,
+        };
+        state.sessions.insert(id, session);
+        state.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
+        Ok(Some(id))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &RefreshTokenHash,
+        successor: &RefreshTokenHash,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<RefreshTokenUse, StoreError> {
+        let mut state = self.store.lock();
+        let Some(token) = state.refresh_tokens.get(used) else { return Ok(RefreshTokenUse::Unknown) };
+        let (id, used_at) = (token.session, token.used_at);
+        let Some(before) = state.session_state(id) else { return Ok(RefreshTokenUse::Unknown) };
+        if let Some(used_at) = used_at {
+            let successor_issued = state.refresh_tokens.get(successor).is_some_and(|token| token.session == id);
+            return Ok(RefreshTokenUse::Replayed { session: before, used_at, successor_issued });
+        }
+        let live = !before.revoked && before.expires_at > now;
+        if live && state.refresh_tokens.contains_key(successor) {
+            return Err(StoreError::new("refresh token already stored"));
+        }
+        state.refresh_tokens.insert(used.clone(), StoredToken { session: id, used_at: Some(now) });
+        // A revoked or expired session has its token used up all the same, and gets no new one.
+        if !live {
+            return Ok(RefreshTokenUse::SessionEnded(before));
+        }
+        state.sessions.entry(id).and_modify(|session| session.expires_at = expires_at);
+        state.refresh_tokens.insert(successor.clone(), StoredToken { session: id, used_at: None });
+        Ok(RefreshTokenUse::Rotated(before))
+    }
+
+    async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
+        Ok(self.store.lock().refresh_tokens.get(hash).map(|token| token.session))
+    }
+
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(session) = self.store.lock().sessions.get_mut(&session) {
+            session.revoked_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.store.lock();
+        let count = state.sessions.len();
+        state.sessions.retain(|_, session| {
+            let ended = session.expires_at < before || session.revoked_at.is_some_and(|at| at < before);
+            !ended
+        });
+        let purged = count - state.sessions.len();
+        // Their refresh tokens go with them.
+        state.forget_orphan_tokens();
+        Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+    }
+
+    async fn revoke_all_of_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
+        self.store.lock().end_sessions(user, ends, now);
+        Ok(())
+    }
+}

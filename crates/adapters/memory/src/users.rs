@@ -1,0 +1,298 @@
+//! `UserRepository` in memory: users with their credentials, roles and sign-in counts.
+
+use chrono::{DateTime, Utc};
+use users_domain::{
+    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, ProfilePatch, Role, User, UserId, Username,
+};
+use users_ports::{
+    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
+    SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+};
+
+use crate::throttle::{NetworkThrottle, room_for_another};
+use crate::{MemoryStore, State, StoredUser};
+
+#[derive(Clone, Debug)]
+pub struct MemoryUsers {
+    store: MemoryStore,
+}
+
+impl MemoryUsers {
+    pub(crate) fn new(store: MemoryStore) -> Self {
+        Self { store }
+    }
+}
+
+impl State {
+    /// Whether a user other than `except` has this email, compared by its key (case and composition ignored).
+    fn email_taken(&self, email: &Email, except: Option<UserId>) -> bool {
+        let key = email.key();
+        self.users.values().any(|stored| Some(stored.user.id) != except && stored.user.email.key() == key)
+    }
+
+    /// Whether a user other than `except` has this username, ignoring case (usernames are ASCII).
+    fn username_taken(&self, username: &Username, except: Option<UserId>) -> bool {
+        self.users.values().any(|stored| {
+            Some(stored.user.id) != except
+                && stored.user.username.as_ref().is_some_and(|taken| same_username(taken, username))
+        })
+    }
+
+    fn is_last_admin(&self, id: UserId) -> bool {
+        let mut admins = self.users.values().filter(|stored| stored.user.is_admin());
+        admins.next().is_some_and(|admin| admin.user.id == id) && admins.next().is_none()
+    }
+}
+
+fn same_username(a: &Username, b: &Username) -> bool {
+    a.as_ref().eq_ignore_ascii_case(b.as_ref())
+}
+
+/// Sorted, without duplicates, as a `User`'s roles are.
+fn sorted(mut roles: Vec<Role>) -> Vec<Role> {
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
+/// Applies one change of a patch: `None` keeps the field, `Some(value)` sets it (to nothing, if `value` is `None`).
+fn patch<T>(field: &mut Option<T>, change: Option<Option<T>>) {
+    if let Some(value) = change {
+        *field = value;
+    }
+}
+
+fn apply(stored: &mut StoredUser, update: UserUpdate) {
+    let user = &mut stored.user;
+    patch(&mut user.username, update.username);
+    if let Some(email) = update.email {
+        user.email = email;
+    }
+    if let Some(hash) = update.password_hash {
+        stored.password_hash = hash;
+    }
+    let ProfilePatch { first_name, last_name, website, facebook, instagram, linkedin, x, youtube } = update.profile;
+    let profile = &mut user.profile;
+    patch(&mut profile.first_name, first_name);
+    patch(&mut profile.last_name, last_name);
+    patch(&mut profile.website, website);
+    patch(&mut profile.facebook, facebook);
+    patch(&mut profile.instagram, instagram);
+    patch(&mut profile.linkedin, linkedin);
+    patch(&mut profile.x, x);
+    patch(&mut profile.youtube, youtube);
+    if let Some(roles) = update.roles {
+        user.roles = sorted(roles);
+    }
+    user.updated_at = update.updated_at;
+}
+
+impl UserRepository for MemoryUsers {
+    async fn insert(&self, new: NewUser) -> Result<User, InsertUserError> {
+        let mut state = self.store.lock();
+        if state.email_taken(&new.email, None) {
+            return Err(InsertUserError::DuplicateEmail);
+        }
+        if new.username.as_ref().is_some_and(|username| state.username_taken(username, None)) {
+            return Err(InsertUserError::DuplicateUsername);
+        }
+        if state.users.values().any(|stored| stored.user.object_id == new.object_id) {
+            return Err(StoreError::new("object id already stored").into());
+        }
+        state.last_user_id += 1;
+        let user = User {
+            id: UserId(state.last_user_id),
+            object_id: new.object_id,
+            username: new.username,
+            email: new.email,
+            profile: new.profile,
+            roles: sorted(new.roles),
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        };
+        let stored =
+            StoredUser { user: user.clone(), password_hash: new.password_hash, throttle: LoginThrottle::default() };
+        state.users.insert(user.id, stored);
+        Ok(user)
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.store.lock().users.get(&id).map(|stored| stored.user.clone()))
+    }
+
+    async fn find_by_object_id(&self, id: ObjectId) -> Result<Option<User>, StoreError> {
+        let state = self.store.lock();
+        Ok(state.users.values().find(|stored| stored.user.object_id == id).map(|stored| stored.user.clone()))
+    }
+
+    async fn find_credentials(&self, login: &LoginIdentifier) -> Result<Option<StoredCredentials>, StoreError> {
+        let state = self.store.lock();
+        let found = state.users.values().find(|stored| match login {
+            LoginIdentifier::Email(email) => stored.user.email.key() == email.key(),
+            LoginIdentifier::Username(username) => {
+                stored.user.username.as_ref().is_some_and(|name| same_username(name, username))
+            }
+        });
+        Ok(found.map(|stored| StoredCredentials {
+            user: stored.user.clone(),
+            password_hash: stored.password_hash.clone(),
+            throttle: stored.throttle,
+        }))
+    }
+
+    async fn find_session(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, StoreError> {
+        let state = self.store.lock();
+        let Some(session) = state.sessions.get(&session) else { return Ok(None) };
+        if session.user_id != id || session.revoked_at.is_some() || session.expires_at <= now {
+            return Ok(None);
+        }
+        let user = state.users.get(&id).map(|stored| stored.user.clone());
+        Ok(user.map(|user| SignedIn { user, session_expires_at: session.expires_at }))
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+        let mut state = self.store.lock();
+        let demotes = update.roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin));
+        if demotes && state.is_last_admin(id) {
+            return Err(UpdateUserError::LastAdmin);
+        }
+        let mut changed = state.users.get(&id).ok_or(UpdateUserError::NotFound)?.clone();
+        if update.email.as_ref().is_some_and(|email| state.email_taken(email, Some(id))) {
+            return Err(UpdateUserError::DuplicateEmail);
+        }
+        if let Some(Some(username)) = &update.username
+            && state.username_taken(username, Some(id))
+        {
+            return Err(UpdateUserError::DuplicateUsername);
+        }
+        let (ends_sessions, updated_at) = (update.ends_sessions, update.updated_at);
+        apply(&mut changed, update);
+        let user = changed.user.clone();
+        state.users.insert(id, changed);
+        if let Some(ends) = ends_sessions {
+            state.end_sessions(id, ends, updated_at);
+        }
+        Ok(user)
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<LoginAttempt, StoreError> {
+        let mut state = self.store.lock();
+        let Some(account) = state.users.get(&id).map(|stored| stored.throttle) else {
+            return Ok(LoginAttempt::Allowed);
+        };
+        if let Some(until) = account.locked_until.filter(|until| *until > now) {
+            return Ok(LoginAttempt::Locked { until });
+        }
+        let networks = state.throttles.entry(id).or_default();
+        let mut throttle = networks.get(network).copied().unwrap_or_else(|| NetworkThrottle::fresh(now));
+        if let Some(until) = throttle.locked_at(now) {
+            return Ok(LoginAttempt::Locked { until });
+        }
+        // The backstop is held the same way, over the attempts under way from every network.
+        let account_in_flight: u32 = networks.values().map(|throttle| throttle.live_in_flight(now)).sum();
+        if !room_for_another(lockout.threshold, throttle.failures, throttle.live_in_flight(now))
+            || !room_for_another(lockout.backstop, account.failed_logins, account_in_flight)
+        {
+            return Ok(LoginAttempt::Busy);
+        }
+        throttle.start_attempt(now);
+        networks.insert(network.clone(), throttle);
+        Ok(LoginAttempt::Allowed)
+    }
+
+    async fn finish_login_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        now: DateTime<Utc>,
+        lockout: &LockoutPolicy,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut state = self.store.lock();
+        let state = &mut *state;
+        let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
+        // Missing only if an admin cleared the locks meanwhile: this attempt then starts the count again.
+        let networks = state.throttles.entry(id).or_default();
+        let throttle = networks.entry(network.clone()).or_insert_with(|| NetworkThrottle::fresh(now));
+        throttle.end_attempt(now);
+        let account = &mut stored.throttle;
+        Ok(match outcome {
+            AttemptOutcome::Abandoned => None,
+            AttemptOutcome::Verified => {
+                throttle.failures = 0;
+                throttle.locked_until = None;
+                *account = LoginThrottle::default();
+                None
+            }
+            AttemptOutcome::Refused => {
+                throttle.failures = throttle.failures.saturating_add(1);
+                throttle.locked_until = lockout.wait_after(throttle.failures).map(|wait| now + wait);
+                account.failed_logins = account.failed_logins.saturating_add(1);
+                account.locked_until = lockout.backstop_wait_after(account.failed_logins).map(|wait| now + wait);
+                throttle.locked_until.max(account.locked_until)
+            }
+        })
+    }
+
+    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut state = self.store.lock();
+        state.throttles.remove(&id);
+        let Some(stored) = state.users.get_mut(&id) else { return Ok(false) };
+        stored.throttle = LoginThrottle::default();
+        Ok(true)
+    }
+
+    async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.store.lock();
+        let mut purged = 0;
+        for networks in state.throttles.values_mut() {
+            networks.retain(|_, throttle| {
+                let idle = throttle.updated_at < before && throttle.locked_until.is_none_or(|until| until < before);
+                purged += u64::from(idle);
+                !idle
+            });
+        }
+        state.throttles.retain(|_, networks| !networks.is_empty());
+        Ok(purged)
+    }
+
+    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+        let mut state = self.store.lock();
+        if state.is_last_admin(id) {
+            return Err(DeleteUserError::LastAdmin);
+        }
+        state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
+        // Roles, sessions, refresh tokens and sign-in counts go with the user.
+        state.sessions.retain(|_, session| session.user_id != id);
+        state.forget_orphan_tokens();
+        state.throttles.remove(&id);
+        Ok(())
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        let state = self.store.lock();
+        let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let items = state.users.values().skip(offset).take(limit).map(|stored| stored.user.clone()).collect();
+        Ok(Page { items, total: u64::try_from(state.users.len()).unwrap_or(u64::MAX) })
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        Ok(Role::ALL.to_vec())
+    }
+
+    async fn check_health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
