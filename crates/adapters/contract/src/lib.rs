@@ -5,11 +5,8 @@
 //! Timestamps are truncated to microseconds, the finest precision a store is expected to keep, so that what is read
 //! back can be compared for equality with what was written.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use futures_util::future::join_all;
 use users_domain::{
     ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl,
     Role, User, UserId, Username,
@@ -142,28 +139,6 @@ async fn admin_ids<U: UserRepository>(users: &U) -> Vec<UserId> {
 
 async fn total<U: UserRepository>(users: &U) -> u64 {
     users.list(PageRequest { offset: 0, limit: 0 }).await.expect("list users").total
-}
-
-/// Drives all `futures` concurrently on the current task and returns their outputs in order. (The ports' futures
-/// are not `Send`, so they cannot be spawned; polled together they still hold their own connections and meet in
-/// the store at the same time.)
-pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().map(|output| output.expect("every future completed")).collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
