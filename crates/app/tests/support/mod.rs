@@ -2,6 +2,8 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod in_memory;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
