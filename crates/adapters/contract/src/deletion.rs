@@ -1,0 +1,113 @@
+//! Deleting users: with everything that is theirs, and never the last admin.
+
+use futures_util::future::join_all;
+use users_domain::{LoginIdentifier, Role, UserId};
+use users_ports::{DeleteUserError, NewUser, RefreshTokenUse, SessionRepository, UserRepository};
+
+use crate::fixtures::{
+    admin_ids, email, insert_ok, new_admin, new_session, new_user, now, seconds, token, total, username,
+};
+
+pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    let t = now();
+    let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let ada_session =
+        sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    let rotated = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    assert!(matches!(rotated, RefreshTokenUse::Rotated(_)));
+    let grace_session = sessions
+        .create(new_session(grace.id, "grace-1", t, t + seconds(3600)))
+        .await
+        .unwrap()
+        .expect("the user exists");
+
+    users.delete(ada.id).await.expect("delete");
+
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), None);
+    assert_eq!(users.find_by_object_id(ada.object_id).await.unwrap(), None);
+    assert!(users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().is_none());
+    assert!(users.find_credentials(&LoginIdentifier::Username(username("ada"))).await.unwrap().is_none());
+    assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
+    let gone = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t, t + seconds(7200)).await.unwrap();
+    assert_eq!(gone, RefreshTokenUse::Unknown);
+
+    // Grace is untouched.
+    assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()));
+    assert_eq!(users.find_signed_in(grace.id, grace_session, t).await.unwrap(), Some(grace));
+    assert_eq!(sessions.find_by_refresh_token(&token("grace-1")).await.unwrap(), Some(grace_session));
+    assert_eq!(total(&users).await, 1);
+
+    // The email and username are free again, and the newcomer inherits no role of Ada's.
+    let newcomer = insert_ok(
+        &users,
+        NewUser { username: Some(username("ADA")), roles: vec![], ..new_user(3, "Ada@Example.com", t) },
+    )
+    .await;
+    assert_eq!(newcomer.roles, vec![]);
+    assert_ne!(newcomer.id, ada.id);
+}
+
+pub async fn delete_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let result = users.delete(UserId(4242)).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "no users at all: {result:?}");
+
+    let admin = insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
+    let result = users.delete(UserId(admin.id.0 + 1000)).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "with an admin: {result:?}");
+
+    let user = insert_ok(&users, new_user(2, "user@example.com", now())).await;
+    users.delete(user.id).await.expect("delete");
+    let result = users.delete(user.id).await;
+    assert!(matches!(result, Err(DeleteUserError::NotFound)), "deleted twice: {result:?}");
+    assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin));
+}
+
+pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    let t = now();
+    let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    let result = users.delete(first.id).await;
+    assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "the only admin: {result:?}");
+    assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
+
+    let second = insert_ok(&users, NewUser { roles: vec![Role::Admin], ..new_user(2, "second@example.com", t) }).await;
+    let plain = insert_ok(&users, new_user(3, "plain@example.com", t)).await;
+
+    users.delete(first.id).await.expect("one of two admins can be deleted");
+    assert_eq!(users.find_by_id(first.id).await.unwrap(), None);
+
+    let result = users.delete(second.id).await;
+    assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "now the last admin: {result:?}");
+    assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
+
+    users.delete(plain.id).await.expect("a non-admin can be deleted while an admin remains");
+    assert_eq!(admin_ids(&users).await, vec![second.id]);
+}
+
+pub async fn concurrent_deletion_of_the_two_admins_keeps_one<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    let t = now();
+    let mut survivor = insert_ok(&users, new_admin(1, "admin1@example.com", t)).await;
+    for round in 2..=11u32 {
+        let newcomer = insert_ok(&users, new_admin(round, &format!("admin{round}@example.com"), t)).await;
+        let pair = [survivor.id, newcomer.id];
+        let results = join_all(pair.map(|id| users.delete(id))).await;
+        let deleted: Vec<UserId> =
+            pair.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(id, _)| *id).collect();
+        let refused = results.iter().filter(|result| matches!(result, Err(DeleteUserError::LastAdmin))).count();
+        assert_eq!((deleted.len(), refused), (1, 1), "round {round}: one deleted, one refused: {results:?}");
+
+        let remaining = admin_ids(&users).await;
+        assert_eq!(remaining.len(), 1, "round {round}: exactly one admin remains");
+        assert!(!deleted.contains(&remaining[0]), "round {round}: the remaining admin is the refused one");
+        survivor = users.find_by_id(remaining[0]).await.unwrap().expect("the survivor exists");
+    }
+    assert_eq!(total(&users).await, 1);
+}

@@ -1,0 +1,163 @@
+//! Fixtures the contract's tests build their stores' contents from, also used by the stores' own tests.
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use users_domain::{
+    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl,
+    Role, User, UserId, Username,
+};
+use users_ports::{
+    AttemptOutcome, LoginAttempt, LoginThrottle, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
+    UpdateUserError, UserRepository, UserUpdate,
+};
+
+/// The current time at the precision a store keeps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn seconds(n: i64) -> TimeDelta {
+    TimeDelta::seconds(n)
+}
+
+pub fn password_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo")
+}
+
+pub fn other_password_hash() -> PasswordHash {
+    PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNo")
+}
+
+/// A distinct ObjectId for every distinct `n`.
+pub fn object_id(n: u32) -> ObjectId {
+    ObjectId::from_parts(1_750_000_000, [0xa1, 0xb2, 0xc3, 0xd4, 0xe5], n)
+}
+
+pub fn email(raw: &str) -> Email {
+    Email::parse(raw).expect("valid email")
+}
+
+pub fn username(raw: &str) -> Username {
+    Username::parse(raw).expect("valid username")
+}
+
+pub fn person_name(raw: &str) -> PersonName {
+    PersonName::parse(raw).expect("valid name")
+}
+
+pub fn url(raw: &str) -> ProfileUrl {
+    ProfileUrl::parse(raw).expect("valid url")
+}
+
+pub fn token(raw: &str) -> RefreshTokenHash {
+    RefreshTokenHash(raw.to_owned())
+}
+
+/// Every profile field set.
+pub fn full_profile() -> Profile {
+    Profile {
+        first_name: Some(person_name("Ada")),
+        last_name: Some(person_name("Lovelace")),
+        website: Some(url("https://ada.example")),
+        facebook: Some(url("https://facebook.com/ada")),
+        instagram: Some(url("https://instagram.com/ada")),
+        linkedin: Some(url("https://linkedin.com/in/ada")),
+        x: Some(url("https://x.com/ada")),
+        youtube: Some(url("https://youtube.com/@ada")),
+    }
+}
+
+/// A plain user (role `user`, no username, empty profile) created at `created_at`.
+pub fn new_user(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
+    NewUser {
+        object_id: object_id(n),
+        username: None,
+        email: email(address),
+        password_hash: password_hash(),
+        profile: Profile::default(),
+        roles: vec![Role::User],
+        created_at,
+    }
+}
+
+pub fn new_admin(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
+    NewUser { roles: vec![Role::Admin, Role::User], ..new_user(n, address, created_at) }
+}
+
+/// Replaces a user's roles and nothing else.
+pub async fn set_roles<U: UserRepository>(
+    users: &U,
+    id: UserId,
+    roles: &[Role],
+    updated_at: DateTime<Utc>,
+) -> Result<User, UpdateUserError> {
+    users.update(id, UserUpdate { roles: Some(roles.to_vec()), ..touch(updated_at) }).await
+}
+
+/// An update that changes nothing but `updated_at`.
+pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
+    UserUpdate {
+        username: None,
+        email: None,
+        password_hash: None,
+        profile: ProfilePatch::default(),
+        roles: None,
+        ends_sessions: None,
+        updated_at,
+    }
+}
+
+/// A session of a user whose password hash is [`password_hash`] (as [`new_user`] makes them).
+pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> NewSession {
+    NewSession {
+        user_id: user,
+        password_hash: password_hash(),
+        refresh_token_hash: token(hash),
+        created_at,
+        expires_at,
+    }
+}
+
+pub async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
+    users.insert(user).await.expect("insert user")
+}
+
+/// The ids of the admins, in id order.
+pub(crate) async fn admin_ids<U: UserRepository>(users: &U) -> Vec<UserId> {
+    let page = users.list(PageRequest { offset: 0, limit: 1000 }).await.expect("list users");
+    page.items.into_iter().filter(User::is_admin).map(|user| user.id).collect()
+}
+
+/// How many users the store holds.
+pub(crate) async fn total<U: UserRepository>(users: &U) -> u64 {
+    users.list(PageRequest { offset: 0, limit: 0 }).await.expect("list users").total
+}
+
+/// The network of a client address.
+pub(crate) fn network(address: &str) -> ClientNetwork {
+    ClientNetwork::of(address.parse().expect("an IP address"))
+}
+
+/// A lockout policy small enough to reach in a test: three failures from a network, five from everywhere.
+pub(crate) const LOCKOUT: LockoutPolicy =
+    LockoutPolicy { threshold: 3, backstop: 5, first_wait: TimeDelta::seconds(60), max_wait: TimeDelta::seconds(600) };
+
+/// One whole attempt: begun, and finished with `outcome` if it was allowed.
+pub(crate) async fn attempt<U: UserRepository>(
+    users: &U,
+    id: UserId,
+    from: &ClientNetwork,
+    outcome: AttemptOutcome,
+    at: DateTime<Utc>,
+) -> LoginAttempt {
+    let begun = users.begin_login_attempt(id, from, at, &LOCKOUT).await.expect("begin");
+    if begun == LoginAttempt::Allowed {
+        users.finish_login_attempt(id, from, outcome, at, &LOCKOUT).await.expect("finish");
+    }
+    begun
+}
+
+/// The account-wide sign-in counts of the user with this email.
+pub(crate) async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrottle {
+    let login = LoginIdentifier::Email(email(address));
+    users.find_credentials(&login).await.expect("no fault").expect("found").throttle
+}
