@@ -12,6 +12,7 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     users: U,
     sessions: S,
 ) {
+    // Given Ada, with a session whose refresh token was rotated, and Grace, signed in too,
     let t = now();
     let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
@@ -25,8 +26,10 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
         .unwrap()
         .expect("the user exists");
 
+    // when Ada is deleted,
     users.delete(ada.id).await.expect("delete");
 
+    // then she is found by nothing, and her sessions and every one of their refresh tokens are gone;
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), None);
     assert_eq!(users.find_by_object_id(ada.object_id).await.unwrap(), None);
     assert!(users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().is_none());
@@ -37,13 +40,13 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     let gone = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t, t + seconds(7200)).await.unwrap();
     assert_eq!(gone, RefreshTokenUse::Unknown);
 
-    // Grace is untouched.
+    // Grace is untouched;
     assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()));
     assert_eq!(users.find_signed_in(grace.id, grace_session, t).await.unwrap(), Some(grace));
     assert_eq!(sessions.find_by_refresh_token(&token("grace-1")).await.unwrap(), Some(grace_session));
     assert_eq!(total(&users).await, 1);
 
-    // The email and username are free again, and the newcomer inherits no role of Ada's.
+    // and Ada's email and username are free again, for a newcomer who inherits no role of hers.
     let newcomer = insert_ok(
         &users,
         NewUser { username: Some(username("ADA")), roles: vec![], ..new_user(3, "Ada@Example.com", t) },
@@ -54,6 +57,8 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
 }
 
 pub async fn delete_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given no such user, whether the store is empty, holds an admin, or held the user a moment ago,
+    // when it is deleted, then it is not found, and nothing else is deleted.
     let result = users.delete(UserId(4242)).await;
     assert!(matches!(result, Err(DeleteUserError::NotFound)), "no users at all: {result:?}");
 
@@ -69,12 +74,15 @@ pub async fn delete_of_unknown_user_is_not_found<U: UserRepository, S: SessionRe
 }
 
 pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a single admin,
     let t = now();
     let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    // when it is deleted, then that is refused and it stays.
     let result = users.delete(first.id).await;
     assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "the only admin: {result:?}");
     assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
 
+    // Given a second admin and a plain user, one of the two admins may go, but then not the other;
     let second = insert_ok(&users, NewUser { roles: vec![Role::Admin], ..new_user(2, "second@example.com", t) }).await;
     let plain = insert_ok(&users, new_user(3, "plain@example.com", t)).await;
 
@@ -85,6 +93,7 @@ pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepositor
     assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "now the last admin: {result:?}");
     assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
 
+    // a plain user may always go.
     users.delete(plain.id).await.expect("a non-admin can be deleted while an admin remains");
     assert_eq!(admin_ids(&users).await, vec![second.id]);
 }
@@ -93,12 +102,15 @@ pub async fn concurrent_deletion_of_the_two_admins_keeps_one<U: UserRepository, 
     users: U,
     _sessions: S,
 ) {
+    // Given two admins, round after round,
     let t = now();
     let mut survivor = insert_ok(&users, new_admin(1, "admin1@example.com", t)).await;
     for round in 2..=11u32 {
         let newcomer = insert_ok(&users, new_admin(round, &format!("admin{round}@example.com"), t)).await;
         let pair = [survivor.id, newcomer.id];
+        // when both are deleted at once,
         let results = join_all(pair.map(|id| users.delete(id))).await;
+        // then one is deleted and the other refused as the last admin, and that one remains.
         let deleted: Vec<UserId> =
             pair.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(id, _)| *id).collect();
         let refused = results.iter().filter(|result| matches!(result, Err(DeleteUserError::LastAdmin))).count();

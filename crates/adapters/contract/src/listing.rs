@@ -5,9 +5,11 @@ use users_ports::{PageRequest, SessionRepository, UserRepository};
 use crate::fixtures::{insert_ok, new_admin, new_user, now, seconds};
 
 pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given an empty store, a page of it is empty.
     let empty = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
     assert_eq!((empty.items, empty.total), (vec![], 0));
 
+    // Given five users, one of them an admin,
     let t = now();
     let mut inserted = Vec::new();
     for n in 1..=5u32 {
@@ -20,6 +22,7 @@ pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(use
     }
     assert!(inserted.windows(2).all(|pair| pair[0].id < pair[1].id), "ids grow with insertion");
 
+    // when they are listed, then every page is a slice in id order, with the size of the whole;
     let all = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
     assert_eq!(all.total, 5);
     assert_eq!(all.items, inserted, "every user, with roles, in id order");
@@ -31,6 +34,7 @@ pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(use
     let tail = users.list(PageRequest { offset: 3, limit: 10 }).await.unwrap();
     assert_eq!((tail.items.as_slice(), tail.total), (&inserted[3..], 5));
 
+    // a page past the end is empty, and so is a page of no items, but both say how many there are.
     for offset in [5, 6, 1000, u64::MAX] {
         let past = users.list(PageRequest { offset, limit: 10 }).await.unwrap();
         assert_eq!((past.items, past.total), (vec![], 5), "offset {offset}");
@@ -39,7 +43,7 @@ pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(use
     let none = users.list(PageRequest { offset: 0, limit: 0 }).await.unwrap();
     assert_eq!((none.items, none.total), (vec![], 5));
 
-    // After a deletion the order and the count follow.
+    // When one is deleted, the pages and the count follow.
     users.delete(inserted[1].id).await.unwrap();
     let page = users.list(PageRequest { offset: 1, limit: 2 }).await.unwrap();
     assert_eq!(page.total, 4);

@@ -1,4 +1,5 @@
-//! Refresh-token rotation: each token is used once, a second use is told apart, and only a live session gets a successor.
+//! Refresh-token rotation: each token rotates once, a second use is told apart, and only a live session gets a
+//! successor.
 
 use futures_util::future::join_all;
 use users_ports::{RefreshTokenUse, SessionRepository, SessionState, UserRepository};
@@ -9,6 +10,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     users: U,
     sessions: S,
 ) {
+    // Given a session and its current refresh token,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(30 * 24 * 3600);
@@ -16,6 +18,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     let (used, successor) = (token("ada-1"), token("ada-2"));
     let rotate = |at| sessions.rotate_refresh_token(&used, &successor, at, at + seconds(3600));
 
+    // when it is rotated, then it says how the session stood before,
     let first = rotate(t + seconds(5)).await.unwrap();
     assert_eq!(
         first,
@@ -28,7 +31,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
         }),
         "the session as it was"
     );
-    // The session now runs from the rotation, and its current token is the successor.
+    // and the session now runs from the rotation, its current token the successor.
     let state = SessionState {
         id: session,
         user_id: ada.id,
@@ -37,6 +40,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
         revoked: false,
     };
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
+    // When it is presented again, then it is a replay, dated by its first use, whatever the later ones,
     let second = rotate(t + seconds(6)).await.unwrap();
     assert_eq!(
         second,
@@ -48,7 +52,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
         RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(5), successor_issued: true },
         "the first use counts"
     );
-    // A successor derived otherwise (another instance's secret) is not the one this session was given.
+    // and a successor derived otherwise (another instance's secret) is not the one this session was given.
     let elsewhere = sessions.rotate_refresh_token(&used, &token("ada-2-elsewhere"), t + seconds(8), t).await.unwrap();
     assert_eq!(
         elsewhere,
@@ -56,6 +60,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     );
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2-elsewhere")).await.unwrap(), None, "nothing added");
 
+    // A token nobody has is unknown, and adds nothing; a used one still names its session.
     let unknown = sessions.rotate_refresh_token(&token("nope"), &token("nope-2"), t, t + seconds(60)).await.unwrap();
     assert_eq!(unknown, RefreshTokenUse::Unknown);
     assert_eq!(sessions.find_by_refresh_token(&token("nope-2")).await.unwrap(), None);
@@ -68,11 +73,13 @@ pub async fn refresh_token_of_revoked_session_says_the_session_ended<U: UserRepo
     users: U,
     sessions: S,
 ) {
+    // Given a revoked session,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
     sessions.revoke(session, t + seconds(1)).await.unwrap();
+    // when its current refresh token is presented, then it says the session ended, and how it stood.
     let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99)).await;
     let used = used.unwrap();
     assert_eq!(
@@ -91,6 +98,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository,
     users: U,
     sessions: S,
 ) {
+    // Given a user and the store's connections open,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(3600);
@@ -101,16 +109,19 @@ pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository,
         assert_eq!(found.unwrap(), None);
     }
 
+    // round after round, given a new session,
     for round in 0..5 {
         let name = format!("ada-{round}");
         let hash = token(&name);
         let session =
             sessions.create(new_session(ada.id, &name, t, expires_at)).await.unwrap().expect("the user exists");
+        // when ten rotations of its token race,
         let successor = token(&format!("{name}-next"));
         let rotations =
             (0..10).map(|_| sessions.rotate_refresh_token(&hash, &successor, t + seconds(1), t + seconds(99)));
         let results = join_all(rotations).await;
         let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("rotate")).collect();
+        // then exactly one rotates it,
         let fresh: Vec<&RefreshTokenUse> =
             results.iter().filter(|result| matches!(result, RefreshTokenUse::Rotated(_))).collect();
         assert_eq!(
@@ -124,7 +135,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository,
             })],
             "round {round}: exactly one Rotated: {results:?}"
         );
-        // The others see the session as the one rotation left it.
+        // and the others are replays that see the session as that rotation left it.
         let state = SessionState {
             id: session,
             user_id: ada.id,
@@ -142,6 +153,7 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
     users: U,
     sessions: S,
 ) {
+    // Given a session whose token was rotated a minute in,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let first_expiry = t + seconds(3600);
@@ -152,11 +164,13 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
     assert!(matches!(first.unwrap(), RefreshTokenUse::Rotated(_)));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
 
+    // when its successor is rotated a minute later, then that is a rotation too, seeing the expiry the first one set;
     let third_expiry = t + seconds(120 + 3600);
     let rotated = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry).await;
     let as_it_was =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: second_expiry, revoked: false };
     assert_eq!(rotated.unwrap(), RefreshTokenUse::Rotated(as_it_was));
+    // either token presented again is a replay, dated by its own use.
     let state =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: third_expiry, revoked: false };
     assert_eq!(
@@ -177,11 +191,13 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     users: U,
     sessions: S,
 ) {
+    // Given a revoked session,
     let t = now();
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
     let expires_at = t + seconds(3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("created");
     sessions.revoke(session, t).await.expect("revoke");
+    // when its token is presented, then the session ended, and no successor was stored.
     let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
     assert_eq!(
         used,
@@ -195,7 +211,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     );
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None, "nothing was added");
 
-    // Nor does an expired one, whose expiry stays where it was.
+    // Given an expired session, when its token is presented, then the same: no successor, and the expiry stays.
     let later = sessions.create(new_session(ada.id, "ada-3", t, t + seconds(10))).await.unwrap().expect("created");
     let used = sessions.rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99)).await;
     let expired =
@@ -204,7 +220,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     assert_eq!(sessions.find_by_refresh_token(&token("ada-4")).await.unwrap(), None, "nothing was added");
     assert_eq!(users.find_signed_in(ada.id, later, t + seconds(11)).await.unwrap(), None, "not extended");
 
-    // A session whose user is gone has no tokens left to rotate.
+    // Given a session whose user was deleted, when its token is presented, then it is unknown: none is left.
     let grace = users.insert(new_user(2, "grace@example.com", t)).await.expect("insert");
     sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
     users.delete(grace.id).await.expect("delete");

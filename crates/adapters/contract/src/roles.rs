@@ -1,4 +1,5 @@
-//! Roles, and the last admin: a user's roles are replaced only when given, and no update leaves the store without an admin.
+//! Roles, and the last admin: a user's roles are replaced only when given, and no change leaves the store without an
+//! admin.
 
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, Profile, ProfilePatch, Role, User, UserId};
@@ -10,12 +11,13 @@ use crate::fixtures::{
 };
 
 pub async fn update_replaces_roles_only_when_given<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given two admins and a plain user,
     let t = now();
     let admin = insert_ok(&users, new_admin(1, "admin@example.com", t)).await;
     let ada = insert_ok(&users, new_admin(2, "ada@example.com", t)).await;
     let plain = insert_ok(&users, new_user(3, "plain@example.com", t)).await;
 
-    // Without roles, everyone keeps theirs while the rest changes.
+    // when an update gives no roles, then everyone keeps theirs while the rest changes;
     let renamed = users
         .update(
             ada.id,
@@ -39,7 +41,7 @@ pub async fn update_replaces_roles_only_when_given<U: UserRepository, S: Session
     let untouched = users.update(plain.id, touch(t + seconds(2))).await.expect("touch");
     assert_eq!(untouched.roles, vec![Role::User]);
 
-    // With roles, they replace the old ones, together with the rest, and come back.
+    // when an update gives roles, then they replace the old ones, together with the rest, and are read back;
     let demoted = users
         .update(
             ada.id,
@@ -67,26 +69,30 @@ pub async fn update_replaces_roles_only_when_given<U: UserRepository, S: Session
     assert_eq!(promoted.roles, vec![Role::Admin, Role::User]);
     assert_eq!(users.find_by_id(plain.id).await.unwrap(), Some(promoted.clone()));
 
-    // And a later update without roles keeps the new ones.
+    // and a later update without roles keeps the new ones.
     let kept = users.update(ada.id, touch(t + seconds(5))).await.expect("touch");
     assert_eq!(kept.roles, vec![Role::User]);
     assert_eq!(admin_ids(&users).await, vec![admin.id, plain.id]);
 }
 
 pub async fn set_roles_replaces_the_roles<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given an admin and a plain user,
     let t = now();
     let admin = insert_ok(&users, new_admin(1, "admin@example.com", t)).await;
     let ada = insert_ok(&users, new_user(2, "ada@example.com", t)).await;
 
+    // when the plain user is promoted, then it is an admin, read back as such;
     let promoted = set_roles(&users, ada.id, &[Role::User, Role::Admin], t + seconds(1)).await.expect("promote");
     let expected = User { roles: vec![Role::Admin, Role::User], updated_at: t + seconds(1), ..ada.clone() };
     assert_eq!(promoted, expected);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
 
+    // a role named twice is held once;
     let only_admin = set_roles(&users, ada.id, &[Role::Admin, Role::Admin], t + seconds(2)).await.expect("set");
     assert_eq!(only_admin.roles, vec![Role::Admin], "duplicates collapse");
     assert_eq!(only_admin.updated_at, t + seconds(2));
 
+    // with another admin left, it may be demoted to a plain user, or to no role at all.
     let demoted = set_roles(&users, ada.id, &[Role::User], t + seconds(3)).await.expect("demote with another admin");
     assert_eq!(demoted, User { roles: vec![Role::User], updated_at: t + seconds(3), ..ada.clone() });
 
@@ -96,7 +102,7 @@ pub async fn set_roles_replaces_the_roles<U: UserRepository, S: SessionRepositor
     let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
     assert_eq!(listed.items, vec![admin.clone(), none]);
 
-    // The last admin keeping `admin` among new roles is fine.
+    // The last admin may be given new roles that keep `admin`.
     let kept = set_roles(&users, admin.id, &[Role::Admin], t + seconds(5)).await.expect("admin stays admin");
     assert_eq!(kept.roles, vec![Role::Admin]);
 }
@@ -105,6 +111,7 @@ pub async fn update_demoting_the_last_admin_changes_nothing<U: UserRepository, S
     users: U,
     _sessions: S,
 ) {
+    // Given the only admin, and a plain user,
     let t = now();
     let admin = insert_ok(
         &users,
@@ -113,6 +120,7 @@ pub async fn update_demoting_the_last_admin_changes_nothing<U: UserRepository, S
     .await;
     let plain = insert_ok(&users, new_user(2, "plain@example.com", t)).await;
 
+    // when an update takes `admin` from the admin along with many other changes,
     for roles in [vec![Role::User], vec![]] {
         let result = users
             .update(
@@ -135,6 +143,7 @@ pub async fn update_demoting_the_last_admin_changes_nothing<U: UserRepository, S
         assert!(matches!(result, Err(UpdateUserError::LastAdmin)), "{roles:?}: {result:?}");
     }
 
+    // then it is refused, and nothing of it was applied: not the email, the username, the hash or the profile.
     assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin.clone()), "nothing was applied");
     assert!(users.find_credentials(&LoginIdentifier::Email(email("boss@example.com"))).await.unwrap().is_none());
     let credentials =
@@ -144,7 +153,7 @@ pub async fn update_demoting_the_last_admin_changes_nothing<U: UserRepository, S
     assert_eq!(users.find_by_id(plain.id).await.unwrap(), Some(plain));
     assert_eq!(admin_ids(&users).await, vec![admin.id]);
 
-    // Changing the names alone, or keeping `admin` among the new roles, is fine.
+    // When the update keeps `admin` among the new roles, it is applied.
     let renamed = users
         .update(
             admin.id,
@@ -170,14 +179,17 @@ pub async fn set_roles_refuses_to_demote_the_last_admin<U: UserRepository, S: Se
     users: U,
     _sessions: S,
 ) {
+    // Given the only admin,
     let t = now();
     let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    // when its roles are replaced by ones without `admin`, then that is refused and nothing changes.
     for roles in [&[Role::User][..], &[]] {
         let result = set_roles(&users, first.id, roles, t + seconds(1)).await;
         assert!(matches!(result, Err(UpdateUserError::LastAdmin)), "{roles:?}: {result:?}");
     }
     assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()), "roles and updated_at unchanged");
 
+    // Given a second admin, the first may be demoted, and then the second may not.
     let second = insert_ok(&users, new_user(2, "second@example.com", t)).await;
     set_roles(&users, second.id, &[Role::Admin], t + seconds(2)).await.expect("promote");
     let first_demoted = set_roles(&users, first.id, &[Role::User], t + seconds(3)).await.expect("two admins");
@@ -195,12 +207,15 @@ pub async fn concurrent_demotion_of_the_two_admins_keeps_one<U: UserRepository, 
     users: U,
     _sessions: S,
 ) {
+    // Given two admins, round after round,
     let t = now();
     let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
     let second = insert_ok(&users, new_admin(2, "second@example.com", t)).await;
     for round in 0..10 {
         let pair = [first.id, second.id];
+        // when both are demoted at once,
         let results = join_all(pair.map(|id| set_roles(&users, id, &[Role::User], t))).await;
+        // then one demotion is refused, and one admin remains.
         let refused = results.iter().filter(|result| matches!(result, Err(UpdateUserError::LastAdmin))).count();
         assert_eq!(refused, 1, "round {round}: one demotion refused: {results:?}");
         assert_eq!(admin_ids(&users).await.len(), 1, "round {round}: exactly one admin remains");
@@ -211,6 +226,8 @@ pub async fn concurrent_demotion_of_the_two_admins_keeps_one<U: UserRepository, 
 }
 
 pub async fn set_roles_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given no such user, in an empty store or beside an admin, when its roles are replaced, then it is not found,
+    // whatever the roles, and the admin is untouched.
     for roles in [&[Role::User][..], &[Role::Admin], &[]] {
         let result = set_roles(&users, UserId(4242), roles, now()).await;
         assert!(matches!(result, Err(UpdateUserError::NotFound)), "no users, {roles:?}: {result:?}");
@@ -224,6 +241,7 @@ pub async fn set_roles_of_unknown_user_is_not_found<U: UserRepository, S: Sessio
 }
 
 pub async fn list_roles_returns_the_known_roles<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a fresh store, then it knows the fixed roles, and users do not add any.
     assert_eq!(users.list_roles().await.unwrap(), vec![Role::Admin, Role::User], "in a fresh store");
     insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
     assert_eq!(users.list_roles().await.unwrap(), vec![Role::Admin, Role::User], "users do not add roles");

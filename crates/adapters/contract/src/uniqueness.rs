@@ -10,13 +10,16 @@ pub async fn duplicate_email_differing_by_case_is_refused<U: UserRepository, S: 
     users: U,
     _sessions: S,
 ) {
+    // Given a user with an email,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    // when others sign up with it in any case, then they are refused as a duplicate email,
     for (n, duplicate) in [(2, "ada@example.com"), (3, "ADA@example.COM"), (4, "Ada@Example.com")] {
         let result =
             users.insert(NewUser { username: Some(username(&format!("other{n}"))), ..new_user(n, duplicate, t) }).await;
         assert!(matches!(result, Err(InsertUserError::DuplicateEmail)), "{duplicate}: {result:?}");
     }
+    // and the first is the only one, found by the email in any case.
     assert_eq!(total(&users).await, 1);
     let found = users.find_credentials(&LoginIdentifier::Email(email("ADA@EXAMPLE.COM"))).await.unwrap().unwrap();
     assert_eq!(found.user, ada);
@@ -28,10 +31,12 @@ pub async fn emails_differing_by_non_ascii_case_are_one_account<U: UserRepositor
     users: U,
     _sessions: S,
 ) {
+    // Given a user whose email has letters beyond ASCII, and another user,
     let t = now();
     let ulrich = insert_ok(&users, new_user(1, "Ülrich.Çelik@example.com", t)).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
 
+    // when the same address in another case is inserted, or taken by the other user, then it is refused;
     for (n, duplicate) in [(3, "ülrich.çelik@example.com"), (4, "ÜLRICH.ÇELIK@EXAMPLE.COM")] {
         let result = users.insert(new_user(n, duplicate, t)).await;
         assert!(matches!(result, Err(InsertUserError::DuplicateEmail)), "{duplicate}: {result:?}");
@@ -40,6 +45,7 @@ pub async fn emails_differing_by_non_ascii_case_are_one_account<U: UserRepositor
     let result = users.update(grace.id, taking_it).await;
     assert!(matches!(result, Err(UpdateUserError::DuplicateEmail)), "{result:?}");
 
+    // the first user is still found by the address in any case.
     assert_eq!(total(&users).await, 2);
     let found = users.find_credentials(&LoginIdentifier::Email(email("ülrich.çelik@EXAMPLE.com"))).await.unwrap();
     assert_eq!(found.map(|found| found.user), Some(ulrich.clone()));
@@ -55,14 +61,17 @@ pub async fn duplicate_username_differing_by_case_is_refused<U: UserRepository, 
     users: U,
     _sessions: S,
 ) {
+    // Given a user with a username,
     let t = now();
     let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
+    // when others sign up with it in any case, then they are refused as a duplicate username,
     for (n, duplicate) in [(2, "Ada"), (3, "ada"), (4, "ADA")] {
         let result = users
             .insert(NewUser { username: Some(username(duplicate)), ..new_user(n, &format!("other{n}@example.com"), t) })
             .await;
         assert!(matches!(result, Err(InsertUserError::DuplicateUsername)), "{duplicate}: {result:?}");
     }
+    // and the first is the only one, found by the username in any case.
     assert_eq!(total(&users).await, 1);
     let found = users.find_credentials(&LoginIdentifier::Username(username("aDA"))).await.unwrap().unwrap();
     assert_eq!(found.user, ada);
@@ -74,11 +83,13 @@ pub async fn concurrent_inserts_of_one_email_admit_one<U: UserRepository, S: Ses
     users: U,
     _sessions: S,
 ) {
+    // Given an empty store with its connections open,
     let t = now();
     // Open the store's connections first, so that the inserts below start together.
     for health in join_all((0..20).map(|_| users.check_health())).await {
         health.expect("healthy");
     }
+    // when twenty sign-ups with one email in various cases race,
     let cases = ["race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com"];
     let results = join_all((0..20u32).map(|n| {
         let users = &users;
@@ -86,6 +97,7 @@ pub async fn concurrent_inserts_of_one_email_admit_one<U: UserRepository, S: Ses
     }))
     .await;
 
+    // then exactly one is stored, and every other is told the email is taken.
     let winners: Vec<&User> = results.iter().filter_map(|result| result.as_ref().ok()).collect();
     assert_eq!(winners.len(), 1, "exactly one insert succeeds: {results:?}");
     let duplicates = results.iter().filter(|result| matches!(result, Err(InsertUserError::DuplicateEmail))).count();

@@ -9,6 +9,7 @@ use crate::fixtures::{
 };
 
 pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a user with every field set,
     let t = now();
     let ada = insert_ok(
         &users,
@@ -21,6 +22,7 @@ pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: Session
     )
     .await;
 
+    // when two of its profile fields are changed, then only they and the time of the update change;
     let t2 = t + seconds(60);
     let update = UserUpdate {
         profile: ProfilePatch {
@@ -44,7 +46,8 @@ pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: Session
     assert_eq!(updated.created_at, t, "created_at never moves");
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
 
-    // Only the password hash.
+    // when only the password hash is changed, then the user reads the same but for the time, and the new hash is
+    // stored;
     let t3 = t2 + seconds(60);
     let updated = users.update(ada.id, UserUpdate { password_hash: Some(other_password_hash()), ..touch(t3) }).await;
     let expected = User { updated_at: t3, ..expected };
@@ -53,7 +56,7 @@ pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: Session
     assert_eq!(credentials.password_hash, other_password_hash());
     assert_eq!(credentials.user, expected);
 
-    // Nothing but the time.
+    // when nothing is changed, then only the time of the update moves.
     let t4 = t3 + seconds(60);
     let updated = users.update(ada.id, touch(t4)).await.expect("update");
     assert_eq!(updated, User { updated_at: t4, ..expected });
@@ -63,12 +66,14 @@ pub async fn update_clears_username_and_profile_fields<U: UserRepository, S: Ses
     users: U,
     _sessions: S,
 ) {
+    // Given a user with a username and every profile field set,
     let t = now();
     let ada = insert_ok(
         &users,
         NewUser { username: Some(username("AdaL")), profile: full_profile(), ..new_user(1, "ada@example.com", t) },
     )
     .await;
+    // when they are all cleared,
     let update = UserUpdate {
         username: Some(None),
         profile: ProfilePatch {
@@ -84,26 +89,30 @@ pub async fn update_clears_username_and_profile_fields<U: UserRepository, S: Ses
         ..touch(t + seconds(1))
     };
     let updated = users.update(ada.id, update).await.expect("update");
+    // then the user reads without them, and is no longer found by the old username,
     let expected = User { username: None, profile: Profile::default(), updated_at: t + seconds(1), ..ada };
     assert_eq!(updated, expected);
     assert_eq!(users.find_by_id(expected.id).await.unwrap(), Some(expected.clone()));
     assert!(users.find_credentials(&LoginIdentifier::Username(username("AdaL"))).await.unwrap().is_none());
 
-    // The cleared username is free for someone else.
+    // which is free for someone else.
     let grace = users.insert(NewUser { username: Some(username("adal")), ..new_user(2, "grace@example.com", t) }).await;
     assert!(grace.is_ok(), "{grace:?}");
 }
 
 pub async fn update_changes_email_and_username<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a user with an email and a username,
     let t = now();
     let ada =
         insert_ok(&users, NewUser { username: Some(username("AdaL")), ..new_user(1, "ada@example.com", t) }).await;
+    // when both are changed,
     let update = UserUpdate {
         username: Some(Some(username("Countess"))),
         email: Some(email("Countess@Example.org")),
         ..touch(t + seconds(5))
     };
     let updated = users.update(ada.id, update).await.expect("update");
+    // then the user reads with the new ones, is found by them in any case, and no longer by the old.
     let expected = User {
         username: Some(username("Countess")),
         email: email("Countess@Example.org"),
@@ -119,7 +128,7 @@ pub async fn update_changes_email_and_username<U: UserRepository, S: SessionRepo
     assert!(users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().is_none());
     assert!(users.find_credentials(&LoginIdentifier::Username(username("AdaL"))).await.unwrap().is_none());
 
-    // Changing only the case of one's own email or username is not a clash with oneself.
+    // When only the case of them changes, that is no clash with oneself: the new case is stored.
     let update = UserUpdate {
         username: Some(Some(username("COUNTESS"))),
         email: Some(email("countess@example.org")),
@@ -134,6 +143,7 @@ pub async fn update_to_a_taken_email_or_username_changes_nothing<U: UserReposito
     users: U,
     _sessions: S,
 ) {
+    // Given Ada and Grace,
     let t = now();
     let ada = insert_ok(&users, NewUser { username: Some(username("Ada")), ..new_user(1, "ada@example.com", t) }).await;
     let grace = insert_ok(
@@ -142,6 +152,7 @@ pub async fn update_to_a_taken_email_or_username_changes_nothing<U: UserReposito
     )
     .await;
 
+    // when Grace's update takes Ada's email, or her username, in another case, along with other changes,
     let result = users
         .update(
             grace.id,
@@ -167,6 +178,7 @@ pub async fn update_to_a_taken_email_or_username_changes_nothing<U: UserReposito
         .await;
     assert!(matches!(result, Err(UpdateUserError::DuplicateUsername)), "{result:?}");
 
+    // then both are refused, and nothing of either update was applied, not even Grace's new password hash.
     assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()), "nothing of Grace changed");
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada), "nothing of Ada changed");
     let credentials =
@@ -179,6 +191,7 @@ pub async fn update_with_roles_to_a_taken_email_changes_nothing<U: UserRepositor
     users: U,
     _sessions: S,
 ) {
+    // Given an admin, a plain user Ada, and Grace, another admin,
     let t = now();
     let admin = insert_ok(&users, new_admin(1, "admin@example.com", t)).await;
     let ada = insert_ok(&users, new_user(2, "ada@example.com", t)).await;
@@ -192,8 +205,8 @@ pub async fn update_with_roles_to_a_taken_email_changes_nothing<U: UserRepositor
     )
     .await;
 
-    // Promoting Ada and demoting Grace (while another admin remains) are each allowed; with a taken email, neither
-    // happens, nor does anything else of the update.
+    // when Ada is promoted or Grace demoted (each allowed, since another admin remains) by an update that also
+    // takes a taken email,
     for (user, roles, taken) in [
         (&ada, vec![Role::Admin, Role::User], "GRACE@example.com"),
         (&grace, vec![Role::User], "Ada@Example.COM"),
@@ -217,6 +230,7 @@ pub async fn update_with_roles_to_a_taken_email_changes_nothing<U: UserRepositor
         assert!(matches!(result, Err(UpdateUserError::DuplicateEmail)), "{taken}, {roles:?}: {result:?}");
     }
 
+    // then it is refused as a duplicate email, and neither the roles nor anything else of it was applied.
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()), "nothing of Ada changed");
     assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()), "nothing of Grace changed");
     assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin.clone()));
@@ -226,6 +240,7 @@ pub async fn update_with_roles_to_a_taken_email_changes_nothing<U: UserRepositor
 }
 
 pub async fn update_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given one user, when someone else is updated, then they are not found, and no user appears.
     let ada = insert_ok(&users, new_user(1, "ada@example.com", now())).await;
     let unknown = UserId(ada.id.0 + 1000);
     let result = users.update(unknown, UserUpdate { email: Some(email("x@example.com")), ..touch(now()) }).await;

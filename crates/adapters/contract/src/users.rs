@@ -8,19 +8,20 @@ use crate::fixtures::{
 };
 
 pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a user inserted with every field set, and its roles out of order,
     let t = now();
     let inserted = insert_ok(
         &users,
         NewUser {
             username: Some(username("AdaL")),
             profile: full_profile(),
-            // Given unsorted: the store returns roles sorted.
             roles: vec![Role::User, Role::Admin],
             ..new_user(1, "Ada@Example.com", t)
         },
     )
     .await;
 
+    // then the store answers with what it was given, roles sorted, last updated when created,
     assert_eq!(inserted.object_id, object_id(1));
     assert_eq!(inserted.username, Some(username("AdaL")));
     assert_eq!(inserted.email.as_str(), "Ada@Example.com", "the email keeps the case it was given");
@@ -29,9 +30,11 @@ pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(us
     assert_eq!(inserted.created_at, t);
     assert_eq!(inserted.updated_at, t, "a new user was last updated when it was created");
 
+    // and finds it again by its id and by its public id.
     assert_eq!(users.find_by_id(inserted.id).await.unwrap(), Some(inserted.clone()));
     assert_eq!(users.find_by_object_id(object_id(1)).await.unwrap(), Some(inserted.clone()));
 
+    // When a plain user is inserted beside it, it has an id of its own, no username and an empty profile.
     let second = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     assert_ne!(second.id, inserted.id);
     assert_eq!(second.roles, vec![Role::User]);
@@ -40,12 +43,15 @@ pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(us
     assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
     assert_eq!(users.find_by_object_id(object_id(2)).await.unwrap(), Some(second));
 
+    // Ids that nobody has find nobody.
     assert_eq!(users.find_by_id(UserId(inserted.id.0 + 1000)).await.unwrap(), None);
     assert_eq!(users.find_by_object_id(object_id(3)).await.unwrap(), None);
 }
 
 pub async fn insert_user_without_roles<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a user inserted without a role,
     let inserted = insert_ok(&users, NewUser { roles: vec![], ..new_user(1, "ada@example.com", now()) }).await;
+    // then it has none, wherever it is read from.
     assert_eq!(inserted.roles, vec![]);
     assert_eq!(users.find_by_id(inserted.id).await.unwrap(), Some(inserted.clone()));
     let credentials =
@@ -57,9 +63,11 @@ pub async fn insert_with_duplicate_roles_keeps_one_of_each<U: UserRepository, S:
     users: U,
     _sessions: S,
 ) {
+    // Given users inserted with a role named more than once,
     let t = now();
     let ada =
         insert_ok(&users, NewUser { roles: vec![Role::User, Role::User], ..new_user(1, "ada@example.com", t) }).await;
+    // then each holds it once, however it is read.
     assert_eq!(ada.roles, vec![Role::User]);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()));
 
@@ -78,11 +86,13 @@ pub async fn insert_with_duplicate_roles_keeps_one_of_each<U: UserRepository, S:
 }
 
 pub async fn users_without_username_coexist<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given several users inserted without a username,
     let t = now();
     let mut inserted = Vec::new();
     for n in 1..=3 {
         inserted.push(insert_ok(&users, new_user(n, &format!("user{n}@example.com"), t)).await);
     }
+    // then none clashes with another: all are stored.
     assert!(inserted.iter().all(|user| user.username.is_none()));
     let page = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
     assert_eq!(page.total, 3);
@@ -90,15 +100,17 @@ pub async fn users_without_username_coexist<U: UserRepository, S: SessionReposit
 }
 
 pub async fn find_credentials_by_email_ignores_case<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given Ada, with an email in mixed case and a username,
     let t = now();
     let ada = insert_ok(
         &users,
         NewUser { username: Some(username("AdaL")), roles: vec![Role::Admin], ..new_user(1, "Ada@Example.com", t) },
     )
     .await;
-    // Another user, without a username, who must never be found in Ada's place.
+    // and another user, without a username, who must never be found in Ada's place,
     insert_ok(&users, NewUser { password_hash: other_password_hash(), ..new_user(2, "grace@example.com", t) }).await;
 
+    // when her credentials are asked for by her email in any case, then they are hers;
     for login in ["Ada@Example.com", "ada@example.com", "ADA@EXAMPLE.COM"] {
         let found = users
             .find_credentials(&LoginIdentifier::Email(email(login)))
@@ -109,10 +121,12 @@ pub async fn find_credentials_by_email_ignores_case<U: UserRepository, S: Sessio
         assert_eq!(found.user.roles, vec![Role::Admin]);
         assert_eq!(found.password_hash, password_hash(), "{login}");
     }
+    // the other user's email finds the other user and their own hash;
     let grace = users.find_credentials(&LoginIdentifier::Email(email("Grace@example.com"))).await.unwrap().unwrap();
     assert_eq!(grace.user.email.as_str(), "grace@example.com");
     assert_eq!(grace.password_hash, other_password_hash());
 
+    // an address nobody has finds nothing.
     assert!(users.find_credentials(&LoginIdentifier::Email(email("nobody@example.com"))).await.unwrap().is_none());
     // The local part alone, or the address as a username, finds nothing.
     assert!(users.find_credentials(&LoginIdentifier::Username(username("ada"))).await.unwrap().is_none());
@@ -122,6 +136,7 @@ pub async fn find_credentials_by_username_ignores_case<U: UserRepository, S: Ses
     users: U,
     _sessions: S,
 ) {
+    // Given users with usernames in mixed and lower case, and one without a username,
     let t = now();
     let ada =
         insert_ok(&users, NewUser { username: Some(username("AdaL")), ..new_user(1, "ada@example.com", t) }).await;
@@ -136,6 +151,7 @@ pub async fn find_credentials_by_username_ignores_case<U: UserRepository, S: Ses
     .await;
     insert_ok(&users, new_user(3, "nameless@example.com", t)).await;
 
+    // when credentials are asked for by a username in any case, then they are its owner's;
     for login in ["AdaL", "adal", "ADAL"] {
         let found = users
             .find_credentials(&LoginIdentifier::Username(username(login)))
@@ -149,10 +165,12 @@ pub async fn find_credentials_by_username_ignores_case<U: UserRepository, S: Ses
     assert_eq!(found.user, grace);
     assert_eq!(found.password_hash, other_password_hash());
 
+    // a username nobody has, or a part of one, finds nothing.
     assert!(users.find_credentials(&LoginIdentifier::Username(username("nobody"))).await.unwrap().is_none());
     assert!(users.find_credentials(&LoginIdentifier::Username(username("Ada"))).await.unwrap().is_none());
 }
 
 pub async fn check_health_is_ok<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
+    // Given a fresh store, when its health is checked, then it is well.
     users.check_health().await.expect("a fresh store is healthy");
 }
