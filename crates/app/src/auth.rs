@@ -328,14 +328,15 @@ impl<A: Adapters> UserService<A> {
     /// The user behind an access token, loaded fresh: a token of a deleted user or of a revoked session fails even
     /// before it expires, and role changes take effect at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, AuthenticateError> {
-        let claims = self.tokens.verify_access_token(access_token).map_err(|error| match error {
+        let now = self.now();
+        let claims = self.tokens.verify_access_token(access_token, now).map_err(|error| match error {
             TokenError::Expired => AuthenticateError::ExpiredToken,
             TokenError::Invalid => AuthenticateError::InvalidToken,
             unexpected @ TokenError::Unexpected(_) => unexpected.into(),
         })?;
         let user = self
             .users
-            .find_signed_in(claims.user_id, claims.session_id, self.now())
+            .find_signed_in(claims.user_id, claims.session_id, now)
             .await?
             .ok_or(AuthenticateError::SessionEnded)?;
         Ok(CurrentUser { user, session: claims.session_id, authenticated_at: claims.authenticated_at })

@@ -1122,9 +1122,9 @@ async fn authenticate_returns_the_user_as_stored_now() {
     mocks
         .tokens
         .expect_verify_access_token()
-        .withf(|token| token == "signed.access.token")
+        .withf(|token, at| token == "signed.access.token" && *at == now())
         .times(1)
-        .returning(|_| Ok(claims()));
+        .returning(|_, _| Ok(claims()));
     mocks
         .users
         .expect_find_signed_in()
@@ -1142,7 +1142,7 @@ async fn authenticate_returns_the_user_as_stored_now() {
 #[tokio::test]
 async fn authenticate_reports_an_expired_token() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Expired));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Expired));
     mocks.users.expect_find_signed_in().never();
 
     let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
@@ -1153,7 +1153,7 @@ async fn authenticate_reports_an_expired_token() {
 #[tokio::test]
 async fn authenticate_reports_an_invalid_token() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Invalid));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Invalid));
     mocks.users.expect_find_signed_in().never();
 
     let error = mocks.service().authenticate("forged").await.unwrap_err();
@@ -1164,7 +1164,7 @@ async fn authenticate_reports_an_invalid_token() {
 #[tokio::test]
 async fn authenticate_with_a_failing_verifier_is_unexpected() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Err(TokenError::Unexpected("no key".into())));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Unexpected("no key".into())));
     mocks.users.expect_find_signed_in().never();
 
     let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
@@ -1175,7 +1175,7 @@ async fn authenticate_with_a_failing_verifier_is_unexpected() {
 #[tokio::test]
 async fn authenticate_in_an_ended_session_fails() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(None));
 
     let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
@@ -1186,7 +1186,7 @@ async fn authenticate_in_an_ended_session_fails() {
 #[tokio::test]
 async fn authenticate_with_a_failing_store_is_unexpected() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Err(store_error()));
 
     let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
@@ -1197,7 +1197,7 @@ async fn authenticate_with_a_failing_store_is_unexpected() {
 #[tokio::test]
 async fn authenticate_tells_when_the_password_was_entered_as_the_token_says() {
     let mut mocks = Mocks::new();
-    mocks.tokens.expect_verify_access_token().times(1).returning(|_| Ok(claims()));
+    mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
 
     let current = mocks.service().authenticate("signed.access.token").await.unwrap();
@@ -1212,7 +1212,7 @@ async fn authenticate_with_a_token_that_predates_sign_in_times_tells_none() {
         .tokens
         .expect_verify_access_token()
         .times(1)
-        .returning(|_| Ok(AccessClaims { authenticated_at: None, ..claims() }));
+        .returning(|_, _| Ok(AccessClaims { authenticated_at: None, ..claims() }));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
 
     let current = mocks.service().authenticate("signed.access.token").await.unwrap();

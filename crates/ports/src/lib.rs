@@ -23,9 +23,6 @@ pub use users::{
     AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page,
     PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
-/// The domain's rule, named here too only because the store crates import it beside the port that takes it; new
-/// code imports it from `users_domain`.
-pub use users_domain::LockoutPolicy;
 
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;

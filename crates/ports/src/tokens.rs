@@ -58,8 +58,8 @@ pub trait TokenIssuer: Send + Sync + 'static {
     /// Signs an access token for `claims` (its expiry is the issuer's policy, reported back).
     fn issue_access_token(&self, subject: &TokenSubject, now: DateTime<Utc>) -> Result<AccessToken, TokenError>;
 
-    /// Checks signature, algorithm and expiry, and returns what the token asserts.
-    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError>;
+    /// Checks signature and algorithm, and expiry as of `now` (the caller's clock), and returns what the token asserts.
+    fn verify_access_token(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError>;
 
     /// A new unguessable refresh token, to start a session with.
     fn new_refresh_token(&self) -> RefreshToken;

@@ -119,7 +119,9 @@ fn validation(algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-    validation.leeway = LEEWAY_SECS;
+    // `exp` is required but checked by `verify_access_token` against the caller's clock (the `Clock` port), not the
+    // system's, so that a remembered token and a fresh one expire alike.
+    validation.validate_exp = false;
     validation
 }
 
@@ -253,7 +255,7 @@ impl TokenIssuer for JwtIssuer {
         Ok(AccessToken { token, expires_at: timestamp(claims.exp)? })
     }
 
-    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    fn verify_access_token(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
         let cached = self.verified.lock().ok().and_then(|verified| verified.get(token).cloned());
         let claims = match cached {
             Some(claims) => claims,
@@ -268,8 +270,8 @@ impl TokenIssuer for JwtIssuer {
                 claims
             }
         };
-        // A remembered token still expires, with the same leeway as a fresh verification.
-        if claims.expires_at + Duration::seconds(LEEWAY_SECS as i64) <= Utc::now() {
+        // Expiry is judged here, for remembered and fresh tokens alike, by the caller's clock.
+        if claims.expires_at + Duration::seconds(LEEWAY_SECS as i64) <= now {
             return Err(TokenError::Expired);
         }
         Ok(claims)
@@ -326,7 +328,7 @@ mod tests {
         let issuer = issuer();
         let now = Utc::now();
         let token = issue(&issuer, now);
-        let claims = issuer.verify_access_token(&token.token).unwrap();
+        let claims = issuer.verify_access_token(&token.token, Utc::now()).unwrap();
         assert_eq!(claims.user_id, UserId(42));
         assert_eq!(claims.object_id.to_string(), "507f1f77bcf86cd799439011");
         assert_eq!(claims.session_id, SessionId(7));
@@ -337,32 +339,46 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_judged_by_the_callers_clock_not_the_systems() {
+        let remembering = issuer();
+        // Given a token issued two hours ago by the caller's clock, its 15 minutes long past by the system's...
+        let issued = Utc::now() - Duration::hours(2);
+        let token = issue(&remembering, issued).token;
+        // ...when the caller's clock says a minute has passed, then it is valid, and once 16 have, expired, whether
+        // it is verified afresh or remembered.
+        assert!(remembering.verify_access_token(&token, issued + Duration::minutes(1)).is_ok());
+        assert!(matches!(remembering.verify_access_token(&token, issued + Duration::minutes(16)), Err(TokenError::Expired)));
+        let fresh = issuer(); // the same key, nothing remembered
+        assert!(matches!(fresh.verify_access_token(&token, issued + Duration::minutes(16)), Err(TokenError::Expired)));
+    }
+
+    #[test]
     fn a_remembered_token_is_still_checked_for_expiry() {
         let issuer = issuer();
         let token = issue(&issuer, Utc::now());
-        let claims = issuer.verify_access_token(&token.token).unwrap();
+        let claims = issuer.verify_access_token(&token.token, Utc::now()).unwrap();
         assert_eq!(issuer.verified.lock().unwrap().len(), 1, "remembered");
         // As if the 15 minutes had passed since it was remembered.
         let expired = AccessClaims { expires_at: Utc::now() - Duration::seconds(6), ..claims };
         issuer.verified.lock().unwrap().insert(token.token.as_str().into(), expired);
-        assert!(matches!(issuer.verify_access_token(&token.token), Err(TokenError::Expired)));
+        assert!(matches!(issuer.verify_access_token(&token.token, Utc::now()), Err(TokenError::Expired)));
     }
 
     #[test]
     fn only_genuine_tokens_are_remembered_and_the_memory_is_bounded() {
         let issuer = issuer();
-        assert!(issuer.verify_access_token("not a token").is_err());
+        assert!(issuer.verify_access_token("not a token", Utc::now()).is_err());
         let forged = issue(
             &JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15), refresh_secret())
                 .unwrap(),
             Utc::now(),
         );
-        assert!(issuer.verify_access_token(&forged.token).is_err());
+        assert!(issuer.verify_access_token(&forged.token, Utc::now()).is_err());
         assert!(issuer.verified.lock().unwrap().is_empty());
         let now = Utc::now();
         for user in 0..(VERIFIED_CAPACITY as i64 + 1) {
             let token = issuer.issue_access_token(&subject(user, 1, &[], now), now).unwrap();
-            issuer.verify_access_token(&token.token).unwrap();
+            issuer.verify_access_token(&token.token, Utc::now()).unwrap();
         }
         assert!(issuer.verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
     }
@@ -371,7 +387,7 @@ mod tests {
     fn an_expired_token_is_reported_as_expired() {
         let issuer = issuer();
         let token = issue(&issuer, Utc::now() - Duration::minutes(16));
-        assert!(matches!(issuer.verify_access_token(&token.token), Err(TokenError::Expired)));
+        assert!(matches!(issuer.verify_access_token(&token.token, Utc::now()), Err(TokenError::Expired)));
     }
 
     #[test]
@@ -379,7 +395,7 @@ mod tests {
         let other =
             JwtIssuer::hs256(b"another secret of at least 32 bytes!", Duration::minutes(15), refresh_secret()).unwrap();
         let token = issue(&other, Utc::now());
-        assert!(matches!(issuer().verify_access_token(&token.token), Err(TokenError::Invalid)));
+        assert!(matches!(issuer().verify_access_token(&token.token, Utc::now()), Err(TokenError::Invalid)));
     }
 
     #[test]
@@ -391,10 +407,10 @@ mod tests {
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         parts[0] = &none_header;
         let unsigned = format!("{}.{}.", parts[0], parts[1]);
-        assert!(matches!(issuer.verify_access_token(&unsigned), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&unsigned, Utc::now()), Err(TokenError::Invalid)));
         let tampered = format!("{}x", token);
-        assert!(matches!(issuer.verify_access_token(&tampered), Err(TokenError::Invalid)));
-        assert!(matches!(issuer.verify_access_token("not a token"), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&tampered, Utc::now()), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token("not a token", Utc::now()), Err(TokenError::Invalid)));
     }
 
     #[test]
@@ -449,7 +465,7 @@ mod tests {
         let header = header_of(&token.token);
         assert_eq!(header["alg"], "EdDSA");
         assert_eq!(header["kid"], "2026-11-24.a");
-        let claims = issuer.verify_access_token(&token.token).unwrap();
+        let claims = issuer.verify_access_token(&token.token, Utc::now()).unwrap();
         assert_eq!(claims.user_id, UserId(42));
         assert_eq!(claims.roles, vec![Role::Admin, Role::User]);
     }
@@ -459,15 +475,18 @@ mod tests {
         let (old, new) = (key_pair("old"), key_pair("new"));
         let before = issue(&ed25519(&old, &[]), Utc::now());
         let rotated = ed25519(&new, &[&old]);
-        assert!(rotated.verify_access_token(&before.token).is_ok(), "a token of the previous key still works");
+        assert!(
+            rotated.verify_access_token(&before.token, Utc::now()).is_ok(),
+            "a token of the previous key still works"
+        );
         let after = issue(&rotated, Utc::now());
         assert_eq!(header_of(&after.token)["kid"], "new");
-        assert!(rotated.verify_access_token(&after.token).is_ok());
+        assert!(rotated.verify_access_token(&after.token, Utc::now()).is_ok());
         let published: Vec<String> = rotated.published_keys().into_iter().map(|key| key.key_id).collect();
         assert_eq!(published, ["new", "old"]);
         let retired = ed25519(&new, &[]);
-        assert!(matches!(retired.verify_access_token(&before.token), Err(TokenError::Invalid)));
-        assert!(retired.verify_access_token(&after.token).is_ok());
+        assert!(matches!(retired.verify_access_token(&before.token, Utc::now()), Err(TokenError::Invalid)));
+        assert!(retired.verify_access_token(&after.token, Utc::now()).is_ok());
     }
 
     #[test]
@@ -477,9 +496,9 @@ mod tests {
         let token = issue(&issuer, Utc::now()).token;
         let signature = token.split('.').nth(2).unwrap();
         let unknown = reassembled(&token, r#"{"alg":"EdDSA","typ":"JWT","kid":"other"}"#, signature);
-        assert!(matches!(issuer.verify_access_token(&unknown), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&unknown, Utc::now()), Err(TokenError::Invalid)));
         let missing = reassembled(&token, r#"{"alg":"EdDSA","typ":"JWT"}"#, signature);
-        assert!(matches!(issuer.verify_access_token(&missing), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&missing, Utc::now()), Err(TokenError::Invalid)));
         // Another key's token that claims our kid: the signature does not check out under our key.
         let impostor = JwtIssuer::ed25519(
             &Ed25519KeyPair::generate(KeyId::parse("ours").unwrap()).unwrap(),
@@ -489,7 +508,7 @@ mod tests {
         )
         .unwrap();
         let forged = issue(&impostor, Utc::now()).token;
-        assert!(matches!(issuer.verify_access_token(&forged), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&forged, Utc::now()), Err(TokenError::Invalid)));
     }
 
     #[test]
@@ -498,7 +517,7 @@ mod tests {
         let issuer = ed25519(&ours, &[]);
         let token = issue(&issuer, Utc::now()).token;
         let unsigned = reassembled(&token, r#"{"alg":"none","typ":"JWT","kid":"ours"}"#, "");
-        assert!(matches!(issuer.verify_access_token(&unsigned), Err(TokenError::Invalid)));
+        assert!(matches!(issuer.verify_access_token(&unsigned, Utc::now()), Err(TokenError::Invalid)));
         // The classic confusion: HS256 keyed with the published public key, which an attacker knows. Tried with the
         // key both as raw bytes and as the JWK's text.
         let public = URL_SAFE_NO_PAD.decode(ours.public_key().x()).unwrap();
@@ -513,10 +532,10 @@ mod tests {
             .unwrap()
             .claims;
             let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
-            assert!(matches!(issuer.verify_access_token(&confused), Err(TokenError::Invalid)));
+            assert!(matches!(issuer.verify_access_token(&confused, Utc::now()), Err(TokenError::Invalid)));
         }
         // And the other way: an EdDSA-signed token offered to an HS256 issuer.
-        assert!(matches!(self::issuer().verify_access_token(&token), Err(TokenError::Invalid)));
+        assert!(matches!(self::issuer().verify_access_token(&token, Utc::now()), Err(TokenError::Invalid)));
     }
 
     #[test]

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
 use users_ports::{
-    AttemptOutcome, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, LockoutPolicy, LoginAttempt,
-    NewSession, NewUser, Page, PageRequest, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn,
-    StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    AttemptOutcome, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, LoginAttempt, NewSession, NewUser,
+    Page, PageRequest, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError,
+    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// A store (its users and its sessions) that remembers signed-in users; see the module's documentation.
