@@ -347,7 +347,10 @@ mod tests {
         // ...when the caller's clock says a minute has passed, then it is valid, and once 16 have, expired, whether
         // it is verified afresh or remembered.
         assert!(remembering.verify_access_token(&token, issued + Duration::minutes(1)).is_ok());
-        assert!(matches!(remembering.verify_access_token(&token, issued + Duration::minutes(16)), Err(TokenError::Expired)));
+        assert!(matches!(
+            remembering.verify_access_token(&token, issued + Duration::minutes(16)),
+            Err(TokenError::Expired)
+        ));
         let fresh = issuer(); // the same key, nothing remembered
         assert!(matches!(fresh.verify_access_token(&token, issued + Duration::minutes(16)), Err(TokenError::Expired)));
     }

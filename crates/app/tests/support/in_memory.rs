@@ -32,7 +32,7 @@ impl Adapters for InMemory {
 pub fn in_memory_service(policy: SessionPolicy) -> (UserService<InMemory>, TestClock) {
     let store = MemoryStore::new();
     let clock = TestClock::default();
-    let tokens = PlainTokens { clock: clock.clone(), issued: Arc::default(), refresh_tokens: Arc::default() };
+    let tokens = PlainTokens { issued: Arc::default(), refresh_tokens: Arc::default() };
     let service = UserService::new(store.users(), store.sessions(), PlainHasher, tokens, clock.clone(), policy);
     (service, clock)
 }
@@ -90,7 +90,6 @@ impl PasswordHasher for PlainHasher {
 /// predecessor with a `+`.
 #[derive(Debug)]
 pub struct PlainTokens {
-    clock: TestClock,
     issued: Arc<Mutex<HashMap<String, AccessClaims>>>,
     refresh_tokens: Arc<AtomicU64>,
 }
@@ -112,9 +111,9 @@ impl TokenIssuer for PlainTokens {
         Ok(AccessToken { token, expires_at })
     }
 
-    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    fn verify_access_token(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
         let claims = self.issued.lock().unwrap().get(token).cloned().ok_or(TokenError::Invalid)?;
-        if claims.expires_at <= self.clock.now() {
+        if claims.expires_at <= now {
             return Err(TokenError::Expired);
         }
         Ok(claims)
