@@ -13,45 +13,60 @@ fn ended_sessions_and_idle_sign_in_counts_are_kept_for_a_day() {
 }
 
 #[tokio::test]
-async fn purge_ended_deletes_from_both_stores_what_ended_a_day_ago_and_counts_it() {
+async fn what_ended_a_day_ago_is_deleted_from_both_stores_and_counted() {
+    // Given 12 sessions and 3 sign-in counts that ended more than a day ago
     let mut mocks = Mocks::new();
     let day_ago = now() - Duration::days(1);
     mocks.sessions.expect_purge_ended().withf(move |before| *before == day_ago).times(1).returning(|_| Ok(12));
     mocks.users.expect_purge_login_throttles().withf(move |before| *before == day_ago).times(1).returning(|_| Ok(3));
 
+    // When the operator purges
     let purged = mocks.service().purge_ended().await.unwrap();
 
+    // Then each store is asked to delete what ended before a day ago, and says how much it deleted
     assert_eq!(purged, Purged { sessions: 12, login_throttles: 3 });
 }
 
 #[tokio::test]
-async fn purge_ended_with_nothing_to_delete_counts_nothing() {
+async fn a_purge_with_nothing_to_delete_counts_nothing() {
+    // Given stores where nothing has ended
     let mut mocks = Mocks::new();
     mocks.sessions.expect_purge_ended().times(1).returning(|_| Ok(0));
     mocks.users.expect_purge_login_throttles().times(1).returning(|_| Ok(0));
 
-    assert_eq!(mocks.service().purge_ended().await.unwrap(), Purged::default());
+    // When the operator purges
+    let purged = mocks.service().purge_ended().await.unwrap();
+
+    // Then nothing is counted
+    assert_eq!(purged, Purged::default());
 }
 
 #[tokio::test]
-async fn purge_ended_with_a_failing_session_store_is_unexpected() {
+async fn a_purge_whose_session_store_fails_is_unexpected() {
+    // Given a session store that fails
     let mut mocks = Mocks::new();
     mocks.sessions.expect_purge_ended().times(1).returning(|_| Err(store_error()));
     // Whether the sign-in counts were purged first does not matter; at most once.
     mocks.users.expect_purge_login_throttles().times(0..=1).returning(|_| Ok(3));
 
+    // When the operator purges
     let error = mocks.service().purge_ended().await.unwrap_err();
 
+    // Then the purge fails with the store's reason
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
 
 #[tokio::test]
-async fn purge_ended_with_a_failing_user_store_is_unexpected() {
+async fn a_purge_whose_user_store_fails_is_unexpected() {
+    // Given a user store that fails to purge the sign-in counts
     let mut mocks = Mocks::new();
+    // Whether the sessions were purged first does not matter; at most once.
     mocks.sessions.expect_purge_ended().times(0..=1).returning(|_| Ok(12));
     mocks.users.expect_purge_login_throttles().times(1).returning(|_| Err(store_error()));
 
+    // When the operator purges
     let error = mocks.service().purge_ended().await.unwrap_err();
 
+    // Then the purge fails with the store's reason
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
 }
