@@ -1,0 +1,118 @@
+//! `CachedSessions` over a store (the in-memory one): signed-in users are answered from memory only while its change
+//! feed proves itself, and every write through it forgets what that write may have changed.
+
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use users_memory_store::MemoryStore;
+use users_ports::{ChangeFeed, ChangeObserver, SessionId, SessionRepository, UserRepository};
+use users_store::CachedSessions;
+use users_store_contract::{email, insert_ok, new_session, new_user, now, seconds, touch};
+
+/// A feed that hears no change at all, and proves so every few milliseconds: whatever the cache then remembers stays
+/// remembered until a write through the cache forgets it.
+struct QuietFeed;
+
+impl ChangeFeed for QuietFeed {
+    async fn follow(self, observer: Weak<dyn ChangeObserver>) {
+        while let Some(observer) = observer.upgrade() {
+            observer.heard_everything_before(Instant::now());
+            drop(observer);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+type Cached = CachedSessions<users_memory_store::MemoryUsers, users_memory_store::MemorySessions>;
+
+/// A signed-in user in `memory`, behind a cache that follows a quiet feed (once it has proven itself).
+async fn signed_in(memory: &MemoryStore) -> (Cached, users_domain::User, SessionId) {
+    let cached = CachedSessions::new(memory.users(), memory.sessions(), Duration::from_secs(1));
+    tokio::spawn(cached.follow(QuietFeed));
+    while !cached.hears_changes() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let t = now();
+    let ada = insert_ok(&cached, new_user(1, "ada@example.com", t)).await;
+    let session = cached.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    (cached, ada, session)
+}
+
+#[tokio::test]
+async fn a_signed_in_user_is_answered_from_memory_while_the_feed_hears_nothing() {
+    // Given a user read once through the cache
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the session ends behind the cache's back, and the feed does not tell
+    memory.sessions().revoke(session, now()).await.unwrap();
+
+    // Then the cache still answers from memory: it remembers, as it should while the feed proves it heard all
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), Some(ada));
+}
+
+#[tokio::test]
+async fn a_session_revoked_through_the_cache_is_forgotten_at_once() {
+    // Given a user read once through the cache
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the session is revoked through the cache
+    cached.revoke(session, now()).await.unwrap();
+
+    // Then the next check finds no signed-in user
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn every_write_that_changes_a_user_or_ends_their_sessions_is_forgotten_at_once() {
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+
+    // Given the user remembered, when their email is changed through the cache, then the next check sees it
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+    let mut update = touch(now() + seconds(1));
+    update.email = Some(email("ada@example.org"));
+    cached.update(ada.id, update).await.unwrap();
+    let seen = cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("still signed in");
+    assert_eq!(seen.email, email("ada@example.org"));
+
+    // Given the user remembered again, when all their sessions are ended through the cache, then none is answered
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+    cached.revoke_all_of_user(ada.id, None, now()).await.unwrap();
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_forgotten_at_once() {
+    // Given a user read once through the cache
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the user is deleted through the cache
+    cached.delete(ada.id).await.unwrap();
+
+    // Then their token finds no one
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn without_a_feed_nothing_is_answered_from_memory() {
+    // Given a cache that follows no feed, and a user read once through it
+    let memory = MemoryStore::new();
+    let cached = CachedSessions::new(memory.users(), memory.sessions(), Duration::from_secs(1));
+    let t = now();
+    let ada = insert_ok(&cached, new_user(1, "ada@example.com", t)).await;
+    let session = cached.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the session ends elsewhere
+    memory.sessions().revoke(session, now()).await.unwrap();
+
+    // Then the cache reads it again and finds it ended
+    assert!(!cached.hears_changes());
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
