@@ -1,11 +1,14 @@
 //! Sign-up, sign-in, refresh-token rotation, sign-out, and the check of an access token on each request.
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{ClientNetwork, LoginIdentifier, Password, PasswordError, Profile, Registration, Role, User};
+use users_domain::{
+    AttemptOutcome, ClientNetwork, LoginAttempt, LoginIdentifier, Password, PasswordError, Profile, Registration, Role,
+    User,
+};
 use users_ports::{
-    AttemptOutcome, Clock, InsertUserError, LoginAttempt, NewSession, NewUser, PasswordHash, PasswordHashError,
-    PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials,
-    TokenError, TokenIssuer, TokenSubject, UserRepository,
+    Clock, InsertUserError, NewSession, NewUser, PasswordHash, PasswordHashError, PasswordHasher, RefreshToken,
+    RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, TokenError, TokenIssuer,
+    TokenSubject, UserRepository,
 };
 
 use crate::{Adapters, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};

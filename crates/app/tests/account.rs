@@ -6,11 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use users_app::{
     CurrentPassword, CurrentUser, DeleteAccountError, Reauthentication, SessionPolicy, UpdateProfileError,
 };
-use users_domain::{LoginIdentifier, PersonName, ProfileChanges, ProfilePatch, User, UserId};
-use users_ports::{
-    AttemptOutcome, DeleteUserError, EndSessions, LoginAttempt, LoginThrottle, PasswordHashError, StoredCredentials,
-    UpdateUserError, UserUpdate,
+use users_domain::{
+    AttemptOutcome, LoginAttempt, LoginIdentifier, LoginThrottle, PersonName, ProfileChanges, ProfilePatch, User,
+    UserId,
 };
+use users_ports::{DeleteUserError, EndSessions, PasswordHashError, StoredCredentials, UpdateUserError, UserUpdate};
 
 use support::*;
 

@@ -12,11 +12,11 @@ use users_app::{
     ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 use users_domain::{
-    Email, LoginIdentifier, Password, Profile, ProfilePatch, Registration, Role, RoleSet, User, UserId,
+    Email, LoginIdentifier, LoginThrottle, Password, Profile, ProfilePatch, Registration, Role, RoleSet, User, UserId,
 };
 use users_ports::{
-    DeleteUserError as StoreDeleteError, InsertUserError, LoginThrottle, Page, PageRequest, PasswordHashError,
-    StoredCredentials, UpdateUserError,
+    DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, PasswordHashError, StoredCredentials,
+    UpdateUserError,
 };
 
 use support::*;

@@ -11,11 +11,12 @@ use users_app::{
     AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, SessionPolicy, SignIn, TokenPair,
 };
 use users_domain::{
-    ClientNetwork, LockoutPolicy, LoginIdentifier, PersonName, Profile, Registration, Role, User, UserId,
+    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, PersonName, Profile,
+    Registration, Role, User, UserId,
 };
 use users_ports::{
-    AccessClaims, AttemptOutcome, InsertUserError, LoginAttempt, LoginThrottle, NewSession, PasswordHashError,
-    RefreshToken, RefreshTokenUse, SessionId, SessionState, StoredCredentials, TokenError,
+    AccessClaims, InsertUserError, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse, SessionId,
+    SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;

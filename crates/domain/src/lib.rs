@@ -18,7 +18,7 @@ mod username;
 
 pub use client_network::ClientNetwork;
 pub use email::{Email, EmailError, EmailKey};
-pub use lockout::LockoutPolicy;
+pub use lockout::{AttemptOutcome, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginThrottle, NetworkThrottle};
 pub use object_id::{ObjectId, ObjectIdError};
 pub use password::{Password, PasswordError};
 pub use person_name::{PersonName, PersonNameError};

@@ -20,8 +20,8 @@ pub use tokens::{
     AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
 pub use users::{
-    AttemptOutcome, DeleteUserError, EndSessions, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page,
-    PageRequest, SignedIn, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SignedIn, StoredCredentials,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

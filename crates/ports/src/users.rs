@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, Profile, ProfilePatch, Role, User, UserId, Username,
+    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
+    Profile, ProfilePatch, Role, User, UserId, Username,
 };
 
 use crate::{PasswordHash, SessionId, StoreError};
@@ -55,39 +56,6 @@ pub struct StoredCredentials {
 pub struct SignedIn {
     pub user: User,
     pub session_expires_at: DateTime<Utc>,
-}
-
-/// Consecutive failed sign-ins of an account from every network together (the backstop against guessing spread
-/// over many networks), and until when the account refuses sign-ins from anywhere.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoginThrottle {
-    pub failed_logins: u32,
-    pub locked_until: Option<DateTime<Utc>>,
-}
-
-/// What a sign-in attempt may do, decided before its password is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoginAttempt {
-    /// The password may be checked. The attempt is counted as under way until it is finished (one never finished,
-    /// lost in a crash or with its request, gives its room back after a while and counts for nothing).
-    Allowed,
-    /// The account refuses sign-ins from this network (or from everywhere) until then; nothing was counted.
-    Locked { until: DateTime<Utc> },
-    /// Attempts under way and failures in a row together reach the threshold (the network's, or the backstop over
-    /// every network): had they all failed, this one must not be checked. Nothing was counted; ask again once some
-    /// have finished.
-    Busy,
-}
-
-/// How a sign-in attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    /// The password was right: the network's and the account's failures are forgotten.
-    Verified,
-    /// The password was wrong: one more failure in a row, for the network and for the account.
-    Refused,
-    /// The password was never checked (the hashers were busy, or failed): it counts as nothing.
-    Abandoned,
 }
 
 /// Which slice of the users, in id order.

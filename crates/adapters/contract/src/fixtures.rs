@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use users_domain::{
-    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl,
-    Role, User, UserId, Username,
+    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
+    PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    AttemptOutcome, LoginAttempt, LoginThrottle, NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash,
-    UpdateUserError, UserRepository, UserUpdate,
+    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.

@@ -1,8 +1,8 @@
 //! Failed sign-ins counted by network and by account: the room left for attempts, the locks, and their purge.
 
 use futures_util::future::join_all;
-use users_domain::{ClientNetwork, UserId};
-use users_ports::{AttemptOutcome, LoginAttempt, LoginThrottle, SessionRepository, UserRepository};
+use users_domain::{AttemptOutcome, ClientNetwork, LoginAttempt, LoginThrottle, UserId};
+use users_ports::{SessionRepository, UserRepository};
 
 use crate::fixtures::{LOCKOUT, attempt, network, new_user, now, seconds, throttle_of};
 

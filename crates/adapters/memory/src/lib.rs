@@ -5,20 +5,17 @@
 //! is also what makes each call atomic.
 
 mod sessions;
-mod throttle;
 mod users;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, User, UserId};
-use users_ports::{EndSessions, LoginThrottle, PasswordHash, RefreshTokenHash, SessionId, SessionState};
+use users_domain::{ClientNetwork, LoginThrottle, NetworkThrottle, User, UserId};
+use users_ports::{EndSessions, PasswordHash, RefreshTokenHash, SessionId, SessionState};
 
 pub use sessions::MemorySessions;
 pub use users::MemoryUsers;
-
-use throttle::NetworkThrottle;
 
 /// One store: the repositories it hands out share its state, as those of one database do.
 #[derive(Clone, Default)]

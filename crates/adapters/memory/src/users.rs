@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    ClientNetwork, Email, LockoutPolicy, LoginIdentifier, ObjectId, ProfilePatch, Role, User, UserId, Username,
+    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
+    ProfilePatch, Role, User, UserId, Username,
 };
 use users_ports::{
-    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
-    SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn, StoreError, StoredCredentials,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
-use crate::throttle::{NetworkThrottle, room_for_another};
 use crate::{MemoryStore, State, StoredUser};
 
 #[derive(Clone, Debug)]
@@ -191,24 +191,13 @@ impl UserRepository for MemoryUsers {
         let Some(account) = state.users.get(&id).map(|stored| stored.throttle) else {
             return Ok(LoginAttempt::Allowed);
         };
-        if let Some(until) = account.locked_until.filter(|until| *until > now) {
-            return Ok(LoginAttempt::Locked { until });
-        }
         let networks = state.throttles.entry(id).or_default();
-        let mut throttle = networks.get(network).copied().unwrap_or_else(|| NetworkThrottle::fresh(now));
-        if let Some(until) = throttle.locked_at(now) {
-            return Ok(LoginAttempt::Locked { until });
+        let this = networks.get(network).copied();
+        let (attempt, counted) = lockout.begin_attempt(account, this, networks.values().copied(), now);
+        if let Some(throttle) = counted {
+            networks.insert(network.clone(), throttle);
         }
-        // The backstop is held the same way, over the attempts under way from every network.
-        let account_in_flight: u32 = networks.values().map(|throttle| throttle.live_in_flight(now)).sum();
-        if !room_for_another(lockout.threshold, throttle.failures, throttle.live_in_flight(now))
-            || !room_for_another(lockout.backstop, account.failed_logins, account_in_flight)
-        {
-            return Ok(LoginAttempt::Busy);
-        }
-        throttle.start_attempt(now);
-        networks.insert(network.clone(), throttle);
-        Ok(LoginAttempt::Allowed)
+        Ok(attempt)
     }
 
     async fn finish_login_attempt(
@@ -222,27 +211,13 @@ impl UserRepository for MemoryUsers {
         let mut state = self.store.lock();
         let state = &mut *state;
         let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
-        // Missing only if an admin cleared the locks meanwhile: this attempt then starts the count again.
         let networks = state.throttles.entry(id).or_default();
-        let throttle = networks.entry(network.clone()).or_insert_with(|| NetworkThrottle::fresh(now));
-        throttle.end_attempt(now);
-        let account = &mut stored.throttle;
-        Ok(match outcome {
-            AttemptOutcome::Abandoned => None,
-            AttemptOutcome::Verified => {
-                throttle.failures = 0;
-                throttle.locked_until = None;
-                *account = LoginThrottle::default();
-                None
-            }
-            AttemptOutcome::Refused => {
-                throttle.failures = throttle.failures.saturating_add(1);
-                throttle.locked_until = lockout.wait_after(throttle.failures).map(|wait| now + wait);
-                account.failed_logins = account.failed_logins.saturating_add(1);
-                account.locked_until = lockout.backstop_wait_after(account.failed_logins).map(|wait| now + wait);
-                throttle.locked_until.max(account.locked_until)
-            }
-        })
+        let finished = lockout.finish_attempt(stored.throttle, networks.get(network).copied(), outcome, now);
+        networks.insert(network.clone(), finished.network);
+        if let Some(account) = finished.account {
+            stored.throttle = account;
+        }
+        Ok(finished.locked_until)
     }
 
     async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use users_domain::{ClientNetwork, LockoutPolicy, Role, User};
-use users_ports::{AttemptOutcome, SessionId, SessionRepository, UserRepository};
+use users_domain::{AttemptOutcome, ClientNetwork, LockoutPolicy, Role, User};
+use users_ports::{SessionId, SessionRepository, UserRepository};
 use users_postgres::testing::CachedStore;
 use users_postgres::testing::TestDatabase;
 use users_store_contract::{insert_ok, new_session, new_user, now, seconds};

@@ -7,15 +7,18 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{
+    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
+};
 use users_ports::{
-    AttemptOutcome, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, LoginAttempt, NewSession, NewUser,
-    Page, PageRequest, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError,
-    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, NewSession, NewUser, Page, PageRequest,
+    RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// A store (its users and its sessions) that remembers signed-in users; see the module's documentation.
@@ -120,6 +123,9 @@ impl<U: UserRepository, S: SessionRepository> UserRepository for CachedSessions<
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<Option<SignedIn>, StoreError> {
+        if !self.cache.may_remember() {
+            return self.users.find_session(id, session, now).await;
+        }
         if let Some(remembered) = self.cache.get(id, session, now) {
             return Ok(Some(remembered));
         }
@@ -244,6 +250,9 @@ const CAPACITY: usize = 10_000;
 #[derive(Debug)]
 struct SignedInCache {
     state: Mutex<State>,
+    /// `State::listening`, readable without the lock: a store whose feed never proved itself (an SQLite file, a
+    /// feed that is down) pays no locking on its reads. Written under the lock.
+    listening: AtomicBool,
     /// How old the last proof may be for remembered users to be answered.
     max_lag: Duration,
 }
@@ -282,7 +291,7 @@ struct ReadTicket(Option<u64>);
 impl SignedInCache {
     fn new(max_lag: Duration) -> Self {
         let state = State { listening: false, proven: Instant::now(), generation: 0, sessions: HashMap::new() };
-        Self { state: Mutex::new(state), max_lag }
+        Self { state: Mutex::new(state), listening: AtomicBool::new(false), max_lag }
     }
 
     /// The user signed in with `session`, if remembered, the session has not expired by `now`, and the listener's
@@ -342,6 +351,7 @@ impl SignedInCache {
         if !state.listening {
             state.forget_all();
             state.listening = true;
+            self.listening.store(true, Ordering::Release);
             state.proven = sent;
         }
         state.proven = state.proven.max(sent);
@@ -352,6 +362,14 @@ impl SignedInCache {
         let mut state = self.lock();
         state.forget_all();
         state.listening = false;
+        self.listening.store(false, Ordering::Release);
+    }
+
+    /// Whether anything may be remembered now. A read that starts while not listening is neither answered from
+    /// memory nor remembered, so it needs nothing else of the cache; one that starts just before listening stops is
+    /// judged under the lock as usual.
+    fn may_remember(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
     }
 
     /// Whether remembered users are answered now.

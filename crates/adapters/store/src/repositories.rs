@@ -15,11 +15,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{
+    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
+};
 use users_ports::{
-    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, NewSession, NewUser, Page, PageRequest,
-    RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials,
-    UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, NewSession, NewUser, Page, PageRequest, RefreshTokenHash, RefreshTokenUse,
+    SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::dialect::Backend;

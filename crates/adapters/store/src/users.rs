@@ -2,15 +2,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users_domain::{ClientNetwork, LockoutPolicy, LoginIdentifier, ObjectId, Role, User, UserId};
+use users_domain::{
+    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, NetworkThrottle,
+    ObjectId, Role, User, UserId,
+};
 use users_ports::{
-    AttemptOutcome, DeleteUserError, InsertUserError, LoginAttempt, LoginThrottle, NewUser, Page, PageRequest,
-    PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SignedIn, StoreError,
+    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -117,15 +120,10 @@ fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
 }
 
-/// Attempts under way without a pause for this long were lost (a crash, a request dropped when its client hung up):
-/// checking a password takes milliseconds, or a second or so at the back of a full hashing queue. Their room is
-/// given back, and they count as nothing: whatever their password, no answer reached anyone.
-const LOST_ATTEMPTS_AFTER: Duration = Duration::seconds(15);
-
-/// The sign-in counts of one account from one network (a row of `login_throttles`, or a fresh one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable)]
+/// A row of `login_throttles`: the domain's `NetworkThrottle` as stored.
+#[derive(Clone, Copy, Debug, Queryable, Selectable)]
 #[diesel(table_name = login_throttles, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-struct NetworkThrottle {
+struct NetworkThrottleRow {
     failures: i32,
     in_flight: i32,
     in_flight_since: Option<DateTime<Utc>>,
@@ -133,57 +131,47 @@ struct NetworkThrottle {
     updated_at: DateTime<Utc>,
 }
 
-impl NetworkThrottle {
+impl NetworkThrottleRow {
     /// The row's columns in its fields' order, a selection every backend runs (see `UserRow::columns`).
     fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
         <Self as Selectable<diesel::pg::Pg>>::construct_selection()
     }
+}
 
-    fn fresh(now: DateTime<Utc>) -> Self {
-        Self { failures: 0, in_flight: 0, in_flight_since: None, locked_until: None, updated_at: now }
-    }
-
-    fn failures(&self) -> u32 {
-        u32::try_from(self.failures).unwrap_or(0)
-    }
-
-    /// Attempts under way, not counting those lost long ago.
-    fn live_in_flight(&self, now: DateTime<Utc>) -> u32 {
-        let lost = self.in_flight_since.is_some_and(|since| since + LOST_ATTEMPTS_AFTER <= now);
-        if lost { 0 } else { u32::try_from(self.in_flight).unwrap_or(0) }
-    }
-
-    fn start_attempt(&mut self, now: DateTime<Utc>) {
-        if self.live_in_flight(now) == 0 {
-            self.in_flight = 0;
-            self.in_flight_since = Some(now);
+impl From<NetworkThrottleRow> for NetworkThrottle {
+    fn from(row: NetworkThrottleRow) -> Self {
+        Self {
+            failures: count(row.failures),
+            in_flight: count(row.in_flight),
+            in_flight_since: row.in_flight_since,
+            locked_until: row.locked_until,
+            updated_at: row.updated_at,
         }
-        self.in_flight += 1;
-        self.updated_at = now;
-    }
-
-    fn end_attempt(&mut self, now: DateTime<Utc>) {
-        self.in_flight = (self.in_flight - 1).max(0);
-        if self.in_flight == 0 {
-            self.in_flight_since = None;
-        }
-        self.updated_at = now;
     }
 }
 
-/// Whether `in_flight` checks under way leave room for another, before `failures` in a row reach `threshold`: as many
-/// may run at once as failures are left, so that even if they all fail no more are checked than the threshold
-/// allows; one at a time once a lock has run out.
-fn room_for_another(threshold: u32, failures: u32, in_flight: u32) -> bool {
-    in_flight < threshold.saturating_sub(failures).max(1)
+/// A stored count; the columns are never negative.
+fn count(stored: i32) -> u32 {
+    u32::try_from(stored).unwrap_or(0)
+}
+
+/// A count as stored.
+fn stored(count: u32) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
+/// The account's counts, as `lock_login_throttle` reads them.
+fn account_throttle((failed_logins, locked_until): (i32, Option<DateTime<Utc>>)) -> LoginThrottle {
+    LoginThrottle { failed_logins: count(failed_logins), locked_until }
 }
 
 /// Every sign-in count of the user, by network.
 async fn network_throttles(conn: Conn<'_>, user_id: i64) -> QueryResult<Vec<(String, NetworkThrottle)>> {
     let throttles = login_throttles::table
         .filter(login_throttles::user_id.eq(user_id))
-        .select((login_throttles::network, NetworkThrottle::columns()));
-    on_backend!(conn, |c| throttles.load(c).await)
+        .select((login_throttles::network, NetworkThrottleRow::columns()));
+    let rows: Vec<(String, NetworkThrottleRow)> = on_backend!(conn, |c| throttles.load(c).await)?;
+    Ok(rows.into_iter().map(|(network, row)| (network, row.into())).collect())
 }
 
 async fn network_throttle(
@@ -191,8 +179,9 @@ async fn network_throttle(
     user_id: i64,
     network: &ClientNetwork,
 ) -> QueryResult<Option<NetworkThrottle>> {
-    let throttle = login_throttles::table.find((user_id, network.as_str())).select(NetworkThrottle::columns());
-    on_backend!(conn, |c| throttle.first(c).await.optional())
+    let throttle = login_throttles::table.find((user_id, network.as_str())).select(NetworkThrottleRow::columns());
+    let row: Option<NetworkThrottleRow> = on_backend!(conn, |c| throttle.first(c).await.optional())?;
+    Ok(row.map(Into::into))
 }
 
 /// Writes the counts back: an update of the row, or its first insert. Callers hold the user's row lock, so no other
@@ -204,8 +193,8 @@ async fn save_network_throttle(
     throttle: NetworkThrottle,
 ) -> QueryResult<()> {
     let values = (
-        login_throttles::failures.eq(throttle.failures),
-        login_throttles::in_flight.eq(throttle.in_flight),
+        login_throttles::failures.eq(stored(throttle.failures)),
+        login_throttles::in_flight.eq(stored(throttle.in_flight)),
         login_throttles::in_flight_since.eq(throttle.in_flight_since.map(Stamp)),
         login_throttles::locked_until.eq(throttle.locked_until.map(Stamp)),
         login_throttles::updated_at.eq(Stamp(throttle.updated_at)),
@@ -370,30 +359,17 @@ impl UserRepository for UserQueries {
             .transaction::<_, DieselError, _>(async |conn| {
                 // The user's row stays locked to the end of the transaction: concurrent attempts on this account, from
                 // this instance or another, take their turn, and each sees the counts the previous one left.
-                let Some((account_failures, account_locked_until)) = Dialect::lock_login_throttle(conn, id.0).await?
-                else {
+                let Some(account) = Dialect::lock_login_throttle(conn, id.0).await? else {
                     return Ok(LoginAttempt::Allowed);
                 };
-                if let Some(until) = account_locked_until.filter(|until| *until > now) {
-                    return Ok(LoginAttempt::Locked { until });
-                }
                 let throttles = network_throttles(conn.any(), id.0).await?;
-                let stored = throttles.iter().find(|(name, _)| name == network.as_str()).map(|(_, throttle)| *throttle);
-                let mut throttle = stored.unwrap_or_else(|| NetworkThrottle::fresh(now));
-                if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
-                    return Ok(LoginAttempt::Locked { until });
+                let this = throttles.iter().find(|(name, _)| name == network.as_str()).map(|(_, throttle)| *throttle);
+                let everywhere = throttles.iter().map(|(_, throttle)| *throttle);
+                let (attempt, counted) = lockout.begin_attempt(account_throttle(account), this, everywhere, now);
+                if let Some(throttle) = counted {
+                    save_network_throttle(conn.any(), id.0, network, throttle).await?;
                 }
-                // The backstop is held the same way, over the attempts under way from every network.
-                let account_in_flight: u32 = throttles.iter().map(|(_, throttle)| throttle.live_in_flight(now)).sum();
-                let account_failures = u32::try_from(account_failures).unwrap_or(0);
-                if !room_for_another(lockout.threshold, throttle.failures(), throttle.live_in_flight(now))
-                    || !room_for_another(lockout.backstop, account_failures, account_in_flight)
-                {
-                    return Ok(LoginAttempt::Busy);
-                }
-                throttle.start_attempt(now);
-                save_network_throttle(conn.any(), id.0, network, throttle).await?;
-                Ok(LoginAttempt::Allowed)
+                Ok(attempt)
             })
             .await)
         .map_err(|error| self.pools.fault(error))
@@ -410,43 +386,22 @@ impl UserRepository for UserQueries {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
             .transaction::<_, DieselError, _>(async |conn| {
-                let Some((account_failures, account_locked_until)) = Dialect::lock_login_throttle(conn, id.0).await?
-                else {
+                let Some(account) = Dialect::lock_login_throttle(conn, id.0).await? else {
                     return Ok(None);
                 };
-                // Gone only if an admin cleared the locks meanwhile: this attempt then starts the count again.
-                let mut throttle =
-                    network_throttle(conn.any(), id.0, network).await?.unwrap_or_else(|| NetworkThrottle::fresh(now));
-                throttle.end_attempt(now);
-                let account = match outcome {
-                    AttemptOutcome::Abandoned => None,
-                    AttemptOutcome::Verified => {
-                        throttle.failures = 0;
-                        throttle.locked_until = None;
-                        (account_failures != 0 || account_locked_until.is_some()).then_some((0, None))
-                    }
-                    AttemptOutcome::Refused => {
-                        throttle.failures = throttle.failures.saturating_add(1);
-                        throttle.locked_until = lockout.wait_after(throttle.failures()).map(|wait| now + wait);
-                        let failures = account_failures.saturating_add(1);
-                        let locked_until =
-                            lockout.backstop_wait_after(u32::try_from(failures).unwrap_or(0)).map(|wait| now + wait);
-                        Some((failures, locked_until))
-                    }
-                };
-                save_network_throttle(conn.any(), id.0, network, throttle).await?;
-                if let Some((failures, locked_until)) = account {
+                let this = network_throttle(conn.any(), id.0, network).await?;
+                let finished = lockout.finish_attempt(account_throttle(account), this, outcome, now);
+                save_network_throttle(conn.any(), id.0, network, finished.network).await?;
+                if let Some(account) = finished.account {
                     diesel::update(users::table.find(id.0))
-                        .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until.map(Stamp))))
+                        .set((
+                            users::failed_logins.eq(stored(account.failed_logins)),
+                            users::locked_until.eq(account.locked_until.map(Stamp)),
+                        ))
                         .execute(conn)
                         .await?;
                 }
-                // Only a refusal sets a lock (a concurrent one may have set the network's meanwhile).
-                let set_now = |(_, locked_until): (i32, Option<DateTime<Utc>>)| locked_until;
-                Ok(match outcome {
-                    AttemptOutcome::Refused => throttle.locked_until.max(account.and_then(set_now)),
-                    AttemptOutcome::Verified | AttemptOutcome::Abandoned => None,
-                })
+                Ok(finished.locked_until)
             })
             .await)
         .map_err(|error| self.pools.fault(error))

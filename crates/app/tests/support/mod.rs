@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use users_app::{Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, UserService};
 use users_domain::{
-    ClientNetwork, Email, LockoutPolicy, ObjectId, Password, PersonName, Profile, Role, User, UserId, Username,
+    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId, Password, PersonName,
+    Profile, Role, User, UserId, Username,
 };
 use users_ports::{
-    AccessToken, AttemptOutcome, LoginAttempt, LoginThrottle, MockClock, MockPasswordHasher, MockSessionRepository,
-    MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
-    StoredCredentials, TokenSubject,
+    AccessToken, MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
+    PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError, StoredCredentials, TokenSubject,
 };
 
 /// The adapters of a service under test: a mock for every port.
