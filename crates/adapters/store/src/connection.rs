@@ -31,10 +31,15 @@ pub enum Conn<'a> {
 }
 
 /// Runs `$body` with `$c` bound to the backend's own connection: the body is compiled once per backend.
+///
+/// The future of a store call holds whichever arm runs, so it is as large as the larger arm. PostgreSQL's query
+/// futures take kilobytes (SQLite's, a few hundred bytes: the work is on a blocking thread), and each call's future
+/// is moved several times (into its task, through the decorators): PostgreSQL's arm is boxed, one allocation beside
+/// a network round trip, so that an SQLite call does not carry and copy PostgreSQL's state.
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
-            $crate::connection::Conn::Postgres($c) => $body,
+            $crate::connection::Conn::Postgres($c) => Box::pin(async { $body }).await,
             $crate::connection::Conn::Sqlite($c) => $body,
         }
     };

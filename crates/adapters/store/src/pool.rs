@@ -100,7 +100,10 @@ impl Gauged {
     async fn checkout(&self) -> Result<PooledConnection, StoreError> {
         // No connection within the wait, or none could be opened: the database is out of reach for now.
         let connection = match &self.pool {
-            Pool::Postgres(pool) => pool.get().await.map(PooledConnection::Postgres).map_err(StoreError::unavailable),
+            // Boxed for the reason `on_backend!` gives: PostgreSQL's checkout future is the larger by far.
+            Pool::Postgres(pool) => {
+                Box::pin(pool.get()).await.map(PooledConnection::Postgres).map_err(StoreError::unavailable)
+            }
             Pool::Sqlite(pool) => pool.get().await.map(PooledConnection::Sqlite).map_err(StoreError::unavailable),
         }?;
         // Pool usage as of each checkout: cheap, and current whenever the store is busy enough to matter.

@@ -50,31 +50,45 @@ struct Calls {
 }
 
 impl Calls {
-    async fn run<T, E>(self, operation: impl Future<Output = Result<T, E>> + Send + 'static) -> Result<T, E>
+    /// Starts `operation` as the policy says and returns what waits for it. A detached call is spawned at once, so
+    /// the caller's future holds only the task's handle, not the operation; an inline one is boxed, for the same
+    /// reason (the operations are kilobytes of state, and a call's future is moved through the decorators).
+    fn run<T, E, F>(self, operation: F) -> impl Future<Output = Result<T, E>> + Send + use<T, E, F>
     where
+        F: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let bounded = async move {
-            let Some(deadline) = self.policy.deadline else { return operation.await };
-            match tokio::time::timeout(deadline, operation).await {
-                Ok(done) => done,
-                Err(_elapsed) => {
-                    metrics::counter!("db_operation_timeouts_total", "store" => self.backend.label()).increment(1);
-                    Err(StoreError::unavailable(TimedOut(deadline)).into())
-                }
+        let bounded = bounded(operation, self.policy.deadline, self.backend);
+        let call = if self.policy.detached { Ok(tokio::spawn(bounded)) } else { Err(Box::pin(bounded)) };
+        async move {
+            match call {
+                Err(inline) => inline.await,
+                // Actix's workers are single-threaded runtimes: the task runs on the caller's, and outlives the
+                // caller's future if that is dropped.
+                Ok(task) => match task.await {
+                    Ok(result) => result,
+                    Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                    // Only when the runtime itself shuts down, and with it whoever was waiting for the answer.
+                    Err(error) => Err(StoreError::unavailable(error).into()),
+                },
             }
-        };
-        if !self.policy.detached {
-            return bounded.await;
         }
-        // Actix's workers are single-threaded runtimes: the task runs on the caller's, and outlives the caller's
-        // future if that is dropped.
-        match tokio::spawn(bounded).await {
-            Ok(result) => result,
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            // Only when the runtime itself shuts down, and with it whoever was waiting for the answer.
-            Err(error) => Err(StoreError::unavailable(error).into()),
+    }
+}
+
+/// `operation`, given up as unavailable past `deadline`.
+async fn bounded<T, E: From<StoreError>>(
+    operation: impl Future<Output = Result<T, E>>,
+    deadline: Option<Duration>,
+    backend: Backend,
+) -> Result<T, E> {
+    let Some(deadline) = deadline else { return operation.await };
+    match tokio::time::timeout(deadline, operation).await {
+        Ok(done) => done,
+        Err(_elapsed) => {
+            metrics::counter!("db_operation_timeouts_total", "store" => backend.label()).increment(1);
+            Err(StoreError::unavailable(TimedOut(deadline)).into())
         }
     }
 }
