@@ -250,8 +250,9 @@ const CAPACITY: usize = 10_000;
 #[derive(Debug)]
 struct SignedInCache {
     state: Mutex<State>,
-    /// `State::listening`, readable without the lock: a store whose feed never proved itself (an SQLite file, a
-    /// feed that is down) pays no locking on its reads. Written under the lock.
+    /// Only while changes made elsewhere are being heard (on a connection that has proven it) is anything
+    /// remembered. Written under the state's lock, with the forgetting that goes with it; read without it too, so
+    /// that a store whose feed never proved itself (an SQLite file, a feed that is down) pays no locking on reads.
     listening: AtomicBool,
     /// How old the last proof may be for remembered users to be answered.
     max_lag: Duration,
@@ -259,15 +260,14 @@ struct SignedInCache {
 
 #[derive(Debug)]
 struct State {
-    /// Only while changes made elsewhere are being heard (on a connection that has proven it) is anything
-    /// remembered.
-    listening: bool,
     /// When the ping last proven to come back was sent: every change committed before then has been heard. Before
     /// the first proof, when the cache was made.
     proven: Instant,
     /// Counts the forgettings: an answer read before one of them may be stale, and is not remembered.
     generation: u64,
-    sessions: HashMap<SessionId, Remembered>,
+    /// What was read, by session; its expiry as read (a later refresh may have extended it, which only costs a
+    /// read).
+    sessions: HashMap<SessionId, SignedIn>,
 }
 
 impl State {
@@ -277,20 +277,13 @@ impl State {
     }
 }
 
-#[derive(Debug)]
-struct Remembered {
-    user: User,
-    /// The session's expiry as read; a later refresh may have extended it, which only costs a read.
-    session_expires_at: DateTime<Utc>,
-}
-
 /// Taken before a read from the database; the answer is remembered only if nothing was forgotten in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReadTicket(Option<u64>);
 
 impl SignedInCache {
     fn new(max_lag: Duration) -> Self {
-        let state = State { listening: false, proven: Instant::now(), generation: 0, sessions: HashMap::new() };
+        let state = State { proven: Instant::now(), generation: 0, sessions: HashMap::new() };
         Self { state: Mutex::new(state), listening: AtomicBool::new(false), max_lag }
     }
 
@@ -302,8 +295,7 @@ impl SignedInCache {
             return None;
         }
         let remembered = state.sessions.get(&session)?;
-        (remembered.user.id == id && remembered.session_expires_at > now)
-            .then(|| SignedIn { user: remembered.user.clone(), session_expires_at: remembered.session_expires_at })
+        (remembered.user.id == id && remembered.session_expires_at > now).then(|| remembered.clone())
     }
 
     /// Taken before a read. A read made while the proof is too old may still be remembered: it is answered only
@@ -311,20 +303,19 @@ impl SignedInCache {
     /// concerned them).
     fn ticket(&self) -> ReadTicket {
         let state = self.lock();
-        ReadTicket(state.listening.then_some(state.generation))
+        ReadTicket(self.may_remember().then_some(state.generation))
     }
 
     /// Remembers what a read begun with `ticket` found, unless something was forgotten since the ticket was taken.
     fn remember(&self, ticket: ReadTicket, session: SessionId, signed_in: &SignedIn) {
         let mut state = self.lock();
-        if !state.listening || ticket != ReadTicket(Some(state.generation)) {
+        if !self.may_remember() || ticket != ReadTicket(Some(state.generation)) {
             return;
         }
         if state.sessions.len() >= CAPACITY {
             state.sessions.clear();
         }
-        let remembered = Remembered { user: signed_in.user.clone(), session_expires_at: signed_in.session_expires_at };
-        state.sessions.insert(session, remembered);
+        state.sessions.insert(session, signed_in.clone());
     }
 
     fn forget_user(&self, id: UserId) {
@@ -348,9 +339,8 @@ impl SignedInCache {
     /// were never heard.
     fn prove(&self, sent: Instant) {
         let mut state = self.lock();
-        if !state.listening {
+        if !self.may_remember() {
             state.forget_all();
-            state.listening = true;
             self.listening.store(true, Ordering::Release);
             state.proven = sent;
         }
@@ -361,7 +351,6 @@ impl SignedInCache {
     fn lose(&self) {
         let mut state = self.lock();
         state.forget_all();
-        state.listening = false;
         self.listening.store(false, Ordering::Release);
     }
 
@@ -384,7 +373,7 @@ impl SignedInCache {
     }
 
     fn current(&self, state: &State) -> bool {
-        state.listening && state.proven.elapsed() < self.max_lag
+        self.may_remember() && state.proven.elapsed() < self.max_lag
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
