@@ -302,7 +302,7 @@ impl<A: Adapters> UserService<A> {
                     return Err(RefreshError::InvalidToken);
                 }
                 // The session is over (it ended before the first use, which then stored no successor, or since).
-                if session.revoked || session.expires_at <= now {
+                if !session.is_live(now) {
                     return Err(RefreshError::InvalidToken);
                 }
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.

@@ -31,6 +31,13 @@ pub struct SessionState {
     pub revoked: bool,
 }
 
+impl SessionState {
+    /// Whether the session may still be used at `now`: neither revoked nor expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        !self.revoked && self.expires_at > now
+    }
+}
+
 /// What presenting a refresh token found. Each variant carries the session as it stood before the call. Of
 /// concurrent calls with one token, exactly one gets `Rotated` or `SessionEnded`; the others get `Replayed`.
 #[derive(Clone, Debug, PartialEq, Eq)]

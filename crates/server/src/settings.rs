@@ -241,8 +241,13 @@ impl DatabaseSettings {
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             operation_timeout: Duration::from_millis(self.operation_timeout_ms),
             tcp_keepalive: Duration::from_secs(self.tcp_keepalive_secs),
-            change_feed_max_lag: Duration::from_millis(self.change_feed_max_lag_ms),
+            change_feed_max_lag: self.change_feed_max_lag(),
         }
+    }
+
+    /// How stale signed-in users answered from memory may be (`CachedSessions`, on any store).
+    pub fn change_feed_max_lag(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.change_feed_max_lag_ms)
     }
 
     /// How long `/health/ready` waits for the database: the server's deadline, and what the healthcheck allows for.

@@ -136,8 +136,7 @@ fn open_store(settings: &Settings) -> Result<(Store, Option<PgChangeFeed>), Star
 
 /// `store` behind the signed-in cache, which answers from memory only while a followed feed proves itself.
 fn cached(store: &Store, settings: &Settings) -> CachedStore {
-    let max_lag = settings.database.postgres_options().change_feed_max_lag;
-    CachedSessions::new(store.users(), store.sessions(), max_lag)
+    CachedSessions::new(store.users(), store.sessions(), settings.database.change_feed_max_lag())
 }
 
 /// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.

@@ -57,7 +57,7 @@ impl SessionRepository for MemorySessions {
             let successor_issued = state.refresh_tokens.get(successor).is_some_and(|token| token.session == id);
             return Ok(RefreshTokenUse::Replayed { session: before, used_at, successor_issued });
         }
-        let live = !before.revoked && before.expires_at > now;
+        let live = before.is_live(now);
         if live && state.refresh_tokens.contains_key(successor) {
             return Err(StoreError::new("refresh token already stored"));
         }

@@ -53,8 +53,11 @@ impl SessionRepository for SessionQueries {
         if let Some(session) = rotated {
             // The statement stored a successor only for a live session; the state is as it stood before, so the
             // same test tells which it did.
-            let live = !session.revoked && session.expires_at > now;
-            return Ok(if live { RefreshTokenUse::Rotated(session) } else { RefreshTokenUse::SessionEnded(session) });
+            return Ok(if session.is_live(now) {
+                RefreshTokenUse::Rotated(session)
+            } else {
+                RefreshTokenUse::SessionEnded(session)
+            });
         }
         // Not current: used before, unknown, or gone with its user since.
         let earlier: Option<(i64, Option<DateTime<Utc>>)> = on_backend!(conn.any(), |c| refresh_tokens::table

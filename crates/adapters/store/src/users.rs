@@ -160,7 +160,7 @@ fn stored(count: u32) -> i32 {
     i32::try_from(count).unwrap_or(i32::MAX)
 }
 
-/// The account's counts, as `lock_login_throttle` reads them.
+/// The account's counts from its row's `failed_logins` and `locked_until`.
 fn account_throttle((failed_logins, locked_until): (i32, Option<DateTime<Utc>>)) -> LoginThrottle {
     LoginThrottle { failed_logins: count(failed_logins), locked_until }
 }
@@ -274,13 +274,9 @@ impl UserRepository for UserQueries {
         })
         .map_err(|error| self.pools.fault(error))?;
         let (password_hash, throttle) = match rows.as_slice() {
-            [(_, (hash, failed_logins, locked_until), _), ..] => (
-                PasswordHash::new(hash.clone()),
-                LoginThrottle {
-                    failed_logins: u32::try_from(*failed_logins).unwrap_or(0),
-                    locked_until: *locked_until,
-                },
-            ),
+            [(_, (hash, failed_logins, locked_until), _), ..] => {
+                (PasswordHash::new(hash.clone()), account_throttle((*failed_logins, *locked_until)))
+            }
             [] => return Ok(None),
         };
         let rows = rows.into_iter().map(|(row, _, role)| (row, role));

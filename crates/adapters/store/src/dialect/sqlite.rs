@@ -113,7 +113,7 @@ impl Dialect for SqliteConnection {
             .optional()?;
             let Some(session_id) = consumed else { return Ok(None) };
             let Some(session) = crate::sessions::session_state(conn.any(), session_id).await? else { return Ok(None) };
-            if !session.revoked && session.expires_at > now {
+            if session.is_live(now) {
                 diesel::update(sessions::table.find(session_id))
                     .set(sessions::expires_at.eq(Stamp(expires_at)))
                     .execute(conn)
