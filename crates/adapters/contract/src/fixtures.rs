@@ -74,6 +74,8 @@ pub fn new_user(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
         password_hash: password_hash(),
         profile: Profile::default(),
         roles: vec![Role::User],
+        email_verified: false,
+        verification: None,
         created_at,
     }
 }
@@ -101,6 +103,9 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         profile: ProfilePatch::default(),
         roles: None,
         ends_sessions: None,
+        email_verified: None,
+        verification: None,
+        notices: vec![],
         updated_at,
     }
 }

@@ -36,6 +36,7 @@ macro_rules! store_contract_tests {
                 users_without_username_coexist,
                 find_credentials_by_email_ignores_case,
                 find_credentials_by_username_ignores_case,
+                email_verified_is_stored_and_changed_only_when_given,
                 check_health_is_ok,
             }
             uniqueness {

@@ -84,6 +84,9 @@ fn apply(stored: &mut StoredUser, update: UserUpdate) {
     if let Some(roles) = update.roles {
         user.roles = sorted(roles);
     }
+    if let Some(verified) = update.email_verified {
+        user.email_verified = verified;
+    }
     user.updated_at = update.updated_at;
 }
 
@@ -107,6 +110,7 @@ impl UserRepository for MemoryUsers {
             email: new.email,
             profile: new.profile,
             roles: sorted(new.roles),
+            email_verified: new.email_verified,
             created_at: new.created_at,
             updated_at: new.created_at,
         };

@@ -400,6 +400,7 @@ mod tests {
             email: Email::parse(format!("user{id}@example.com")).unwrap(),
             profile: Profile::default(),
             roles: vec![Role::User],
+            email_verified: false,
             created_at: created,
             updated_at: created,
         }

@@ -22,6 +22,7 @@ pub(crate) struct UserRow {
     linkedin: Option<String>,
     x: Option<String>,
     youtube: Option<String>,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -59,6 +60,7 @@ impl UserRow {
                 youtube: url(self.youtube)?,
             },
             roles,
+            email_verified: self.email_verified,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -89,6 +91,7 @@ pub(crate) struct NewUserRow<'a> {
     linkedin: Option<&'a str>,
     x: Option<&'a str>,
     youtube: Option<&'a str>,
+    email_verified: bool,
     created_at: Stamp,
     updated_at: Stamp,
 }
@@ -110,6 +113,7 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
             linkedin: profile.linkedin.as_ref().map(ProfileUrl::as_str),
             x: profile.x.as_ref().map(ProfileUrl::as_str),
             youtube: profile.youtube.as_ref().map(ProfileUrl::as_str),
+            email_verified: user.email_verified,
             created_at: Stamp(user.created_at),
             updated_at: Stamp(user.created_at),
         }
@@ -132,6 +136,7 @@ pub(crate) struct UserChangeset<'a> {
     linkedin: Option<Option<&'a str>>,
     x: Option<Option<&'a str>>,
     youtube: Option<Option<&'a str>>,
+    email_verified: Option<bool>,
     updated_at: Stamp,
 }
 
@@ -156,6 +161,7 @@ impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
             linkedin: patch(linkedin),
             x: patch(x),
             youtube: patch(youtube),
+            email_verified: update.email_verified,
             updated_at: Stamp(update.updated_at),
         }
     }
