@@ -6,7 +6,8 @@ use users_domain::{
     PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, UpdateUserError, UserRepository, UserUpdate,
+    Mail, MailContent, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash, PageRequest,
+    PasswordHash, RefreshTokenHash, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -107,6 +108,37 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         verification: None,
         notices: vec![],
         updated_at,
+    }
+}
+
+/// The stored form of the one-time token `text`.
+pub fn one_time(text: &str) -> OneTimeTokenHash {
+    OneTimeToken::new(text).hash()
+}
+
+/// The one-time token `text` of `purpose` for `address`, made at `created_at` and usable for `lifetime`, with the mail
+/// that carries it to that address.
+pub fn mailed_token(
+    text: &str,
+    purpose: TokenPurpose,
+    address: &str,
+    created_at: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> MailedToken {
+    let token = OneTimeToken::new(text);
+    let content = match purpose {
+        TokenPurpose::VerifyEmail => MailContent::VerifyEmail { token: token.clone() },
+        TokenPurpose::ResetPassword => MailContent::ResetPassword { token: token.clone() },
+    };
+    MailedToken {
+        token: NewOneTimeToken {
+            hash: token.hash(),
+            purpose,
+            email: email(address),
+            created_at,
+            expires_at: created_at + lifetime,
+        },
+        mail: Mail { to: email(address), content },
     }
 }
 

@@ -1,5 +1,6 @@
 //! SQLite's own part of the store: no row locks (every write runs on the single writer connection), one transaction
-//! where PostgreSQL has a data-modifying CTE, a plain count, and errors told apart by SQLite's fixed messages.
+//! where PostgreSQL has a data-modifying CTE, a plain count, a plain claim of queued mail, and errors told apart by
+//! SQLite's fixed messages.
 
 use std::borrow::Cow;
 
@@ -13,7 +14,8 @@ use users_ports::{NewSession, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::{AnyConnection as _, SqliteConnection};
-use crate::schema::{Stamp, StoredTime, refresh_tokens, sessions, user_roles, users};
+use crate::rows::ClaimedMailRow;
+use crate::schema::{Stamp, StoredTime, mail_outbox, refresh_tokens, sessions, user_roles, users};
 
 impl Dialect for SqliteConnection {
     const STORE: &'static str = "sqlite";
@@ -54,6 +56,39 @@ impl Dialect for SqliteConnection {
         id: i64,
     ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
         users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
+    }
+
+    /// The user's `email_key`. No row lock is needed, for the reason `lock_admins` gives: the transactions run on the
+    /// writer connection begin deferred (`BEGIN`), and it is that one connection that makes them take turns.
+    async fn lock_user_email_key(conn: &mut Self, id: i64) -> Result<Option<String>, DieselError> {
+        let key: Option<Option<String>> =
+            users::table.find(id).select(users::email_key).first(conn).await.optional()?;
+        Ok(key.flatten())
+    }
+
+    /// Claims due mail in one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`; claims, like every write, take
+    /// turns on the writer connection, so each sees the leases of the one before.
+    async fn claim_mail(
+        conn: &mut Self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedMailRow>, DieselError> {
+        let due = diesel::alias!(mail_outbox as due);
+        let picked = due
+            .select(due.field(mail_outbox::id))
+            .filter(due.field(mail_outbox::failed_at).is_null())
+            .filter(due.field(mail_outbox::next_attempt_at).le(Stamp(now)))
+            .order(due.field(mail_outbox::id))
+            .limit(limit);
+        diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(picked)))
+            .set((
+                mail_outbox::next_attempt_at.eq(Stamp(lease_until)),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            ))
+            .returning(ClaimedMailRow::columns())
+            .get_results(conn)
+            .await
     }
 
     /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
