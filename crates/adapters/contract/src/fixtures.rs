@@ -6,8 +6,8 @@ use users_domain::{
     PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    Mail, MailContent, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash, PageRequest,
-    PasswordHash, RefreshTokenHash, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash,
+    PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -196,4 +196,9 @@ pub(crate) async fn attempt<U: UserRepository>(
 pub(crate) async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrottle {
     let login = LoginIdentifier::Email(email(address));
     users.find_credentials(&login).await.expect("no fault").expect("found").throttle
+}
+
+/// Every mail due at `at`, claimed with a lease of a minute.
+pub(crate) async fn claim_all<O: MailOutbox>(outbox: &O, at: DateTime<Utc>) -> Vec<QueuedMail> {
+    outbox.claim_due(at, at + TimeDelta::seconds(60), 1000).await.expect("claim")
 }
