@@ -1,0 +1,73 @@
+"""A real SMTP server (aiosmtpd) for the mail adapter's tests.
+
+Every message it accepts is written whole (a temporary name, then a rename) as a file in DIR. It can answer RCPT
+with a given reply instead of accepting (a permanent 550 or a temporary 451), and require AUTH with one user.
+It runs until it is killed.
+"""
+
+import argparse
+import logging
+import os
+import threading
+import time
+import warnings
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Handler:
+    def __init__(self, directory, rcpt_reply):
+        self.directory = directory
+        self.rcpt_reply = rcpt_reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        name = f"{time.time_ns()}-{os.getpid()}.eml"
+        partial = os.path.join(self.directory, "." + name)
+        with open(partial, "wb") as file:
+            file.write(envelope.original_content)
+        os.rename(partial, os.path.join(self.directory, name))
+        return "250 Message accepted for delivery"
+
+
+def authenticator(user, password):
+    def check(server, session, envelope, mechanism, auth_data):
+        accepted = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == user.encode()
+            and auth_data.password == password.encode()
+        )
+        # Not `handled`: aiosmtpd then answers a refusal with 535 itself (by default it would say nothing).
+        return AuthResult(success=accepted, handled=False)
+
+    return check
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--rcpt-reply", help='answer every RCPT with this, e.g. "550 5.1.1 No such user"')
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="require AUTH (PLAIN or LOGIN) as this user")
+    args = parser.parse_args()
+    # AUTH without TLS is what the tests exercise, on loopback only: aiosmtpd's warnings about it are noise there.
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+    options = {}
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+        options = dict(authenticator=authenticator(user, password), auth_required=True, auth_require_tls=False)
+    controller = Controller(Handler(args.dir, args.rcpt_reply), hostname="127.0.0.1", port=args.port, **options)
+    controller.start()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
