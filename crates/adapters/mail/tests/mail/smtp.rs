@@ -193,3 +193,57 @@ async fn a_server_that_never_answers_gives_unavailable_once_the_timeout_passes()
     let error = sent.expect("the mailer gives up by itself").unwrap_err();
     assert!(matches!(error, MailError::Unavailable(_)), "{error:?}");
 }
+
+/// Set in the child process that [`in_a_process_trusting_the_test_root`] starts.
+const TRUSTS_TEST_ROOT: &str = "USERS_MAIL_TEST_TRUSTS_TEST_ROOT";
+
+/// Whether this process trusts the test root (`tests/fixtures/ca.pem`) and the calling test is to do its work. If
+/// not, the test is run again in a child process of this test binary with `SSL_CERT_FILE` naming that root, which
+/// the system's roots are then read from (a running test cannot change its own environment safely); the child's
+/// verdict becomes the test's.
+fn in_a_process_trusting_the_test_root() -> bool {
+    if std::env::var_os(TRUSTS_TEST_ROOT).is_some() {
+        return true;
+    }
+    let test = std::thread::current().name().expect("a test thread is named after its test").to_owned();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ca.pem");
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &test, "--test-threads", "1"])
+        .env(TRUSTS_TEST_ROOT, "1")
+        .env("SSL_CERT_FILE", root)
+        .env_remove("SSL_CERT_DIR")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the test binary runs again");
+    let report = String::from_utf8_lossy(&child.stdout);
+    assert!(child.status.success() && report.contains("1 passed"), "{test} in a child process:\n{report}");
+    false
+}
+
+#[tokio::test]
+async fn starttls_and_tls_from_the_start_deliver_when_a_trusted_root_issued_the_certificate() {
+    if !in_a_process_trusting_the_test_root() {
+        return;
+    }
+    let Some(starttls) = SmtpServer::start(&["--tls", "starttls", "--auth", "mailer:s3cret"]) else { return };
+    let Some(implicit) = SmtpServer::start(&["--tls", "implicit"]) else { return };
+
+    let over_starttls = mailer(&format!("smtp://mailer:s3cret@localhost:{}?tls=required", starttls.port));
+    over_starttls.send(&reset_mail("ada@example.com")).await.unwrap();
+    mailer(&format!("smtps://localhost:{}", implicit.port)).send(&reset_mail("bob@example.com")).await.unwrap();
+
+    assert_eq!(starttls.received().iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["ada@example.com"]);
+    assert_eq!(implicit.received().iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["bob@example.com"]);
+}
+
+#[tokio::test]
+async fn a_server_certificate_no_trusted_root_issued_is_refused_and_nothing_is_sent() {
+    // This process reads the machine's roots, which never include the test root.
+    let Some(server) = SmtpServer::start(&["--tls", "implicit"]) else { return };
+
+    let error =
+        mailer(&format!("smtps://localhost:{}", server.port)).send(&reset_mail("ada@example.com")).await.unwrap_err();
+
+    assert!(matches!(error, MailError::Unavailable(_)), "{error:?}");
+    assert!(server.received().is_empty());
+}
