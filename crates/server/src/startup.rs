@@ -23,7 +23,7 @@ use users_http::{
     TrustedProxies, limit_auth_requests, limit_body_time, request_id_and_metrics,
 };
 use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
-use users_mail::{Composer, Transport};
+use users_mail::{Composer, TokenLifetimes, Transport};
 use users_ports::{Mail, MailContent, MailSender as _, PasswordHashError, StoreError};
 use users_postgres::PgChangeFeed;
 use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSessions, StoreUsers};
@@ -249,11 +249,18 @@ fn mail_transport(settings: &Settings, port: u16) -> Result<Transport, StartupEr
     };
     let link_base = url::Url::parse(&link_base)
         .map_err(|error| StartupError::Mail(format!("mail.link_base {link_base:?} is not a URL: {error}")))?;
+    // The lifetimes the service gives the tokens (see `service`), for the messages to state.
+    let policy = EmailPolicy::default();
+    let lifetime = |lifetime: Duration| lifetime.to_std().unwrap_or_default();
     let composer = Composer::new(users_mail::MailSettings {
         from: mail.from.clone(),
         link_base,
         product_name: mail.product_name.clone(),
         templates_dir: mail.templates_dir.clone(),
+        lifetimes: TokenLifetimes {
+            verify_email: lifetime(policy.verification_ttl),
+            reset_password: lifetime(policy.reset_ttl),
+        },
     })
     .map_err(|error| StartupError::Mail(error.to_string()))?;
     Transport::new(mail.smtp_url.as_deref(), mail.dir.clone(), composer)

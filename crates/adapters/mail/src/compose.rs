@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::Message;
 use lettre::address::AddressError;
@@ -28,6 +28,27 @@ pub struct MailSettings {
     pub product_name: String,
     /// A folder whose `{kind}.subject.txt`, `{kind}.txt` and `{kind}.html` files replace the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// How long the tokens the messages carry work, as the policy that makes them says, for the messages to state.
+    pub lifetimes: TokenLifetimes,
+}
+
+/// How long a verification link and a reset link work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    pub verify_email: Duration,
+    pub reset_password: Duration,
+}
+
+/// A lifetime as a message says it: "30 minutes", "24 hours", "2 days", "1 hour".
+fn spoken(lifetime: Duration) -> String {
+    let minutes = lifetime.as_secs() / 60;
+    let (count, unit) = match minutes {
+        0 => (lifetime.as_secs(), "second"),
+        _ if minutes % (24 * 60) == 0 && minutes > 24 * 60 => (minutes / (24 * 60), "day"),
+        _ if minutes % 60 == 0 => (minutes / 60, "hour"),
+        _ => (minutes, "minute"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 /// Why a `Composer` could not be built: a setting or a template that would make every message of its kind fail.
@@ -73,10 +94,6 @@ const BUILT_IN: [(&str, &str); 12] = [
     ("test.html", include_str!("../templates/test.html")),
 ];
 
-/// The lifetimes of the tokens (DESIGN.md, "Email: verification and recovery"), as the messages state them.
-const VERIFY_EXPIRES_IN: &str = "24 hours";
-const RESET_EXPIRES_IN: &str = "30 minutes";
-
 /// RFC 5322's limit on a line, CRLF excluded.
 const MAX_LINE: usize = 998;
 
@@ -89,6 +106,7 @@ struct Inner {
     from: Mailbox,
     link_base: Url,
     product_name: String,
+    lifetimes: TokenLifetimes,
     /// Random per process, so Message-IDs of instances sharing a sender domain never collide.
     id_prefix: String,
     /// Messages composed so far: numbers the Message-IDs.
@@ -132,6 +150,7 @@ impl Composer {
             from,
             link_base: settings.link_base,
             product_name: settings.product_name,
+            lifetimes: settings.lifetimes,
             id_prefix,
             messages: AtomicU64::new(0),
         };
@@ -169,11 +188,11 @@ impl Composer {
         match &mail.content {
             MailContent::VerifyEmail { token } => {
                 values.push(("link", Value::from(self.link("verify-email", token))));
-                values.push(("expires_in", Value::from(VERIFY_EXPIRES_IN)));
+                values.push(("expires_in", Value::from(spoken(self.0.lifetimes.verify_email))));
             }
             MailContent::ResetPassword { token } => {
                 values.push(("link", Value::from(self.link("reset-password", token))));
-                values.push(("expires_in", Value::from(RESET_EXPIRES_IN)));
+                values.push(("expires_in", Value::from(spoken(self.0.lifetimes.reset_password))));
             }
             MailContent::EmailChanged { new_email } => values.push(("new_email", Value::from(new_email.as_str()))),
             MailContent::Test => {}
@@ -300,5 +319,11 @@ mod tests {
 
         let accented = text_body("Grüße,\n");
         assert_ne!(accented.encoding(), ContentTransferEncoding::SevenBit);
+    }
+
+    #[test]
+    fn lifetimes_are_said_in_the_largest_whole_unit() {
+        let said = [30 * 60, 24 * 3600, 3600, 48 * 3600, 90 * 60, 45].map(|secs| spoken(Duration::from_secs(secs)));
+        assert_eq!(said, ["30 minutes", "24 hours", "1 hour", "2 days", "90 minutes", "45 seconds"]);
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use users_ports::{Mail, MailError, MailSender};
 
-pub use compose::{ComposeError, Composer, ComposerError, MailSettings};
+pub use compose::{ComposeError, Composer, ComposerError, MailSettings, TokenLifetimes};
 pub use file::FileMailer;
 pub use smtp::{SmtpMailer, SmtpUrlError};
 
@@ -66,6 +66,10 @@ mod tests {
             link_base: Url::parse("https://example.com").unwrap(),
             product_name: "Users".to_owned(),
             templates_dir: None,
+            lifetimes: TokenLifetimes {
+                verify_email: std::time::Duration::from_secs(24 * 3600),
+                reset_password: std::time::Duration::from_secs(30 * 60),
+            },
         };
         let composer = Composer::new(settings).unwrap();
         let mail = Mail { to: Email::parse("ada@example.com").unwrap(), content: MailContent::Test };

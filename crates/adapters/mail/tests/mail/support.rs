@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use mail_parser::{MessageParser, MimeHeaders as _};
 use url::Url;
 use users_domain::Email;
-use users_mail::{Composer, MailSettings};
+use users_mail::{Composer, MailSettings, TokenLifetimes};
 use users_ports::{Mail, MailContent, OneTimeToken};
 
 pub const FROM: &str = "Users <no-reply@localhost>";
@@ -18,6 +18,10 @@ pub fn settings(link_base: &str) -> MailSettings {
         link_base: Url::parse(link_base).unwrap(),
         product_name: "Users".to_owned(),
         templates_dir: None,
+        lifetimes: TokenLifetimes {
+            verify_email: std::time::Duration::from_secs(24 * 3600),
+            reset_password: std::time::Duration::from_secs(30 * 60),
+        },
     }
 }
 
