@@ -44,8 +44,8 @@ fn spoken(lifetime: Duration) -> String {
     let minutes = lifetime.as_secs() / 60;
     let (count, unit) = match minutes {
         0 => (lifetime.as_secs(), "second"),
-        _ if minutes % (24 * 60) == 0 && minutes > 24 * 60 => (minutes / (24 * 60), "day"),
-        _ if minutes % 60 == 0 => (minutes / 60, "hour"),
+        _ if minutes.is_multiple_of(24 * 60) && minutes > 24 * 60 => (minutes / (24 * 60), "day"),
+        _ if minutes.is_multiple_of(60) => (minutes / 60, "hour"),
         _ => (minutes, "minute"),
     };
     format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
