@@ -14,6 +14,7 @@ mod fields;
 mod health;
 mod observability;
 mod openapi;
+mod pages;
 mod password_limit;
 mod problem;
 mod profile_api;
@@ -40,6 +41,9 @@ pub use rate_limit::{
 };
 pub use routes::Endpoint;
 pub use well_known::JWKS_MAX_AGE_SECS;
+
+/// The product the account pages (`/reset-password`, `/verify-email`) name in their title and heading.
+const PRODUCT_NAME: &str = "users-service";
 
 /// Largest JSON body accepted; larger ones get 413. Every request body of the API fits in a few hundred bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
@@ -70,6 +74,8 @@ pub fn configure<A: Adapters>(
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
             .configure(|config| routes::register(config, endpoints))
             .configure(|config| openapi::serve(config, &document))
+            // The pages the emailed links open: not API operations, so not in the document.
+            .configure(pages::configure(PRODUCT_NAME.to_owned()))
             .default_service(web::to(not_found));
     }
 }

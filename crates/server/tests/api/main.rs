@@ -13,6 +13,7 @@ mod limits;
 mod lockout;
 mod openapi;
 mod operations;
+mod pages;
 mod presence;
 mod profile;
 mod slow_clients;
