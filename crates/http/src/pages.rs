@@ -15,7 +15,7 @@ use users_domain::Password;
 use crate::problem::Problem;
 
 /// Only our own script, style sheet and API; no frames, forms or `<base>` pointing elsewhere.
-pub(crate) const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -23,8 +23,8 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// What the templates hold in place of values known only at startup.
-const PRODUCT_NAME: &str = "{{product_name}}";
-const PASSWORD_MIN_CHARS: &str = "{{password_min_chars}}";
+const PRODUCT_NAME_SLOT: &str = "{{product_name}}";
+const PASSWORD_MIN_CHARS_SLOT: &str = "{{password_min_chars}}";
 
 /// Each page: its path and its template.
 const PAGES: [(&str, &str); 2] = [
@@ -55,8 +55,8 @@ pub(crate) fn configure(product_name: String) -> impl FnOnce(&mut web::ServiceCo
 /// service enforces, so that the hint and the browser's check cannot drift from them.
 fn render(template: &str, product_name: &str) -> String {
     template
-        .replace(PRODUCT_NAME, &escape_html(product_name))
-        .replace(PASSWORD_MIN_CHARS, &Password::MIN_CHARS.to_string())
+        .replace(PRODUCT_NAME_SLOT, &escape_html(product_name))
+        .replace(PASSWORD_MIN_CHARS_SLOT, &Password::MIN_CHARS.to_string())
 }
 
 /// `text` safe to insert as HTML text or inside a quoted attribute.
