@@ -8,6 +8,7 @@ use users_ports::{
 };
 
 use crate::auth::PasswordCheckError;
+use crate::recovery::AddressChange;
 use crate::{Adapters, CurrentUser, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
 
 /// What a request offers as proof that the account's owner is present: the password typed again, if any, and the
@@ -98,7 +99,8 @@ presence_errors!(UpdateProfileError, DeleteAccountError);
 
 impl<A: Adapters> UserService<A> {
     /// Applies the changes the user asked for. A new password or email needs proof of presence (see
-    /// [`Reauthentication`]). A new password ends every other session of the user in the same transaction, so
+    /// [`Reauthentication`]); a new email is unverified until the link mailed to it is used, and the former address
+    /// is told of the change. A new password ends every other session of the user in the same transaction, so
     /// whoever knew the old one is signed out everywhere but here.
     pub async fn update_profile(
         &self,
@@ -120,6 +122,11 @@ impl<A: Adapters> UserService<A> {
             None => None,
         };
         let ends_sessions = password_hash.is_some().then_some(EndSessions::AllBut(current.session));
+        let now = self.now();
+        let address = match &changes.email {
+            Some(email) => self.address_change(&current.user.email, email, now)?,
+            None => AddressChange::default(),
+        };
         let update = UserUpdate {
             username: changes.username,
             email: changes.email,
@@ -127,7 +134,10 @@ impl<A: Adapters> UserService<A> {
             profile: changes.profile,
             roles: None,
             ends_sessions,
-            updated_at: self.now(),
+            email_verified: address.email_verified,
+            verification: address.verification,
+            notices: address.notices,
+            updated_at: now,
         };
         self.users.update(current.user.id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => UpdateProfileError::AccountGone,

@@ -10,6 +10,7 @@ use users_ports::{
     UserUpdate,
 };
 
+use crate::recovery::is_new_address;
 use crate::{Adapters, Administrator, Unexpected, UserService, unexpected_from_port_errors};
 
 /// How a request names a user: the Admin API by numeric id, the Profile API by ObjectId.
@@ -174,19 +175,23 @@ impl<A: Adapters> UserService<A> {
         self.find(user.into()).await?.ok_or(GetUserError::NotFound)
     }
 
-    /// Creates an account with the given roles (`user` when none are given). Nobody is signed in by it.
+    /// Creates an account with the given roles (`user` when none are given). Nobody is signed in by it. Unless the
+    /// admin vouches for the address (`email_verified`), a verification link is mailed to it.
     pub async fn create_user(
         &self,
         _admin: &Administrator,
         registration: Registration,
         roles: Option<RoleSet>,
+        email_verified: bool,
     ) -> Result<User, CreateUserError> {
         let password = &registration.password;
         password
             .check_not_personal(&registration.email, registration.username.as_ref())
             .map_err(CreateUserError::WeakPassword)?;
         let roles = roles.map_or_else(|| vec![Role::User], Vec::from);
-        let new_user = self.new_user(registration, roles, self.now()).await?;
+        let now = self.now();
+        let verification = self.verification_for(&registration.email, email_verified, now)?;
+        let new_user = self.new_user(registration, roles, verification, now).await?;
         self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => CreateUserError::EmailTaken,
             InsertUserError::DuplicateUsername => CreateUserError::UsernameTaken,
@@ -195,7 +200,8 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Replaces the user's names and email, and their roles when roles are given, all or nothing. Taking the
-    /// admin role from the last admin is refused.
+    /// admin role from the last admin is refused. A new address is unverified: it is mailed a verification link,
+    /// and the former one a notice.
     pub async fn replace_user(
         &self,
         admin: &Administrator,
@@ -203,10 +209,12 @@ impl<A: Adapters> UserService<A> {
         replacement: UserReplacement,
     ) -> Result<User, ReplaceUserError> {
         let own = admin.current();
-        let new_email = replacement.email.as_str().to_lowercase() != own.user.email.as_str().to_lowercase();
-        if id == own.user.id && new_email && !self.signed_in_recently(own) {
+        if id == own.user.id && is_new_address(&own.user.email, &replacement.email) && !self.signed_in_recently(own) {
             return Err(ReplaceUserError::ReauthenticationRequired);
         }
+        let now = self.now();
+        let current = self.users.find_by_id(id).await?.ok_or(ReplaceUserError::NotFound)?;
+        let address = self.address_change(&current.email, &replacement.email, now)?;
         let update = UserUpdate {
             username: None,
             email: Some(replacement.email),
@@ -218,7 +226,10 @@ impl<A: Adapters> UserService<A> {
             },
             roles: replacement.roles.map(Vec::from),
             ends_sessions: None,
-            updated_at: self.now(),
+            email_verified: address.email_verified,
+            verification: address.verification,
+            notices: address.notices,
+            updated_at: now,
         };
         self.users.update(id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => ReplaceUserError::NotFound,
@@ -277,7 +288,8 @@ impl<A: Adapters> UserService<A> {
         let password = new_password().await.map_err(|error| ProvisionAdminError::NoPassword(error.into()))?;
         password.check_not_personal(&email, None).map_err(ProvisionAdminError::WeakPassword)?;
         let registration = Registration { username: None, email, password, first_name: None, last_name: None };
-        let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], self.now()).await?;
+        // The operator vouches for the address they typed: no verification.
+        let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], None, self.now()).await?;
         match self.users.insert(new_admin).await {
             Ok(user) => Ok(ProvisionedAdmin::Created(user)),
             // Registered between the look-up and the insert: someone else's account, never promoted by a password
@@ -288,12 +300,15 @@ impl<A: Adapters> UserService<A> {
         }
     }
 
+    /// Gives the account the admin role, its address vouched for by the operator who named it.
     async fn promote_to_admin(&self, user: User) -> Result<ProvisionedAdmin, ProvisionAdminError> {
-        if user.is_admin() {
+        if user.is_admin() && user.email_verified {
             return Ok(ProvisionedAdmin::AlreadyAdmin(user));
         }
         let mut roles = user.roles.clone();
-        roles.push(Role::Admin);
+        if !user.is_admin() {
+            roles.push(Role::Admin);
+        }
         let promotion = UserUpdate {
             username: None,
             email: None,
@@ -301,6 +316,9 @@ impl<A: Adapters> UserService<A> {
             profile: ProfilePatch::default(),
             roles: Some(roles),
             ends_sessions: None,
+            email_verified: Some(true),
+            verification: None,
+            notices: Vec::new(),
             updated_at: self.now(),
         };
         let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
@@ -308,10 +326,14 @@ impl<A: Adapters> UserService<A> {
             // Adding a role can't demote anyone; the user vanishing is a race worth reporting.
             other => ProvisionAdminError::Unexpected(Unexpected::fault(other)),
         })?;
-        Ok(ProvisionedAdmin::Promoted(promoted))
+        Ok(if user.is_admin() {
+            ProvisionedAdmin::AlreadyAdmin(promoted)
+        } else {
+            ProvisionedAdmin::Promoted(promoted)
+        })
     }
 
-    async fn find(&self, user: UserRef) -> Result<Option<User>, Unexpected> {
+    pub(crate) async fn find(&self, user: UserRef) -> Result<Option<User>, Unexpected> {
         Ok(match user {
             UserRef::Id(id) => self.users.find_by_id(id).await?,
             UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?,

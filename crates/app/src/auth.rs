@@ -6,9 +6,9 @@ use users_domain::{
     User,
 };
 use users_ports::{
-    Clock, InsertUserError, NewSession, NewUser, PasswordHash, PasswordHashError, PasswordHasher, RefreshToken,
-    RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, TokenError, TokenIssuer,
-    TokenSubject, UserRepository,
+    Clock, InsertUserError, MailedToken, NewSession, NewUser, PasswordHash, PasswordHashError, PasswordHasher,
+    RefreshToken, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, TokenError,
+    TokenIssuer, TokenSubject, UserRepository,
 };
 
 use crate::{Adapters, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
@@ -43,6 +43,31 @@ pub enum SignIn {
 pub struct SignedIn {
     pub user: User,
     pub tokens: TokenPair,
+}
+
+/// What a sign-up made: an account signed in at once or, where addresses must be verified before a sign-in
+/// ([`crate::EmailPolicy::require_verified_email`]), an account that waits for the link mailed to it.
+#[derive(Clone, Debug)]
+pub enum Registered {
+    SignedIn(SignedIn),
+    AwaitingVerification(User),
+}
+
+impl Registered {
+    pub fn user(&self) -> &User {
+        match self {
+            Self::SignedIn(signed_in) => &signed_in.user,
+            Self::AwaitingVerification(user) => user,
+        }
+    }
+
+    /// The session the sign-up started, if it started one.
+    pub fn into_signed_in(self) -> Option<SignedIn> {
+        match self {
+            Self::SignedIn(signed_in) => Some(signed_in),
+            Self::AwaitingVerification(_) => None,
+        }
+    }
 }
 
 /// The user an access token belongs to, as stored now, and the session the token was issued in.
@@ -101,6 +126,9 @@ pub enum LoginError {
     /// Too many failed sign-ins in a row from this network (or from everywhere): refused for this long.
     #[error("too many failed sign-ins; try again later")]
     Locked { retry_after: Duration },
+    /// The password was right, but the policy wants a verified address and the account's is not.
+    #[error("the account's email address is not verified")]
+    EmailNotVerified,
     /// The password hashers are busy: try again shortly.
     #[error("the service is busy")]
     Busy,
@@ -180,24 +208,29 @@ impl From<PasswordCheckError> for LoginError {
 }
 
 impl<A: Adapters> UserService<A> {
-    /// Creates an account with the `user` role and signs it in.
-    pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
+    /// Creates an account with the `user` role, mails its address a verification link, and signs it in (unless the
+    /// policy wants the address proven first: then no session starts before the link is used).
+    pub async fn register(&self, registration: Registration) -> Result<Registered, RegisterError> {
         let password = &registration.password;
         password
             .check_not_personal(&registration.email, registration.username.as_ref())
             .map_err(RegisterError::WeakPassword)?;
         let now = self.now();
-        let new_user = self.new_user(registration, vec![Role::User], now).await?;
+        let verification = self.verification_for(&registration.email, false, now)?;
+        let new_user = self.new_user(registration, vec![Role::User], verification, now).await?;
         let password_hash = new_user.password_hash.clone();
         let user = self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => RegisterError::EmailTaken,
             InsertUserError::DuplicateUsername => RegisterError::UsernameTaken,
             InsertUserError::Unexpected(error) => error.into(),
         })?;
+        if self.policy.email.require_verified_email {
+            return Ok(Registered::AwaitingVerification(user));
+        }
         // Only a deletion within these milliseconds makes the session fail to start: the client's to hear, not a
         // fault of the service's.
         let tokens = self.start_session(&user, &password_hash, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
-        Ok(SignedIn { user, tokens })
+        Ok(Registered::SignedIn(SignedIn { user, tokens }))
     }
 
     /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
@@ -215,6 +248,10 @@ impl<A: Adapters> UserService<A> {
         };
         let now = self.now();
         self.check_password(&credentials, &password, network, now).await?;
+        // Only after the password: an unverified address is no secret from its owner, but it is from a guesser.
+        if self.policy.email.require_verified_email && !credentials.user.email_verified {
+            return Err(LoginError::EmailNotVerified);
+        }
         // The account was deleted, or its password changed, while the password was being checked.
         let tokens = self
             .start_session(&credentials.user, &credentials.password_hash, now)
@@ -345,11 +382,13 @@ impl<A: Adapters> UserService<A> {
         Ok(CurrentUser { user, session: claims.session_id, authenticated_at: claims.authenticated_at })
     }
 
-    /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles.
+    /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles, and the
+    /// verification to mail with it (the address is unverified exactly when there is one).
     pub(crate) async fn new_user(
         &self,
         registration: Registration,
         roles: Vec<Role>,
+        verification: Option<MailedToken>,
         now: DateTime<Utc>,
     ) -> Result<NewUser, PasswordHashError> {
         Ok(NewUser {
@@ -363,6 +402,8 @@ impl<A: Adapters> UserService<A> {
                 ..Profile::default()
             },
             roles,
+            email_verified: verification.is_none(),
+            verification,
             created_at: now,
         })
     }

@@ -1,15 +1,19 @@
 //! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
-//! account (`account`) and the management of other users (`admin`). They are methods of [`UserService`], which is
+//! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
+//! (`admin`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
 //! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
 mod admin;
 mod auth;
+mod delivery;
 mod object_ids;
+mod recovery;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use users_ports::{
-    Clock, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository,
+    Clock, OneTimeTokenRepository, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError,
+    TokenIssuer, UserRepository,
 };
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
@@ -19,9 +23,14 @@ pub use admin::{
 };
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    SignIn, SignedIn, TokenPair,
+    Registered, SignIn, SignedIn, TokenPair,
 };
+pub use delivery::{DeliveryPass, MailDelivery, RetryPolicy};
 pub use object_ids::ObjectIdGenerator;
+pub use recovery::{
+    ConfirmEmailError, EmailPolicy, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,
+    SendPasswordResetError,
+};
 pub use users_domain::LockoutPolicy;
 pub use users_ports::PublishedKey;
 
@@ -30,6 +39,7 @@ pub use users_ports::PublishedKey;
 pub trait Adapters: Send + Sync + 'static {
     type Users: UserRepository;
     type Sessions: SessionRepository;
+    type OneTimeTokens: OneTimeTokenRepository;
     type Hasher: PasswordHasher;
     type Tokens: TokenIssuer;
     type Clock: Clock;
@@ -48,6 +58,7 @@ pub struct SessionPolicy {
     /// A session whose password was entered this recently may change the password or email, or delete the account,
     /// without typing the password again. Refreshes do not renew it.
     pub reauthentication: Duration,
+    pub email: EmailPolicy,
 }
 
 impl Default for SessionPolicy {
@@ -57,6 +68,7 @@ impl Default for SessionPolicy {
             refresh_grace: Duration::seconds(10),
             lockout: LockoutPolicy::default(),
             reauthentication: Duration::minutes(5),
+            email: EmailPolicy::default(),
         }
     }
 }
@@ -70,12 +82,27 @@ pub const RETAINED_AFTER_END: Duration = Duration::days(1);
 pub struct Purged {
     pub sessions: u64,
     pub login_throttles: u64,
+    pub one_time_tokens: u64,
+}
+
+/// The store's repositories a [`UserService`] is built from.
+pub struct Store<A: Adapters> {
+    pub users: A::Users,
+    pub sessions: A::Sessions,
+    pub one_time_tokens: A::OneTimeTokens,
+}
+
+impl<A: Adapters> std::fmt::Debug for Store<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 /// Every use case of the service. Shared behind an `Arc` by the driving adapters.
 pub struct UserService<A: Adapters> {
     users: A::Users,
     sessions: A::Sessions,
+    one_time_tokens: A::OneTimeTokens,
     hasher: A::Hasher,
     tokens: A::Tokens,
     clock: A::Clock,
@@ -84,15 +111,9 @@ pub struct UserService<A: Adapters> {
 }
 
 impl<A: Adapters> UserService<A> {
-    pub fn new(
-        users: A::Users,
-        sessions: A::Sessions,
-        hasher: A::Hasher,
-        tokens: A::Tokens,
-        clock: A::Clock,
-        policy: SessionPolicy,
-    ) -> Self {
-        Self { users, sessions, hasher, tokens, clock, object_ids: ObjectIdGenerator::new(), policy }
+    pub fn new(store: Store<A>, hasher: A::Hasher, tokens: A::Tokens, clock: A::Clock, policy: SessionPolicy) -> Self {
+        let Store { users, sessions, one_time_tokens } = store;
+        Self { users, sessions, one_time_tokens, hasher, tokens, clock, object_ids: ObjectIdGenerator::new(), policy }
     }
 
     /// Whether the service can do its work now: its store answers.
@@ -106,7 +127,8 @@ impl<A: Adapters> UserService<A> {
         let before = self.now() - RETAINED_AFTER_END;
         let sessions = self.sessions.purge_ended(before).await?;
         let login_throttles = self.users.purge_login_throttles(before).await?;
-        Ok(Purged { sessions, login_throttles })
+        let one_time_tokens = self.one_time_tokens.purge_tokens(before).await?;
+        Ok(Purged { sessions, login_throttles, one_time_tokens })
     }
 
     /// The public keys other services verify our access tokens with (none when a shared secret signs them).

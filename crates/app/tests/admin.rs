@@ -398,7 +398,7 @@ async fn create_user_without_roles_makes_a_plain_user() {
     expect_newcomer_inserted(&mut mocks, vec![Role::User]);
 
     // When the admin creates the account
-    let user = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap();
+    let user = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap();
 
     // Then it is stored with the `user` role and the details given
     assert_eq!(user.id, UserId(9));
@@ -420,7 +420,7 @@ async fn create_user_with_roles_gives_exactly_those_roles() {
     let roles = role_set(&[Role::Admin, Role::User]);
 
     // When the admin creates the account
-    let user = mocks.service().create_user(&administrator(), newcomer(), Some(roles)).await.unwrap();
+    let user = mocks.service().create_user(&administrator(), newcomer(), Some(roles), false).await.unwrap();
 
     // Then the store is given those roles (the store is asked nothing about roles: they are the domain's)
     assert_eq!(user.roles, [Role::Admin, Role::User]);
@@ -443,9 +443,9 @@ async fn create_user_gives_every_user_a_fresh_object_id() {
     let service = mocks.service();
 
     // When the admin creates two accounts at the same instant
-    let first = service.create_user(&administrator(), newcomer(), None).await.unwrap();
+    let first = service.create_user(&administrator(), newcomer(), None, false).await.unwrap();
     let second = service
-        .create_user(&administrator(), Registration { email: email("other@example.com"), ..newcomer() }, None)
+        .create_user(&administrator(), Registration { email: email("other@example.com"), ..newcomer() }, None, false)
         .await
         .unwrap();
 
@@ -467,7 +467,7 @@ async fn create_user_reports_a_taken_email() {
     let mocks = store_refusing_the_newcomer(|| InsertUserError::DuplicateEmail);
 
     // When the admin creates an account with it
-    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap_err();
 
     // Then the admin is told the email is taken
     assert!(matches!(error, CreateUserError::EmailTaken), "{error:?}");
@@ -479,7 +479,7 @@ async fn create_user_reports_a_taken_username() {
     let mocks = store_refusing_the_newcomer(|| InsertUserError::DuplicateUsername);
 
     // When the admin creates an account with it
-    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap_err();
 
     // Then the admin is told the username is taken
     assert!(matches!(error, CreateUserError::UsernameTaken), "{error:?}");
@@ -491,7 +491,7 @@ async fn create_user_turns_a_failed_insert_into_unexpected() {
     let mocks = store_refusing_the_newcomer(|| InsertUserError::Unexpected(store_error()));
 
     // When the admin creates an account
-    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap_err();
 
     // Then the fault is unexpected, and keeps the store's reason
     assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
@@ -504,7 +504,7 @@ async fn create_user_turns_a_hasher_failure_into_unexpected_and_stores_nothing()
     let mocks = hasher_failing_with(|| PasswordHashError::Unexpected("out of memory".into()));
 
     // When the admin creates an account
-    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap_err();
 
     // Then the fault is unexpected, and nothing is stored
     assert!(matches!(error, CreateUserError::Unexpected(_)), "{error:?}");
@@ -516,7 +516,7 @@ async fn create_user_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
     let mocks = hasher_failing_with(|| PasswordHashError::Busy);
 
     // When the admin creates an account
-    let error = mocks.service().create_user(&administrator(), newcomer(), None).await.unwrap_err();
+    let error = mocks.service().create_user(&administrator(), newcomer(), None, false).await.unwrap_err();
 
     // Then the admin is told the service is busy, and nothing is stored
     assert!(matches!(error, CreateUserError::Busy), "{error:?}");
@@ -552,6 +552,8 @@ fn replaced(roles: &[Role]) -> User {
 
 /// Expects exactly one update of [`victim`] with the names and email of [`replacement`], `roles`, and nothing else.
 fn expect_replaced(mocks: &mut Mocks, roles: Option<Vec<Role>>, outcome: Result<User, UpdateUserError>) {
+    // The user as stored before: the address it has decides whether the replacement brings a new one.
+    mocks.users.expect_find_by_id().withf(|id| *id == UserId(5)).times(1).returning(|_| Ok(Some(victim())));
     mocks
         .users
         .expect_update()
@@ -622,8 +624,8 @@ async fn replace_user_can_take_a_role_away() {
 }
 
 #[tokio::test]
-async fn replace_user_reports_an_unknown_user() {
-    // Given a numeric id no user has
+async fn replace_user_reports_a_user_deleted_meanwhile_as_unknown() {
+    // Given a user deleted between its look-up and its update
     let mocks = store_replacing_with(Err(UpdateUserError::NotFound));
 
     // When the admin replaces that user
@@ -1091,6 +1093,7 @@ fn own_replacement(email: Email) -> UserReplacement {
 
 /// The store is asked once to update the admin, and answers the admin with `email`.
 fn expect_own_update(mocks: &mut Mocks, email: Email) {
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(admin_user())));
     let stored = User { email, ..admin_user() };
     mocks.users.expect_update().times(1).return_once(move |_, _| Ok(stored));
 }

@@ -106,7 +106,7 @@ async fn register_stores_a_user_and_signs_it_in() {
         .times(1)
         .returning(|_, _| Ok(access_token()));
 
-    let signed_in = mocks.service().register(registration()).await.unwrap();
+    let signed_in = mocks.service().register(registration()).await.unwrap().into_signed_in().unwrap();
 
     assert_eq!(signed_in.user.id, UserId(1));
     assert_eq!(signed_in.user.email, email("ada@example.com"));
@@ -134,7 +134,7 @@ async fn register_signs_the_access_token_for_the_stored_user() {
         .times(1)
         .returning(|_, _| Ok(access_token()));
 
-    let signed_in = mocks.service().register(registration()).await.unwrap();
+    let signed_in = mocks.service().register(registration()).await.unwrap().into_signed_in().unwrap();
 
     assert_eq!(signed_in.user.id, UserId(41));
     assert_eq!(object_id_seconds(signed_in.user.object_id), now_seconds());

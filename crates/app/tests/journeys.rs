@@ -35,7 +35,7 @@ fn elsewhere() -> ClientNetwork {
 async fn a_new_account_signs_in_refreshes_and_signs_out() {
     // Given an account just signed up,
     let (service, clock) = in_memory_service(SessionPolicy::default());
-    let signed_up = service.register(ada()).await.expect("sign up");
+    let signed_up = service.register(ada()).await.expect("sign up").into_signed_in().expect("signed in");
 
     // when it signs in by its email in another case, refreshes a minute later, and signs out,
     let signed_in = service.login(sign_in("ada@example.COM", "correct horse battery"), &network()).await.unwrap();
@@ -63,7 +63,7 @@ async fn a_new_account_signs_in_refreshes_and_signs_out() {
 async fn two_tabs_refreshing_together_share_a_pair_but_a_late_replay_ends_the_session() {
     // Given a signed-in user,
     let (service, clock) = in_memory_service(SessionPolicy::default());
-    let signed_in = service.register(ada()).await.expect("sign up");
+    let signed_in = service.register(ada()).await.expect("sign up").into_signed_in().expect("signed in");
     let token = signed_in.tokens.refresh_token;
 
     // when two tabs refresh the same token a moment apart,
@@ -89,7 +89,7 @@ async fn two_tabs_refreshing_together_share_a_pair_but_a_late_replay_ends_the_se
 async fn a_new_password_signs_out_every_other_session_and_the_old_one_stops_working() {
     // Given a user signed in on two devices,
     let (service, _clock) = in_memory_service(SessionPolicy::default());
-    let laptop = service.register(ada()).await.expect("sign up");
+    let laptop = service.register(ada()).await.expect("sign up").into_signed_in().expect("signed in");
     let phone = service.login(sign_in("ada@example.com", "correct horse battery"), &network()).await;
     let phone = phone.expect("sign in on the phone");
     let here = service.authenticate(&laptop.tokens.access_token).await.unwrap();
@@ -115,7 +115,7 @@ async fn wrong_passwords_from_one_network_lock_it_out_but_not_the_owner_elsewher
     // Given an account locked after three failures in a row from a network,
     let lockout = LockoutPolicy { threshold: 3, backstop: 10, ..LockoutPolicy::default() };
     let (service, clock) = in_memory_service(SessionPolicy { lockout, ..SessionPolicy::default() });
-    service.register(ada()).await.expect("sign up");
+    service.register(ada()).await.expect("sign up").into_signed_in().expect("signed in");
 
     // when someone guesses three times from there,
     for _ in 0..3 {
@@ -136,7 +136,7 @@ async fn wrong_passwords_from_one_network_lock_it_out_but_not_the_owner_elsewher
 async fn a_deleted_account_is_signed_out_and_its_email_is_free_again() {
     // Given a signed-in user,
     let (service, _clock) = in_memory_service(SessionPolicy::default());
-    let signed_in = service.register(ada()).await.expect("sign up");
+    let signed_in = service.register(ada()).await.expect("sign up").into_signed_in().expect("signed in");
     let current = service.authenticate(&signed_in.tokens.access_token).await.unwrap();
 
     // when they delete their account, typing their password,
@@ -150,6 +150,6 @@ async fn a_deleted_account_is_signed_out_and_its_email_is_free_again() {
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
     let gone = service.login(sign_in("ada@example.com", "correct horse battery"), &network()).await;
     assert!(matches!(gone, Err(LoginError::InvalidCredentials)), "{gone:?}");
-    let again = service.register(ada()).await.expect("the email is free");
+    let again = service.register(ada()).await.expect("the email is free").into_signed_in().expect("signed in");
     assert_ne!(again.user.id, current.user.id);
 }

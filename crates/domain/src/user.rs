@@ -27,6 +27,9 @@ pub struct User {
     pub profile: Profile,
     /// Sorted, without duplicates.
     pub roles: Vec<Role>,
+    /// Whether the user proved they receive mail at `email` (a verification link, a password reset), or an admin
+    /// vouched for it. A new address is unverified until proven.
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +115,7 @@ mod tests {
             email: Email::parse("a@example.com").unwrap(),
             profile: Profile::default(),
             roles: vec![Role::User],
+            email_verified: false,
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
         };

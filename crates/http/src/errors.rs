@@ -4,9 +4,9 @@
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use users_app::{
-    AuthenticateError, ClearLockoutError, CreateUserError, DeleteAccountError, DeleteUserError, GetUserError,
-    ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
-    Unexpected, UpdateProfileError,
+    AuthenticateError, ClearLockoutError, ConfirmEmailError, CreateUserError, DeleteAccountError, DeleteUserError,
+    GetUserError, ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
+    ReplaceUserError, ResetPasswordError, SendPasswordResetError, Unexpected, UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -130,6 +130,13 @@ impl From<LoginError> for Problem {
                 Problem::unauthorized("invalid-credentials", "the credentials are not valid", CHALLENGE)
             }
             LoginError::Locked { retry_after } => locked(retry_after),
+            LoginError::EmailNotVerified => Problem::new(
+                StatusCode::FORBIDDEN,
+                "email-not-verified",
+                "Email not verified",
+                "this account's email address is not verified yet: use the link mailed to it, or ask for a new one \
+                 at /auth/verification",
+            ),
             LoginError::Busy => busy(),
             LoginError::Unexpected(error) => error.into(),
         }
@@ -264,6 +271,45 @@ impl From<ListRolesError> for Problem {
     fn from(error: ListRolesError) -> Self {
         match error {
             ListRolesError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+/// A mailed token that cannot be used: the same answer for every reason, so a guesser learns nothing.
+fn invalid_mailed_token() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-token",
+        "Invalid token",
+        "this link is invalid, already used or expired; ask for a new one",
+    )
+}
+
+impl From<ConfirmEmailError> for Problem {
+    fn from(error: ConfirmEmailError) -> Self {
+        match error {
+            ConfirmEmailError::InvalidToken => invalid_mailed_token(),
+            ConfirmEmailError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for Problem {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => invalid_mailed_token(),
+            ResetPasswordError::WeakPassword(error) => weak_password(&error),
+            ResetPasswordError::Busy => busy(),
+            ResetPasswordError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<SendPasswordResetError> for Problem {
+    fn from(error: SendPasswordResetError) -> Self {
+        match error {
+            SendPasswordResetError::NotFound => user_not_found(),
+            SendPasswordResetError::Unexpected(error) => error.into(),
         }
     }
 }

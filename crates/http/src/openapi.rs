@@ -131,8 +131,8 @@ impl Modify for SharedProblems {
 }
 
 /// The operations that may hash a password, so may find the hashers' queue full.
-const HASHING_OPERATIONS: [&str; 5] =
-    ["register", "login", "updateCurrentUser", "deleteCurrentUser", "adminCreateUser"];
+const HASHING_OPERATIONS: [&str; 6] =
+    ["register", "login", "updateCurrentUser", "deleteCurrentUser", "adminCreateUser", "resetPassword"];
 
 /// The tag of the operations that never meet the store's faults: the readiness probe answers its own 503, the rest
 /// answer from memory.
@@ -311,7 +311,10 @@ mod tests {
 
     use serde_json::Value;
     use users_app::Adapters;
-    use users_ports::{MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository};
+    use users_ports::{
+        MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,
+        MockUserRepository,
+    };
 
     use super::*;
 
@@ -321,6 +324,7 @@ mod tests {
     impl Adapters for Mocked {
         type Users = MockUserRepository;
         type Sessions = MockSessionRepository;
+        type OneTimeTokens = MockOneTimeTokenRepository;
         type Hasher = MockPasswordHasher;
         type Tokens = MockTokenIssuer;
         type Clock = MockClock;

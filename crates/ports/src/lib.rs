@@ -1,5 +1,5 @@
-//! The ports of the user-management core: what it needs from a store, a password hasher, a token issuer and a
-//! clock, as small traits. Adapters implement them; the `mocks` feature provides `mockall` doubles for tests.
+//! The ports of the user-management core: what it needs from a store, a password hasher, a token issuer, a mail
+//! transport and a clock, as small traits. Adapters implement them; the `mocks` feature provides `mockall` doubles for tests.
 //!
 //! The traits use native `async fn`. The core is generic over them (never `dyn`), and the futures are driven by
 //! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
@@ -7,6 +7,8 @@
 
 mod changes;
 mod clock;
+mod mail;
+mod one_time_tokens;
 mod passwords;
 mod sessions;
 mod tokens;
@@ -14,6 +16,10 @@ mod users;
 
 pub use changes::{ChangeFeed, ChangeObserver};
 pub use clock::Clock;
+pub use mail::{Mail, MailContent, MailError, MailId, MailKind, MailOutbox, MailSender, OutboxDepth, QueuedMail};
+pub use one_time_tokens::{
+    MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenIssue, TokenPurpose,
+};
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
 pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
 pub use tokens::{
@@ -26,6 +32,10 @@ pub use users::{
 
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use mail::{MockMailOutbox, MockMailSender};
+#[cfg(feature = "mocks")]
+pub use one_time_tokens::MockOneTimeTokenRepository;
 #[cfg(feature = "mocks")]
 pub use passwords::MockPasswordHasher;
 #[cfg(feature = "mocks")]

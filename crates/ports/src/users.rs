@@ -6,7 +6,7 @@ use users_domain::{
     Profile, ProfilePatch, Role, User, UserId, Username,
 };
 
-use crate::{PasswordHash, SessionId, StoreError};
+use crate::{Mail, MailedToken, PasswordHash, SessionId, StoreError};
 
 /// A user to be stored.
 #[derive(Clone, Debug)]
@@ -17,6 +17,9 @@ pub struct NewUser {
     pub password_hash: PasswordHash,
     pub profile: Profile,
     pub roles: Vec<Role>,
+    pub email_verified: bool,
+    /// A verification token stored, and its message queued, in the transaction that creates the user.
+    pub verification: Option<MailedToken>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -32,6 +35,11 @@ pub struct UserUpdate {
     pub roles: Option<Vec<Role>>,
     /// Sessions ended in the same transaction, so that no sign-in made with the old password survives a new one.
     pub ends_sessions: Option<EndSessions>,
+    pub email_verified: Option<bool>,
+    /// A verification token stored, and its message queued, in the transaction of the update (for a new address).
+    pub verification: Option<MailedToken>,
+    /// Other messages queued in the transaction of the update (the notice to a replaced address).
+    pub notices: Vec<Mail>,
     pub updated_at: DateTime<Utc>,
 }
 

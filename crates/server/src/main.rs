@@ -1,13 +1,16 @@
 //! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), creates an admin
-//! (`create-admin --email EMAIL [--promote-existing]`), adds a signing key (`add-signing-key`), or asks a running
-//! server whether it is ready (`healthcheck`).
+//! (`create-admin --email EMAIL [--promote-existing]`), adds a signing key (`add-signing-key`), sends a test message
+//! through the configured mail transport (`send-test-mail --to ADDRESS`), or asks a running server whether it is
+//! ready (`healthcheck`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use users_app::{ExistingAccount, ProvisionedAdmin};
-use users_server::{Application, Settings, admin_password, create_admin, healthcheck, key_ring, migrate, telemetry};
+use users_server::{
+    Application, Settings, admin_password, create_admin, healthcheck, key_ring, migrate, send_test_mail, telemetry,
+};
 
 #[derive(Parser)]
 #[command(name = "users-server", version, about = "User management service: sign-up, sign-in, profiles and admin")]
@@ -41,6 +44,13 @@ enum Command {
     /// Generate a new Ed25519 signing key in the keys folder and print its id. Instances that restart without a
     /// pinned JWT_SIGNING_KEY_ID sign with it; the older keys keep verifying until they are removed.
     AddSigningKey,
+    /// Send one message through the configured mail transport (SMTP, or a file in the mail folder) and say whether it
+    /// was accepted: a check of the mail settings, with no database.
+    SendTestMail {
+        /// The address to send it to.
+        #[arg(long)]
+        to: String,
+    },
     /// Ask the server these settings describe whether it is ready (GET /health/ready); exit 0 if so, 1 if not. For
     /// container health checks.
     Healthcheck,
@@ -114,6 +124,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let folder = &settings.auth.jwt_keys_dir;
             let key_id = key_ring::add_key(folder)?;
             println!("added signing key {key_id} in {}", folder.display());
+        }
+        Command::SendTestMail { to } => {
+            let transport = send_test_mail(&settings, &to).await?;
+            println!("a test message to {to} was accepted by {transport}");
         }
         Command::Healthcheck => healthcheck::check(&settings.server, settings.database.ready_timeout()).await?,
     }

@@ -1,6 +1,6 @@
 //! `Settings`: built-in defaults, then an optional TOML file, then `USERS__…` variables, then the plain variables
 //! operators rely on (`DATABASE_URL`, `HOST`, `PORT`, `METRICS_ADDRESS`, `JWT_SECRET`, `JWT_ALGORITHM`,
-//! `JWT_KEYS_DIR`, `JWT_SIGNING_KEY_ID`, `REFRESH_TOKEN_SECRET`, `TRUSTED_PROXIES`).
+//! `JWT_KEYS_DIR`, `JWT_SIGNING_KEY_ID`, `REFRESH_TOKEN_SECRET`, `TRUSTED_PROXIES`, `MAIL_SMTP_URL`).
 
 use std::path::PathBuf;
 
@@ -24,6 +24,39 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub mail: MailSettings,
+}
+
+/// Where mail goes and what it looks like.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// Where the links in mails point: the pages that finish each flow (`/reset-password`, `/verify-email`).
+    /// Unset: this service's own address.
+    pub link_base: Option<String>,
+    /// The name mails and pages sign with.
+    pub product_name: String,
+    /// Unset: each message is written as an `.eml` file into `dir`. Set: `smtp://host:port` (plain, for local
+    /// catchers), `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host:465` (TLS).
+    pub smtp_url: Option<String>,
+    pub dir: PathBuf,
+    /// A folder of templates that replace the built-in ones, file by file.
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("from", &self.from)
+            .field("link_base", &self.link_base)
+            .field("product_name", &self.product_name)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("dir", &self.dir)
+            .field("templates_dir", &self.templates_dir)
+            .finish()
+    }
 }
 
 /// The per-address limits on `/auth/*`.
@@ -147,6 +180,8 @@ pub struct AuthSettings {
     pub reauthentication_secs: i64,
     /// Password hashes that may wait for a hashing thread; beyond them, requests get 503 at once.
     pub password_hash_queue: usize,
+    /// A correct sign-in of an account whose address is not verified is refused (403 `email-not-verified`).
+    pub require_verified_email: bool,
 }
 
 impl Settings {
@@ -186,6 +221,10 @@ impl Settings {
             .set_default("auth.password_hash_queue", 64)?
             .set_default("auth.lockout_first_wait_secs", 60)?
             .set_default("auth.lockout_max_wait_secs", 15 * 60)?
+            .set_default("auth.require_verified_email", false)?
+            .set_default("mail.from", "Users <no-reply@localhost>")?
+            .set_default("mail.product_name", "Users")?
+            .set_default("mail.dir", "data/mail")?
             .set_default("rate_limit.auth_per_minute", 30)?
             .set_default("rate_limit.auth_burst", 20)?
             .set_default("rate_limit.trusted_proxies", Vec::<String>::new())?
@@ -203,6 +242,7 @@ impl Settings {
             .set_override_option("auth.jwt_signing_key_id", plain("JWT_SIGNING_KEY_ID"))?
             .set_override_option("auth.refresh_secret", plain("REFRESH_TOKEN_SECRET"))?
             .set_override_option("rate_limit.trusted_proxies", plain("TRUSTED_PROXIES").map(|list| comma_list(&list)))?
+            .set_override_option("mail.smtp_url", plain("MAIL_SMTP_URL"))?
             .build()?
             .try_deserialize()
     }
@@ -314,6 +354,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("lockout_backstop", &self.lockout_backstop)
             .field("reauthentication_secs", &self.reauthentication_secs)
             .field("password_hash_queue", &self.password_hash_queue)
+            .field("require_verified_email", &self.require_verified_email)
             .finish_non_exhaustive()
     }
 }

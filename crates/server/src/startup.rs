@@ -13,8 +13,8 @@ use actix_web::{App, HttpServer, web};
 use chrono::Duration;
 use tracing_actix_web::TracingLogger;
 use users_app::{
-    Adapters, ExistingAccount, LockoutPolicy, ProvisionAdminError, ProvisionedAdmin, Purged, SessionPolicy,
-    SystemClock, UserService,
+    Adapters, EmailPolicy, ExistingAccount, LockoutPolicy, MailDelivery, ProvisionAdminError, ProvisionedAdmin, Purged,
+    RetryPolicy, SessionPolicy, SystemClock, UserService,
 };
 use users_argon2::Argon2Hasher;
 use users_domain::{Email, Password};
@@ -23,18 +23,20 @@ use users_http::{
     TrustedProxies, limit_auth_requests, limit_body_time, request_id_and_metrics,
 };
 use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
-use users_ports::{PasswordHashError, StoreError};
+use users_mail::{Composer, Transport};
+use users_ports::{Mail, MailContent, MailSender as _, PasswordHashError, StoreError};
 use users_postgres::PgChangeFeed;
-use users_store::{CachedSessions, Store, StoreSessions, StoreUsers};
+use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSessions, StoreUsers};
 
 use crate::key_ring::{self, KeyRingError};
+use crate::mail;
 use crate::secret::{self, SecretError};
 use crate::settings::{AuthSettings, JwtAlgorithm, Settings, redact_url};
 use crate::telemetry;
 
 /// The store as the service uses it, whichever database it runs on: signed-in users remembered while a change feed
 /// proves it hears every change made elsewhere.
-pub type CachedStore = CachedSessions<StoreUsers, StoreSessions>;
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens>;
 
 /// The production adapters.
 #[derive(Debug)]
@@ -43,6 +45,7 @@ pub struct Production;
 impl Adapters for Production {
     type Users = CachedStore;
     type Sessions = CachedStore;
+    type OneTimeTokens = CachedStore;
     type Hasher = Argon2Hasher;
     type Tokens = JwtIssuer;
     type Clock = SystemClock;
@@ -76,6 +79,13 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("invalid admin credentials: {0}")]
     InvalidAdmin(String),
+    #[error("mail settings: {0}")]
+    Mail(String),
+    #[error("invalid recipient: {0}")]
+    InvalidRecipient(String),
+    /// The transport as `Transport::describe` shows it, without a password, and why it did not take the message.
+    #[error("the message was not accepted by {transport}: {cause}")]
+    MailNotSent { transport: String, cause: String },
     #[error(
         "{email} already has an account in {store}; it was left as it is. To make that account an admin (it keeps its \
          own password), run create-admin again with --promote-existing"
@@ -136,7 +146,12 @@ fn open_store(settings: &Settings) -> Result<(Store, Option<PgChangeFeed>), Star
 
 /// `store` behind the signed-in cache, which answers from memory only while a followed feed proves itself.
 fn cached(store: &Store, settings: &Settings) -> CachedStore {
-    CachedSessions::new(store.users(), store.sessions(), settings.database.change_feed_max_lag())
+    CachedSessions::new(
+        store.users(),
+        store.sessions(),
+        store.one_time_tokens(),
+        settings.database.change_feed_max_lag(),
+    )
 }
 
 /// Applies pending migrations (creating the SQLite file and its folder if needed) and returns their names.
@@ -171,9 +186,11 @@ fn service(store: CachedStore, settings: &Settings) -> Result<UserService<Produc
         refresh_grace: Duration::seconds(auth.refresh_grace_secs),
         lockout,
         reauthentication: Duration::seconds(auth.reauthentication_secs),
+        email: EmailPolicy { require_verified_email: auth.require_verified_email, ..EmailPolicy::default() },
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
-    Ok(UserService::new(store.clone(), store, hasher, tokens, SystemClock, policy))
+    let repositories = users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store };
+    Ok(UserService::new(repositories, hasher, tokens, SystemClock, policy))
 }
 
 /// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
@@ -222,6 +239,50 @@ where
     })
 }
 
+/// The transport `mail.*` names: SMTP when `mail.smtp_url` is set, otherwise `.eml` files in `mail.dir`. Links
+/// point at `mail.link_base`, or else at this service's own address.
+fn mail_transport(settings: &Settings, port: u16) -> Result<Transport, StartupError> {
+    let mail = &settings.mail;
+    let link_base = match &mail.link_base {
+        Some(base) => base.clone(),
+        None => own_address(&settings.server.host, port),
+    };
+    let link_base = url::Url::parse(&link_base)
+        .map_err(|error| StartupError::Mail(format!("mail.link_base {link_base:?} is not a URL: {error}")))?;
+    let composer = Composer::new(users_mail::MailSettings {
+        from: mail.from.clone(),
+        link_base,
+        product_name: mail.product_name.clone(),
+        templates_dir: mail.templates_dir.clone(),
+    })
+    .map_err(|error| StartupError::Mail(error.to_string()))?;
+    Transport::new(mail.smtp_url.as_deref(), mail.dir.clone(), composer)
+        .map_err(|error| StartupError::Mail(error.to_string()))
+}
+
+/// Where this service answers, as a browser on this machine would reach it: a wildcard address is not one to
+/// link to, so it becomes `localhost` (set `mail.link_base` to the public address instead).
+fn own_address(host: &str, port: u16) -> String {
+    let host = match host {
+        "0.0.0.0" | "::" | "[::]" => "localhost",
+        host if host.contains(':') && !host.starts_with('[') => return format!("http://[{host}]:{port}"),
+        host => host,
+    };
+    format!("http://{host}:{port}")
+}
+
+/// Sends one test message to `to` through the configured transport; the transport as described, once it took it.
+pub async fn send_test_mail(settings: &Settings, to: &str) -> Result<String, StartupError> {
+    let to = Email::parse(to).map_err(|error| StartupError::InvalidRecipient(format!("{to:?}: {error}")))?;
+    let transport = mail_transport(settings, settings.server.port)?;
+    let described = transport.describe();
+    let test = Mail { to, content: MailContent::Test };
+    match transport.send(&test).await {
+        Ok(()) => Ok(described),
+        Err(error) => Err(StartupError::MailNotSent { transport: described, cause: error.to_string() }),
+    }
+}
+
 /// How often ended sessions and idle sign-in counts are purged. Every instance purges; the work is idempotent.
 const PURGE_EVERY: StdDuration = StdDuration::from_secs(10 * 60);
 
@@ -230,6 +291,7 @@ pub struct Application {
     port: u16,
     server: Server,
     housekeeping: tokio::task::JoinHandle<()>,
+    mail_delivery: tokio::task::JoinHandle<()>,
     metrics: Option<(SocketAddr, Server)>,
 }
 
@@ -259,6 +321,7 @@ impl Application {
         telemetry::metrics();
         users_argon2::describe_metrics();
         users_http::describe_metrics();
+        mail::describe_metrics();
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let (listener, bound) = bind(&address)?;
@@ -266,6 +329,9 @@ impl Application {
         let metrics_listener = settings.server.metrics_address.as_deref().map(bind).transpose()?;
         let limits = RequestLimits::from_settings(settings)?;
         let (store, feed) = open_store(settings)?;
+        let transport = mail_transport(settings, port)?;
+        tracing::info!(transport = %transport.describe(), "mail");
+        let delivery = MailDelivery::new(store.outbox(), transport, SystemClock, RetryPolicy::default());
         let store = cached(&store, settings);
         if let Some(feed) = feed {
             // Ends once the cache is gone with the service.
@@ -274,6 +340,7 @@ impl Application {
         let service = Arc::new(service(store, settings)?);
         let server = serve(Arc::clone(&service), limits, listener, settings);
         let housekeeping = tokio::spawn(keep_house(service));
+        let mail_delivery = tokio::spawn(mail::deliver(delivery));
         let server = server.map_err(bind_error)?;
         // Started only once the API server is, so a failed start leaves no metrics server behind.
         let metrics = match metrics_listener {
@@ -284,7 +351,7 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { port, server, housekeeping, metrics })
+        Ok(Self { port, server, housekeeping, mail_delivery, metrics })
     }
 
     pub fn port(&self) -> u16 {
@@ -304,16 +371,18 @@ impl Application {
     /// listener stops with the API.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tokio::spawn(stop_on_signal(self.server.handle()));
-        let housekeeping = self.housekeeping;
+        // Stopped with the API. A message being delivered at that moment is claimed again once its lease ends.
+        let background = [self.housekeeping, self.mail_delivery];
+        let stop_background = || background.iter().for_each(tokio::task::JoinHandle::abort);
         let Some((_, metrics)) = self.metrics else {
             let served = self.server.await;
-            housekeeping.abort();
+            stop_background();
             return served;
         };
         let stop_metrics = metrics.handle();
         let api = async {
             let served = self.server.await;
-            housekeeping.abort();
+            stop_background();
             stop_metrics.stop(true).await;
             served
         };
@@ -352,11 +421,13 @@ async fn keep_house<A: Adapters>(service: Arc<UserService<A>>) {
     loop {
         ticks.tick().await;
         match service.purge_ended().await {
-            Ok(Purged { sessions: 0, login_throttles: 0 }) => {}
-            Ok(purged) => {
-                let (sessions, login_throttles) = (purged.sessions, purged.login_throttles);
-                tracing::info!(sessions, login_throttles, "purged ended sessions and idle sign-in counts");
-            }
+            Ok(Purged { sessions: 0, login_throttles: 0, one_time_tokens: 0 }) => {}
+            Ok(Purged { sessions, login_throttles, one_time_tokens }) => tracing::info!(
+                sessions,
+                login_throttles,
+                one_time_tokens,
+                "purged ended sessions, idle sign-in counts and spent mailed tokens"
+            ),
             Err(error) => tracing::warn!(%error, "purging ended sessions failed; trying again later"),
         }
     }

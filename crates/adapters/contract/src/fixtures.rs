@@ -6,7 +6,8 @@ use users_domain::{
     PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
 };
 use users_ports::{
-    NewSession, NewUser, PageRequest, PasswordHash, RefreshTokenHash, UpdateUserError, UserRepository, UserUpdate,
+    Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash,
+    PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -74,6 +75,8 @@ pub fn new_user(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
         password_hash: password_hash(),
         profile: Profile::default(),
         roles: vec![Role::User],
+        email_verified: false,
+        verification: None,
         created_at,
     }
 }
@@ -101,7 +104,41 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         profile: ProfilePatch::default(),
         roles: None,
         ends_sessions: None,
+        email_verified: None,
+        verification: None,
+        notices: vec![],
         updated_at,
+    }
+}
+
+/// The stored form of the one-time token `text`.
+pub fn one_time(text: &str) -> OneTimeTokenHash {
+    OneTimeToken::new(text).hash()
+}
+
+/// The one-time token `text` of `purpose` for `address`, made at `created_at` and usable for `lifetime`, with the mail
+/// that carries it to that address.
+pub fn mailed_token(
+    text: &str,
+    purpose: TokenPurpose,
+    address: &str,
+    created_at: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> MailedToken {
+    let token = OneTimeToken::new(text);
+    let content = match purpose {
+        TokenPurpose::VerifyEmail => MailContent::VerifyEmail { token: token.clone() },
+        TokenPurpose::ResetPassword => MailContent::ResetPassword { token: token.clone() },
+    };
+    MailedToken {
+        token: NewOneTimeToken {
+            hash: token.hash(),
+            purpose,
+            email: email(address),
+            created_at,
+            expires_at: created_at + lifetime,
+        },
+        mail: Mail { to: email(address), content },
     }
 }
 
@@ -159,4 +196,9 @@ pub(crate) async fn attempt<U: UserRepository>(
 pub(crate) async fn throttle_of<U: UserRepository>(users: &U, address: &str) -> LoginThrottle {
     let login = LoginIdentifier::Email(email(address));
     users.find_credentials(&login).await.expect("no fault").expect("found").throttle
+}
+
+/// Every mail due at `at`, claimed with a lease of a minute.
+pub(crate) async fn claim_all<O: MailOutbox>(outbox: &O, at: DateTime<Utc>) -> Vec<QueuedMail> {
+    outbox.claim_due(at, at + TimeDelta::seconds(60), 1000).await.expect("claim")
 }

@@ -1,6 +1,7 @@
-//! The behaviour every store must show through the `UserRepository` and `SessionRepository` ports, written once and
-//! run against each adapter. Nothing here knows which store it talks to: [`store_contract_tests!`] makes one test per
-//! contract function, each creating a fresh, empty store and handing its repositories to the function.
+//! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository` and
+//! `MailOutbox` ports, written once and run against each adapter. Nothing here knows which store it talks to:
+//! [`store_contract_tests!`] makes one test per contract function, each creating a fresh, empty store and handing its
+//! repositories to the function.
 //!
 //! The functions are grouped by topic, one module each; every one reads as given / when / then. Timestamps are
 //! truncated to microseconds, the finest precision a store is expected to keep, so that what is read back can be
@@ -10,6 +11,8 @@ pub mod deletion;
 mod fixtures;
 pub mod listing;
 pub mod lockout;
+pub mod one_time_tokens;
+pub mod outbox;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
@@ -18,13 +21,15 @@ pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    email, full_profile, insert_ok, new_admin, new_session, new_user, now, object_id, other_password_hash,
-    password_hash, person_name, seconds, set_roles, token, touch, url, username,
+    email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id, one_time,
+    other_password_hash, password_hash, person_name, seconds, set_roles, token, touch, url, username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
-/// returning `Option<(users, sessions, guard)>` for a fresh, empty store (`None` skips the test, when the store is
-/// unavailable outside CI); the guard is kept alive until the test ends, so it can drop the store afterwards.
+/// returning `Option<(users, sessions, one_time_tokens, outbox, guard)>` for a fresh, empty store (`None` skips the
+/// test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can drop the
+/// store afterwards. The functions of the users and sessions take those two repositories; those of the mail, all
+/// four.
 #[macro_export]
 macro_rules! store_contract_tests {
     ($setup:path) => {
@@ -36,6 +41,7 @@ macro_rules! store_contract_tests {
                 users_without_username_coexist,
                 find_credentials_by_email_ignores_case,
                 find_credentials_by_username_ignores_case,
+                email_verified_is_stored_and_changed_only_when_given,
                 check_health_is_ok,
             }
             uniqueness {
@@ -97,12 +103,45 @@ macro_rules! store_contract_tests {
                 idle_sign_in_counts_are_purged,
             }
         );
+        $crate::store_contract_tests!(@each_with_mail $setup;
+            one_time_tokens {
+                a_verification_token_made_at_sign_up_finds_its_user_and_its_mail_is_queued,
+                confirming_an_email_verifies_it_and_uses_the_token_up,
+                an_expired_token_is_not_usable,
+                a_token_for_an_address_the_user_no_longer_has_does_nothing,
+                a_token_is_issued_only_for_the_users_address,
+                a_second_token_within_the_interval_is_too_soon,
+                concurrent_requests_for_a_token_queue_one_mail,
+                a_new_reset_token_voids_the_older_ones,
+                a_password_reset_replaces_the_password_ends_sessions_clears_the_lockout_and_verifies,
+                concurrent_resets_with_one_token_succeed_once,
+                an_email_change_queues_a_verification_and_a_notice_with_the_update,
+                used_and_expired_tokens_are_purged,
+                deleting_a_user_deletes_its_tokens_but_not_its_mail,
+            }
+            outbox {
+                mail_reads_back_as_it_was_queued,
+                the_oldest_due_mail_is_claimed_first_up_to_the_limit,
+                claimed_mail_is_hidden_until_its_lease_ends,
+                sent_mail_leaves_the_outbox,
+                retried_mail_is_due_again_at_its_next_attempt,
+                failed_mail_is_never_claimed_again_and_is_counted,
+                concurrent_claims_get_disjoint_mail,
+            }
+        );
     };
     (@each $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, _guard)) = $setup().await else { return };
+            let Some((users, sessions, _one_time_tokens, _outbox, _guard)) = $setup().await else { return };
             $crate::$module::$name(users, sessions).await;
+        }
+    )+)+};
+    (@each_with_mail $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let Some((users, sessions, one_time_tokens, outbox, _guard)) = $setup().await else { return };
+            $crate::$module::$name(users, sessions, one_time_tokens, outbox).await;
         }
     )+)+};
 }

@@ -1,10 +1,11 @@
 //! Inserting users and finding them again, by id, by public id, and by the email or username they sign in with.
 
 use users_domain::{LoginIdentifier, Profile, Role, UserId};
-use users_ports::{NewUser, PageRequest, SessionRepository, UserRepository};
+use users_ports::{NewUser, PageRequest, SessionRepository, UserRepository, UserUpdate};
 
 use crate::fixtures::{
-    email, full_profile, insert_ok, new_user, now, object_id, other_password_hash, password_hash, username,
+    email, full_profile, insert_ok, new_user, now, object_id, other_password_hash, password_hash, seconds, touch,
+    username,
 };
 
 pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -168,6 +169,39 @@ pub async fn find_credentials_by_username_ignores_case<U: UserRepository, S: Ses
     // a username nobody has, or a part of one, finds nothing.
     assert!(users.find_credentials(&LoginIdentifier::Username(username("nobody"))).await.unwrap().is_none());
     assert!(users.find_credentials(&LoginIdentifier::Username(username("Ada"))).await.unwrap().is_none());
+}
+
+pub async fn email_verified_is_stored_and_changed_only_when_given<U: UserRepository, S: SessionRepository>(
+    users: U,
+    _sessions: S,
+) {
+    // Given a user inserted verified (an admin vouched for the address) and one inserted unverified,
+    let t = now();
+    let ada = insert_ok(&users, NewUser { email_verified: true, ..new_user(1, "ada@example.com", t) }).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    // then each reads back as inserted, however it is read;
+    assert!(ada.email_verified);
+    assert!(!grace.email_verified);
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()));
+    assert_eq!(users.find_by_object_id(grace.object_id).await.unwrap(), Some(grace.clone()));
+    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(listed.items, vec![ada.clone(), grace.clone()]);
+    let credentials =
+        users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().expect("found");
+    assert_eq!(credentials.user, ada);
+
+    // when an update leaves it out, then it stays;
+    let kept = users.update(ada.id, touch(t + seconds(1))).await.expect("update");
+    assert!(kept.email_verified);
+    // when an update sets it, then it changes, and reads back changed.
+    let unverified = UserUpdate { email_verified: Some(false), ..touch(t + seconds(2)) };
+    let unverified = users.update(ada.id, unverified).await.expect("update");
+    assert!(!unverified.email_verified);
+    assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(unverified));
+    let verified = UserUpdate { email_verified: Some(true), ..touch(t + seconds(3)) };
+    let verified = users.update(grace.id, verified).await.expect("update");
+    assert!(verified.email_verified);
+    assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(verified));
 }
 
 pub async fn check_health_is_ok<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {

@@ -1,9 +1,11 @@
-//! An in-memory store for tests, not for production: the `UserRepository` and `SessionRepository` ports on plain
-//! collections behind one mutex, keeping every rule the ports state (it passes the store contract). Use cases can
+//! An in-memory store for tests, not for production: the `UserRepository`, `SessionRepository`,
+//! `OneTimeTokenRepository` and `MailOutbox` ports on plain collections behind one mutex, keeping every rule the ports state (it passes the store contract). Use cases can
 //! run on it where mocks would only restate their implementation, and embedders can test against it without a
 //! database. Nothing is persisted, nothing is bounded, and each call holds the one lock for the whole store, which
 //! is also what makes each call atomic.
 
+mod one_time_tokens;
+mod outbox;
 mod sessions;
 mod users;
 
@@ -11,9 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, LoginThrottle, NetworkThrottle, User, UserId};
-use users_ports::{EndSessions, PasswordHash, RefreshTokenHash, SessionId, SessionState};
+use users_domain::{ClientNetwork, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
+use users_ports::{
+    EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash, RefreshTokenHash, SessionId, SessionState,
+    StoreError, TokenPurpose,
+};
 
+pub use one_time_tokens::MemoryOneTimeTokens;
+pub use outbox::MemoryOutbox;
 pub use sessions::MemorySessions;
 pub use users::MemoryUsers;
 
@@ -43,6 +50,14 @@ impl MemoryStore {
         MemorySessions::new(self.clone())
     }
 
+    pub fn one_time_tokens(&self) -> MemoryOneTimeTokens {
+        MemoryOneTimeTokens::new(self.clone())
+    }
+
+    pub fn outbox(&self) -> MemoryOutbox {
+        MemoryOutbox::new(self.clone())
+    }
+
     /// Every call mutates the state only after its last check, so a test that panicked elsewhere while holding the
     /// lock left nothing half-written: a poisoned lock is taken as it is.
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -62,6 +77,10 @@ struct State {
     refresh_tokens: HashMap<RefreshTokenHash, StoredToken>,
     /// The sign-in counts of each account, by the network they came from.
     throttles: HashMap<UserId, HashMap<ClientNetwork, NetworkThrottle>>,
+    one_time_tokens: HashMap<OneTimeTokenHash, StoredOneTimeToken>,
+    /// Mail waiting for delivery (or given up on), by id, which is also the order it is claimed in.
+    outbox: BTreeMap<i64, StoredMail>,
+    last_mail_id: i64,
 }
 
 #[derive(Clone)]
@@ -82,6 +101,24 @@ struct StoredSession {
 struct StoredToken {
     session: SessionId,
     used_at: Option<DateTime<Utc>>,
+}
+
+struct StoredOneTimeToken {
+    user: UserId,
+    purpose: TokenPurpose,
+    /// The key of the address the token was made for: it works only while its user has that address.
+    email_key: EmailKey,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+}
+
+struct StoredMail {
+    mail: Mail,
+    queued_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    attempts: u32,
+    failed_at: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -106,6 +143,38 @@ impl State {
                 session.revoked_at = Some(now);
             }
         }
+    }
+
+    /// Queues `mail`, due at once, as of `at`.
+    fn queue(&mut self, mail: Mail, at: DateTime<Utc>) {
+        self.last_mail_id += 1;
+        let queued = StoredMail { mail, queued_at: at, next_attempt_at: at, attempts: 0, failed_at: None };
+        self.outbox.insert(self.last_mail_id, queued);
+    }
+
+    /// Refuses a token whose hash is already stored, as the SQL stores' primary key does.
+    fn check_new_token(&self, mailed: Option<&MailedToken>) -> Result<(), StoreError> {
+        match mailed {
+            Some(mailed) if self.one_time_tokens.contains_key(&mailed.token.hash) => {
+                Err(StoreError::new("one-time token already stored"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Stores the user's token and queues the mail that carries it (after [`State::check_new_token`]).
+    fn store_mailed(&mut self, user: UserId, mailed: MailedToken) {
+        let MailedToken { token, mail } = mailed;
+        let stored = StoredOneTimeToken {
+            user,
+            purpose: token.purpose,
+            email_key: token.email.key(),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            used_at: None,
+        };
+        self.one_time_tokens.insert(token.hash, stored);
+        self.queue(mail, token.created_at);
     }
 
     /// Drops the refresh tokens whose session is gone, as the SQL stores' cascade does.

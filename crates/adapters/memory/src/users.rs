@@ -84,6 +84,9 @@ fn apply(stored: &mut StoredUser, update: UserUpdate) {
     if let Some(roles) = update.roles {
         user.roles = sorted(roles);
     }
+    if let Some(verified) = update.email_verified {
+        user.email_verified = verified;
+    }
     user.updated_at = update.updated_at;
 }
 
@@ -99,6 +102,7 @@ impl UserRepository for MemoryUsers {
         if state.users.values().any(|stored| stored.user.object_id == new.object_id) {
             return Err(StoreError::new("object id already stored").into());
         }
+        state.check_new_token(new.verification.as_ref())?;
         state.last_user_id += 1;
         let user = User {
             id: UserId(state.last_user_id),
@@ -107,12 +111,16 @@ impl UserRepository for MemoryUsers {
             email: new.email,
             profile: new.profile,
             roles: sorted(new.roles),
+            email_verified: new.email_verified,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
         let stored =
             StoredUser { user: user.clone(), password_hash: new.password_hash, throttle: LoginThrottle::default() };
         state.users.insert(user.id, stored);
+        if let Some(verification) = new.verification {
+            state.store_mailed(user.id, verification);
+        }
         Ok(user)
     }
 
@@ -155,7 +163,7 @@ impl UserRepository for MemoryUsers {
         Ok(user.map(|user| SignedIn { user, session_expires_at: session.expires_at }))
     }
 
-    async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError> {
+    async fn update(&self, id: UserId, mut update: UserUpdate) -> Result<User, UpdateUserError> {
         let mut state = self.store.lock();
         let demotes = update.roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin));
         if demotes && state.is_last_admin(id) {
@@ -170,12 +178,20 @@ impl UserRepository for MemoryUsers {
         {
             return Err(UpdateUserError::DuplicateUsername);
         }
+        state.check_new_token(update.verification.as_ref())?;
         let (ends_sessions, updated_at) = (update.ends_sessions, update.updated_at);
+        let (verification, notices) = (update.verification.take(), std::mem::take(&mut update.notices));
         apply(&mut changed, update);
         let user = changed.user.clone();
         state.users.insert(id, changed);
         if let Some(ends) = ends_sessions {
             state.end_sessions(id, ends, updated_at);
+        }
+        if let Some(verification) = verification {
+            state.store_mailed(id, verification);
+        }
+        for notice in notices {
+            state.queue(notice, updated_at);
         }
         Ok(user)
     }
@@ -248,10 +264,11 @@ impl UserRepository for MemoryUsers {
             return Err(DeleteUserError::LastAdmin);
         }
         state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
-        // Roles, sessions, refresh tokens and sign-in counts go with the user.
+        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays.
         state.sessions.retain(|_, session| session.user_id != id);
         state.forget_orphan_tokens();
         state.throttles.remove(&id);
+        state.one_time_tokens.retain(|_, token| token.user != id);
         Ok(())
     }
 

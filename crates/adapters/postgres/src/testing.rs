@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use users_store::{CachedSessions, Store, StoreSessions, StoreUsers};
+use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
 
 use crate::{PgOptions, run_migrations};
 
@@ -92,6 +92,13 @@ impl TestDatabase {
         cached_store_at(&self.url, &test_options())
     }
 
+    /// [`TestDatabase::cached_store`], and the outbox of its database (which the cache does not concern).
+    pub fn cached_store_and_outbox(&self) -> (CachedStore, StoreOutbox) {
+        let options = test_options();
+        let store = crate::store(&self.url, &options).expect("test pool");
+        (cached(&store, &self.url, &options), store.outbox())
+    }
+
     /// The server's address, from the URL's host and port.
     pub async fn server_address(&self) -> SocketAddr {
         let authority = authority(&self.url);
@@ -122,13 +129,18 @@ fn test_options() -> PgOptions {
 }
 
 /// A store that remembers signed-in users while its change feed proves it hears every change.
-pub type CachedStore = CachedSessions<StoreUsers, StoreSessions>;
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens>;
 
 /// The store at `url` as the server runs it, its change feed followed on a task of the current runtime until the
 /// store is dropped.
 pub fn cached_store_at(url: &str, options: &PgOptions) -> CachedStore {
-    let store = crate::store(url, options).expect("test pool");
-    let cached = CachedSessions::new(store.users(), store.sessions(), options.change_feed_max_lag);
+    cached(&crate::store(url, options).expect("test pool"), url, options)
+}
+
+/// `store`'s repositories behind the signed-in cache, its change feed (from `url`) followed.
+fn cached(store: &Store, url: &str, options: &PgOptions) -> CachedStore {
+    let cached =
+        CachedSessions::new(store.users(), store.sessions(), store.one_time_tokens(), options.change_feed_max_lag);
     tokio::spawn(cached.follow(crate::change_feed(url, options).expect("test change feed")));
     cached
 }

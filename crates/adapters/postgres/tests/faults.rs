@@ -19,6 +19,8 @@ fn new_user(email: &str) -> NewUser {
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
         profile: Default::default(),
         roles: vec![Role::User],
+        email_verified: false,
+        verification: None,
         created_at: Utc::now(),
     }
 }

@@ -5,12 +5,14 @@
 //! the tests are skipped, except under `CI=true`, where that is a failure.
 
 use users_postgres::testing::{CachedStore, TestDatabase};
+use users_store::StoreOutbox;
 
-/// The store as the server runs it on PostgreSQL: behind the signed-in cache, its change feed followed.
-async fn fresh_store() -> Option<(CachedStore, CachedStore, TestDatabase)> {
+/// The store as the server runs it on PostgreSQL: behind the signed-in cache, its change feed followed (the outbox
+/// beside it: the cache does not concern it).
+async fn fresh_store() -> Option<(CachedStore, CachedStore, CachedStore, StoreOutbox, TestDatabase)> {
     let db = TestDatabase::create().await?;
-    let store = db.cached_store();
-    Some((store.clone(), store, db))
+    let (store, outbox) = db.cached_store_and_outbox();
+    Some((store.clone(), store.clone(), store, outbox, db))
 }
 
 users_store_contract::store_contract_tests!(fresh_store);

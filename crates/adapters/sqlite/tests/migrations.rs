@@ -121,3 +121,42 @@ async fn the_email_key_migration_fills_every_key_once_the_conflicts_are_resolved
     .execute(&mut conn);
     assert!(clash.is_err(), "the key is unique");
 }
+
+#[derive(QueryableByName)]
+struct Verified {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    email_verified: bool,
+}
+
+/// What undoes the email verification migration.
+const UNDO_EMAIL_VERIFICATION: &str =
+    include_str!("../../../../migrations/sqlite/2026-12-04-000000_email_verification/down.sql");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admins_of_a_database_migrated_to_email_verification_count_as_verified() {
+    use diesel::connection::SimpleConnection as _;
+    // Given a database as the version before email verification left it, with an admin and a plain user,
+    let db = TestDatabase::create().await;
+    let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+    conn.batch_execute(&format!(
+        "{UNDO_EMAIL_VERIFICATION} DELETE FROM __diesel_schema_migrations WHERE version = '20261204000000'; \
+         INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000001', 'admin@example.com', 'admin@example.com', 'x', '2026-01-01', '2026-01-01'), \
+         ('000000000000000000000002', 'user@example.com', 'user@example.com', 'x', '2026-01-01', '2026-01-01'); \
+         INSERT INTO user_roles (user_id, role_id) SELECT id, 1 FROM users WHERE email = 'admin@example.com'; \
+         INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users;"
+    ))
+    .unwrap();
+
+    // when it is migrated,
+    let applied = run_migrations(db.path()).await.expect("migrated");
+
+    // then the admin counts as verified (an operator vouched for the address), and the other user does not.
+    assert!(applied.iter().all(|name| name.starts_with("20261204000000")) && applied.len() == 1, "{applied:?}");
+    let users: Vec<Verified> =
+        diesel::sql_query("SELECT email, email_verified FROM users ORDER BY id").load(&mut conn).unwrap();
+    let users: Vec<(&str, bool)> = users.iter().map(|user| (user.email.as_str(), user.email_verified)).collect();
+    assert_eq!(users, [("admin@example.com", true), ("user@example.com", false)]);
+}

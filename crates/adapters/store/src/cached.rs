@@ -16,22 +16,30 @@ use users_domain::{
     AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
 };
 use users_ports::{
-    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, NewSession, NewUser, Page, PageRequest,
-    RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials,
-    UpdateUserError, UserRepository, UserUpdate,
+    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, MailedToken, NewSession, NewUser, OneTimeTokenHash,
+    OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId,
+    SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
-/// A store (its users and its sessions) that remembers signed-in users; see the module's documentation.
+/// A store (its users, its sessions and its one-time tokens) that remembers signed-in users; see the module's
+/// documentation.
 #[derive(Debug)]
-pub struct CachedSessions<U, S> {
+pub struct CachedSessions<U, S, T> {
     users: U,
     sessions: S,
+    one_time_tokens: T,
     cache: Arc<SignedInCache>,
 }
 
-impl<U: Clone, S: Clone> Clone for CachedSessions<U, S> {
+impl<U: Clone, S: Clone, T: Clone> Clone for CachedSessions<U, S, T> {
     fn clone(&self) -> Self {
-        Self { users: self.users.clone(), sessions: self.sessions.clone(), cache: Arc::clone(&self.cache) }
+        Self {
+            users: self.users.clone(),
+            sessions: self.sessions.clone(),
+            one_time_tokens: self.one_time_tokens.clone(),
+            cache: Arc::clone(&self.cache),
+        }
     }
 }
 
@@ -40,14 +48,16 @@ impl<U: Clone, S: Clone> Clone for CachedSessions<U, S> {
 enum Forget {
     User(UserId),
     Session(SessionId),
+    /// Anyone: a write whose user is known only from its answer failed, and may still have been applied.
+    Everyone,
     /// Nothing a signed-in user is made of (a new user has no session yet; sign-in counts are not part of one).
     Nothing,
 }
 
-impl<U, S> CachedSessions<U, S> {
+impl<U, S, T> CachedSessions<U, S, T> {
     /// Remembers answers only while `follow`'s feed proved, at most `max_lag` ago, that it hears every change.
-    pub fn new(users: U, sessions: S, max_lag: Duration) -> Self {
-        Self { users, sessions, cache: Arc::new(SignedInCache::new(max_lag)) }
+    pub fn new(users: U, sessions: S, one_time_tokens: T, max_lag: Duration) -> Self {
+        Self { users, sessions, one_time_tokens, cache: Arc::new(SignedInCache::new(max_lag)) }
     }
 
     /// Takes the changes made elsewhere from `feed`, until this cache and its clones are gone; keeps the
@@ -70,14 +80,30 @@ impl<U, S> CachedSessions<U, S> {
 
     /// Every write goes through here: whatever its outcome (a failed commit may still have been applied), what it
     /// may have changed is forgotten once it is done.
-    async fn write<T>(&self, forget: Forget, write: impl Future<Output = T>) -> T {
+    async fn write<W>(&self, forget: Forget, write: impl Future<Output = W>) -> W {
         let written = write.await;
         match forget {
             Forget::User(id) => self.cache.forget_user(id),
             Forget::Session(session) => self.cache.forget_session(session),
+            Forget::Everyone => self.cache.forget_all(),
             Forget::Nothing => {}
         }
         written
+    }
+
+    /// A write of the user a one-time token names, known only from its answer: that user is forgotten; no one when
+    /// the token was not usable (nothing was written); everyone after an error, which may hide an applied change.
+    async fn write_for_token_user(
+        &self,
+        write: impl Future<Output = Result<Option<User>, StoreError>>,
+    ) -> Result<Option<User>, StoreError> {
+        let written = write.await;
+        let forget = match &written {
+            Ok(Some(user)) => Forget::User(user.id),
+            Ok(None) => Forget::Nothing,
+            Err(_) => Forget::Everyone,
+        };
+        self.write(forget, std::future::ready(written)).await
     }
 }
 
@@ -100,7 +126,7 @@ async fn report_lag(cache: Weak<SignedInCache>) {
     }
 }
 
-impl<U: UserRepository, S: SessionRepository> UserRepository for CachedSessions<U, S> {
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRepository for CachedSessions<U, S, T> {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         self.write(Forget::Nothing, self.users.insert(user)).await
     }
@@ -187,7 +213,7 @@ impl<U: UserRepository, S: SessionRepository> UserRepository for CachedSessions<
     }
 }
 
-impl<U: UserRepository, S: SessionRepository> SessionRepository for CachedSessions<U, S> {
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> SessionRepository for CachedSessions<U, S, T> {
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         self.write(Forget::Nothing, self.sessions.create(session)).await
     }
@@ -223,6 +249,49 @@ impl<U: UserRepository, S: SessionRepository> SessionRepository for CachedSessio
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.write(Forget::User(user), self.sessions.revoke_all_of_user(user, keep, now)).await
+    }
+}
+
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTimeTokenRepository
+    for CachedSessions<U, S, T>
+{
+    /// A new token changes nothing a signed-in user is made of.
+    async fn issue_token(
+        &self,
+        user: UserId,
+        token: MailedToken,
+        min_interval: chrono::Duration,
+    ) -> Result<TokenIssue, StoreError> {
+        self.write(Forget::Nothing, self.one_time_tokens.issue_token(user, token, min_interval)).await
+    }
+
+    async fn find_token_user(
+        &self,
+        token: &OneTimeTokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        self.one_time_tokens.find_token_user(token, purpose, now).await
+    }
+
+    /// The user it verifies is forgotten: what is remembered of them says unverified.
+    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        self.write_for_token_user(self.one_time_tokens.confirm_email(token, now)).await
+    }
+
+    /// The user is forgotten with every session the reset ended.
+    async fn reset_password(
+        &self,
+        token: &OneTimeTokenHash,
+        password_hash: PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        self.write_for_token_user(self.one_time_tokens.reset_password(token, password_hash, now)).await
+    }
+
+    /// Only tokens go: no signed-in user is made of them.
+    async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.write(Forget::Nothing, self.one_time_tokens.purge_tokens(before)).await
     }
 }
 
@@ -400,6 +469,7 @@ mod tests {
             email: Email::parse(format!("user{id}@example.com")).unwrap(),
             profile: Profile::default(),
             roles: vec![Role::User],
+            email_verified: false,
             created_at: created,
             updated_at: created,
         }

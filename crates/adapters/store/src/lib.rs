@@ -1,6 +1,6 @@
-//! The store: users, their roles, sessions and sign-in counts in SQL, written once for every database it runs on
-//! (PostgreSQL, the embedded SQLite) with what differs between them in [`Dialect`]; the connection pools; and
-//! [`CachedSessions`], which remembers signed-in users over any store.
+//! The store: users, their roles, sessions, sign-in counts, one-time tokens and the mail outbox in SQL, written once
+//! for every database it runs on (PostgreSQL, the embedded SQLite) with what differs between them in [`Dialect`]; the
+//! connection pools; and [`CachedSessions`], which remembers signed-in users over any store.
 //!
 //! A backend's crate opens its pools ([`Pools::postgres`], [`Pools::sqlite`]), runs its migrations (finishing with
 //! [`complete_email_keys`]) and makes a [`Store`] of them; the repositories are the same for every backend.
@@ -13,6 +13,8 @@ mod cached;
 pub mod connection;
 mod dialect;
 mod email_keys;
+mod one_time_tokens;
+mod outbox;
 mod pool;
 mod repositories;
 mod rows;
@@ -27,7 +29,7 @@ pub use crate::connection::{
 pub use crate::dialect::{Backend, Dialect};
 pub use crate::email_keys::{MigrationConnection, complete_email_keys};
 pub use crate::pool::{Pools, describe_metrics as describe_pool_metrics};
-pub use crate::repositories::{CallPolicy, StoreSessions, StoreUsers};
+pub use crate::repositories::{CallPolicy, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
 
 /// One database's pools, from which the repositories are made; how its calls run is its backend's choice.
 #[derive(Clone, Debug)]
@@ -59,5 +61,14 @@ impl Store {
 
     pub fn sessions(&self) -> StoreSessions {
         StoreSessions::new(self.pools.clone(), self.calls)
+    }
+
+    pub fn one_time_tokens(&self) -> StoreOneTimeTokens {
+        StoreOneTimeTokens::new(self.pools.clone(), self.calls)
+    }
+
+    /// The mail outbox, for the delivery workers (the store's own writes queue the mail).
+    pub fn outbox(&self) -> StoreOutbox {
+        StoreOutbox::new(self.pools.clone(), self.calls)
     }
 }

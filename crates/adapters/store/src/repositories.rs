@@ -1,4 +1,5 @@
-//! The store's repositories: the queries of `users` and `sessions`, each store call run as its backend needs.
+//! The store's repositories: the queries of `users`, `sessions`, `one_time_tokens` and `outbox`, each store call run
+//! as its backend needs.
 //!
 //! On SQLite a call runs to its end on a task of its own. A request can end while its query runs (a body refused
 //! while the token check reads, a client that hangs up), and its future is then dropped where it stands; over
@@ -19,11 +20,15 @@ use users_domain::{
     AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, NewSession, NewUser, Page, PageRequest, RefreshTokenHash, RefreshTokenUse,
-    SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, InsertUserError, MailId, MailOutbox, MailedToken, NewSession, NewUser, OneTimeTokenHash,
+    OneTimeTokenRepository, OutboxDepth, Page, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash,
+    RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::dialect::Backend;
+use crate::one_time_tokens::OneTimeTokenQueries;
+use crate::outbox::OutboxQueries;
 use crate::pool::Pools;
 use crate::sessions::SessionQueries;
 use crate::users::UserQueries;
@@ -107,6 +112,20 @@ pub struct StoreSessions {
     calls: Calls,
 }
 
+/// The `OneTimeTokenRepository` of a [`crate::Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOneTimeTokens {
+    queries: OneTimeTokenQueries,
+    calls: Calls,
+}
+
+/// The `MailOutbox` of a [`crate::Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOutbox {
+    queries: OutboxQueries,
+    calls: Calls,
+}
+
 impl StoreUsers {
     pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
         let calls = Calls { policy, backend: pools.backend() };
@@ -118,6 +137,20 @@ impl StoreSessions {
     pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
         let calls = Calls { policy, backend: pools.backend() };
         Self { queries: SessionQueries::new(pools), calls }
+    }
+}
+
+impl StoreOneTimeTokens {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: OneTimeTokenQueries::new(pools), calls }
+    }
+}
+
+impl StoreOutbox {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: OutboxQueries::new(pools), calls }
     }
 }
 
@@ -251,5 +284,79 @@ impl SessionRepository for StoreSessions {
     ) -> Result<(), StoreError> {
         let queries = self.queries.clone();
         self.calls.run(async move { queries.revoke_all_of_user(user, keep, now).await }).await
+    }
+}
+
+impl OneTimeTokenRepository for StoreOneTimeTokens {
+    async fn issue_token(
+        &self,
+        user: UserId,
+        token: MailedToken,
+        min_interval: chrono::Duration,
+    ) -> Result<TokenIssue, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.issue_token(user, token, min_interval).await }).await
+    }
+
+    async fn find_token_user(
+        &self,
+        token: &OneTimeTokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let (queries, token) = (self.queries.clone(), token.clone());
+        self.calls.run(async move { queries.find_token_user(&token, purpose, now).await }).await
+    }
+
+    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        let (queries, token) = (self.queries.clone(), token.clone());
+        self.calls.run(async move { queries.confirm_email(&token, now).await }).await
+    }
+
+    async fn reset_password(
+        &self,
+        token: &OneTimeTokenHash,
+        password_hash: PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let (queries, token) = (self.queries.clone(), token.clone());
+        self.calls.run(async move { queries.reset_password(&token, password_hash, now).await }).await
+    }
+
+    async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.purge_tokens(before).await }).await
+    }
+}
+
+impl MailOutbox for StoreOutbox {
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.claim_due(now, lease_until, limit).await }).await
+    }
+
+    async fn settle_sent(&self, id: MailId) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.settle_sent(id).await }).await
+    }
+
+    async fn settle_retry(&self, id: MailId, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.settle_retry(id, next_attempt_at).await }).await
+    }
+
+    async fn settle_failed(&self, id: MailId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.settle_failed(id, at).await }).await
+    }
+
+    async fn depth(&self) -> Result<OutboxDepth, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.depth().await }).await
     }
 }

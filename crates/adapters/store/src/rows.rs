@@ -1,11 +1,13 @@
-//! Row types of the `users` table and their translation into domain values.
+//! Row types of the `users`, `one_time_tokens` and `mail_outbox` tables and their translation into domain values.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use users_domain::{Email, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username};
-use users_ports::{NewUser, StoreError, UserUpdate};
+use users_ports::{
+    Mail, MailContent, MailId, MailKind, NewOneTimeToken, NewUser, OneTimeToken, QueuedMail, StoreError, UserUpdate,
+};
 
-use crate::schema::{Stamp, users};
+use crate::schema::{Stamp, mail_outbox, one_time_tokens, users};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -22,6 +24,7 @@ pub(crate) struct UserRow {
     linkedin: Option<String>,
     x: Option<String>,
     youtube: Option<String>,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -59,6 +62,7 @@ impl UserRow {
                 youtube: url(self.youtube)?,
             },
             roles,
+            email_verified: self.email_verified,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -89,6 +93,7 @@ pub(crate) struct NewUserRow<'a> {
     linkedin: Option<&'a str>,
     x: Option<&'a str>,
     youtube: Option<&'a str>,
+    email_verified: bool,
     created_at: Stamp,
     updated_at: Stamp,
 }
@@ -110,6 +115,7 @@ impl<'a> From<&'a NewUser> for NewUserRow<'a> {
             linkedin: profile.linkedin.as_ref().map(ProfileUrl::as_str),
             x: profile.x.as_ref().map(ProfileUrl::as_str),
             youtube: profile.youtube.as_ref().map(ProfileUrl::as_str),
+            email_verified: user.email_verified,
             created_at: Stamp(user.created_at),
             updated_at: Stamp(user.created_at),
         }
@@ -132,6 +138,7 @@ pub(crate) struct UserChangeset<'a> {
     linkedin: Option<Option<&'a str>>,
     x: Option<Option<&'a str>>,
     youtube: Option<Option<&'a str>>,
+    email_verified: Option<bool>,
     updated_at: Stamp,
 }
 
@@ -156,7 +163,123 @@ impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
             linkedin: patch(linkedin),
             x: patch(x),
             youtube: patch(youtube),
+            email_verified: update.email_verified,
             updated_at: Stamp(update.updated_at),
         }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = one_time_tokens)]
+pub(crate) struct NewOneTimeTokenRow<'a> {
+    token_hash: &'a str,
+    user_id: i64,
+    purpose: &'static str,
+    email_key: String,
+    created_at: Stamp,
+    expires_at: Stamp,
+}
+
+impl<'a> NewOneTimeTokenRow<'a> {
+    pub(crate) fn new(user_id: i64, token: &'a NewOneTimeToken) -> Self {
+        Self {
+            token_hash: &token.hash.0,
+            user_id,
+            purpose: token.purpose.as_str(),
+            email_key: token.email.key().into_string(),
+            created_at: Stamp(token.created_at),
+            expires_at: Stamp(token.expires_at),
+        }
+    }
+}
+
+/// A message as the outbox keeps it: its kind, and the one detail of its content each kind has.
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox)]
+pub(crate) struct NewMailRow<'a> {
+    kind: &'static str,
+    recipient: &'a str,
+    token: Option<&'a str>,
+    new_email: Option<&'a str>,
+    queued_at: Stamp,
+    next_attempt_at: Stamp,
+}
+
+impl<'a> NewMailRow<'a> {
+    /// The message queued at `at`, due at once.
+    pub(crate) fn new(mail: &'a Mail, at: DateTime<Utc>) -> Self {
+        let (token, new_email) = match &mail.content {
+            MailContent::VerifyEmail { token } | MailContent::ResetPassword { token } => (Some(token.as_str()), None),
+            MailContent::EmailChanged { new_email } => (None, Some(new_email.as_str())),
+            MailContent::Test => (None, None),
+        };
+        Self {
+            kind: mail.kind().as_str(),
+            recipient: mail.to.as_str(),
+            token,
+            new_email,
+            queued_at: Stamp(at),
+            next_attempt_at: Stamp(at),
+        }
+    }
+}
+
+/// A message claimed from the outbox, as the claim returns it: `attempts` already counts this claim. (`pub` only
+/// because each [`crate::Dialect`] returns it; the crate does not export it.)
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ClaimedMailRow {
+    id: i64,
+    kind: String,
+    recipient: String,
+    token: Option<String>,
+    new_email: Option<String>,
+    queued_at: DateTime<Utc>,
+    attempts: i32,
+}
+
+/// Never shows the token the message carries, nor its address.
+impl std::fmt::Debug for ClaimedMailRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedMailRow").field("id", &self.id).field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl ClaimedMailRow {
+    /// The row's columns in its fields' order (see [`UserRow::columns`]).
+    pub(crate) fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
+        <Self as Selectable<diesel::pg::Pg>>::construct_selection()
+    }
+
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Rebuilds the message. Every row was written from a `Mail`, so one that does not read back was changed behind
+    /// the service's back: a fault. (The error names the row, never its address or token.)
+    pub(crate) fn into_queued(self) -> Result<QueuedMail, StoreError> {
+        let Self { id, kind, recipient, token, new_email, queued_at, attempts } = self;
+        let invalid = |what: &str| StoreError::new(format!("stored mail {id} is invalid: {what}"));
+        let token = || token.map(OneTimeToken::new).ok_or_else(|| invalid("it has no token"));
+        let content = match MailKind::ALL.into_iter().find(|known| known.as_str() == kind) {
+            Some(MailKind::VerifyEmail) => MailContent::VerifyEmail { token: token()? },
+            Some(MailKind::ResetPassword) => MailContent::ResetPassword { token: token()? },
+            Some(MailKind::EmailChanged) => {
+                let new_email = new_email.ok_or_else(|| invalid("it has no new address"))?;
+                MailContent::EmailChanged {
+                    new_email: Email::parse(new_email).map_err(|_| invalid("the new address"))?,
+                }
+            }
+            Some(MailKind::Test) => MailContent::Test,
+            None => return Err(invalid("its kind")),
+        };
+        let to = Email::parse(recipient).map_err(|_| invalid("the recipient"))?;
+        Ok(QueuedMail {
+            id: MailId(id),
+            mail: Mail { to, content },
+            queued_at,
+            // The claim that read the row counted itself.
+            attempts: u32::try_from(attempts - 1).unwrap_or(0),
+        })
     }
 }

@@ -86,6 +86,7 @@ diesel::table! {
         updated_at -> StoredTime,
         failed_logins -> Integer,
         locked_until -> Nullable<StoredTime>,
+        email_verified -> Bool,
     }
 }
 
@@ -139,12 +140,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::schema::StoredTime;
+
+    one_time_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        /// `TokenPurpose::as_str`.
+        purpose -> Text,
+        /// The `users.email_key` the token was made for.
+        email_key -> Text,
+        created_at -> StoredTime,
+        expires_at -> StoredTime,
+        used_at -> Nullable<StoredTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::schema::StoredTime;
+
+    mail_outbox (id) {
+        id -> BigInt,
+        /// `MailKind::as_str`.
+        kind -> Text,
+        recipient -> Text,
+        /// The token the mail carries, in clear, until the mail is sent.
+        token -> Nullable<Text>,
+        new_email -> Nullable<Text>,
+        queued_at -> StoredTime,
+        next_attempt_at -> StoredTime,
+        attempts -> Integer,
+        failed_at -> Nullable<StoredTime>,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(login_throttles -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(roles, users, user_roles, sessions, refresh_tokens, login_throttles);
+diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    roles,
+    users,
+    user_roles,
+    sessions,
+    refresh_tokens,
+    login_throttles,
+    one_time_tokens,
+    mail_outbox,
+);
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`: the case folding the unique indexes on email and username are built on.

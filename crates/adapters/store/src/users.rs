@@ -71,7 +71,7 @@ impl<E> From<DieselError> for TxError<E> {
 }
 
 /// Folds the rows of a users ⟕ user_roles join (one row per role) into the user.
-fn single_user(rows: impl IntoIterator<Item = (UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
+pub(crate) fn single_user(rows: impl IntoIterator<Item = (UserRow, Option<i64>)>) -> Result<Option<User>, StoreError> {
     let mut rows = rows.into_iter();
     let Some((row, first_role)) = rows.next() else { return Ok(None) };
     let roles = first_role.into_iter().chain(rows.filter_map(|(_, role)| role));
@@ -90,7 +90,7 @@ async fn roles_of(conn: Conn<'_>, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>,
 }
 
 /// The rows of one user joined with their roles (one row per role).
-async fn user_rows(conn: Conn<'_>, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
+pub(crate) async fn user_rows(conn: Conn<'_>, id: i64) -> Result<Vec<(UserRow, Option<i64>)>, DieselError> {
     let rows = users::table
         .left_join(user_roles::table)
         .filter(users::id.eq(id))
@@ -212,6 +212,16 @@ async fn save_network_throttle(
     })
 }
 
+/// Forgets every failed sign-in and lock of the user, from every network; whether the user exists.
+pub(crate) async fn forget_sign_in_failures(mut conn: Conn<'_>, user_id: i64) -> QueryResult<bool> {
+    let throttles = diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(user_id)));
+    on_backend!(conn.any(), |c| throttles.execute(c).await)?;
+    let account = diesel::update(users::table.find(user_id))
+        .set((users::failed_logins.eq(0), users::locked_until.eq(None::<Stamp>)));
+    let found = on_backend!(conn, |c| account.execute(c).await)?;
+    Ok(found > 0)
+}
+
 impl UserRepository for UserQueries {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         let mut conn = self.pools.writer().await?;
@@ -224,6 +234,9 @@ impl UserRepository for UserQueries {
                     .get_result(conn)
                     .await?;
                 add_memberships(conn.any(), row.id(), &role_ids).await?;
+                if let Some(verification) = &user.verification {
+                    crate::one_time_tokens::store_mailed(conn.any(), row.id(), verification).await?;
+                }
                 Ok::<_, DieselError>(row)
             })
             .await);
@@ -328,6 +341,12 @@ impl UserRepository for UserQueries {
                 if let Some(ends) = update.ends_sessions {
                     crate::sessions::end_sessions(conn.any(), id.0, ends, update.updated_at).await?;
                 }
+                if let Some(verification) = &update.verification {
+                    crate::one_time_tokens::store_mailed(conn.any(), id.0, verification).await?;
+                }
+                for notice in &update.notices {
+                    crate::outbox::queue(conn.any(), notice, update.updated_at).await?;
+                }
                 // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
                 Ok(user_rows(conn.any(), id.0).await?)
             })
@@ -406,14 +425,7 @@ impl UserRepository for UserQueries {
     async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
-            .transaction::<_, DieselError, _>(async |conn| {
-                diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(id.0))).execute(conn).await?;
-                let found = diesel::update(users::table.find(id.0))
-                    .set((users::failed_logins.eq(0), users::locked_until.eq(None::<Stamp>)))
-                    .execute(conn)
-                    .await?;
-                Ok(found > 0)
-            })
+            .transaction::<_, DieselError, _>(async |conn| forget_sign_in_failures(conn.any(), id.0).await)
             .await)
         .map_err(|error| self.pools.fault(error))
     }
@@ -436,7 +448,8 @@ impl UserRepository for UserQueries {
                 if is_last_admin(&Dialect::lock_admins(conn).await?, id.0) {
                     return Err(TxError::Refused(DeleteUserError::LastAdmin));
                 }
-                // Roles, sessions and refresh tokens go with the user (ON DELETE CASCADE).
+                // Roles, sessions, refresh tokens and one-time tokens go with the user (ON DELETE CASCADE); queued
+                // mail stays, to be delivered.
                 match diesel::delete(users::table.find(id.0)).execute(conn).await? {
                     0 => Err(TxError::Refused(DeleteUserError::NotFound)),
                     _ => Ok(()),

@@ -5,9 +5,14 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use users_memory_store::MemoryStore;
-use users_ports::{ChangeFeed, ChangeObserver, SessionId, SessionRepository, UserRepository};
+use users_ports::{
+    ChangeFeed, ChangeObserver, OneTimeTokenRepository, SessionId, SessionRepository, TokenIssue, TokenPurpose,
+    UserRepository,
+};
 use users_store::CachedSessions;
-use users_store_contract::{email, insert_ok, new_session, new_user, now, seconds, touch};
+use users_store_contract::{
+    email, insert_ok, mailed_token, new_session, new_user, now, one_time, other_password_hash, seconds, touch,
+};
 
 /// A feed that hears no change at all, and proves so every few milliseconds: whatever the cache then remembers stays
 /// remembered until a write through the cache forgets it.
@@ -23,11 +28,20 @@ impl ChangeFeed for QuietFeed {
     }
 }
 
-type Cached = CachedSessions<users_memory_store::MemoryUsers, users_memory_store::MemorySessions>;
+type Cached = CachedSessions<
+    users_memory_store::MemoryUsers,
+    users_memory_store::MemorySessions,
+    users_memory_store::MemoryOneTimeTokens,
+>;
+
+/// `memory`'s repositories behind a cache that allows a second of lag.
+fn cached(memory: &MemoryStore) -> Cached {
+    CachedSessions::new(memory.users(), memory.sessions(), memory.one_time_tokens(), Duration::from_secs(1))
+}
 
 /// A signed-in user in `memory`, behind a cache that follows a quiet feed (once it has proven itself).
 async fn signed_in(memory: &MemoryStore) -> (Cached, users_domain::User, SessionId) {
-    let cached = CachedSessions::new(memory.users(), memory.sessions(), Duration::from_secs(1));
+    let cached = cached(memory);
     tokio::spawn(cached.follow(QuietFeed));
     while !cached.hears_changes() {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -86,6 +100,38 @@ async fn every_write_that_changes_a_user_or_ends_their_sessions_is_forgotten_at_
 }
 
 #[tokio::test]
+async fn an_address_confirmed_through_the_cache_is_seen_verified_at_once() {
+    // Given a user read once through the cache, with a verification token
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    let mailed = mailed_token("ada-verify", TokenPurpose::VerifyEmail, "ada@example.com", now(), seconds(3600));
+    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60)).await.unwrap(), TokenIssue::Queued);
+    assert!(!cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").email_verified);
+
+    // When the address is confirmed through the cache
+    cached.confirm_email(&one_time("ada-verify"), now()).await.unwrap().expect("confirmed");
+
+    // Then the next check sees it verified
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").email_verified);
+}
+
+#[tokio::test]
+async fn a_password_reset_through_the_cache_ends_the_remembered_sessions_at_once() {
+    // Given a user read once through the cache, with a reset token
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    let mailed = mailed_token("ada-reset", TokenPurpose::ResetPassword, "ada@example.com", now(), seconds(1800));
+    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60)).await.unwrap(), TokenIssue::Queued);
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the password is reset through the cache
+    cached.reset_password(&one_time("ada-reset"), other_password_hash(), now()).await.unwrap().expect("reset");
+
+    // Then the session signs no one in
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_deleted_user_is_forgotten_at_once() {
     // Given a user read once through the cache
     let memory = MemoryStore::new();
@@ -103,7 +149,7 @@ async fn a_deleted_user_is_forgotten_at_once() {
 async fn without_a_feed_nothing_is_answered_from_memory() {
     // Given a cache that follows no feed, and a user read once through it
     let memory = MemoryStore::new();
-    let cached = CachedSessions::new(memory.users(), memory.sessions(), Duration::from_secs(1));
+    let cached = cached(&memory);
     let t = now();
     let ada = insert_ok(&cached, new_user(1, "ada@example.com", t)).await;
     let session = cached.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use users_app::{Adapters, SessionPolicy, UserService};
+use users_app::{Adapters, SessionPolicy, Store, UserService};
 use users_domain::Password;
-use users_memory_store::{MemorySessions, MemoryStore, MemoryUsers};
+use users_memory_store::{MemoryOneTimeTokens, MemorySessions, MemoryStore, MemoryUsers};
 use users_ports::{
     AccessClaims, AccessToken, Clock, PasswordHash, PasswordHashError, PasswordHasher, PublishedKey, RefreshToken,
     RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
@@ -23,6 +23,7 @@ pub struct InMemory;
 impl Adapters for InMemory {
     type Users = MemoryUsers;
     type Sessions = MemorySessions;
+    type OneTimeTokens = MemoryOneTimeTokens;
     type Hasher = PlainHasher;
     type Tokens = PlainTokens;
     type Clock = TestClock;
@@ -33,7 +34,9 @@ pub fn in_memory_service(policy: SessionPolicy) -> (UserService<InMemory>, TestC
     let store = MemoryStore::new();
     let clock = TestClock::default();
     let tokens = PlainTokens { issued: Arc::default(), refresh_tokens: Arc::default() };
-    let service = UserService::new(store.users(), store.sessions(), PlainHasher, tokens, clock.clone(), policy);
+    let repositories =
+        Store { users: store.users(), sessions: store.sessions(), one_time_tokens: store.one_time_tokens() };
+    let service = UserService::new(repositories, PlainHasher, tokens, clock.clone(), policy);
     (service, clock)
 }
 

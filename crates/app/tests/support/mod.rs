@@ -7,14 +7,17 @@ pub mod in_memory;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use users_app::{Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, UserService};
+use users_app::{
+    Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, Store, UserService,
+};
 use users_domain::{
     AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId, Password, PersonName,
     Profile, Role, User, UserId, Username,
 };
 use users_ports::{
-    AccessToken, MockClock, MockPasswordHasher, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
-    PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError, StoredCredentials, TokenSubject,
+    AccessToken, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,
+    MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
+    StoredCredentials, TokenSubject,
 };
 
 /// The adapters of a service under test: a mock for every port.
@@ -24,6 +27,7 @@ pub struct Mocked;
 impl Adapters for Mocked {
     type Users = MockUserRepository;
     type Sessions = MockSessionRepository;
+    type OneTimeTokens = MockOneTimeTokenRepository;
     type Hasher = MockPasswordHasher;
     type Tokens = MockTokenIssuer;
     type Clock = MockClock;
@@ -33,6 +37,7 @@ impl Adapters for Mocked {
 pub struct Mocks {
     pub users: MockUserRepository,
     pub sessions: MockSessionRepository,
+    pub one_time_tokens: MockOneTimeTokenRepository,
     pub hasher: MockPasswordHasher,
     pub tokens: MockTokenIssuer,
     /// Reads [`now`]; expects no wait unless a test says so.
@@ -48,6 +53,7 @@ impl Mocks {
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
+            one_time_tokens: MockOneTimeTokenRepository::new(),
             hasher: MockPasswordHasher::new(),
             tokens,
             clock: fixed_clock(),
@@ -60,7 +66,8 @@ impl Mocks {
     }
 
     pub fn service_with(self, policy: SessionPolicy) -> UserService<Mocked> {
-        UserService::new(self.users, self.sessions, self.hasher, self.tokens, self.clock, policy)
+        let store = Store { users: self.users, sessions: self.sessions, one_time_tokens: self.one_time_tokens };
+        UserService::new(store, self.hasher, self.tokens, self.clock, policy)
     }
 
     /// Lets the clock be asked to wait `times`, without waiting; returns the waits asked for, in order.
@@ -190,6 +197,7 @@ pub fn user(id: i64, roles: &[Role]) -> User {
         email: email(&format!("user{id}@example.com")),
         profile: Profile::default(),
         roles: roles.to_vec(),
+        email_verified: true,
         created_at: now() - Duration::days(10),
         updated_at: now() - Duration::days(1),
     }
@@ -285,6 +293,7 @@ pub fn stored(new: NewUser, id: i64) -> User {
         email: new.email,
         profile: new.profile,
         roles: new.roles,
+        email_verified: new.email_verified,
         created_at: new.created_at,
         updated_at: new.created_at,
     }

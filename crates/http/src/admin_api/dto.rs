@@ -12,7 +12,8 @@ use crate::fields::Fields;
 use crate::problem::Problem;
 use crate::profile_api::RoleName;
 
-/// A user to create; without `roleIds` the user gets the `user` role.
+/// A user to create; without `roleIds` the user gets the `user` role. Unless `emailVerified` is true (the admin
+/// vouches for the address), a verification link is mailed to it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "password": "a strong one", "roleIds": [2]}))]
@@ -27,11 +28,17 @@ pub(crate) struct CreateUserRequest {
     password: Option<String>,
     #[schema(schema_with = field_schemas::role_ids)]
     role_ids: Option<Value>,
+    /// The admin vouches for the address: no verification mail. Default false.
+    #[serde(default)]
+    email_verified: Option<bool>,
 }
 
+/// A user to create as parsed: the account, the roles asked for, and whether the address is vouched for.
+pub(crate) type NewAccount = (Registration, Option<RoleSet>, bool);
+
 impl CreateUserRequest {
-    /// The account to create and the roles asked for.
-    pub(crate) fn parse(self) -> Result<(Registration, Option<RoleSet>), Problem> {
+    /// The account to create, the roles asked for, and whether the admin vouches for the address.
+    pub(crate) fn parse(self) -> Result<NewAccount, Problem> {
         let mut fields = Fields::default();
         let first_name = fields.required("firstName", self.first_name, PersonName::parse);
         let last_name = fields.required("lastName", self.last_name, PersonName::parse);
@@ -48,7 +55,8 @@ impl CreateUserRequest {
                     last_name: Some(last_name),
                 }
             });
-        fields.finish(registration.zip(roles))
+        let email_verified = self.email_verified.unwrap_or(false);
+        fields.finish(registration.zip(roles).map(|(registration, roles)| (registration, roles, email_verified)))
     }
 }
 
@@ -152,6 +160,8 @@ pub(crate) struct UserResponse {
     email: String,
     username: Option<String>,
     roles: Vec<RoleName>,
+    /// Whether the user proved they receive mail at `email`, or an admin vouched for it.
+    email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -165,6 +175,7 @@ impl From<User> for UserResponse {
             email: user.email.into(),
             username: user.username.map(String::from),
             roles: user.roles.into_iter().map(RoleName).collect(),
+            email_verified: user.email_verified,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

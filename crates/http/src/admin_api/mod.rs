@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use users_app::{
-    Adapters, ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, ReplaceUserError, UserService,
+    Adapters, ClearLockoutError, CreateUserError, DeleteUserError, GetUserError, ReplaceUserError,
+    SendPasswordResetError, UserService,
 };
 use users_domain::UserId;
 use users_ports::PageRequest;
@@ -33,6 +34,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(__path_replace_user, web::to(replace_user::<A>)),
         Endpoint::new(__path_delete_user, web::to(delete_user::<A>)),
         Endpoint::new(__path_clear_lockout, web::to(clear_lockout::<A>)),
+        Endpoint::new(__path_send_password_reset, web::to(send_password_reset::<A>)),
         Endpoint::new(__path_list_roles, web::to(list_roles::<A>)),
     ]
 }
@@ -96,9 +98,9 @@ async fn create_user<A: Adapters>(
     limiter: web::Data<PasswordWorkLimiter>,
     body: JsonObject<CreateUserRequest>,
 ) -> Handled {
-    let (registration, roles) = body.0.parse()?;
+    let (registration, roles, email_verified) = body.0.parse()?;
     limiter.spend(admin.admin.current().user.id)?;
-    let user = service.create_user(&admin.admin, registration, roles).await?;
+    let user = service.create_user(&admin.admin, registration, roles, email_verified).await?;
     let mut response = no_store_json(StatusCode::CREATED, UserResponse::from(user.clone()));
     let location = format!("/api/users/{}", user.id);
     response.headers_mut().insert(LOCATION, location.parse().map_err(|error| Problem::internal(&error))?);
@@ -146,6 +148,22 @@ async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: we
     let id = user_id(&path)?;
     service.delete_user(&admin.admin, id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Mail a user a password-reset link
+///
+/// The user keeps their password until they use the link (30 minutes; at most one mail a minute per user, later
+/// requests are accepted and send nothing).
+#[utoipa::path(post, path = "/api/users/{id}/password-reset", tag = "admin-v1", operation_id = "adminSendPasswordReset", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 202, description = "Accepted: a reset link is on its way to the user's address"),
+              (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
+               examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(SendPasswordResetError::NotFound))))))))]
+async fn send_password_reset<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
+    let id = user_id(&path)?;
+    service.send_password_reset(&admin.admin, id).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Lift a user's sign-in locks

@@ -271,6 +271,8 @@ pub(crate) struct ProfileResponse {
     x: Option<String>,
     youtube: Option<String>,
     roles: Vec<RoleName>,
+    /// Whether the user proved they receive mail at `email` (false after a change of address until proven).
+    email_verified: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -314,6 +316,7 @@ impl From<User> for ProfileResponse {
             x: profile.x.map(String::from),
             youtube: profile.youtube.map(String::from),
             roles: user.roles.into_iter().map(RoleName).collect(),
+            email_verified: user.email_verified,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -355,6 +358,19 @@ pub(crate) struct SignedInResponse {
 impl From<SignedIn> for SignedInResponse {
     fn from(signed_in: SignedIn) -> Self {
         Self { tokens: signed_in.tokens.into(), user: signed_in.user.into() }
+    }
+}
+
+/// A new account that may not sign in before its address is verified (`auth.require_verified_email`): no tokens
+/// yet; the verification link is on its way.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AwaitingVerificationResponse {
+    user: ProfileResponse,
+}
+
+impl From<User> for AwaitingVerificationResponse {
+    fn from(user: User) -> Self {
+        Self { user: user.into() }
     }
 }
 

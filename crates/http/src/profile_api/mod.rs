@@ -1,6 +1,7 @@
 //! The Profile API (seed 000): `/auth/*` sign-up, sign-in and tokens, `/users/current`, and admin `/users/*`.
 
 mod dto;
+mod recovery;
 
 pub(crate) use dto::RoleName;
 
@@ -8,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use users_app::{
     Adapters, CurrentPassword, DeleteAccountError, DeleteUserError, GetUserError, LoginError, LogoutError,
-    Reauthentication, RefreshError, RegisterError, UpdateProfileError, UserService,
+    Reauthentication, RefreshError, RegisterError, Registered, UpdateProfileError, UserService,
 };
 use users_domain::ObjectId;
 use users_ports::PageRequest;
@@ -23,8 +24,8 @@ use crate::problem::{FieldError, Problem};
 use crate::rate_limit::ClientOrigin;
 use crate::routes::Endpoint;
 use dto::{
-    DeleteAccountRequest, ListQuery, LoginRequest, ProfileResponse, RefreshTokenRequest, RegisterRequest,
-    SignedInResponse, UpdateProfileRequest, UserListResponse,
+    AwaitingVerificationResponse, DeleteAccountRequest, ListQuery, LoginRequest, ProfileResponse, RefreshTokenRequest,
+    RegisterRequest, SignedInResponse, UpdateProfileRequest, UserListResponse,
 };
 
 type Service<A> = web::Data<UserService<A>>;
@@ -44,25 +45,36 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(__path_get_user, web::to(get_user::<A>)),
         Endpoint::new(__path_delete_user, web::to(delete_user::<A>)),
     ]
+    .into_iter()
+    .chain(recovery::endpoints::<A>())
+    .collect()
 }
 
 /// Sign up
 ///
-/// Creates an account and signs it in: the answer holds its first token pair.
+/// Creates an account, mails its address a verification link, and signs it in: the answer holds its first token
+/// pair. Where addresses must be verified before a sign-in (`auth.require_verified_email`), no session starts: the
+/// answer is 202 with the account alone.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", operation_id = "register", request_body = RegisterRequest,
     responses((status = 201, description = "Signed up and signed in", body = SignedInResponse),
+              (status = 202, description = "Signed up; the account may sign in once its address is verified (the link is on its way)", body = AwaitingVerificationResponse),
               (status = 409, description = "Email or username taken, or the new account was deleted by an admin before it could be signed in", body = Problem, content_type = "application/problem+json",
                examples(("email-taken" = (value = json!(sent(RegisterError::EmailTaken)))),
                         ("username-taken" = (value = json!(sent(RegisterError::UsernameTaken)))),
                         ("account-deleted" = (value = json!(sent(RegisterError::DeletedAtOnce))))))))]
 async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
     let registration = body.0.parse()?;
-    let signed_in = service.register(registration).await?;
-    Ok(no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)))
+    Ok(match service.register(registration).await? {
+        Registered::SignedIn(signed_in) => no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)),
+        Registered::AwaitingVerification(user) => {
+            no_store_json(StatusCode::ACCEPTED, AwaitingVerificationResponse::from(user))
+        }
+    })
 }
 
 /// The `outcome` label of `logins_total`, every value it takes.
-pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", "locked", "busy", "error"];
+pub(crate) const LOGIN_OUTCOMES: [&str; 6] =
+    ["success", "invalid_credentials", "locked", "email_not_verified", "busy", "error"];
 
 /// Sign in
 ///
@@ -72,17 +84,20 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 5] = ["success", "invalid_credentials", 
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-credentials" = (value = json!(sent(LoginError::InvalidCredentials)))))),
+              (status = 403, description = "The password is right, but the service requires a verified address (`auth.require_verified_email`) and the account's is not: ask for a verification mail", body = Problem, content_type = "application/problem+json",
+               examples(("email-not-verified" = (value = json!(sent(LoginError::EmailNotVerified)))))),
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),
                examples(("account-locked" = (value = json!(sent(LoginError::Locked { retry_after: example_wait() }))))))))]
 async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
     let sign_in = body.0.parse()?;
     let outcome = service.login(sign_in, &client.0.network()).await;
-    let [success, invalid_credentials, locked, busy, error] = LOGIN_OUTCOMES;
+    let [success, invalid_credentials, locked, email_not_verified, busy, error] = LOGIN_OUTCOMES;
     let label = match &outcome {
         Ok(_) => success,
         Err(LoginError::InvalidCredentials) => invalid_credentials,
         Err(LoginError::Locked { .. }) => locked,
+        Err(LoginError::EmailNotVerified) => email_not_verified,
         Err(LoginError::Busy) => busy,
         Err(LoginError::Unexpected(_)) => error,
     };

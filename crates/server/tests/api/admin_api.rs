@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const USER_KEYS: [&str; 8] = ["createdAt", "email", "firstName", "id", "lastName", "roles", "updatedAt", "username"];
+const USER_KEYS: [&str; 9] =
+    ["createdAt", "email", "emailVerified", "firstName", "id", "lastName", "roles", "updatedAt", "username"];
 
 fn new_user(email: &str) -> Value {
     json!({ "firstName": "Grace", "lastName": "Hopper", "email": email, "password": PASSWORD })

@@ -8,7 +8,7 @@ use users_app::ExistingAccount;
 use users_domain::{ObjectId, Password, UserId};
 use users_jwt::{JwtIssuer, RefreshSecret};
 use users_ports::{SessionId, TokenIssuer, TokenSubject};
-use users_server::settings::{AuthSettings, DatabaseSettings, RateLimitSettings, ServerSettings};
+use users_server::settings::{AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -191,6 +191,7 @@ pub async fn spawn_app_with(store: Store, adjust: impl FnOnce(&mut Settings)) ->
             lockout_max_wait_secs: 900,
             reauthentication_secs: 300,
             password_hash_queue: 64,
+            require_verified_email: false,
         },
         // Off: the tests of the limits turn them on; the rest send many requests from one address.
         rate_limit: RateLimitSettings {
@@ -199,6 +200,15 @@ pub async fn spawn_app_with(store: Store, adjust: impl FnOnce(&mut Settings)) ->
             trusted_proxies: Vec::new(),
             password_work_per_minute: 0,
             password_work_burst: 0,
+        },
+        // Each message an `.eml` file in a folder of the test's own, read back as a mail client would.
+        mail: MailSettings {
+            from: "Users <no-reply@example.com>".into(),
+            link_base: None,
+            product_name: "Users".into(),
+            smtp_url: None,
+            dir: std::env::temp_dir().join(format!("users-test-mail-{suffix}")),
+            templates_dir: None,
         },
     };
     adjust(&mut settings);
@@ -218,6 +228,7 @@ fn random_suffix() -> String {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.settings.auth.jwt_keys_dir);
+        let _ = std::fs::remove_dir_all(&self.settings.mail.dir);
         if let Some(secrets) = self.settings.auth.jwt_secret_file.parent() {
             let _ = std::fs::remove_dir_all(secrets);
         }
@@ -372,6 +383,68 @@ impl TestApp {
     /// `CAST(x AS BIGINT)`, not `x::bigint`).
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.number(sql).await
+    }
+}
+
+/// A message the service sent, as a mail client shows it.
+#[derive(Clone, Debug)]
+pub struct ReceivedMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl ReceivedMail {
+    /// The `token` of the first link to `page` (`/reset-password`, `/verify-email`) in the text part.
+    pub fn token(&self, page: &str) -> String {
+        let marker = format!("{page}?token=");
+        let start =
+            self.text.find(&marker).unwrap_or_else(|| panic!("no {page} link in {:?}", self.text)) + marker.len();
+        self.text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    }
+}
+
+/// Every message in the mail folder `dir`, oldest first.
+pub fn mails_in(dir: &std::path::Path) -> Vec<ReceivedMail> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<_> = entries
+        .map(|entry| entry.expect("a folder entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|path| parse_mail(&std::fs::read(path).expect("a mail file"))).collect()
+}
+
+/// A message as RFC 5322 bytes, read as a mail client would (any transfer encoding).
+pub fn parse_mail(raw: &[u8]) -> ReceivedMail {
+    let message = mail_parser::MessageParser::default().parse(raw).expect("an RFC 5322 message");
+    let to =
+        message.to().and_then(|to| to.first()).and_then(|address| address.address()).expect("a recipient").to_owned();
+    ReceivedMail {
+        to,
+        subject: message.subject().unwrap_or_default().to_owned(),
+        text: message.body_text(0).expect("a text part").into_owned(),
+        html: message.body_html(0).expect("an HTML part").into_owned(),
+    }
+}
+
+impl TestApp {
+    /// The messages delivered so far to `address`, oldest first.
+    pub fn mails_to(&self, address: &str) -> Vec<ReceivedMail> {
+        mails_in(&self.settings.mail.dir).into_iter().filter(|mail| mail.to.eq_ignore_ascii_case(address)).collect()
+    }
+
+    /// Waits (up to ten seconds) until `count` messages have been delivered to `address`, and returns them.
+    pub async fn wait_for_mails(&self, address: &str, count: usize) -> Vec<ReceivedMail> {
+        for _ in 0..100 {
+            let mails = self.mails_to(address);
+            if mails.len() >= count {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{count} mail(s) to {address} expected, found {:?}", self.mails_to(address));
     }
 }
 

@@ -9,6 +9,7 @@ mod admin;
 mod admin_api;
 mod auth;
 mod cancelled;
+mod email;
 mod limits;
 mod lockout;
 mod openapi;

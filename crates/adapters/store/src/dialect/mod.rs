@@ -1,7 +1,8 @@
 //! What differs between the databases the store runs on, as one trait each backend's connection implements: how its
-//! errors are told apart, how a unique violation names its index, how the admin memberships and a user's sign-in
-//! counts are locked, the session-creation and refresh-rotation statements, how users are counted, and the pieces of
-//! the `email_key` migration that are the database's own. Everything else is the same SQL for every backend.
+//! errors are told apart, how a unique violation names its index, how the admin memberships, a user's sign-in counts
+//! and a user's row are locked, the session-creation and refresh-rotation statements, how users are counted, how
+//! queued mail is claimed, and the pieces of the `email_key` migration that are the database's own. Everything else
+//! is the same SQL for every backend.
 
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
@@ -15,6 +16,7 @@ use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use users_ports::{NewSession, SessionState, StoreError};
 
 use crate::connection::{PgConnection, SqliteConnection};
+use crate::rows::ClaimedMailRow;
 
 /// The database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +85,21 @@ pub trait Dialect: Sized + Send {
         conn: &mut Self,
         id: i64,
     ) -> impl Future<Output = QueryResult<Option<(i32, Option<DateTime<Utc>>)>>> + Send;
+
+    /// The user's `email_key`, with their row locked for the rest of the transaction, so that the requests for a
+    /// user's one-time tokens, the uses of those tokens and the changes of the user's address take turns: each sees
+    /// what the one before it wrote. `None` when there is no such user (or its key is not filled in yet).
+    fn lock_user_email_key(conn: &mut Self, id: i64) -> impl Future<Output = QueryResult<Option<String>>> + Send;
+
+    /// Claims up to `limit` queued mails due at `now`, in id order, in one statement: each is due again only at
+    /// `lease_until`, and its attempts count this one. Concurrent claims, of this instance or another, get disjoint
+    /// rows.
+    fn claim_mail(
+        conn: &mut Self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<ClaimedMailRow>>> + Send;
 
     /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked;
     /// the session's id, or `None`.

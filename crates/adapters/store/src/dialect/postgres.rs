@@ -1,5 +1,6 @@
-//! PostgreSQL's own part of the store: row locks with `FOR UPDATE`, data-modifying CTEs that create a session and
-//! rotate a refresh token in one statement each, a trigger-kept user count, and SQLSTATE-classed errors.
+//! PostgreSQL's own part of the store: row locks with `FOR UPDATE` (and mail claimed past them, `SKIP LOCKED`),
+//! data-modifying CTEs that create a session and rotate a refresh token in one statement each, a trigger-kept user
+//! count, and SQLSTATE-classed errors.
 
 use std::borrow::Cow;
 
@@ -13,7 +14,8 @@ use users_ports::{NewSession, SessionId, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::PgConnection;
-use crate::schema::{user_roles, users};
+use crate::rows::ClaimedMailRow;
+use crate::schema::{Stamp, mail_outbox, user_roles, users};
 
 #[derive(QueryableByName)]
 struct CreatedSession {
@@ -104,6 +106,42 @@ impl Dialect for PgConnection {
             .first(conn)
             .await
             .optional()
+    }
+
+    /// The user's `email_key`, with the row locked for the rest of the transaction (`FOR UPDATE`): a request for a token,
+    /// a use of one and a change of address wait for each other.
+    async fn lock_user_email_key(conn: &mut Self, id: i64) -> Result<Option<String>, DieselError> {
+        let key: Option<Option<String>> =
+            users::table.find(id).select(users::email_key).for_update().first(conn).await.optional()?;
+        Ok(key.flatten())
+    }
+
+    /// Claims due mail with `FOR UPDATE SKIP LOCKED` in the subquery that picks it: the workers of several instances
+    /// claiming at once each pass over the rows another is claiming and take the next ones, instead of waiting for
+    /// them and finding them no longer due.
+    async fn claim_mail(
+        conn: &mut Self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedMailRow>, DieselError> {
+        let due = diesel::alias!(mail_outbox as due);
+        let picked = due
+            .select(due.field(mail_outbox::id))
+            .filter(due.field(mail_outbox::failed_at).is_null())
+            .filter(due.field(mail_outbox::next_attempt_at).le(Stamp(now)))
+            .order(due.field(mail_outbox::id))
+            .limit(limit)
+            .for_update()
+            .skip_locked();
+        diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(picked)))
+            .set((
+                mail_outbox::next_attempt_at.eq(Stamp(lease_until)),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            ))
+            .returning(ClaimedMailRow::columns())
+            .get_results(conn)
+            .await
     }
 
     /// Starts a session with its first refresh token, in one statement, if the user still has the password hash the

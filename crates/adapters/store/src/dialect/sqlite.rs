@@ -1,5 +1,6 @@
 //! SQLite's own part of the store: no row locks (every write runs on the single writer connection), one transaction
-//! where PostgreSQL has a data-modifying CTE, a plain count, and errors told apart by SQLite's fixed messages.
+//! where PostgreSQL has a data-modifying CTE, a plain count, a plain claim of queued mail, and errors told apart by
+//! SQLite's fixed messages.
 
 use std::borrow::Cow;
 
@@ -13,7 +14,16 @@ use users_ports::{NewSession, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::{AnyConnection as _, SqliteConnection};
-use crate::schema::{Stamp, StoredTime, refresh_tokens, sessions, user_roles, users};
+use crate::rows::ClaimedMailRow;
+use crate::schema::{Stamp, StoredTime, mail_outbox, refresh_tokens, sessions, user_roles, users};
+
+/// Takes the database's write lock at the start of a transaction that reads before it writes, waiting for it as
+/// `busy_timeout` allows, as `BEGIN IMMEDIATE` would. Otherwise the transaction's first write, after its reads, fails
+/// at once ("database is locked") whenever another connection to the file (a second instance, `create-admin`, an
+/// operator's shell) wrote since those reads, for SQLite cannot move a reader's snapshot forward.
+async fn take_write_lock(conn: &mut SqliteConnection) -> Result<(), DieselError> {
+    diesel::sql_query("UPDATE roles SET name = name WHERE id = 1").execute(conn).await.map(drop)
+}
 
 impl Dialect for SqliteConnection {
     const STORE: &'static str = "sqlite";
@@ -42,9 +52,10 @@ impl Dialect for SqliteConnection {
     }
 
     /// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
-    /// connection, one at a time, so no other request can change the admin memberships between this read and the
-    /// transaction's end.
+    /// connection, one at a time, so no other request of this instance can change the admin memberships between this
+    /// read and the transaction's end; the database's write lock, taken first, keeps other instances out too.
     async fn lock_admins(conn: &mut Self) -> Result<Vec<i64>, DieselError> {
+        take_write_lock(conn).await?;
         user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
     }
 
@@ -53,7 +64,50 @@ impl Dialect for SqliteConnection {
         conn: &mut Self,
         id: i64,
     ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
+        take_write_lock(conn).await?;
         users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
+    }
+
+    /// The user's `email_key`. No row lock is needed, for the reason `lock_admins` gives: the transactions run on the
+    /// writer connection begin deferred (`BEGIN`), and it is that one connection that makes them take turns.
+    async fn lock_user_email_key(conn: &mut Self, id: i64) -> Result<Option<String>, DieselError> {
+        take_write_lock(conn).await?;
+        let key: Option<Option<String>> =
+            users::table.find(id).select(users::email_key).first(conn).await.optional()?;
+        Ok(key.flatten())
+    }
+
+    /// Claims due mail in one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`; claims, like every write, take
+    /// turns on the writer connection, so each sees the leases of the one before.
+    async fn claim_mail(
+        conn: &mut Self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedMailRow>, DieselError> {
+        // Looked for first: an idle outbox (the usual case, looked at every second by every instance) takes no write
+        // lock, which other instances on the same file would have to wait for.
+        let any_due = mail_outbox::table
+            .filter(mail_outbox::failed_at.is_null())
+            .filter(mail_outbox::next_attempt_at.le(Stamp(now)));
+        if !diesel::select(diesel::dsl::exists(any_due)).get_result::<bool>(conn).await? {
+            return Ok(Vec::new());
+        }
+        let due = diesel::alias!(mail_outbox as due);
+        let picked = due
+            .select(due.field(mail_outbox::id))
+            .filter(due.field(mail_outbox::failed_at).is_null())
+            .filter(due.field(mail_outbox::next_attempt_at).le(Stamp(now)))
+            .order(due.field(mail_outbox::id))
+            .limit(limit);
+        diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(picked)))
+            .set((
+                mail_outbox::next_attempt_at.eq(Stamp(lease_until)),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            ))
+            .returning(ClaimedMailRow::columns())
+            .get_results(conn)
+            .await
     }
 
     /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
