@@ -50,3 +50,14 @@ async fn the_pages_are_not_api_operations() {
         assert!(!paths.contains_key(page), "{page} is in the API's document");
     }
 }
+
+#[tokio::test]
+async fn the_pages_name_the_configured_product_as_text() {
+    let Some(app) = spawn_app_with(Store::Sqlite, |settings| settings.mail.product_name = "Ada's <Shop>".into()).await
+    else {
+        return;
+    };
+    let html = app.client.get(app.url("/verify-email?token=abc")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<title>Confirm your email address · Ada&#39;s &lt;Shop&gt;</title>"), "{html}");
+    assert!(html.contains(r#"<p class="product">Ada&#39;s &lt;Shop&gt;</p>"#), "{html}");
+}
