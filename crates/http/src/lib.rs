@@ -14,6 +14,7 @@ mod fields;
 mod health;
 mod observability;
 mod openapi;
+mod pages;
 mod password_limit;
 mod problem;
 mod profile_api;
@@ -48,10 +49,12 @@ pub const MAX_JSON_BYTES: usize = 16 * 1024;
 /// document of exactly those routes. `metrics` renders what `GET /metrics` answers; `None` leaves `/metrics` out of
 /// this `App`, its routes and its OpenAPI document alike, for a listener of its own set up with
 /// [`configure_metrics`]. Wrap the `App` in [`request_id_and_metrics`] (outermost) and a `TracingLogger` built with
-/// [`RequestSpan`] to get request ids, request spans and HTTP metrics.
+/// [`RequestSpan`] to get request ids, request spans and HTTP metrics. The pages the emailed links open
+/// (`/reset-password`, `/verify-email`) name `product_name` in their title and heading.
 pub fn configure<A: Adapters>(
     service: web::Data<UserService<A>>,
     metrics: Option<PrometheusHandle>,
+    product_name: String,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         let mut endpoints = api_endpoints::<A>();
@@ -70,6 +73,8 @@ pub fn configure<A: Adapters>(
             .app_data(web::QueryConfig::default().error_handler(|error, _| errors::query_error(error).into()))
             .configure(|config| routes::register(config, endpoints))
             .configure(|config| openapi::serve(config, &document))
+            // The pages the emailed links open: not API operations, so not in the document.
+            .configure(pages::configure(product_name))
             .default_service(web::to(not_found));
     }
 }

@@ -493,6 +493,7 @@ fn serve<A: Adapters>(
     let request_timeout = StdDuration::from_secs(settings.server.request_timeout_secs);
     let body_deadline = (!request_timeout.is_zero()).then_some(BodyDeadline(request_timeout));
     let ready_deadline = ReadyDeadline(settings.database.ready_timeout());
+    let product_name = settings.mail.product_name.clone();
     let mut server = HttpServer::new(move || {
         let mut app =
             App::new().app_data(limits.proxies.clone()).app_data(limits.password_work.clone()).app_data(ready_deadline);
@@ -510,7 +511,7 @@ fn serve<A: Adapters>(
             .wrap(users_http::security_headers())
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id_and_metrics))
-            .configure(users_http::configure(service.clone(), metrics.clone()))
+            .configure(users_http::configure(service.clone(), metrics.clone(), product_name.clone()))
     })
     .disable_signals() // see stop_on_signal
     .shutdown_timeout(settings.server.shutdown_timeout_secs)

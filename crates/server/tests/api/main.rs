@@ -14,6 +14,7 @@ mod limits;
 mod lockout;
 mod openapi;
 mod operations;
+mod pages;
 mod presence;
 mod profile;
 mod slow_clients;
