@@ -147,7 +147,10 @@ pub trait UserRepository: Send + Sync + 'static {
         Ok(self.find_session(id, session, now).await?.map(|signed_in| signed_in.user))
     }
 
-    /// Applies the update atomically, with the sessions it ends; refuses to take `admin` from the last admin.
+    /// Applies the update atomically, with the sessions it ends; refuses to take `admin` from the last admin. A new
+    /// password voids every unused one-time token of the user, and a new address those made for another address (a
+    /// link mailed before no longer works, even if the address comes back), before the update's own verification is
+    /// stored.
     async fn update(&self, id: UserId, update: UserUpdate) -> Result<User, UpdateUserError>;
 
     /// Starts a sign-in attempt of the user from `network`, atomically (instances sharing the store share the

@@ -332,6 +332,43 @@ pub async fn a_new_reset_token_voids_the_older_ones<
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, at).await, Some(ada));
 }
 
+pub async fn a_new_password_or_address_voids_the_links_mailed_before<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+    O: MailOutbox,
+>(
+    users: U,
+    _sessions: S,
+    tokens: T,
+    _outbox: O,
+) {
+    // Given a user with a verification link and a reset link,
+    let t = now();
+    let mailed = verification("ada-verify", "ada@example.com", t);
+    let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await;
+    assert_eq!(issued.unwrap(), TokenIssue::Queued);
+
+    // when her password changes,
+    let new_password = UserUpdate { password_hash: Some(other_password_hash()), ..touch(t + seconds(1)) };
+    users.update(ada.id, new_password).await.expect("new password");
+
+    // then neither link works any more,
+    let at = t + seconds(2);
+    assert_eq!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, at).await, None);
+    assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, at).await, None);
+
+    // and a link mailed before a change of address stays dead when the address comes back.
+    let later = t + seconds(120);
+    let issued = tokens.issue_token(ada.id, reset("second-reset", "ada@example.com", later), INTERVAL).await;
+    assert_eq!(issued.unwrap(), TokenIssue::Queued);
+    for (address, at) in [("ada@example.org", later + seconds(1)), ("ada@example.com", later + seconds(2))] {
+        users.update(ada.id, UserUpdate { email: Some(email(address)), ..touch(at) }).await.expect("new address");
+    }
+    assert_eq!(token_user(&tokens, "second-reset", TokenPurpose::ResetPassword, later + seconds(3)).await, None);
+}
+
 pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_lockout_and_verifies<
     U: UserRepository,
     S: SessionRepository,

@@ -145,6 +145,15 @@ impl State {
         }
     }
 
+    /// Marks the unused tokens of `user` used at `at`: all of them, or those made for another address than
+    /// `keeping_address`.
+    fn void_tokens(&mut self, user: UserId, keeping_address: Option<&EmailKey>, at: DateTime<Utc>) {
+        let voided = |token: &StoredOneTimeToken| {
+            token.user == user && token.used_at.is_none() && keeping_address.is_none_or(|key| token.email_key != *key)
+        };
+        self.one_time_tokens.values_mut().filter(|token| voided(token)).for_each(|token| token.used_at = Some(at));
+    }
+
     /// Queues `mail`, due at once, as of `at`.
     fn queue(&mut self, mail: Mail, at: DateTime<Utc>) {
         self.last_mail_id += 1;

@@ -180,12 +180,20 @@ impl UserRepository for MemoryUsers {
         }
         state.check_new_token(update.verification.as_ref())?;
         let (ends_sessions, updated_at) = (update.ends_sessions, update.updated_at);
+        let voids_tokens = match (&update.password_hash, &update.email) {
+            (Some(_), _) => Some(None),
+            (None, Some(email)) => Some(Some(email.key())),
+            (None, None) => None,
+        };
         let (verification, notices) = (update.verification.take(), std::mem::take(&mut update.notices));
         apply(&mut changed, update);
         let user = changed.user.clone();
         state.users.insert(id, changed);
         if let Some(ends) = ends_sessions {
             state.end_sessions(id, ends, updated_at);
+        }
+        if let Some(keeping_address) = voids_tokens {
+            state.void_tokens(id, keeping_address.as_ref(), updated_at);
         }
         if let Some(verification) = verification {
             state.store_mailed(id, verification);

@@ -42,6 +42,30 @@ pub(crate) async fn store_mailed(mut conn: Conn<'_>, user_id: i64, mailed: &Mail
     crate::outbox::queue(conn, &mailed.mail, mailed.token.created_at).await
 }
 
+/// Voids the user's unused tokens, as used at `at`: all of them, or (`Some(key)`) those made for another address than
+/// `key`. Links mailed before a new password, or to a former address, do nothing.
+pub(crate) async fn void_tokens(
+    conn: Conn<'_>,
+    user_id: i64,
+    keeping_address: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), DieselError> {
+    let unused =
+        one_time_tokens::table.filter(one_time_tokens::user_id.eq(user_id)).filter(one_time_tokens::used_at.is_null());
+    let used_at = one_time_tokens::used_at.eq(Stamp(at));
+    match keeping_address {
+        None => {
+            let void = diesel::update(unused).set(used_at);
+            on_backend!(conn, |c| void.execute(c).await)?
+        }
+        Some(key) => {
+            let void = diesel::update(unused.filter(one_time_tokens::email_key.ne(key))).set(used_at);
+            on_backend!(conn, |c| void.execute(c).await)?
+        }
+    };
+    Ok(())
+}
+
 /// Voids the user's unused reset tokens, as used at `at`: only the newest mailed link, or none after a reset, works.
 async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime<Utc>) -> Result<(), DieselError> {
     let void = diesel::update(
@@ -56,14 +80,16 @@ async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime<Utc>) -> R
 }
 
 /// Uses up the token if it is usable at `now`: of this purpose, unused, unexpired, and made for the address its user
-/// has now. Returns its user. The user's row is locked first, so that concurrent uses of the token, and a change of
-/// the user's address, take turns; of concurrent uses, only the first finds the token unused.
+/// has now. Returns its user. The token's owner is read, then the owner's row locked before anything is written, so
+/// that concurrent uses of the token, and a change of the user's address, take turns; of concurrent uses, only the
+/// first finds the token unused.
 async fn use_up(
     mut conn: Conn<'_>,
     token: &OneTimeTokenHash,
     purpose: TokenPurpose,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, DieselError> {
+    on_backend!(conn.any(), |c| Dialect::begin_writes(c).await)?;
     let owner = one_time_tokens::table
         .find(&token.0)
         .filter(one_time_tokens::purpose.eq(purpose.as_str()))

@@ -341,6 +341,17 @@ impl UserRepository for UserQueries {
                 if let Some(ends) = update.ends_sessions {
                     crate::sessions::end_sessions(conn.any(), id.0, ends, update.updated_at).await?;
                 }
+                let new_key = update.email.as_ref().map(|email| email.key());
+                match (&update.password_hash, &new_key) {
+                    (Some(_), _) => {
+                        crate::one_time_tokens::void_tokens(conn.any(), id.0, None, update.updated_at).await?
+                    }
+                    (None, Some(key)) => {
+                        crate::one_time_tokens::void_tokens(conn.any(), id.0, Some(key.as_str()), update.updated_at)
+                            .await?
+                    }
+                    (None, None) => {}
+                }
                 if let Some(verification) = &update.verification {
                     crate::one_time_tokens::store_mailed(conn.any(), id.0, verification).await?;
                 }

@@ -75,6 +75,11 @@ pub trait Dialect: Sized + Send {
     /// The unique index a violation hit, named as the migrations name it (`<table>_<column>_key`).
     fn violated_index(info: &dyn DatabaseErrorInformation) -> Option<Cow<'_, str>>;
 
+    /// Makes the transaction a writer from its start, waiting its turn, where the database would otherwise fail a
+    /// transaction that read before it wrote because another connection wrote meanwhile (SQLite). A transaction that
+    /// reads something it then writes from calls this first, unless it starts with one of the `lock_` calls below.
+    fn begin_writes(conn: &mut Self) -> impl Future<Output = QueryResult<()>> + Send;
+
     /// The ids of the admins, with their memberships locked for the rest of the transaction, so that two requests
     /// removing two different admins cannot both see "another admin remains".
     fn lock_admins(conn: &mut Self) -> impl Future<Output = QueryResult<Vec<i64>>> + Send;

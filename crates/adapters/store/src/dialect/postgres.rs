@@ -108,6 +108,12 @@ impl Dialect for PgConnection {
             .optional()
     }
 
+    /// Nothing to do: PostgreSQL's row locks (`FOR UPDATE` in the `lock_` calls) order what needs ordering, and a
+    /// transaction that read first may still write after another connection did.
+    async fn begin_writes(_conn: &mut Self) -> Result<(), DieselError> {
+        Ok(())
+    }
+
     /// The user's `email_key`, with the row locked for the rest of the transaction (`FOR UPDATE`): a request for a token,
     /// a use of one and a change of address wait for each other.
     async fn lock_user_email_key(conn: &mut Self, id: i64) -> Result<Option<String>, DieselError> {

@@ -17,14 +17,6 @@ use crate::connection::{AnyConnection as _, SqliteConnection};
 use crate::rows::ClaimedMailRow;
 use crate::schema::{Stamp, StoredTime, mail_outbox, refresh_tokens, sessions, user_roles, users};
 
-/// Takes the database's write lock at the start of a transaction that reads before it writes, waiting for it as
-/// `busy_timeout` allows, as `BEGIN IMMEDIATE` would. Otherwise the transaction's first write, after its reads, fails
-/// at once ("database is locked") whenever another connection to the file (a second instance, `create-admin`, an
-/// operator's shell) wrote since those reads, for SQLite cannot move a reader's snapshot forward.
-async fn take_write_lock(conn: &mut SqliteConnection) -> Result<(), DieselError> {
-    diesel::sql_query("UPDATE roles SET name = name WHERE id = 1").execute(conn).await.map(drop)
-}
-
 impl Dialect for SqliteConnection {
     const STORE: &'static str = "sqlite";
 
@@ -51,27 +43,34 @@ impl Dialect for SqliteConnection {
         matches!(error, DieselError::DatabaseError(_, info) if REFUSALS.iter().any(|sign| info.message().contains(sign)))
     }
 
-    /// SQLite has no row locks, and needs none here: every write transaction runs on the store's single writer
-    /// connection, one at a time, so no other request of this instance can change the admin memberships between this
-    /// read and the transaction's end; the database's write lock, taken first, keeps other instances out too.
+    /// Takes the database's write lock, waiting for it as `busy_timeout` allows, as `BEGIN IMMEDIATE` would.
+    /// Otherwise the transaction's first write, after its reads, fails at once ("database is locked") whenever another
+    /// connection to the file (a second instance, `create-admin`, an operator's shell) wrote since those reads, for
+    /// SQLite cannot move a reader's snapshot forward.
+    async fn begin_writes(conn: &mut Self) -> Result<(), DieselError> {
+        diesel::sql_query("UPDATE roles SET name = name WHERE id = 1").execute(conn).await.map(drop)
+    }
+
+    /// SQLite has no row locks: the database's write lock, taken first, keeps every other writer (this instance's
+    /// single writer connection runs one transaction at a time; other instances wait for the lock) from changing the
+    /// admin memberships between this read and the transaction's end.
     async fn lock_admins(conn: &mut Self) -> Result<Vec<i64>, DieselError> {
-        take_write_lock(conn).await?;
+        Self::begin_writes(conn).await?;
         user_roles::table.filter(user_roles::role_id.eq(Role::Admin.id())).select(user_roles::user_id).load(conn).await
     }
 
-    /// The user's failed sign-ins and lock. No row lock is needed, for the reason `lock_admins` gives.
+    /// The user's failed sign-ins and lock, behind the database's write lock, for the reason `lock_admins` gives.
     async fn lock_login_throttle(
         conn: &mut Self,
         id: i64,
     ) -> Result<Option<(i32, Option<DateTime<Utc>>)>, DieselError> {
-        take_write_lock(conn).await?;
+        Self::begin_writes(conn).await?;
         users::table.find(id).select((users::failed_logins, users::locked_until)).first(conn).await.optional()
     }
 
-    /// The user's `email_key`. No row lock is needed, for the reason `lock_admins` gives: the transactions run on the
-    /// writer connection begin deferred (`BEGIN`), and it is that one connection that makes them take turns.
+    /// The user's `email_key`, behind the database's write lock, for the reason `lock_admins` gives.
     async fn lock_user_email_key(conn: &mut Self, id: i64) -> Result<Option<String>, DieselError> {
-        take_write_lock(conn).await?;
+        Self::begin_writes(conn).await?;
         let key: Option<Option<String>> =
             users::table.find(id).select(users::email_key).first(conn).await.optional()?;
         Ok(key.flatten())
