@@ -15,7 +15,8 @@ pub struct RetryPolicy {
     /// A message still undelivered this long after it was queued is given up (marked failed).
     pub give_up_after: Duration,
     /// How long a claimed message is hidden from other workers: a worker that dies while delivering leaves it to
-    /// be claimed again after this. Longer than any one delivery takes, so that no message is sent twice while its
+    /// be claimed again after this. A pass sends only in the first half of its lease, and the second half is longer
+    /// than one delivery may take (the SMTP transport gives up after 30 s), so no message is sent twice while its
     /// worker lives.
     pub lease: Duration,
     /// Messages claimed at once.
@@ -28,8 +29,8 @@ impl Default for RetryPolicy {
             first_wait: Duration::seconds(1),
             longest_wait: Duration::minutes(5),
             give_up_after: Duration::hours(24),
-            lease: Duration::minutes(2),
-            batch: 20,
+            lease: Duration::minutes(5),
+            batch: 10,
         }
     }
 }
@@ -68,13 +69,23 @@ impl<O: MailOutbox, S: MailSender, C: Clock> MailDelivery<O, S, C> {
         Self { outbox, sender, clock, policy }
     }
 
-    /// Claims the messages due now and tries each once. A store fault stops the pass; what it had claimed and not
-    /// settled is claimed again when its lease ends.
+    /// Claims the messages due now and tries each once, in the first half of their lease. A store fault stops the
+    /// pass; what it had claimed and not settled is claimed again when its lease ends, as is what it had no time
+    /// left to send (a slow transport).
     pub async fn deliver_due(&self) -> Result<DeliveryPass, Unexpected> {
-        let now = self.clock.now();
-        let claimed = self.outbox.claim_due(now, now + self.policy.lease, self.policy.batch).await?;
+        let claimed_at = self.clock.now();
+        let lease_until = claimed_at + self.policy.lease;
+        let send_until = claimed_at + self.policy.lease / 2;
+        let claimed = self.outbox.claim_due(claimed_at, lease_until, self.policy.batch).await?;
         let mut pass = DeliveryPass { full: claimed.len() >= self.policy.batch as usize, ..DeliveryPass::default() };
         for queued in claimed {
+            if self.clock.now() >= send_until {
+                tracing::warn!(
+                    mail = queued.id.0,
+                    "mail transport slow: the rest of the batch waits for its lease to end"
+                );
+                break;
+            }
             let kind = queued.mail.kind();
             let outcome = self.sender.send(&queued.mail).await;
             let now = self.clock.now();

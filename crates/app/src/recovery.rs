@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{Email, LoginIdentifier, Password, PasswordError, User};
 use users_ports::{
-    Mail, MailContent, MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenRepository, PasswordHasher, TokenIssue,
-    TokenPurpose, UserRepository,
+    Clock, Mail, MailContent, MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenRepository, PasswordHasher,
+    TokenIssue, TokenPurpose, UserRepository,
 };
 
 use crate::admin::UserRef;
@@ -20,6 +20,9 @@ pub struct EmailPolicy {
     pub mail_interval: Duration,
     /// A correct sign-in of an account whose address is not verified is refused.
     pub require_verified_email: bool,
+    /// Asking for a mail is answered no sooner than this, whether an account has the address (a lookup and a write)
+    /// or not (a lookup alone), so that the time of the answer tells nothing about accounts.
+    pub ask_floor: Duration,
 }
 
 impl Default for EmailPolicy {
@@ -29,6 +32,7 @@ impl Default for EmailPolicy {
             reset_ttl: Duration::minutes(30),
             mail_interval: Duration::seconds(60),
             require_verified_email: false,
+            ask_floor: Duration::milliseconds(300),
         }
     }
 }
@@ -88,22 +92,42 @@ busy_from_hash_errors!(ResetPasswordError);
 
 impl<A: Adapters> UserService<A> {
     /// Mails a verification link if an account with an unverified address `email` exists; otherwise does nothing.
-    /// The caller answers the same either way, before this runs, so that the answer tells nothing about accounts.
+    /// Either way it succeeds, no sooner than [`EmailPolicy::ask_floor`]: neither the answer nor its time tells
+    /// anything about accounts. What it queued is stored before it returns.
     pub async fn request_verification(&self, email: Email) -> Result<(), RequestVerificationError> {
-        let Some(user) = self.user_with_email(email).await? else { return Ok(()) };
-        if user.email_verified {
-            return Ok(());
-        }
-        self.mail_token(&user, TokenPurpose::VerifyEmail).await?;
-        Ok(())
+        let started = self.now();
+        let asked = async {
+            match self.user_with_email(email).await? {
+                Some(user) if !user.email_verified => self.mail_token(&user, TokenPurpose::VerifyEmail).await,
+                _ => Ok(()),
+            }
+        };
+        let outcome = asked.await;
+        self.answer_no_sooner_than_the_floor(started).await;
+        Ok(outcome?)
     }
 
     /// Mails a password-reset link if an account has the address `email`; otherwise does nothing. As with
-    /// [`Self::request_verification`], the caller answers before this runs.
+    /// [`Self::request_verification`], the answer and its time are the same either way.
     pub async fn request_password_reset(&self, email: Email) -> Result<(), RequestPasswordResetError> {
-        let Some(user) = self.user_with_email(email).await? else { return Ok(()) };
-        self.mail_token(&user, TokenPurpose::ResetPassword).await?;
-        Ok(())
+        let started = self.now();
+        let asked = async {
+            match self.user_with_email(email).await? {
+                Some(user) => self.mail_token(&user, TokenPurpose::ResetPassword).await,
+                None => Ok(()),
+            }
+        };
+        let outcome = asked.await;
+        self.answer_no_sooner_than_the_floor(started).await;
+        Ok(outcome?)
+    }
+
+    /// Waits out what remains of [`EmailPolicy::ask_floor`] since `started`.
+    async fn answer_no_sooner_than_the_floor(&self, started: DateTime<Utc>) {
+        let remaining = self.policy.email.ask_floor - (self.now() - started);
+        if remaining > Duration::zero() {
+            self.clock.sleep(remaining).await;
+        }
     }
 
     /// An admin has a reset link mailed to a user (who keeps their password until they use it).
@@ -176,7 +200,7 @@ impl<A: Adapters> UserService<A> {
             TokenIssue::TooSoon => tracing::info!(
                 user = user.id.0,
                 purpose = purpose.as_str(),
-                "mail not sent: one was sent less than a minute ago"
+                "mail not sent: one was sent within the mail interval"
             ),
             TokenIssue::NotIssued => tracing::info!(
                 user = user.id.0,

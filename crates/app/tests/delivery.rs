@@ -28,7 +28,7 @@ fn outbox_with(mails: Vec<QueuedMail>) -> MockMailOutbox {
     let mut outbox = MockMailOutbox::new();
     outbox
         .expect_claim_due()
-        .withf(|at, lease_until, limit| *at == now() && *lease_until == now() + Duration::minutes(2) && *limit == 20)
+        .withf(|at, lease_until, limit| *at == now() && *lease_until == now() + Duration::minutes(5) && *limit == 10)
         .times(1)
         .returning(move |_, _, _| Ok(mails.clone()));
     outbox
@@ -114,16 +114,16 @@ async fn a_message_refused_for_good_is_given_up_at_once() {
 
 #[tokio::test]
 async fn a_full_batch_says_more_may_be_due() {
-    let mails = (1..=20).map(|id| queued(id, now(), 0)).collect();
+    let mails = (1..=10).map(|id| queued(id, now(), 0)).collect();
     let mut outbox = outbox_with(mails);
-    outbox.expect_settle_sent().times(20).returning(|_| Ok(()));
+    outbox.expect_settle_sent().times(10).returning(|_| Ok(()));
     let mut sender = MockMailSender::new();
-    sender.expect_send().times(20).returning(|_| Ok(()));
+    sender.expect_send().times(10).returning(|_| Ok(()));
 
     let pass = delivery(outbox, sender).deliver_due().await.unwrap();
 
     assert!(pass.full);
-    assert_eq!(pass.sent.len(), 20);
+    assert_eq!(pass.sent.len(), 10);
 }
 
 #[tokio::test]
@@ -136,4 +136,22 @@ async fn a_store_fault_while_claiming_fails_the_pass_and_sends_nothing() {
     let pass = delivery(outbox, sender).deliver_due().await;
 
     assert!(pass.is_err_and(|error| error.is_unavailable()));
+}
+
+#[tokio::test]
+async fn a_transport_too_slow_for_the_lease_leaves_the_rest_of_the_batch_to_it() {
+    // Given two claimed messages, and a transport that took three of the lease's five minutes over the first,
+    let mut outbox = outbox_with(vec![queued(1, now(), 0), queued(2, now(), 0)]);
+    outbox.expect_settle_sent().withf(|id| *id == MailId(1)).times(1).returning(|_| Ok(()));
+    let mut sender = MockMailSender::new();
+    sender.expect_send().times(1).returning(|_| Ok(()));
+    let mut clock = MockClock::new();
+    let times = std::sync::Mutex::new(vec![now() + Duration::minutes(3), now() + Duration::minutes(3), now(), now()]);
+    clock.expect_now().returning(move || times.lock().unwrap().pop().expect("a reading"));
+
+    // when the pass runs,
+    let pass = MailDelivery::new(outbox, sender, clock, RetryPolicy::default()).deliver_due().await.unwrap();
+
+    // then the second is not sent: another worker may claim it once the lease ends, and would send it again.
+    assert_eq!(pass.sent.len(), 1);
 }

@@ -71,6 +71,7 @@ async fn a_reset_asked_for_an_unknown_address_stores_and_sends_nothing() {
     mocks.one_time_tokens.expect_issue_token().never();
 
     // when a reset is asked for it, then it succeeds, having done nothing.
+    mocks.expect_sleeps(1);
     mocks.service().request_password_reset(email("nobody@example.com")).await.expect("the same answer");
 }
 
@@ -82,6 +83,7 @@ async fn a_reset_asked_for_a_known_address_queues_a_30_minute_token_to_it_at_mos
     let issued = expect_issued(&mut mocks, TokenIssue::Queued);
 
     // when a reset is asked for in another spelling of it,
+    mocks.expect_sleeps(1);
     mocks.service().request_password_reset(email("USER1@example.com")).await.unwrap();
 
     // then a reset token for the account's address is stored with the mail that carries it.
@@ -104,6 +106,7 @@ async fn a_reset_asked_for_again_within_the_minute_is_answered_the_same() {
     expect_found(&mut mocks, "user1@example.com", Some(plain_user()));
     expect_issued(&mut mocks, TokenIssue::TooSoon);
 
+    mocks.expect_sleeps(1);
     mocks.service().request_password_reset(email("user1@example.com")).await.expect("no error to tell apart");
 }
 
@@ -118,6 +121,7 @@ async fn each_reset_asked_for_carries_a_new_token() {
         record.lock().unwrap().push(token_of(&mailed));
         Ok(TokenIssue::Queued)
     });
+    mocks.expect_sleeps(2);
     let service = mocks.service();
 
     // when both are made,
@@ -164,6 +168,7 @@ async fn a_verification_asked_for_a_verified_address_sends_nothing() {
     expect_found(&mut mocks, "user1@example.com", Some(plain_user()));
     mocks.one_time_tokens.expect_issue_token().never();
 
+    mocks.expect_sleeps(1);
     mocks.service().request_verification(email("user1@example.com")).await.unwrap();
 }
 
@@ -173,6 +178,7 @@ async fn a_verification_asked_for_an_unknown_address_sends_nothing() {
     expect_found(&mut mocks, "nobody@example.com", None);
     mocks.one_time_tokens.expect_issue_token().never();
 
+    mocks.expect_sleeps(1);
     mocks.service().request_verification(email("nobody@example.com")).await.unwrap();
 }
 
@@ -182,6 +188,7 @@ async fn a_verification_asked_for_an_unverified_address_queues_a_24_hour_token()
     expect_found(&mut mocks, "user1@example.com", Some(unverified(plain_user())));
     let issued = expect_issued(&mut mocks, TokenIssue::Queued);
 
+    mocks.expect_sleeps(1);
     mocks.service().request_verification(email("user1@example.com")).await.unwrap();
 
     let (mailed, interval) = issued.lock().unwrap().pop().unwrap();
@@ -501,4 +508,24 @@ fn the_default_policy_mails_30_minute_resets_and_24_hour_verifications_at_most_o
     assert_eq!(policy.verification_ttl, Duration::hours(24));
     assert_eq!(policy.mail_interval, Duration::seconds(60));
     assert!(!policy.require_verified_email);
+}
+
+#[tokio::test]
+async fn asking_for_a_mail_for_a_known_or_an_unknown_address_is_answered_after_the_same_floor() {
+    for known in [true, false] {
+        // Given an address that has an account, or not,
+        let mut mocks = Mocks::new();
+        let user = known.then(plain_user);
+        expect_found(&mut mocks, "user1@example.com", user);
+        if known {
+            expect_issued(&mut mocks, TokenIssue::Queued);
+        }
+        let waits = mocks.expect_sleeps(1);
+
+        // when a reset is asked for it (on a clock that does not move while the work is done),
+        mocks.service().request_password_reset(email("user1@example.com")).await.unwrap();
+
+        // then the answer waits out the whole floor either way.
+        assert_eq!(*waits.lock().unwrap(), [Duration::milliseconds(300)], "known: {known}");
+    }
 }

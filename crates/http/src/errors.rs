@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use users_app::{
     AuthenticateError, ClearLockoutError, ConfirmEmailError, CreateUserError, DeleteAccountError, DeleteUserError,
     GetUserError, ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    ReplaceUserError, ResetPasswordError, SendPasswordResetError, Unexpected, UpdateProfileError,
+    ReplaceUserError, RequestPasswordResetError, RequestVerificationError, ResetPasswordError, SendPasswordResetError,
+    Unexpected, UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -301,6 +302,22 @@ impl From<ResetPasswordError> for Problem {
             ResetPasswordError::WeakPassword(error) => weak_password(&error),
             ResetPasswordError::Busy => busy(),
             ResetPasswordError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<RequestVerificationError> for Problem {
+    fn from(error: RequestVerificationError) -> Self {
+        match error {
+            RequestVerificationError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<RequestPasswordResetError> for Problem {
+    fn from(error: RequestPasswordResetError) -> Self {
+        match error {
+            RequestPasswordResetError::Unexpected(error) => error.into(),
         }
     }
 }

@@ -3,8 +3,13 @@
 
 use chrono::Duration;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use users_app::{DeliveryPass, MailDelivery, Unexpected};
-use users_ports::{Clock, MailKind, MailOutbox, MailSender, OutboxDepth};
+use users_app::{DeliveryPass, MailDelivery, SystemClock, Unexpected};
+use users_mail::Transport;
+use users_ports::{MailKind, OutboxDepth};
+use users_store::StoreOutbox;
+
+/// The delivery of the store's outbox through the configured transport.
+pub type Delivery = MailDelivery<StoreOutbox, Transport, SystemClock>;
 
 /// How often each instance looks for due mail when the last look found less than a batch.
 const LOOK_EVERY: Duration = Duration::seconds(1);
@@ -29,9 +34,31 @@ pub fn describe_metrics() {
 }
 
 /// Delivers the outbox's mail for as long as the future is polled (the server aborts it when it stops; a message
-/// under way then is delivered again after its lease, by this instance's successor or another).
-pub async fn deliver<O: MailOutbox, S: MailSender, C: Clock>(delivery: MailDelivery<O, S, C>) {
-    delivery.run(LOOK_EVERY, record).await;
+/// under way then is delivered again after its lease: delivery is at least once). A worker that panics is logged,
+/// counted and started again, rather than leaving the instance silently without mail.
+pub async fn deliver(delivery: Delivery) {
+    let delivery = std::sync::Arc::new(delivery);
+    loop {
+        let worker = std::sync::Arc::clone(&delivery);
+        let mut worker = Worker(tokio::spawn(async move { worker.run(LOOK_EVERY, record).await }));
+        match (&mut worker.0).await {
+            Err(failure) if failure.is_panic() => {
+                counter!("mail_delivery_errors_total").increment(1);
+                tracing::error!("the mail delivery worker panicked; starting it again in a second");
+                tokio::time::sleep(LOOK_EVERY.to_std().unwrap_or_default()).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The running worker, stopped with whoever waits for it.
+struct Worker(tokio::task::JoinHandle<()>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn record(pass: &Result<DeliveryPass, Unexpected>, depth: Option<OutboxDepth>) {

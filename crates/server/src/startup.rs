@@ -186,11 +186,16 @@ fn service(store: CachedStore, settings: &Settings) -> Result<UserService<Produc
         refresh_grace: Duration::seconds(auth.refresh_grace_secs),
         lockout,
         reauthentication: Duration::seconds(auth.reauthentication_secs),
-        email: EmailPolicy { require_verified_email: auth.require_verified_email, ..EmailPolicy::default() },
+        email: email_policy(settings),
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
     let repositories = users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store };
     Ok(UserService::new(repositories, hasher, tokens, SystemClock, policy))
+}
+
+/// How the mailed tokens behave: the service's rules, and what its messages say of them.
+fn email_policy(settings: &Settings) -> EmailPolicy {
+    EmailPolicy { require_verified_email: settings.auth.require_verified_email, ..EmailPolicy::default() }
 }
 
 /// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
@@ -249,8 +254,8 @@ fn mail_transport(settings: &Settings, port: u16) -> Result<Transport, StartupEr
     };
     let link_base = url::Url::parse(&link_base)
         .map_err(|error| StartupError::Mail(format!("mail.link_base {link_base:?} is not a URL: {error}")))?;
-    // The lifetimes the service gives the tokens (see `service`), for the messages to state.
-    let policy = EmailPolicy::default();
+    // The lifetimes the service gives the tokens, for the messages to state.
+    let policy = email_policy(settings);
     let lifetime = |lifetime: Duration| lifetime.to_std().unwrap_or_default();
     let composer = Composer::new(users_mail::MailSettings {
         from: mail.from.clone(),

@@ -91,30 +91,18 @@ fn token(raw: String) -> Result<OneTimeToken, &'static str> {
     if raw.is_empty() { Err("must not be empty") } else { Ok(OneTimeToken::new(raw)) }
 }
 
-/// Answers 202 at once and does `work` afterwards: the answer, and how long it takes, are the same whether or not
-/// an account has the address, so neither tells anyone which addresses have accounts. The work runs on this
-/// worker's runtime; a fault in it is logged (the client was never going to learn of it).
-fn accepted_then<E: std::fmt::Display>(work: impl Future<Output = Result<(), E>> + 'static) -> HttpResponse {
-    actix_web::rt::spawn(async move {
-        if let Err(error) = work.await {
-            tracing::error!(error = %error, "a requested mail could not be queued");
-        }
-    });
-    HttpResponse::Accepted().finish()
-}
-
 /// Ask for a verification mail
 ///
 /// If an account with an unverified address `email` exists, a verification link is mailed to it (at most one a
-/// minute). The answer is the same whether or not one exists.
+/// minute). The answer, and how long it takes, are the same whether or not one exists.
 #[utoipa::path(post, path = "/auth/verification", tag = "auth", operation_id = "requestEmailVerification", request_body = EmailRequest,
     responses((status = 202, description = "Accepted: if an unverified account has this address, a link is on its way"),
               (status = 422, description = "The email is missing or not an address", body = Problem, content_type = "application/problem+json",
                examples(("invalid-email" = (value = json!(refused(not_an_address()))))))))]
 async fn request_verification<A: Adapters>(service: Service<A>, body: crate::JsonObject<EmailRequest>) -> Handled {
     let email = body.0.parse()?;
-    let service = service.into_inner();
-    Ok(accepted_then(async move { service.request_verification(email).await }))
+    service.request_verification(email).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Confirm an address with the token of a verification link
@@ -131,15 +119,16 @@ async fn confirm_email<A: Adapters>(service: Service<A>, body: crate::JsonObject
 /// Ask for a password-reset mail
 ///
 /// If an account has the address `email`, a link to choose a new password is mailed to it (at most one a minute;
-/// it works for 30 minutes, and a newer one voids it). The answer is the same whether or not one exists.
+/// it works for 30 minutes, and a newer one voids it). The answer, and how long it takes, are the same whether or
+/// not one exists.
 #[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", operation_id = "forgotPassword", request_body = EmailRequest,
     responses((status = 202, description = "Accepted: if an account has this address, a link is on its way"),
               (status = 422, description = "The email is missing or not an address", body = Problem, content_type = "application/problem+json",
                examples(("invalid-email" = (value = json!(refused(not_an_address()))))))))]
 async fn forgot_password<A: Adapters>(service: Service<A>, body: crate::JsonObject<EmailRequest>) -> Handled {
     let email = body.0.parse()?;
-    let service = service.into_inner();
-    Ok(accepted_then(async move { service.request_password_reset(email).await }))
+    service.request_password_reset(email).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Choose a new password with the token of a reset link
