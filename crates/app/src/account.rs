@@ -137,6 +137,7 @@ impl<A: Adapters> UserService<A> {
             email_verified: address.email_verified,
             verification: address.verification,
             notices: address.notices,
+            mail_interval: self.policy.email.mail_interval,
             updated_at: now,
         };
         self.users.update(current.user.id, update).await.map_err(|error| match error {

@@ -229,6 +229,7 @@ impl<A: Adapters> UserService<A> {
             email_verified: address.email_verified,
             verification: address.verification,
             notices: address.notices,
+            mail_interval: self.policy.email.mail_interval,
             updated_at: now,
         };
         self.users.update(id, update).await.map_err(|error| match error {
@@ -319,6 +320,7 @@ impl<A: Adapters> UserService<A> {
             email_verified: Some(true),
             verification: None,
             notices: Vec::new(),
+            mail_interval: self.policy.email.mail_interval,
             updated_at: self.now(),
         };
         let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {

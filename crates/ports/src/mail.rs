@@ -99,7 +99,8 @@ pub trait MailOutbox: Send + Sync + 'static {
     /// Delivery failed; try again at `next_attempt_at`.
     async fn settle_retry(&self, id: MailId, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Delivery is given up: the message stays in the outbox, marked failed at `at`, and is never claimed again.
+    /// Delivery is given up: the message stays in the outbox, marked failed at `at`, and is never claimed again; the
+    /// token its link carried is erased with it.
     async fn settle_failed(&self, id: MailId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn depth(&self) -> Result<OutboxDepth, StoreError>;

@@ -40,6 +40,9 @@ pub struct UserUpdate {
     pub verification: Option<MailedToken>,
     /// Other messages queued in the transaction of the update (the notice to a replaced address).
     pub notices: Vec<Mail>,
+    /// Neither `verification` nor `notices` go to an address that was sent a verification less than this long
+    /// before `updated_at`: an account switching addresses back and forth cannot flood someone's mailbox.
+    pub mail_interval: chrono::Duration,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -28,6 +28,9 @@ CREATE TABLE one_time_tokens (
 );
 -- A user's latest token of a purpose (the minimum interval between mails), and their unused reset tokens.
 CREATE INDEX one_time_tokens_user_purpose_idx ON one_time_tokens (user_id, purpose, created_at);
+-- The verifications an address was sent lately, whoever's account asked (a change of address mails no address twice
+-- within the interval).
+CREATE INDEX one_time_tokens_email_key_idx ON one_time_tokens (email_key, created_at);
 
 -- Mail waiting for delivery; a row is deleted once the transport accepted it, and one given up on stays, marked
 -- failed. No foreign key to users: the notice to an account's former address goes out even if the account is
@@ -37,14 +40,15 @@ CREATE TABLE mail_outbox (
     kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'test')),
     recipient       TEXT NOT NULL,
     -- The token the mail's link carries, in clear (one_time_tokens keeps only its hash): it must be kept until the
-    -- mail is sent, and goes with the row then. A mail given up on keeps it, by when the token has expired.
-    token           TEXT CHECK ((token IS NOT NULL) = (kind IN ('verify_email', 'reset_password'))),
+    -- mail is sent, and goes with the row then. A mail given up on loses it at once.
+    token           TEXT,
     new_email       TEXT CHECK ((new_email IS NOT NULL) = (kind = 'email_changed')),
     queued_at       TIMESTAMPTZ NOT NULL,
     -- When it is due: its first try, a retry after a failure, or the end of a worker's lease on it.
     next_attempt_at TIMESTAMPTZ NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    failed_at       TIMESTAMPTZ
+    failed_at       TIMESTAMPTZ,
+    CHECK ((token IS NOT NULL) = (kind IN ('verify_email', 'reset_password')) OR (token IS NULL AND failed_at IS NOT NULL))
 );
 -- What the workers claim: queued mail in the order it is due.
 CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at, id) WHERE failed_at IS NULL;

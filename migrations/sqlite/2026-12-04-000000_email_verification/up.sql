@@ -16,6 +16,9 @@ CREATE TABLE one_time_tokens (
     used_at    TEXT
 );
 CREATE INDEX one_time_tokens_user_purpose_idx ON one_time_tokens (user_id, purpose, created_at);
+-- The verifications an address was sent lately, whoever's account asked (a change of address mails no address twice
+-- within the interval).
+CREATE INDEX one_time_tokens_email_key_idx ON one_time_tokens (email_key, created_at);
 
 -- No foreign key to users: the notice to an account's former address goes out even if the account is deleted.
 CREATE TABLE mail_outbox (
@@ -23,12 +26,13 @@ CREATE TABLE mail_outbox (
     kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'test')),
     recipient       TEXT NOT NULL,
     -- The token the mail's link carries, in clear (one_time_tokens keeps only its hash): it must be kept until the
-    -- mail is sent, and goes with the row then.
-    token           TEXT CHECK ((token IS NOT NULL) = (kind IN ('verify_email', 'reset_password'))),
+    -- mail is sent, and goes with the row then. A mail given up on loses it at once.
+    token           TEXT,
     new_email       TEXT CHECK ((new_email IS NOT NULL) = (kind = 'email_changed')),
     queued_at       TEXT NOT NULL,
     next_attempt_at TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    failed_at       TEXT
+    failed_at       TEXT,
+    CHECK ((token IS NOT NULL) = (kind IN ('verify_email', 'reset_password')) OR (token IS NULL AND failed_at IS NOT NULL))
 );
 CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at, id) WHERE failed_at IS NULL;

@@ -107,6 +107,7 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         email_verified: None,
         verification: None,
         notices: vec![],
+        mail_interval: TimeDelta::seconds(60),
         updated_at,
     }
 }

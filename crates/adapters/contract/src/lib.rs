@@ -114,6 +114,7 @@ macro_rules! store_contract_tests {
                 concurrent_requests_for_a_token_queue_one_mail,
                 a_new_reset_token_voids_the_older_ones,
                 a_new_password_or_address_voids_the_links_mailed_before,
+                an_address_is_sent_one_verification_or_notice_per_interval_whatever_the_changes,
                 a_password_reset_replaces_the_password_ends_sessions_clears_the_lockout_and_verifies,
                 concurrent_resets_with_one_token_succeed_once,
                 an_email_change_queues_a_verification_and_a_notice_with_the_update,

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
 use users_domain::{AttemptOutcome, LoginAttempt, LoginIdentifier, LoginThrottle, User, UserId};
 use users_ports::{
-    Mail, MailContent, MailOutbox, MailedToken, NewUser, OneTimeTokenRepository, OutboxDepth, PasswordHash,
+    Mail, MailContent, MailKind, MailOutbox, MailedToken, NewUser, OneTimeTokenRepository, OutboxDepth, PasswordHash,
     SessionRepository, TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
@@ -367,6 +367,70 @@ pub async fn a_new_password_or_address_voids_the_links_mailed_before<
         users.update(ada.id, UserUpdate { email: Some(email(address)), ..touch(at) }).await.expect("new address");
     }
     assert_eq!(token_user(&tokens, "second-reset", TokenPurpose::ResetPassword, later + seconds(3)).await, None);
+}
+
+pub async fn an_address_is_sent_one_verification_or_notice_per_interval_whatever_the_changes<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+    O: MailOutbox,
+>(
+    users: U,
+    _sessions: S,
+    _tokens: T,
+    outbox: O,
+) {
+    // Given an account whose sign-up verification went out long ago,
+    let t = now();
+    let mailed = verification("ada-verify", "ada@example.com", t);
+    let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
+    for sent in claim_all(&outbox, t).await {
+        outbox.settle_sent(sent.id).await.expect("sent");
+    }
+    let change_to = |address: &str, token: &str, at: DateTime<Utc>, from: &str| UserUpdate {
+        email: Some(email(address)),
+        email_verified: Some(false),
+        verification: Some(verification(token, address, at)),
+        notices: vec![Mail { to: email(from), content: MailContent::EmailChanged { new_email: email(address) } }],
+        ..touch(at)
+    };
+
+    // when it moves to a victim's address, back, and to the victim's again, all within a minute,
+    let later = t + seconds(600);
+    let hops = [
+        ("victim@example.com", "hop-1", "ada@example.com"),
+        ("ada@example.com", "hop-2", "victim@example.com"),
+        ("victim@example.com", "hop-3", "ada@example.com"),
+    ];
+    for (step, (address, token, from)) in hops.into_iter().enumerate() {
+        let at = later + seconds(i64::try_from(step).unwrap() * 10);
+        users.update(ada.id, change_to(address, token, at, from)).await.expect("change of address");
+    }
+
+    // then the victim got one verification and nothing more (no notice of the move back, no second verification),
+    // and Ada's address the first notice and a verification when she came back, but no notice after it: each address
+    // at most one of these mails within the interval.
+    let claimed = claim_all(&outbox, later + seconds(30)).await;
+    let sent: Vec<(String, MailKind)> =
+        claimed.iter().map(|queued| (queued.mail.to.to_string(), queued.mail.kind())).collect();
+    let expected = [
+        ("victim@example.com".to_owned(), MailKind::VerifyEmail),
+        ("ada@example.com".to_owned(), MailKind::EmailChanged),
+        ("ada@example.com".to_owned(), MailKind::VerifyEmail),
+    ];
+    assert_eq!(sent, expected);
+    for queued in claimed {
+        outbox.settle_sent(queued.id).await.expect("sent");
+    }
+    // And a minute after, the victim's address may be sent a verification again.
+    let again = later + seconds(100);
+    users.update(ada.id, change_to("ada@example.com", "hop-4", again, "victim@example.com")).await.unwrap();
+    users
+        .update(ada.id, change_to("victim@example.com", "hop-5", again + seconds(1), "ada@example.com"))
+        .await
+        .unwrap();
+    let claimed = claim_all(&outbox, again + seconds(2)).await;
+    assert!(claimed.iter().any(|queued| queued.mail.to == email("victim@example.com")), "{claimed:?}");
 }
 
 pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_lockout_and_verifies<

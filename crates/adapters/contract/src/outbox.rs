@@ -18,9 +18,11 @@ fn test_mail(n: usize) -> Mail {
     Mail { to: email(&format!("user{n}@example.com")), content: MailContent::Test }
 }
 
-/// Queues `mails` with an update of `user` at `at`, as a change that causes messages does.
+/// Queues `mails` with an update of `user` at `at`, as a change that causes messages does (with no interval between
+/// mails to one address: the outbox, not that rule, is under test here).
 async fn queue<U: UserRepository>(users: &U, user: UserId, mails: Vec<Mail>, at: DateTime<Utc>) {
-    users.update(user, UserUpdate { notices: mails, ..touch(at) }).await.expect("update");
+    let update = UserUpdate { notices: mails, mail_interval: TimeDelta::zero(), ..touch(at) };
+    users.update(user, update).await.expect("update");
 }
 
 /// The ids of claimed mail, in the order claimed.

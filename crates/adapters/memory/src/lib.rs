@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
+use users_domain::{ClientNetwork, Email, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
 use users_ports::{
     EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash, RefreshTokenHash, SessionId, SessionState,
     StoreError, TokenPurpose,
@@ -152,6 +152,14 @@ impl State {
             token.user == user && token.used_at.is_none() && keeping_address.is_none_or(|key| token.email_key != *key)
         };
         self.one_time_tokens.values_mut().filter(|token| voided(token)).for_each(|token| token.used_at = Some(at));
+    }
+
+    /// Whether `address` was sent a verification (for any account) after `since`.
+    fn verified_since(&self, address: &Email, since: DateTime<Utc>) -> bool {
+        let key = address.key();
+        self.one_time_tokens.values().any(|token| {
+            token.purpose == TokenPurpose::VerifyEmail && token.email_key == key && token.created_at > since
+        })
     }
 
     /// Queues `mail`, due at once, as of `at`.

@@ -179,7 +179,8 @@ impl UserRepository for MemoryUsers {
             return Err(UpdateUserError::DuplicateUsername);
         }
         state.check_new_token(update.verification.as_ref())?;
-        let (ends_sessions, updated_at) = (update.ends_sessions, update.updated_at);
+        let (ends_sessions, updated_at, mail_interval) =
+            (update.ends_sessions, update.updated_at, update.mail_interval);
         let voids_tokens = match (&update.password_hash, &update.email) {
             (Some(_), _) => Some(None),
             (None, Some(email)) => Some(Some(email.key())),
@@ -195,9 +196,11 @@ impl UserRepository for MemoryUsers {
         if let Some(keeping_address) = voids_tokens {
             state.void_tokens(id, keeping_address.as_ref(), updated_at);
         }
-        if let Some(verification) = verification {
+        let since = updated_at - mail_interval;
+        if let Some(verification) = verification.filter(|mailed| !state.verified_since(&mailed.mail.to, since)) {
             state.store_mailed(id, verification);
         }
+        let notices: Vec<_> = notices.into_iter().filter(|notice| !state.verified_since(&notice.to, since)).collect();
         for notice in notices {
             state.queue(notice, updated_at);
         }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users_domain::{User, UserId};
+use users_domain::{Email, User, UserId};
 use users_ports::{
     EndSessions, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
     TokenPurpose,
@@ -40,6 +40,15 @@ pub(crate) async fn store_mailed(mut conn: Conn<'_>, user_id: i64, mailed: &Mail
     let insert = diesel::insert_into(one_time_tokens::table).values(NewOneTimeTokenRow::new(user_id, &mailed.token));
     on_backend!(conn.any(), |c| insert.execute(c).await)?;
     crate::outbox::queue(conn, &mailed.mail, mailed.token.created_at).await
+}
+
+/// Whether `address` was sent a verification (for any account) after `since`.
+pub(crate) async fn verified_since(conn: Conn<'_>, address: &Email, since: DateTime<Utc>) -> Result<bool, DieselError> {
+    let sent = one_time_tokens::table
+        .filter(one_time_tokens::email_key.eq(address.key().into_string()))
+        .filter(one_time_tokens::purpose.eq(TokenPurpose::VerifyEmail.as_str()))
+        .filter(one_time_tokens::created_at.gt(Stamp(since)));
+    on_backend!(conn, |c| diesel::select(diesel::dsl::exists(sent)).get_result(c).await)
 }
 
 /// Voids the user's unused tokens, as used at `at`: all of them, or (`Some(key)`) those made for another address than

@@ -97,7 +97,7 @@ impl MailOutbox for OutboxQueries {
     async fn settle_failed(&self, id: MailId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
         let give_up = diesel::update(mail_outbox::table.find(id.0).filter(mail_outbox::failed_at.is_null()))
-            .set(mail_outbox::failed_at.eq(Stamp(at)));
+            .set((mail_outbox::failed_at.eq(Stamp(at)), mail_outbox::token.eq(None::<String>)));
         on_backend!(conn.any(), |c| give_up.execute(c).await).map_err(|error| self.pools.fault(error))?;
         Ok(())
     }

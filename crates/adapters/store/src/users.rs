@@ -352,11 +352,16 @@ impl UserRepository for UserQueries {
                     }
                     (None, None) => {}
                 }
-                if let Some(verification) = &update.verification {
+                let since = update.updated_at - update.mail_interval;
+                if let Some(verification) = &update.verification
+                    && !crate::one_time_tokens::verified_since(conn.any(), &verification.mail.to, since).await?
+                {
                     crate::one_time_tokens::store_mailed(conn.any(), id.0, verification).await?;
                 }
                 for notice in &update.notices {
-                    crate::outbox::queue(conn.any(), notice, update.updated_at).await?;
+                    if !crate::one_time_tokens::verified_since(conn.any(), &notice.to, since).await? {
+                        crate::outbox::queue(conn.any(), notice, update.updated_at).await?;
+                    }
                 }
                 // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
                 Ok(user_rows(conn.any(), id.0).await?)
