@@ -216,6 +216,7 @@ impl<A: Adapters> UserService<A> {
             .check_not_personal(&registration.email, registration.username.as_ref())
             .map_err(RegisterError::WeakPassword)?;
         let now = self.now();
+        // A sign-up's address is vouched for by nobody: it is mailed a link.
         let verification = self.verification_for(&registration.email, false, now)?;
         let new_user = self.new_user(registration, vec![Role::User], verification, now).await?;
         let password_hash = new_user.password_hash.clone();

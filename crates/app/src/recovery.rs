@@ -164,7 +164,7 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// A token of `purpose` for `email`, made `now`, and the message that carries it there.
-    pub(crate) fn mailed_token(
+    fn mailed_token(
         &self,
         purpose: TokenPurpose,
         email: &Email,
@@ -250,7 +250,7 @@ impl<A: Adapters> UserService<A> {
         }
         Ok(AddressChange {
             email_verified: Some(false),
-            verification: self.verification_for(new, false, now)?,
+            verification: Some(self.mailed_token(TokenPurpose::VerifyEmail, new, now)?),
             notices: vec![Mail { to: old.clone(), content: MailContent::EmailChanged { new_email: new.clone() } }],
         })
     }
