@@ -8,7 +8,7 @@ use users_ports::{
 };
 
 use crate::auth::PasswordCheckError;
-use crate::recovery::AddressChange;
+use crate::recovery::{AddressChange, password_changed_notice};
 use crate::{Adapters, CurrentUser, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
 
 /// What a request offers as proof that the account's owner is present: the password typed again, if any, and the
@@ -123,10 +123,13 @@ impl<A: Adapters> UserService<A> {
         };
         let ends_sessions = password_hash.is_some().then_some(EndSessions::AllBut(current.session));
         let now = self.now();
-        let address = match &changes.email {
+        let mut address = match &changes.email {
             Some(email) => self.address_change(&current.user.email, email, now)?,
             None => AddressChange::default(),
         };
+        if password_hash.is_some() {
+            address.notices.push(password_changed_notice(&current.user.email));
+        }
         let update = UserUpdate {
             username: changes.username,
             email: changes.email,

@@ -158,8 +158,10 @@ impl<A: Adapters> UserService<A> {
             .ok_or(ResetPasswordError::InvalidToken)?;
         password.check_not_personal(&user.email, user.username.as_ref()).map_err(ResetPasswordError::WeakPassword)?;
         let password_hash = self.hasher.hash(&password).await?;
-        // Checked again as it is used up: it may have been used, or voided, while the password was hashed.
-        let reset = self.one_time_tokens.reset_password(&hash, password_hash, self.now()).await?;
+        // Checked again as it is used up: it may have been used, or voided, while the password was hashed. The owner
+        // hears of it, in case the link was not theirs to use.
+        let notice = password_changed_notice(&user.email);
+        let reset = self.one_time_tokens.reset_password(&hash, password_hash, &notice, self.now()).await?;
         reset.map(|_| ()).ok_or(ResetPasswordError::InvalidToken)
     }
 
@@ -254,6 +256,12 @@ impl<A: Adapters> UserService<A> {
             notices: vec![Mail { to: old.clone(), content: MailContent::EmailChanged { new_email: new.clone() } }],
         })
     }
+}
+
+/// The notice an account's address gets when its password changes, so that an owner whose account was taken over
+/// (a stolen reset link, a stolen session) hears of it.
+pub(crate) fn password_changed_notice(address: &Email) -> Mail {
+    Mail { to: address.clone(), content: MailContent::PasswordChanged }
 }
 
 /// Whether `new` is another address than `old` (not merely another spelling of it).

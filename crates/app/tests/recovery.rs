@@ -258,7 +258,7 @@ async fn a_reset_to_a_password_made_of_the_address_is_refused_and_leaves_the_tok
 }
 
 #[tokio::test]
-async fn a_reset_stores_the_new_passwords_hash_with_the_token() {
+async fn a_reset_stores_the_new_passwords_hash_with_the_token_and_a_notice_to_the_address() {
     let mut mocks = Mocks::new();
     let token = OneTimeToken::new("reset-token");
     let hash = token.hash();
@@ -267,9 +267,14 @@ async fn a_reset_stores_the_new_passwords_hash_with_the_token() {
     mocks
         .one_time_tokens
         .expect_reset_password()
-        .withf(move |used, new, at| *used == hash && *new == new_hash() && *at == now())
+        .withf(move |used, new, notice, at| {
+            *used == hash
+                && *new == new_hash()
+                && *notice == Mail { to: email("user1@example.com"), content: MailContent::PasswordChanged }
+                && *at == now()
+        })
         .times(1)
-        .returning(|_, _, _| Ok(Some(plain_user())));
+        .returning(|_, _, _, _| Ok(Some(plain_user())));
 
     mocks.service().reset_password(&token, password("a new good one")).await.expect("reset");
 }
@@ -279,7 +284,7 @@ async fn a_token_used_up_while_the_password_was_hashed_is_invalid() {
     let mut mocks = Mocks::new();
     mocks.one_time_tokens.expect_find_token_user().times(1).returning(|_, _, _| Ok(Some(plain_user())));
     mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
-    mocks.one_time_tokens.expect_reset_password().times(1).returning(|_, _, _| Ok(None));
+    mocks.one_time_tokens.expect_reset_password().times(1).returning(|_, _, _, _| Ok(None));
 
     let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("a new good one")).await;
 
@@ -528,4 +533,24 @@ async fn asking_for_a_mail_for_a_known_or_an_unknown_address_is_answered_after_t
         // then the answer waits out the whole floor either way.
         assert_eq!(*waits.lock().unwrap(), [Duration::milliseconds(300)], "known: {known}");
     }
+}
+
+#[tokio::test]
+async fn a_new_password_set_by_its_owner_queues_a_notice_to_the_address() {
+    // Given a user signed in a minute ago, changing their password
+    let mut mocks = Mocks::new();
+    mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
+    mocks
+        .users
+        .expect_update()
+        .withf(|_, update| {
+            update.password_hash == Some(new_hash())
+                && update.notices == [Mail { to: email("user1@example.com"), content: MailContent::PasswordChanged }]
+        })
+        .times(1)
+        .returning(|_, _| Ok(plain_user()));
+    let changes = ProfileChanges { password: Some(password("a brand new secret")), ..ProfileChanges::default() };
+
+    // when the change is made, then the notice is stored with it (checked above).
+    mocks.service().update_profile(&current(plain_user()), changes, no_password()).await.expect("updated");
 }

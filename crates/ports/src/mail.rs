@@ -22,6 +22,8 @@ pub enum MailContent {
     ResetPassword { token: OneTimeToken },
     /// A notice to an account's former address that it was replaced by `new_email`.
     EmailChanged { new_email: Email },
+    /// A notice to an account's address that its password was changed (a reset, or a change by its owner).
+    PasswordChanged,
     /// A message that only proves the transport works (`users-server send-test-mail`).
     Test,
 }
@@ -32,17 +34,20 @@ pub enum MailKind {
     VerifyEmail,
     ResetPassword,
     EmailChanged,
+    PasswordChanged,
     Test,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 4] = [Self::VerifyEmail, Self::ResetPassword, Self::EmailChanged, Self::Test];
+    pub const ALL: [Self; 5] =
+        [Self::VerifyEmail, Self::ResetPassword, Self::EmailChanged, Self::PasswordChanged, Self::Test];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
             Self::EmailChanged => "email_changed",
+            Self::PasswordChanged => "password_changed",
             Self::Test => "test",
         }
     }
@@ -54,6 +59,7 @@ impl Mail {
             MailContent::VerifyEmail { .. } => MailKind::VerifyEmail,
             MailContent::ResetPassword { .. } => MailKind::ResetPassword,
             MailContent::EmailChanged { .. } => MailKind::EmailChanged,
+            MailContent::PasswordChanged => MailKind::PasswordChanged,
             MailContent::Test => MailKind::Test,
         }
     }

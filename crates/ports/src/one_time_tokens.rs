@@ -122,12 +122,13 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
 
     /// Uses up a reset token that `find_token_user` would accept, in one transaction with its effects: the password
     /// replaced by `password_hash`, every session of the user ended, the sign-in failures and locks cleared, the
-    /// address marked verified (the mail reached it) and the user's other reset tokens voided. `None` when the
-    /// token is not (or no longer) usable; then nothing changes.
+    /// address marked verified (the mail reached it), the user's other reset tokens voided, and `notice` queued (the
+    /// owner hears of the change). `None` when the token is not (or no longer) usable; then nothing changes.
     async fn reset_password(
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
+        notice: &Mail,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
 

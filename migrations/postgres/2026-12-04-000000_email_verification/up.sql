@@ -37,7 +37,7 @@ CREATE INDEX one_time_tokens_email_key_idx ON one_time_tokens (email_key, create
 -- deleted meanwhile.
 CREATE TABLE mail_outbox (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'test')),
+    kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'password_changed', 'test')),
     recipient       TEXT NOT NULL,
     -- The token the mail's link carries, in clear (one_time_tokens keeps only its hash): it must be kept until the
     -- mail is sent, and goes with the row then. A mail given up on loses it at once.

@@ -23,7 +23,7 @@ CREATE INDEX one_time_tokens_email_key_idx ON one_time_tokens (email_key, create
 -- No foreign key to users: the notice to an account's former address goes out even if the account is deleted.
 CREATE TABLE mail_outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'test')),
+    kind            TEXT NOT NULL CHECK (kind IN ('verify_email', 'reset_password', 'email_changed', 'password_changed', 'test')),
     recipient       TEXT NOT NULL,
     -- The token the mail's link carries, in clear (one_time_tokens keeps only its hash): it must be kept until the
     -- mail is sent, and goes with the row then. A mail given up on loses it at once.

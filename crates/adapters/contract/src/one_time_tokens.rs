@@ -27,6 +27,11 @@ fn reset(text: &str, address: &str, at: DateTime<Utc>) -> MailedToken {
     mailed_token(text, TokenPurpose::ResetPassword, address, at, TimeDelta::minutes(30))
 }
 
+/// The notice a reset queues: Ada's address hears that her password changed.
+fn changed_notice() -> Mail {
+    Mail { to: email("ada@example.com"), content: MailContent::PasswordChanged }
+}
+
 /// The user the token `text` of `purpose` acts on at `at`.
 async fn token_user<T: OneTimeTokenRepository>(
     tokens: &T,
@@ -158,7 +163,8 @@ pub async fn an_expired_token_is_not_usable<
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, expired).await, None);
     assert_eq!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, expired).await, None);
     assert_eq!(tokens.confirm_email(&one_time("ada-verify"), expired).await.unwrap(), None);
-    let reset = tokens.reset_password(&one_time("ada-reset"), other_password_hash(), expired).await.unwrap();
+    let reset =
+        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), expired).await.unwrap();
     assert_eq!(reset, None);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada));
     assert_eq!(password_of(&users, "ada@example.com").await, password_hash());
@@ -193,7 +199,8 @@ pub async fn a_token_for_an_address_the_user_no_longer_has_does_nothing<
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, t + seconds(4)).await, None);
     assert_eq!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, t + seconds(4)).await, None);
     assert_eq!(tokens.confirm_email(&one_time("ada-verify"), t + seconds(5)).await.unwrap(), None);
-    let reset = tokens.reset_password(&one_time("ada-reset"), other_password_hash(), t + seconds(5)).await;
+    let reset =
+        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), t + seconds(5)).await;
     assert_eq!(reset.unwrap(), None);
     // and she is as the change left her: unverified, with her password.
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(moved));
@@ -326,7 +333,10 @@ pub async fn a_new_reset_token_voids_the_older_ones<
     // is left as it was.
     let at = t + seconds(62);
     assert_eq!(token_user(&tokens, "old", TokenPurpose::ResetPassword, at).await, None);
-    assert_eq!(tokens.reset_password(&one_time("old"), other_password_hash(), at).await.unwrap(), None);
+    assert_eq!(
+        tokens.reset_password(&one_time("old"), other_password_hash(), &changed_notice(), at).await.unwrap(),
+        None
+    );
     assert_eq!(password_of(&users, "ada@example.com").await, password_hash());
     assert_eq!(token_user(&tokens, "new", TokenPurpose::ResetPassword, at).await, Some(ada.clone()));
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, at).await, Some(ada));
@@ -442,7 +452,7 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
     users: U,
     sessions: S,
     tokens: T,
-    _outbox: O,
+    outbox: O,
 ) {
     // Given an unverified user signed in twice, whose account a network has been locked out of,
     let t = now();
@@ -465,7 +475,8 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
 
     // When she resets her password with it,
     let at = t + seconds(10);
-    let reset = tokens.reset_password(&one_time("ada-reset"), other_password_hash(), at).await.unwrap();
+    let reset =
+        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), at).await.unwrap();
 
     // then she is herself, her address verified (the mail reached it) as of the reset;
     let expected = User { email_verified: true, updated_at: at, ..ada.clone() };
@@ -479,11 +490,16 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
     // none of her sessions signs her in any more;
     assert_eq!(users.find_signed_in(ada.id, first, at).await.unwrap(), None);
     assert_eq!(users.find_signed_in(ada.id, second, at).await.unwrap(), None);
-    // the network is no longer locked out.
+    // the network is no longer locked out; and the notice of the change is queued with it.
     assert_eq!(users.begin_login_attempt(ada.id, &attacker, at, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
+    let queued = claim_all(&outbox, at).await;
+    assert_eq!(queued.last().map(|queued| &queued.mail), Some(&changed_notice()), "{queued:?}");
 
     // When the token is used again, then nothing happens: the password stays the new one.
-    let again = tokens.reset_password(&one_time("ada-reset"), password_hash(), at + seconds(1)).await.unwrap();
+    let again = tokens
+        .reset_password(&one_time("ada-reset"), password_hash(), &changed_notice(), at + seconds(1))
+        .await
+        .unwrap();
     assert_eq!(again, None);
     assert_eq!(password_of(&users, "ada@example.com").await, other_password_hash());
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected));
@@ -510,8 +526,9 @@ pub async fn concurrent_resets_with_one_token_succeed_once<
     // when ten resets with the token race, each with a password of its own,
     let hashes: Vec<PasswordHash> =
         (0..10).map(|n| PasswordHash::new(format!("{}{n}", other_password_hash().as_str()))).collect();
-    let token = one_time("ada-reset");
-    let resets = join_all(hashes.iter().map(|hash| tokens.reset_password(&token, hash.clone(), t + seconds(1)))).await;
+    let (token, notice) = (one_time("ada-reset"), changed_notice());
+    let resets =
+        join_all(hashes.iter().map(|hash| tokens.reset_password(&token, hash.clone(), &notice, t + seconds(1)))).await;
     let resets: Vec<Option<User>> = resets.into_iter().map(Result::unwrap).collect();
 
     // then exactly one succeeds, and its password is the one stored.

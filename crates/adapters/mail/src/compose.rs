@@ -79,7 +79,7 @@ pub enum ComposeError {
 }
 
 /// The built-in templates, one per kind and part, compiled into the binary.
-const BUILT_IN: [(&str, &str); 12] = [
+const BUILT_IN: [(&str, &str); 15] = [
     ("verify_email.subject.txt", include_str!("../templates/verify_email.subject.txt")),
     ("verify_email.txt", include_str!("../templates/verify_email.txt")),
     ("verify_email.html", include_str!("../templates/verify_email.html")),
@@ -89,6 +89,9 @@ const BUILT_IN: [(&str, &str); 12] = [
     ("email_changed.subject.txt", include_str!("../templates/email_changed.subject.txt")),
     ("email_changed.txt", include_str!("../templates/email_changed.txt")),
     ("email_changed.html", include_str!("../templates/email_changed.html")),
+    ("password_changed.subject.txt", include_str!("../templates/password_changed.subject.txt")),
+    ("password_changed.txt", include_str!("../templates/password_changed.txt")),
+    ("password_changed.html", include_str!("../templates/password_changed.html")),
     ("test.subject.txt", include_str!("../templates/test.subject.txt")),
     ("test.txt", include_str!("../templates/test.txt")),
     ("test.html", include_str!("../templates/test.html")),
@@ -195,7 +198,7 @@ impl Composer {
                 values.push(("expires_in", Value::from(spoken(self.0.lifetimes.reset_password))));
             }
             MailContent::EmailChanged { new_email } => values.push(("new_email", Value::from(new_email.as_str()))),
-            MailContent::Test => {}
+            MailContent::PasswordChanged | MailContent::Test => {}
         }
         Value::from_pairs(values)
     }
@@ -225,6 +228,7 @@ impl Composer {
             MailContent::VerifyEmail { token: token() },
             MailContent::ResetPassword { token: token() },
             MailContent::EmailChanged { new_email: someone.clone() },
+            MailContent::PasswordChanged,
             MailContent::Test,
         ] {
             let sample = Mail { to: someone.clone(), content };

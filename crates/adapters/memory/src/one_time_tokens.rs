@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{LoginThrottle, User, UserId};
 use users_ports::{
-    EndSessions, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
+    EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
     TokenPurpose,
 };
 
@@ -104,6 +104,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
+        notice: &Mail,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
@@ -118,6 +119,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         state.throttles.remove(&id);
         state.end_sessions(id, EndSessions::All, now);
         state.void_reset_tokens(id, now);
+        state.queue(notice.clone(), now);
         Ok(Some(user))
     }
 

@@ -16,9 +16,9 @@ use users_domain::{
     AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
 };
 use users_ports::{
-    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, MailedToken, NewSession, NewUser, OneTimeTokenHash,
-    OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId,
-    SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose, UpdateUserError,
+    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
+    OneTimeTokenHash, OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse,
+    SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose, UpdateUserError,
     UserRepository, UserUpdate,
 };
 
@@ -284,9 +284,10 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTime
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
+        notice: &Mail,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
-        self.write_for_token_user(self.one_time_tokens.reset_password(token, password_hash, now)).await
+        self.write_for_token_user(self.one_time_tokens.reset_password(token, password_hash, notice, now)).await
     }
 
     /// Only tokens go: no signed-in user is made of them.

@@ -7,7 +7,7 @@ use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{Email, User, UserId};
 use users_ports::{
-    EndSessions, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
+    EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
     TokenPurpose,
 };
 
@@ -196,6 +196,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
+        notice: &Mail,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
         let mut conn = self.pools.writer().await?;
@@ -218,6 +219,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                 crate::sessions::end_sessions(conn.any(), user_id, EndSessions::All, now).await?;
                 forget_sign_in_failures(conn.any(), user_id).await?;
                 void_reset_tokens(conn.any(), user_id, now).await?;
+                crate::outbox::queue(conn.any(), notice, now).await?;
                 Ok(Some(user_rows(conn.any(), user_id).await?))
             })
             .await)

@@ -20,7 +20,7 @@ use users_domain::{
     AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, MailId, MailOutbox, MailedToken, NewSession, NewUser, OneTimeTokenHash,
+    DeleteUserError, InsertUserError, Mail, MailId, MailOutbox, MailedToken, NewSession, NewUser, OneTimeTokenHash,
     OneTimeTokenRepository, OutboxDepth, Page, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash,
     RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose,
     UpdateUserError, UserRepository, UserUpdate,
@@ -317,10 +317,11 @@ impl OneTimeTokenRepository for StoreOneTimeTokens {
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
+        notice: &Mail,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
-        let (queries, token) = (self.queries.clone(), token.clone());
-        self.calls.run(async move { queries.reset_password(&token, password_hash, now).await }).await
+        let (queries, token, notice) = (self.queries.clone(), token.clone(), notice.clone());
+        self.calls.run(async move { queries.reset_password(&token, password_hash, &notice, now).await }).await
     }
 
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -211,7 +211,7 @@ impl<'a> NewMailRow<'a> {
         let (token, new_email) = match &mail.content {
             MailContent::VerifyEmail { token } | MailContent::ResetPassword { token } => (Some(token.as_str()), None),
             MailContent::EmailChanged { new_email } => (None, Some(new_email.as_str())),
-            MailContent::Test => (None, None),
+            MailContent::PasswordChanged | MailContent::Test => (None, None),
         };
         Self {
             kind: mail.kind().as_str(),
@@ -270,6 +270,7 @@ impl ClaimedMailRow {
                     new_email: Email::parse(new_email).map_err(|_| invalid("the new address"))?,
                 }
             }
+            Some(MailKind::PasswordChanged) => MailContent::PasswordChanged,
             Some(MailKind::Test) => MailContent::Test,
             None => return Err(invalid("its kind")),
         };

@@ -125,7 +125,8 @@ async fn a_password_reset_through_the_cache_ends_the_remembered_sessions_at_once
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the password is reset through the cache
-    cached.reset_password(&one_time("ada-reset"), other_password_hash(), now()).await.unwrap().expect("reset");
+    let notice = users_ports::Mail { to: email("ada@example.com"), content: users_ports::MailContent::PasswordChanged };
+    cached.reset_password(&one_time("ada-reset"), other_password_hash(), &notice, now()).await.unwrap().expect("reset");
 
     // Then the session signs no one in
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);

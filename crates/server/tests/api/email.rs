@@ -136,6 +136,9 @@ async fn a_reset_refuses_a_weak_password_then_takes_a_good_one_and_ends_every_se
     // and a good one replaces the password,
     let good = app.post("/auth/password/reset", &json!({ "token": token, "password": NEW_PASSWORD })).await;
     assert_eq!(good.status(), StatusCode::NO_CONTENT);
+    // (and the address hears of it, with no link to act on)
+    let notice = app.wait_for_mails("ada@example.com", 3).await.remove(2);
+    assert!(notice.subject.contains("password") && !notice.text.contains("token="), "{notice:?}");
 
     // then every session has ended, the old password is refused and the new one signs in,
     assert_unauthorized(app.get("/users/current", &first.access_token).await).await;
