@@ -5,6 +5,7 @@
 //! exists is valid ("parse, don't validate"). The crate does no I/O and knows nothing of HTTP, SQL or async runtimes,
 //! which is what lets other services embed it alone.
 
+mod client;
 mod client_network;
 mod email;
 mod lockout;
@@ -13,9 +14,11 @@ mod password;
 mod person_name;
 mod profile_url;
 mod role;
+mod suspension;
 mod user;
 mod username;
 
+pub use client::{ClientDetails, UserAgent};
 pub use client_network::ClientNetwork;
 pub use email::{Email, EmailError, EmailKey};
 pub use lockout::{AttemptOutcome, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginThrottle, NetworkThrottle};
@@ -24,6 +27,7 @@ pub use password::{Password, PasswordError};
 pub use person_name::{PersonName, PersonNameError};
 pub use profile_url::{ProfileUrl, ProfileUrlError};
 pub use role::{InvalidRoles, Role, RoleError, RoleSet};
+pub use suspension::{Suspension, SuspensionError, SuspensionReason, SuspensionReasonError};
 pub use user::{LoginIdentifier, Profile, ProfileChanges, ProfilePatch, Registration, User, UserId};
 pub use username::{Username, UsernameError};
 

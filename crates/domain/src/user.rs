@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Email, ObjectId, Password, PersonName, ProfileUrl, Role, Username};
+use crate::{Email, ObjectId, Password, PersonName, ProfileUrl, Role, Suspension, Username};
 
 /// The numeric identity of a user in the store; the Admin API names users by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub struct User {
     /// Whether the user proved they receive mail at `email` (a verification link, a password reset), or an admin
     /// vouched for it. A new address is unverified until proven.
     pub email_verified: bool,
+    /// Set while an admin has the account stopped (see [`User::is_suspended`]: one with an end lifts by itself).
+    pub suspension: Option<Suspension>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -37,6 +39,20 @@ pub struct User {
 impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
+    }
+
+    /// Whether the account is suspended at `now`: it may not sign in, and its tokens do not work.
+    pub fn is_suspended(&self, now: DateTime<Utc>) -> bool {
+        self.suspension.as_ref().is_some_and(|suspension| suspension.in_force(now))
+    }
+
+    /// The user as it stands at `now`: a suspension that has run out is no longer shown.
+    #[must_use]
+    pub fn as_of(mut self, now: DateTime<Utc>) -> Self {
+        if !self.is_suspended(now) {
+            self.suspension = None;
+        }
+        self
     }
 }
 
@@ -116,6 +132,7 @@ mod tests {
             profile: Profile::default(),
             roles: vec![Role::User],
             email_verified: false,
+            suspension: None,
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
         };

@@ -21,13 +21,13 @@ pub use one_time_tokens::{
     MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenIssue, TokenPurpose,
 };
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
-pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionRepository, SessionState};
+pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SessionState};
 pub use tokens::{
     AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
 pub use users::{
     DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SignedIn, StoredCredentials,
-    UpdateUserError, UserRepository, UserUpdate,
+    SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

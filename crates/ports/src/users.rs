@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use users_domain::{
     AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    Profile, ProfilePatch, Role, User, UserId, Username,
+    Profile, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 
 use crate::{Mail, MailedToken, PasswordHash, SessionId, StoreError};
@@ -118,6 +118,17 @@ pub enum DeleteUserError {
     Unexpected(#[from] StoreError),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SuspendUserError {
+    #[error("user not found")]
+    NotFound,
+    /// The user is the only admin not suspended: no one would be left to lift it.
+    #[error("the last active admin cannot be suspended")]
+    LastActiveAdmin,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
 /// Uniqueness of email and username (case-insensitive) and "at least one admin remains" are enforced here,
 /// atomically, because only the store can decide them under concurrent requests.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -186,6 +197,14 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Forgets the sign-in counts of networks that have neither failed nor tried since `before`.
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Suspends the user as `suspension` says (replacing a suspension in force), atomically with its effects: every
+    /// session of the user ends at `suspension.since` and every unused password-reset token is voided. Refuses to
+    /// suspend an admin when no other admin is active (not suspended) at `suspension.since`.
+    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError>;
+
+    /// Lifts the user's suspension, if any; `None` for an unknown user.
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
 
     /// Deletes the user with its roles and sessions; refuses to delete the last admin.
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;
