@@ -168,11 +168,15 @@ impl From<users_ports::PasswordHashError> for ProvisionAdminError {
 impl<A: Adapters> UserService<A> {
     /// Users in id order.
     pub async fn list_users(&self, _admin: &Administrator, page: PageRequest) -> Result<Page<User>, ListUsersError> {
-        Ok(self.users.list(page).await?)
+        let mut page = self.users.list(page).await?;
+        let now = self.now();
+        page.items = page.items.into_iter().map(|user| user.as_of(now)).collect();
+        Ok(page)
     }
 
     pub async fn get_user(&self, _admin: &Administrator, user: impl Into<UserRef>) -> Result<User, GetUserError> {
-        self.find(user.into()).await?.ok_or(GetUserError::NotFound)
+        let user = self.find(user.into()).await?.ok_or(GetUserError::NotFound)?;
+        Ok(user.as_of(self.now()))
     }
 
     /// Creates an account with the given roles (`user` when none are given). Nobody is signed in by it. Unless the
@@ -232,14 +236,15 @@ impl<A: Adapters> UserService<A> {
             mail_interval: self.policy.email.mail_interval,
             updated_at: now,
         };
-        self.users.update(id, update).await.map_err(|error| match error {
+        let replaced = self.users.update(id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => ReplaceUserError::NotFound,
             UpdateUserError::DuplicateEmail => ReplaceUserError::EmailTaken,
             UpdateUserError::LastAdmin => ReplaceUserError::LastAdmin,
             UpdateUserError::Unexpected(error) => error.into(),
             // The username is not part of a replacement, so it cannot collide.
             UpdateUserError::DuplicateUsername => ReplaceUserError::Unexpected(Unexpected::fault(error)),
-        })
+        })?;
+        Ok(replaced.as_of(now))
     }
 
     /// Deletes a user with their sessions, so their access tokens stop working at once.

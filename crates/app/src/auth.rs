@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, LoginAttempt, LoginIdentifier, Password, PasswordError, Profile, Registration, Role,
-    User,
+    AttemptOutcome, ClientDetails, ClientNetwork, LoginAttempt, LoginIdentifier, Password, PasswordError, Profile,
+    Registration, Role, User,
 };
 use users_ports::{
     Clock, InsertUserError, MailedToken, NewSession, NewUser, PasswordHash, PasswordHashError, PasswordHasher,
-    RefreshToken, RefreshTokenUse, SessionId, SessionRepository, StoreError, StoredCredentials, TokenError,
+    RefreshToken, RefreshTokenUse, SessionId, SessionKey, SessionRepository, StoreError, StoredCredentials, TokenError,
     TokenIssuer, TokenSubject, UserRepository,
 };
 
@@ -129,6 +129,9 @@ pub enum LoginError {
     /// The password was right, but the policy wants a verified address and the account's is not.
     #[error("the account's email address is not verified")]
     EmailNotVerified,
+    /// The password was right, but an admin has suspended the account.
+    #[error("the account is suspended")]
+    AccountSuspended,
     /// The password hashers are busy: try again shortly.
     #[error("the service is busy")]
     Busy,
@@ -162,7 +165,7 @@ pub enum AuthenticateError {
     InvalidToken,
     #[error("access token has expired")]
     ExpiredToken,
-    /// The token is well signed, but its session was revoked or its user deleted.
+    /// The token is well signed, but its session was revoked, or its user deleted or suspended.
     #[error("the session of this access token has ended")]
     SessionEnded,
     #[error(transparent)]
@@ -210,7 +213,11 @@ impl From<PasswordCheckError> for LoginError {
 impl<A: Adapters> UserService<A> {
     /// Creates an account with the `user` role, mails its address a verification link, and signs it in (unless the
     /// policy wants the address proven first: then no session starts before the link is used).
-    pub async fn register(&self, registration: Registration) -> Result<Registered, RegisterError> {
+    pub async fn register(
+        &self,
+        registration: Registration,
+        client: &ClientDetails,
+    ) -> Result<Registered, RegisterError> {
         let password = &registration.password;
         password
             .check_not_personal(&registration.email, registration.username.as_ref())
@@ -230,14 +237,20 @@ impl<A: Adapters> UserService<A> {
         }
         // Only a deletion within these milliseconds makes the session fail to start: the client's to hear, not a
         // fault of the service's.
-        let tokens = self.start_session(&user, &password_hash, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
+        let tokens =
+            self.start_session(&user, &password_hash, client, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
         Ok(Registered::SignedIn(SignedIn { user, tokens }))
     }
 
     /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
     /// wrong password and fails the same way; credentials no account can have fail that way too. Failures are
-    /// counted per account and client `network`.
-    pub async fn login(&self, sign_in: SignIn, network: &ClientNetwork) -> Result<SignedIn, LoginError> {
+    /// counted per account and client `network`. A suspended account is told so only after its password was right.
+    pub async fn login(
+        &self,
+        sign_in: SignIn,
+        network: &ClientNetwork,
+        client: &ClientDetails,
+    ) -> Result<SignedIn, LoginError> {
         let SignIn::Credentials { login, password } = sign_in else {
             // Neither looked up nor hashed: the client knows what it sent, so answering at once reveals nothing
             // about any account, and text that cannot match costs no hash. Nor is it counted against an account.
@@ -249,13 +262,17 @@ impl<A: Adapters> UserService<A> {
         };
         let now = self.now();
         self.check_password(&credentials, &password, network, now).await?;
-        // Only after the password: an unverified address is no secret from its owner, but it is from a guesser.
+        // Only after the password: a suspension or an unverified address is no secret from the account's owner, but
+        // it is from a guesser.
+        if credentials.user.is_suspended(now) {
+            return Err(LoginError::AccountSuspended);
+        }
         if self.policy.email.require_verified_email && !credentials.user.email_verified {
             return Err(LoginError::EmailNotVerified);
         }
         // The account was deleted, or its password changed, while the password was being checked.
         let tokens = self
-            .start_session(&credentials.user, &credentials.password_hash, now)
+            .start_session(&credentials.user, &credentials.password_hash, client, now)
             .await?
             .ok_or(LoginError::InvalidCredentials)?;
         Ok(SignedIn { user: credentials.user, tokens })
@@ -314,15 +331,15 @@ impl<A: Adapters> UserService<A> {
 
     /// Trades a refresh token for a new pair. The presented token is used up. Presented again within the grace
     /// window, it gets the same new pair (two tabs refreshing together); later, it revokes the session, since one of
-    /// the two presenters must have stolen it.
-    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, RefreshError> {
+    /// the two presenters must have stolen it. The session's last use and device become this refresh's.
+    pub async fn refresh(&self, refresh_token: &RefreshToken, client: &ClientDetails) -> Result<TokenPair, RefreshError> {
         let now = self.now();
         let used = self.tokens.hash_refresh_token(refresh_token);
         // The successor is known before anything is stored, so the store rotates in one step.
         let successor = self.tokens.successor_refresh_token(refresh_token);
         let successor_hash = self.tokens.hash_refresh_token(&successor);
         let expires_at = now + self.policy.refresh_token_ttl;
-        let rotation = self.sessions.rotate_refresh_token(&used, &successor_hash, now, expires_at).await?;
+        let rotation = self.sessions.rotate_refresh_token(&used, &successor_hash, now, expires_at, client).await?;
         let (session, issued_at) = match rotation {
             RefreshTokenUse::Rotated(session) => (session, now),
             // The token is used up, but its session was over: no successor was stored.
@@ -353,6 +370,10 @@ impl<A: Adapters> UserService<A> {
             }
         };
         let user = self.users.find_by_id(session.user_id).await?.ok_or(RefreshError::InvalidToken)?;
+        // A suspension ends every session; this one may have started as it was being written.
+        if user.is_suspended(now) {
+            return Err(RefreshError::InvalidToken);
+        }
         // Should signing fail now, the successor is stored but unseen; a retry within the grace window is handed
         // the same pair, so the client is not logged out by our fault.
         Ok(self.token_pair(&user, session.id, session.authenticated_at, successor, issued_at)?)
@@ -366,8 +387,8 @@ impl<A: Adapters> UserService<A> {
         Ok(())
     }
 
-    /// The user behind an access token, loaded fresh: a token of a deleted user or of a revoked session fails even
-    /// before it expires, and role changes take effect at once.
+    /// The user behind an access token, loaded fresh: a token of a deleted or suspended user or of a revoked session
+    /// fails even before it expires, and role changes take effect at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, AuthenticateError> {
         let now = self.now();
         let claims = self.tokens.verify_access_token(access_token, now).map_err(|error| match error {
@@ -379,6 +400,7 @@ impl<A: Adapters> UserService<A> {
             .users
             .find_signed_in(claims.user_id, claims.session_id, now)
             .await?
+            .filter(|user| !user.is_suspended(now))
             .ok_or(AuthenticateError::SessionEnded)?;
         Ok(CurrentUser { user, session: claims.session_id, authenticated_at: claims.authenticated_at })
     }
@@ -409,17 +431,20 @@ impl<A: Adapters> UserService<A> {
         })
     }
 
-    /// A new session, its password entered `now`, and its tokens; `None` if the user no longer exists or no longer
-    /// has the password hash that was checked.
+    /// A new session on `client`'s device, its password entered `now`, and its tokens; `None` if the user no longer
+    /// exists or no longer has the password hash that was checked.
     async fn start_session(
         &self,
         user: &User,
         checked: &PasswordHash,
+        client: &ClientDetails,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenPair>, Unexpected> {
         let refresh_token = self.tokens.new_refresh_token();
         let new_session = NewSession {
+            key: SessionKey::generate().map_err(|error| Unexpected::fault(error.to_string()))?,
             user_id: user.id,
+            client: client.clone(),
             password_hash: checked.clone(),
             refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
             created_at: now,

@@ -1,6 +1,7 @@
 //! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
 //! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
-//! (`admin`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
+//! (`admin`), where an account is signed in (`sessions`), stopping an account without deleting it (`suspension`),
+//! and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
 //! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
@@ -9,6 +10,8 @@ mod auth;
 mod delivery;
 mod object_ids;
 mod recovery;
+mod sessions;
+mod suspension;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use users_ports::{
@@ -31,6 +34,11 @@ pub use recovery::{
     ConfirmEmailError, EmailPolicy, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,
     SendPasswordResetError,
 };
+pub use sessions::{
+    EndOtherSessionsError, EndSessionError, ListSessionsError, ListUserSessionsError, SessionView,
+    SignOutEverywhereError,
+};
+pub use suspension::{SuspendUserError, SuspensionRequest, UnsuspendUserError};
 pub use users_domain::LockoutPolicy;
 pub use users_ports::PublishedKey;
 

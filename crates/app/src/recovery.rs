@@ -69,6 +69,9 @@ pub enum ResetPasswordError {
     /// The password hashers are busy: try again shortly (the token stays usable).
     #[error("the service is busy")]
     Busy,
+    /// An admin suspended the account after the link was mailed: a suspended account takes no new password.
+    #[error("the account is suspended")]
+    AccountSuspended,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -77,6 +80,9 @@ pub enum ResetPasswordError {
 pub enum SendPasswordResetError {
     #[error("user not found")]
     NotFound,
+    /// A suspended account gets no reset mail: lift the suspension first.
+    #[error("the account is suspended")]
+    AccountSuspended,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -137,13 +143,18 @@ impl<A: Adapters> UserService<A> {
         user: impl Into<UserRef>,
     ) -> Result<(), SendPasswordResetError> {
         let user = self.find(user.into()).await?.ok_or(SendPasswordResetError::NotFound)?;
+        if user.is_suspended(self.now()) {
+            return Err(SendPasswordResetError::AccountSuspended);
+        }
         self.mail_token(&user, TokenPurpose::ResetPassword).await?;
         Ok(())
     }
 
     /// Uses up a verification token: the address it was mailed to is now verified.
     pub async fn confirm_email(&self, token: &OneTimeToken) -> Result<User, ConfirmEmailError> {
-        self.one_time_tokens.confirm_email(&token.hash(), self.now()).await?.ok_or(ConfirmEmailError::InvalidToken)
+        let now = self.now();
+        let user = self.one_time_tokens.confirm_email(&token.hash(), now).await?;
+        user.map(|user| user.as_of(now)).ok_or(ConfirmEmailError::InvalidToken)
     }
 
     /// Uses up a reset token to set a new password. Every session of the account ends, its failed sign-ins and locks
@@ -156,6 +167,10 @@ impl<A: Adapters> UserService<A> {
             .find_token_user(&hash, TokenPurpose::ResetPassword, self.now())
             .await?
             .ok_or(ResetPasswordError::InvalidToken)?;
+        // Suspending voids reset links; one issued as the suspension was written must not undo it either.
+        if user.is_suspended(self.now()) {
+            return Err(ResetPasswordError::AccountSuspended);
+        }
         password.check_not_personal(&user.email, user.username.as_ref()).map_err(ResetPasswordError::WeakPassword)?;
         let password_hash = self.hasher.hash(&password).await?;
         // Checked again as it is used up: it may have been used, or voided, while the password was hashed. The owner
@@ -194,8 +209,12 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Stores a token for the user's address and queues its mail, at most once per [`EmailPolicy::mail_interval`];
-    /// a request within it is dropped (and logged), as the caller's answer is the same.
+    /// a request within it, or for a suspended account, is dropped (and logged), as the caller's answer is the same.
     async fn mail_token(&self, user: &User, purpose: TokenPurpose) -> Result<(), Unexpected> {
+        if user.is_suspended(self.now()) {
+            tracing::info!(user = user.id.0, purpose = purpose.as_str(), "mail not sent: the account is suspended");
+            return Ok(());
+        }
         let mailed = self.mailed_token(purpose, &user.email, self.now())?;
         match self.one_time_tokens.issue_token(user.id, mailed, self.policy.email.mail_interval).await? {
             TokenIssue::Queued => {}

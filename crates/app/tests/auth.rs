@@ -83,6 +83,8 @@ async fn register_stores_a_user_and_signs_it_in() {
         .withf(|session| {
             *session
                 == NewSession {
+                    key: session.key.clone(),
+                    client: device(),
                     user_id: UserId(1),
                     password_hash: new_hash(),
                     refresh_token_hash: hash_of_str("rt-new"),
@@ -106,7 +108,7 @@ async fn register_stores_a_user_and_signs_it_in() {
         .times(1)
         .returning(|_, _| Ok(access_token()));
 
-    let signed_in = mocks.service().register(registration()).await.unwrap().into_signed_in().unwrap();
+    let signed_in = mocks.service().register(registration(), &device()).await.unwrap().into_signed_in().unwrap();
 
     assert_eq!(signed_in.user.id, UserId(1));
     assert_eq!(signed_in.user.email, email("ada@example.com"));
@@ -134,7 +136,7 @@ async fn register_signs_the_access_token_for_the_stored_user() {
         .times(1)
         .returning(|_, _| Ok(access_token()));
 
-    let signed_in = mocks.service().register(registration()).await.unwrap().into_signed_in().unwrap();
+    let signed_in = mocks.service().register(registration(), &device()).await.unwrap().into_signed_in().unwrap();
 
     assert_eq!(signed_in.user.id, UserId(41));
     assert_eq!(object_id_seconds(signed_in.user.object_id), now_seconds());
@@ -155,7 +157,7 @@ async fn register_uses_the_refresh_token_lifetime_of_the_policy() {
     mocks.tokens.expect_issue_access_token().times(1).returning(|_, _| Ok(access_token()));
 
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(12), ..SessionPolicy::default() };
-    mocks.service_with(policy).register(registration()).await.unwrap();
+    mocks.service_with(policy).register(registration(), &device()).await.unwrap();
 }
 
 #[tokio::test]
@@ -165,7 +167,7 @@ async fn register_reports_a_taken_email_and_starts_no_session() {
     mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateEmail));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::EmailTaken), "{error:?}");
 }
@@ -177,7 +179,7 @@ async fn register_reports_a_taken_username_and_starts_no_session() {
     mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateUsername));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::UsernameTaken), "{error:?}");
 }
@@ -189,7 +191,7 @@ async fn register_turns_a_store_failure_into_unexpected() {
     mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::Unexpected(store_error())));
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains(STORE_FAILURE), "{error}");
@@ -202,7 +204,7 @@ async fn register_turns_a_hasher_failure_into_unexpected_and_stores_nothing() {
     mocks.users.expect_insert().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("out of memory"), "{error}");
@@ -217,7 +219,7 @@ async fn register_turns_a_session_store_failure_into_unexpected() {
     mocks.sessions.expect_create().times(1).returning(|_| Err(store_error()));
     mocks.tokens.expect_issue_access_token().never();
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
 }
@@ -231,7 +233,7 @@ async fn register_turns_a_signing_failure_into_unexpected() {
     mocks.sessions.expect_create().times(1).returning(|_| Ok(Some(SessionId(7))));
     mocks.tokens.expect_issue_access_token().times(1).returning(|_, _| Err(TokenError::Unexpected("no key".into())));
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Unexpected(_)), "{error:?}");
     assert!(error.to_string().contains("no key"), "{error}");
@@ -256,7 +258,7 @@ async fn register_starts_the_session_for_the_hash_it_just_stored() {
         .times(1)
         .returning(|_, _| Ok(access_token()));
 
-    mocks.service().register(registration()).await.unwrap();
+    mocks.service().register(registration(), &device()).await.unwrap();
 }
 
 #[tokio::test]
@@ -269,7 +271,7 @@ async fn register_whose_account_is_deleted_before_its_session_starts_says_so_and
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
-    let result = mocks.service().register(registration()).await;
+    let result = mocks.service().register(registration(), &device()).await;
 
     assert!(matches!(result, Err(RegisterError::DeletedAtOnce)), "{result:?}");
 }
@@ -281,7 +283,7 @@ async fn register_while_the_hashers_are_busy_is_busy_and_stores_nothing() {
     mocks.users.expect_insert().never();
     expect_no_session(&mut mocks);
 
-    let error = mocks.service().register(registration()).await.unwrap_err();
+    let error = mocks.service().register(registration(), &device()).await.unwrap_err();
 
     assert!(matches!(error, RegisterError::Busy), "{error:?}");
 }
@@ -334,6 +336,8 @@ async fn login_with_the_right_password_starts_a_session() {
         .withf(|session| {
             *session
                 == NewSession {
+                    key: session.key.clone(),
+                    client: device(),
                     user_id: UserId(1),
                     password_hash: stored_hash(),
                     refresh_token_hash: hash_of_str("rt-new"),
@@ -346,7 +350,7 @@ async fn login_with_the_right_password_starts_a_session() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in by email
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
 
     // Then a session starts for the hash that was checked, and the client gets its tokens
     assert_eq!(signed_in.user, plain_user());
@@ -373,7 +377,7 @@ async fn login_by_username_looks_up_the_username() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in by username
-    let signed_in = mocks.service().login(by_username_with("correct horse battery"), &network()).await;
+    let signed_in = mocks.service().login(by_username_with("correct horse battery"), &network(), &device()).await;
 
     // Then the account is looked up by that username
     assert_eq!(signed_in.unwrap().user.id, UserId(1));
@@ -390,7 +394,7 @@ async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
     expect_no_session(&mut mocks);
 
     // When the client signs in with it
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then a hash is spent as for a known account, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -407,7 +411,7 @@ async fn login_with_credentials_no_account_can_have_is_refused_like_a_wrong_pass
     expect_no_session(&mut mocks);
 
     // When the client signs in with it
-    let error = mocks.service().login(SignIn::Impossible, &network()).await.unwrap_err();
+    let error = mocks.service().login(SignIn::Impossible, &network(), &device()).await.unwrap_err();
 
     // Then the answer is a wrong password's, given without a look-up, a hash or a count
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -426,7 +430,7 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("wrong password!"), &network(), &device()).await.unwrap_err();
 
     // Then the answer is an unknown account's, and no session starts
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -444,7 +448,7 @@ async fn login_against_a_malformed_hash_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -464,7 +468,7 @@ async fn login_with_a_failing_dummy_verification_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then the fault is unexpected
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -481,7 +485,7 @@ async fn login_with_a_failing_store_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then the fault is unexpected, and nothing is hashed
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -519,7 +523,7 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When it signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere).await.unwrap();
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere, &device()).await.unwrap();
 
     // Then its attempt was begun and finished for that network, around the password check
     assert_eq!(signed_in.user, plain_user());
@@ -569,7 +573,7 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap();
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
 
     // Then it waited twice, briefly, then its password was checked
     assert_eq!(signed_in.user, plain_user());
@@ -591,7 +595,7 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then after ten seconds of waiting it is told to retry in a second, and no hash was spent
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(1)), "{error:?}");
@@ -615,7 +619,7 @@ async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -633,7 +637,7 @@ async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then it is told the service is busy, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Busy), "{error:?}");
@@ -649,7 +653,7 @@ async fn login_to_an_unknown_account_while_the_hashers_are_busy_is_busy_like_a_k
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then it is told the service is busy, as for a known account
     assert!(matches!(error, LoginError::Busy), "{error:?}");
@@ -674,7 +678,7 @@ async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in with the old one
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then no session starts, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -715,14 +719,15 @@ fn expect_rotated_until(mocks: &mut Mocks, expires_at: DateTime<Utc>, outcome: R
     mocks
         .sessions
         .expect_rotate_refresh_token()
-        .withf(move |used, successor, at, until| {
+        .withf(move |used, successor, at, until, client| {
             *used == hash_of_str("rt-old")
                 && *successor == hash_of_str("rt-new")
                 && *at == now()
                 && *until == expires_at
+                && *client == device()
         })
         .times(1)
-        .return_once(move |_, _, _, _| Ok(outcome));
+        .return_once(move |_, _, _, _, _| Ok(outcome));
 }
 
 /// The user of [`live_session`] is found, as `user`.
@@ -738,7 +743,7 @@ fn expect_no_pair(mocks: &mut Mocks) {
 
 /// The client presents `rt-old`.
 async fn refreshing(mocks: Mocks) -> Result<TokenPair, RefreshError> {
-    mocks.service().refresh(&RefreshToken::new("rt-old")).await
+    mocks.service().refresh(&RefreshToken::new("rt-old"), &device()).await
 }
 
 #[tokio::test]
@@ -750,15 +755,16 @@ async fn refresh_with_a_current_token_rotates_it_and_returns_a_new_pair() {
     mocks
         .sessions
         .expect_rotate_refresh_token()
-        .withf(|used, successor, at, expires_at| {
+        .withf(|used, successor, at, expires_at, client| {
             *used == hash_of_str("rt-old")
                 && *successor == hash_of_str("rt-new")
                 && *at == now()
                 && *expires_at == now() + Duration::days(30)
+                && *client == device()
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _| Ok(RefreshTokenUse::Rotated(live_session())));
+        .returning(|_, _, _, _, _| Ok(RefreshTokenUse::Rotated(live_session())));
     mocks
         .users
         .expect_find_by_id()
@@ -789,7 +795,7 @@ async fn refresh_extends_the_session_by_the_policy_lifetime() {
     let policy = SessionPolicy { refresh_token_ttl: Duration::hours(6), ..SessionPolicy::default() };
 
     // When the client refreshes
-    let refreshed = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await;
+    let refreshed = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old"), &device()).await;
 
     // Then the store was asked to extend the session by six hours from now
     refreshed.unwrap();
@@ -884,7 +890,7 @@ async fn refresh_with_a_failing_store_is_unexpected() {
     // Given a store that fails to rotate
     let mut mocks = Mocks::new();
     mocks.expect_successor("rt-old", "rt-new");
-    mocks.sessions.expect_rotate_refresh_token().times(1).returning(|_, _, _, _| Err(store_error()));
+    mocks.sessions.expect_rotate_refresh_token().times(1).returning(|_, _, _, _, _| Err(store_error()));
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
@@ -971,7 +977,7 @@ async fn refresh_replayed_with_no_grace_window_revokes_at_once() {
     let policy = SessionPolicy { refresh_grace: Duration::zero(), ..SessionPolicy::default() };
 
     // When it is presented again
-    let error = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old")).await.unwrap_err();
+    let error = mocks.service_with(policy).refresh(&RefreshToken::new("rt-old"), &device()).await.unwrap_err();
 
     // Then the session is revoked
     assert!(matches!(error, RefreshError::Reused), "{error:?}");
@@ -1251,7 +1257,7 @@ async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then no token is issued, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -1265,7 +1271,7 @@ async fn register_refuses_a_password_made_of_the_accounts_names_before_hashing_a
     expect_no_session(&mut mocks);
     let registration = Registration { password: password("ada@lovelace 1815"), ..registration() };
 
-    let error = mocks.service().register(registration).await.unwrap_err();
+    let error = mocks.service().register(registration, &device()).await.unwrap_err();
 
     assert!(
         matches!(error, RegisterError::WeakPassword(users_domain::PasswordError::ContainsPersonalInfo)),
@@ -1290,7 +1296,7 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     expect_no_session(&mut mocks);
 
     // When the client signs in, even with the right password
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then it is refused for those 90 seconds, without a hash or a store transaction
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
@@ -1308,7 +1314,7 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
 
     // Then it is refused for the lock's minute, without a hash
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
@@ -1326,7 +1332,7 @@ async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
     expect_no_session(&mut mocks);
 
     // When a tenth wrong password comes
-    let error = mocks.service().login(by_email_with("wrong password!"), &network()).await.unwrap_err();
+    let error = mocks.service().login(by_email_with("wrong password!"), &network(), &device()).await.unwrap_err();
 
     // Then the store locks the network, and the client hears no more than for any wrong password
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -1346,7 +1352,7 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in with the right password
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network()).await;
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
 
     // Then it is signed in, and the counts start again
     assert!(signed_in.is_ok(), "{signed_in:?}");

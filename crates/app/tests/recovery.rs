@@ -317,7 +317,7 @@ async fn sign_up_stores_a_verification_mailed_to_the_new_address() {
     };
 
     // when it is made,
-    let signed_up = mocks.service().register(registration).await.unwrap().into_signed_in().unwrap();
+    let signed_up = mocks.service().register(registration, &device()).await.unwrap().into_signed_in().unwrap();
 
     // then the account is unverified, and its verification is stored in the same insert.
     assert!(!signed_up.user.email_verified);
@@ -464,7 +464,7 @@ async fn when_addresses_must_be_verified_a_right_password_of_an_unverified_accou
         password: password("correct horse battery"),
     };
 
-    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network()).await;
+    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await;
 
     assert!(matches!(outcome, Err(LoginError::EmailNotVerified)), "{outcome:?}");
 }
@@ -484,7 +484,7 @@ async fn when_addresses_must_be_verified_a_sign_up_starts_no_session() {
         last_name: None,
     };
 
-    let registered = mocks.service_with(requiring_verified_addresses()).register(registration).await.unwrap();
+    let registered = mocks.service_with(requiring_verified_addresses()).register(registration, &device()).await.unwrap();
 
     assert!(matches!(&registered, Registered::AwaitingVerification(user) if !user.email_verified), "{registered:?}");
 }
@@ -501,7 +501,7 @@ async fn when_addresses_must_be_verified_a_wrong_password_of_an_unverified_accou
         password: password("not the password"),
     };
 
-    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network()).await;
+    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await;
 
     assert!(matches!(outcome, Err(LoginError::InvalidCredentials)), "{outcome:?}");
 }

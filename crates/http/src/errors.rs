@@ -5,9 +5,10 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use users_app::{
     AuthenticateError, ClearLockoutError, ConfirmEmailError, CreateUserError, DeleteAccountError, DeleteUserError,
-    GetUserError, ListRolesError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    ReplaceUserError, RequestPasswordResetError, RequestVerificationError, ResetPasswordError, SendPasswordResetError,
-    Unexpected, UpdateProfileError,
+    EndOtherSessionsError, EndSessionError, GetUserError, ListRolesError, ListSessionsError, ListUserSessionsError,
+    ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
+    RequestPasswordResetError, RequestVerificationError, ResetPasswordError, SendPasswordResetError,
+    SignOutEverywhereError, SuspendUserError, Unexpected, UnsuspendUserError, UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -75,6 +76,16 @@ fn user_not_found() -> Problem {
     Problem::not_found("no user has this id")
 }
 
+/// The password was right, but an admin stopped the account.
+fn account_suspended() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "account-suspended",
+        "Account suspended",
+        "this account is suspended; contact the service's administrators",
+    )
+}
+
 fn invalid_refresh_token() -> Problem {
     Problem::unauthorized(
         "invalid-refresh-token",
@@ -138,6 +149,7 @@ impl From<LoginError> for Problem {
                 "this account's email address is not verified yet: use the link mailed to it, or ask for a new one \
                  at /auth/verification",
             ),
+            LoginError::AccountSuspended => account_suspended(),
             LoginError::Busy => busy(),
             LoginError::Unexpected(error) => error.into(),
         }
@@ -301,6 +313,7 @@ impl From<ResetPasswordError> for Problem {
             ResetPasswordError::InvalidToken => invalid_mailed_token(),
             ResetPasswordError::WeakPassword(error) => weak_password(&error),
             ResetPasswordError::Busy => busy(),
+            ResetPasswordError::AccountSuspended => account_suspended(),
             ResetPasswordError::Unexpected(error) => error.into(),
         }
     }
@@ -326,7 +339,83 @@ impl From<SendPasswordResetError> for Problem {
     fn from(error: SendPasswordResetError) -> Self {
         match error {
             SendPasswordResetError::NotFound => user_not_found(),
+            SendPasswordResetError::AccountSuspended => Problem::conflict(
+                "account-suspended",
+                "a suspended account is sent no reset link; lift the suspension first",
+            ),
             SendPasswordResetError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListSessionsError> for Problem {
+    fn from(error: ListSessionsError) -> Self {
+        match error {
+            ListSessionsError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<EndSessionError> for Problem {
+    fn from(error: EndSessionError) -> Self {
+        match error {
+            EndSessionError::NotFound => Problem::not_found("none of your live sessions has this id"),
+            EndSessionError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<EndOtherSessionsError> for Problem {
+    fn from(error: EndOtherSessionsError) -> Self {
+        match error {
+            EndOtherSessionsError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListUserSessionsError> for Problem {
+    fn from(error: ListUserSessionsError) -> Self {
+        match error {
+            ListUserSessionsError::NotFound => user_not_found(),
+            ListUserSessionsError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<SignOutEverywhereError> for Problem {
+    fn from(error: SignOutEverywhereError) -> Self {
+        match error {
+            SignOutEverywhereError::NotFound => user_not_found(),
+            SignOutEverywhereError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<SuspendUserError> for Problem {
+    fn from(error: SuspendUserError) -> Self {
+        match error {
+            SuspendUserError::NotFound => user_not_found(),
+            SuspendUserError::Oneself => Problem::conflict(
+                "cannot-suspend-self",
+                "admins cannot suspend their own account; ask another admin",
+            ),
+            SuspendUserError::LastActiveAdmin => Problem::conflict(
+                "last-admin",
+                "the last active admin cannot be suspended; make another user admin first",
+            ),
+            SuspendUserError::InvalidEnd(error) => {
+                Problem::validation(vec![FieldError { field: "until".to_owned(), message: error.to_string() }])
+            }
+            SuspendUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<UnsuspendUserError> for Problem {
+    fn from(error: UnsuspendUserError) -> Self {
+        match error {
+            UnsuspendUserError::NotFound => user_not_found(),
+            UnsuspendUserError::Unexpected(error) => error.into(),
         }
     }
 }

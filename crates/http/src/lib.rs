@@ -30,7 +30,7 @@ use users_app::{Adapters, UserService};
 
 pub use body::{JsonObject, OptionalJsonObject};
 pub use body_deadline::{BodyDeadline, limit_body_time};
-pub use extractors::{Admin, Authenticated};
+pub use extractors::{Admin, Authenticated, Client};
 pub use health::ReadyDeadline;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observability::{RequestId, RequestSpan, X_REQUEST_ID, describe_metrics, request_id_and_metrics};

@@ -11,8 +11,8 @@ use users_app::{
     Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, Store, UserService,
 };
 use users_domain::{
-    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId, Password, PersonName,
-    Profile, Role, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId, Password, PersonName,
+    Profile, Role, User, UserAgent, UserId, Username,
 };
 use users_ports::{
     AccessToken, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,
@@ -198,6 +198,7 @@ pub fn user(id: i64, roles: &[Role]) -> User {
         profile: Profile::default(),
         roles: roles.to_vec(),
         email_verified: true,
+        suspension: None,
         created_at: now() - Duration::days(10),
         updated_at: now() - Duration::days(1),
     }
@@ -270,6 +271,14 @@ pub fn network() -> ClientNetwork {
     ClientNetwork::of("203.0.113.9".parse().expect("a valid address"))
 }
 
+/// The device the sample client uses.
+pub fn device() -> ClientDetails {
+    ClientDetails {
+        ip: Some("203.0.113.9".parse().expect("a valid address")),
+        user_agent: UserAgent::from_header("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"),
+    }
+}
+
 /// Proof of presence from [`network`] with `current_password`.
 pub fn proof(current_password: CurrentPassword) -> Reauthentication {
     Reauthentication { current_password, network: network() }
@@ -294,6 +303,7 @@ pub fn stored(new: NewUser, id: i64) -> User {
         profile: new.profile,
         roles: new.roles,
         email_verified: new.email_verified,
+        suspension: None,
         created_at: new.created_at,
         updated_at: new.created_at,
     }

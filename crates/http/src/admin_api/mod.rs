@@ -1,7 +1,10 @@
-//! The Admin API v1 (seed 001): `/api/users` CRUD with roles and `/api/roles`, for admins only. The same use cases
-//! as the Profile API serve it; only the JSON shape and how users are named (integer ids) differ.
+//! The Admin API v1 (seed 001): `/api/users` CRUD with roles and `/api/roles`, and beyond it a user's sessions and
+//! suspension, for admins only. The same use cases as the Profile API serve it; only the JSON shape and how users are
+//! named (integer ids) differ.
 
 mod dto;
+mod sessions;
+mod suspension;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -21,7 +24,8 @@ use crate::no_store_json;
 use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
-use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse, UserResponse};
+pub(crate) use dto::UserResponse;
+use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse};
 
 type Service<A> = web::Data<UserService<A>>;
 type Handled = Result<HttpResponse, Problem>;
@@ -37,9 +41,13 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
         Endpoint::new(__path_send_password_reset, web::to(send_password_reset::<A>)),
         Endpoint::new(__path_list_roles, web::to(list_roles::<A>)),
     ]
+    .into_iter()
+    .chain(sessions::endpoints::<A>())
+    .chain(suspension::endpoints::<A>())
+    .collect()
 }
 
-fn user_id(raw: &str) -> Result<UserId, Problem> {
+pub(crate) fn user_id(raw: &str) -> Result<UserId, Problem> {
     raw.parse::<i64>().map(UserId).map_err(|_| {
         Problem::invalid_parameters(vec![FieldError {
             field: "id".to_owned(),
@@ -159,7 +167,9 @@ async fn delete_user<A: Adapters>(service: Service<A>, admin: Admin<A>, path: we
               (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
               (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
-               examples(("not-found" = (value = json!(sent(SendPasswordResetError::NotFound))))))))]
+               examples(("not-found" = (value = json!(sent(SendPasswordResetError::NotFound)))))),
+              (status = 409, description = "The account is suspended: it is sent no reset link", body = Problem, content_type = "application/problem+json",
+               examples(("account-suspended" = (value = json!(sent(SendPasswordResetError::AccountSuspended))))))))]
 async fn send_password_reset<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {
     let id = user_id(&path)?;
     service.send_password_reset(&admin.admin, id).await?;

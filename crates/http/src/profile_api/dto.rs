@@ -273,6 +273,12 @@ pub(crate) struct ProfileResponse {
     roles: Vec<RoleName>,
     /// Whether the user proved they receive mail at `email` (false after a change of address until proven).
     email_verified: bool,
+    /// Whether an admin has the account suspended: it cannot sign in until `suspended_until`, or until lifted.
+    suspended: bool,
+    /// When the suspension lifts by itself; null while not suspended, or suspended until lifted.
+    suspended_until: Option<DateTime<Utc>>,
+    /// Why the account is suspended, as the admin wrote it.
+    suspension_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -317,6 +323,9 @@ impl From<User> for ProfileResponse {
             youtube: profile.youtube.map(String::from),
             roles: user.roles.into_iter().map(RoleName).collect(),
             email_verified: user.email_verified,
+            suspended: user.suspension.is_some(),
+            suspended_until: user.suspension.as_ref().and_then(|suspension| suspension.until),
+            suspension_reason: user.suspension.and_then(|suspension| suspension.reason).map(String::from),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

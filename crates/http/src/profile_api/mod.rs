@@ -2,6 +2,7 @@
 
 mod dto;
 mod recovery;
+mod sessions;
 
 pub(crate) use dto::RoleName;
 
@@ -17,7 +18,7 @@ use users_ports::PageRequest;
 use crate::body::{JsonObject, OptionalJsonObject};
 use crate::errors::query_error;
 use crate::examples::{EXAMPLE_WAIT_SECS, example_wait, refused, sent};
-use crate::extractors::{Admin, Authenticated};
+use crate::extractors::{Admin, Authenticated, Client};
 use crate::no_store_json;
 use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
@@ -47,6 +48,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     ]
     .into_iter()
     .chain(recovery::endpoints::<A>())
+    .chain(sessions::endpoints::<A>())
     .collect()
 }
 
@@ -62,9 +64,9 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
                examples(("email-taken" = (value = json!(sent(RegisterError::EmailTaken)))),
                         ("username-taken" = (value = json!(sent(RegisterError::UsernameTaken)))),
                         ("account-deleted" = (value = json!(sent(RegisterError::DeletedAtOnce))))))))]
-async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterRequest>) -> Handled {
+async fn register<A: Adapters>(service: Service<A>, client: Client, body: JsonObject<RegisterRequest>) -> Handled {
     let registration = body.0.parse()?;
-    Ok(match service.register(registration).await? {
+    Ok(match service.register(registration, &client.details).await? {
         Registered::SignedIn(signed_in) => no_store_json(StatusCode::CREATED, SignedInResponse::from(signed_in)),
         Registered::AwaitingVerification(user) => {
             no_store_json(StatusCode::ACCEPTED, AwaitingVerificationResponse::from(user))
@@ -73,8 +75,8 @@ async fn register<A: Adapters>(service: Service<A>, body: JsonObject<RegisterReq
 }
 
 /// The `outcome` label of `logins_total`, every value it takes.
-pub(crate) const LOGIN_OUTCOMES: [&str; 6] =
-    ["success", "invalid_credentials", "locked", "email_not_verified", "busy", "error"];
+pub(crate) const LOGIN_OUTCOMES: [&str; 7] =
+    ["success", "invalid_credentials", "locked", "email_not_verified", "account_suspended", "busy", "error"];
 
 /// Sign in
 ///
@@ -84,20 +86,22 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 6] =
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-credentials" = (value = json!(sent(LoginError::InvalidCredentials)))))),
-              (status = 403, description = "The password is right, but the service requires a verified address (`auth.require_verified_email`) and the account's is not: ask for a verification mail", body = Problem, content_type = "application/problem+json",
-               examples(("email-not-verified" = (value = json!(sent(LoginError::EmailNotVerified)))))),
+              (status = 403, description = "The password is right, but an admin suspended the account, or the service requires a verified address (`auth.require_verified_email`) and the account's is not: ask for a verification mail", body = Problem, content_type = "application/problem+json",
+               examples(("account-suspended" = (value = json!(sent(LoginError::AccountSuspended)))),
+                        ("email-not-verified" = (value = json!(sent(LoginError::EmailNotVerified)))))),
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),
                examples(("account-locked" = (value = json!(sent(LoginError::Locked { retry_after: example_wait() }))))))))]
-async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: JsonObject<LoginRequest>) -> Handled {
+async fn login<A: Adapters>(service: Service<A>, client: Client, body: JsonObject<LoginRequest>) -> Handled {
     let sign_in = body.0.parse()?;
-    let outcome = service.login(sign_in, &client.0.network()).await;
-    let [success, invalid_credentials, locked, email_not_verified, busy, error] = LOGIN_OUTCOMES;
+    let outcome = service.login(sign_in, &client.network, &client.details).await;
+    let [success, invalid_credentials, locked, email_not_verified, account_suspended, busy, error] = LOGIN_OUTCOMES;
     let label = match &outcome {
         Ok(_) => success,
         Err(LoginError::InvalidCredentials) => invalid_credentials,
         Err(LoginError::Locked { .. }) => locked,
         Err(LoginError::EmailNotVerified) => email_not_verified,
+        Err(LoginError::AccountSuspended) => account_suspended,
         Err(LoginError::Busy) => busy,
         Err(LoginError::Unexpected(_)) => error,
     };
@@ -108,12 +112,12 @@ async fn login<A: Adapters>(service: Service<A>, client: ClientOrigin, body: Jso
 /// Exchange a refresh token for a new token pair
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refreshTokens", request_body = RefreshTokenRequest,
     responses((status = 200, description = "A new token pair; the presented refresh token is used up (presented again within 10 seconds, it gets this same pair)", body = dto::TokenPairResponse),
-              (status = 401, description = "Unknown, expired or revoked refresh token, or one used more than 10 seconds ago (such reuse ends the session)", body = Problem, content_type = "application/problem+json",
+              (status = 401, description = "Unknown, expired or revoked refresh token (a session ended by its user or an admin, or by a suspension), or one used more than 10 seconds ago (such reuse ends the session)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-refresh-token" = (value = json!(sent(RefreshError::InvalidToken))))))))]
-async fn refresh<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
+async fn refresh<A: Adapters>(service: Service<A>, client: Client, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
-    let tokens = service.refresh(&refresh_token).await?;
+    let tokens = service.refresh(&refresh_token, &client.details).await?;
     Ok(no_store_json(StatusCode::OK, dto::TokenPairResponse::from(tokens)))
 }
 

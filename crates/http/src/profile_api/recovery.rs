@@ -138,7 +138,9 @@ async fn forgot_password<A: Adapters>(service: Service<A>, body: crate::JsonObje
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", operation_id = "resetPassword", request_body = ResetPasswordRequest,
     responses((status = 204, description = "The password is replaced; sign in with it"),
               (status = 400, description = "The token is unknown, used, expired, voided by a newer one, or was mailed to an address the account no longer has", body = Problem, content_type = "application/problem+json",
-               examples(("invalid-token" = (value = json!(sent(ResetPasswordError::InvalidToken))))))))]
+               examples(("invalid-token" = (value = json!(sent(ResetPasswordError::InvalidToken)))))),
+              (status = 403, description = "An admin suspended the account since the link was mailed", body = Problem, content_type = "application/problem+json",
+               examples(("account-suspended" = (value = json!(sent(ResetPasswordError::AccountSuspended))))))))]
 async fn reset_password<A: Adapters>(service: Service<A>, body: crate::JsonObject<ResetPasswordRequest>) -> Handled {
     let (token, password) = body.0.parse()?;
     service.reset_password(&token, password).await?;

@@ -17,6 +17,8 @@ mod operations;
 mod pages;
 mod presence;
 mod profile;
+mod sessions;
 mod slow_clients;
 mod stress;
+mod suspension;
 mod tokens;
