@@ -85,6 +85,9 @@ macro_rules! store_contract_tests {
                 a_password_change_ends_the_other_sessions_with_it,
                 a_session_for_a_deleted_user_is_not_created,
                 ended_and_expired_sessions_are_purged,
+                live_sessions_are_listed_most_recently_used_first,
+                a_rotation_moves_the_last_use_and_the_device,
+                a_session_is_ended_by_its_key_only_for_its_owner,
             }
             refresh_tokens {
                 refresh_token_rotates_once_then_is_replayed,
