@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod suspension;
 pub mod uniqueness;
 pub mod updates;
 pub mod users;
@@ -132,6 +133,15 @@ macro_rules! store_contract_tests {
                 retried_mail_is_due_again_at_its_next_attempt,
                 failed_mail_is_never_claimed_again_and_is_counted,
                 concurrent_claims_get_disjoint_mail,
+            }
+            suspension {
+                a_suspension_is_read_back_wherever_the_user_is_read,
+                a_suspension_ends_every_session_of_the_user,
+                a_suspension_voids_the_unused_reset_links_but_not_the_verification,
+                the_only_active_admin_cannot_be_suspended,
+                concurrent_suspensions_of_the_two_admins_keep_one_active,
+                suspending_or_lifting_an_unknown_user_finds_no_one,
+                lifting_a_suspension_clears_it_and_ends_nothing_more,
             }
         );
     };
