@@ -5,7 +5,7 @@ use users_domain::{LoginIdentifier, Role, UserId};
 use users_ports::{DeleteUserError, NewUser, RefreshTokenUse, SessionRepository, UserRepository};
 
 use crate::fixtures::{
-    admin_ids, email, insert_ok, new_admin, new_session, new_user, now, seconds, token, total, username,
+    admin_ids, device, email, insert_ok, new_admin, new_session, new_user, now, seconds, token, total, username,
 };
 
 pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: SessionRepository>(
@@ -18,7 +18,10 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     let ada_session =
         sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
-    let rotated = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    let rotated = sessions
+        .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200), &device(2))
+        .await
+        .unwrap();
     assert!(matches!(rotated, RefreshTokenUse::Rotated(_)));
     let grace_session = sessions
         .create(new_session(grace.id, "grace-1", t, t + seconds(3600)))
@@ -37,7 +40,10 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
     assert_eq!(users.find_signed_in(ada.id, ada_session, t).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
-    let gone = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t, t + seconds(7200)).await.unwrap();
+    let gone = sessions
+        .rotate_refresh_token(&token("ada-2"), &token("ada-3"), t, t + seconds(7200), &device(2))
+        .await
+        .unwrap();
     assert_eq!(gone, RefreshTokenUse::Unknown);
 
     // Grace is untouched;

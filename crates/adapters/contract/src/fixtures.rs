@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
+    ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, Suspension, SuspensionReason, User, UserAgent,
+    UserId, Username,
 };
 use users_ports::{
     Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash,
-    PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, SessionKey, TokenPurpose, UpdateUserError, UserRepository,
+    UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -143,15 +145,32 @@ pub fn mailed_token(
     }
 }
 
-/// A session of a user whose password hash is [`password_hash`] (as [`new_user`] makes them).
+/// A distinct device for every distinct `n`: an address of 203.0.113.0/24 (kept for documentation) and a browser.
+pub fn device(n: u8) -> ClientDetails {
+    ClientDetails {
+        ip: Some(format!("203.0.113.{n}").parse().expect("an IP address")),
+        user_agent: UserAgent::from_header(&format!("Mozilla/5.0 (X11; Linux x86_64) Firefox/{n}.0")),
+    }
+}
+
+/// A session of a user whose password hash is [`password_hash`] (as [`new_user`] makes them), with a key of its own,
+/// signed in from [`device`] 1.
 pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> NewSession {
     NewSession {
+        key: SessionKey::generate().expect("OS random source"),
+        client: device(1),
         user_id: user,
         password_hash: password_hash(),
         refresh_token_hash: token(hash),
         created_at,
         expires_at,
     }
+}
+
+/// A suspension from `since`, until `until` (`None`: until lifted), for `reason`.
+pub fn suspension(since: DateTime<Utc>, until: Option<DateTime<Utc>>, reason: Option<&str>) -> Suspension {
+    let reason = reason.map(|reason| SuspensionReason::parse(reason).expect("valid reason"));
+    Suspension { since, until, reason }
 }
 
 pub async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {

@@ -16,13 +16,14 @@ pub mod outbox;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod suspension;
 pub mod uniqueness;
 pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id, one_time,
-    other_password_hash, password_hash, person_name, seconds, set_roles, token, touch, url, username,
+    device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id, one_time,
+    other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url, username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
@@ -85,6 +86,9 @@ macro_rules! store_contract_tests {
                 a_password_change_ends_the_other_sessions_with_it,
                 a_session_for_a_deleted_user_is_not_created,
                 ended_and_expired_sessions_are_purged,
+                live_sessions_are_listed_most_recently_used_first,
+                a_rotation_moves_the_last_use_and_the_device,
+                a_session_is_ended_by_its_key_only_for_its_owner,
             }
             refresh_tokens {
                 refresh_token_rotates_once_then_is_replayed,
@@ -129,6 +133,15 @@ macro_rules! store_contract_tests {
                 retried_mail_is_due_again_at_its_next_attempt,
                 failed_mail_is_never_claimed_again_and_is_counted,
                 concurrent_claims_get_disjoint_mail,
+            }
+            suspension {
+                a_suspension_is_read_back_wherever_the_user_is_read,
+                a_suspension_ends_every_session_of_the_user,
+                a_suspension_voids_the_unused_reset_links_but_not_the_verification,
+                the_only_active_admin_cannot_be_suspended,
+                concurrent_suspensions_of_the_two_admins_keep_one_active,
+                suspending_or_lifting_an_unknown_user_finds_no_one,
+                lifting_a_suspension_clears_it_and_ends_nothing_more,
             }
         );
     };

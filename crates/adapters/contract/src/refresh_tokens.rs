@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use users_ports::{RefreshTokenUse, SessionRepository, SessionState, UserRepository};
 
-use crate::fixtures::{insert_ok, new_session, new_user, now, seconds, token};
+use crate::fixtures::{device, insert_ok, new_session, new_user, now, seconds, token};
 
 pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: SessionRepository>(
     users: U,
@@ -16,7 +16,8 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     let expires_at = t + seconds(30 * 24 * 3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
     let (used, successor) = (token("ada-1"), token("ada-2"));
-    let rotate = |at| sessions.rotate_refresh_token(&used, &successor, at, at + seconds(3600));
+    let phone = device(2);
+    let rotate = |at| sessions.rotate_refresh_token(&used, &successor, at, at + seconds(3600), &phone);
 
     // when it is rotated, then it says how the session stood before,
     let first = rotate(t + seconds(5)).await.unwrap();
@@ -53,7 +54,8 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
         "the first use counts"
     );
     // and a successor derived otherwise (another instance's secret) is not the one this session was given.
-    let elsewhere = sessions.rotate_refresh_token(&used, &token("ada-2-elsewhere"), t + seconds(8), t).await.unwrap();
+    let elsewhere =
+        sessions.rotate_refresh_token(&used, &token("ada-2-elsewhere"), t + seconds(8), t, &device(2)).await.unwrap();
     assert_eq!(
         elsewhere,
         RefreshTokenUse::Replayed { session: state, used_at: t + seconds(5), successor_issued: false }
@@ -61,7 +63,8 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2-elsewhere")).await.unwrap(), None, "nothing added");
 
     // A token nobody has is unknown, and adds nothing; a used one still names its session.
-    let unknown = sessions.rotate_refresh_token(&token("nope"), &token("nope-2"), t, t + seconds(60)).await.unwrap();
+    let unknown =
+        sessions.rotate_refresh_token(&token("nope"), &token("nope-2"), t, t + seconds(60), &device(2)).await.unwrap();
     assert_eq!(unknown, RefreshTokenUse::Unknown);
     assert_eq!(sessions.find_by_refresh_token(&token("nope-2")).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session), "a used token too");
@@ -80,7 +83,9 @@ pub async fn refresh_token_of_revoked_session_says_the_session_ended<U: UserRepo
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
     sessions.revoke(session, t + seconds(1)).await.unwrap();
     // when its current refresh token is presented, then it says the session ended, and how it stood.
-    let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99)).await;
+    let used = sessions
+        .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99), &device(2))
+        .await;
     let used = used.unwrap();
     assert_eq!(
         used,
@@ -110,6 +115,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository,
     }
 
     // round after round, given a new session,
+    let phone = device(2);
     for round in 0..5 {
         let name = format!("ada-{round}");
         let hash = token(&name);
@@ -118,7 +124,7 @@ pub async fn concurrent_rotations_of_one_token_rotate_it_once<U: UserRepository,
         // when ten rotations of its token race,
         let successor = token(&format!("{name}-next"));
         let rotations =
-            (0..10).map(|_| sessions.rotate_refresh_token(&hash, &successor, t + seconds(1), t + seconds(99)));
+            (0..10).map(|_| sessions.rotate_refresh_token(&hash, &successor, t + seconds(1), t + seconds(99), &phone));
         let results = join_all(rotations).await;
         let results: Vec<RefreshTokenUse> = results.into_iter().map(|result| result.expect("rotate")).collect();
         // then exactly one rotates it,
@@ -160,13 +166,17 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
     let session =
         sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap().expect("the user exists");
     let second_expiry = t + seconds(60 + 3600);
-    let first = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(60), second_expiry).await;
+    let first = sessions
+        .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(60), second_expiry, &device(2))
+        .await;
     assert!(matches!(first.unwrap(), RefreshTokenUse::Rotated(_)));
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), Some(session));
 
     // when its successor is rotated a minute later, then that is a rotation too, seeing the expiry the first one set;
     let third_expiry = t + seconds(120 + 3600);
-    let rotated = sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry).await;
+    let rotated = sessions
+        .rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(120), third_expiry, &device(2))
+        .await;
     let as_it_was =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: second_expiry, revoked: false };
     assert_eq!(rotated.unwrap(), RefreshTokenUse::Rotated(as_it_was));
@@ -174,11 +184,11 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
     let state =
         SessionState { id: session, user_id: ada.id, authenticated_at: t, expires_at: third_expiry, revoked: false };
     assert_eq!(
-        sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(121), t).await.unwrap(),
+        sessions.rotate_refresh_token(&token("ada-2"), &token("ada-3"), t + seconds(121), t, &device(2)).await.unwrap(),
         RefreshTokenUse::Replayed { session: state.clone(), used_at: t + seconds(120), successor_issued: true }
     );
     assert_eq!(
-        sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(122), t).await.unwrap(),
+        sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(122), t, &device(2)).await.unwrap(),
         RefreshTokenUse::Replayed { session: state, used_at: t + seconds(60), successor_issued: true }
     );
 
@@ -198,7 +208,10 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("created");
     sessions.revoke(session, t).await.expect("revoke");
     // when its token is presented, then the session ended, and no successor was stored.
-    let used = sessions.rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200)).await.unwrap();
+    let used = sessions
+        .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200), &device(2))
+        .await
+        .unwrap();
     assert_eq!(
         used,
         RefreshTokenUse::SessionEnded(SessionState {
@@ -213,7 +226,9 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
 
     // Given an expired session, when its token is presented, then the same: no successor, and the expiry stays.
     let later = sessions.create(new_session(ada.id, "ada-3", t, t + seconds(10))).await.unwrap().expect("created");
-    let used = sessions.rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99)).await;
+    let used = sessions
+        .rotate_refresh_token(&token("ada-3"), &token("ada-4"), t + seconds(10), t + seconds(99), &device(2))
+        .await;
     let expired =
         SessionState { id: later, user_id: ada.id, authenticated_at: t, expires_at: t + seconds(10), revoked: false };
     assert_eq!(used.unwrap(), RefreshTokenUse::SessionEnded(expired));
@@ -224,7 +239,10 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let grace = users.insert(new_user(2, "grace@example.com", t)).await.expect("insert");
     sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
     users.delete(grace.id).await.expect("delete");
-    let gone = sessions.rotate_refresh_token(&token("grace-1"), &token("grace-2"), t, t + seconds(7200)).await.unwrap();
+    let gone = sessions
+        .rotate_refresh_token(&token("grace-1"), &token("grace-2"), t, t + seconds(7200), &device(2))
+        .await
+        .unwrap();
     assert_eq!(gone, RefreshTokenUse::Unknown);
     assert_eq!(sessions.find_by_refresh_token(&token("grace-2")).await.unwrap(), None);
 }

@@ -1,13 +1,39 @@
-//! Sessions: who is signed in, until when, and what ends a session (sign-out, a new password, a deletion, the purge).
+//! Sessions: who is signed in, until when, and what ends a session (sign-out, a new password, a deletion, the purge,
+//! its owner naming it); the live ones as their owner is shown them.
 
-use users_domain::{Role, UserId};
+use chrono::{DateTime, Utc};
+use users_domain::{ClientDetails, Role, UserAgent, UserId};
 use users_ports::{
-    EndSessions, NewSession, NewUser, SessionId, SessionRepository, UpdateUserError, UserRepository, UserUpdate,
+    EndSessions, NewSession, NewUser, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::fixtures::{
-    email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, seconds, token, touch,
+    device, email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, seconds, token, touch,
 };
+
+/// Starts `session`, and returns it as its owner's list should show it while nothing has used it since.
+async fn started<S: SessionRepository>(sessions: &S, session: NewSession) -> SessionRecord {
+    let id = sessions.create(session.clone()).await.unwrap().expect("the user exists");
+    SessionRecord {
+        id,
+        key: session.key,
+        created_at: session.created_at,
+        last_used_at: session.created_at,
+        expires_at: session.expires_at,
+        client: session.client,
+    }
+}
+
+/// What `list_live` answers, as (id, last use) pairs: the order and what moved, at a glance.
+async fn listed<S: SessionRepository>(
+    sessions: &S,
+    user: UserId,
+    at: DateTime<Utc>,
+) -> Vec<(SessionId, DateTime<Utc>)> {
+    let live = sessions.list_live(user, at).await.expect("list");
+    live.into_iter().map(|record| (record.id, record.last_used_at)).collect()
+}
 
 pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(users: U, sessions: S) {
     // Given a user with two sessions,
@@ -203,4 +229,133 @@ pub async fn ended_and_expired_sessions_are_purged<U: UserRepository, S: Session
     }
     assert_eq!(sessions.find_by_refresh_token(&token("live")).await.unwrap(), Some(live));
     assert!(users.find_signed_in(ada.id, live, t + seconds(31)).await.unwrap().is_some());
+}
+
+pub async fn live_sessions_are_listed_most_recently_used_first<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    // Given Ada signed in from four devices at different times (one over IPv6, one telling nothing of itself, two at the
+    // same moment), with a session she signed out of, one that expired and one expiring at the moment she looks,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let later = t + seconds(3600);
+    let laptop = started(&sessions, new_session(ada.id, "ada-1", t, later)).await;
+    let ipv6 =
+        ClientDetails { ip: Some("2001:db8::42".parse().unwrap()), user_agent: UserAgent::from_header("curl/8.5.0") };
+    let phone =
+        started(&sessions, NewSession { client: ipv6, ..new_session(ada.id, "ada-2", t + seconds(1), later) }).await;
+    let unknown =
+        NewSession { client: ClientDetails::default(), ..new_session(ada.id, "ada-3", t + seconds(2), later) };
+    let unknown = started(&sessions, unknown).await;
+    let tablet = started(&sessions, new_session(ada.id, "ada-4", t + seconds(2), later)).await;
+    let signed_out = started(&sessions, new_session(ada.id, "ada-5", t + seconds(3), later)).await;
+    sessions.revoke(signed_out.id, t + seconds(4)).await.unwrap();
+    started(&sessions, new_session(ada.id, "ada-6", t - seconds(7200), t - seconds(1))).await;
+    started(&sessions, new_session(ada.id, "ada-7", t + seconds(3), t + seconds(10))).await;
+    // and Grace signed in too,
+    let hers = started(&sessions, new_session(grace.id, "grace-1", t + seconds(5), later)).await;
+
+    // when Ada's live sessions are listed, then they come as they were started, the latest used first (of two used
+    // at the same moment, the later started), and neither ended, expired nor Grace's are among them.
+    let live = sessions.list_live(ada.id, t + seconds(10)).await.unwrap();
+    assert_eq!(live, vec![tablet.clone(), unknown, phone, laptop.clone()]);
+    assert_eq!(sessions.list_live(grace.id, t + seconds(10)).await.unwrap(), vec![hers]);
+    // A session is listed until the moment it expires.
+    assert_eq!(listed(&sessions, ada.id, t + seconds(9)).await.len(), 5, "ada-7 still lives");
+    // Someone with no session, or no one, has none listed.
+    let someone = insert_ok(&users, new_user(3, "someone@example.com", t)).await;
+    assert_eq!(sessions.list_live(someone.id, t).await.unwrap(), vec![]);
+    assert_eq!(sessions.list_live(UserId(ada.id.0 + 1000), t).await.unwrap(), vec![]);
+    assert_ne!(tablet.key, laptop.key, "each session has a key of its own");
+}
+
+pub async fn a_rotation_moves_the_last_use_and_the_device<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    // Given Ada signed in on her laptop, then on her phone,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let laptop = started(&sessions, new_session(ada.id, "laptop-1", t, t + seconds(3600))).await;
+    let phone = started(&sessions, new_session(ada.id, "phone-1", t + seconds(10), t + seconds(3600))).await;
+    assert_eq!(listed(&sessions, ada.id, t + seconds(20)).await, [(phone.id, t + seconds(10)), (laptop.id, t)]);
+
+    // when the laptop's session is refreshed from another network and browser,
+    let used = sessions
+        .rotate_refresh_token(&token("laptop-1"), &token("laptop-2"), t + seconds(60), t + seconds(7200), &device(9))
+        .await
+        .unwrap();
+    assert!(matches!(used, RefreshTokenUse::Rotated(_)), "{used:?}");
+
+    // then it was last used then, from there, until its new expiry, and it comes first; when it began stays.
+    let refreshed = SessionRecord {
+        last_used_at: t + seconds(60),
+        expires_at: t + seconds(7200),
+        client: device(9),
+        ..laptop.clone()
+    };
+    let live = sessions.list_live(ada.id, t + seconds(61)).await.unwrap();
+    assert_eq!(live, vec![refreshed.clone(), phone]);
+
+    // When its used token is replayed from elsewhere, nothing of the session moves.
+    let replayed = sessions
+        .rotate_refresh_token(&token("laptop-1"), &token("laptop-2"), t + seconds(90), t + seconds(9000), &device(7))
+        .await
+        .unwrap();
+    assert!(matches!(replayed, RefreshTokenUse::Replayed { .. }), "{replayed:?}");
+    assert_eq!(sessions.list_live(ada.id, t + seconds(91)).await.unwrap()[0], refreshed);
+
+    // When it is refreshed by a client that tells nothing of itself, the device it shows is unknown, not the last one.
+    let anonymous = ClientDetails::default();
+    let used = sessions
+        .rotate_refresh_token(&token("laptop-2"), &token("laptop-3"), t + seconds(120), t + seconds(7200), &anonymous)
+        .await
+        .unwrap();
+    assert!(matches!(used, RefreshTokenUse::Rotated(_)), "{used:?}");
+    let live = sessions.list_live(ada.id, t + seconds(121)).await.unwrap();
+    assert_eq!((live[0].id, live[0].last_used_at, &live[0].client), (laptop.id, t + seconds(120), &anonymous));
+}
+
+pub async fn a_session_is_ended_by_its_key_only_for_its_owner<U: UserRepository, S: SessionRepository>(
+    users: U,
+    sessions: S,
+) {
+    // Given Ada signed in twice and Grace once,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
+    let later = t + seconds(3600);
+    let first = started(&sessions, new_session(ada.id, "ada-1", t, later)).await;
+    let second = started(&sessions, new_session(ada.id, "ada-2", t, later)).await;
+    let hers = started(&sessions, new_session(grace.id, "grace-1", t, later)).await;
+
+    // when Ada ends her first session by its key, then it is the one ended: it signs no one in, is no longer listed,
+    // and its refresh token says it ended; her other session goes on.
+    assert_eq!(sessions.revoke_by_key(ada.id, &first.key, t + seconds(1)).await.unwrap(), Some(first.id));
+    assert_eq!(users.find_signed_in(ada.id, first.id, t + seconds(2)).await.unwrap(), None);
+    assert_eq!(listed(&sessions, ada.id, t + seconds(2)).await, [(second.id, t)]);
+    let used = sessions
+        .rotate_refresh_token(&token("ada-1"), &token("ada-1-next"), t + seconds(2), later, &device(1))
+        .await
+        .unwrap();
+    assert!(matches!(used, RefreshTokenUse::SessionEnded(ref session) if session.revoked), "{used:?}");
+    assert!(users.find_signed_in(ada.id, second.id, t + seconds(2)).await.unwrap().is_some());
+    // Ending it again ends nothing.
+    assert_eq!(sessions.revoke_by_key(ada.id, &first.key, t + seconds(3)).await.unwrap(), None);
+
+    // When Ada names Grace's session, or Grace Ada's, then no session is ended: to them it is no such session.
+    assert_eq!(sessions.revoke_by_key(ada.id, &hers.key, t + seconds(4)).await.unwrap(), None);
+    assert_eq!(sessions.revoke_by_key(grace.id, &second.key, t + seconds(4)).await.unwrap(), None);
+    assert_eq!(users.find_signed_in(grace.id, hers.id, t + seconds(5)).await.unwrap(), Some(grace.clone()));
+    assert!(users.find_signed_in(ada.id, second.id, t + seconds(5)).await.unwrap().is_some());
+    assert_eq!(listed(&sessions, grace.id, t + seconds(5)).await, [(hers.id, t)]);
+
+    // A key nobody has, and the key of a session that expired, end nothing either.
+    let nobodys = SessionKey::generate().unwrap();
+    assert_eq!(sessions.revoke_by_key(ada.id, &nobodys, t + seconds(6)).await.unwrap(), None);
+    let brief = started(&sessions, new_session(ada.id, "ada-3", t, t + seconds(7))).await;
+    assert_eq!(sessions.revoke_by_key(ada.id, &brief.key, t + seconds(7)).await.unwrap(), None);
+    assert_eq!(sessions.revoke_by_key(ada.id, &second.key, t + seconds(8)).await.unwrap(), Some(second.id));
 }

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientNetwork, Email, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
+use users_domain::{ClientDetails, ClientNetwork, Email, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
 use users_ports::{
-    EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash, RefreshTokenHash, SessionId, SessionState,
-    StoreError, TokenPurpose,
+    EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash, RefreshTokenHash, SessionId, SessionKey,
+    SessionRecord, SessionState, StoreError, TokenPurpose,
 };
 
 pub use one_time_tokens::MemoryOneTimeTokens;
@@ -92,10 +92,31 @@ struct StoredUser {
 }
 
 struct StoredSession {
+    key: SessionKey,
     user_id: UserId,
     created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    client: ClientDetails,
+}
+
+impl StoredSession {
+    /// Neither ended nor expired at `now`.
+    fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+
+    fn record(&self, id: SessionId) -> SessionRecord {
+        SessionRecord {
+            id,
+            key: self.key.clone(),
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            client: self.client.clone(),
+        }
+    }
 }
 
 struct StoredToken {

@@ -42,7 +42,7 @@ impl State {
     }
 
     /// Voids the user's unused reset tokens, as used at `at`.
-    fn void_reset_tokens(&mut self, user: UserId, at: DateTime<Utc>) {
+    pub(crate) fn void_reset_tokens(&mut self, user: UserId, at: DateTime<Utc>) {
         let voided = self.one_time_tokens.values_mut().filter(|token| {
             token.user == user && token.purpose == TokenPurpose::ResetPassword && token.used_at.is_none()
         });

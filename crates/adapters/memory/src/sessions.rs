@@ -1,9 +1,12 @@
 //! `SessionRepository` in memory: sign-in sessions, each one refresh-token family.
 
+use std::cmp::Reverse;
+
 use chrono::{DateTime, Utc};
-use users_domain::UserId;
+use users_domain::{ClientDetails, UserId};
 use users_ports::{
-    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, StoreError,
+    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    SessionRepository, StoreError,
 };
 
 use crate::{MemoryStore, StoredSession, StoredToken};
@@ -29,13 +32,20 @@ impl SessionRepository for MemorySessions {
         if state.refresh_tokens.contains_key(&new.refresh_token_hash) {
             return Err(StoreError::new("refresh token already stored"));
         }
+        // As the SQL stores' unique index does.
+        if state.sessions.values().any(|session| session.key == new.key) {
+            return Err(StoreError::new("session key already stored"));
+        }
         state.last_session_id += 1;
         let id = SessionId(state.last_session_id);
         let session = StoredSession {
+            key: new.key,
             user_id: new.user_id,
             created_at: new.created_at,
+            last_used_at: new.created_at,
             expires_at: new.expires_at,
             revoked_at: None,
+            client: new.client,
         };
         state.sessions.insert(id, session);
         state.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
@@ -48,6 +58,7 @@ impl SessionRepository for MemorySessions {
         successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<RefreshTokenUse, StoreError> {
         let mut state = self.store.lock();
         let Some(token) = state.refresh_tokens.get(used) else { return Ok(RefreshTokenUse::Unknown) };
@@ -66,9 +77,42 @@ impl SessionRepository for MemorySessions {
         if !live {
             return Ok(RefreshTokenUse::SessionEnded(before));
         }
-        state.sessions.entry(id).and_modify(|session| session.expires_at = expires_at);
+        state.sessions.entry(id).and_modify(|session| {
+            session.expires_at = expires_at;
+            session.last_used_at = now;
+            session.client = client.clone();
+        });
         state.refresh_tokens.insert(successor.clone(), StoredToken { session: id, used_at: None });
         Ok(RefreshTokenUse::Rotated(before))
+    }
+
+    async fn list_live(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+        let state = self.store.lock();
+        let mut live: Vec<SessionRecord> = state
+            .sessions
+            .iter()
+            .filter(|(_, session)| session.user_id == user && session.is_live(now))
+            .map(|(id, session)| session.record(*id))
+            .collect();
+        live.sort_by_key(|record| Reverse((record.last_used_at, record.id.0)));
+        Ok(live)
+    }
+
+    async fn revoke_by_key(
+        &self,
+        user: UserId,
+        key: &SessionKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let mut state = self.store.lock();
+        let named = state
+            .sessions
+            .iter_mut()
+            .find(|(_, session)| session.key == *key && session.user_id == user && session.is_live(now));
+        Ok(named.map(|(id, session)| {
+            session.revoked_at = Some(now);
+            *id
+        }))
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use users_domain::{
     AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    ProfilePatch, Role, User, UserId, Username,
+    ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn, StoreError, StoredCredentials,
-    UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn, StoreError,
+    StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -41,6 +41,13 @@ impl State {
     fn is_last_admin(&self, id: UserId) -> bool {
         let mut admins = self.users.values().filter(|stored| stored.user.is_admin());
         admins.next().is_some_and(|admin| admin.user.id == id) && admins.next().is_none()
+    }
+
+    /// Whether an admin other than `id` is active at `at`: not suspended then.
+    fn another_active_admin(&self, id: UserId, at: DateTime<Utc>) -> bool {
+        self.users
+            .values()
+            .any(|stored| stored.user.id != id && stored.user.is_admin() && !stored.user.is_suspended(at))
     }
 }
 
@@ -112,6 +119,7 @@ impl UserRepository for MemoryUsers {
             profile: new.profile,
             roles: sorted(new.roles),
             email_verified: new.email_verified,
+            suspension: None,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -267,6 +275,31 @@ impl UserRepository for MemoryUsers {
         }
         state.throttles.retain(|_, networks| !networks.is_empty());
         Ok(purged)
+    }
+
+    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+        let mut state = self.store.lock();
+        let since = suspension.since;
+        let stored = state.users.get(&id).ok_or(SuspendUserError::NotFound)?;
+        if stored.user.is_admin() && !state.another_active_admin(id, since) {
+            return Err(SuspendUserError::LastActiveAdmin);
+        }
+        let Some(stored) = state.users.get_mut(&id) else { return Err(SuspendUserError::NotFound) };
+        stored.user.suspension = Some(suspension);
+        stored.user.updated_at = since;
+        let user = stored.user.clone();
+        // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password.
+        state.end_sessions(id, EndSessions::All, since);
+        state.void_reset_tokens(id, since);
+        Ok(user)
+    }
+
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        let mut state = self.store.lock();
+        let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
+        stored.user.suspension = None;
+        stored.user.updated_at = now;
+        Ok(Some(stored.user.clone()))
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {

@@ -9,7 +9,7 @@ use users_domain::{AttemptOutcome, ClientNetwork, LockoutPolicy, Role, User};
 use users_ports::{SessionId, SessionRepository, UserRepository};
 use users_postgres::testing::CachedStore;
 use users_postgres::testing::TestDatabase;
-use users_store_contract::{insert_ok, new_session, new_user, now, seconds};
+use users_store_contract::{insert_ok, new_session, new_user, now, seconds, suspension};
 
 /// A store that hears changes, with one signed-in user and their session.
 async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
@@ -101,6 +101,24 @@ async fn writes_through_the_store_are_read_back_at_once() {
 
     store.clone().revoke_all_of_user(ada.id, None, t).await.unwrap();
     assert_eq!(read(&store, &ada, session).await, None);
+}
+
+#[tokio::test]
+async fn a_suspension_made_elsewhere_is_seen_here() {
+    let Some((db, store, ada, session)) = signed_in().await else { return };
+    assert!(read(&store, &ada, session).await.is_some());
+
+    // An operator's SQL that touches the user's row alone (no session ends with it): the suspension columns notify.
+    let mut conn = db.connect().await;
+    conn.batch_execute(&format!("UPDATE users SET suspended_at = now() WHERE id = {}", ada.id.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| user.is_some_and(|user| user.suspension.is_some())).await;
+    conn.batch_execute(&format!("UPDATE users SET suspended_at = NULL WHERE id = {}", ada.id.0)).await.unwrap();
+    eventually(&store, &ada, session, |user| user.is_some_and(|user| user.suspension.is_none())).await;
+
+    // Another instance suspends the user: the session it ended is over here too.
+    let elsewhere = db.store().users();
+    elsewhere.suspend(ada.id, suspension(now(), None, Some("abuse"))).await.expect("suspended elsewhere");
+    eventually(&store, &ada, session, |user| user.is_none()).await;
 }
 
 #[tokio::test]

@@ -170,3 +170,66 @@ async fn the_admins_of_a_database_migrated_to_email_verification_count_as_verifi
     let users: Vec<(&str, bool)> = users.iter().map(|user| (user.email.as_str(), user.email_verified)).collect();
     assert_eq!(users, [("admin@example.com", true), ("user@example.com", false)]);
 }
+
+#[derive(QueryableByName)]
+struct MigratedSession {
+    #[diesel(sql_type = Text)]
+    public_id: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    last_used_at_is_created_at: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    no_device: bool,
+}
+
+/// What undoes the migration that named sessions and added suspensions.
+const UNDO_SESSIONS_AND_SUSPENSION: &str =
+    include_str!("../../../../migrations/postgres/2026-12-05-000000_sessions_and_suspension/down.sql");
+
+const SESSIONS_AS_MIGRATED: &str = "SELECT public_id, last_used_at = created_at AS last_used_at_is_created_at, \
+     ip IS NULL AND user_agent IS NULL AS no_device FROM sessions ORDER BY id";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_started_before_they_had_names_get_one_each_and_were_last_used_when_they_began() {
+    use diesel_async::SimpleAsyncConnection as _;
+    // Given a database as the version before named sessions left it, with three sessions begun at different times,
+    let Some(db) = TestDatabase::create().await else { return };
+    let mut conn = db.connect().await;
+    conn.batch_execute(&format!(
+        "{UNDO_SESSIONS_AND_SUSPENSION} DELETE FROM __diesel_schema_migrations WHERE version = '20261205000000'; \
+         INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000001', 'ada@example.com', 'ada@example.com', 'x', now(), now()); \
+         INSERT INTO sessions (user_id, created_at, expires_at) \
+         SELECT id, now() - make_interval(hours => n), now() + interval '1 day' FROM users, generate_series(1, 3) AS n;"
+    ))
+    .await
+    .unwrap();
+
+    // when it is migrated,
+    let applied = run_migrations(db.url()).await.expect("migrated");
+
+    // then each session has a name of its own, 32 lowercase hex digits, was last used when it began, and no device
+    // is known for it.
+    assert!(applied.len() == 1 && applied[0].starts_with("20261205000000"), "{applied:?}");
+    let sessions: Vec<MigratedSession> = diesel::sql_query(SESSIONS_AS_MIGRATED).load(&mut conn).await.unwrap();
+    assert_eq!(sessions.len(), 3);
+    for session in &sessions {
+        assert!(users_ports::SessionKey::parse(&session.public_id).is_some(), "{}", session.public_id);
+        assert!(session.last_used_at_is_created_at && session.no_device);
+    }
+    let mut names: Vec<&str> = sessions.iter().map(|session| session.public_id.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 3, "each its own: {names:?}");
+    assert!(has_index(&mut conn, "sessions_public_id_key").await);
+
+    // A sign-in of the previous version, still running beside the new one, writes neither: its session gets them too.
+    conn.batch_execute(
+        "INSERT INTO sessions (user_id, created_at, expires_at) SELECT id, now(), now() + interval '1 day' FROM users",
+    )
+    .await
+    .expect("the previous version's insert");
+    let sessions: Vec<MigratedSession> = diesel::sql_query(SESSIONS_AS_MIGRATED).load(&mut conn).await.unwrap();
+    let newest = sessions.last().expect("four sessions");
+    assert!(users_ports::SessionKey::parse(&newest.public_id).is_some(), "{}", newest.public_id);
+    assert!(newest.last_used_at_is_created_at, "a sign-in commits within its transaction's now()");
+}

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
+    AttemptOutcome, ClientDetails, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role,
+    Suspension, User, UserId,
 };
 use users_ports::{
     ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
     OneTimeTokenHash, OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse,
-    SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose, UpdateUserError,
-    UserRepository, UserUpdate,
+    SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
+    TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// A store (its users, its sessions and its one-time tokens) that remembers signed-in users; see the module's
@@ -196,6 +197,15 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRep
         self.write(Forget::Nothing, self.users.purge_login_throttles(before)).await
     }
 
+    /// The user is forgotten with every session the suspension ended.
+    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+        self.write(Forget::User(id), self.users.suspend(id, suspension)).await
+    }
+
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        self.write(Forget::User(id), self.users.unsuspend(id, now)).await
+    }
+
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
         self.write(Forget::User(id), self.users.delete(id)).await
     }
@@ -218,15 +228,31 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> Session
         self.write(Forget::Nothing, self.sessions.create(session)).await
     }
 
-    /// Only extends a live session: a remembered expiry that is too early costs a read, nothing more.
+    /// Only extends a live session: a remembered expiry that is too early costs a read, nothing more. Its last use
+    /// and device are not part of a signed-in user.
     async fn rotate_refresh_token(
         &self,
         used: &RefreshTokenHash,
         successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<RefreshTokenUse, StoreError> {
-        self.write(Forget::Nothing, self.sessions.rotate_refresh_token(used, successor, now, expires_at)).await
+        self.write(Forget::Nothing, self.sessions.rotate_refresh_token(used, successor, now, expires_at, client)).await
+    }
+
+    async fn list_live(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+        self.sessions.list_live(user, now).await
+    }
+
+    /// Which session the key named is known only from the answer, and the owner is known now: the owner is forgotten.
+    async fn revoke_by_key(
+        &self,
+        user: UserId,
+        key: &SessionKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionId>, StoreError> {
+        self.write(Forget::User(user), self.sessions.revoke_by_key(user, key, now)).await
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
@@ -471,6 +497,7 @@ mod tests {
             profile: Profile::default(),
             roles: vec![Role::User],
             email_verified: false,
+            suspension: None,
             created_at: created,
             updated_at: created,
         }

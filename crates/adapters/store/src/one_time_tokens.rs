@@ -76,7 +76,7 @@ pub(crate) async fn void_tokens(
 }
 
 /// Voids the user's unused reset tokens, as used at `at`: only the newest mailed link, or none after a reset, works.
-async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime<Utc>) -> Result<(), DieselError> {
+pub(crate) async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime<Utc>) -> Result<(), DieselError> {
     let void = diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::user_id.eq(user_id))

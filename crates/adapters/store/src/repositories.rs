@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role, User, UserId,
+    AttemptOutcome, ClientDetails, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role,
+    Suspension, User, UserId,
 };
 use users_ports::{
     DeleteUserError, InsertUserError, Mail, MailId, MailOutbox, MailedToken, NewSession, NewUser, OneTimeTokenHash,
     OneTimeTokenRepository, OutboxDepth, Page, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash,
-    RefreshTokenUse, SessionId, SessionRepository, SignedIn, StoreError, StoredCredentials, TokenIssue, TokenPurpose,
-    UpdateUserError, UserRepository, UserUpdate,
+    RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials,
+    SuspendUserError, TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::dialect::Backend;
@@ -223,6 +224,16 @@ impl UserRepository for StoreUsers {
         self.calls.run(async move { queries.purge_login_throttles(before).await }).await
     }
 
+    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.suspend(id, suspension).await }).await
+    }
+
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.unsuspend(id, now).await }).await
+    }
+
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
         let queries = self.queries.clone();
         self.calls.run(async move { queries.delete(id).await }).await
@@ -256,9 +267,28 @@ impl SessionRepository for StoreSessions {
         successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<RefreshTokenUse, StoreError> {
-        let (queries, used, successor) = (self.queries.clone(), used.clone(), successor.clone());
-        self.calls.run(async move { queries.rotate_refresh_token(&used, &successor, now, expires_at).await }).await
+        let (queries, used, successor, client) =
+            (self.queries.clone(), used.clone(), successor.clone(), client.clone());
+        self.calls
+            .run(async move { queries.rotate_refresh_token(&used, &successor, now, expires_at, &client).await })
+            .await
+    }
+
+    async fn list_live(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.list_live(user, now).await }).await
+    }
+
+    async fn revoke_by_key(
+        &self,
+        user: UserId,
+        key: &SessionKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let (queries, key) = (self.queries.clone(), key.clone());
+        self.calls.run(async move { queries.revoke_by_key(user, &key, now).await }).await
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {

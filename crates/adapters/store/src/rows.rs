@@ -1,13 +1,18 @@
-//! Row types of the `users`, `one_time_tokens` and `mail_outbox` tables and their translation into domain values.
+//! Row types of the `users`, `sessions`, `one_time_tokens` and `mail_outbox` tables and their translation into domain
+//! values.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use users_domain::{Email, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, User, UserId, Username};
+use users_domain::{
+    ClientDetails, Email, ObjectId, PersonName, Profile, ProfilePatch, ProfileUrl, Role, Suspension, SuspensionReason,
+    User, UserAgent, UserId, Username,
+};
 use users_ports::{
-    Mail, MailContent, MailId, MailKind, NewOneTimeToken, NewUser, OneTimeToken, QueuedMail, StoreError, UserUpdate,
+    Mail, MailContent, MailId, MailKind, NewOneTimeToken, NewUser, OneTimeToken, QueuedMail, SessionId, SessionKey,
+    SessionRecord, StoreError, UserUpdate,
 };
 
-use crate::schema::{Stamp, mail_outbox, one_time_tokens, users};
+use crate::schema::{Stamp, mail_outbox, one_time_tokens, sessions, users};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -25,6 +30,9 @@ pub(crate) struct UserRow {
     x: Option<String>,
     youtube: Option<String>,
     email_verified: bool,
+    suspended_at: Option<DateTime<Utc>>,
+    suspended_until: Option<DateTime<Utc>>,
+    suspension_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -63,10 +71,23 @@ impl UserRow {
             },
             roles,
             email_verified: self.email_verified,
+            suspension: suspension(self.suspended_at, self.suspended_until, self.suspension_reason)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
+}
+
+/// The suspension the three columns hold: none without a start (the schema allows no end or reason without one).
+/// One that has run out is returned all the same: whether it is in force is the reader's question, at its own `now`.
+fn suspension(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    reason: Option<String>,
+) -> Result<Option<Suspension>, StoreError> {
+    let Some(since) = since else { return Ok(None) };
+    let reason = reason.map(SuspensionReason::parse).transpose().map_err(corrupt)?;
+    Ok(Some(Suspension { since, until, reason }))
 }
 
 fn url(value: Option<String>) -> Result<Option<ProfileUrl>, StoreError> {
@@ -167,6 +188,50 @@ impl<'a> From<&'a UserUpdate> for UserChangeset<'a> {
             updated_at: Stamp(update.updated_at),
         }
     }
+}
+
+/// A session as its owner is shown it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct SessionRow {
+    id: i64,
+    public_id: String,
+    created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl SessionRow {
+    /// The row's columns in its fields' order (see [`UserRow::columns`]).
+    pub(crate) fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
+        <Self as Selectable<diesel::pg::Pg>>::construct_selection()
+    }
+
+    /// Rebuilds the record. A name that is not one the service makes is a fault; the device is only shown, never
+    /// trusted, so an address that does not read back (changed behind the service's back) is shown as unknown rather
+    /// than failing the owner's whole list.
+    pub(crate) fn into_record(self) -> Result<SessionRecord, StoreError> {
+        let key = SessionKey::parse(&self.public_id)
+            .ok_or_else(|| StoreError::new(format!("stored session {} has an invalid public id", self.id)))?;
+        Ok(SessionRecord {
+            id: SessionId(self.id),
+            key,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            client: ClientDetails {
+                ip: self.ip.and_then(|ip| ip.parse().ok()),
+                user_agent: self.user_agent.and_then(|agent| UserAgent::from_header(&agent)),
+            },
+        })
+    }
+}
+
+/// A device as the `sessions` table keeps it: its address as text (`IpAddr`'s own form), and its user agent.
+pub(crate) fn stored_client(client: &ClientDetails) -> (Option<String>, Option<&str>) {
+    (client.ip.map(|ip| ip.to_string()), client.user_agent.as_ref().map(UserAgent::as_str))
 }
 
 #[derive(Insertable)]

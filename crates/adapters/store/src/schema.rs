@@ -87,6 +87,10 @@ diesel::table! {
         failed_logins -> Integer,
         locked_until -> Nullable<StoredTime>,
         email_verified -> Bool,
+        /// A suspension: all three NULL, or `suspended_at` set (the others as the suspension has them).
+        suspended_at -> Nullable<StoredTime>,
+        suspended_until -> Nullable<StoredTime>,
+        suspension_reason -> Nullable<Text>,
     }
 }
 
@@ -110,6 +114,12 @@ diesel::table! {
         created_at -> StoredTime,
         expires_at -> StoredTime,
         revoked_at -> Nullable<StoredTime>,
+        /// `SessionKey::as_str`: the name clients see.
+        public_id -> Text,
+        last_used_at -> StoredTime,
+        user_agent -> Nullable<Text>,
+        /// `IpAddr`'s text form.
+        ip -> Nullable<Text>,
     }
 }
 

@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::RunQueryDsl;
-use users_domain::UserId;
+use users_domain::{ClientDetails, UserId};
 use users_ports::{
-    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionRepository, SessionState, StoreError,
+    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    SessionRepository, SessionState, StoreError,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
 use crate::dialect::Dialect;
 use crate::pool::Pools;
+use crate::rows::SessionRow;
 use crate::schema::{Stamp, refresh_tokens, sessions};
 
 #[derive(Clone)]
@@ -45,11 +47,19 @@ impl SessionRepository for SessionQueries {
         successor: &RefreshTokenHash,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<RefreshTokenUse, StoreError> {
         let mut conn = self.pools.writer().await?;
-        let rotated =
-            on_backend!(conn.any(), |c| Dialect::rotate_refresh_token(c, &used.0, &successor.0, now, expires_at).await)
-                .map_err(|error| self.pools.fault(error))?;
+        let rotated = on_backend!(conn.any(), |c| Dialect::rotate_refresh_token(
+            c,
+            &used.0,
+            &successor.0,
+            now,
+            expires_at,
+            client
+        )
+        .await)
+        .map_err(|error| self.pools.fault(error))?;
         if let Some(session) = rotated {
             // The statement stored a successor only for a live session; the state is as it stood before, so the
             // same test tells which it did.
@@ -81,6 +91,41 @@ impl SessionRepository for SessionQueries {
         .await)
         .map_err(|error| self.pools.fault(error))?;
         Ok(RefreshTokenUse::Replayed { session, used_at, successor_issued })
+    }
+
+    async fn list_live(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        let live = sessions::table
+            .filter(sessions::user_id.eq(user.0))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(Stamp(now)))
+            .order((sessions::last_used_at.desc(), sessions::id.desc()))
+            .select(SessionRow::columns());
+        let rows: Vec<SessionRow> =
+            on_backend!(conn.any(), |c| live.load(c).await).map_err(|error| self.pools.fault(error))?;
+        rows.into_iter().map(SessionRow::into_record).collect()
+    }
+
+    async fn revoke_by_key(
+        &self,
+        user: UserId,
+        key: &SessionKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        // The owner is part of the match: a key names no session of anyone else's, whoever learnt it.
+        let revoke = diesel::update(
+            sessions::table
+                .filter(sessions::public_id.eq(key.as_str()))
+                .filter(sessions::user_id.eq(user.0))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(Stamp(now))),
+        )
+        .set(sessions::revoked_at.eq(Stamp(now)))
+        .returning(sessions::id);
+        let revoked: Option<i64> = on_backend!(conn.any(), |c| revoke.get_result(c).await.optional())
+            .map_err(|error| self.pools.fault(error))?;
+        Ok(revoked.map(SessionId))
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {

@@ -9,11 +9,11 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{
     AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, NetworkThrottle,
-    ObjectId, Role, User, UserId,
+    ObjectId, Role, Suspension, SuspensionReason, User, UserId,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SignedIn, StoreError,
-    StoredCredentials, UpdateUserError, UserRepository, UserUpdate,
+    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SignedIn,
+    StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -118,6 +118,16 @@ async fn add_memberships(conn: Conn<'_>, user_id: i64, role_ids: &[i64]) -> Resu
 
 fn is_last_admin(admins: &[i64], id: i64) -> bool {
     admins == [id]
+}
+
+/// Whether an admin of `admins` other than `id` is active at `at`: not suspended, or suspended until no later than
+/// `at` (a suspension with an end lifts by itself then).
+async fn another_active_admin(conn: Conn<'_>, admins: &[i64], id: i64, at: DateTime<Utc>) -> QueryResult<bool> {
+    let others: Vec<i64> = admins.iter().copied().filter(|admin| *admin != id).collect();
+    let active = users::table
+        .filter(users::id.eq_any(others))
+        .filter(users::suspended_at.is_null().or(users::suspended_until.le(Stamp(at))));
+    on_backend!(conn, |c| diesel::select(diesel::dsl::exists(active)).get_result(c).await)
 }
 
 /// A row of `login_throttles`: the domain's `NetworkThrottle` as stored.
@@ -455,6 +465,67 @@ impl UserRepository for UserQueries {
         );
         let purged = on_backend!(conn.any(), |c| purge.execute(c).await).map_err(|error| self.pools.fault(error))?;
         Ok(u64::try_from(purged).unwrap_or_default())
+    }
+
+    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+        let mut conn = self.pools.writer().await?;
+        let since = suspension.since;
+        let rows = on_backend!(conn.any(), |conn| conn
+            .transaction(async |conn| {
+                // The admin memberships stay locked to the end of the transaction (on SQLite, the write lock is taken
+                // first), as for a demotion or a deletion: two admins suspended at once cannot each count the other
+                // as the one left to lift it.
+                let admins = Dialect::lock_admins(conn).await?;
+                if admins.contains(&id.0) && !another_active_admin(conn.any(), &admins, id.0, since).await? {
+                    return Err(TxError::Refused(SuspendUserError::LastActiveAdmin));
+                }
+                let suspended = diesel::update(users::table.find(id.0))
+                    .set((
+                        users::suspended_at.eq(Stamp(since)),
+                        users::suspended_until.eq(suspension.until.map(Stamp)),
+                        users::suspension_reason.eq(suspension.reason.as_ref().map(SuspensionReason::as_str)),
+                        users::updated_at.eq(Stamp(since)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if suspended == 0 {
+                    return Err(TxError::Refused(SuspendUserError::NotFound));
+                }
+                // Nothing made before the suspension lets its holder back in once it lifts: no session, and no mailed
+                // link to set a new password with (a verification link changes nothing the suspension is about).
+                crate::sessions::end_sessions(conn.any(), id.0, EndSessions::All, since).await?;
+                crate::one_time_tokens::void_reset_tokens(conn.any(), id.0, since).await?;
+                Ok(user_rows(conn.any(), id.0).await?)
+            })
+            .await)
+        .map_err(|error| match error {
+            TxError::Refused(refusal) => refusal,
+            TxError::Database(error) => SuspendUserError::Unexpected(self.pools.fault(error)),
+        })?;
+        single_user(rows)?.ok_or(SuspendUserError::NotFound)
+    }
+
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+        let mut conn = self.pools.writer().await?;
+        let rows = on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                let lifted = diesel::update(users::table.find(id.0))
+                    .set((
+                        users::suspended_at.eq(None::<Stamp>),
+                        users::suspended_until.eq(None::<Stamp>),
+                        users::suspension_reason.eq(None::<&str>),
+                        users::updated_at.eq(Stamp(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if lifted == 0 {
+                    return Ok(None);
+                }
+                Ok(Some(user_rows(conn.any(), id.0).await?))
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))?;
+        rows.map_or(Ok(None), single_user)
     }
 
     async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {

@@ -11,7 +11,8 @@ use users_ports::{
 };
 use users_store::CachedSessions;
 use users_store_contract::{
-    email, insert_ok, mailed_token, new_session, new_user, now, one_time, other_password_hash, seconds, touch,
+    email, insert_ok, mailed_token, new_session, new_user, now, one_time, other_password_hash, seconds, suspension,
+    touch,
 };
 
 /// A feed that hears no change at all, and proves so every few milliseconds: whatever the cache then remembers stays
@@ -130,6 +131,47 @@ async fn a_password_reset_through_the_cache_ends_the_remembered_sessions_at_once
 
     // Then the session signs no one in
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_session_ended_by_its_key_through_the_cache_is_forgotten_at_once() {
+    // Given a user read once through the cache, through a session whose key the user knows
+    let memory = MemoryStore::new();
+    let (cached, ada, _session) = signed_in(&memory).await;
+    let t = now();
+    let named = new_session(ada.id, "ada-named", t, t + seconds(3600));
+    let key = named.key.clone();
+    let session = cached.create(named).await.unwrap().unwrap();
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the user ends it by its key through the cache
+    assert_eq!(cached.revoke_by_key(ada.id, &key, now()).await.unwrap(), Some(session));
+
+    // Then it signs no one in
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_suspension_and_its_lifting_through_the_cache_are_seen_at_once() {
+    // Given a user read once through the cache
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
+
+    // When the user is suspended through the cache, then the session it ended signs no one in
+    cached.suspend(ada.id, suspension(now(), None, Some("abuse"))).await.unwrap();
+    assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+
+    // Given a session started since, read (suspended) through the cache
+    let t = now();
+    let later = cached.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap().unwrap();
+    let read = cached.find_signed_in(ada.id, later, now()).await.unwrap().expect("signed in");
+    assert!(read.suspension.is_some());
+
+    // When the suspension is lifted through the cache, then the next check sees it lifted
+    cached.unsuspend(ada.id, now()).await.unwrap().expect("lifted");
+    let read = cached.find_signed_in(ada.id, later, now()).await.unwrap().expect("signed in");
+    assert_eq!(read.suspension, None);
 }
 
 #[tokio::test]

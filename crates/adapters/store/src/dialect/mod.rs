@@ -13,6 +13,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
+use users_domain::ClientDetails;
 use users_ports::{NewSession, SessionState, StoreError};
 
 use crate::connection::{PgConnection, SqliteConnection};
@@ -106,18 +107,20 @@ pub trait Dialect: Sized + Send {
         limit: i64,
     ) -> impl Future<Output = QueryResult<Vec<ClaimedMailRow>>> + Send;
 
-    /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked;
-    /// the session's id, or `None`.
+    /// Starts a session (named by its key, last used at its start, from its device) with its first refresh token if
+    /// the user still has the password hash the sign-in checked; the session's id, or `None`.
     fn create_session(conn: &mut Self, session: &NewSession) -> impl Future<Output = QueryResult<Option<i64>>> + Send;
 
-    /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session,
-    /// atomically. The session as it stood before; `None` when `used` was not current.
+    /// Uses up a current refresh token and, if its session is live, adds the successor, extends the session and records
+    /// its use (at `now`, from `client`), atomically. The session as it stood before; `None` when `used` was not
+    /// current.
     fn rotate_refresh_token(
         conn: &mut Self,
         used: &str,
         successor: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> impl Future<Output = QueryResult<Option<SessionState>>> + Send;
 
     /// How many users there are.

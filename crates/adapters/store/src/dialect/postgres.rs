@@ -9,12 +9,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
-use users_domain::{Role, UserId};
+use users_domain::{ClientDetails, Role, UserId};
 use users_ports::{NewSession, SessionId, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::PgConnection;
-use crate::rows::ClaimedMailRow;
+use crate::rows::{ClaimedMailRow, stored_client};
 use crate::schema::{Stamp, mail_outbox, user_roles, users};
 
 #[derive(QueryableByName)]
@@ -156,43 +156,52 @@ impl Dialect for PgConnection {
     async fn create_session(conn: &mut Self, session: &NewSession) -> Result<Option<i64>, DieselError> {
         const CREATE: &str = "
             WITH created AS (
-                INSERT INTO sessions (user_id, created_at, expires_at)
-                SELECT id, $2, $3 FROM users WHERE id = $1 AND password_hash = $4 FOR SHARE
+                INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, public_id, user_agent, ip)
+                SELECT id, $2, $2, $3, $6, $7, $8 FROM users WHERE id = $1 AND password_hash = $4 FOR SHARE
                 RETURNING id
             ), issued AS (
                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, id, $2 FROM created
             )
             SELECT id FROM created";
+        let (ip, user_agent) = stored_client(&session.client);
         let created: Option<CreatedSession> = diesel::sql_query(CREATE)
             .bind::<BigInt, _>(session.user_id.0)
             .bind::<Timestamptz, _>(session.created_at)
             .bind::<Timestamptz, _>(session.expires_at)
             .bind::<Text, _>(session.password_hash.as_str())
             .bind::<Text, _>(&session.refresh_token_hash.0)
+            .bind::<Text, _>(session.key.as_str())
+            .bind::<Nullable<Text>, _>(user_agent)
+            .bind::<Nullable<Text>, _>(ip)
             .get_result(conn)
             .await
             .optional()?;
         Ok(created.map(|created| created.id))
     }
 
-    /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session: one
-    /// statement, so one round trip and one commit. The session's row lock, taken first, keeps a concurrent revocation
-    /// or deletion either wholly before or wholly after. `None` when `used` was not current.
+    /// Uses up a current refresh token and, if its session is live, adds the successor, extends the session and records
+    /// its use and device: one statement, so one round trip and one commit. The session's row lock, taken first, keeps
+    /// a concurrent revocation or deletion either wholly before or wholly after. `None` when `used` was not current.
     async fn rotate_refresh_token(
         conn: &mut Self,
         used: &str,
         successor: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<Option<SessionState>, DieselError> {
         // The session's row is updated (so locked) before the token's: `used` reads `extended`, so it runs first. That
         // is the order in which deleting a user cascades (users, sessions, refresh_tokens); taken the other way round,
         // the two deadlocked. A session that is no longer live is locked the same way but left as it is, and gets no
-        // successor.
+        // successor. Each CASE judges the row as it stands when locked (a FROM clause that judged it once, before the lock,
+        // could let a revocation committed meanwhile through).
         const ROTATE: &str = "
             WITH extended AS (
                 UPDATE sessions
-                SET expires_at = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $3 ELSE expires_at END
+                SET expires_at = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $3 ELSE expires_at END,
+                    last_used_at = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $1 ELSE last_used_at END,
+                    user_agent = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $5 ELSE user_agent END,
+                    ip = CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN $6 ELSE ip END
                 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $2 AND used_at IS NULL)
                 RETURNING id, revoked_at IS NULL AND expires_at > $1 AS live
             ), used AS (
@@ -205,11 +214,14 @@ impl Dialect for PgConnection {
             )
             SELECT sessions.id, sessions.user_id, sessions.created_at, sessions.expires_at, sessions.revoked_at
             FROM sessions JOIN used ON sessions.id = used.session_id";
+        let (ip, user_agent) = stored_client(client);
         let row: Option<RotatedSession> = diesel::sql_query(ROTATE)
             .bind::<Timestamptz, _>(now)
             .bind::<Text, _>(used)
             .bind::<Timestamptz, _>(expires_at)
             .bind::<Text, _>(successor)
+            .bind::<Nullable<Text>, _>(user_agent)
+            .bind::<Nullable<Text>, _>(ip)
             .get_result(conn)
             .await
             .optional()?;

@@ -7,14 +7,14 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorInformation, Error as DieselError};
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users_domain::Role;
+use users_domain::{ClientDetails, Role};
 use users_ports::{NewSession, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::{AnyConnection as _, SqliteConnection};
-use crate::rows::ClaimedMailRow;
+use crate::rows::{ClaimedMailRow, stored_client};
 use crate::schema::{Stamp, StoredTime, mail_outbox, refresh_tokens, sessions, user_roles, users};
 
 impl Dialect for SqliteConnection {
@@ -113,6 +113,7 @@ impl Dialect for SqliteConnection {
     /// single writer connection runs this transaction wholly before or after a password change (and the ending of sessions
     /// that comes with it).
     async fn create_session(conn: &mut Self, session: &NewSession) -> Result<Option<i64>, DieselError> {
+        let (ip, user_agent) = stored_client(&session.client);
         conn.transaction(async |conn| {
             let user = users::table
                 .filter(users::id.eq(session.user_id.0))
@@ -120,11 +121,23 @@ impl Dialect for SqliteConnection {
                 .select((
                     users::id,
                     Stamp(session.created_at).into_sql::<StoredTime>(),
+                    Stamp(session.created_at).into_sql::<StoredTime>(),
                     Stamp(session.expires_at).into_sql::<StoredTime>(),
+                    session.key.as_str().into_sql::<Text>(),
+                    user_agent.into_sql::<Nullable<Text>>(),
+                    ip.as_deref().into_sql::<Nullable<Text>>(),
                 ));
             let created: Option<i64> = diesel::insert_into(sessions::table)
                 .values(user)
-                .into_columns((sessions::user_id, sessions::created_at, sessions::expires_at))
+                .into_columns((
+                    sessions::user_id,
+                    sessions::created_at,
+                    sessions::last_used_at,
+                    sessions::expires_at,
+                    sessions::public_id,
+                    sessions::user_agent,
+                    sessions::ip,
+                ))
                 .returning(sessions::id)
                 .get_result(conn)
                 .await
@@ -143,16 +156,18 @@ impl Dialect for SqliteConnection {
         .await
     }
 
-    /// Uses up a current refresh token and, if its session is live, adds the successor and extends the session, in one
-    /// transaction (SQLite has no data-modifying CTEs; an embedded store pays nothing per statement). `None` when `used`
-    /// was not current.
+    /// Uses up a current refresh token and, if its session is live, adds the successor, extends the session and records
+    /// its use and device, in one transaction (SQLite has no data-modifying CTEs; an embedded store pays nothing per
+    /// statement). `None` when `used` was not current.
     async fn rotate_refresh_token(
         conn: &mut Self,
         used: &str,
         successor: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        client: &ClientDetails,
     ) -> Result<Option<SessionState>, DieselError> {
+        let (ip, user_agent) = stored_client(client);
         conn.transaction(async |conn| {
             let consumed: Option<i64> = diesel::update(
                 refresh_tokens::table
@@ -168,7 +183,12 @@ impl Dialect for SqliteConnection {
             let Some(session) = crate::sessions::session_state(conn.any(), session_id).await? else { return Ok(None) };
             if session.is_live(now) {
                 diesel::update(sessions::table.find(session_id))
-                    .set(sessions::expires_at.eq(Stamp(expires_at)))
+                    .set((
+                        sessions::expires_at.eq(Stamp(expires_at)),
+                        sessions::last_used_at.eq(Stamp(now)),
+                        sessions::user_agent.eq(user_agent),
+                        sessions::ip.eq(ip.as_deref()),
+                    ))
                     .execute(conn)
                     .await?;
                 diesel::insert_into(refresh_tokens::table)
