@@ -332,7 +332,11 @@ impl<A: Adapters> UserService<A> {
     /// Trades a refresh token for a new pair. The presented token is used up. Presented again within the grace
     /// window, it gets the same new pair (two tabs refreshing together); later, it revokes the session, since one of
     /// the two presenters must have stolen it. The session's last use and device become this refresh's.
-    pub async fn refresh(&self, refresh_token: &RefreshToken, client: &ClientDetails) -> Result<TokenPair, RefreshError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        client: &ClientDetails,
+    ) -> Result<TokenPair, RefreshError> {
         let now = self.now();
         let used = self.tokens.hash_refresh_token(refresh_token);
         // The successor is known before anything is stored, so the store rotates in one step.

@@ -38,7 +38,8 @@ async fn a_new_account_signs_in_refreshes_and_signs_out() {
     let signed_up = service.register(ada(), &device()).await.expect("sign up").into_signed_in().expect("signed in");
 
     // when it signs in by its email in another case, refreshes a minute later, and signs out,
-    let signed_in = service.login(sign_in("ada@example.COM", "correct horse battery"), &network(), &device()).await.unwrap();
+    let signed_in =
+        service.login(sign_in("ada@example.COM", "correct horse battery"), &network(), &device()).await.unwrap();
     assert_eq!(signed_in.user, signed_up.user);
     clock.advance(Duration::minutes(1));
     let refreshed = service.refresh(&signed_in.tokens.refresh_token, &device()).await.expect("refresh");
@@ -150,6 +151,7 @@ async fn a_deleted_account_is_signed_out_and_its_email_is_free_again() {
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
     let gone = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
     assert!(matches!(gone, Err(LoginError::InvalidCredentials)), "{gone:?}");
-    let again = service.register(ada(), &device()).await.expect("the email is free").into_signed_in().expect("signed in");
+    let again =
+        service.register(ada(), &device()).await.expect("the email is free").into_signed_in().expect("signed in");
     assert_ne!(again.user.id, current.user.id);
 }

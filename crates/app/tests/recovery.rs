@@ -484,7 +484,8 @@ async fn when_addresses_must_be_verified_a_sign_up_starts_no_session() {
         last_name: None,
     };
 
-    let registered = mocks.service_with(requiring_verified_addresses()).register(registration, &device()).await.unwrap();
+    let registered =
+        mocks.service_with(requiring_verified_addresses()).register(registration, &device()).await.unwrap();
 
     assert!(matches!(&registered, Registered::AwaitingVerification(user) if !user.email_verified), "{registered:?}");
 }

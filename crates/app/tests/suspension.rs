@@ -5,12 +5,12 @@ mod support;
 
 use chrono::Duration;
 use users_app::{
-    AuthenticateError, LoginError, RefreshError, ResetPasswordError, SendPasswordResetError, SignIn,
-    SuspendUserError, SuspensionRequest, UnsuspendUserError,
+    AuthenticateError, LoginError, RefreshError, ResetPasswordError, SendPasswordResetError, SignIn, SuspendUserError,
+    SuspensionRequest, UnsuspendUserError,
 };
 use users_domain::{
-    AttemptOutcome, LoginAttempt, LoginIdentifier, LoginThrottle, Suspension, SuspensionError, SuspensionReason,
-    User, UserId,
+    AttemptOutcome, LoginAttempt, LoginIdentifier, LoginThrottle, Suspension, SuspensionError, SuspensionReason, User,
+    UserId,
 };
 use users_ports::{
     AccessClaims, OneTimeToken, RefreshToken, RefreshTokenUse, SessionState, StoredCredentials,
@@ -76,8 +76,7 @@ async fn an_admin_cannot_suspend_themselves() {
     mocks.users.expect_suspend().never();
     let own_id = administrator().current().user.id;
 
-    let error =
-        mocks.service().suspend_user(&administrator(), own_id, SuspensionRequest::default()).await.unwrap_err();
+    let error = mocks.service().suspend_user(&administrator(), own_id, SuspensionRequest::default()).await.unwrap_err();
 
     assert!(matches!(error, SuspendUserError::Oneself), "{error:?}");
 }
@@ -186,9 +185,11 @@ async fn a_session_refreshed_while_its_user_is_suspended_is_refused() {
         expires_at: now() + Duration::days(30),
         revoked: false,
     };
-    mocks.sessions.expect_rotate_refresh_token().times(1).return_once(move |_, _, _, _, _| {
-        Ok(RefreshTokenUse::Rotated(session))
-    });
+    mocks
+        .sessions
+        .expect_rotate_refresh_token()
+        .times(1)
+        .return_once(move |_, _, _, _, _| Ok(RefreshTokenUse::Rotated(session)));
     mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(suspended(None))));
     mocks.tokens.expect_issue_access_token().never();
 

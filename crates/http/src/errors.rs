@@ -395,10 +395,9 @@ impl From<SuspendUserError> for Problem {
     fn from(error: SuspendUserError) -> Self {
         match error {
             SuspendUserError::NotFound => user_not_found(),
-            SuspendUserError::Oneself => Problem::conflict(
-                "cannot-suspend-self",
-                "admins cannot suspend their own account; ask another admin",
-            ),
+            SuspendUserError::Oneself => {
+                Problem::conflict("cannot-suspend-self", "admins cannot suspend their own account; ask another admin")
+            }
             SuspendUserError::LastActiveAdmin => Problem::conflict(
                 "last-admin",
                 "the last active admin cannot be suspended; make another user admin first",

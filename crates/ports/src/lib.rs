@@ -1,10 +1,12 @@
-//! The ports of the user-management core: what it needs from a store, a password hasher, a token issuer, a mail
-//! transport and a clock, as small traits. Adapters implement them; the `mocks` feature provides `mockall` doubles for tests.
+//! The ports of the user-management core: what it needs from a store (with its audit log), a password hasher, a token
+//! issuer, a mail transport and a clock, as small traits. Adapters implement them; the `mocks` feature provides
+//! `mockall` doubles for tests.
 //!
 //! The traits use native `async fn`. The core is generic over them (never `dyn`), and the futures are driven by
 //! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
 #![allow(async_fn_in_trait)]
 
+mod audit;
 mod changes;
 mod clock;
 mod mail;
@@ -14,6 +16,7 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use audit::{AuditActor, AuditEvent, AuditEventId, AuditKind, AuditLog, AuditQuery, AuditRecord};
 pub use changes::{ChangeFeed, ChangeObserver};
 pub use clock::Clock;
 pub use mail::{Mail, MailContent, MailError, MailId, MailKind, MailOutbox, MailSender, OutboxDepth, QueuedMail};
@@ -21,7 +24,9 @@ pub use one_time_tokens::{
     MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenIssue, TokenPurpose,
 };
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
-pub use sessions::{NewSession, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SessionState};
+pub use sessions::{
+    NewSession, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SessionState,
+};
 pub use tokens::{
     AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
@@ -30,6 +35,8 @@ pub use users::{
     SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
+#[cfg(feature = "mocks")]
+pub use audit::MockAuditLog;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]

@@ -11,8 +11,8 @@ use users_app::{
     Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, Store, UserService,
 };
 use users_domain::{
-    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId, Password, PersonName,
-    Profile, Role, User, UserAgent, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId,
+    Password, PersonName, Profile, Role, User, UserAgent, UserId, Username,
 };
 use users_ports::{
     AccessToken, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,

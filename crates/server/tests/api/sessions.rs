@@ -28,7 +28,13 @@ impl TestApp {
 
     async fn refresh_on(&self, base: &str, refresh_token: &str, user_agent: &str) -> reqwest::Response {
         let body = json!({ "refresh_token": refresh_token });
-        self.client.post(format!("{base}/auth/refresh")).header("user-agent", user_agent).json(&body).send().await.unwrap()
+        self.client
+            .post(format!("{base}/auth/refresh"))
+            .header("user-agent", user_agent)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -135,9 +141,12 @@ async fn another_users_session_is_not_found_and_keeps_working(store: Store) {
     let problem = assert_problem(response, StatusCode::NOT_FOUND).await;
     assert_eq!(problem["type"], "/problems/not-found");
 
-    for made_up in ["0123456789abcdef0123456789abcdef", "1", "not-a-session", &"f".repeat(200)] {
-        let response = app.delete(&format!("/users/current/sessions/{made_up}"), &mallory.access_token).await;
-        assert_problem(response, StatusCode::NOT_FOUND).await;
+    let made_up = app.delete("/users/current/sessions/0123456789abcdef0123456789abcdef", &mallory.access_token).await;
+    assert_problem(made_up, StatusCode::NOT_FOUND).await;
+    for malformed in ["1", "not-a-session", &"f".repeat(200), "0123456789ABCDEF0123456789ABCDEF"] {
+        let response = app.delete(&format!("/users/current/sessions/{malformed}"), &mallory.access_token).await;
+        let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(error_fields(&problem), ["sessionId"]);
     }
     assert_eq!(app.get("/users/current", &ada.access_token).await.status(), StatusCode::OK);
     assert_eq!(app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await, 0);
@@ -182,7 +191,8 @@ async fn an_admin_lists_a_users_sessions_and_signs_them_out_everywhere(store: St
     let phone = app.sign_in_on("ada@example.com", PHONE).await;
     let id = ada.claims()["uid"].as_i64().unwrap();
 
-    let (status, sessions) = status_and_json(app.get(&format!("/api/users/{id}/sessions"), &admin.access_token).await).await;
+    let (status, sessions) =
+        status_and_json(app.get(&format!("/api/users/{id}/sessions"), &admin.access_token).await).await;
     assert_eq!(status, StatusCode::OK, "{sessions}");
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 2);
@@ -218,7 +228,8 @@ async fn the_admin_session_routes_refuse_non_admins_and_unknown_users(store: Sto
     assert_problem(app.delete(&path, &ada.access_token).await, StatusCode::FORBIDDEN).await;
     assert_problem(app.get("/api/users/999999/sessions", &admin.access_token).await, StatusCode::NOT_FOUND).await;
     assert_problem(app.delete("/api/users/999999/sessions", &admin.access_token).await, StatusCode::NOT_FOUND).await;
-    let problem = assert_problem(app.get("/api/users/ada/sessions", &admin.access_token).await, StatusCode::BAD_REQUEST).await;
+    let problem =
+        assert_problem(app.get("/api/users/ada/sessions", &admin.access_token).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(error_fields(&problem), ["id"]);
     // The non-admin's attempt ended nothing.
     assert_eq!(app.get("/users/current", &ada.access_token).await.status(), StatusCode::OK);

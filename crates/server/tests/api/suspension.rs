@@ -104,8 +104,10 @@ async fn a_suspension_with_an_end_lifts_by_itself_then(store: Store) {
     assert_eq!(suspend(&app, &admin, id, &body).await.status(), StatusCode::OK);
     assert_problem(app.login("ada@example.com", PASSWORD).await, StatusCode::FORBIDDEN).await;
 
-    tokio::time::sleep((until - chrono::Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(200))
-        .await;
+    tokio::time::sleep(
+        (until - chrono::Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(200),
+    )
+    .await;
 
     let (status, signed_in) = status_and_json(app.login("ada@example.com", PASSWORD).await).await;
     assert_eq!(status, StatusCode::OK, "{signed_in}");
@@ -199,13 +201,11 @@ async fn two_admins_suspending_each_other_at_once_leave_one_active(store: Store)
     app.register_user("grace@example.com").await;
     app.promote("grace@example.com").await;
     let second = Session::from_body(&status_and_json(app.login("grace@example.com", PASSWORD).await).await.1);
-    let (first_id, second_id) =
-        (first.claims()["uid"].as_i64().unwrap(), second.claims()["uid"].as_i64().unwrap());
+    let (first_id, second_id) = (first.claims()["uid"].as_i64().unwrap(), second.claims()["uid"].as_i64().unwrap());
 
-    let (one, other) = tokio::join!(
-        suspend(&app, &first, second_id, &json!({})),
-        suspend(&app, &second, first_id, &json!({}))
-    );
+    let nothing = json!({});
+    let (one, other) =
+        tokio::join!(suspend(&app, &first, second_id, &nothing), suspend(&app, &second, first_id, &nothing));
 
     let statuses = [one.status(), other.status()];
     assert_eq!(statuses.iter().filter(|status| **status == StatusCode::OK).count(), 1, "{statuses:?}");
