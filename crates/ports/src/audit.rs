@@ -110,10 +110,13 @@ pub enum AuditActor {
 }
 
 /// An event as a use case hands it to the store with its change. The store adds the subject (the user the change is
-/// about, known to it even when the change creates that user), the time and the id.
+/// about, known to it even when the change creates that user) and the id, and writes it in the change's transaction:
+/// if the event cannot be written, the change fails.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditRecord {
     pub kind: AuditKind,
+    /// When it happened: the time of the change it records.
+    pub at: DateTime<Utc>,
     pub actor: AuditActor,
     pub client: ClientDetails,
     /// A JSON object; never a password, token or hash.
@@ -121,8 +124,8 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(kind: AuditKind, actor: AuditActor, client: &ClientDetails) -> Self {
-        Self { kind, actor, client: client.clone(), details: Map::new() }
+    pub fn new(kind: AuditKind, at: DateTime<Utc>, actor: AuditActor, client: &ClientDetails) -> Self {
+        Self { kind, at, actor, client: client.clone(), details: Map::new() }
     }
 
     /// The same event with `key` set to `value` in its details.

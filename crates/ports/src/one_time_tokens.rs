@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest as _, Sha256};
 use users_domain::{Email, User, UserId};
 
-use crate::{Mail, PasswordHash, StoreError};
+use crate::{AuditRecord, Mail, PasswordHash, StoreError};
 
 /// Random bytes in a token: 256 bits, beyond guessing.
 const TOKEN_BYTES: usize = 32;
@@ -99,12 +99,13 @@ pub enum TokenIssue {
 pub trait OneTimeTokenRepository: Send + Sync + 'static {
     /// Stores the token and queues its message in one transaction, unless the user was given a token of the same
     /// purpose within `min_interval` before its `created_at` (then nothing is written). A new reset token voids the
-    /// user's older reset tokens.
+    /// user's older reset tokens. `audit`, if any, is recorded about the user when the token is stored.
     async fn issue_token(
         &self,
         user: UserId,
         token: MailedToken,
         min_interval: Duration,
+        audit: Option<AuditRecord>,
     ) -> Result<TokenIssue, StoreError>;
 
     /// The user a token of `purpose` would act on at `now`: unused, unexpired, and made for the address the user
@@ -117,19 +118,27 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
     ) -> Result<Option<User>, StoreError>;
 
     /// Uses up a verification token that [`find_token_user`](Self::find_token_user) would accept and marks the
-    /// user's address verified, in one transaction. `None` when the token is not (or no longer) usable.
-    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    /// user's address verified, in one transaction with `audit` about the user. `None` when the token is not (or no
+    /// longer) usable; then nothing changes.
+    async fn confirm_email(
+        &self,
+        token: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Uses up a reset token that `find_token_user` would accept, in one transaction with its effects: the password
     /// replaced by `password_hash`, every session of the user ended, the sign-in failures and locks cleared, the
     /// address marked verified (the mail reached it), the user's other reset tokens voided, and `notice` queued (the
-    /// owner hears of the change). `None` when the token is not (or no longer) usable; then nothing changes.
+    /// owner hears of the change), and `audit` recorded about the user. `None` when the token is not (or no longer)
+    /// usable; then nothing changes.
     async fn reset_password(
         &self,
         token: &OneTimeTokenHash,
         password_hash: PasswordHash,
         notice: &Mail,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<User>, StoreError>;
 
     /// Deletes tokens that expired or were used before `before`.

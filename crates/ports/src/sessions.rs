@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use users_domain::{ClientDetails, UserId};
 
-use crate::{PasswordHash, RefreshTokenHash, StoreError};
+use crate::{AuditRecord, PasswordHash, RefreshTokenHash, StoreError};
 
 /// The identity of a sign-in session (one refresh-token family). Access tokens carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +53,8 @@ pub struct NewSession {
     pub refresh_token_hash: RefreshTokenHash,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The sign-in it records (`user.signed_in`), written with the session.
+    pub audit: AuditRecord,
 }
 
 /// A session as the refresh flow needs to judge it.
@@ -134,29 +136,32 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn list_live(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// Ends the session named `key` if it is `user`'s and live at `now`; says which it ended, `None` when there was
-    /// no such session (another user's is no such session).
+    /// no such session (another user's is no such session). `audit` is recorded when a session ended.
     async fn revoke_by_key(
         &self,
         user: UserId,
         key: &SessionKey,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<SessionId>, StoreError>;
 
     /// The session a refresh token (current or already used) belongs to.
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError>;
 
-    /// Ends a session: its refresh tokens stop working and so do the access tokens that name it.
-    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Ends a session: its refresh tokens stop working and so do the access tokens that name it. `audit` is
+    /// recorded about the session's user, if the session still exists.
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>, audit: AuditRecord) -> Result<(), StoreError>;
 
     /// Deletes the sessions (with their refresh tokens) that ended or expired before `before`; returns how many.
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// Ends every session of a user except `keep`.
+    /// Ends every session of a user except `keep`, recording `audit` about the user.
     async fn revoke_all_of_user(
         &self,
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<(), StoreError>;
 }
 

@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
     Profile, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 
-use crate::{Mail, MailedToken, PasswordHash, SessionId, StoreError};
+use crate::{AuditRecord, Mail, MailedToken, PasswordHash, SessionId, StoreError};
 
 /// A user to be stored.
 #[derive(Clone, Debug)]
@@ -20,6 +20,8 @@ pub struct NewUser {
     pub email_verified: bool,
     /// A verification token stored, and its message queued, in the transaction that creates the user.
     pub verification: Option<MailedToken>,
+    /// The events the creation records (`user.registered`, `user.created`, ...), about the new user.
+    pub audit: Vec<AuditRecord>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -43,6 +45,8 @@ pub struct UserUpdate {
     /// Neither `verification` nor `notices` go to an address that was sent a verification less than this long
     /// before `updated_at`: an account switching addresses back and forth cannot flood someone's mailbox.
     pub mail_interval: chrono::Duration,
+    /// The events the update records, about the updated user.
+    pub audit: Vec<AuditRecord>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -182,7 +186,9 @@ pub trait UserRepository: Send + Sync + 'static {
     ) -> Result<LoginAttempt, StoreError>;
 
     /// Ends an attempt that `begin_login_attempt` allowed, with its outcome; a refusal that reaches a threshold
-    /// locks the network (or the account) as `lockout` says. Returns the lock this call set, if any.
+    /// locks the network (or the account) as `lockout` says. Returns the lock this call set, if any. A refusal is
+    /// recorded in the audit log as `user.sign_in_failed` from `client`, and a lock it sets as `user.locked` with
+    /// `until` (and `network`, unless the whole account is locked), in the same transaction.
     async fn finish_login_attempt(
         &self,
         id: UserId,
@@ -190,10 +196,12 @@ pub trait UserRepository: Send + Sync + 'static {
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
-    /// Forgets every failed sign-in and lock of the user, from every network; `false` for an unknown user.
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError>;
+    /// Forgets every failed sign-in and lock of the user, from every network, recording `audit`; `false` (and
+    /// nothing recorded) for an unknown user.
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError>;
 
     /// Forgets the sign-in counts of networks that have neither failed nor tried since `before`.
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
@@ -201,13 +209,15 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Suspends the user as `suspension` says (replacing a suspension in force), atomically with its effects: every
     /// session of the user ends at `suspension.since` and every unused password-reset token is voided. Refuses to
     /// suspend an admin when no other admin is active (not suspended) at `suspension.since`.
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError>;
+    /// `audit` is recorded with it.
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError>;
 
-    /// Lifts the user's suspension, if any; `None` for an unknown user.
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
+    /// Lifts the user's suspension, if any, recording `audit`; `None` (and nothing recorded) for an unknown user.
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError>;
 
-    /// Deletes the user with its roles and sessions; refuses to delete the last admin.
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError>;
+    /// Deletes the user with its roles and sessions, recording `audit` (the user's events stay, naming its id);
+    /// refuses to delete the last admin.
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError>;
 
     /// Users ordered by id.
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
