@@ -7,8 +7,20 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const USER_KEYS: [&str; 9] =
-    ["createdAt", "email", "emailVerified", "firstName", "id", "lastName", "roles", "updatedAt", "username"];
+const USER_KEYS: [&str; 12] = [
+    "createdAt",
+    "email",
+    "emailVerified",
+    "firstName",
+    "id",
+    "lastName",
+    "roles",
+    "suspended",
+    "suspendedUntil",
+    "suspensionReason",
+    "updatedAt",
+    "username",
+];
 
 fn new_user(email: &str) -> Value {
     json!({ "firstName": "Grace", "lastName": "Hopper", "email": email, "password": PASSWORD })
