@@ -4,9 +4,11 @@
 use chrono::Duration;
 use users_domain::{ClientNetwork, LoginIdentifier, Password, PasswordError, ProfileChanges, User};
 use users_ports::{
-    DeleteUserError as StoreDeleteError, EndSessions, PasswordHasher, UpdateUserError, UserRepository, UserUpdate,
+    AuditKind, DeleteUserError as StoreDeleteError, EndSessions, PasswordHasher, UpdateUserError, UserRepository,
+    UserUpdate,
 };
 
+use crate::audit::{by, update_records};
 use crate::auth::PasswordCheckError;
 use crate::recovery::{AddressChange, password_changed_notice};
 use crate::{Adapters, CurrentUser, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
@@ -130,7 +132,7 @@ impl<A: Adapters> UserService<A> {
         if password_hash.is_some() {
             address.notices.push(password_changed_notice(&current.user.email));
         }
-        let update = UserUpdate {
+        let mut update = UserUpdate {
             username: changes.username,
             email: changes.email,
             password_hash,
@@ -141,8 +143,10 @@ impl<A: Adapters> UserService<A> {
             verification: address.verification,
             notices: address.notices,
             mail_interval: self.policy.email.mail_interval,
+            audit: Vec::new(),
             updated_at: now,
         };
+        update.audit = update_records(&current.user, &update, |kind| by(current, kind, now));
         self.users.update(current.user.id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => UpdateProfileError::AccountGone,
             UpdateUserError::DuplicateEmail => UpdateProfileError::EmailTaken,
@@ -161,7 +165,9 @@ impl<A: Adapters> UserService<A> {
         proof: Reauthentication,
     ) -> Result<(), DeleteAccountError> {
         self.confirm_presence(current, proof).await?;
-        match self.users.delete(current.user.id).await {
+        let now = self.now();
+        let deleted = by(current, AuditKind::UserDeleted, now).with("email", current.user.email.as_ref());
+        match self.users.delete(current.user.id, deleted).await {
             Ok(()) | Err(StoreDeleteError::NotFound) => Ok(()),
             Err(StoreDeleteError::LastAdmin) => Err(DeleteAccountError::LastAdmin),
             Err(StoreDeleteError::Unexpected(error)) => Err(error.into()),
@@ -195,6 +201,7 @@ impl<A: Adapters> UserService<A> {
         let Some(credentials) = credentials.filter(|found| found.user.id == current.user.id) else {
             return Err(PresenceError::NotProven);
         };
-        self.check_password(&credentials, &password, &proof.network, now).await.map_err(PresenceError::Check)
+        let checked = self.check_password(&credentials, &password, &proof.network, &current.client, now).await;
+        checked.map_err(PresenceError::Check)
     }
 }

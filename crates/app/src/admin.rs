@@ -2,14 +2,15 @@
 //! provisioning an admin from the command line. Both HTTP dialects call these; only how they name a user differs.
 
 use users_domain::{
-    Email, LoginIdentifier, ObjectId, Password, PasswordError, PersonName, ProfilePatch, Registration, Role, RoleSet,
-    User, UserId,
+    ClientDetails, Email, LoginIdentifier, ObjectId, Password, PasswordError, PersonName, ProfilePatch, Registration,
+    Role, RoleSet, User, UserId,
 };
 use users_ports::{
-    DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError, UserRepository,
-    UserUpdate,
+    AuditKind, DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
+use crate::audit::{by, by_nobody, role_names, update_records};
 use crate::recovery::is_new_address;
 use crate::{Adapters, Administrator, Unexpected, UserService, unexpected_from_port_errors};
 
@@ -183,7 +184,7 @@ impl<A: Adapters> UserService<A> {
     /// admin vouches for the address (`email_verified`), a verification link is mailed to it.
     pub async fn create_user(
         &self,
-        _admin: &Administrator,
+        admin: &Administrator,
         registration: Registration,
         roles: Option<RoleSet>,
         email_verified: bool,
@@ -195,7 +196,11 @@ impl<A: Adapters> UserService<A> {
         let roles = roles.map_or_else(|| vec![Role::User], Vec::from);
         let now = self.now();
         let verification = self.verification_for(&registration.email, email_verified, now)?;
-        let new_user = self.new_user(registration, roles, verification, now).await?;
+        let created = by(admin.current(), AuditKind::UserCreated, now)
+            .with("email", registration.email.as_ref())
+            .with("roles", role_names(&roles))
+            .with("email_verified", email_verified);
+        let new_user = self.new_user(registration, roles, verification, vec![created], now).await?;
         self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => CreateUserError::EmailTaken,
             InsertUserError::DuplicateUsername => CreateUserError::UsernameTaken,
@@ -219,7 +224,7 @@ impl<A: Adapters> UserService<A> {
         let now = self.now();
         let current = self.users.find_by_id(id).await?.ok_or(ReplaceUserError::NotFound)?;
         let address = self.address_change(&current.email, &replacement.email, now)?;
-        let update = UserUpdate {
+        let mut update = UserUpdate {
             username: None,
             email: Some(replacement.email),
             password_hash: None,
@@ -234,8 +239,10 @@ impl<A: Adapters> UserService<A> {
             verification: address.verification,
             notices: address.notices,
             mail_interval: self.policy.email.mail_interval,
+            audit: Vec::new(),
             updated_at: now,
         };
+        update.audit = update_records(&current, &update, |kind| by(own, kind, now));
         let replaced = self.users.update(id, update).await.map_err(|error| match error {
             UpdateUserError::NotFound => ReplaceUserError::NotFound,
             UpdateUserError::DuplicateEmail => ReplaceUserError::EmailTaken,
@@ -249,14 +256,13 @@ impl<A: Adapters> UserService<A> {
 
     /// Deletes a user with their sessions, so their access tokens stop working at once.
     pub async fn delete_user(&self, admin: &Administrator, user: impl Into<UserRef>) -> Result<(), DeleteUserError> {
-        let id = match user.into() {
-            UserRef::Id(id) => id,
-            UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?.ok_or(DeleteUserError::NotFound)?.id,
-        };
+        let user = self.find(user.into()).await?.ok_or(DeleteUserError::NotFound)?;
+        let id = user.id;
         if id == admin.current().user.id && !self.signed_in_recently(admin.current()) {
             return Err(DeleteUserError::ReauthenticationRequired);
         }
-        self.users.delete(id).await.map_err(|error| match error {
+        let deleted = by(admin.current(), AuditKind::UserDeleted, self.now()).with("email", user.email.as_ref());
+        self.users.delete(id, deleted).await.map_err(|error| match error {
             StoreDeleteError::NotFound => DeleteUserError::NotFound,
             StoreDeleteError::LastAdmin => DeleteUserError::LastAdmin,
             StoreDeleteError::Unexpected(error) => error.into(),
@@ -265,8 +271,9 @@ impl<A: Adapters> UserService<A> {
 
     /// Forgets the user's failed sign-ins and lifts every lock they caused, from every network: the way back for an
     /// owner whose account was locked from everywhere by guessing spread over many networks.
-    pub async fn clear_lockout(&self, _admin: &Administrator, id: UserId) -> Result<(), ClearLockoutError> {
-        if self.users.clear_lockout(id).await? { Ok(()) } else { Err(ClearLockoutError::NotFound) }
+    pub async fn clear_lockout(&self, admin: &Administrator, id: UserId) -> Result<(), ClearLockoutError> {
+        let unlocked = by(admin.current(), AuditKind::UserUnlocked, self.now());
+        if self.users.clear_lockout(id, unlocked).await? { Ok(()) } else { Err(ClearLockoutError::NotFound) }
     }
 
     pub async fn list_roles(&self, _admin: &Administrator) -> Result<Vec<Role>, ListRolesError> {
@@ -295,7 +302,14 @@ impl<A: Adapters> UserService<A> {
         password.check_not_personal(&email, None).map_err(ProvisionAdminError::WeakPassword)?;
         let registration = Registration { username: None, email, password, first_name: None, last_name: None };
         // The operator vouches for the address they typed: no verification.
-        let new_admin = self.new_user(registration, vec![Role::Admin, Role::User], None, self.now()).await?;
+        let now = self.now();
+        let roles = vec![Role::Admin, Role::User];
+        let created = by_nobody(AuditKind::UserCreated, now, &ClientDetails::default())
+            .with("email", registration.email.as_ref())
+            .with("roles", role_names(&roles))
+            .with("email_verified", true)
+            .with("via", "command line");
+        let new_admin = self.new_user(registration, roles, None, vec![created], now).await?;
         match self.users.insert(new_admin).await {
             Ok(user) => Ok(ProvisionedAdmin::Created(user)),
             // Registered between the look-up and the insert: someone else's account, never promoted by a password
@@ -315,7 +329,8 @@ impl<A: Adapters> UserService<A> {
         if !user.is_admin() {
             roles.push(Role::Admin);
         }
-        let promotion = UserUpdate {
+        let now = self.now();
+        let mut promotion = UserUpdate {
             username: None,
             email: None,
             password_hash: None,
@@ -326,8 +341,11 @@ impl<A: Adapters> UserService<A> {
             verification: None,
             notices: Vec::new(),
             mail_interval: self.policy.email.mail_interval,
-            updated_at: self.now(),
+            audit: Vec::new(),
+            updated_at: now,
         };
+        let operator = |kind| by_nobody(kind, now, &ClientDetails::default()).with("via", "command line");
+        promotion.audit = update_records(&user, &promotion, operator);
         let promoted = self.users.update(user.id, promotion).await.map_err(|error| match error {
             UpdateUserError::Unexpected(error) => error.into(),
             // Adding a role can't demote anyone; the user vanishing is a race worth reporting.

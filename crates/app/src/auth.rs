@@ -6,11 +6,12 @@ use users_domain::{
     Registration, Role, User,
 };
 use users_ports::{
-    Clock, InsertUserError, MailedToken, NewSession, NewUser, PasswordHash, PasswordHashError, PasswordHasher,
-    RefreshToken, RefreshTokenUse, SessionId, SessionKey, SessionRepository, StoreError, StoredCredentials, TokenError,
-    TokenIssuer, TokenSubject, UserRepository,
+    AuditKind, AuditRecord, Clock, InsertUserError, MailedToken, NewSession, NewUser, PasswordHash, PasswordHashError,
+    PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionKey, SessionRepository, StoreError,
+    StoredCredentials, TokenError, TokenIssuer, TokenSubject, UserRepository,
 };
 
+use crate::audit::{by_nobody, by_owner};
 use crate::{Adapters, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
 
 /// How long a sign-in waits for the attempts ahead of it from its network (a burst of them, right or wrong) before
@@ -70,13 +71,15 @@ impl Registered {
     }
 }
 
-/// The user an access token belongs to, as stored now, and the session the token was issued in.
+/// The user an access token belongs to, as stored now, the session the token was issued in, and the device the
+/// request came from (what the audit log records of whatever they do).
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
     pub user: User,
     pub session: SessionId,
     /// When the password was entered for the session, as the token says (`None` in tokens that predate it).
     pub authenticated_at: Option<DateTime<Utc>>,
+    pub client: ClientDetails,
 }
 
 /// A signed-in user who holds the `admin` role. Only [`CurrentUser::into_admin`] makes one, so a use case that takes
@@ -225,7 +228,8 @@ impl<A: Adapters> UserService<A> {
         let now = self.now();
         // A sign-up's address is vouched for by nobody: it is mailed a link.
         let verification = self.verification_for(&registration.email, false, now)?;
-        let new_user = self.new_user(registration, vec![Role::User], verification, now).await?;
+        let signed_up = by_owner(AuditKind::UserRegistered, now, client).with("email", registration.email.as_ref());
+        let new_user = self.new_user(registration, vec![Role::User], verification, vec![signed_up], now).await?;
         let password_hash = new_user.password_hash.clone();
         let user = self.users.insert(new_user).await.map_err(|error| match error {
             InsertUserError::DuplicateEmail => RegisterError::EmailTaken,
@@ -261,7 +265,7 @@ impl<A: Adapters> UserService<A> {
             return Err(LoginError::InvalidCredentials);
         };
         let now = self.now();
-        self.check_password(&credentials, &password, network, now).await?;
+        self.check_password(&credentials, &password, network, client, now).await?;
         // Only after the password: a suspension or an unverified address is no secret from the account's owner, but
         // it is from a guesser.
         if credentials.user.is_suspended(now) {
@@ -279,12 +283,13 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Whether `password` is the account's, throttled like a sign-in: refused without a hash while the account is
-    /// locked for `network`, and counted as a failure from there when wrong.
+    /// locked for `network`, and counted (and recorded) as a failure from there, from `client`'s device, when wrong.
     pub(crate) async fn check_password(
         &self,
         credentials: &StoredCredentials,
         password: &Password,
         network: &ClientNetwork,
+        client: &ClientDetails,
         now: DateTime<Utc>,
     ) -> Result<(), PasswordCheckError> {
         let id = credentials.user.id;
@@ -300,7 +305,7 @@ impl<A: Adapters> UserService<A> {
             Err(_) => AttemptOutcome::Abandoned,
         };
         let lockout = &self.policy.lockout;
-        if let Some(until) = self.users.finish_login_attempt(id, network, outcome, self.now(), lockout).await? {
+        if let Some(until) = self.users.finish_login_attempt(id, network, outcome, self.now(), lockout, client).await? {
             tracing::warn!(user = id.0, %network, %until, "sign-ins locked after repeated failures");
         }
         if verified? { Ok(()) } else { Err(PasswordCheckError::Wrong) }
@@ -368,7 +373,9 @@ impl<A: Adapters> UserService<A> {
                 (session, used_at)
             }
             RefreshTokenUse::Replayed { session, .. } => {
-                self.sessions.revoke(session.id, now).await?;
+                // Nobody is known to have done it: the replayer, or the owner whose token was stolen.
+                let revoked = by_nobody(AuditKind::SessionRevoked, now, client).with("reason", "refresh_token_reused");
+                self.sessions.revoke(session.id, now, revoked).await?;
                 tracing::warn!(session = session.id.0, "refresh token replayed: session revoked");
                 return Err(RefreshError::Reused);
             }
@@ -384,16 +391,21 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Ends the session the refresh token belongs to. Idempotent for a token of an already ended session.
-    pub async fn logout(&self, refresh_token: &RefreshToken) -> Result<(), LogoutError> {
+    pub async fn logout(&self, refresh_token: &RefreshToken, client: &ClientDetails) -> Result<(), LogoutError> {
         let hash = self.tokens.hash_refresh_token(refresh_token);
         let session = self.sessions.find_by_refresh_token(&hash).await?.ok_or(LogoutError::InvalidToken)?;
-        self.sessions.revoke(session, self.now()).await?;
+        let now = self.now();
+        self.sessions.revoke(session, now, by_owner(AuditKind::UserSignedOut, now, client)).await?;
         Ok(())
     }
 
     /// The user behind an access token, loaded fresh: a token of a deleted or suspended user or of a revoked session
     /// fails even before it expires, and role changes take effect at once.
-    pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, AuthenticateError> {
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        client: &ClientDetails,
+    ) -> Result<CurrentUser, AuthenticateError> {
         let now = self.now();
         let claims = self.tokens.verify_access_token(access_token, now).map_err(|error| match error {
             TokenError::Expired => AuthenticateError::ExpiredToken,
@@ -406,16 +418,22 @@ impl<A: Adapters> UserService<A> {
             .await?
             .filter(|user| !user.is_suspended(now))
             .ok_or(AuthenticateError::SessionEnded)?;
-        Ok(CurrentUser { user, session: claims.session_id, authenticated_at: claims.authenticated_at })
+        Ok(CurrentUser {
+            user,
+            session: claims.session_id,
+            authenticated_at: claims.authenticated_at,
+            client: client.clone(),
+        })
     }
 
-    /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles, and the
-    /// verification to mail with it (the address is unverified exactly when there is one).
+    /// The user to store for a sign-up: its password hashed, a fresh public id, the given roles, the verification to
+    /// mail with it (the address is unverified exactly when there is one), and the events its creation records.
     pub(crate) async fn new_user(
         &self,
         registration: Registration,
         roles: Vec<Role>,
         verification: Option<MailedToken>,
+        audit: Vec<AuditRecord>,
         now: DateTime<Utc>,
     ) -> Result<NewUser, PasswordHashError> {
         Ok(NewUser {
@@ -431,6 +449,7 @@ impl<A: Adapters> UserService<A> {
             roles,
             email_verified: verification.is_none(),
             verification,
+            audit,
             created_at: now,
         })
     }
@@ -445,8 +464,11 @@ impl<A: Adapters> UserService<A> {
         now: DateTime<Utc>,
     ) -> Result<Option<TokenPair>, Unexpected> {
         let refresh_token = self.tokens.new_refresh_token();
+        let key = SessionKey::generate().map_err(|error| Unexpected::fault(error.to_string()))?;
+        let signed_in = by_owner(AuditKind::UserSignedIn, now, client).with("session", key.as_str());
         let new_session = NewSession {
-            key: SessionKey::generate().map_err(|error| Unexpected::fault(error.to_string()))?,
+            key,
+            audit: signed_in,
             user_id: user.id,
             client: client.clone(),
             password_hash: checked.clone(),

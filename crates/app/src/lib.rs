@@ -1,11 +1,12 @@
 //! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
 //! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
 //! (`admin`), where an account is signed in (`sessions`), stopping an account without deleting it (`suspension`),
-//! and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
+//! the record of who did what (`audit`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
 //! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
 mod admin;
+mod audit;
 mod auth;
 mod delivery;
 mod object_ids;
@@ -15,8 +16,8 @@ mod suspension;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use users_ports::{
-    Clock, OneTimeTokenRepository, PasswordHashError, PasswordHasher, SessionRepository, StoreError, TokenError,
-    TokenIssuer, UserRepository,
+    AuditLog, Clock, OneTimeTokenRepository, PasswordHashError, PasswordHasher, SessionRepository, StoreError,
+    TokenError, TokenIssuer, UserRepository,
 };
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
@@ -24,6 +25,7 @@ pub use admin::{
     ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError, ListUsersError,
     ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
+pub use audit::{AuditFilter, AuditPage, ListActivityError, ListAuditEventsError};
 pub use auth::{
     Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
     Registered, SignIn, SignedIn, TokenPair,
@@ -48,6 +50,7 @@ pub trait Adapters: Send + Sync + 'static {
     type Users: UserRepository;
     type Sessions: SessionRepository;
     type OneTimeTokens: OneTimeTokenRepository;
+    type Audit: AuditLog;
     type Hasher: PasswordHasher;
     type Tokens: TokenIssuer;
     type Clock: Clock;
@@ -67,6 +70,8 @@ pub struct SessionPolicy {
     /// without typing the password again. Refreshes do not renew it.
     pub reauthentication: Duration,
     pub email: EmailPolicy,
+    /// How long audit events are kept before [`UserService::purge_ended`] prunes them.
+    pub audit_retention: Duration,
 }
 
 impl Default for SessionPolicy {
@@ -77,6 +82,7 @@ impl Default for SessionPolicy {
             lockout: LockoutPolicy::default(),
             reauthentication: Duration::minutes(5),
             email: EmailPolicy::default(),
+            audit_retention: Duration::days(365),
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct Purged {
     pub sessions: u64,
     pub login_throttles: u64,
     pub one_time_tokens: u64,
+    pub audit_events: u64,
 }
 
 /// The store's repositories a [`UserService`] is built from.
@@ -98,6 +105,7 @@ pub struct Store<A: Adapters> {
     pub users: A::Users,
     pub sessions: A::Sessions,
     pub one_time_tokens: A::OneTimeTokens,
+    pub audit: A::Audit,
 }
 
 impl<A: Adapters> std::fmt::Debug for Store<A> {
@@ -111,6 +119,7 @@ pub struct UserService<A: Adapters> {
     users: A::Users,
     sessions: A::Sessions,
     one_time_tokens: A::OneTimeTokens,
+    audit: A::Audit,
     hasher: A::Hasher,
     tokens: A::Tokens,
     clock: A::Clock,
@@ -120,8 +129,9 @@ pub struct UserService<A: Adapters> {
 
 impl<A: Adapters> UserService<A> {
     pub fn new(store: Store<A>, hasher: A::Hasher, tokens: A::Tokens, clock: A::Clock, policy: SessionPolicy) -> Self {
-        let Store { users, sessions, one_time_tokens } = store;
-        Self { users, sessions, one_time_tokens, hasher, tokens, clock, object_ids: ObjectIdGenerator::new(), policy }
+        let Store { users, sessions, one_time_tokens, audit } = store;
+        let object_ids = ObjectIdGenerator::new();
+        Self { users, sessions, one_time_tokens, audit, hasher, tokens, clock, object_ids, policy }
     }
 
     /// Whether the service can do its work now: its store answers.
@@ -130,13 +140,16 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Deletes what no request can use any more: sessions (with their refresh tokens) that ended or expired
-    /// [`RETAINED_AFTER_END`] ago, and the sign-in counts of networks idle that long.
+    /// [`RETAINED_AFTER_END`] ago, the sign-in counts of networks idle that long, and audit events older than
+    /// [`SessionPolicy::audit_retention`].
     pub async fn purge_ended(&self) -> Result<Purged, Unexpected> {
-        let before = self.now() - RETAINED_AFTER_END;
+        let now = self.now();
+        let before = now - RETAINED_AFTER_END;
         let sessions = self.sessions.purge_ended(before).await?;
         let login_throttles = self.users.purge_login_throttles(before).await?;
         let one_time_tokens = self.one_time_tokens.purge_tokens(before).await?;
-        Ok(Purged { sessions, login_throttles, one_time_tokens })
+        let audit_events = self.audit.prune_events(now - self.policy.audit_retention).await?;
+        Ok(Purged { sessions, login_throttles, one_time_tokens, audit_events })
     }
 
     /// The public keys other services verify our access tokens with (none when a shared secret signs them).

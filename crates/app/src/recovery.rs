@@ -2,13 +2,14 @@
 //! tokens they carry (how long each lives, how often one may be mailed).
 
 use chrono::{DateTime, Duration, Utc};
-use users_domain::{Email, LoginIdentifier, Password, PasswordError, User};
+use users_domain::{ClientDetails, Email, LoginIdentifier, Password, PasswordError, User};
 use users_ports::{
-    Clock, Mail, MailContent, MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenRepository, PasswordHasher,
-    TokenIssue, TokenPurpose, UserRepository,
+    AuditKind, AuditRecord, Clock, Mail, MailContent, MailedToken, NewOneTimeToken, OneTimeToken,
+    OneTimeTokenRepository, PasswordHasher, TokenIssue, TokenPurpose, UserRepository,
 };
 
 use crate::admin::UserRef;
+use crate::audit::{by, by_nobody, by_owner};
 use crate::{Adapters, Administrator, Unexpected, UserService, busy_from_hash_errors, unexpected_from_port_errors};
 
 /// How the mailed tokens behave, and whether an address must be proven before its account may sign in.
@@ -104,7 +105,7 @@ impl<A: Adapters> UserService<A> {
         let started = self.now();
         let asked = async {
             match self.user_with_email(email).await? {
-                Some(user) if !user.email_verified => self.mail_token(&user, TokenPurpose::VerifyEmail).await,
+                Some(user) if !user.email_verified => self.mail_token(&user, TokenPurpose::VerifyEmail, None).await,
                 _ => Ok(()),
             }
         };
@@ -115,11 +116,18 @@ impl<A: Adapters> UserService<A> {
 
     /// Mails a password-reset link if an account has the address `email`; otherwise does nothing. As with
     /// [`Self::request_verification`], the answer and its time are the same either way.
-    pub async fn request_password_reset(&self, email: Email) -> Result<(), RequestPasswordResetError> {
+    pub async fn request_password_reset(
+        &self,
+        email: Email,
+        client: &ClientDetails,
+    ) -> Result<(), RequestPasswordResetError> {
         let started = self.now();
         let asked = async {
             match self.user_with_email(email).await? {
-                Some(user) => self.mail_token(&user, TokenPurpose::ResetPassword).await,
+                Some(user) => {
+                    let asked = by_nobody(AuditKind::PasswordResetRequested, started, client);
+                    self.mail_token(&user, TokenPurpose::ResetPassword, Some(asked)).await
+                }
                 None => Ok(()),
             }
         };
@@ -139,28 +147,35 @@ impl<A: Adapters> UserService<A> {
     /// An admin has a reset link mailed to a user (who keeps their password until they use it).
     pub async fn send_password_reset(
         &self,
-        _admin: &Administrator,
+        admin: &Administrator,
         user: impl Into<UserRef>,
     ) -> Result<(), SendPasswordResetError> {
         let user = self.find(user.into()).await?.ok_or(SendPasswordResetError::NotFound)?;
         if user.is_suspended(self.now()) {
             return Err(SendPasswordResetError::AccountSuspended);
         }
-        self.mail_token(&user, TokenPurpose::ResetPassword).await?;
+        let asked = by(admin.current(), AuditKind::PasswordResetRequested, self.now());
+        self.mail_token(&user, TokenPurpose::ResetPassword, Some(asked)).await?;
         Ok(())
     }
 
     /// Uses up a verification token: the address it was mailed to is now verified.
-    pub async fn confirm_email(&self, token: &OneTimeToken) -> Result<User, ConfirmEmailError> {
+    pub async fn confirm_email(&self, token: &OneTimeToken, client: &ClientDetails) -> Result<User, ConfirmEmailError> {
         let now = self.now();
-        let user = self.one_time_tokens.confirm_email(&token.hash(), now).await?;
+        let verified = by_owner(AuditKind::EmailVerified, now, client);
+        let user = self.one_time_tokens.confirm_email(&token.hash(), now, verified).await?;
         user.map(|user| user.as_of(now)).ok_or(ConfirmEmailError::InvalidToken)
     }
 
     /// Uses up a reset token to set a new password. Every session of the account ends, its failed sign-ins and locks
     /// are forgotten, and its address counts as verified (the link reached it). A refused password leaves the token
     /// usable.
-    pub async fn reset_password(&self, token: &OneTimeToken, password: Password) -> Result<(), ResetPasswordError> {
+    pub async fn reset_password(
+        &self,
+        token: &OneTimeToken,
+        password: Password,
+        client: &ClientDetails,
+    ) -> Result<(), ResetPasswordError> {
         let hash = token.hash();
         let user = self
             .one_time_tokens
@@ -176,7 +191,9 @@ impl<A: Adapters> UserService<A> {
         // Checked again as it is used up: it may have been used, or voided, while the password was hashed. The owner
         // hears of it, in case the link was not theirs to use.
         let notice = password_changed_notice(&user.email);
-        let reset = self.one_time_tokens.reset_password(&hash, password_hash, &notice, self.now()).await?;
+        let now = self.now();
+        let reset = by_owner(AuditKind::PasswordReset, now, client);
+        let reset = self.one_time_tokens.reset_password(&hash, password_hash, &notice, now, reset).await?;
         reset.map(|_| ()).ok_or(ResetPasswordError::InvalidToken)
     }
 
@@ -210,13 +227,19 @@ impl<A: Adapters> UserService<A> {
 
     /// Stores a token for the user's address and queues its mail, at most once per [`EmailPolicy::mail_interval`];
     /// a request within it, or for a suspended account, is dropped (and logged), as the caller's answer is the same.
-    async fn mail_token(&self, user: &User, purpose: TokenPurpose) -> Result<(), Unexpected> {
+    /// `audit`, if any, is recorded with the token.
+    async fn mail_token(
+        &self,
+        user: &User,
+        purpose: TokenPurpose,
+        audit: Option<AuditRecord>,
+    ) -> Result<(), Unexpected> {
         if user.is_suspended(self.now()) {
             tracing::info!(user = user.id.0, purpose = purpose.as_str(), "mail not sent: the account is suspended");
             return Ok(());
         }
         let mailed = self.mailed_token(purpose, &user.email, self.now())?;
-        match self.one_time_tokens.issue_token(user.id, mailed, self.policy.email.mail_interval).await? {
+        match self.one_time_tokens.issue_token(user.id, mailed, self.policy.email.mail_interval, audit).await? {
             TokenIssue::Queued => {}
             TokenIssue::TooSoon => tracing::info!(
                 user = user.id.0,

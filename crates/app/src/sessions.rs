@@ -2,8 +2,9 @@
 //! one in hand; an admin lists a user's sessions and signs them out everywhere.
 
 use users_domain::UserId;
-use users_ports::{SessionKey, SessionRecord, SessionRepository, UserRepository};
+use users_ports::{AuditKind, SessionKey, SessionRecord, SessionRepository, UserRepository};
 
+use crate::audit::by;
 use crate::{Adapters, Administrator, CurrentUser, Unexpected, UserService, unexpected_from_port_errors};
 
 /// A live session as shown to a person, and whether it is the one their request came with.
@@ -67,13 +68,17 @@ impl<A: Adapters> UserService<A> {
     /// Ends one of the caller's sessions (the one in hand too: that is signing out); its access and refresh tokens
     /// stop working at once.
     pub async fn end_session(&self, current: &CurrentUser, key: &SessionKey) -> Result<(), EndSessionError> {
-        let ended = self.sessions.revoke_by_key(current.user.id, key, self.now()).await?;
+        let now = self.now();
+        let revoked = by(current, AuditKind::SessionRevoked, now).with("session", key.as_str());
+        let ended = self.sessions.revoke_by_key(current.user.id, key, now, revoked).await?;
         ended.map(|_| ()).ok_or(EndSessionError::NotFound)
     }
 
     /// Ends every session of the caller but the one in hand.
     pub async fn end_other_sessions(&self, current: &CurrentUser) -> Result<(), EndOtherSessionsError> {
-        Ok(self.sessions.revoke_all_of_user(current.user.id, Some(current.session), self.now()).await?)
+        let now = self.now();
+        let revoked = by(current, AuditKind::SessionRevoked, now).with("sessions", "others");
+        Ok(self.sessions.revoke_all_of_user(current.user.id, Some(current.session), now, revoked).await?)
     }
 
     /// A user's live sessions, most recently used first; the admin's own session is marked when it is among them.
@@ -87,9 +92,11 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Ends every session of the user, the admin's own included when they sign themselves out.
-    pub async fn sign_out_everywhere(&self, _admin: &Administrator, id: UserId) -> Result<(), SignOutEverywhereError> {
+    pub async fn sign_out_everywhere(&self, admin: &Administrator, id: UserId) -> Result<(), SignOutEverywhereError> {
         self.users.find_by_id(id).await?.ok_or(SignOutEverywhereError::NotFound)?;
-        Ok(self.sessions.revoke_all_of_user(id, None, self.now()).await?)
+        let now = self.now();
+        let revoked = by(admin.current(), AuditKind::SessionRevoked, now).with("sessions", "all");
+        Ok(self.sessions.revoke_all_of_user(id, None, now, revoked).await?)
     }
 
     async fn sessions_of(&self, id: UserId, viewer: Option<&CurrentUser>) -> Result<Vec<SessionView>, Unexpected> {

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{Suspension, SuspensionError, SuspensionReason, User, UserId};
-use users_ports::{SuspendUserError as StoreSuspendError, UserRepository};
+use users_ports::{AuditKind, SuspendUserError as StoreSuspendError, UserRepository};
 
+use crate::audit::by;
 use crate::{Adapters, Administrator, Unexpected, UserService, unexpected_from_port_errors};
 
 /// What an admin asks for: until when (`None`: until lifted) and why.
@@ -56,7 +57,14 @@ impl<A: Adapters> UserService<A> {
         if id == admin.current().user.id {
             return Err(SuspendUserError::Oneself);
         }
-        let suspended = self.users.suspend(id, suspension).await.map_err(|error| match error {
+        let mut record = by(admin.current(), AuditKind::UserSuspended, now);
+        if let Some(reason) = &suspension.reason {
+            record = record.with("reason", reason.as_str());
+        }
+        if let Some(until) = suspension.until {
+            record = record.with("until", until.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        }
+        let suspended = self.users.suspend(id, suspension, record).await.map_err(|error| match error {
             StoreSuspendError::NotFound => SuspendUserError::NotFound,
             StoreSuspendError::LastActiveAdmin => SuspendUserError::LastActiveAdmin,
             StoreSuspendError::Unexpected(error) => error.into(),
@@ -68,7 +76,8 @@ impl<A: Adapters> UserService<A> {
     /// Lifts the user's suspension (doing nothing to an active account); they may sign in again.
     pub async fn unsuspend_user(&self, admin: &Administrator, id: UserId) -> Result<User, UnsuspendUserError> {
         let now = self.now();
-        let user = self.users.unsuspend(id, now).await?.ok_or(UnsuspendUserError::NotFound)?;
+        let lifted = by(admin.current(), AuditKind::UserUnsuspended, now);
+        let user = self.users.unsuspend(id, now, lifted).await?.ok_or(UnsuspendUserError::NotFound)?;
         tracing::info!(user = id.0, admin = admin.current().user.id.0, "user suspension lifted");
         Ok(user.as_of(now))
     }

@@ -5,10 +5,11 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use users_app::{
     AuthenticateError, ClearLockoutError, ConfirmEmailError, CreateUserError, DeleteAccountError, DeleteUserError,
-    EndOtherSessionsError, EndSessionError, GetUserError, ListRolesError, ListSessionsError, ListUserSessionsError,
-    ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, ReplaceUserError,
-    RequestPasswordResetError, RequestVerificationError, ResetPasswordError, SendPasswordResetError,
-    SignOutEverywhereError, SuspendUserError, Unexpected, UnsuspendUserError, UpdateProfileError,
+    EndOtherSessionsError, EndSessionError, GetUserError, ListActivityError, ListAuditEventsError, ListRolesError,
+    ListSessionsError, ListUserSessionsError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError,
+    RegisterError, ReplaceUserError, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,
+    SendPasswordResetError, SignOutEverywhereError, SuspendUserError, Unexpected, UnsuspendUserError,
+    UpdateProfileError,
 };
 
 use users_domain::PasswordError;
@@ -344,6 +345,22 @@ impl From<SendPasswordResetError> for Problem {
                 "a suspended account is sent no reset link; lift the suspension first",
             ),
             SendPasswordResetError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListAuditEventsError> for Problem {
+    fn from(error: ListAuditEventsError) -> Self {
+        match error {
+            ListAuditEventsError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ListActivityError> for Problem {
+    fn from(error: ListActivityError) -> Self {
+        match error {
+            ListActivityError::Unexpected(error) => error.into(),
         }
     }
 }

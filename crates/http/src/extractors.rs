@@ -81,7 +81,7 @@ fn service<A: Adapters>(request: &HttpRequest) -> web::Data<UserService<A>> {
 
 async fn authenticate<A: Adapters>(request: HttpRequest) -> Result<CurrentUser, Problem> {
     let token = bearer_token(&request)?;
-    Ok(service::<A>(&request).authenticate(&token).await?)
+    Ok(service::<A>(&request).authenticate(&token, &Client::of(&request).details).await?)
 }
 
 impl<A: Adapters> FromRequest for Authenticated<A> {

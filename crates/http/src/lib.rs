@@ -4,6 +4,7 @@
 //! Use it with [`configure`] inside an actix `App`; the server crate adds logging middleware and binds the socket.
 
 mod admin_api;
+mod audit_page;
 mod body;
 mod body_deadline;
 mod errors;

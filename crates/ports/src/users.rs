@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    Profile, ProfilePatch, Role, Suspension, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
+    ObjectId, Profile, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 
 use crate::{AuditRecord, Mail, MailedToken, PasswordHash, SessionId, StoreError};

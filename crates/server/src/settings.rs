@@ -25,6 +25,15 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub mail: MailSettings,
+    pub audit: AuditSettings,
+}
+
+/// How long the record of who did what is kept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Events older than this many days are pruned in the background (each instance looks every 10 minutes).
+    pub retention_days: u32,
 }
 
 /// Where mail goes and what it looks like.
@@ -225,6 +234,7 @@ impl Settings {
             .set_default("mail.from", "Users <no-reply@localhost>")?
             .set_default("mail.product_name", "Users")?
             .set_default("mail.dir", "data/mail")?
+            .set_default("audit.retention_days", 365)?
             .set_default("rate_limit.auth_per_minute", 30)?
             .set_default("rate_limit.auth_burst", 20)?
             .set_default("rate_limit.trusted_proxies", Vec::<String>::new())?

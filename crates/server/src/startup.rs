@@ -26,7 +26,7 @@ use users_jwt::{JwtConfigError, JwtIssuer, RefreshSecret};
 use users_mail::{Composer, TokenLifetimes, Transport};
 use users_ports::{Mail, MailContent, MailSender as _, PasswordHashError, StoreError};
 use users_postgres::PgChangeFeed;
-use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSessions, StoreUsers};
+use users_store::{CachedSessions, Store, StoreAuditLog, StoreOneTimeTokens, StoreSessions, StoreUsers};
 
 use crate::key_ring::{self, KeyRingError};
 use crate::mail;
@@ -46,6 +46,7 @@ impl Adapters for Production {
     type Users = CachedStore;
     type Sessions = CachedStore;
     type OneTimeTokens = CachedStore;
+    type Audit = StoreAuditLog;
     type Hasher = Argon2Hasher;
     type Tokens = JwtIssuer;
     type Clock = SystemClock;
@@ -172,7 +173,11 @@ fn database_error(settings: &Settings, error: StoreError) -> StartupError {
 }
 
 /// The use cases over the store and the configured hasher and token issuer.
-fn service(store: CachedStore, settings: &Settings) -> Result<UserService<Production>, StartupError> {
+fn service(
+    store: CachedStore,
+    audit: StoreAuditLog,
+    settings: &Settings,
+) -> Result<UserService<Production>, StartupError> {
     let tokens = token_issuer(&settings.auth)?;
     let auth = &settings.auth;
     let lockout = LockoutPolicy {
@@ -187,9 +192,10 @@ fn service(store: CachedStore, settings: &Settings) -> Result<UserService<Produc
         lockout,
         reauthentication: Duration::seconds(auth.reauthentication_secs),
         email: email_policy(settings),
+        audit_retention: Duration::days(i64::from(settings.audit.retention_days)),
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
-    let repositories = users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store };
+    let repositories = users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store, audit };
     Ok(UserService::new(repositories, hasher, tokens, SystemClock, policy))
 }
 
@@ -234,7 +240,7 @@ where
     let email = Email::parse(email).map_err(|error| StartupError::InvalidAdmin(format!("email {error}")))?;
     // The change feed is left alone: a one-off command remembers nothing.
     let (store, _feed) = open_store(settings)?;
-    let service = service(cached(&store, settings), settings)?;
+    let service = service(cached(&store, settings), store.audit_log(), settings)?;
     let provisioned = service.provision_admin(email.clone(), existing, new_password).await;
     provisioned.map_err(|error| match error {
         ProvisionAdminError::ExistingAccount => {
@@ -344,12 +350,13 @@ impl Application {
         let transport = mail_transport(settings, port)?;
         tracing::info!(transport = %transport.describe(), "mail");
         let delivery = MailDelivery::new(store.outbox(), transport, SystemClock, RetryPolicy::default());
+        let audit = store.audit_log();
         let store = cached(&store, settings);
         if let Some(feed) = feed {
             // Ends once the cache is gone with the service.
             tokio::spawn(store.follow(feed));
         }
-        let service = Arc::new(service(store, settings)?);
+        let service = Arc::new(service(store, audit, settings)?);
         let server = serve(Arc::clone(&service), limits, listener, settings);
         let housekeeping = tokio::spawn(keep_house(service));
         let mail_delivery = tokio::spawn(mail::deliver(delivery));
@@ -433,12 +440,13 @@ async fn keep_house<A: Adapters>(service: Arc<UserService<A>>) {
     loop {
         ticks.tick().await;
         match service.purge_ended().await {
-            Ok(Purged { sessions: 0, login_throttles: 0, one_time_tokens: 0 }) => {}
-            Ok(Purged { sessions, login_throttles, one_time_tokens }) => tracing::info!(
+            Ok(Purged { sessions: 0, login_throttles: 0, one_time_tokens: 0, audit_events: 0 }) => {}
+            Ok(Purged { sessions, login_throttles, one_time_tokens, audit_events }) => tracing::info!(
                 sessions,
                 login_throttles,
                 one_time_tokens,
-                "purged ended sessions, idle sign-in counts and spent mailed tokens"
+                audit_events,
+                "purged ended sessions, idle sign-in counts, spent mailed tokens and audit events past retention"
             ),
             Err(error) => tracing::warn!(%error, "purging ended sessions failed; trying again later"),
         }

@@ -2,6 +2,7 @@
 //! suspension, for admins only. The same use cases as the Profile API serve it; only the JSON shape and how users are
 //! named (integer ids) differ.
 
+mod audit;
 mod dto;
 mod sessions;
 mod suspension;
@@ -44,6 +45,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     .into_iter()
     .chain(sessions::endpoints::<A>())
     .chain(suspension::endpoints::<A>())
+    .chain(audit::endpoints::<A>())
     .collect()
 }
 

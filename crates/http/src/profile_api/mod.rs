@@ -1,5 +1,6 @@
 //! The Profile API (seed 000): `/auth/*` sign-up, sign-in and tokens, `/users/current`, and admin `/users/*`.
 
+mod activity;
 mod dto;
 mod recovery;
 mod sessions;
@@ -49,6 +50,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     .into_iter()
     .chain(recovery::endpoints::<A>())
     .chain(sessions::endpoints::<A>())
+    .chain(activity::endpoints::<A>())
     .collect()
 }
 
@@ -127,9 +129,9 @@ async fn refresh<A: Adapters>(service: Service<A>, client: Client, body: JsonObj
               (status = 401, description = "Unknown refresh token", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-refresh-token" = (value = json!(sent(LogoutError::InvalidToken))))))))]
-async fn logout<A: Adapters>(service: Service<A>, body: JsonObject<RefreshTokenRequest>) -> Handled {
+async fn logout<A: Adapters>(service: Service<A>, client: Client, body: JsonObject<RefreshTokenRequest>) -> Handled {
     let refresh_token = body.0.parse()?;
-    service.logout(&refresh_token).await?;
+    service.logout(&refresh_token, &client.details).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::dto::ProfileResponse;
 use crate::examples::{refused, sent};
+use crate::extractors::Client;
 use crate::field_schemas;
 use crate::fields::Fields;
 use crate::no_store_json;
@@ -110,9 +111,13 @@ async fn request_verification<A: Adapters>(service: Service<A>, body: crate::Jso
     responses((status = 200, description = "The address is verified; the user's profile", body = ProfileResponse),
               (status = 400, description = "The token is unknown, used, expired, or was mailed to an address the account no longer has", body = Problem, content_type = "application/problem+json",
                examples(("invalid-token" = (value = json!(sent(ConfirmEmailError::InvalidToken))))))))]
-async fn confirm_email<A: Adapters>(service: Service<A>, body: crate::JsonObject<TokenRequest>) -> Handled {
+async fn confirm_email<A: Adapters>(
+    service: Service<A>,
+    client: Client,
+    body: crate::JsonObject<TokenRequest>,
+) -> Handled {
     let token = body.0.parse()?;
-    let user = service.confirm_email(&token).await?;
+    let user = service.confirm_email(&token, &client.details).await?;
     Ok(no_store_json(StatusCode::OK, ProfileResponse::from(user)))
 }
 
@@ -125,9 +130,13 @@ async fn confirm_email<A: Adapters>(service: Service<A>, body: crate::JsonObject
     responses((status = 202, description = "Accepted: if an account has this address, a link is on its way"),
               (status = 422, description = "The email is missing or not an address", body = Problem, content_type = "application/problem+json",
                examples(("invalid-email" = (value = json!(refused(not_an_address()))))))))]
-async fn forgot_password<A: Adapters>(service: Service<A>, body: crate::JsonObject<EmailRequest>) -> Handled {
+async fn forgot_password<A: Adapters>(
+    service: Service<A>,
+    client: Client,
+    body: crate::JsonObject<EmailRequest>,
+) -> Handled {
     let email = body.0.parse()?;
-    service.request_password_reset(email).await?;
+    service.request_password_reset(email, &client.details).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -141,8 +150,12 @@ async fn forgot_password<A: Adapters>(service: Service<A>, body: crate::JsonObje
                examples(("invalid-token" = (value = json!(sent(ResetPasswordError::InvalidToken)))))),
               (status = 403, description = "An admin suspended the account since the link was mailed", body = Problem, content_type = "application/problem+json",
                examples(("account-suspended" = (value = json!(sent(ResetPasswordError::AccountSuspended))))))))]
-async fn reset_password<A: Adapters>(service: Service<A>, body: crate::JsonObject<ResetPasswordRequest>) -> Handled {
+async fn reset_password<A: Adapters>(
+    service: Service<A>,
+    client: Client,
+    body: crate::JsonObject<ResetPasswordRequest>,
+) -> Handled {
     let (token, password) = body.0.parse()?;
-    service.reset_password(&token, password).await?;
+    service.reset_password(&token, password, &client.details).await?;
     Ok(HttpResponse::NoContent().finish())
 }

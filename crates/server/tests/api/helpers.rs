@@ -8,7 +8,7 @@ use users_app::ExistingAccount;
 use users_domain::{ObjectId, Password, UserId};
 use users_jwt::{JwtIssuer, RefreshSecret};
 use users_ports::{SessionId, TokenIssuer, TokenSubject};
-use users_server::settings::{AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings};
+use users_server::settings::{AuditSettings, AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings};
 use users_server::{Application, Settings, create_admin};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -210,6 +210,7 @@ pub async fn spawn_app_with(store: Store, adjust: impl FnOnce(&mut Settings)) ->
             dir: std::env::temp_dir().join(format!("users-test-mail-{suffix}")),
             templates_dir: None,
         },
+        audit: AuditSettings { retention_days: 365 },
     };
     adjust(&mut settings);
     let application = Application::build(&settings).expect("build the application");

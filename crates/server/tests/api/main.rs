@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin;
 mod admin_api;
+mod audit;
 mod auth;
 mod cancelled;
 mod email;
