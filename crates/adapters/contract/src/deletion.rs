@@ -2,10 +2,10 @@
 
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, Role, UserId};
-use users_ports::{DeleteUserError, NewUser, RefreshTokenUse, SessionRepository, UserRepository};
+use users_ports::{AuditKind, DeleteUserError, NewUser, RefreshTokenUse, SessionRepository, UserRepository};
 
 use crate::fixtures::{
-    admin_ids, device, email, insert_ok, new_admin, new_session, new_user, now, seconds, token, total, username,
+    admin_ids, audit, device, email, insert_ok, new_admin, new_session, new_user, now, seconds, token, total, username,
 };
 
 pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: SessionRepository>(
@@ -30,7 +30,7 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
         .expect("the user exists");
 
     // when Ada is deleted,
-    users.delete(ada.id).await.expect("delete");
+    users.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
 
     // then she is found by nothing, and her sessions and every one of their refresh tokens are gone;
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), None);
@@ -65,16 +65,16 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
 pub async fn delete_of_unknown_user_is_not_found<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
     // Given no such user, whether the store is empty, holds an admin, or held the user a moment ago,
     // when it is deleted, then it is not found, and nothing else is deleted.
-    let result = users.delete(UserId(4242)).await;
+    let result = users.delete(UserId(4242), audit(AuditKind::UserDeleted, now())).await;
     assert!(matches!(result, Err(DeleteUserError::NotFound)), "no users at all: {result:?}");
 
     let admin = insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
-    let result = users.delete(UserId(admin.id.0 + 1000)).await;
+    let result = users.delete(UserId(admin.id.0 + 1000), audit(AuditKind::UserDeleted, now())).await;
     assert!(matches!(result, Err(DeleteUserError::NotFound)), "with an admin: {result:?}");
 
     let user = insert_ok(&users, new_user(2, "user@example.com", now())).await;
-    users.delete(user.id).await.expect("delete");
-    let result = users.delete(user.id).await;
+    users.delete(user.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
+    let result = users.delete(user.id, audit(AuditKind::UserDeleted, now())).await;
     assert!(matches!(result, Err(DeleteUserError::NotFound)), "deleted twice: {result:?}");
     assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin));
 }
@@ -84,7 +84,7 @@ pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepositor
     let t = now();
     let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
     // when it is deleted, then that is refused and it stays.
-    let result = users.delete(first.id).await;
+    let result = users.delete(first.id, audit(AuditKind::UserDeleted, now())).await;
     assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "the only admin: {result:?}");
     assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
 
@@ -92,15 +92,18 @@ pub async fn last_admin_cannot_be_deleted<U: UserRepository, S: SessionRepositor
     let second = insert_ok(&users, NewUser { roles: vec![Role::Admin], ..new_user(2, "second@example.com", t) }).await;
     let plain = insert_ok(&users, new_user(3, "plain@example.com", t)).await;
 
-    users.delete(first.id).await.expect("one of two admins can be deleted");
+    users.delete(first.id, audit(AuditKind::UserDeleted, now())).await.expect("one of two admins can be deleted");
     assert_eq!(users.find_by_id(first.id).await.unwrap(), None);
 
-    let result = users.delete(second.id).await;
+    let result = users.delete(second.id, audit(AuditKind::UserDeleted, now())).await;
     assert!(matches!(result, Err(DeleteUserError::LastAdmin)), "now the last admin: {result:?}");
     assert_eq!(users.find_by_id(second.id).await.unwrap(), Some(second.clone()));
 
     // a plain user may always go.
-    users.delete(plain.id).await.expect("a non-admin can be deleted while an admin remains");
+    users
+        .delete(plain.id, audit(AuditKind::UserDeleted, now()))
+        .await
+        .expect("a non-admin can be deleted while an admin remains");
     assert_eq!(admin_ids(&users).await, vec![second.id]);
 }
 
@@ -115,7 +118,7 @@ pub async fn concurrent_deletion_of_the_two_admins_keeps_one<U: UserRepository, 
         let newcomer = insert_ok(&users, new_admin(round, &format!("admin{round}@example.com"), t)).await;
         let pair = [survivor.id, newcomer.id];
         // when both are deleted at once,
-        let results = join_all(pair.map(|id| users.delete(id))).await;
+        let results = join_all(pair.map(|id| users.delete(id, audit(AuditKind::UserDeleted, now())))).await;
         // then one is deleted and the other refused as the last admin, and that one remains.
         let deleted: Vec<UserId> =
             pair.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(id, _)| *id).collect();

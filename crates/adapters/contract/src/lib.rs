@@ -22,8 +22,9 @@ pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id, one_time,
-    other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url, username,
+    audit, device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id,
+    one_time, other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url,
+    username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function

@@ -1,13 +1,13 @@
 //! `UserRepository` in memory: users with their credentials, roles and sign-in counts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    ProfilePatch, Role, Suspension, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginIdentifier,
+    LoginThrottle, ObjectId, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 use users_ports::{
-    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn, StoreError,
-    StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditActor, AuditKind, AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest,
+    SessionId, SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -67,6 +67,33 @@ fn patch<T>(field: &mut Option<T>, change: Option<Option<T>>) {
     if let Some(value) = change {
         *field = value;
     }
+}
+
+/// What a finished sign-in attempt records, as the SQL stores write it (see `sign_in_records` in `users-store`): a
+/// refusal, and the lock it set, of the network or (`"scope": "account"`) of the whole account.
+fn sign_in_records(
+    network: &ClientNetwork,
+    outcome: AttemptOutcome,
+    finished: &FinishedAttempt,
+    now: DateTime<Utc>,
+    client: &ClientDetails,
+) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    if outcome == AttemptOutcome::Refused {
+        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
+        records.push(failed.with("network", network.as_str()));
+    }
+    if let Some(until) = finished.locked_until {
+        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
+            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
+        records.push(if account_wide {
+            locked.with("scope", "account")
+        } else {
+            locked.with("network", network.as_str())
+        });
+    }
+    records
 }
 
 fn apply(stored: &mut StoredUser, update: UserUpdate) {
@@ -129,6 +156,7 @@ impl UserRepository for MemoryUsers {
         if let Some(verification) = new.verification {
             state.store_mailed(user.id, verification);
         }
+        state.record(user.id, new.audit);
         Ok(user)
     }
 
@@ -195,6 +223,7 @@ impl UserRepository for MemoryUsers {
             (None, None) => None,
         };
         let (verification, notices) = (update.verification.take(), std::mem::take(&mut update.notices));
+        let audit = std::mem::take(&mut update.audit);
         apply(&mut changed, update);
         let user = changed.user.clone();
         state.users.insert(id, changed);
@@ -212,6 +241,7 @@ impl UserRepository for MemoryUsers {
         for notice in notices {
             state.queue(notice, updated_at);
         }
+        state.record(id, audit);
         Ok(user)
     }
 
@@ -242,6 +272,7 @@ impl UserRepository for MemoryUsers {
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut state = self.store.lock();
         let state = &mut *state;
@@ -252,14 +283,16 @@ impl UserRepository for MemoryUsers {
         if let Some(account) = finished.account {
             stored.throttle = account;
         }
+        state.record(id, sign_in_records(network, outcome, &finished, now, client));
         Ok(finished.locked_until)
     }
 
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError> {
         let mut state = self.store.lock();
         state.throttles.remove(&id);
         let Some(stored) = state.users.get_mut(&id) else { return Ok(false) };
         stored.throttle = LoginThrottle::default();
+        state.record(id, [audit]);
         Ok(true)
     }
 
@@ -277,7 +310,7 @@ impl UserRepository for MemoryUsers {
         Ok(purged)
     }
 
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
         let mut state = self.store.lock();
         let since = suspension.since;
         let stored = state.users.get(&id).ok_or(SuspendUserError::NotFound)?;
@@ -291,28 +324,33 @@ impl UserRepository for MemoryUsers {
         // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password.
         state.end_sessions(id, EndSessions::All, since);
         state.void_reset_tokens(id, since);
+        state.record(id, [audit]);
         Ok(user)
     }
 
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
         let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
         stored.user.suspension = None;
         stored.user.updated_at = now;
-        Ok(Some(stored.user.clone()))
+        let user = stored.user.clone();
+        state.record(id, [audit]);
+        Ok(Some(user))
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
         let mut state = self.store.lock();
         if state.is_last_admin(id) {
             return Err(DeleteUserError::LastAdmin);
         }
         state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
-        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays.
+        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays,
+        // and so do the user's audit events, this one among them.
         state.sessions.retain(|_, session| session.user_id != id);
         state.forget_orphan_tokens();
         state.throttles.remove(&id);
         state.one_time_tokens.retain(|_, token| token.user != id);
+        state.record(id, [audit]);
         Ok(())
     }
 
