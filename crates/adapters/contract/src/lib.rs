@@ -67,6 +67,7 @@ macro_rules! store_contract_tests {
                 set_roles_refuses_to_demote_the_last_admin,
                 concurrent_demotion_of_the_two_admins_keeps_one,
                 set_roles_of_unknown_user_is_not_found,
+                demoting_the_only_active_admin_changes_nothing_while_the_others_are_suspended,
                 list_roles_returns_the_known_roles,
             }
             deletion {
@@ -74,6 +75,8 @@ macro_rules! store_contract_tests {
                 delete_of_unknown_user_is_not_found,
                 last_admin_cannot_be_deleted,
                 concurrent_deletion_of_the_two_admins_keeps_one,
+                the_only_active_admin_cannot_be_deleted_while_the_others_are_suspended,
+                concurrent_suspension_and_deletion_of_the_two_admins_keep_one_active,
             }
             listing {
                 list_pages_in_id_order,

@@ -38,9 +38,10 @@ impl State {
         })
     }
 
-    fn is_last_admin(&self, id: UserId) -> bool {
-        let mut admins = self.users.values().filter(|stored| stored.user.is_admin());
-        admins.next().is_some_and(|admin| admin.user.id == id) && admins.next().is_none()
+    /// Whether taking `id` out of the admins (deleting, demoting or suspending it) would leave no admin active at
+    /// `at`: it is an admin, and every other one is suspended then (or there is none).
+    fn is_last_active_admin(&self, id: UserId, at: DateTime<Utc>) -> bool {
+        self.users.get(&id).is_some_and(|stored| stored.user.is_admin()) && !self.another_active_admin(id, at)
     }
 
     /// Whether an admin other than `id` is active at `at`: not suspended then.
@@ -202,7 +203,7 @@ impl UserRepository for MemoryUsers {
     async fn update(&self, id: UserId, mut update: UserUpdate) -> Result<User, UpdateUserError> {
         let mut state = self.store.lock();
         let demotes = update.roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin));
-        if demotes && state.is_last_admin(id) {
+        if demotes && state.is_last_active_admin(id, update.updated_at) {
             return Err(UpdateUserError::LastAdmin);
         }
         let mut changed = state.users.get(&id).ok_or(UpdateUserError::NotFound)?.clone();
@@ -313,8 +314,10 @@ impl UserRepository for MemoryUsers {
     async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
         let mut state = self.store.lock();
         let since = suspension.since;
-        let stored = state.users.get(&id).ok_or(SuspendUserError::NotFound)?;
-        if stored.user.is_admin() && !state.another_active_admin(id, since) {
+        if !state.users.contains_key(&id) {
+            return Err(SuspendUserError::NotFound);
+        }
+        if state.is_last_active_admin(id, since) {
             return Err(SuspendUserError::LastActiveAdmin);
         }
         let Some(stored) = state.users.get_mut(&id) else { return Err(SuspendUserError::NotFound) };
@@ -340,7 +343,7 @@ impl UserRepository for MemoryUsers {
 
     async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
         let mut state = self.store.lock();
-        if state.is_last_admin(id) {
+        if state.is_last_active_admin(id, audit.at) {
             return Err(DeleteUserError::LastAdmin);
         }
         state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;

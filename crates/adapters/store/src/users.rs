@@ -117,8 +117,14 @@ async fn add_memberships(conn: Conn<'_>, user_id: i64, role_ids: &[i64]) -> Resu
     on_backend!(conn, |c| insert.execute(c).await)
 }
 
-fn is_last_admin(admins: &[i64], id: i64) -> bool {
-    admins == [id]
+/// Whether taking `id` out of the admins (deleting, demoting or suspending it) would leave no admin active at `at`:
+/// it is an admin, and every other one is suspended then (or there is none). A suspended admin cannot lift a
+/// suspension, nor do anything else an admin does. The admin memberships stay locked to the end of the transaction
+/// (on SQLite, the write lock is taken first), so that two admins taken out at once cannot each count the other as
+/// the one left.
+async fn is_last_active_admin(mut conn: Conn<'_>, id: i64, at: DateTime<Utc>) -> QueryResult<bool> {
+    let admins = on_backend!(conn.any(), |c| Dialect::lock_admins(c).await)?;
+    Ok(admins.contains(&id) && !another_active_admin(conn, &admins, id, at).await?)
 }
 
 /// Whether an admin of `admins` other than `id` is active at `at`: not suspended, or suspended until no later than
@@ -366,7 +372,7 @@ impl UserRepository for UserQueries {
             .transaction(async |conn| {
                 if let Some(role_ids) = &role_ids
                     && !role_ids.contains(&Role::Admin.id())
-                    && is_last_admin(&Dialect::lock_admins(conn).await?, id.0)
+                    && is_last_active_admin(conn.any(), id.0, update.updated_at).await?
                 {
                     return Err(TxError::Refused(UpdateUserError::LastAdmin));
                 }
@@ -513,11 +519,7 @@ impl UserRepository for UserQueries {
         let since = suspension.since;
         let rows = on_backend!(conn.any(), |conn| conn
             .transaction(async |conn| {
-                // The admin memberships stay locked to the end of the transaction (on SQLite, the write lock is taken
-                // first), as for a demotion or a deletion: two admins suspended at once cannot each count the other
-                // as the one left to lift it.
-                let admins = Dialect::lock_admins(conn).await?;
-                if admins.contains(&id.0) && !another_active_admin(conn.any(), &admins, id.0, since).await? {
+                if is_last_active_admin(conn.any(), id.0, since).await? {
                     return Err(TxError::Refused(SuspendUserError::LastActiveAdmin));
                 }
                 let suspended = diesel::update(users::table.find(id.0))
@@ -575,7 +577,7 @@ impl UserRepository for UserQueries {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
             .transaction(async |conn| {
-                if is_last_admin(&Dialect::lock_admins(conn).await?, id.0) {
+                if is_last_active_admin(conn.any(), id.0, audit.at).await? {
                     return Err(TxError::Refused(DeleteUserError::LastAdmin));
                 }
                 // Roles, sessions, refresh tokens and one-time tokens go with the user (ON DELETE CASCADE); queued
