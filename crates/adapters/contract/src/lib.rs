@@ -1,5 +1,5 @@
-//! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository` and
-//! `MailOutbox` ports, written once and run against each adapter. Nothing here knows which store it talks to:
+//! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository`,
+//! `MailOutbox` and `AuditLog` ports, written once and run against each adapter. Nothing here knows which store it talks to:
 //! [`store_contract_tests!`] makes one test per contract function, each creating a fresh, empty store and handing its
 //! repositories to the function.
 //!
@@ -7,6 +7,7 @@
 //! truncated to microseconds, the finest precision a store is expected to keep, so that what is read back can be
 //! compared for equality with what was written.
 
+pub mod audit;
 pub mod deletion;
 mod fixtures;
 pub mod listing;
@@ -28,10 +29,10 @@ pub use fixtures::{
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
-/// returning `Option<(users, sessions, one_time_tokens, outbox, guard)>` for a fresh, empty store (`None` skips the
-/// test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can drop the
-/// store afterwards. The functions of the users and sessions take those two repositories; those of the mail, all
-/// four.
+/// returning `Option<(users, sessions, one_time_tokens, outbox, audit_log, guard)>` for a fresh, empty store (`None`
+/// skips the test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can
+/// drop the store afterwards. The functions of the users and sessions take those two repositories; those of the
+/// mail, the first four; those of the audit log, the users, sessions and one-time tokens that write it, and the log.
 #[macro_export]
 macro_rules! store_contract_tests {
     ($setup:path) => {
@@ -148,19 +149,38 @@ macro_rules! store_contract_tests {
                 lifting_a_suspension_clears_it_and_ends_nothing_more,
             }
         );
+        $crate::store_contract_tests!(@each_with_audit $setup;
+            audit {
+                creating_and_updating_a_user_record_their_events_about_the_user,
+                a_sign_in_records_its_session_its_failures_and_the_locks_they_set,
+                ending_sessions_records_about_their_user_only_what_was_asked_of_an_existing_one,
+                one_time_tokens_record_only_a_token_stored_or_used,
+                unlocking_suspending_and_deleting_record_only_what_was_done,
+                every_kind_is_stored_and_read_back,
+                events_are_listed_newest_first_by_user_and_kind_a_page_at_a_time,
+                pruning_deletes_only_the_events_older_than_asked,
+            }
+        );
     };
     (@each $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, _one_time_tokens, _outbox, _guard)) = $setup().await else { return };
+            let Some((users, sessions, _one_time_tokens, _outbox, _audit_log, _guard)) = $setup().await else { return };
             $crate::$module::$name(users, sessions).await;
         }
     )+)+};
     (@each_with_mail $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, one_time_tokens, outbox, _guard)) = $setup().await else { return };
+            let Some((users, sessions, one_time_tokens, outbox, _audit_log, _guard)) = $setup().await else { return };
             $crate::$module::$name(users, sessions, one_time_tokens, outbox).await;
+        }
+    )+)+};
+    (@each_with_audit $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let Some((users, sessions, one_time_tokens, _outbox, audit_log, _guard)) = $setup().await else { return };
+            $crate::$module::$name(users, sessions, one_time_tokens, audit_log).await;
         }
     )+)+};
 }
