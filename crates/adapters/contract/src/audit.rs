@@ -14,7 +14,7 @@ use users_ports::{
 
 use crate::fixtures::{
     LOCKOUT, audit, device, email, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time,
-    other_password_hash, seconds, suspension, touch,
+    other_password_hash, seconds, suspension, throttle_of, token, touch,
 };
 
 /// Every event, newest first.
@@ -512,4 +512,67 @@ pub async fn pruning_deletes_only_the_events_older_than_asked<
     let newest = of(&log, ada.id).await;
     assert_eq!(newest.len(), 1);
     assert!(newest[0].id > left[0].id, "{newest:?} after {left:?}");
+}
+
+/// For a store that can be made to refuse audit events (a trigger, on the SQL stores), which `refuse_events` does:
+/// then every change fails with an error and changes nothing, for the event it would record cannot be written. Not
+/// among [`crate::store_contract_tests!`]: the memory store cannot refuse a write.
+pub async fn a_change_whose_event_is_refused_fails_and_changes_nothing<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+>(
+    users: U,
+    sessions: S,
+    tokens: T,
+    refuse_events: impl Future<Output = ()>,
+) {
+    // Given Ada, signed in, with a verification link, and then a store that refuses every audit event,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    let verify = mailed_token("ada-verify", TokenPurpose::VerifyEmail, "ada@example.com", t, seconds(3600));
+    assert_eq!(tokens.issue_token(ada.id, verify, seconds(60), None).await.unwrap(), TokenIssue::Queued);
+    refuse_events.await;
+    let later = t + seconds(1);
+    let ada_now = || async { users.find_by_id(ada.id).await.unwrap().expect("Ada is there") };
+    let signed_in = || async { users.find_signed_in(ada.id, session, later).await.unwrap().is_some() };
+
+    // when a user is created, then that fails, and there is no such user;
+    let grace = users.insert(new_user(2, "grace@example.com", later)).await;
+    assert!(matches!(grace, Err(users_ports::InsertUserError::Unexpected(_))), "{grace:?}");
+    let login = users_domain::LoginIdentifier::Email(email("grace@example.com"));
+    assert!(users.find_credentials(&login).await.unwrap().is_none());
+
+    // when Ada is updated, suspended, deleted, then each fails, and she is as she was, still signed in;
+    let update = UserUpdate { email: Some(email("ada@example.org")), ..touch(later) };
+    assert!(matches!(users.update(ada.id, update).await, Err(UpdateUserError::Unexpected(_))));
+    let suspended = users.suspend(ada.id, suspension(later, None, None), audit(AuditKind::UserSuspended, later)).await;
+    assert!(matches!(suspended, Err(SuspendUserError::Unexpected(_))), "{suspended:?}");
+    let deleted = users.delete(ada.id, audit(AuditKind::UserDeleted, later)).await;
+    assert!(matches!(deleted, Err(DeleteUserError::Unexpected(_))), "{deleted:?}");
+    assert_eq!(ada_now().await, ada);
+    assert!(signed_in().await);
+
+    // when she signs in again, or fails to, then that fails too: no new session, no failure counted;
+    assert!(sessions.create(new_session(ada.id, "ada-2", later, later + seconds(3600))).await.is_err());
+    assert_eq!(sessions.list_live(ada.id, later).await.unwrap().len(), 1);
+    assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
+    let from = ClientNetwork::of("192.0.2.1".parse().expect("an address"));
+    assert_eq!(users.begin_login_attempt(ada.id, &from, later, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
+    let failed = users.finish_login_attempt(ada.id, &from, AttemptOutcome::Refused, later, &LOCKOUT, &device(1)).await;
+    assert!(failed.is_err());
+    assert_eq!(throttle_of(&users, "ada@example.com").await.failed_logins, 0);
+
+    // when her sessions are ended, then that fails, and she is still signed in;
+    assert!(sessions.revoke(session, later, audit(AuditKind::UserSignedOut, later)).await.is_err());
+    assert!(sessions.revoke_all_of_user(ada.id, None, later, audit(AuditKind::SessionRevoked, later)).await.is_err());
+    assert!(signed_in().await);
+
+    // when her link is used, then that fails, and the link still works, her address unverified.
+    let link = one_time("ada-verify");
+    assert!(tokens.confirm_email(&link, later, audit(AuditKind::EmailVerified, later)).await.is_err());
+    let found = tokens.find_token_user(&link, TokenPurpose::VerifyEmail, later).await.unwrap();
+    assert_eq!(found, Some(ada.clone()));
+    assert!(!ada_now().await.email_verified);
 }
