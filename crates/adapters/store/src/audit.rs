@@ -2,13 +2,18 @@
 //! `AuditLog::list_events` and the batches of its pruning, for every backend; and the plans the database makes for
 //! them, for the tests that hold the indexes to their promise.
 //!
-//! Every page is a walk down one index in id order, stopped after `limit` rows, however large the log (see the
+//! Every page can be a walk down one index in id order, stopped after `limit` rows, however large the log (see the
 //! `audit_log` migration): the primary key backwards for the newest events, `(kind, id)` for a kind. A user's page
 //! is two such walks, each stopped after a page, and the newest of both: the events about the user
 //! (`(subject_id[, kind], id)`), and those the user did to another account (`(actor_id[, kind], id)`, partial
 //! indexes holding only the events whose actor is not their subject). The second walk repeats the partial indexes'
 //! condition, so each event is found by one walk only (UNION ALL, nothing to deduplicate), and so that the planners
-//! may use those indexes at all.
+//! may use those indexes at all. The planners may choose otherwise where their statistics say it is cheaper (a
+//! common kind read down the primary key, a user with few events collected from the index then sorted), never
+//! reading the table through: the plan tests of both backends hold them to that.
+//!
+//! `AuditQueries` holds the queries; `StoreAuditLog` implements `AuditLog` on them, its pruning a loop of
+//! `AuditQueries::prune_batch` calls.
 
 use chrono::{DateTime, Utc};
 use diesel::backend::Backend;
@@ -106,7 +111,8 @@ macro_rules! with_page {
     }};
 }
 
-/// One batch of pruning: the oldest `PRUNE_BATCH` events before `before`, found through `audit_events_at_idx`.
+/// One batch of pruning: up to `PRUNE_BATCH` of the events before `before` (any of them: each batch takes the next),
+/// found through `audit_events_at_idx`.
 fn prune_batch_statement(
     before: DateTime<Utc>,
 ) -> impl QueryFragment<Pg> + QueryFragment<Sqlite> + QueryId + Send + 'static {

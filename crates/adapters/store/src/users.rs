@@ -233,7 +233,7 @@ async fn save_network_throttle(
 /// the lock the attempt set, as `user.locked` with its end (`until`, as the attempt returns it) and what it locks: the
 /// `network`, or (`"scope": "account"`) every network, when the refusal reached the account-wide backstop. A
 /// verified or abandoned attempt records nothing. Nobody is signed in during a sign-in: no actor.
-pub(crate) fn sign_in_records(
+fn sign_in_records(
     network: &ClientNetwork,
     outcome: AttemptOutcome,
     finished: &FinishedAttempt,
