@@ -112,7 +112,7 @@ pub enum AuditActor {
 /// An event as a use case hands it to the store with its change. The store adds the subject (the user the change is
 /// about, known to it even when the change creates that user) and the id, and writes it in the change's transaction:
 /// if the event cannot be written, the change fails.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub kind: AuditKind,
     /// When it happened: the time of the change it records.

@@ -7,9 +7,9 @@ use users_domain::{
     UserId, Username,
 };
 use users_ports::{
-    Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession, NewUser, OneTimeToken, OneTimeTokenHash,
-    PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, SessionKey, TokenPurpose, UpdateUserError, UserRepository,
-    UserUpdate,
+    AuditActor, AuditKind, AuditRecord, Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession,
+    NewUser, OneTimeToken, OneTimeTokenHash, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, SessionKey,
+    TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -79,6 +79,7 @@ pub fn new_user(n: u32, address: &str, created_at: DateTime<Utc>) -> NewUser {
         roles: vec![Role::User],
         email_verified: false,
         verification: None,
+        audit: vec![audit(AuditKind::UserRegistered, created_at)],
         created_at,
     }
 }
@@ -110,6 +111,7 @@ pub fn touch(updated_at: DateTime<Utc>) -> UserUpdate {
         verification: None,
         notices: vec![],
         mail_interval: TimeDelta::seconds(60),
+        audit: vec![audit(AuditKind::UserUpdated, updated_at)],
         updated_at,
     }
 }
@@ -164,7 +166,14 @@ pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_
         refresh_token_hash: token(hash),
         created_at,
         expires_at,
+        audit: audit(AuditKind::UserSignedIn, created_at),
     }
+}
+
+/// An event as a use case hands it to the store: of `kind`, at `at`, done by the account it is about, from [`device`]
+/// 1, with no details.
+pub fn audit(kind: AuditKind, at: DateTime<Utc>) -> AuditRecord {
+    AuditRecord::new(kind, at, AuditActor::Subject, &device(1))
 }
 
 /// A suspension from `since`, until `until` (`None`: until lifted), for `reason`.
@@ -207,7 +216,7 @@ pub(crate) async fn attempt<U: UserRepository>(
 ) -> LoginAttempt {
     let begun = users.begin_login_attempt(id, from, at, &LOCKOUT).await.expect("begin");
     if begun == LoginAttempt::Allowed {
-        users.finish_login_attempt(id, from, outcome, at, &LOCKOUT).await.expect("finish");
+        users.finish_login_attempt(id, from, outcome, at, &LOCKOUT, &device(1)).await.expect("finish");
     }
     begun
 }

@@ -1,5 +1,5 @@
-//! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository` and
-//! `MailOutbox` ports, written once and run against each adapter. Nothing here knows which store it talks to:
+//! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository`,
+//! `MailOutbox` and `AuditLog` ports, written once and run against each adapter. Nothing here knows which store it talks to:
 //! [`store_contract_tests!`] makes one test per contract function, each creating a fresh, empty store and handing its
 //! repositories to the function.
 //!
@@ -7,6 +7,7 @@
 //! truncated to microseconds, the finest precision a store is expected to keep, so that what is read back can be
 //! compared for equality with what was written.
 
+pub mod audit;
 pub mod deletion;
 mod fixtures;
 pub mod listing;
@@ -22,15 +23,16 @@ pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id, one_time,
-    other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url, username,
+    audit, device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id,
+    one_time, other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url,
+    username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
-/// returning `Option<(users, sessions, one_time_tokens, outbox, guard)>` for a fresh, empty store (`None` skips the
-/// test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can drop the
-/// store afterwards. The functions of the users and sessions take those two repositories; those of the mail, all
-/// four.
+/// returning `Option<(users, sessions, one_time_tokens, outbox, audit_log, guard)>` for a fresh, empty store (`None`
+/// skips the test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can
+/// drop the store afterwards. The functions of the users and sessions take those two repositories; those of the
+/// mail, the first four; those of the audit log, the users, sessions and one-time tokens that write it, and the log.
 #[macro_export]
 macro_rules! store_contract_tests {
     ($setup:path) => {
@@ -66,6 +68,7 @@ macro_rules! store_contract_tests {
                 set_roles_refuses_to_demote_the_last_admin,
                 concurrent_demotion_of_the_two_admins_keeps_one,
                 set_roles_of_unknown_user_is_not_found,
+                demoting_the_only_active_admin_changes_nothing_while_the_others_are_suspended,
                 list_roles_returns_the_known_roles,
             }
             deletion {
@@ -73,6 +76,8 @@ macro_rules! store_contract_tests {
                 delete_of_unknown_user_is_not_found,
                 last_admin_cannot_be_deleted,
                 concurrent_deletion_of_the_two_admins_keeps_one,
+                the_only_active_admin_cannot_be_deleted_while_the_others_are_suspended,
+                concurrent_suspension_and_deletion_of_the_two_admins_keep_one_active,
             }
             listing {
                 list_pages_in_id_order,
@@ -144,19 +149,38 @@ macro_rules! store_contract_tests {
                 lifting_a_suspension_clears_it_and_ends_nothing_more,
             }
         );
+        $crate::store_contract_tests!(@each_with_audit $setup;
+            audit {
+                creating_and_updating_a_user_record_their_events_about_the_user,
+                a_sign_in_records_its_session_its_failures_and_the_locks_they_set,
+                ending_sessions_records_about_their_user_only_what_was_asked_of_an_existing_one,
+                one_time_tokens_record_only_a_token_stored_or_used,
+                unlocking_suspending_and_deleting_record_only_what_was_done,
+                every_kind_is_stored_and_read_back,
+                events_are_listed_newest_first_by_user_and_kind_a_page_at_a_time,
+                pruning_deletes_only_the_events_older_than_asked,
+            }
+        );
     };
     (@each $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, _one_time_tokens, _outbox, _guard)) = $setup().await else { return };
+            let Some((users, sessions, _one_time_tokens, _outbox, _audit_log, _guard)) = $setup().await else { return };
             $crate::$module::$name(users, sessions).await;
         }
     )+)+};
     (@each_with_mail $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, one_time_tokens, outbox, _guard)) = $setup().await else { return };
+            let Some((users, sessions, one_time_tokens, outbox, _audit_log, _guard)) = $setup().await else { return };
             $crate::$module::$name(users, sessions, one_time_tokens, outbox).await;
+        }
+    )+)+};
+    (@each_with_audit $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let Some((users, sessions, one_time_tokens, _outbox, audit_log, _guard)) = $setup().await else { return };
+            $crate::$module::$name(users, sessions, one_time_tokens, audit_log).await;
         }
     )+)+};
 }

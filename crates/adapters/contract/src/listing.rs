@@ -1,8 +1,8 @@
 //! Listing users a page at a time, in id order, with the size of the whole.
 
-use users_ports::{PageRequest, SessionRepository, UserRepository};
+use users_ports::{AuditKind, PageRequest, SessionRepository, UserRepository};
 
-use crate::fixtures::{insert_ok, new_admin, new_user, now, seconds};
+use crate::fixtures::{audit, insert_ok, new_admin, new_user, now, seconds};
 
 pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
     // Given an empty store, a page of it is empty.
@@ -44,7 +44,7 @@ pub async fn list_pages_in_id_order<U: UserRepository, S: SessionRepository>(use
     assert_eq!((none.items, none.total), (vec![], 5));
 
     // When one is deleted, the pages and the count follow.
-    users.delete(inserted[1].id).await.unwrap();
+    users.delete(inserted[1].id, audit(AuditKind::UserDeleted, now())).await.unwrap();
     let page = users.list(PageRequest { offset: 1, limit: 2 }).await.unwrap();
     assert_eq!(page.total, 4);
     assert_eq!(page.items, vec![inserted[2].clone(), inserted[3].clone()]);

@@ -2,9 +2,9 @@
 
 use futures_util::future::join_all;
 use users_domain::{AttemptOutcome, ClientNetwork, LoginAttempt, LoginThrottle, UserId};
-use users_ports::{SessionRepository, UserRepository};
+use users_ports::{AuditKind, SessionRepository, UserRepository};
 
-use crate::fixtures::{LOCKOUT, attempt, network, new_user, now, seconds, throttle_of};
+use crate::fixtures::{LOCKOUT, attempt, audit, device, network, new_user, now, seconds, throttle_of};
 
 pub async fn concurrent_attempts_from_a_network_are_held_to_its_threshold<U: UserRepository, S: SessionRepository>(
     users: U,
@@ -24,7 +24,10 @@ pub async fn concurrent_attempts_from_a_network_are_held_to_its_threshold<U: Use
 
     // when those three fail, then the third failure locks this network out of the account for a minute;
     for finished in 1..=3 {
-        let lock = users.finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, t, &LOCKOUT).await.unwrap();
+        let lock = users
+            .finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, t, &LOCKOUT, &device(1))
+            .await
+            .unwrap();
         assert_eq!(lock, (finished == 3).then_some(t + seconds(60)), "after failure {finished}");
     }
     let refused = users.begin_login_attempt(ada.id, &attacker, t + seconds(1), &LOCKOUT).await.unwrap();
@@ -49,7 +52,10 @@ pub async fn concurrent_correct_sign_ins_never_lock<U: UserRepository, S: Sessio
         let allowed = begun.into_iter().map(Result::unwrap).filter(|result| *result == LoginAttempt::Allowed).count();
         assert_eq!(allowed, 3, "wave {wave}");
         for _ in 0..allowed {
-            let lock = users.finish_login_attempt(ada.id, &home, AttemptOutcome::Verified, t, &LOCKOUT).await.unwrap();
+            let lock = users
+                .finish_login_attempt(ada.id, &home, AttemptOutcome::Verified, t, &LOCKOUT, &device(1))
+                .await
+                .unwrap();
             assert_eq!(lock, None);
         }
     }
@@ -77,7 +83,10 @@ pub async fn a_network_lock_doubles_up_to_its_cap_and_a_success_resets_it<U: Use
         assert_eq!(begun, LoginAttempt::Allowed);
         let second = users.begin_login_attempt(ada.id, &attacker, at, &LOCKOUT).await.unwrap();
         assert_eq!(second, LoginAttempt::Busy, "one at a time after a lock");
-        let lock = users.finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, at, &LOCKOUT).await.unwrap();
+        let lock = users
+            .finish_login_attempt(ada.id, &attacker, AttemptOutcome::Refused, at, &LOCKOUT, &device(1))
+            .await
+            .unwrap();
         lock_ends = at + seconds(wait);
         assert_eq!(lock, Some(lock_ends));
     }
@@ -132,12 +141,12 @@ pub async fn failures_spread_over_networks_reach_the_backstop<U: UserRepository,
     assert_eq!(elsewhere, LoginAttempt::Locked { until: t + seconds(60) });
 
     // When an admin clears the lockout, then every lock and count is gone; an unknown user is not found.
-    assert!(users.clear_lockout(ada.id).await.unwrap());
+    assert!(users.clear_lockout(ada.id, audit(AuditKind::UserUnlocked, now())).await.unwrap());
     assert_eq!(throttle_of(&users, "ada@example.com").await, LoginThrottle::default());
     for from in &networks {
         assert_eq!(attempt(&users, ada.id, from, AttemptOutcome::Refused, t).await, LoginAttempt::Allowed);
     }
-    assert!(!users.clear_lockout(UserId(ada.id.0 + 1000)).await.unwrap());
+    assert!(!users.clear_lockout(UserId(ada.id.0 + 1000), audit(AuditKind::UserUnlocked, now())).await.unwrap());
 }
 
 pub async fn attempts_lost_in_a_crash_give_their_room_back_and_count_for_nothing<
@@ -159,7 +168,7 @@ pub async fn attempts_lost_in_a_crash_give_their_room_back_and_count_for_nothing
     assert_eq!(users.begin_login_attempt(ada.id, &from, t + seconds(5), &LOCKOUT).await.unwrap(), LoginAttempt::Busy);
     // others coming and going meanwhile do not keep the lost ones alive,
     let finished = t + seconds(10);
-    users.finish_login_attempt(ada.id, &from, AttemptOutcome::Verified, finished, &LOCKOUT).await.unwrap();
+    users.finish_login_attempt(ada.id, &from, AttemptOutcome::Verified, finished, &LOCKOUT, &device(1)).await.unwrap();
     assert_eq!(attempt(&users, ada.id, &from, AttemptOutcome::Verified, finished).await, LoginAttempt::Allowed);
     // and fifteen seconds on, the room is whole again, and nothing was counted against the account.
     let later = t + seconds(16);
@@ -193,7 +202,7 @@ pub async fn concurrent_attempts_from_many_networks_are_held_to_the_backstop<
     assert_eq!(allowed.len(), 5, "{results:?}");
     // when they all fail, then the fifth failure locks the account from everywhere, and nothing more was checked.
     for from in allowed {
-        users.finish_login_attempt(ada.id, from, AttemptOutcome::Refused, t, &LOCKOUT).await.unwrap();
+        users.finish_login_attempt(ada.id, from, AttemptOutcome::Refused, t, &LOCKOUT, &device(1)).await.unwrap();
     }
     assert_eq!(throttle_of(&users, "ada@example.com").await.failed_logins, 5);
     let elsewhere = users.begin_login_attempt(ada.id, &network("198.51.100.7"), t, &LOCKOUT).await.unwrap();

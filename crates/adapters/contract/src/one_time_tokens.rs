@@ -5,12 +5,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
 use users_domain::{AttemptOutcome, LoginAttempt, LoginIdentifier, LoginThrottle, User, UserId};
 use users_ports::{
-    Mail, MailContent, MailKind, MailOutbox, MailedToken, NewUser, OneTimeTokenRepository, OutboxDepth, PasswordHash,
-    SessionRepository, TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    AuditKind, Mail, MailContent, MailKind, MailOutbox, MailedToken, NewUser, OneTimeTokenRepository, OutboxDepth,
+    PasswordHash, SessionRepository, TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::fixtures::{
-    LOCKOUT, attempt, claim_all, email, insert_ok, mailed_token, network, new_session, new_user, now, one_time,
+    LOCKOUT, attempt, audit, claim_all, email, insert_ok, mailed_token, network, new_session, new_user, now, one_time,
     other_password_hash, password_hash, seconds, throttle_of, touch,
 };
 
@@ -110,17 +110,32 @@ pub async fn confirming_an_email_verifies_it_and_uses_the_token_up<
     let t = now();
     let mailed = verification("ada-verify", "ada@example.com", t);
     let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
-    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await.unwrap();
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL, None).await.unwrap();
     assert_eq!(issued, TokenIssue::Queued);
 
     // when the reset token, or a token nobody was given, is confirmed, then nothing happens;
-    assert_eq!(tokens.confirm_email(&one_time("ada-reset"), t + seconds(1)).await.unwrap(), None);
-    assert_eq!(tokens.confirm_email(&one_time("nobody"), t + seconds(1)).await.unwrap(), None);
+    assert_eq!(
+        tokens
+            .confirm_email(&one_time("ada-reset"), t + seconds(1), audit(AuditKind::EmailVerified, t + seconds(1)))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        tokens
+            .confirm_email(&one_time("nobody"), t + seconds(1), audit(AuditKind::EmailVerified, t + seconds(1)))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()));
     assert!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, t + seconds(1)).await.is_some());
 
     // when the verification token is confirmed, then she is verified as of then, however she is read;
-    let confirmed = tokens.confirm_email(&one_time("ada-verify"), t + seconds(5)).await.unwrap();
+    let confirmed = tokens
+        .confirm_email(&one_time("ada-verify"), t + seconds(5), audit(AuditKind::EmailVerified, t + seconds(5)))
+        .await
+        .unwrap();
     let verified = User { email_verified: true, updated_at: t + seconds(5), ..ada.clone() };
     assert_eq!(confirmed, Some(verified.clone()));
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(verified.clone()));
@@ -129,7 +144,13 @@ pub async fn confirming_an_email_verifies_it_and_uses_the_token_up<
 
     // and the token is used up: it finds no one, and a second confirmation changes nothing.
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, t + seconds(6)).await, None);
-    assert_eq!(tokens.confirm_email(&one_time("ada-verify"), t + seconds(7)).await.unwrap(), None);
+    assert_eq!(
+        tokens
+            .confirm_email(&one_time("ada-verify"), t + seconds(7), audit(AuditKind::EmailVerified, t + seconds(7)))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(verified));
 }
 
@@ -149,7 +170,7 @@ pub async fn an_expired_token_is_not_usable<
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     for (text, purpose) in [("ada-verify", TokenPurpose::VerifyEmail), ("ada-reset", TokenPurpose::ResetPassword)] {
         let mailed = mailed_token(text, purpose, "ada@example.com", t, seconds(600));
-        assert_eq!(tokens.issue_token(ada.id, mailed, INTERVAL).await.unwrap(), TokenIssue::Queued);
+        assert_eq!(tokens.issue_token(ada.id, mailed, INTERVAL, None).await.unwrap(), TokenIssue::Queued);
     }
 
     // then each is usable until the moment it expires,
@@ -162,9 +183,20 @@ pub async fn an_expired_token_is_not_usable<
     let expired = t + seconds(600);
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, expired).await, None);
     assert_eq!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, expired).await, None);
-    assert_eq!(tokens.confirm_email(&one_time("ada-verify"), expired).await.unwrap(), None);
-    let reset =
-        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), expired).await.unwrap();
+    assert_eq!(
+        tokens.confirm_email(&one_time("ada-verify"), expired, audit(AuditKind::EmailVerified, expired)).await.unwrap(),
+        None
+    );
+    let reset = tokens
+        .reset_password(
+            &one_time("ada-reset"),
+            other_password_hash(),
+            &changed_notice(),
+            expired,
+            audit(AuditKind::PasswordReset, expired),
+        )
+        .await
+        .unwrap();
     assert_eq!(reset, None);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada));
     assert_eq!(password_of(&users, "ada@example.com").await, password_hash());
@@ -185,7 +217,7 @@ pub async fn a_token_for_an_address_the_user_no_longer_has_does_nothing<
     let t = now();
     let mailed = verification("ada-verify", "ada@example.com", t);
     let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
-    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await.unwrap();
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL, None).await.unwrap();
     assert_eq!(issued, TokenIssue::Queued);
 
     // when her address is written in another case, then it is the same address: the tokens still find her;
@@ -198,9 +230,22 @@ pub async fn a_token_for_an_address_the_user_no_longer_has_does_nothing<
     let moved = users.update(ada.id, moved).await.expect("update");
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, t + seconds(4)).await, None);
     assert_eq!(token_user(&tokens, "ada-reset", TokenPurpose::ResetPassword, t + seconds(4)).await, None);
-    assert_eq!(tokens.confirm_email(&one_time("ada-verify"), t + seconds(5)).await.unwrap(), None);
-    let reset =
-        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), t + seconds(5)).await;
+    assert_eq!(
+        tokens
+            .confirm_email(&one_time("ada-verify"), t + seconds(5), audit(AuditKind::EmailVerified, t + seconds(5)))
+            .await
+            .unwrap(),
+        None
+    );
+    let reset = tokens
+        .reset_password(
+            &one_time("ada-reset"),
+            other_password_hash(),
+            &changed_notice(),
+            t + seconds(5),
+            audit(AuditKind::PasswordReset, t + seconds(5)),
+        )
+        .await;
     assert_eq!(reset.unwrap(), None);
     // and she is as the change left her: unverified, with her password.
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(moved));
@@ -224,16 +269,16 @@ pub async fn a_token_is_issued_only_for_the_users_address<
 
     // when a token is asked for an address she does not have, or for a user who does not exist, then none is issued
     // and nothing is queued;
-    let elsewhere = tokens.issue_token(ada.id, verification("x", "grace@example.com", t), INTERVAL).await;
+    let elsewhere = tokens.issue_token(ada.id, verification("x", "grace@example.com", t), INTERVAL, None).await;
     assert_eq!(elsewhere.unwrap(), TokenIssue::NotIssued);
     let nobody = UserId(ada.id.0 + 1000);
-    let missing = tokens.issue_token(nobody, verification("y", "ada@example.com", t), INTERVAL).await;
+    let missing = tokens.issue_token(nobody, verification("y", "ada@example.com", t), INTERVAL, None).await;
     assert_eq!(missing.unwrap(), TokenIssue::NotIssued);
     assert_eq!(token_user(&tokens, "x", TokenPurpose::VerifyEmail, t).await, None);
     assert_eq!(outbox.depth().await.unwrap(), OutboxDepth::default());
 
     // when one is asked for her address in another case, then it is issued: it is the same address.
-    let recased = tokens.issue_token(ada.id, verification("z", "ADA@example.com", t), INTERVAL).await;
+    let recased = tokens.issue_token(ada.id, verification("z", "ADA@example.com", t), INTERVAL, None).await;
     assert_eq!(recased.unwrap(), TokenIssue::Queued);
     assert_eq!(token_user(&tokens, "z", TokenPurpose::VerifyEmail, t).await, Some(ada));
 }
@@ -252,21 +297,23 @@ pub async fn a_second_token_within_the_interval_is_too_soon<
     // Given a user who was just mailed a verification token,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
-    let first = tokens.issue_token(ada.id, verification("first", "ada@example.com", t), INTERVAL).await;
+    let first = tokens.issue_token(ada.id, verification("first", "ada@example.com", t), INTERVAL, None).await;
     assert_eq!(first.unwrap(), TokenIssue::Queued);
 
     // when another is asked for within the interval, then it is too soon, and nothing is written;
-    let second = tokens.issue_token(ada.id, verification("second", "ada@example.com", t + seconds(59)), INTERVAL).await;
+    let second =
+        tokens.issue_token(ada.id, verification("second", "ada@example.com", t + seconds(59)), INTERVAL, None).await;
     assert_eq!(second.unwrap(), TokenIssue::TooSoon);
     assert_eq!(token_user(&tokens, "second", TokenPurpose::VerifyEmail, t + seconds(59)).await, None);
     assert_eq!(outbox.depth().await.unwrap(), OutboxDepth { queued: 1, failed: 0 });
 
     // a token of the other purpose has an interval of its own;
-    let reset = tokens.issue_token(ada.id, reset("reset", "ada@example.com", t + seconds(30)), INTERVAL).await;
+    let reset = tokens.issue_token(ada.id, reset("reset", "ada@example.com", t + seconds(30)), INTERVAL, None).await;
     assert_eq!(reset.unwrap(), TokenIssue::Queued);
 
     // once the interval has passed, then a token is issued again, and the first one still works.
-    let third = tokens.issue_token(ada.id, verification("third", "ada@example.com", t + seconds(60)), INTERVAL).await;
+    let third =
+        tokens.issue_token(ada.id, verification("third", "ada@example.com", t + seconds(60)), INTERVAL, None).await;
     assert_eq!(third.unwrap(), TokenIssue::Queued);
     assert_eq!(token_user(&tokens, "third", TokenPurpose::VerifyEmail, t + seconds(61)).await, Some(ada.clone()));
     assert_eq!(token_user(&tokens, "first", TokenPurpose::VerifyEmail, t + seconds(61)).await, Some(ada));
@@ -291,7 +338,7 @@ pub async fn concurrent_requests_for_a_token_queue_one_mail<
 
     // when ten requests for a reset token race,
     let requests: Vec<MailedToken> = (0..10).map(|n| reset(&format!("ada-{n}"), "ada@example.com", t)).collect();
-    let issued = join_all(requests.into_iter().map(|mailed| tokens.issue_token(ada.id, mailed, INTERVAL))).await;
+    let issued = join_all(requests.into_iter().map(|mailed| tokens.issue_token(ada.id, mailed, INTERVAL, None))).await;
     let issued: Vec<TokenIssue> = issued.into_iter().map(Result::unwrap).collect();
 
     // then one is queued and the others are too soon;
@@ -322,11 +369,11 @@ pub async fn a_new_reset_token_voids_the_older_ones<
     let t = now();
     let mailed = verification("ada-verify", "ada@example.com", t);
     let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
-    let old = tokens.issue_token(ada.id, reset("old", "ada@example.com", t), INTERVAL).await;
+    let old = tokens.issue_token(ada.id, reset("old", "ada@example.com", t), INTERVAL, None).await;
     assert_eq!(old.unwrap(), TokenIssue::Queued);
 
     // when a newer reset token is issued,
-    let new = tokens.issue_token(ada.id, reset("new", "ada@example.com", t + seconds(61)), INTERVAL).await;
+    let new = tokens.issue_token(ada.id, reset("new", "ada@example.com", t + seconds(61)), INTERVAL, None).await;
     assert_eq!(new.unwrap(), TokenIssue::Queued);
 
     // then the older one no longer finds her nor resets anything, the newer one does, and the verification token
@@ -334,7 +381,16 @@ pub async fn a_new_reset_token_voids_the_older_ones<
     let at = t + seconds(62);
     assert_eq!(token_user(&tokens, "old", TokenPurpose::ResetPassword, at).await, None);
     assert_eq!(
-        tokens.reset_password(&one_time("old"), other_password_hash(), &changed_notice(), at).await.unwrap(),
+        tokens
+            .reset_password(
+                &one_time("old"),
+                other_password_hash(),
+                &changed_notice(),
+                at,
+                audit(AuditKind::PasswordReset, at)
+            )
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(password_of(&users, "ada@example.com").await, password_hash());
@@ -357,7 +413,7 @@ pub async fn a_new_password_or_address_voids_the_links_mailed_before<
     let t = now();
     let mailed = verification("ada-verify", "ada@example.com", t);
     let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
-    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await;
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL, None).await;
     assert_eq!(issued.unwrap(), TokenIssue::Queued);
 
     // when her password changes,
@@ -371,7 +427,7 @@ pub async fn a_new_password_or_address_voids_the_links_mailed_before<
 
     // and a link mailed before a change of address stays dead when the address comes back.
     let later = t + seconds(120);
-    let issued = tokens.issue_token(ada.id, reset("second-reset", "ada@example.com", later), INTERVAL).await;
+    let issued = tokens.issue_token(ada.id, reset("second-reset", "ada@example.com", later), INTERVAL, None).await;
     assert_eq!(issued.unwrap(), TokenIssue::Queued);
     for (address, at) in [("ada@example.org", later + seconds(1)), ("ada@example.com", later + seconds(2))] {
         users.update(ada.id, UserUpdate { email: Some(email(address)), ..touch(at) }).await.expect("new address");
@@ -470,13 +526,21 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
     assert!(users.find_signed_in(ada.id, first, t + seconds(1)).await.unwrap().is_some());
     assert!(users.find_signed_in(ada.id, second, t + seconds(1)).await.unwrap().is_some());
     // and a reset token.
-    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await.unwrap();
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL, None).await.unwrap();
     assert_eq!(issued, TokenIssue::Queued);
 
     // When she resets her password with it,
     let at = t + seconds(10);
-    let reset =
-        tokens.reset_password(&one_time("ada-reset"), other_password_hash(), &changed_notice(), at).await.unwrap();
+    let reset = tokens
+        .reset_password(
+            &one_time("ada-reset"),
+            other_password_hash(),
+            &changed_notice(),
+            at,
+            audit(AuditKind::PasswordReset, at),
+        )
+        .await
+        .unwrap();
 
     // then she is herself, her address verified (the mail reached it) as of the reset;
     let expected = User { email_verified: true, updated_at: at, ..ada.clone() };
@@ -497,7 +561,13 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
 
     // When the token is used again, then nothing happens: the password stays the new one.
     let again = tokens
-        .reset_password(&one_time("ada-reset"), password_hash(), &changed_notice(), at + seconds(1))
+        .reset_password(
+            &one_time("ada-reset"),
+            password_hash(),
+            &changed_notice(),
+            at + seconds(1),
+            audit(AuditKind::PasswordReset, at + seconds(1)),
+        )
         .await
         .unwrap();
     assert_eq!(again, None);
@@ -519,7 +589,7 @@ pub async fn concurrent_resets_with_one_token_succeed_once<
     // Given a user with a reset token, and the store's connections open,
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
-    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL).await.unwrap();
+    let issued = tokens.issue_token(ada.id, reset("ada-reset", "ada@example.com", t), INTERVAL, None).await.unwrap();
     assert_eq!(issued, TokenIssue::Queued);
     open_connections(&tokens, t).await;
 
@@ -527,8 +597,16 @@ pub async fn concurrent_resets_with_one_token_succeed_once<
     let hashes: Vec<PasswordHash> =
         (0..10).map(|n| PasswordHash::new(format!("{}{n}", other_password_hash().as_str()))).collect();
     let (token, notice) = (one_time("ada-reset"), changed_notice());
-    let resets =
-        join_all(hashes.iter().map(|hash| tokens.reset_password(&token, hash.clone(), &notice, t + seconds(1)))).await;
+    let resets = join_all(hashes.iter().map(|hash| {
+        tokens.reset_password(
+            &token,
+            hash.clone(),
+            &notice,
+            t + seconds(1),
+            audit(AuditKind::PasswordReset, t + seconds(1)),
+        )
+    }))
+    .await;
     let resets: Vec<Option<User>> = resets.into_iter().map(Result::unwrap).collect();
 
     // then exactly one succeeds, and its password is the one stored.
@@ -578,7 +656,10 @@ pub async fn an_email_change_queues_a_verification_and_a_notice_with_the_update<
     assert!(claimed.iter().all(|queued| queued.queued_at == at));
     // and the new address's token finds her, and verifies it.
     assert_eq!(token_user(&tokens, "ada-new", TokenPurpose::VerifyEmail, at).await, Some(changed.clone()));
-    let confirmed = tokens.confirm_email(&one_time("ada-new"), at + seconds(1)).await.unwrap();
+    let confirmed = tokens
+        .confirm_email(&one_time("ada-new"), at + seconds(1), audit(AuditKind::EmailVerified, at + seconds(1)))
+        .await
+        .unwrap();
     assert_eq!(confirmed, Some(User { email_verified: true, updated_at: at + seconds(1), ..changed }));
 
     // When an update with mail fails (the address is taken), then it queues nothing and stores no token.
@@ -609,11 +690,17 @@ pub async fn used_and_expired_tokens_are_purged<
     let t = now();
     let mailed = verification("used", "ada@example.com", t);
     let ada = insert_ok(&users, NewUser { verification: Some(mailed), ..new_user(1, "ada@example.com", t) }).await;
-    assert!(tokens.confirm_email(&one_time("used"), t + seconds(1)).await.unwrap().is_some());
+    assert!(
+        tokens
+            .confirm_email(&one_time("used"), t + seconds(1), audit(AuditKind::EmailVerified, t + seconds(1)))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let short = mailed_token("expired", TokenPurpose::ResetPassword, "ada@example.com", t, seconds(5));
-    assert_eq!(tokens.issue_token(ada.id, short, INTERVAL).await.unwrap(), TokenIssue::Queued);
+    assert_eq!(tokens.issue_token(ada.id, short, INTERVAL, None).await.unwrap(), TokenIssue::Queued);
     let live = verification("live", "ada@example.com", t + seconds(100));
-    assert_eq!(tokens.issue_token(ada.id, live, INTERVAL).await.unwrap(), TokenIssue::Queued);
+    assert_eq!(tokens.issue_token(ada.id, live, INTERVAL, None).await.unwrap(), TokenIssue::Queued);
 
     // when tokens used or expired before ten seconds in are purged, then the first two go,
     assert_eq!(tokens.purge_tokens(t + seconds(10)).await.unwrap(), 2);
@@ -642,7 +729,7 @@ pub async fn deleting_a_user_deletes_its_tokens_but_not_its_mail<
     insert_ok(&users, new_user(2, "grace@example.com", t)).await;
 
     // when she is deleted,
-    users.delete(ada.id).await.expect("delete");
+    users.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
 
     // then her token is gone with her (even a purge of everything finds nothing to purge),
     assert_eq!(token_user(&tokens, "ada-verify", TokenPurpose::VerifyEmail, t).await, None);

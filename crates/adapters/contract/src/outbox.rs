@@ -47,7 +47,7 @@ pub async fn mail_reads_back_as_it_was_queued<
     let ada =
         insert_ok(&users, NewUser { verification: Some(verify.clone()), ..new_user(1, "ada@example.com", t) }).await;
     let reset = mailed_token("ada-reset", TokenPurpose::ResetPassword, "ada@example.com", t, TimeDelta::minutes(30));
-    let issued = tokens.issue_token(ada.id, reset.clone(), seconds(60)).await.unwrap();
+    let issued = tokens.issue_token(ada.id, reset.clone(), seconds(60), None).await.unwrap();
     assert_eq!(issued, TokenIssue::Queued);
     let changed = Mail {
         to: email("ada@example.com"),

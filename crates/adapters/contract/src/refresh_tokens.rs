@@ -2,9 +2,9 @@
 //! successor.
 
 use futures_util::future::join_all;
-use users_ports::{RefreshTokenUse, SessionRepository, SessionState, UserRepository};
+use users_ports::{AuditKind, RefreshTokenUse, SessionRepository, SessionState, UserRepository};
 
-use crate::fixtures::{device, insert_ok, new_session, new_user, now, seconds, token};
+use crate::fixtures::{audit, device, insert_ok, new_session, new_user, now, seconds, token};
 
 pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: SessionRepository>(
     users: U,
@@ -81,7 +81,7 @@ pub async fn refresh_token_of_revoked_session_says_the_session_ended<U: UserRepo
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
-    sessions.revoke(session, t + seconds(1)).await.unwrap();
+    sessions.revoke(session, t + seconds(1), audit(AuditKind::UserSignedOut, t + seconds(1))).await.unwrap();
     // when its current refresh token is presented, then it says the session ended, and how it stood.
     let used = sessions
         .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(2), t + seconds(99), &device(2))
@@ -206,7 +206,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
     let expires_at = t + seconds(3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("created");
-    sessions.revoke(session, t).await.expect("revoke");
+    sessions.revoke(session, t, audit(AuditKind::UserSignedOut, t)).await.expect("revoke");
     // when its token is presented, then the session ended, and no successor was stored.
     let used = sessions
         .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t, t + seconds(7200), &device(2))
@@ -238,7 +238,7 @@ pub async fn a_revoked_session_gets_no_new_refresh_token<U: UserRepository, S: S
     // Given a session whose user was deleted, when its token is presented, then it is unknown: none is left.
     let grace = users.insert(new_user(2, "grace@example.com", t)).await.expect("insert");
     sessions.create(new_session(grace.id, "grace-1", t, t + seconds(3600))).await.unwrap().expect("created");
-    users.delete(grace.id).await.expect("delete");
+    users.delete(grace.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
     let gone = sessions
         .rotate_refresh_token(&token("grace-1"), &token("grace-2"), t, t + seconds(7200), &device(2))
         .await

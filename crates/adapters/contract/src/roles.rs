@@ -1,13 +1,13 @@
 //! Roles, and the last admin: a user's roles are replaced only when given, and no change leaves the store without an
-//! admin.
+//! active admin.
 
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, Profile, ProfilePatch, Role, User, UserId};
-use users_ports::{NewUser, PageRequest, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
+use users_ports::{AuditKind, NewUser, PageRequest, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
 
 use crate::fixtures::{
-    admin_ids, email, full_profile, insert_ok, new_admin, new_user, now, other_password_hash, password_hash,
-    person_name, seconds, set_roles, touch, username,
+    admin_ids, audit, email, full_profile, insert_ok, new_admin, new_user, now, other_password_hash, password_hash,
+    person_name, seconds, set_roles, suspension, touch, username,
 };
 
 pub async fn update_replaces_roles_only_when_given<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -245,4 +245,42 @@ pub async fn list_roles_returns_the_known_roles<U: UserRepository, S: SessionRep
     assert_eq!(users.list_roles().await.unwrap(), vec![Role::Admin, Role::User], "in a fresh store");
     insert_ok(&users, new_admin(1, "admin@example.com", now())).await;
     assert_eq!(users.list_roles().await.unwrap(), vec![Role::Admin, Role::User], "users do not add roles");
+}
+
+pub async fn demoting_the_only_active_admin_changes_nothing_while_the_others_are_suspended<
+    U: UserRepository,
+    S: SessionRepository,
+>(
+    users: U,
+    _sessions: S,
+) {
+    // Given three admins, the second suspended for a minute and the third until lifted,
+    let t = now();
+    let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
+    let second = insert_ok(&users, new_admin(2, "second@example.com", t)).await;
+    let third = insert_ok(&users, new_admin(3, "third@example.com", t)).await;
+    let minute = t + seconds(60);
+    users
+        .suspend(second.id, suspension(t, Some(minute), None), audit(AuditKind::UserSuspended, t))
+        .await
+        .expect("the first is active");
+    users.suspend(third.id, suspension(t, None, None), audit(AuditKind::UserSuspended, t)).await.expect("likewise");
+
+    // a suspended admin may be demoted while an active one remains;
+    set_roles(&users, third.id, &[Role::User], t + seconds(1)).await.expect("the first is active");
+
+    // but the first, the only active admin, may not while the other's suspension lasts, and nothing of the update is
+    // applied;
+    let first = users.find_by_id(first.id).await.unwrap().expect("there");
+    for at in [t + seconds(2), minute - seconds(1)] {
+        let demotion =
+            UserUpdate { email: Some(email("demoted@example.com")), roles: Some(vec![Role::User]), ..touch(at) };
+        let result = users.update(first.id, demotion).await;
+        assert!(matches!(result, Err(UpdateUserError::LastAdmin)), "the other is suspended: {result:?}");
+        assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
+    }
+
+    // once the suspension has run out (as of the update's time), the other counts as active again.
+    set_roles(&users, first.id, &[Role::User], minute).await.expect("the second's suspension lifted");
+    assert_eq!(admin_ids(&users).await, vec![second.id]);
 }

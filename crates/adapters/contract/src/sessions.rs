@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 use users_domain::{ClientDetails, Role, UserAgent, UserId};
 use users_ports::{
-    EndSessions, NewSession, NewUser, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository,
-    UpdateUserError, UserRepository, UserUpdate,
+    AuditKind, EndSessions, NewSession, NewUser, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    SessionRepository, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::fixtures::{
-    device, email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, seconds, token, touch,
+    audit, device, email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, seconds, token,
+    touch,
 };
 
 /// Starts `session`, and returns it as its owner's list should show it while nothing has used it since.
@@ -54,7 +55,7 @@ pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(us
     assert_eq!(users.find_signed_in(ada.id, session, t + seconds(10)).await.unwrap(), Some(ada.clone()));
 
     // when one is revoked, then that one no longer signs anyone in, and the other still does.
-    sessions.revoke(session, t + seconds(20)).await.unwrap();
+    sessions.revoke(session, t + seconds(20), audit(AuditKind::UserSignedOut, t + seconds(20))).await.unwrap();
     assert_eq!(users.find_signed_in(ada.id, session, t + seconds(30)).await.unwrap(), None);
     assert_eq!(
         users.find_signed_in(ada.id, other, t + seconds(30)).await.unwrap(),
@@ -62,7 +63,7 @@ pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(us
         "only the revoked session ends"
     );
     // Revoking it again is harmless, and its refresh token still names it.
-    sessions.revoke(session, t + seconds(40)).await.unwrap();
+    sessions.revoke(session, t + seconds(40), audit(AuditKind::UserSignedOut, t + seconds(40))).await.unwrap();
     assert_eq!(users.find_signed_in(ada.id, session, t + seconds(50)).await.unwrap(), None);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session));
 }
@@ -119,7 +120,10 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
     let g1 = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("the user exists");
 
     // when Ada's sessions but one are ended, then only that one and Grace's live on;
-    sessions.revoke_all_of_user(ada.id, Some(s1), t + seconds(1)).await.unwrap();
+    sessions
+        .revoke_all_of_user(ada.id, Some(s1), t + seconds(1), audit(AuditKind::SessionRevoked, t + seconds(1)))
+        .await
+        .unwrap();
     let check = t + seconds(2);
     assert_eq!(users.find_signed_in(ada.id, s1, check).await.unwrap(), Some(ada.clone()), "the kept session");
     assert_eq!(users.find_signed_in(ada.id, s2, check).await.unwrap(), None);
@@ -127,14 +131,20 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
     assert_eq!(users.find_signed_in(grace.id, g1, check).await.unwrap(), Some(grace.clone()), "another user's");
 
     // when all of Ada's are ended, then none of hers lives on, and Grace's does.
-    sessions.revoke_all_of_user(ada.id, None, t + seconds(3)).await.unwrap();
+    sessions
+        .revoke_all_of_user(ada.id, None, t + seconds(3), audit(AuditKind::SessionRevoked, t + seconds(3)))
+        .await
+        .unwrap();
     let check = t + seconds(4);
     assert_eq!(users.find_signed_in(ada.id, s1, check).await.unwrap(), None);
     assert_eq!(users.find_signed_in(grace.id, g1, check).await.unwrap(), Some(grace.clone()));
 
     // Keeping a session of someone else's protects nothing of Ada's and ends nothing of theirs.
     let s4 = sessions.create(new_session(ada.id, "ada-4", t, later)).await.unwrap().expect("the user exists");
-    sessions.revoke_all_of_user(ada.id, Some(g1), t + seconds(5)).await.unwrap();
+    sessions
+        .revoke_all_of_user(ada.id, Some(g1), t + seconds(5), audit(AuditKind::SessionRevoked, t + seconds(5)))
+        .await
+        .unwrap();
     assert_eq!(users.find_signed_in(ada.id, s4, t + seconds(6)).await.unwrap(), None);
     assert_eq!(users.find_signed_in(grace.id, g1, t + seconds(6)).await.unwrap(), Some(grace));
 }
@@ -204,7 +214,7 @@ pub async fn a_session_for_a_deleted_user_is_not_created<U: UserRepository, S: S
     // Given a user deleted while signing in,
     let t = now();
     let ada = users.insert(new_user(1, "ada@example.com", t)).await.expect("insert");
-    users.delete(ada.id).await.expect("delete");
+    users.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
     // when the sign-in starts its session, then none is started, and its refresh token is unknown.
     let created = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.expect("no fault");
     assert_eq!(created, None);
@@ -218,7 +228,7 @@ pub async fn ended_and_expired_sessions_are_purged<U: UserRepository, S: Session
     let live = sessions.create(new_session(ada.id, "live", t, t + seconds(3600))).await.unwrap().expect("created");
     let ended = sessions.create(new_session(ada.id, "ended", t, t + seconds(3600))).await.unwrap().expect("created");
     sessions.create(new_session(ada.id, "expired", t, t + seconds(10))).await.unwrap().expect("created");
-    sessions.revoke(ended, t + seconds(20)).await.unwrap();
+    sessions.revoke(ended, t + seconds(20), audit(AuditKind::UserSignedOut, t + seconds(20))).await.unwrap();
     // when sessions that ended before they did are purged, then none is;
     assert_eq!(sessions.purge_ended(t + seconds(5)).await.unwrap(), 0);
     // when those that ended before now are, then the revoked and expired go, with their refresh tokens,
@@ -251,7 +261,7 @@ pub async fn live_sessions_are_listed_most_recently_used_first<U: UserRepository
     let unknown = started(&sessions, unknown).await;
     let tablet = started(&sessions, new_session(ada.id, "ada-4", t + seconds(2), later)).await;
     let signed_out = started(&sessions, new_session(ada.id, "ada-5", t + seconds(3), later)).await;
-    sessions.revoke(signed_out.id, t + seconds(4)).await.unwrap();
+    sessions.revoke(signed_out.id, t + seconds(4), audit(AuditKind::UserSignedOut, t + seconds(4))).await.unwrap();
     started(&sessions, new_session(ada.id, "ada-6", t - seconds(7200), t - seconds(1))).await;
     started(&sessions, new_session(ada.id, "ada-7", t + seconds(3), t + seconds(10))).await;
     // and Grace signed in too,
@@ -333,7 +343,13 @@ pub async fn a_session_is_ended_by_its_key_only_for_its_owner<U: UserRepository,
 
     // when Ada ends her first session by its key, then it is the one ended: it signs no one in, is no longer listed,
     // and its refresh token says it ended; her other session goes on.
-    assert_eq!(sessions.revoke_by_key(ada.id, &first.key, t + seconds(1)).await.unwrap(), Some(first.id));
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &first.key, t + seconds(1), audit(AuditKind::SessionRevoked, t + seconds(1)))
+            .await
+            .unwrap(),
+        Some(first.id)
+    );
     assert_eq!(users.find_signed_in(ada.id, first.id, t + seconds(2)).await.unwrap(), None);
     assert_eq!(listed(&sessions, ada.id, t + seconds(2)).await, [(second.id, t)]);
     let used = sessions
@@ -343,19 +359,55 @@ pub async fn a_session_is_ended_by_its_key_only_for_its_owner<U: UserRepository,
     assert!(matches!(used, RefreshTokenUse::SessionEnded(ref session) if session.revoked), "{used:?}");
     assert!(users.find_signed_in(ada.id, second.id, t + seconds(2)).await.unwrap().is_some());
     // Ending it again ends nothing.
-    assert_eq!(sessions.revoke_by_key(ada.id, &first.key, t + seconds(3)).await.unwrap(), None);
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &first.key, t + seconds(3), audit(AuditKind::SessionRevoked, t + seconds(3)))
+            .await
+            .unwrap(),
+        None
+    );
 
     // When Ada names Grace's session, or Grace Ada's, then no session is ended: to them it is no such session.
-    assert_eq!(sessions.revoke_by_key(ada.id, &hers.key, t + seconds(4)).await.unwrap(), None);
-    assert_eq!(sessions.revoke_by_key(grace.id, &second.key, t + seconds(4)).await.unwrap(), None);
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &hers.key, t + seconds(4), audit(AuditKind::SessionRevoked, t + seconds(4)))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        sessions
+            .revoke_by_key(grace.id, &second.key, t + seconds(4), audit(AuditKind::SessionRevoked, t + seconds(4)))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(users.find_signed_in(grace.id, hers.id, t + seconds(5)).await.unwrap(), Some(grace.clone()));
     assert!(users.find_signed_in(ada.id, second.id, t + seconds(5)).await.unwrap().is_some());
     assert_eq!(listed(&sessions, grace.id, t + seconds(5)).await, [(hers.id, t)]);
 
     // A key nobody has, and the key of a session that expired, end nothing either.
     let nobodys = SessionKey::generate().unwrap();
-    assert_eq!(sessions.revoke_by_key(ada.id, &nobodys, t + seconds(6)).await.unwrap(), None);
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &nobodys, t + seconds(6), audit(AuditKind::SessionRevoked, t + seconds(6)))
+            .await
+            .unwrap(),
+        None
+    );
     let brief = started(&sessions, new_session(ada.id, "ada-3", t, t + seconds(7))).await;
-    assert_eq!(sessions.revoke_by_key(ada.id, &brief.key, t + seconds(7)).await.unwrap(), None);
-    assert_eq!(sessions.revoke_by_key(ada.id, &second.key, t + seconds(8)).await.unwrap(), Some(second.id));
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &brief.key, t + seconds(7), audit(AuditKind::SessionRevoked, t + seconds(7)))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        sessions
+            .revoke_by_key(ada.id, &second.key, t + seconds(8), audit(AuditKind::SessionRevoked, t + seconds(8)))
+            .await
+            .unwrap(),
+        Some(second.id)
+    );
 }

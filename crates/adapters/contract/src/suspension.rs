@@ -5,12 +5,13 @@ use chrono::TimeDelta;
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, User, UserId};
 use users_ports::{
-    MailOutbox, NewUser, OneTimeTokenRepository, PageRequest, RefreshTokenUse, SessionRepository, SuspendUserError,
-    TokenIssue, TokenPurpose, UserRepository,
+    AuditKind, MailOutbox, NewUser, OneTimeTokenRepository, PageRequest, RefreshTokenUse, SessionRepository,
+    SuspendUserError, TokenIssue, TokenPurpose, UserRepository,
 };
 
 use crate::fixtures::{
-    device, email, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time, seconds, suspension, token,
+    audit, device, email, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time, seconds,
+    suspension, token,
 };
 
 pub async fn a_suspension_is_read_back_wherever_the_user_is_read<
@@ -32,7 +33,7 @@ pub async fn a_suspension_is_read_back_wherever_the_user_is_read<
     // when she is suspended for a day, with a reason, then she is as of the suspension, however she is read;
     let day =
         suspension(t + seconds(1), Some(t + seconds(86_400)), Some("Spam, reported three times.\nSee ticket 12."));
-    let suspended = users.suspend(ada.id, day.clone()).await.expect("suspend");
+    let suspended = users.suspend(ada.id, day.clone(), audit(AuditKind::UserSuspended, now())).await.expect("suspend");
     let expected = User { suspension: Some(day), updated_at: t + seconds(1), ..ada.clone() };
     assert_eq!(suspended, expected);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
@@ -48,7 +49,8 @@ pub async fn a_suspension_is_read_back_wherever_the_user_is_read<
 
     // When she is suspended again, until lifted and without a reason, then that replaces the first.
     let open_ended = suspension(t + seconds(4), None, None);
-    let replaced = users.suspend(ada.id, open_ended.clone()).await.expect("suspend again");
+    let replaced =
+        users.suspend(ada.id, open_ended.clone(), audit(AuditKind::UserSuspended, now())).await.expect("suspend again");
     assert_eq!(replaced, User { suspension: Some(open_ended), updated_at: t + seconds(4), ..ada });
     assert_eq!(users.find_by_id(replaced.id).await.unwrap(), Some(replaced));
 }
@@ -77,7 +79,10 @@ pub async fn a_suspension_ends_every_session_of_the_user<
     let hers = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("created");
 
     // when Ada is suspended,
-    users.suspend(ada.id, suspension(t + seconds(10), None, Some("abuse"))).await.expect("suspend");
+    users
+        .suspend(ada.id, suspension(t + seconds(10), None, Some("abuse")), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("suspend");
 
     // then neither of her sessions signs her in, lists, or gets a new refresh token: each ended then;
     for session in [first, second] {
@@ -109,17 +114,28 @@ pub async fn a_suspension_voids_the_unused_reset_links_but_not_the_verification<
     let verify = mailed_token("ada-verify", TokenPurpose::VerifyEmail, "ada@example.com", t, TimeDelta::hours(24));
     let ada = insert_ok(&users, NewUser { verification: Some(verify), ..new_user(1, "ada@example.com", t) }).await;
     let reset = mailed_token("ada-reset", TokenPurpose::ResetPassword, "ada@example.com", t, TimeDelta::minutes(30));
-    assert_eq!(tokens.issue_token(ada.id, reset, seconds(60)).await.unwrap(), TokenIssue::Queued);
+    assert_eq!(tokens.issue_token(ada.id, reset, seconds(60), None).await.unwrap(), TokenIssue::Queued);
 
     // when she is suspended,
-    let suspended = users.suspend(ada.id, suspension(t + seconds(1), None, None)).await.expect("suspend");
+    let suspended = users
+        .suspend(ada.id, suspension(t + seconds(1), None, None), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("suspend");
 
     // then the reset link finds no one and resets nothing: the password cannot be changed past the suspension;
     let at = t + seconds(2);
     let reset_link = one_time("ada-reset");
     assert_eq!(tokens.find_token_user(&reset_link, TokenPurpose::ResetPassword, at).await.unwrap(), None);
     let notice = users_ports::Mail { to: email("ada@example.com"), content: users_ports::MailContent::PasswordChanged };
-    let reset = tokens.reset_password(&reset_link, crate::fixtures::other_password_hash(), &notice, at).await;
+    let reset = tokens
+        .reset_password(
+            &reset_link,
+            crate::fixtures::other_password_hash(),
+            &notice,
+            at,
+            audit(AuditKind::PasswordReset, at),
+        )
+        .await;
     assert_eq!(reset.unwrap(), None);
     // while the verification link still proves the address, which the suspension is not about.
     let verify_link = one_time("ada-verify");
@@ -146,27 +162,42 @@ pub async fn the_only_active_admin_cannot_be_suspended<
     let plain = insert_ok(&users, new_user(2, "plain@example.com", t)).await;
 
     // when the admin is suspended, then that is refused and changes nothing: no one would be left to lift it;
-    let result = users.suspend(first.id, suspension(t + seconds(1), None, None)).await;
+    let result =
+        users.suspend(first.id, suspension(t + seconds(1), None, None), audit(AuditKind::UserSuspended, now())).await;
     assert!(matches!(result, Err(SuspendUserError::LastActiveAdmin)), "the only admin: {result:?}");
     assert_eq!(users.find_by_id(first.id).await.unwrap(), Some(first.clone()));
     assert!(users.find_signed_in(first.id, session, t + seconds(2)).await.unwrap().is_some(), "still signed in");
     // a plain user may be suspended all the same.
-    users.suspend(plain.id, suspension(t + seconds(1), None, None)).await.expect("a plain user");
+    users
+        .suspend(plain.id, suspension(t + seconds(1), None, None), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("a plain user");
 
     // Given a second admin, the first may be suspended (for a minute), but then not the second:
     let second = insert_ok(&users, new_admin(3, "second@example.com", t)).await;
     let minute = t + seconds(60);
-    users.suspend(first.id, suspension(t + seconds(2), Some(minute), None)).await.expect("one of two admins");
-    let result = users.suspend(second.id, suspension(t + seconds(3), None, None)).await;
+    users
+        .suspend(first.id, suspension(t + seconds(2), Some(minute), None), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("one of two admins");
+    let result =
+        users.suspend(second.id, suspension(t + seconds(3), None, None), audit(AuditKind::UserSuspended, now())).await;
     assert!(matches!(result, Err(SuspendUserError::LastActiveAdmin)), "the other is suspended: {result:?}");
     assert_eq!(users.find_by_id(second.id).await.unwrap().and_then(|user| user.suspension), None);
     // until the first one's suspension has run out, from which moment it counts as active again.
-    let result = users.suspend(second.id, suspension(minute - seconds(1), None, None)).await;
+    let result = users
+        .suspend(second.id, suspension(minute - seconds(1), None, None), audit(AuditKind::UserSuspended, now()))
+        .await;
     assert!(matches!(result, Err(SuspendUserError::LastActiveAdmin)), "a second before it lifts: {result:?}");
-    users.suspend(second.id, suspension(minute, None, None)).await.expect("the first one's suspension lifted");
+    users
+        .suspend(second.id, suspension(minute, None, None), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("the first one's suspension lifted");
 
     // Then the first, active again, may not be suspended anew: the second is not.
-    let result = users.suspend(first.id, suspension(minute + seconds(1), None, None)).await;
+    let result = users
+        .suspend(first.id, suspension(minute + seconds(1), None, None), audit(AuditKind::UserSuspended, now()))
+        .await;
     assert!(matches!(result, Err(SuspendUserError::LastActiveAdmin)), "the second is suspended now: {result:?}");
 }
 
@@ -190,7 +221,10 @@ pub async fn concurrent_suspensions_of_the_two_admins_keep_one_active<
         let pair = [active.id, newcomer.id];
         // when both are suspended at once,
         let at = t + seconds(i64::from(round));
-        let results = join_all(pair.map(|id| users.suspend(id, suspension(at, None, None)))).await;
+        let results = join_all(
+            pair.map(|id| users.suspend(id, suspension(at, None, None), audit(AuditKind::UserSuspended, now()))),
+        )
+        .await;
         // then one is suspended and the other refused as the last active admin, and that one stays active.
         let suspended: Vec<UserId> =
             pair.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(id, _)| *id).collect();
@@ -219,16 +253,20 @@ pub async fn suspending_or_lifting_an_unknown_user_finds_no_one<
 ) {
     // Given no such user, whether the store is empty or holds an admin,
     let t = now();
-    let result = users.suspend(UserId(4242), suspension(t, None, None)).await;
+    let result = users.suspend(UserId(4242), suspension(t, None, None), audit(AuditKind::UserSuspended, now())).await;
     assert!(matches!(result, Err(SuspendUserError::NotFound)), "no users at all: {result:?}");
-    assert_eq!(users.unsuspend(UserId(4242), t).await.unwrap(), None);
+    assert_eq!(users.unsuspend(UserId(4242), t, audit(AuditKind::UserUnsuspended, t)).await.unwrap(), None);
 
     let admin = insert_ok(&users, new_admin(1, "admin@example.com", t)).await;
     let unknown = UserId(admin.id.0 + 1000);
     // when it is suspended or lifted, then it is not found, and the admin is untouched.
-    let result = users.suspend(unknown, suspension(t + seconds(1), None, None)).await;
+    let result =
+        users.suspend(unknown, suspension(t + seconds(1), None, None), audit(AuditKind::UserSuspended, now())).await;
     assert!(matches!(result, Err(SuspendUserError::NotFound)), "with an admin: {result:?}");
-    assert_eq!(users.unsuspend(unknown, t + seconds(1)).await.unwrap(), None);
+    assert_eq!(
+        users.unsuspend(unknown, t + seconds(1), audit(AuditKind::UserUnsuspended, t + seconds(1))).await.unwrap(),
+        None
+    );
     assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin));
 }
 
@@ -247,10 +285,18 @@ pub async fn lifting_a_suspension_clears_it_and_ends_nothing_more<
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let ended = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
-    users.suspend(ada.id, suspension(t + seconds(1), Some(t + seconds(600)), Some("cooling off"))).await.unwrap();
+    users
+        .suspend(
+            ada.id,
+            suspension(t + seconds(1), Some(t + seconds(600)), Some("cooling off")),
+            audit(AuditKind::UserSuspended, now()),
+        )
+        .await
+        .unwrap();
 
     // when her suspension is lifted, then she is no longer suspended, as of then, however she is read;
-    let lifted = users.unsuspend(ada.id, t + seconds(5)).await.unwrap();
+    let lifted =
+        users.unsuspend(ada.id, t + seconds(5), audit(AuditKind::UserUnsuspended, t + seconds(5))).await.unwrap();
     let expected = User { updated_at: t + seconds(5), ..ada.clone() };
     assert_eq!(lifted, Some(expected.clone()));
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(expected.clone()));
@@ -260,6 +306,7 @@ pub async fn lifting_a_suspension_clears_it_and_ends_nothing_more<
     assert_eq!(users.find_signed_in(ada.id, again.expect("created"), t + seconds(7)).await.unwrap(), Some(expected));
 
     // Lifting what is not suspended changes nothing but the time of the update.
-    let again = users.unsuspend(ada.id, t + seconds(8)).await.unwrap();
+    let again =
+        users.unsuspend(ada.id, t + seconds(8), audit(AuditKind::UserUnsuspended, t + seconds(8))).await.unwrap();
     assert_eq!(again, Some(User { updated_at: t + seconds(8), ..ada }));
 }

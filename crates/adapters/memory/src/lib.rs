@@ -1,9 +1,11 @@
 //! An in-memory store for tests, not for production: the `UserRepository`, `SessionRepository`,
-//! `OneTimeTokenRepository` and `MailOutbox` ports on plain collections behind one mutex, keeping every rule the ports state (it passes the store contract). Use cases can
-//! run on it where mocks would only restate their implementation, and embedders can test against it without a
-//! database. Nothing is persisted, nothing is bounded, and each call holds the one lock for the whole store, which
-//! is also what makes each call atomic.
+//! `OneTimeTokenRepository`, `MailOutbox` and `AuditLog` ports on plain collections behind one mutex, keeping every
+//! rule the ports state (it passes the store contract). Use cases can run on it where mocks would only restate their
+//! implementation, and embedders can test against it without a database. Nothing is persisted, nothing is bounded,
+//! and each call holds the one lock for the whole store, which is also what makes each call atomic (a change and the
+//! events it records among it).
 
+mod audit;
 mod one_time_tokens;
 mod outbox;
 mod sessions;
@@ -15,10 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use users_domain::{ClientDetails, ClientNetwork, Email, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
 use users_ports::{
-    EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash, RefreshTokenHash, SessionId, SessionKey,
-    SessionRecord, SessionState, StoreError, TokenPurpose,
+    AuditEvent, AuditEventId, AuditRecord, EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash,
+    RefreshTokenHash, SessionId, SessionKey, SessionRecord, SessionState, StoreError, TokenPurpose,
 };
 
+pub use audit::MemoryAuditLog;
 pub use one_time_tokens::MemoryOneTimeTokens;
 pub use outbox::MemoryOutbox;
 pub use sessions::MemorySessions;
@@ -58,6 +61,11 @@ impl MemoryStore {
         MemoryOutbox::new(self.clone())
     }
 
+    /// The audit log, to read and prune (the other repositories record the events with their changes).
+    pub fn audit_log(&self) -> MemoryAuditLog {
+        MemoryAuditLog::new(self.clone())
+    }
+
     /// Every call mutates the state only after its last check, so a test that panicked elsewhere while holding the
     /// lock left nothing half-written: a poisoned lock is taken as it is.
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -81,6 +89,9 @@ struct State {
     /// Mail waiting for delivery (or given up on), by id, which is also the order it is claimed in.
     outbox: BTreeMap<i64, StoredMail>,
     last_mail_id: i64,
+    /// The audit log by id, which is also the order events happened in; ids are never given twice, also after pruning.
+    audit_events: BTreeMap<i64, AuditEvent>,
+    last_audit_id: i64,
 }
 
 #[derive(Clone)]
@@ -213,6 +224,24 @@ impl State {
         };
         self.one_time_tokens.insert(token.hash, stored);
         self.queue(mail, token.created_at);
+    }
+
+    /// Records events about the user `subject`, in the same call (so under the same lock) as the change they record.
+    fn record(&mut self, subject: UserId, records: impl IntoIterator<Item = AuditRecord>) {
+        for record in records {
+            self.last_audit_id += 1;
+            let event = AuditEvent {
+                id: AuditEventId(self.last_audit_id),
+                at: record.at,
+                kind: record.kind,
+                actor: record.actor_id(subject),
+                subject: Some(subject),
+                ip: record.client.ip,
+                user_agent: record.client.user_agent,
+                details: record.details,
+            };
+            self.audit_events.insert(self.last_audit_id, event);
+        }
     }
 
     /// Drops the refresh tokens whose session is gone, as the SQL stores' cascade does.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{LoginThrottle, User, UserId};
 use users_ports::{
-    EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
-    TokenPurpose,
+    AuditRecord, EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError,
+    TokenIssue, TokenPurpose,
 };
 
 use crate::{MemoryStore, State};
@@ -58,6 +58,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         user: UserId,
         token: MailedToken,
         min_interval: Duration,
+        audit: Option<AuditRecord>,
     ) -> Result<TokenIssue, StoreError> {
         let mut state = self.store.lock();
         let new = &token.token;
@@ -77,6 +78,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
             state.void_reset_tokens(user, new.created_at);
         }
         state.store_mailed(user, token);
+        state.record(user, audit);
         Ok(TokenIssue::Queued)
     }
 
@@ -91,13 +93,20 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         Ok(user.and_then(|id| state.users.get(&id)).map(|stored| stored.user.clone()))
     }
 
-    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn confirm_email(
+        &self,
+        token: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
         let Some(id) = state.use_up(token, TokenPurpose::VerifyEmail, now) else { return Ok(None) };
         let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
         stored.user.email_verified = true;
         stored.user.updated_at = now;
-        Ok(Some(stored.user.clone()))
+        let user = stored.user.clone();
+        state.record(id, [audit]);
+        Ok(Some(user))
     }
 
     async fn reset_password(
@@ -106,6 +115,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         password_hash: PasswordHash,
         notice: &Mail,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
         let Some(id) = state.use_up(token, TokenPurpose::ResetPassword, now) else { return Ok(None) };
@@ -120,6 +130,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         state.end_sessions(id, EndSessions::All, now);
         state.void_reset_tokens(id, now);
         state.queue(notice.clone(), now);
+        state.record(id, [audit]);
         Ok(Some(user))
     }
 

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use chrono::{DateTime, Utc};
 use users_domain::{ClientDetails, UserId};
 use users_ports::{
-    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    AuditRecord, EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
     SessionRepository, StoreError,
 };
 
@@ -49,6 +49,7 @@ impl SessionRepository for MemorySessions {
         };
         state.sessions.insert(id, session);
         state.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
+        state.record(new.user_id, [new.audit]);
         Ok(Some(id))
     }
 
@@ -103,25 +104,31 @@ impl SessionRepository for MemorySessions {
         user: UserId,
         key: &SessionKey,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<SessionId>, StoreError> {
         let mut state = self.store.lock();
         let named = state
             .sessions
             .iter_mut()
             .find(|(_, session)| session.key == *key && session.user_id == user && session.is_live(now));
-        Ok(named.map(|(id, session)| {
-            session.revoked_at = Some(now);
-            *id
-        }))
+        let Some((id, session)) = named else { return Ok(None) };
+        session.revoked_at = Some(now);
+        let id = *id;
+        state.record(user, [audit]);
+        Ok(Some(id))
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
         Ok(self.store.lock().refresh_tokens.get(hash).map(|token| token.session))
     }
 
-    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        if let Some(session) = self.store.lock().sessions.get_mut(&session) {
+    /// Recorded whenever the session exists, ended before or not, as the SQL stores do.
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>, audit: AuditRecord) -> Result<(), StoreError> {
+        let mut state = self.store.lock();
+        if let Some(session) = state.sessions.get_mut(&session) {
             session.revoked_at.get_or_insert(now);
+            let user = session.user_id;
+            state.record(user, [audit]);
         }
         Ok(())
     }
@@ -144,9 +151,12 @@ impl SessionRepository for MemorySessions {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<(), StoreError> {
         let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
-        self.store.lock().end_sessions(user, ends, now);
+        let mut state = self.store.lock();
+        state.end_sessions(user, ends, now);
+        state.record(user, [audit]);
         Ok(())
     }
 }

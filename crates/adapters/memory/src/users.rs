@@ -1,13 +1,13 @@
 //! `UserRepository` in memory: users with their credentials, roles and sign-in counts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, ObjectId,
-    ProfilePatch, Role, Suspension, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginIdentifier,
+    LoginThrottle, ObjectId, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 use users_ports::{
-    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn, StoreError,
-    StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditActor, AuditKind, AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest,
+    SessionId, SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -38,9 +38,10 @@ impl State {
         })
     }
 
-    fn is_last_admin(&self, id: UserId) -> bool {
-        let mut admins = self.users.values().filter(|stored| stored.user.is_admin());
-        admins.next().is_some_and(|admin| admin.user.id == id) && admins.next().is_none()
+    /// Whether taking `id` out of the admins (deleting, demoting or suspending it) would leave no admin active at
+    /// `at`: it is an admin, and every other one is suspended then (or there is none).
+    fn is_last_active_admin(&self, id: UserId, at: DateTime<Utc>) -> bool {
+        self.users.get(&id).is_some_and(|stored| stored.user.is_admin()) && !self.another_active_admin(id, at)
     }
 
     /// Whether an admin other than `id` is active at `at`: not suspended then.
@@ -67,6 +68,33 @@ fn patch<T>(field: &mut Option<T>, change: Option<Option<T>>) {
     if let Some(value) = change {
         *field = value;
     }
+}
+
+/// What a finished sign-in attempt records, as the SQL stores write it (see `sign_in_records` in `users-store`): a
+/// refusal, and the lock it set, of the network or (`"scope": "account"`) of the whole account.
+fn sign_in_records(
+    network: &ClientNetwork,
+    outcome: AttemptOutcome,
+    finished: &FinishedAttempt,
+    now: DateTime<Utc>,
+    client: &ClientDetails,
+) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    if outcome == AttemptOutcome::Refused {
+        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
+        records.push(failed.with("network", network.as_str()));
+    }
+    if let Some(until) = finished.locked_until {
+        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
+            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
+        records.push(if account_wide {
+            locked.with("scope", "account")
+        } else {
+            locked.with("network", network.as_str())
+        });
+    }
+    records
 }
 
 fn apply(stored: &mut StoredUser, update: UserUpdate) {
@@ -129,6 +157,7 @@ impl UserRepository for MemoryUsers {
         if let Some(verification) = new.verification {
             state.store_mailed(user.id, verification);
         }
+        state.record(user.id, new.audit);
         Ok(user)
     }
 
@@ -174,7 +203,7 @@ impl UserRepository for MemoryUsers {
     async fn update(&self, id: UserId, mut update: UserUpdate) -> Result<User, UpdateUserError> {
         let mut state = self.store.lock();
         let demotes = update.roles.as_ref().is_some_and(|roles| !roles.contains(&Role::Admin));
-        if demotes && state.is_last_admin(id) {
+        if demotes && state.is_last_active_admin(id, update.updated_at) {
             return Err(UpdateUserError::LastAdmin);
         }
         let mut changed = state.users.get(&id).ok_or(UpdateUserError::NotFound)?.clone();
@@ -195,6 +224,7 @@ impl UserRepository for MemoryUsers {
             (None, None) => None,
         };
         let (verification, notices) = (update.verification.take(), std::mem::take(&mut update.notices));
+        let audit = std::mem::take(&mut update.audit);
         apply(&mut changed, update);
         let user = changed.user.clone();
         state.users.insert(id, changed);
@@ -212,6 +242,7 @@ impl UserRepository for MemoryUsers {
         for notice in notices {
             state.queue(notice, updated_at);
         }
+        state.record(id, audit);
         Ok(user)
     }
 
@@ -242,6 +273,7 @@ impl UserRepository for MemoryUsers {
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut state = self.store.lock();
         let state = &mut *state;
@@ -252,14 +284,16 @@ impl UserRepository for MemoryUsers {
         if let Some(account) = finished.account {
             stored.throttle = account;
         }
+        state.record(id, sign_in_records(network, outcome, &finished, now, client));
         Ok(finished.locked_until)
     }
 
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError> {
         let mut state = self.store.lock();
         state.throttles.remove(&id);
         let Some(stored) = state.users.get_mut(&id) else { return Ok(false) };
         stored.throttle = LoginThrottle::default();
+        state.record(id, [audit]);
         Ok(true)
     }
 
@@ -277,11 +311,13 @@ impl UserRepository for MemoryUsers {
         Ok(purged)
     }
 
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
         let mut state = self.store.lock();
         let since = suspension.since;
-        let stored = state.users.get(&id).ok_or(SuspendUserError::NotFound)?;
-        if stored.user.is_admin() && !state.another_active_admin(id, since) {
+        if !state.users.contains_key(&id) {
+            return Err(SuspendUserError::NotFound);
+        }
+        if state.is_last_active_admin(id, since) {
             return Err(SuspendUserError::LastActiveAdmin);
         }
         let Some(stored) = state.users.get_mut(&id) else { return Err(SuspendUserError::NotFound) };
@@ -291,28 +327,33 @@ impl UserRepository for MemoryUsers {
         // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password.
         state.end_sessions(id, EndSessions::All, since);
         state.void_reset_tokens(id, since);
+        state.record(id, [audit]);
         Ok(user)
     }
 
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
         let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
         stored.user.suspension = None;
         stored.user.updated_at = now;
-        Ok(Some(stored.user.clone()))
+        let user = stored.user.clone();
+        state.record(id, [audit]);
+        Ok(Some(user))
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
         let mut state = self.store.lock();
-        if state.is_last_admin(id) {
+        if state.is_last_active_admin(id, audit.at) {
             return Err(DeleteUserError::LastAdmin);
         }
         state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
-        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays.
+        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays,
+        // and so do the user's audit events, this one among them.
         state.sessions.retain(|_, session| session.user_id != id);
         state.forget_orphan_tokens();
         state.throttles.remove(&id);
         state.one_time_tokens.retain(|_, token| token.user != id);
+        state.record(id, [audit]);
         Ok(())
     }
 

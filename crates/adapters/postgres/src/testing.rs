@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
+use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSessions, StoreUsers};
 
 use crate::{PgOptions, run_migrations};
 
@@ -92,11 +92,12 @@ impl TestDatabase {
         cached_store_at(&self.url, &test_options())
     }
 
-    /// [`TestDatabase::cached_store`], and the outbox of its database (which the cache does not concern).
-    pub fn cached_store_and_outbox(&self) -> (CachedStore, StoreOutbox) {
+    /// [`TestDatabase::cached_store`], and the store it is made of, sharing its pool: for what the cache does not
+    /// concern (the outbox, the audit log).
+    pub fn cached_store_over_store(&self) -> (CachedStore, Store) {
         let options = test_options();
         let store = crate::store(&self.url, &options).expect("test pool");
-        (cached(&store, &self.url, &options), store.outbox())
+        (cached(&store, &self.url, &options), store)
     }
 
     /// The server's address, from the URL's host and port.

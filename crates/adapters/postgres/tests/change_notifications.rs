@@ -6,10 +6,10 @@ use std::time::Duration;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use users_domain::{AttemptOutcome, ClientNetwork, LockoutPolicy, Role, User};
-use users_ports::{SessionId, SessionRepository, UserRepository};
+use users_ports::{AuditKind, SessionId, SessionRepository, UserRepository};
 use users_postgres::testing::CachedStore;
 use users_postgres::testing::TestDatabase;
-use users_store_contract::{insert_ok, new_session, new_user, now, seconds, suspension};
+use users_store_contract::{audit, device, insert_ok, new_session, new_user, now, seconds, suspension};
 
 /// A store that hears changes, with one signed-in user and their session.
 async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
@@ -99,7 +99,7 @@ async fn writes_through_the_store_are_read_back_at_once() {
     store.clone().update(ada.id, update).await.unwrap();
     assert!(read(&store, &ada, session).await.unwrap().roles.contains(&Role::Admin));
 
-    store.clone().revoke_all_of_user(ada.id, None, t).await.unwrap();
+    store.clone().revoke_all_of_user(ada.id, None, t, audit(AuditKind::SessionRevoked, t)).await.unwrap();
     assert_eq!(read(&store, &ada, session).await, None);
 }
 
@@ -117,7 +117,10 @@ async fn a_suspension_made_elsewhere_is_seen_here() {
 
     // Another instance suspends the user: the session it ended is over here too.
     let elsewhere = db.store().users();
-    elsewhere.suspend(ada.id, suspension(now(), None, Some("abuse"))).await.expect("suspended elsewhere");
+    elsewhere
+        .suspend(ada.id, suspension(now(), None, Some("abuse")), audit(AuditKind::UserSuspended, now()))
+        .await
+        .expect("suspended elsewhere");
     eventually(&store, &ada, session, |user| user.is_none()).await;
 }
 
@@ -161,7 +164,7 @@ async fn sign_in_counts_and_refreshes_notify_nothing_but_profile_changes_do() {
     let from = ClientNetwork::of("203.0.113.9".parse().unwrap());
     for outcome in [AttemptOutcome::Refused, AttemptOutcome::Verified] {
         users.begin_login_attempt(ada.id, &from, t, &lockout).await.unwrap();
-        users.finish_login_attempt(ada.id, &from, outcome, t, &lockout).await.unwrap();
+        users.finish_login_attempt(ada.id, &from, outcome, t, &lockout, &device(1)).await.unwrap();
     }
     let extended: usize = diesel::sql_query("UPDATE sessions SET expires_at = expires_at + interval '1 hour'")
         .execute(&mut db.connect().await)

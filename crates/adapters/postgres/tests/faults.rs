@@ -21,6 +21,7 @@ fn new_user(email: &str) -> NewUser {
         roles: vec![Role::User],
         email_verified: false,
         verification: None,
+        audit: vec![],
         created_at: Utc::now(),
     }
 }

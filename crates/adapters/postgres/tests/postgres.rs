@@ -5,14 +5,16 @@
 //! the tests are skipped, except under `CI=true`, where that is a failure.
 
 use users_postgres::testing::{CachedStore, TestDatabase};
-use users_store::StoreOutbox;
+use users_store::{StoreAuditLog, StoreOutbox};
 
-/// The store as the server runs it on PostgreSQL: behind the signed-in cache, its change feed followed (the outbox
-/// beside it: the cache does not concern it).
-async fn fresh_store() -> Option<(CachedStore, CachedStore, CachedStore, StoreOutbox, TestDatabase)> {
+type Repositories = (CachedStore, CachedStore, CachedStore, StoreOutbox, StoreAuditLog, TestDatabase);
+
+/// The store as the server runs it on PostgreSQL: behind the signed-in cache, its change feed followed (the outbox and
+/// the audit log beside it: the cache does not concern them).
+async fn fresh_store() -> Option<Repositories> {
     let db = TestDatabase::create().await?;
-    let (store, outbox) = db.cached_store_and_outbox();
-    Some((store.clone(), store.clone(), store, outbox, db))
+    let (cached, store) = db.cached_store_over_store();
+    Some((cached.clone(), cached.clone(), cached, store.outbox(), store.audit_log(), db))
 }
 
 users_store_contract::store_contract_tests!(fresh_store);

@@ -3,9 +3,9 @@
 
 use diesel::sql_types::BigInt;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use users_ports::{PageRequest, UserRepository};
+use users_ports::{AuditKind, PageRequest, UserRepository};
 use users_postgres::testing::TestDatabase;
-use users_store_contract::{insert_ok, new_user, now};
+use users_store_contract::{audit, insert_ok, new_user, now};
 
 #[tokio::test]
 async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
@@ -22,7 +22,7 @@ async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     insert_ok(&users, new_user(3, "edsger@example.com", t)).await;
-    users.delete(ada.id).await.unwrap();
+    users.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.unwrap();
     assert_eq!(total().await, 2);
 
     conn.batch_execute(

@@ -17,7 +17,7 @@ use users_domain::{
     Suspension, User, UserId,
 };
 use users_ports::{
-    ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
+    AuditRecord, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
     OneTimeTokenHash, OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse,
     SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
     TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
@@ -185,12 +185,13 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRep
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.write(Forget::Nothing, self.users.finish_login_attempt(id, network, outcome, now, lockout)).await
+        self.write(Forget::Nothing, self.users.finish_login_attempt(id, network, outcome, now, lockout, client)).await
     }
 
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
-        self.write(Forget::Nothing, self.users.clear_lockout(id)).await
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError> {
+        self.write(Forget::Nothing, self.users.clear_lockout(id, audit)).await
     }
 
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -198,16 +199,16 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRep
     }
 
     /// The user is forgotten with every session the suspension ended.
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
-        self.write(Forget::User(id), self.users.suspend(id, suspension)).await
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
+        self.write(Forget::User(id), self.users.suspend(id, suspension, audit)).await
     }
 
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
-        self.write(Forget::User(id), self.users.unsuspend(id, now)).await
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
+        self.write(Forget::User(id), self.users.unsuspend(id, now, audit)).await
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
-        self.write(Forget::User(id), self.users.delete(id)).await
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
+        self.write(Forget::User(id), self.users.delete(id, audit)).await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
@@ -251,16 +252,17 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> Session
         user: UserId,
         key: &SessionKey,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<SessionId>, StoreError> {
-        self.write(Forget::User(user), self.sessions.revoke_by_key(user, key, now)).await
+        self.write(Forget::User(user), self.sessions.revoke_by_key(user, key, now, audit)).await
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
         self.sessions.find_by_refresh_token(hash).await
     }
 
-    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(Forget::Session(session), self.sessions.revoke(session, now)).await
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>, audit: AuditRecord) -> Result<(), StoreError> {
+        self.write(Forget::Session(session), self.sessions.revoke(session, now, audit)).await
     }
 
     /// Only sessions that already ended or expired go, so no remembered user can depend on them.
@@ -273,8 +275,9 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> Session
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<(), StoreError> {
-        self.write(Forget::User(user), self.sessions.revoke_all_of_user(user, keep, now)).await
+        self.write(Forget::User(user), self.sessions.revoke_all_of_user(user, keep, now, audit)).await
     }
 }
 
@@ -287,8 +290,9 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTime
         user: UserId,
         token: MailedToken,
         min_interval: chrono::Duration,
+        audit: Option<AuditRecord>,
     ) -> Result<TokenIssue, StoreError> {
-        self.write(Forget::Nothing, self.one_time_tokens.issue_token(user, token, min_interval)).await
+        self.write(Forget::Nothing, self.one_time_tokens.issue_token(user, token, min_interval, audit)).await
     }
 
     async fn find_token_user(
@@ -301,8 +305,13 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTime
     }
 
     /// The user it verifies is forgotten: what is remembered of them says unverified.
-    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
-        self.write_for_token_user(self.one_time_tokens.confirm_email(token, now)).await
+    async fn confirm_email(
+        &self,
+        token: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Option<User>, StoreError> {
+        self.write_for_token_user(self.one_time_tokens.confirm_email(token, now, audit)).await
     }
 
     /// The user is forgotten with every session the reset ended.
@@ -312,8 +321,9 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTime
         password_hash: PasswordHash,
         notice: &Mail,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<User>, StoreError> {
-        self.write_for_token_user(self.one_time_tokens.reset_password(token, password_hash, notice, now)).await
+        self.write_for_token_user(self.one_time_tokens.reset_password(token, password_hash, notice, now, audit)).await
     }
 
     /// Only tokens go: no signed-in user is made of them.

@@ -1,6 +1,6 @@
-//! The store: users, their roles, sessions, sign-in counts, one-time tokens and the mail outbox in SQL, written once
-//! for every database it runs on (PostgreSQL, the embedded SQLite) with what differs between them in [`Dialect`]; the
-//! connection pools; and [`CachedSessions`], which remembers signed-in users over any store.
+//! The store: users, their roles, sessions, sign-in counts, one-time tokens, the mail outbox and the audit log in SQL,
+//! written once for every database it runs on (PostgreSQL, the embedded SQLite) with what differs between them in
+//! [`Dialect`]; the connection pools; and [`CachedSessions`], which remembers signed-in users over any store.
 //!
 //! A backend's crate opens its pools ([`Pools::postgres`], [`Pools::sqlite`]), runs its migrations (finishing with
 //! [`complete_email_keys`]) and makes a [`Store`] of them; the repositories are the same for every backend.
@@ -9,6 +9,7 @@
 //! `users`, each run through [`connection::on_backend!`]; only a statement one database cannot share goes in
 //! [`Dialect`].
 
+mod audit;
 mod cached;
 pub mod connection;
 mod dialect;
@@ -22,6 +23,7 @@ pub mod schema;
 mod sessions;
 mod users;
 
+pub use crate::audit::AuditStatement;
 pub use crate::cached::CachedSessions;
 pub use crate::connection::{
     AnyConnection, Conn, DetachedBlocking, PgConnection, PgManager, SqliteConnection, SqliteManager,
@@ -29,7 +31,7 @@ pub use crate::connection::{
 pub use crate::dialect::{Backend, Dialect};
 pub use crate::email_keys::{MigrationConnection, complete_email_keys};
 pub use crate::pool::{Pools, describe_metrics as describe_pool_metrics};
-pub use crate::repositories::{CallPolicy, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
+pub use crate::repositories::{CallPolicy, StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
 
 /// One database's pools, from which the repositories are made; how its calls run is its backend's choice.
 #[derive(Clone, Debug)]
@@ -70,5 +72,10 @@ impl Store {
     /// The mail outbox, for the delivery workers (the store's own writes queue the mail).
     pub fn outbox(&self) -> StoreOutbox {
         StoreOutbox::new(self.pools.clone(), self.calls)
+    }
+
+    /// The audit log, to read and prune (the store's own writes record the events).
+    pub fn audit_log(&self) -> StoreAuditLog {
+        StoreAuditLog::new(self.pools.clone(), self.calls)
     }
 }

@@ -7,8 +7,8 @@ use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{Email, User, UserId};
 use users_ports::{
-    EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError, TokenIssue,
-    TokenPurpose,
+    AuditRecord, EndSessions, Mail, MailedToken, OneTimeTokenHash, OneTimeTokenRepository, PasswordHash, StoreError,
+    TokenIssue, TokenPurpose,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -126,6 +126,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
         user: UserId,
         token: MailedToken,
         min_interval: Duration,
+        audit: Option<AuditRecord>,
     ) -> Result<TokenIssue, StoreError> {
         let mut conn = self.pools.writer().await?;
         let new = &token.token;
@@ -148,6 +149,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                     void_reset_tokens(conn.any(), user.0, new.created_at).await?;
                 }
                 store_mailed(conn.any(), user.0, &token).await?;
+                crate::audit::record(conn.any(), user, audit.as_slice()).await?;
                 Ok(TokenIssue::Queued)
             })
             .await)
@@ -174,7 +176,12 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
         single_user(rows)
     }
 
-    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn confirm_email(
+        &self,
+        token: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Option<User>, StoreError> {
         let mut conn = self.pools.writer().await?;
         let rows = on_backend!(conn.any(), |conn| conn
             .transaction::<_, DieselError, _>(async |conn| {
@@ -185,6 +192,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                     .set((users::email_verified.eq(true), users::updated_at.eq(Stamp(now))))
                     .execute(conn)
                     .await?;
+                crate::audit::record(conn.any(), UserId(user_id), std::slice::from_ref(&audit)).await?;
                 Ok(Some(user_rows(conn.any(), user_id).await?))
             })
             .await)
@@ -198,6 +206,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
         password_hash: PasswordHash,
         notice: &Mail,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<User>, StoreError> {
         let mut conn = self.pools.writer().await?;
         let rows = on_backend!(conn.any(), |conn| conn
@@ -220,6 +229,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                 forget_sign_in_failures(conn.any(), user_id).await?;
                 void_reset_tokens(conn.any(), user_id, now).await?;
                 crate::outbox::queue(conn.any(), notice, now).await?;
+                crate::audit::record(conn.any(), UserId(user_id), std::slice::from_ref(&audit)).await?;
                 Ok(Some(user_rows(conn.any(), user_id).await?))
             })
             .await)

@@ -1,5 +1,5 @@
-//! The store's repositories: the queries of `users`, `sessions`, `one_time_tokens` and `outbox`, each store call run
-//! as its backend needs.
+//! The store's repositories: the queries of `users`, `sessions`, `one_time_tokens`, `outbox` and `audit`, each store
+//! call run as its backend needs.
 //!
 //! On SQLite a call runs to its end on a task of its own. A request can end while its query runs (a body refused
 //! while the token check reads, a client that hangs up), and its future is then dropped where it stands; over
@@ -21,12 +21,14 @@ use users_domain::{
     Suspension, User, UserId,
 };
 use users_ports::{
-    DeleteUserError, InsertUserError, Mail, MailId, MailOutbox, MailedToken, NewSession, NewUser, OneTimeTokenHash,
-    OneTimeTokenRepository, OutboxDepth, Page, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash,
-    RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials,
-    SuspendUserError, TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    AuditEvent, AuditLog, AuditQuery, AuditRecord, DeleteUserError, InsertUserError, Mail, MailId, MailOutbox,
+    MailedToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, OutboxDepth, Page, PageRequest,
+    PasswordHash, QueuedMail, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError, TokenIssue, TokenPurpose,
+    UpdateUserError, UserRepository, UserUpdate,
 };
 
+use crate::audit::{AuditQueries, AuditStatement, PRUNE_BATCH};
 use crate::dialect::Backend;
 use crate::one_time_tokens::OneTimeTokenQueries;
 use crate::outbox::OutboxQueries;
@@ -127,6 +129,13 @@ pub struct StoreOutbox {
     calls: Calls,
 }
 
+/// The `AuditLog` of a [`crate::Store`] (the store's other repositories write the events).
+#[derive(Clone, Debug)]
+pub struct StoreAuditLog {
+    queries: AuditQueries,
+    calls: Calls,
+}
+
 impl StoreUsers {
     pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
         let calls = Calls { policy, backend: pools.backend() };
@@ -152,6 +161,21 @@ impl StoreOutbox {
     pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
         let calls = Calls { policy, backend: pools.backend() };
         Self { queries: OutboxQueries::new(pools), calls }
+    }
+}
+
+impl StoreAuditLog {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: AuditQueries::new(pools), calls }
+    }
+
+    /// How the database runs one of the log's statements: on PostgreSQL its plan as JSON (run, in a transaction
+    /// rolled back afterwards, when `analyze`), on SQLite the lines of `EXPLAIN QUERY PLAN`. For the tests that hold
+    /// the indexes to their promise, and for an operator asking why a page is slow.
+    pub async fn explain(&self, statement: AuditStatement, analyze: bool) -> Result<Vec<String>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.explain(statement, analyze).await }).await
     }
 }
 
@@ -209,14 +233,17 @@ impl UserRepository for StoreUsers {
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let (queries, network, lockout) = (self.queries.clone(), network.clone(), *lockout);
-        self.calls.run(async move { queries.finish_login_attempt(id, &network, outcome, now, &lockout).await }).await
+        let (queries, network, lockout, client) = (self.queries.clone(), network.clone(), *lockout, client.clone());
+        self.calls
+            .run(async move { queries.finish_login_attempt(id, &network, outcome, now, &lockout, &client).await })
+            .await
     }
 
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.clear_lockout(id).await }).await
+        self.calls.run(async move { queries.clear_lockout(id, audit).await }).await
     }
 
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -224,19 +251,19 @@ impl UserRepository for StoreUsers {
         self.calls.run(async move { queries.purge_login_throttles(before).await }).await
     }
 
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.suspend(id, suspension).await }).await
+        self.calls.run(async move { queries.suspend(id, suspension, audit).await }).await
     }
 
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.unsuspend(id, now).await }).await
+        self.calls.run(async move { queries.unsuspend(id, now, audit).await }).await
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.delete(id).await }).await
+        self.calls.run(async move { queries.delete(id, audit).await }).await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
@@ -286,9 +313,10 @@ impl SessionRepository for StoreSessions {
         user: UserId,
         key: &SessionKey,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<SessionId>, StoreError> {
         let (queries, key) = (self.queries.clone(), key.clone());
-        self.calls.run(async move { queries.revoke_by_key(user, &key, now).await }).await
+        self.calls.run(async move { queries.revoke_by_key(user, &key, now, audit).await }).await
     }
 
     async fn find_by_refresh_token(&self, hash: &RefreshTokenHash) -> Result<Option<SessionId>, StoreError> {
@@ -296,9 +324,9 @@ impl SessionRepository for StoreSessions {
         self.calls.run(async move { queries.find_by_refresh_token(&hash).await }).await
     }
 
-    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>, audit: AuditRecord) -> Result<(), StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.revoke(session, now).await }).await
+        self.calls.run(async move { queries.revoke(session, now, audit).await }).await
     }
 
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -311,9 +339,10 @@ impl SessionRepository for StoreSessions {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<(), StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.revoke_all_of_user(user, keep, now).await }).await
+        self.calls.run(async move { queries.revoke_all_of_user(user, keep, now, audit).await }).await
     }
 }
 
@@ -323,9 +352,10 @@ impl OneTimeTokenRepository for StoreOneTimeTokens {
         user: UserId,
         token: MailedToken,
         min_interval: chrono::Duration,
+        audit: Option<AuditRecord>,
     ) -> Result<TokenIssue, StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.issue_token(user, token, min_interval).await }).await
+        self.calls.run(async move { queries.issue_token(user, token, min_interval, audit).await }).await
     }
 
     async fn find_token_user(
@@ -338,9 +368,14 @@ impl OneTimeTokenRepository for StoreOneTimeTokens {
         self.calls.run(async move { queries.find_token_user(&token, purpose, now).await }).await
     }
 
-    async fn confirm_email(&self, token: &OneTimeTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn confirm_email(
+        &self,
+        token: &OneTimeTokenHash,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<Option<User>, StoreError> {
         let (queries, token) = (self.queries.clone(), token.clone());
-        self.calls.run(async move { queries.confirm_email(&token, now).await }).await
+        self.calls.run(async move { queries.confirm_email(&token, now, audit).await }).await
     }
 
     async fn reset_password(
@@ -349,9 +384,10 @@ impl OneTimeTokenRepository for StoreOneTimeTokens {
         password_hash: PasswordHash,
         notice: &Mail,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<User>, StoreError> {
         let (queries, token, notice) = (self.queries.clone(), token.clone(), notice.clone());
-        self.calls.run(async move { queries.reset_password(&token, password_hash, &notice, now).await }).await
+        self.calls.run(async move { queries.reset_password(&token, password_hash, &notice, now, audit).await }).await
     }
 
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -389,5 +425,26 @@ impl MailOutbox for StoreOutbox {
     async fn depth(&self) -> Result<OutboxDepth, StoreError> {
         let queries = self.queries.clone();
         self.calls.run(async move { queries.depth().await }).await
+    }
+}
+
+impl AuditLog for StoreAuditLog {
+    async fn list_events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.list_events(query).await }).await
+    }
+
+    /// Batch after batch, each a call of its own: each is bounded by the deadline (a pruning that has fallen far
+    /// behind may rightly take longer than one call may), and on SQLite the single writer is let go between batches.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let queries = self.queries.clone();
+            let batch = self.calls.run(async move { queries.prune_batch(before).await }).await?;
+            pruned += batch;
+            if batch < PRUNE_BATCH.unsigned_abs() {
+                return Ok(pruned);
+            }
+        }
     }
 }

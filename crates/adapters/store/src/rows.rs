@@ -1,5 +1,5 @@
-//! Row types of the `users`, `sessions`, `one_time_tokens` and `mail_outbox` tables and their translation into domain
-//! values.
+//! Row types of the `users`, `sessions`, `one_time_tokens`, `mail_outbox` and `audit_events` tables and their
+//! translation into domain values.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -8,11 +8,11 @@ use users_domain::{
     User, UserAgent, UserId, Username,
 };
 use users_ports::{
-    Mail, MailContent, MailId, MailKind, NewOneTimeToken, NewUser, OneTimeToken, QueuedMail, SessionId, SessionKey,
-    SessionRecord, StoreError, UserUpdate,
+    AuditEvent, AuditEventId, AuditKind, AuditRecord, Mail, MailContent, MailId, MailKind, NewOneTimeToken, NewUser,
+    OneTimeToken, QueuedMail, SessionId, SessionKey, SessionRecord, StoreError, UserUpdate,
 };
 
-use crate::schema::{Stamp, mail_outbox, one_time_tokens, sessions, users};
+use crate::schema::{Stamp, audit_events, mail_outbox, one_time_tokens, sessions, users};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -346,6 +346,81 @@ impl ClaimedMailRow {
             queued_at,
             // The claim that read the row counted itself.
             attempts: u32::try_from(attempts - 1).unwrap_or(0),
+        })
+    }
+}
+
+/// An event as `audit_events` keeps it: the record the use case made, about `subject_id`, by the actor it names.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct NewAuditEventRow<'a> {
+    at: Stamp,
+    kind: &'static str,
+    actor_id: Option<i64>,
+    subject_id: Option<i64>,
+    ip: Option<String>,
+    user_agent: Option<&'a str>,
+    details: String,
+}
+
+impl<'a> NewAuditEventRow<'a> {
+    /// `record` about the user `subject`. Its details are a map of JSON values keyed by strings, which always
+    /// serialise; an error would still fail the change rather than lose the event.
+    pub(crate) fn new(subject: UserId, record: &'a AuditRecord) -> Result<Self, serde_json::Error> {
+        let (ip, user_agent) = stored_client(&record.client);
+        Ok(Self {
+            at: Stamp(record.at),
+            kind: record.kind.as_str(),
+            actor_id: record.actor_id(subject).map(|actor| actor.0),
+            subject_id: Some(subject.0),
+            ip,
+            user_agent,
+            details: serde_json::to_string(&record.details)?,
+        })
+    }
+}
+
+/// An event as read back from `audit_events`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct AuditEventRow {
+    /// First: the page's statement orders its two walks by position (see `audit`).
+    id: i64,
+    at: DateTime<Utc>,
+    kind: String,
+    actor_id: Option<i64>,
+    subject_id: Option<i64>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    details: String,
+}
+
+impl AuditEventRow {
+    /// The row's columns in its fields' order (see [`UserRow::columns`]).
+    pub(crate) fn columns() -> <Self as Selectable<diesel::pg::Pg>>::SelectExpression {
+        <Self as Selectable<diesel::pg::Pg>>::construct_selection()
+    }
+
+    /// Rebuilds the event. A kind the service does not know, or details that are not a JSON object (the schema
+    /// allows neither), mean the row was changed behind the service's back: a fault, naming the row. The client is
+    /// only shown, never trusted, as a session's is: an address that does not read back is shown as unknown.
+    pub(crate) fn into_event(self) -> Result<AuditEvent, StoreError> {
+        let Self { id, at, kind, actor_id, subject_id, ip, user_agent, details } = self;
+        let invalid = |what: &str| StoreError::new(format!("stored audit event {id} is invalid: {what}"));
+        let kind = AuditKind::parse(&kind).ok_or_else(|| invalid("its kind"))?;
+        let details = match serde_json::from_str(&details) {
+            Ok(serde_json::Value::Object(details)) => details,
+            _ => return Err(invalid("its details are not a JSON object")),
+        };
+        Ok(AuditEvent {
+            id: AuditEventId(id),
+            at,
+            kind,
+            actor: actor_id.map(UserId),
+            subject: subject_id.map(UserId),
+            ip: ip.and_then(|ip| ip.parse().ok()),
+            user_agent: user_agent.and_then(|agent| UserAgent::from_header(&agent)),
+            details,
         })
     }
 }

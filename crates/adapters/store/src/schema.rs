@@ -186,6 +186,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::schema::StoredTime;
+
+    audit_events (id) {
+        id -> BigInt,
+        at -> StoredTime,
+        /// `AuditKind::as_str`.
+        kind -> Text,
+        /// No foreign key, to users nor anything else: events outlive the accounts they name.
+        actor_id -> Nullable<BigInt>,
+        subject_id -> Nullable<BigInt>,
+        /// `IpAddr`'s text form.
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        /// A JSON object.
+        details -> Text,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -201,6 +221,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttles,
     one_time_tokens,
     mail_outbox,
+    audit_events,
 );
 
 diesel::define_sql_function! {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{ClientDetails, UserId};
 use users_ports::{
-    EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
+    AuditRecord, EndSessions, NewSession, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
     SessionRepository, SessionState, StoreError,
 };
 
@@ -34,10 +34,19 @@ impl SessionQueries {
 }
 
 impl SessionRepository for SessionQueries {
+    /// The sign-in's event is written with the session, only if the session was started.
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.pools.writer().await?;
-        let created = on_backend!(conn.any(), |c| Dialect::create_session(c, &session).await)
-            .map_err(|error| self.pools.fault(error))?;
+        let created = on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                let created = Dialect::create_session(conn, &session).await?;
+                if created.is_some() {
+                    crate::audit::record(conn.any(), session.user_id, std::slice::from_ref(&session.audit)).await?;
+                }
+                Ok(created)
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))?;
         Ok(created.map(SessionId))
     }
 
@@ -111,6 +120,7 @@ impl SessionRepository for SessionQueries {
         user: UserId,
         key: &SessionKey,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<Option<SessionId>, StoreError> {
         let mut conn = self.pools.writer().await?;
         // The owner is part of the match: a key names no session of anyone else's, whoever learnt it.
@@ -123,8 +133,16 @@ impl SessionRepository for SessionQueries {
         )
         .set(sessions::revoked_at.eq(Stamp(now)))
         .returning(sessions::id);
-        let revoked: Option<i64> = on_backend!(conn.any(), |c| revoke.get_result(c).await.optional())
-            .map_err(|error| self.pools.fault(error))?;
+        let revoked: Option<i64> = on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                let revoked = revoke.get_result(conn).await.optional()?;
+                if revoked.is_some() {
+                    crate::audit::record(conn.any(), user, std::slice::from_ref(&audit)).await?;
+                }
+                Ok(revoked)
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))?;
         Ok(revoked.map(SessionId))
     }
 
@@ -140,16 +158,26 @@ impl SessionRepository for SessionQueries {
         Ok(session.map(SessionId))
     }
 
-    async fn revoke(&self, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// The event is written whenever the session exists, also when it had ended already: the port records the
+    /// request (a second tab signing out, a replayed refresh token) about the session's user, not only the change.
+    /// A session that is gone (purged, or with its user) has no user to record it about.
+    async fn revoke(&self, session: SessionId, now: DateTime<Utc>, audit: AuditRecord) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
-        on_backend!(conn.any(), |c| diesel::update(
-            sessions::table.find(session.0).filter(sessions::revoked_at.is_null())
-        )
-        .set(sessions::revoked_at.eq(Stamp(now)))
-        .execute(c)
-        .await)
-        .map_err(|error| self.pools.fault(error))?;
-        Ok(())
+        let end = diesel::update(sessions::table.find(session.0).filter(sessions::revoked_at.is_null()))
+            .set(sessions::revoked_at.eq(Stamp(now)));
+        let owner = sessions::table.find(session.0).select(sessions::user_id);
+        on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                // Written first, so that the transaction holds the session's row (SQLite: the write lock) before it
+                // reads whose it is.
+                end.execute(conn).await?;
+                if let Some(user) = owner.first::<i64>(conn).await.optional()? {
+                    crate::audit::record(conn.any(), UserId(user), std::slice::from_ref(&audit)).await?;
+                }
+                Ok(())
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))
     }
 
     async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -169,11 +197,18 @@ impl SessionRepository for SessionQueries {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        audit: AuditRecord,
     ) -> Result<(), StoreError> {
         let mut conn = self.pools.writer().await?;
         let ends = keep.map_or(EndSessions::All, EndSessions::AllBut);
-        end_sessions(conn.any(), user.0, ends, now).await.map_err(|error| self.pools.fault(error))?;
-        Ok(())
+        // Recorded whether or not a session was live: the request was made about the user.
+        on_backend!(conn.any(), |conn| conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                end_sessions(conn.any(), user.0, ends, now).await?;
+                crate::audit::record(conn.any(), user, std::slice::from_ref(&audit)).await
+            })
+            .await)
+        .map_err(|error| self.pools.fault(error))
     }
 }
 

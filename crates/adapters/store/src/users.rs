@@ -2,18 +2,19 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{
-    AttemptOutcome, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle, NetworkThrottle,
-    ObjectId, Role, Suspension, SuspensionReason, User, UserId,
+    AttemptOutcome, ClientDetails, ClientNetwork, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginIdentifier,
+    LoginThrottle, NetworkThrottle, ObjectId, Role, Suspension, SuspensionReason, User, UserId,
 };
 use users_ports::{
-    DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId, SignedIn,
-    StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditActor, AuditKind, AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest,
+    PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError,
+    UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -116,8 +117,14 @@ async fn add_memberships(conn: Conn<'_>, user_id: i64, role_ids: &[i64]) -> Resu
     on_backend!(conn, |c| insert.execute(c).await)
 }
 
-fn is_last_admin(admins: &[i64], id: i64) -> bool {
-    admins == [id]
+/// Whether taking `id` out of the admins (deleting, demoting or suspending it) would leave no admin active at `at`:
+/// it is an admin, and every other one is suspended then (or there is none). A suspended admin cannot lift a
+/// suspension, nor do anything else an admin does. The admin memberships stay locked to the end of the transaction
+/// (on SQLite, the write lock is taken first), so that two admins taken out at once cannot each count the other as
+/// the one left.
+async fn is_last_active_admin(mut conn: Conn<'_>, id: i64, at: DateTime<Utc>) -> QueryResult<bool> {
+    let admins = on_backend!(conn.any(), |c| Dialect::lock_admins(c).await)?;
+    Ok(admins.contains(&id) && !another_active_admin(conn, &admins, id, at).await?)
 }
 
 /// Whether an admin of `admins` other than `id` is active at `at`: not suspended, or suspended until no later than
@@ -222,6 +229,35 @@ async fn save_network_throttle(
     })
 }
 
+/// What a finished sign-in attempt records: a refusal, as `user.sign_in_failed` from `client` and its `network`; and
+/// the lock the attempt set, as `user.locked` with its end (`until`, as the attempt returns it) and what it locks: the
+/// `network`, or (`"scope": "account"`) every network, when the refusal reached the account-wide backstop. A
+/// verified or abandoned attempt records nothing. Nobody is signed in during a sign-in: no actor.
+fn sign_in_records(
+    network: &ClientNetwork,
+    outcome: AttemptOutcome,
+    finished: &FinishedAttempt,
+    now: DateTime<Utc>,
+    client: &ClientDetails,
+) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    if outcome == AttemptOutcome::Refused {
+        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
+        records.push(failed.with("network", network.as_str()));
+    }
+    if let Some(until) = finished.locked_until {
+        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
+            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
+        records.push(if account_wide {
+            locked.with("scope", "account")
+        } else {
+            locked.with("network", network.as_str())
+        });
+    }
+    records
+}
+
 /// Forgets every failed sign-in and lock of the user, from every network; whether the user exists.
 pub(crate) async fn forget_sign_in_failures(mut conn: Conn<'_>, user_id: i64) -> QueryResult<bool> {
     let throttles = diesel::delete(login_throttles::table.filter(login_throttles::user_id.eq(user_id)));
@@ -247,6 +283,7 @@ impl UserRepository for UserQueries {
                 if let Some(verification) = &user.verification {
                     crate::one_time_tokens::store_mailed(conn.any(), row.id(), verification).await?;
                 }
+                crate::audit::record(conn.any(), UserId(row.id()), &user.audit).await?;
                 Ok::<_, DieselError>(row)
             })
             .await);
@@ -335,7 +372,7 @@ impl UserRepository for UserQueries {
             .transaction(async |conn| {
                 if let Some(role_ids) = &role_ids
                     && !role_ids.contains(&Role::Admin.id())
-                    && is_last_admin(&Dialect::lock_admins(conn).await?, id.0)
+                    && is_last_active_admin(conn.any(), id.0, update.updated_at).await?
                 {
                     return Err(TxError::Refused(UpdateUserError::LastAdmin));
                 }
@@ -373,6 +410,7 @@ impl UserRepository for UserQueries {
                         crate::outbox::queue(conn.any(), notice, update.updated_at).await?;
                     }
                 }
+                crate::audit::record(conn.any(), id, &update.audit).await?;
                 // Read back in the same transaction, so a concurrent delete cannot make an applied update look failed.
                 Ok(user_rows(conn.any(), id.0).await?)
             })
@@ -423,6 +461,7 @@ impl UserRepository for UserQueries {
         outcome: AttemptOutcome,
         now: DateTime<Utc>,
         lockout: &LockoutPolicy,
+        client: &ClientDetails,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
@@ -442,16 +481,24 @@ impl UserRepository for UserQueries {
                         .execute(conn)
                         .await?;
                 }
+                let records = sign_in_records(network, outcome, &finished, now, client);
+                crate::audit::record(conn.any(), id, &records).await?;
                 Ok(finished.locked_until)
             })
             .await)
         .map_err(|error| self.pools.fault(error))
     }
 
-    async fn clear_lockout(&self, id: UserId) -> Result<bool, StoreError> {
+    async fn clear_lockout(&self, id: UserId, audit: AuditRecord) -> Result<bool, StoreError> {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
-            .transaction::<_, DieselError, _>(async |conn| forget_sign_in_failures(conn.any(), id.0).await)
+            .transaction::<_, DieselError, _>(async |conn| {
+                let found = forget_sign_in_failures(conn.any(), id.0).await?;
+                if found {
+                    crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
+                }
+                Ok(found)
+            })
             .await)
         .map_err(|error| self.pools.fault(error))
     }
@@ -467,16 +514,12 @@ impl UserRepository for UserQueries {
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 
-    async fn suspend(&self, id: UserId, suspension: Suspension) -> Result<User, SuspendUserError> {
+    async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError> {
         let mut conn = self.pools.writer().await?;
         let since = suspension.since;
         let rows = on_backend!(conn.any(), |conn| conn
             .transaction(async |conn| {
-                // The admin memberships stay locked to the end of the transaction (on SQLite, the write lock is taken
-                // first), as for a demotion or a deletion: two admins suspended at once cannot each count the other
-                // as the one left to lift it.
-                let admins = Dialect::lock_admins(conn).await?;
-                if admins.contains(&id.0) && !another_active_admin(conn.any(), &admins, id.0, since).await? {
+                if is_last_active_admin(conn.any(), id.0, since).await? {
                     return Err(TxError::Refused(SuspendUserError::LastActiveAdmin));
                 }
                 let suspended = diesel::update(users::table.find(id.0))
@@ -495,6 +538,7 @@ impl UserRepository for UserQueries {
                 // link to set a new password with (a verification link changes nothing the suspension is about).
                 crate::sessions::end_sessions(conn.any(), id.0, EndSessions::All, since).await?;
                 crate::one_time_tokens::void_reset_tokens(conn.any(), id.0, since).await?;
+                crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
                 Ok(user_rows(conn.any(), id.0).await?)
             })
             .await)
@@ -505,7 +549,7 @@ impl UserRepository for UserQueries {
         single_user(rows)?.ok_or(SuspendUserError::NotFound)
     }
 
-    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
+    async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
         let mut conn = self.pools.writer().await?;
         let rows = on_backend!(conn.any(), |conn| conn
             .transaction::<_, DieselError, _>(async |conn| {
@@ -521,6 +565,7 @@ impl UserRepository for UserQueries {
                 if lifted == 0 {
                     return Ok(None);
                 }
+                crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
                 Ok(Some(user_rows(conn.any(), id.0).await?))
             })
             .await)
@@ -528,19 +573,20 @@ impl UserRepository for UserQueries {
         rows.map_or(Ok(None), single_user)
     }
 
-    async fn delete(&self, id: UserId) -> Result<(), DeleteUserError> {
+    async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError> {
         let mut conn = self.pools.writer().await?;
         on_backend!(conn.any(), |conn| conn
             .transaction(async |conn| {
-                if is_last_admin(&Dialect::lock_admins(conn).await?, id.0) {
+                if is_last_active_admin(conn.any(), id.0, audit.at).await? {
                     return Err(TxError::Refused(DeleteUserError::LastAdmin));
                 }
                 // Roles, sessions, refresh tokens and one-time tokens go with the user (ON DELETE CASCADE); queued
-                // mail stays, to be delivered.
-                match diesel::delete(users::table.find(id.0)).execute(conn).await? {
-                    0 => Err(TxError::Refused(DeleteUserError::NotFound)),
-                    _ => Ok(()),
+                // mail stays, to be delivered, and so do the user's audit events, this one among them.
+                if diesel::delete(users::table.find(id.0)).execute(conn).await? == 0 {
+                    return Err(TxError::Refused(DeleteUserError::NotFound));
                 }
+                crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
+                Ok(())
             })
             .await)
         .map_err(|error| match error {

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use users_memory_store::MemoryStore;
 use users_ports::{
-    ChangeFeed, ChangeObserver, OneTimeTokenRepository, SessionId, SessionRepository, TokenIssue, TokenPurpose,
-    UserRepository,
+    AuditKind, ChangeFeed, ChangeObserver, OneTimeTokenRepository, SessionId, SessionRepository, TokenIssue,
+    TokenPurpose, UserRepository,
 };
 use users_store::CachedSessions;
 use users_store_contract::{
-    email, insert_ok, mailed_token, new_session, new_user, now, one_time, other_password_hash, seconds, suspension,
-    touch,
+    audit, email, insert_ok, mailed_token, new_session, new_user, now, one_time, other_password_hash, seconds,
+    suspension, touch,
 };
 
 /// A feed that hears no change at all, and proves so every few milliseconds: whatever the cache then remembers stays
@@ -61,7 +61,7 @@ async fn a_signed_in_user_is_answered_from_memory_while_the_feed_hears_nothing()
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the session ends behind the cache's back, and the feed does not tell
-    memory.sessions().revoke(session, now()).await.unwrap();
+    memory.sessions().revoke(session, now(), audit(AuditKind::UserSignedOut, now())).await.unwrap();
 
     // Then the cache still answers from memory: it remembers, as it should while the feed proves it heard all
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), Some(ada));
@@ -75,7 +75,7 @@ async fn a_session_revoked_through_the_cache_is_forgotten_at_once() {
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the session is revoked through the cache
-    cached.revoke(session, now()).await.unwrap();
+    cached.revoke(session, now(), audit(AuditKind::UserSignedOut, now())).await.unwrap();
 
     // Then the next check finds no signed-in user
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
@@ -96,7 +96,7 @@ async fn every_write_that_changes_a_user_or_ends_their_sessions_is_forgotten_at_
 
     // Given the user remembered again, when all their sessions are ended through the cache, then none is answered
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
-    cached.revoke_all_of_user(ada.id, None, now()).await.unwrap();
+    cached.revoke_all_of_user(ada.id, None, now(), audit(AuditKind::SessionRevoked, now())).await.unwrap();
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
 }
 
@@ -106,11 +106,15 @@ async fn an_address_confirmed_through_the_cache_is_seen_verified_at_once() {
     let memory = MemoryStore::new();
     let (cached, ada, session) = signed_in(&memory).await;
     let mailed = mailed_token("ada-verify", TokenPurpose::VerifyEmail, "ada@example.com", now(), seconds(3600));
-    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60)).await.unwrap(), TokenIssue::Queued);
+    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60), None).await.unwrap(), TokenIssue::Queued);
     assert!(!cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").email_verified);
 
     // When the address is confirmed through the cache
-    cached.confirm_email(&one_time("ada-verify"), now()).await.unwrap().expect("confirmed");
+    cached
+        .confirm_email(&one_time("ada-verify"), now(), audit(AuditKind::EmailVerified, now()))
+        .await
+        .unwrap()
+        .expect("confirmed");
 
     // Then the next check sees it verified
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").email_verified);
@@ -122,12 +126,22 @@ async fn a_password_reset_through_the_cache_ends_the_remembered_sessions_at_once
     let memory = MemoryStore::new();
     let (cached, ada, session) = signed_in(&memory).await;
     let mailed = mailed_token("ada-reset", TokenPurpose::ResetPassword, "ada@example.com", now(), seconds(1800));
-    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60)).await.unwrap(), TokenIssue::Queued);
+    assert_eq!(cached.issue_token(ada.id, mailed, seconds(60), None).await.unwrap(), TokenIssue::Queued);
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the password is reset through the cache
     let notice = users_ports::Mail { to: email("ada@example.com"), content: users_ports::MailContent::PasswordChanged };
-    cached.reset_password(&one_time("ada-reset"), other_password_hash(), &notice, now()).await.unwrap().expect("reset");
+    cached
+        .reset_password(
+            &one_time("ada-reset"),
+            other_password_hash(),
+            &notice,
+            now(),
+            audit(AuditKind::PasswordReset, now()),
+        )
+        .await
+        .unwrap()
+        .expect("reset");
 
     // Then the session signs no one in
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
@@ -145,7 +159,10 @@ async fn a_session_ended_by_its_key_through_the_cache_is_forgotten_at_once() {
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the user ends it by its key through the cache
-    assert_eq!(cached.revoke_by_key(ada.id, &key, now()).await.unwrap(), Some(session));
+    assert_eq!(
+        cached.revoke_by_key(ada.id, &key, now(), audit(AuditKind::SessionRevoked, now())).await.unwrap(),
+        Some(session)
+    );
 
     // Then it signs no one in
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
@@ -159,7 +176,10 @@ async fn a_suspension_and_its_lifting_through_the_cache_are_seen_at_once() {
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the user is suspended through the cache, then the session it ended signs no one in
-    cached.suspend(ada.id, suspension(now(), None, Some("abuse"))).await.unwrap();
+    cached
+        .suspend(ada.id, suspension(now(), None, Some("abuse")), audit(AuditKind::UserSuspended, now()))
+        .await
+        .unwrap();
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
 
     // Given a session started since, read (suspended) through the cache
@@ -169,7 +189,7 @@ async fn a_suspension_and_its_lifting_through_the_cache_are_seen_at_once() {
     assert!(read.suspension.is_some());
 
     // When the suspension is lifted through the cache, then the next check sees it lifted
-    cached.unsuspend(ada.id, now()).await.unwrap().expect("lifted");
+    cached.unsuspend(ada.id, now(), audit(AuditKind::UserUnsuspended, now())).await.unwrap().expect("lifted");
     let read = cached.find_signed_in(ada.id, later, now()).await.unwrap().expect("signed in");
     assert_eq!(read.suspension, None);
 }
@@ -182,7 +202,7 @@ async fn a_deleted_user_is_forgotten_at_once() {
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the user is deleted through the cache
-    cached.delete(ada.id).await.unwrap();
+    cached.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.unwrap();
 
     // Then their token finds no one
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
@@ -199,7 +219,7 @@ async fn without_a_feed_nothing_is_answered_from_memory() {
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().is_some());
 
     // When the session ends elsewhere
-    memory.sessions().revoke(session, now()).await.unwrap();
+    memory.sessions().revoke(session, now(), audit(AuditKind::UserSignedOut, now())).await.unwrap();
 
     // Then the cache reads it again and finds it ended
     assert!(!cached.hears_changes());

@@ -109,51 +109,48 @@ impl Dialect for SqliteConnection {
             .await
     }
 
-    /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked. The
-    /// single writer connection runs this transaction wholly before or after a password change (and the ending of sessions
-    /// that comes with it).
+    /// Starts a session with its first refresh token if the user still has the password hash the sign-in checked, in the
+    /// caller's transaction. The single writer connection runs that transaction wholly before or after a password
+    /// change (and the ending of sessions that comes with it).
     async fn create_session(conn: &mut Self, session: &NewSession) -> Result<Option<i64>, DieselError> {
         let (ip, user_agent) = stored_client(&session.client);
-        conn.transaction(async |conn| {
-            let user = users::table
-                .filter(users::id.eq(session.user_id.0))
-                .filter(users::password_hash.eq(session.password_hash.as_str()))
-                .select((
-                    users::id,
-                    Stamp(session.created_at).into_sql::<StoredTime>(),
-                    Stamp(session.created_at).into_sql::<StoredTime>(),
-                    Stamp(session.expires_at).into_sql::<StoredTime>(),
-                    session.key.as_str().into_sql::<Text>(),
-                    user_agent.into_sql::<Nullable<Text>>(),
-                    ip.as_deref().into_sql::<Nullable<Text>>(),
-                ));
-            let created: Option<i64> = diesel::insert_into(sessions::table)
-                .values(user)
-                .into_columns((
-                    sessions::user_id,
-                    sessions::created_at,
-                    sessions::last_used_at,
-                    sessions::expires_at,
-                    sessions::public_id,
-                    sessions::user_agent,
-                    sessions::ip,
-                ))
-                .returning(sessions::id)
-                .get_result(conn)
-                .await
-                .optional()?;
-            let Some(id) = created else { return Ok(None) };
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::token_hash.eq(&session.refresh_token_hash.0),
-                    refresh_tokens::session_id.eq(id.into_sql::<BigInt>()),
-                    refresh_tokens::created_at.eq(Stamp(session.created_at)),
-                ))
-                .execute(conn)
-                .await?;
-            Ok(Some(id))
-        })
-        .await
+        let user = users::table
+            .filter(users::id.eq(session.user_id.0))
+            .filter(users::password_hash.eq(session.password_hash.as_str()))
+            .select((
+                users::id,
+                Stamp(session.created_at).into_sql::<StoredTime>(),
+                Stamp(session.created_at).into_sql::<StoredTime>(),
+                Stamp(session.expires_at).into_sql::<StoredTime>(),
+                session.key.as_str().into_sql::<Text>(),
+                user_agent.into_sql::<Nullable<Text>>(),
+                ip.as_deref().into_sql::<Nullable<Text>>(),
+            ));
+        let created: Option<i64> = diesel::insert_into(sessions::table)
+            .values(user)
+            .into_columns((
+                sessions::user_id,
+                sessions::created_at,
+                sessions::last_used_at,
+                sessions::expires_at,
+                sessions::public_id,
+                sessions::user_agent,
+                sessions::ip,
+            ))
+            .returning(sessions::id)
+            .get_result(conn)
+            .await
+            .optional()?;
+        let Some(id) = created else { return Ok(None) };
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::token_hash.eq(&session.refresh_token_hash.0),
+                refresh_tokens::session_id.eq(id.into_sql::<BigInt>()),
+                refresh_tokens::created_at.eq(Stamp(session.created_at)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(Some(id))
     }
 
     /// Uses up a current refresh token and, if its session is live, adds the successor, extends the session and records
