@@ -256,12 +256,15 @@ impl<A: Adapters> UserService<A> {
 
     /// Deletes a user with their sessions, so their access tokens stop working at once.
     pub async fn delete_user(&self, admin: &Administrator, user: impl Into<UserRef>) -> Result<(), DeleteUserError> {
-        let user = self.find(user.into()).await?.ok_or(DeleteUserError::NotFound)?;
-        let id = user.id;
+        let id = match user.into() {
+            UserRef::Id(id) => id,
+            UserRef::ObjectId(id) => self.users.find_by_object_id(id).await?.ok_or(DeleteUserError::NotFound)?.id,
+        };
         if id == admin.current().user.id && !self.signed_in_recently(admin.current()) {
             return Err(DeleteUserError::ReauthenticationRequired);
         }
-        let deleted = by(admin.current(), AuditKind::UserDeleted, self.now()).with("email", user.email.as_ref());
+        // The event names the user by its id (its subject); the store keeps it after the user is gone.
+        let deleted = by(admin.current(), AuditKind::UserDeleted, self.now());
         self.users.delete(id, deleted).await.map_err(|error| match error {
             StoreDeleteError::NotFound => DeleteUserError::NotFound,
             StoreDeleteError::LastAdmin => DeleteUserError::LastAdmin,

@@ -278,7 +278,7 @@ async fn update_profile_with_a_new_password_while_the_hashers_are_busy_is_busy_a
 /// A store whose delete of user 1 is asked once and answers `outcome`.
 fn store_deleting_with(outcome: fn() -> Result<(), DeleteUserError>) -> Mocks {
     let mut mocks = Mocks::new();
-    mocks.users.expect_delete().withf(|id| *id == UserId(1)).times(1).returning(move |_| outcome());
+    mocks.users.expect_delete().withf(|id, _| *id == UserId(1)).times(1).returning(move |_, _| outcome());
     mocks
 }
 
@@ -692,7 +692,7 @@ async fn delete_account_with_the_right_current_password_deletes_in_an_old_sessio
     // Given a session signed in ten minutes ago, and the right current password
     let mut mocks = Mocks::new();
     expect_checked_as_a_sign_in(&mut mocks, CURRENT_PASSWORD, || Ok(true));
-    mocks.users.expect_delete().withf(|id| *id == UserId(1)).times(1).returning(|_| Ok(()));
+    mocks.users.expect_delete().withf(|id, _| *id == UserId(1)).times(1).returning(|_, _| Ok(()));
 
     // When the user deletes their account, typing it
     let deleted = delete_retyping(mocks, CURRENT_PASSWORD).await;

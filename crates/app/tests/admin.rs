@@ -187,7 +187,7 @@ fn store_finding_the_victim_and_deleting_with(outcome: fn() -> Result<(), StoreD
 /// The store's delete of id 5 is asked once, without a look-up first, and answers `outcome`.
 fn store_deleting_with(outcome: fn() -> Result<(), StoreDeleteError>) -> Mocks {
     let mut mocks = Mocks::new();
-    mocks.users.expect_delete().withf(|id| *id == UserId(5)).times(1).returning(move |_| outcome());
+    mocks.users.expect_delete().withf(|id, _| *id == UserId(5)).times(1).returning(move |_, _| outcome());
     mocks
 }
 
@@ -705,7 +705,7 @@ async fn replace_user_treats_a_username_clash_as_unexpected() {
 async fn clear_lockout_forgets_the_failed_sign_ins_of_the_user() {
     // Given a user whose failed sign-ins the store holds
     let mut mocks = Mocks::new();
-    mocks.users.expect_clear_lockout().withf(|id| *id == UserId(5)).times(1).returning(|_| Ok(true));
+    mocks.users.expect_clear_lockout().withf(|id, _| *id == UserId(5)).times(1).returning(|_, _| Ok(true));
 
     // When the admin clears that user's lockout
     let cleared = mocks.service().clear_lockout(&administrator(), UserId(5)).await;
@@ -718,7 +718,7 @@ async fn clear_lockout_forgets_the_failed_sign_ins_of_the_user() {
 async fn clear_lockout_of_an_unknown_user_is_not_found() {
     // Given a numeric id no user has
     let mut mocks = Mocks::new();
-    mocks.users.expect_clear_lockout().withf(|id| *id == UserId(999)).times(1).returning(|_| Ok(false));
+    mocks.users.expect_clear_lockout().withf(|id, _| *id == UserId(999)).times(1).returning(|_, _| Ok(false));
 
     // When the admin clears its lockout
     let error = mocks.service().clear_lockout(&administrator(), UserId(999)).await.unwrap_err();
@@ -731,7 +731,7 @@ async fn clear_lockout_of_an_unknown_user_is_not_found() {
 async fn clear_lockout_turns_a_store_failure_into_unexpected() {
     // Given a store that fails to clear the lockout
     let mut mocks = Mocks::new();
-    mocks.users.expect_clear_lockout().times(1).returning(|_| Err(store_error()));
+    mocks.users.expect_clear_lockout().times(1).returning(|_, _| Err(store_error()));
 
     // When the admin clears a user's lockout
     let error = mocks.service().clear_lockout(&administrator(), UserId(5)).await.unwrap_err();
@@ -1181,7 +1181,7 @@ async fn an_admin_whose_sign_in_is_old_cannot_delete_their_own_account_by_its_ob
 async fn an_admin_whose_sign_in_is_old_may_still_delete_someone_else() {
     // Given an admin whose session signed in ten minutes ago
     let mut mocks = Mocks::new();
-    mocks.users.expect_delete().withf(|id| *id == UserId(5)).times(1).returning(|_| Ok(()));
+    mocks.users.expect_delete().withf(|id, _| *id == UserId(5)).times(1).returning(|_, _| Ok(()));
 
     // When it deletes another user
     let deleted = mocks.service().delete_user(&admin_signed_in_minutes_ago(10), UserId(5)).await;

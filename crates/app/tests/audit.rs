@@ -29,7 +29,10 @@ fn event(id: i64) -> AuditEvent {
 }
 
 /// What `update` is asked to record for user `id`, kept for the test to read.
-fn record_updates(mocks: &mut Mocks, outcome: impl Fn() -> Result<users_domain::User, UpdateUserError> + Send + 'static) -> Arc<Mutex<Vec<AuditRecord>>> {
+fn record_updates(
+    mocks: &mut Mocks,
+    outcome: impl Fn() -> Result<users_domain::User, UpdateUserError> + Send + 'static,
+) -> Arc<Mutex<Vec<AuditRecord>>> {
     let recorded = Arc::new(Mutex::new(Vec::new()));
     let keep = Arc::clone(&recorded);
     mocks.users.expect_update().times(1).returning(move |_, update| {
@@ -254,7 +257,12 @@ async fn housekeeping_prunes_the_events_older_than_the_retention() {
     mocks.sessions.expect_purge_ended().returning(|_| Ok(0));
     mocks.users.expect_purge_login_throttles().returning(|_| Ok(0));
     mocks.one_time_tokens.expect_purge_tokens().returning(|_| Ok(0));
-    mocks.audit.expect_prune_events().withf(|before| *before == now() - Duration::days(365)).times(1).returning(|_| Ok(7));
+    mocks
+        .audit
+        .expect_prune_events()
+        .withf(|before| *before == now() - Duration::days(365))
+        .times(1)
+        .returning(|_| Ok(7));
 
     let purged = mocks.service().purge_ended().await.unwrap();
 

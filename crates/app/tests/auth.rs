@@ -84,6 +84,7 @@ async fn register_stores_a_user_and_signs_it_in() {
             *session
                 == NewSession {
                     key: session.key.clone(),
+                    audit: signed_in_record(&session.key),
                     client: device(),
                     user_id: UserId(1),
                     password_hash: new_hash(),
@@ -337,6 +338,7 @@ async fn login_with_the_right_password_starts_a_session() {
             *session
                 == NewSession {
                     key: session.key.clone(),
+                    audit: signed_in_record(&session.key),
                     client: device(),
                     user_id: UserId(1),
                     password_hash: stored_hash(),
@@ -512,12 +514,12 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     mocks
         .users
         .expect_finish_login_attempt()
-        .withf(move |id, from, outcome, at, _| {
+        .withf(move |id, from, outcome, at, _, _| {
             *id == UserId(1) && *from == finished && *outcome == AttemptOutcome::Verified && *at == now()
         })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _, _| Ok(None));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(SessionId(9))));
     mocks.expect_access_token(&plain_user(), SessionId(9));
@@ -954,9 +956,9 @@ async fn refresh_replayed_after_the_grace_window_revokes_its_session() {
     mocks
         .sessions
         .expect_revoke()
-        .withf(|session, at| *session == SESSION && *at == now())
+        .withf(|session, at, _| *session == SESSION && *at == now())
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
@@ -972,7 +974,7 @@ async fn refresh_replayed_with_no_grace_window_revokes_at_once() {
     // Given a policy without a grace window, and a token used a microsecond ago
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, replayed(Duration::microseconds(1), live_session()));
-    mocks.sessions.expect_revoke().times(1).returning(|_, _| Ok(()));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _, _| Ok(()));
     expect_no_pair(&mut mocks);
     let policy = SessionPolicy { refresh_grace: Duration::zero(), ..SessionPolicy::default() };
 
@@ -1008,7 +1010,7 @@ async fn refresh_with_a_replayed_token_reports_a_failed_revocation() {
     // Given a replay long after the first use, and a store that fails to revoke
     let mut mocks = Mocks::new();
     expect_rotated(&mut mocks, replayed(Duration::minutes(5), live_session()));
-    mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _, _| Err(store_error()));
     expect_no_pair(&mut mocks);
 
     // When it is presented
@@ -1052,9 +1054,9 @@ async fn refresh_replayed_after_the_grace_window_revokes_its_session_whatever_su
     mocks
         .sessions
         .expect_revoke()
-        .withf(|session, at| *session == SESSION && *at == now())
+        .withf(|session, at, _| *session == SESSION && *at == now())
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     mocks.users.expect_find_by_id().never();
     expect_no_pair(&mut mocks);
 
@@ -1077,11 +1079,11 @@ async fn logout_revokes_the_session_of_the_token() {
     mocks
         .sessions
         .expect_revoke()
-        .withf(|session, at| *session == SESSION && *at == now())
+        .withf(|session, at, _| *session == SESSION && *at == now())
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
 
-    mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap();
+    mocks.service().logout(&RefreshToken::new("rt-old"), &device()).await.unwrap();
 }
 
 #[tokio::test]
@@ -1090,7 +1092,7 @@ async fn logout_with_an_unknown_token_is_invalid_and_revokes_nothing() {
     mocks.sessions.expect_find_by_refresh_token().times(1).returning(|_| Ok(None));
     mocks.sessions.expect_revoke().never();
 
-    let error = mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap_err();
+    let error = mocks.service().logout(&RefreshToken::new("rt-old"), &device()).await.unwrap_err();
 
     assert!(matches!(error, LogoutError::InvalidToken), "{error:?}");
 }
@@ -1099,9 +1101,9 @@ async fn logout_with_an_unknown_token_is_invalid_and_revokes_nothing() {
 async fn logout_with_a_failing_store_is_unexpected() {
     let mut mocks = Mocks::new();
     mocks.sessions.expect_find_by_refresh_token().times(1).returning(|_| Ok(Some(SESSION)));
-    mocks.sessions.expect_revoke().times(1).returning(|_, _| Err(store_error()));
+    mocks.sessions.expect_revoke().times(1).returning(|_, _, _| Err(store_error()));
 
-    let error = mocks.service().logout(&RefreshToken::new("rt-old")).await.unwrap_err();
+    let error = mocks.service().logout(&RefreshToken::new("rt-old"), &device()).await.unwrap_err();
 
     assert!(matches!(error, LogoutError::Unexpected(_)), "{error:?}");
 }
@@ -1139,7 +1141,7 @@ async fn authenticate_returns_the_user_as_stored_now() {
         .times(1)
         .returning(|_, _, _| Ok(Some(plain_user())));
 
-    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+    let current = mocks.service().authenticate("signed.access.token", &device()).await.unwrap();
 
     assert_eq!(current.user, plain_user());
     assert_eq!(current.user.roles, [Role::User]);
@@ -1152,7 +1154,7 @@ async fn authenticate_reports_an_expired_token() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Expired));
     mocks.users.expect_find_signed_in().never();
 
-    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+    let error = mocks.service().authenticate("signed.access.token", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::ExpiredToken), "{error:?}");
 }
@@ -1163,7 +1165,7 @@ async fn authenticate_reports_an_invalid_token() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Invalid));
     mocks.users.expect_find_signed_in().never();
 
-    let error = mocks.service().authenticate("forged").await.unwrap_err();
+    let error = mocks.service().authenticate("forged", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::InvalidToken), "{error:?}");
 }
@@ -1174,7 +1176,7 @@ async fn authenticate_with_a_failing_verifier_is_unexpected() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Err(TokenError::Unexpected("no key".into())));
     mocks.users.expect_find_signed_in().never();
 
-    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+    let error = mocks.service().authenticate("signed.access.token", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::Unexpected(_)), "{error:?}");
 }
@@ -1185,7 +1187,7 @@ async fn authenticate_in_an_ended_session_fails() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(None));
 
-    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+    let error = mocks.service().authenticate("signed.access.token", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::SessionEnded), "{error:?}");
 }
@@ -1196,7 +1198,7 @@ async fn authenticate_with_a_failing_store_is_unexpected() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Err(store_error()));
 
-    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+    let error = mocks.service().authenticate("signed.access.token", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::Unexpected(_)), "{error:?}");
 }
@@ -1207,7 +1209,7 @@ async fn authenticate_tells_when_the_password_was_entered_as_the_token_says() {
     mocks.tokens.expect_verify_access_token().times(1).returning(|_, _| Ok(claims()));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
 
-    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+    let current = mocks.service().authenticate("signed.access.token", &device()).await.unwrap();
 
     assert_eq!(current.authenticated_at, Some(now() - Duration::hours(2)));
 }
@@ -1222,7 +1224,7 @@ async fn authenticate_with_a_token_that_predates_sign_in_times_tells_none() {
         .returning(|_, _| Ok(AccessClaims { authenticated_at: None, ..claims() }));
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(plain_user())));
 
-    let current = mocks.service().authenticate("signed.access.token").await.unwrap();
+    let current = mocks.service().authenticate("signed.access.token", &device()).await.unwrap();
 
     assert_eq!(current.authenticated_at, None);
     assert_eq!(current.session, SESSION);
@@ -1356,4 +1358,15 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
 
     // Then it is signed in, and the counts start again
     assert!(signed_in.is_ok(), "{signed_in:?}");
+}
+
+/// The `user.signed_in` event a new session `key` records: by its owner, now, from the sample device.
+fn signed_in_record(key: &users_ports::SessionKey) -> users_ports::AuditRecord {
+    users_ports::AuditRecord::new(
+        users_ports::AuditKind::UserSignedIn,
+        now(),
+        users_ports::AuditActor::Subject,
+        &device(),
+    )
+    .with("session", key.as_str())
 }

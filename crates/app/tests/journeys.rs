@@ -43,20 +43,20 @@ async fn a_new_account_signs_in_refreshes_and_signs_out() {
     assert_eq!(signed_in.user, signed_up.user);
     clock.advance(Duration::minutes(1));
     let refreshed = service.refresh(&signed_in.tokens.refresh_token, &device()).await.expect("refresh");
-    let current = service.authenticate(&refreshed.access_token).await.expect("the new access token works");
-    service.logout(&refreshed.refresh_token).await.expect("sign out");
+    let current = service.authenticate(&refreshed.access_token, &device()).await.expect("the new access token works");
+    service.logout(&refreshed.refresh_token, &device()).await.expect("sign out");
 
     // then that session is over, for both its tokens, while the sign-up's session lives on.
-    let ended = service.authenticate(&refreshed.access_token).await;
+    let ended = service.authenticate(&refreshed.access_token, &device()).await;
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
     let refused = service.refresh(&refreshed.refresh_token, &device()).await;
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
     assert_eq!(current.authenticated_at, Some(now()), "a refresh keeps the time the password was entered");
-    let first = service.authenticate(&signed_up.tokens.access_token).await.expect("the sign-up's session");
+    let first = service.authenticate(&signed_up.tokens.access_token, &device()).await.expect("the sign-up's session");
     assert_ne!(first.session, current.session);
     // And signing out again with the same token is harmless.
-    service.logout(&refreshed.refresh_token).await.expect("idempotent");
-    let unknown = service.logout(&users_ports::RefreshToken::new("never-issued")).await;
+    service.logout(&refreshed.refresh_token, &device()).await.expect("idempotent");
+    let unknown = service.logout(&users_ports::RefreshToken::new("never-issued"), &device()).await;
     assert!(matches!(unknown, Err(LogoutError::InvalidToken)), "{unknown:?}");
 }
 
@@ -82,7 +82,7 @@ async fn two_tabs_refreshing_together_share_a_pair_but_a_late_replay_ends_the_se
     assert!(matches!(replayed, Err(RefreshError::Reused)), "{replayed:?}");
     let successor = service.refresh(&first.refresh_token, &device()).await;
     assert!(matches!(successor, Err(RefreshError::InvalidToken)), "{successor:?}");
-    let access = service.authenticate(&first.access_token).await;
+    let access = service.authenticate(&first.access_token, &device()).await;
     assert!(matches!(access, Err(AuthenticateError::SessionEnded)), "{access:?}");
 }
 
@@ -93,18 +93,18 @@ async fn a_new_password_signs_out_every_other_session_and_the_old_one_stops_work
     let laptop = service.register(ada(), &device()).await.expect("sign up").into_signed_in().expect("signed in");
     let phone = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
     let phone = phone.expect("sign in on the phone");
-    let here = service.authenticate(&laptop.tokens.access_token).await.unwrap();
+    let here = service.authenticate(&laptop.tokens.access_token, &device()).await.unwrap();
 
     // when the password is changed on the laptop (signed in a moment ago, so without typing the old one),
     let changes = ProfileChanges { password: Some(password("a brand new passphrase")), ..ProfileChanges::default() };
     service.update_profile(&here, changes, no_password()).await.expect("change the password");
 
     // then the phone is signed out, the laptop is not,
-    let ended = service.authenticate(&phone.tokens.access_token).await;
+    let ended = service.authenticate(&phone.tokens.access_token, &device()).await;
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
     let refused = service.refresh(&phone.tokens.refresh_token, &device()).await;
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
-    service.authenticate(&laptop.tokens.access_token).await.expect("the session that changed it");
+    service.authenticate(&laptop.tokens.access_token, &device()).await.expect("the session that changed it");
     // and only the new password signs in.
     let old = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
     assert!(matches!(old, Err(LoginError::InvalidCredentials)), "{old:?}");
@@ -138,14 +138,14 @@ async fn a_deleted_account_is_signed_out_and_its_email_is_free_again() {
     // Given a signed-in user,
     let (service, _clock) = in_memory_service(SessionPolicy::default());
     let signed_in = service.register(ada(), &device()).await.expect("sign up").into_signed_in().expect("signed in");
-    let current = service.authenticate(&signed_in.tokens.access_token).await.unwrap();
+    let current = service.authenticate(&signed_in.tokens.access_token, &device()).await.unwrap();
 
     // when they delete their account, typing their password,
     let typed = proof(CurrentPassword::Typed(password("correct horse battery")));
     service.delete_account(&current, typed).await.expect("delete");
 
     // then their tokens stop working, their password signs in nowhere, and the email can sign up anew.
-    let ended = service.authenticate(&signed_in.tokens.access_token).await;
+    let ended = service.authenticate(&signed_in.tokens.access_token, &device()).await;
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
     let refused = service.refresh(&signed_in.tokens.refresh_token, &device()).await;
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");

@@ -14,18 +14,21 @@ fn ended_sessions_and_idle_sign_in_counts_are_kept_for_a_day() {
 
 #[tokio::test]
 async fn what_ended_a_day_ago_is_deleted_from_both_stores_and_counted() {
-    // Given 12 sessions, 3 sign-in counts and 5 mailed tokens that ended more than a day ago
+    // Given 12 sessions, 3 sign-in counts and 5 mailed tokens that ended more than a day ago,
     let mut mocks = Mocks::new();
     let day_ago = now() - Duration::days(1);
     mocks.sessions.expect_purge_ended().withf(move |before| *before == day_ago).times(1).returning(|_| Ok(12));
     mocks.users.expect_purge_login_throttles().withf(move |before| *before == day_ago).times(1).returning(|_| Ok(3));
     mocks.one_time_tokens.expect_purge_tokens().withf(move |before| *before == day_ago).times(1).returning(|_| Ok(5));
+    // and 2 audit events older than the year they are kept
+    let year_ago = now() - Duration::days(365);
+    mocks.audit.expect_prune_events().withf(move |before| *before == year_ago).times(1).returning(|_| Ok(2));
 
     // When the operator purges
     let purged = mocks.service().purge_ended().await.unwrap();
 
     // Then each store is asked to delete what ended before a day ago, and says how much it deleted
-    assert_eq!(purged, Purged { sessions: 12, login_throttles: 3, one_time_tokens: 5 });
+    assert_eq!(purged, Purged { sessions: 12, login_throttles: 3, one_time_tokens: 5, audit_events: 2 });
 }
 
 #[tokio::test]
@@ -35,6 +38,7 @@ async fn a_purge_with_nothing_to_delete_counts_nothing() {
     mocks.sessions.expect_purge_ended().times(1).returning(|_| Ok(0));
     mocks.users.expect_purge_login_throttles().times(1).returning(|_| Ok(0));
     mocks.one_time_tokens.expect_purge_tokens().times(1).returning(|_| Ok(0));
+    mocks.audit.expect_prune_events().times(1).returning(|_| Ok(0));
 
     // When the operator purges
     let purged = mocks.service().purge_ended().await.unwrap();

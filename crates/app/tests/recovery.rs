@@ -47,8 +47,8 @@ fn expect_found(mocks: &mut Mocks, address: &'static str, user: Option<User>) {
 fn expect_issued(mocks: &mut Mocks, answer: TokenIssue) -> Arc<Mutex<Vec<(MailedToken, Duration)>>> {
     let issued = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&issued);
-    mocks.one_time_tokens.expect_issue_token().withf(|user, _, _| *user == UserId(1)).times(1).returning(
-        move |_, mailed, interval| {
+    mocks.one_time_tokens.expect_issue_token().withf(|user, _, _, _| *user == UserId(1)).times(1).returning(
+        move |_, mailed, interval, _| {
             record.lock().unwrap().push((mailed, interval));
             Ok(answer)
         },
@@ -72,7 +72,7 @@ async fn a_reset_asked_for_an_unknown_address_stores_and_sends_nothing() {
 
     // when a reset is asked for it, then it succeeds, having done nothing.
     mocks.expect_sleeps(1);
-    mocks.service().request_password_reset(email("nobody@example.com")).await.expect("the same answer");
+    mocks.service().request_password_reset(email("nobody@example.com"), &device()).await.expect("the same answer");
 }
 
 #[tokio::test]
@@ -84,7 +84,7 @@ async fn a_reset_asked_for_a_known_address_queues_a_30_minute_token_to_it_at_mos
 
     // when a reset is asked for in another spelling of it,
     mocks.expect_sleeps(1);
-    mocks.service().request_password_reset(email("USER1@example.com")).await.unwrap();
+    mocks.service().request_password_reset(email("USER1@example.com"), &device()).await.unwrap();
 
     // then a reset token for the account's address is stored with the mail that carries it.
     let (mailed, interval) = issued.lock().unwrap().pop().expect("one token");
@@ -107,7 +107,11 @@ async fn a_reset_asked_for_again_within_the_minute_is_answered_the_same() {
     expect_issued(&mut mocks, TokenIssue::TooSoon);
 
     mocks.expect_sleeps(1);
-    mocks.service().request_password_reset(email("user1@example.com")).await.expect("no error to tell apart");
+    mocks
+        .service()
+        .request_password_reset(email("user1@example.com"), &device())
+        .await
+        .expect("no error to tell apart");
 }
 
 #[tokio::test]
@@ -117,7 +121,7 @@ async fn each_reset_asked_for_carries_a_new_token() {
     mocks.users.expect_find_credentials().times(2).returning(|_| Ok(Some(credentials())));
     let issued = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&issued);
-    mocks.one_time_tokens.expect_issue_token().times(2).returning(move |_, mailed, _| {
+    mocks.one_time_tokens.expect_issue_token().times(2).returning(move |_, mailed, _, _| {
         record.lock().unwrap().push(token_of(&mailed));
         Ok(TokenIssue::Queued)
     });
@@ -125,8 +129,8 @@ async fn each_reset_asked_for_carries_a_new_token() {
     let service = mocks.service();
 
     // when both are made,
-    service.request_password_reset(email("user1@example.com")).await.unwrap();
-    service.request_password_reset(email("user1@example.com")).await.unwrap();
+    service.request_password_reset(email("user1@example.com"), &device()).await.unwrap();
+    service.request_password_reset(email("user1@example.com"), &device()).await.unwrap();
 
     // then their tokens differ.
     let issued = issued.lock().unwrap();
@@ -209,21 +213,21 @@ async fn a_verification_token_is_looked_up_by_its_sha256() {
     mocks
         .one_time_tokens
         .expect_confirm_email()
-        .withf(move |hash, at| *hash == expected && *at == now())
+        .withf(move |hash, at, _| *hash == expected && *at == now())
         .times(1)
-        .returning(|_, _| Ok(Some(plain_user())));
+        .returning(|_, _, _| Ok(Some(plain_user())));
 
     // when it is used, then the user comes back verified.
-    let user = mocks.service().confirm_email(&OneTimeToken::new("abc")).await.unwrap();
+    let user = mocks.service().confirm_email(&OneTimeToken::new("abc"), &device()).await.unwrap();
     assert_eq!(user, plain_user());
 }
 
 #[tokio::test]
 async fn an_unknown_used_or_expired_verification_token_is_invalid() {
     let mut mocks = Mocks::new();
-    mocks.one_time_tokens.expect_confirm_email().times(1).returning(|_, _| Ok(None));
+    mocks.one_time_tokens.expect_confirm_email().times(1).returning(|_, _, _| Ok(None));
 
-    let outcome = mocks.service().confirm_email(&OneTimeToken::new("forged")).await;
+    let outcome = mocks.service().confirm_email(&OneTimeToken::new("forged"), &device()).await;
 
     assert!(matches!(outcome, Err(ConfirmEmailError::InvalidToken)), "{outcome:?}");
 }
@@ -240,7 +244,8 @@ async fn a_reset_with_an_invalid_token_hashes_nothing() {
     mocks.hasher.expect_hash().never();
     mocks.one_time_tokens.expect_reset_password().never();
 
-    let outcome = mocks.service().reset_password(&OneTimeToken::new("forged"), password("a new good one")).await;
+    let outcome =
+        mocks.service().reset_password(&OneTimeToken::new("forged"), password("a new good one"), &device()).await;
 
     assert!(matches!(outcome, Err(ResetPasswordError::InvalidToken)), "{outcome:?}");
 }
@@ -252,7 +257,8 @@ async fn a_reset_to_a_password_made_of_the_address_is_refused_and_leaves_the_tok
     mocks.hasher.expect_hash().never();
     mocks.one_time_tokens.expect_reset_password().never();
 
-    let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("user1@example.com")).await;
+    let outcome =
+        mocks.service().reset_password(&OneTimeToken::new("t"), password("user1@example.com"), &device()).await;
 
     assert!(matches!(outcome, Err(ResetPasswordError::WeakPassword(_))), "{outcome:?}");
 }
@@ -267,16 +273,16 @@ async fn a_reset_stores_the_new_passwords_hash_with_the_token_and_a_notice_to_th
     mocks
         .one_time_tokens
         .expect_reset_password()
-        .withf(move |used, new, notice, at| {
+        .withf(move |used, new, notice, at, _| {
             *used == hash
                 && *new == new_hash()
                 && *notice == Mail { to: email("user1@example.com"), content: MailContent::PasswordChanged }
                 && *at == now()
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(Some(plain_user())));
+        .returning(|_, _, _, _, _| Ok(Some(plain_user())));
 
-    mocks.service().reset_password(&token, password("a new good one")).await.expect("reset");
+    mocks.service().reset_password(&token, password("a new good one"), &device()).await.expect("reset");
 }
 
 #[tokio::test]
@@ -284,9 +290,9 @@ async fn a_token_used_up_while_the_password_was_hashed_is_invalid() {
     let mut mocks = Mocks::new();
     mocks.one_time_tokens.expect_find_token_user().times(1).returning(|_, _, _| Ok(Some(plain_user())));
     mocks.hasher.expect_hash().times(1).returning(|_| Ok(new_hash()));
-    mocks.one_time_tokens.expect_reset_password().times(1).returning(|_, _, _, _| Ok(None));
+    mocks.one_time_tokens.expect_reset_password().times(1).returning(|_, _, _, _, _| Ok(None));
 
-    let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("a new good one")).await;
+    let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("a new good one"), &device()).await;
 
     assert!(matches!(outcome, Err(ResetPasswordError::InvalidToken)), "{outcome:?}");
 }
@@ -529,7 +535,7 @@ async fn asking_for_a_mail_for_a_known_or_an_unknown_address_is_answered_after_t
         let waits = mocks.expect_sleeps(1);
 
         // when a reset is asked for it (on a clock that does not move while the work is done),
-        mocks.service().request_password_reset(email("user1@example.com")).await.unwrap();
+        mocks.service().request_password_reset(email("user1@example.com"), &device()).await.unwrap();
 
         // then the answer waits out the whole floor either way.
         assert_eq!(*waits.lock().unwrap(), [Duration::milliseconds(300)], "known: {known}");

@@ -51,9 +51,9 @@ async fn a_user_ends_one_of_their_sessions_by_its_key() {
     mocks
         .sessions
         .expect_revoke_by_key()
-        .withf(|user, asked, at| *user == UserId(1) && *asked == key('b') && *at == now())
+        .withf(|user, asked, at, _| *user == UserId(1) && *asked == key('b') && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(Some(SessionId(99))));
+        .returning(|_, _, _, _| Ok(Some(SessionId(99))));
 
     mocks.service().end_session(&current(plain_user()), &key('b')).await.unwrap();
 }
@@ -62,7 +62,7 @@ async fn a_user_ends_one_of_their_sessions_by_its_key() {
 async fn ending_a_session_that_is_not_the_callers_live_one_is_not_found() {
     // Given a key the store finds no live session of user 1's for (another user's, an ended one, a made-up one)
     let mut mocks = Mocks::new();
-    mocks.sessions.expect_revoke_by_key().times(1).returning(|_, _, _| Ok(None));
+    mocks.sessions.expect_revoke_by_key().times(1).returning(|_, _, _, _| Ok(None));
 
     let error = mocks.service().end_session(&current(plain_user()), &key('c')).await.unwrap_err();
 
@@ -75,9 +75,9 @@ async fn ending_the_other_sessions_keeps_the_one_in_hand() {
     mocks
         .sessions
         .expect_revoke_all_of_user()
-        .withf(|user, keep, at| *user == UserId(1) && *keep == Some(SESSION) && *at == now())
+        .withf(|user, keep, at, _| *user == UserId(1) && *keep == Some(SESSION) && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
 
     mocks.service().end_other_sessions(&current(plain_user())).await.unwrap();
 }
@@ -113,9 +113,9 @@ async fn an_admin_signs_a_user_out_everywhere() {
     mocks
         .sessions
         .expect_revoke_all_of_user()
-        .withf(|user, keep, at| *user == UserId(1) && keep.is_none() && *at == now())
+        .withf(|user, keep, at, _| *user == UserId(1) && keep.is_none() && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
 
     mocks.service().sign_out_everywhere(&administrator(), UserId(1)).await.unwrap();
 }

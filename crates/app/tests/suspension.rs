@@ -46,9 +46,9 @@ async fn an_admin_suspends_a_user_from_now_until_a_time_with_a_reason() {
     mocks
         .users
         .expect_suspend()
-        .withf(move |id, suspension| *id == UserId(1) && *suspension == expected)
+        .withf(move |id, suspension, _| *id == UserId(1) && *suspension == expected)
         .times(1)
-        .return_once(move |_, _| Ok(stored));
+        .return_once(move |_, _, _| Ok(stored));
 
     // when an admin suspends them until next week, saying why,
     let request = SuspensionRequest { until: Some(until), reason: Some(reason("chargeback")) };
@@ -89,7 +89,7 @@ async fn the_stores_refusals_of_a_suspension_are_told_apart() {
         (StoreSuspendError::Unexpected(store_error()), "Unexpected"),
     ] {
         let mut mocks = Mocks::new();
-        mocks.users.expect_suspend().times(1).return_once(move |_, _| Err(refusal));
+        mocks.users.expect_suspend().times(1).return_once(move |_, _, _| Err(refusal));
 
         let error =
             mocks.service().suspend_user(&administrator(), UserId(7), SuspensionRequest::default()).await.unwrap_err();
@@ -104,9 +104,9 @@ async fn lifting_a_suspension_returns_the_user_active() {
     mocks
         .users
         .expect_unsuspend()
-        .withf(|id, at| *id == UserId(1) && *at == now())
+        .withf(|id, at, _| *id == UserId(1) && *at == now())
         .times(1)
-        .returning(|_, _| Ok(Some(plain_user())));
+        .returning(|_, _, _| Ok(Some(plain_user())));
 
     let user = mocks.service().unsuspend_user(&administrator(), UserId(1)).await.unwrap();
 
@@ -116,7 +116,7 @@ async fn lifting_a_suspension_returns_the_user_active() {
 #[tokio::test]
 async fn lifting_the_suspension_of_an_unknown_user_is_not_found() {
     let mut mocks = Mocks::new();
-    mocks.users.expect_unsuspend().times(1).returning(|_, _| Ok(None));
+    mocks.users.expect_unsuspend().times(1).returning(|_, _, _| Ok(None));
 
     let error = mocks.service().unsuspend_user(&administrator(), UserId(404)).await.unwrap_err();
 
@@ -214,7 +214,7 @@ async fn an_access_token_of_a_suspended_user_no_longer_works() {
     });
     mocks.users.expect_find_signed_in().times(1).returning(|_, _, _| Ok(Some(suspended(None))));
 
-    let error = mocks.service().authenticate("signed.access.token").await.unwrap_err();
+    let error = mocks.service().authenticate("signed.access.token", &device()).await.unwrap_err();
 
     assert!(matches!(error, AuthenticateError::SessionEnded), "{error:?}");
 }
@@ -226,7 +226,11 @@ async fn a_suspended_account_is_mailed_no_reset_link_and_the_answer_is_the_same(
     mocks.one_time_tokens.expect_issue_token().never();
     mocks.expect_sleeps(1);
 
-    mocks.service().request_password_reset(email("user1@example.com")).await.expect("the same answer as anyone's");
+    mocks
+        .service()
+        .request_password_reset(email("user1@example.com"), &device())
+        .await
+        .expect("the same answer as anyone's");
 }
 
 #[tokio::test]
@@ -234,10 +238,10 @@ async fn an_account_whose_suspension_ran_out_is_mailed_a_reset_link_again() {
     let mut mocks = Mocks::new();
     let lapsed = suspended(Some(now() - Duration::seconds(1)));
     mocks.users.expect_find_credentials().times(1).return_once(move |_| Ok(Some(stored_credentials(lapsed))));
-    mocks.one_time_tokens.expect_issue_token().times(1).returning(|_, _, _| Ok(users_ports::TokenIssue::Queued));
+    mocks.one_time_tokens.expect_issue_token().times(1).returning(|_, _, _, _| Ok(users_ports::TokenIssue::Queued));
     mocks.expect_sleeps(1);
 
-    mocks.service().request_password_reset(email("user1@example.com")).await.unwrap();
+    mocks.service().request_password_reset(email("user1@example.com"), &device()).await.unwrap();
 }
 
 #[tokio::test]
@@ -258,7 +262,7 @@ async fn a_reset_link_of_a_suspended_account_sets_no_password() {
     mocks.hasher.expect_hash().never();
     mocks.one_time_tokens.expect_reset_password().never();
 
-    let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("a new good one")).await;
+    let outcome = mocks.service().reset_password(&OneTimeToken::new("t"), password("a new good one"), &device()).await;
 
     assert!(matches!(outcome, Err(ResetPasswordError::AccountSuspended)), "{outcome:?}");
 }

@@ -312,8 +312,8 @@ mod tests {
     use serde_json::Value;
     use users_app::Adapters;
     use users_ports::{
-        MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,
-        MockUserRepository,
+        MockAuditLog, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository,
+        MockTokenIssuer, MockUserRepository,
     };
 
     use super::*;
@@ -325,6 +325,7 @@ mod tests {
         type Users = MockUserRepository;
         type Sessions = MockSessionRepository;
         type OneTimeTokens = MockOneTimeTokenRepository;
+        type Audit = MockAuditLog;
         type Hasher = MockPasswordHasher;
         type Tokens = MockTokenIssuer;
         type Clock = MockClock;

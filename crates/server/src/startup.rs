@@ -195,7 +195,8 @@ fn service(
         audit_retention: Duration::days(i64::from(settings.audit.retention_days)),
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
-    let repositories = users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store, audit };
+    let repositories =
+        users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store, audit };
     Ok(UserService::new(repositories, hasher, tokens, SystemClock, policy))
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use users_app::{Adapters, SessionPolicy, Store, UserService};
 use users_domain::Password;
-use users_memory_store::{MemoryOneTimeTokens, MemorySessions, MemoryStore, MemoryUsers};
+use users_memory_store::{MemoryAuditLog, MemoryOneTimeTokens, MemorySessions, MemoryStore, MemoryUsers};
 use users_ports::{
     AccessClaims, AccessToken, Clock, PasswordHash, PasswordHashError, PasswordHasher, PublishedKey, RefreshToken,
     RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
@@ -24,6 +24,7 @@ impl Adapters for InMemory {
     type Users = MemoryUsers;
     type Sessions = MemorySessions;
     type OneTimeTokens = MemoryOneTimeTokens;
+    type Audit = MemoryAuditLog;
     type Hasher = PlainHasher;
     type Tokens = PlainTokens;
     type Clock = TestClock;
@@ -34,8 +35,12 @@ pub fn in_memory_service(policy: SessionPolicy) -> (UserService<InMemory>, TestC
     let store = MemoryStore::new();
     let clock = TestClock::default();
     let tokens = PlainTokens { issued: Arc::default(), refresh_tokens: Arc::default() };
-    let repositories =
-        Store { users: store.users(), sessions: store.sessions(), one_time_tokens: store.one_time_tokens() };
+    let repositories = Store {
+        users: store.users(),
+        sessions: store.sessions(),
+        one_time_tokens: store.one_time_tokens(),
+        audit: store.audit_log(),
+    };
     let service = UserService::new(repositories, PlainHasher, tokens, clock.clone(), policy);
     (service, clock)
 }

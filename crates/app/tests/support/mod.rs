@@ -15,8 +15,8 @@ use users_domain::{
     Password, PersonName, Profile, Role, User, UserAgent, UserId, Username,
 };
 use users_ports::{
-    AccessToken, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository, MockTokenIssuer,
-    MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
+    AccessToken, MockAuditLog, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository,
+    MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
     StoredCredentials, TokenSubject,
 };
 
@@ -28,6 +28,7 @@ impl Adapters for Mocked {
     type Users = MockUserRepository;
     type Sessions = MockSessionRepository;
     type OneTimeTokens = MockOneTimeTokenRepository;
+    type Audit = MockAuditLog;
     type Hasher = MockPasswordHasher;
     type Tokens = MockTokenIssuer;
     type Clock = MockClock;
@@ -38,6 +39,7 @@ pub struct Mocks {
     pub users: MockUserRepository,
     pub sessions: MockSessionRepository,
     pub one_time_tokens: MockOneTimeTokenRepository,
+    pub audit: MockAuditLog,
     pub hasher: MockPasswordHasher,
     pub tokens: MockTokenIssuer,
     /// Reads [`now`]; expects no wait unless a test says so.
@@ -54,6 +56,7 @@ impl Mocks {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             one_time_tokens: MockOneTimeTokenRepository::new(),
+            audit: MockAuditLog::new(),
             hasher: MockPasswordHasher::new(),
             tokens,
             clock: fixed_clock(),
@@ -66,7 +69,12 @@ impl Mocks {
     }
 
     pub fn service_with(self, policy: SessionPolicy) -> UserService<Mocked> {
-        let store = Store { users: self.users, sessions: self.sessions, one_time_tokens: self.one_time_tokens };
+        let store = Store {
+            users: self.users,
+            sessions: self.sessions,
+            one_time_tokens: self.one_time_tokens,
+            audit: self.audit,
+        };
         UserService::new(store, self.hasher, self.tokens, self.clock, policy)
     }
 
@@ -222,7 +230,7 @@ pub fn current(user: User) -> CurrentUser {
 
 /// `user` in [`SESSION`], whose password was entered at `authenticated_at` (`None`: a token that predates it).
 pub fn signed_in_at(user: User, authenticated_at: Option<DateTime<Utc>>) -> CurrentUser {
-    CurrentUser { user, session: SESSION, authenticated_at }
+    CurrentUser { user, session: SESSION, authenticated_at, client: device() }
 }
 
 /// What the store holds for [`plain_user`]: [`stored_hash`], and no failed sign-in.
@@ -249,7 +257,7 @@ pub fn expect_finished(mocks: &mut Mocks, outcome: AttemptOutcome, lock: Option<
     mocks
         .users
         .expect_finish_login_attempt()
-        .withf(move |id, from, ended, at, lockout| {
+        .withf(move |id, from, ended, at, lockout, _| {
             *id == UserId(1)
                 && *from == network()
                 && *ended == outcome
@@ -257,7 +265,7 @@ pub fn expect_finished(mocks: &mut Mocks, outcome: AttemptOutcome, lock: Option<
                 && *lockout == LockoutPolicy::default()
         })
         .times(1)
-        .returning(move |_, _, _, _, _| Ok(lock));
+        .returning(move |_, _, _, _, _, _| Ok(lock));
 }
 
 /// No sign-in attempt is started or finished.

@@ -8,7 +8,9 @@ use users_app::ExistingAccount;
 use users_domain::{ObjectId, Password, UserId};
 use users_jwt::{JwtIssuer, RefreshSecret};
 use users_ports::{SessionId, TokenIssuer, TokenSubject};
-use users_server::settings::{AuditSettings, AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings};
+use users_server::settings::{
+    AuditSettings, AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings,
+};
 use users_server::{Application, Settings, create_admin};
 
 pub const PASSWORD: &str = "correct horse battery";
