@@ -52,14 +52,22 @@ impl<A: Adapters> UserService<A> {
         Ok(self.audit_page(AuditQuery { user, kind, before, limit }).await?)
     }
 
-    /// The caller's own events (about their account, or done by them), newest first.
+    /// The caller's own events (about their account, or done by them), newest first. Where someone else did it (an
+    /// admin), the user is told that and what, but not that person's address, device or id.
     pub async fn list_activity(
         &self,
         current: &CurrentUser,
         before: Option<AuditEventId>,
         limit: u32,
     ) -> Result<AuditPage, ListActivityError> {
-        Ok(self.audit_page(AuditQuery { user: Some(current.user.id), kind: None, before, limit }).await?)
+        let me = current.user.id;
+        let mut page = self.audit_page(AuditQuery { user: Some(me), kind: None, before, limit }).await?;
+        for event in page.events.iter_mut().filter(|event| event.actor.is_some_and(|actor| actor != me)) {
+            event.actor = None;
+            event.ip = None;
+            event.user_agent = None;
+        }
+        Ok(page)
     }
 
     /// One page: a row more than asked tells whether another page follows, without counting.

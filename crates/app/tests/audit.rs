@@ -91,6 +91,25 @@ async fn the_last_page_has_no_next() {
 }
 
 #[tokio::test]
+async fn a_users_activity_hides_who_else_acted_and_from_where() {
+    // Given an event an admin (user 2) did to user 1, and one user 1 did
+    let mut mocks = Mocks::new();
+    let by_admin = AuditEvent { actor: Some(UserId(2)), kind: AuditKind::UserSuspended, ..event(5) };
+    let returned = vec![by_admin, event(4)];
+    mocks.audit.expect_list_events().times(1).return_once(move |_| Ok(returned));
+
+    let page = mocks.service().list_activity(&current(plain_user()), None, 20).await.unwrap();
+
+    // then the admin's address, device and id are not shown; the user's own are.
+    let suspended = &page.events[0];
+    assert_eq!(
+        (suspended.kind, suspended.actor, suspended.ip, &suspended.user_agent),
+        (AuditKind::UserSuspended, None, None, &None)
+    );
+    assert_eq!(page.events[1], event(4));
+}
+
+#[tokio::test]
 async fn a_users_activity_is_the_log_of_their_own_account() {
     let mut mocks = Mocks::new();
     mocks

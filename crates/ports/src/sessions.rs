@@ -115,7 +115,8 @@ pub enum RefreshTokenUse {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Starts a session whose current refresh token has the given hash; `None` when the user no longer exists (it
-    /// was deleted while signing in) or no longer has `password_hash` (the password was changed meanwhile).
+    /// was deleted while signing in), no longer has `password_hash` (the password was changed meanwhile) or is
+    /// suspended at `created_at` (a suspension written while the password was checked).
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError>;
 
     /// One refresh, atomically: marks `used` as used and, when it was current and its session is live at `now`

@@ -147,6 +147,7 @@ macro_rules! store_contract_tests {
                 concurrent_suspensions_of_the_two_admins_keep_one_active,
                 suspending_or_lifting_an_unknown_user_finds_no_one,
                 lifting_a_suspension_clears_it_and_ends_nothing_more,
+                a_sign_in_checked_before_a_suspension_starts_no_session,
             }
         );
         $crate::store_contract_tests!(@each_with_audit $setup;

@@ -310,3 +310,29 @@ pub async fn lifting_a_suspension_clears_it_and_ends_nothing_more<
         users.unsuspend(ada.id, t + seconds(8), audit(AuditKind::UserUnsuspended, t + seconds(8))).await.unwrap();
     assert_eq!(again, Some(User { updated_at: t + seconds(8), ..ada }));
 }
+
+pub async fn a_sign_in_checked_before_a_suspension_starts_no_session<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+    O: MailOutbox,
+>(
+    users: U,
+    sessions: S,
+    _tokens: T,
+    _outbox: O,
+) {
+    // Given Ada, suspended until an hour from now while her password was being checked,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    let until = t + seconds(3600);
+    users.suspend(ada.id, suspension(t, Some(until), None), audit(AuditKind::UserSuspended, t)).await.expect("suspend");
+
+    // when the sign-in goes on to start its session, then none starts;
+    let later = t + seconds(7200);
+    let refused = sessions.create(new_session(ada.id, "ada-1", t + seconds(1), later)).await.unwrap();
+    assert_eq!(refused, None);
+    // once the suspension has run out, a sign-in starts one again.
+    let after = sessions.create(new_session(ada.id, "ada-2", until, later)).await.unwrap();
+    assert!(after.is_some());
+}

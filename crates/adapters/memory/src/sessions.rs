@@ -25,7 +25,10 @@ impl MemorySessions {
 impl SessionRepository for MemorySessions {
     async fn create(&self, new: NewSession) -> Result<Option<SessionId>, StoreError> {
         let mut state = self.store.lock();
-        let still_valid = state.users.get(&new.user_id).is_some_and(|user| user.password_hash == new.password_hash);
+        let still_valid = state
+            .users
+            .get(&new.user_id)
+            .is_some_and(|user| user.password_hash == new.password_hash && !user.user.is_suspended(new.created_at));
         if !still_valid {
             return Ok(None);
         }

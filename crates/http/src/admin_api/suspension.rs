@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use users_app::{Adapters, SuspendUserError, SuspensionRequest, UnsuspendUserError, UserService};
 use users_domain::{SuspensionError, SuspensionReason};
@@ -51,9 +51,11 @@ impl SuspendRequest {
 }
 
 fn parse_time(raw: &str) -> Result<DateTime<Utc>, &'static str> {
-    DateTime::parse_from_rfc3339(raw)
+    let time = DateTime::parse_from_rfc3339(raw)
         .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| "must be an RFC 3339 date-time, such as 2027-01-31T00:00:00Z")
+        .map_err(|_| "must be an RFC 3339 date-time, such as 2027-01-31T00:00:00Z")?;
+    // Both stores keep four-digit years (SQLite compares them as text).
+    if time.year() > 9999 { Err("must be before the year 10000") } else { Ok(time) }
 }
 
 /// The answer to an `until` that has already passed, for the document's example.

@@ -163,6 +163,7 @@ async fn bad_suspensions_are_refused_and_change_nothing(store: Store) {
     for (body, field) in [
         (json!({ "until": past }), "until"),
         (json!({ "until": "next tuesday" }), "until"),
+        (json!({ "until": "9999-12-31T23:59:59-23:59" }), "until"),
         (json!({ "reason": "   " }), "reason"),
         (json!({ "reason": "x".repeat(501) }), "reason"),
     ] {

@@ -157,7 +157,8 @@ impl Dialect for PgConnection {
         const CREATE: &str = "
             WITH created AS (
                 INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, public_id, user_agent, ip)
-                SELECT id, $2, $2, $3, $6, $7, $8 FROM users WHERE id = $1 AND password_hash = $4 FOR SHARE
+                SELECT id, $2, $2, $3, $6, $7, $8 FROM users
+                WHERE id = $1 AND password_hash = $4 AND (suspended_at IS NULL OR suspended_until <= $2) FOR SHARE
                 RETURNING id
             ), issued AS (
                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, id, $2 FROM created

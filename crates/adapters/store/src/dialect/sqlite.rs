@@ -117,6 +117,8 @@ impl Dialect for SqliteConnection {
         let user = users::table
             .filter(users::id.eq(session.user_id.0))
             .filter(users::password_hash.eq(session.password_hash.as_str()))
+            // Not suspended meanwhile: a suspension that lifts by itself counts from its end.
+            .filter(users::suspended_at.is_null().or(users::suspended_until.le(Stamp(session.created_at))))
             .select((
                 users::id,
                 Stamp(session.created_at).into_sql::<StoredTime>(),
