@@ -182,15 +182,19 @@ async fn a_suspension_and_its_lifting_through_the_cache_are_seen_at_once() {
         .unwrap();
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
 
-    // Given a session started since, read (suspended) through the cache
+    // Given a suspension that has run out, and a session started since, read (with the suspension) through the cache
     let t = now();
-    let later = cached.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap().unwrap();
-    let read = cached.find_signed_in(ada.id, later, now()).await.unwrap().expect("signed in");
+    cached
+        .suspend(ada.id, suspension(t, Some(t + seconds(1)), None), audit(AuditKind::UserSuspended, t))
+        .await
+        .unwrap();
+    let later = cached.create(new_session(ada.id, "ada-2", t + seconds(2), t + seconds(3600))).await.unwrap().unwrap();
+    let read = cached.find_signed_in(ada.id, later, t + seconds(3)).await.unwrap().expect("signed in");
     assert!(read.suspension.is_some());
 
     // When the suspension is lifted through the cache, then the next check sees it lifted
-    cached.unsuspend(ada.id, now(), audit(AuditKind::UserUnsuspended, now())).await.unwrap().expect("lifted");
-    let read = cached.find_signed_in(ada.id, later, now()).await.unwrap().expect("signed in");
+    cached.unsuspend(ada.id, t + seconds(3), audit(AuditKind::UserUnsuspended, t)).await.unwrap().expect("lifted");
+    let read = cached.find_signed_in(ada.id, later, t + seconds(4)).await.unwrap().expect("signed in");
     assert_eq!(read.suspension, None);
 }
 
