@@ -3,9 +3,9 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-use users_domain::{ClientDetails, UserAgent, UserId};
+use users_domain::{AttemptOutcome, ClientDetails, ClientNetwork, FinishedAttempt, UserAgent, UserId};
 
 use crate::StoreError;
 
@@ -143,6 +143,36 @@ impl AuditRecord {
             AuditActor::Nobody => None,
         }
     }
+}
+
+/// What a finished sign-in attempt records (`UserRepository::finish_login_attempt` writes it, in every store): a
+/// refusal, as `user.sign_in_failed` from `client` and its `network`; and the lock the attempt set, as `user.locked`
+/// with its end (`until`) and what it locks: the `network`, or (`"scope": "account"`) every network, when the
+/// refusal reached the account-wide backstop. A verified or abandoned attempt records nothing. Nobody is signed in
+/// during a sign-in: no actor.
+pub fn sign_in_records(
+    network: &ClientNetwork,
+    outcome: AttemptOutcome,
+    finished: &FinishedAttempt,
+    now: DateTime<Utc>,
+    client: &ClientDetails,
+) -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    if outcome == AttemptOutcome::Refused {
+        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
+        records.push(failed.with("network", network.as_str()));
+    }
+    if let Some(until) = finished.locked_until {
+        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
+            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
+        records.push(if account_wide {
+            locked.with("scope", "account")
+        } else {
+            locked.with("network", network.as_str())
+        });
+    }
+    records
 }
 
 /// The position of an event in the log: ids only grow, so they order events and page through them.

@@ -16,7 +16,7 @@ mod sessions;
 mod tokens;
 mod users;
 
-pub use audit::{AuditActor, AuditEvent, AuditEventId, AuditKind, AuditLog, AuditQuery, AuditRecord};
+pub use audit::{AuditActor, AuditEvent, AuditEventId, AuditKind, AuditLog, AuditQuery, AuditRecord, sign_in_records};
 pub use changes::{ChangeFeed, ChangeObserver};
 pub use clock::Clock;
 pub use mail::{Mail, MailContent, MailError, MailId, MailKind, MailOutbox, MailSender, OutboxDepth, QueuedMail};

@@ -1,13 +1,13 @@
 //! `UserRepository` in memory: users with their credentials, roles and sign-in counts.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientDetails, ClientNetwork, Email, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginIdentifier,
-    LoginThrottle, ObjectId, ProfilePatch, Role, Suspension, User, UserId, Username,
+    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
+    ObjectId, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 use users_ports::{
-    AuditActor, AuditKind, AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest,
-    SessionId, SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn,
+    StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -68,33 +68,6 @@ fn patch<T>(field: &mut Option<T>, change: Option<Option<T>>) {
     if let Some(value) = change {
         *field = value;
     }
-}
-
-/// What a finished sign-in attempt records, as the SQL stores write it (see `sign_in_records` in `users-store`): a
-/// refusal, and the lock it set, of the network or (`"scope": "account"`) of the whole account.
-fn sign_in_records(
-    network: &ClientNetwork,
-    outcome: AttemptOutcome,
-    finished: &FinishedAttempt,
-    now: DateTime<Utc>,
-    client: &ClientDetails,
-) -> Vec<AuditRecord> {
-    let mut records = Vec::new();
-    if outcome == AttemptOutcome::Refused {
-        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
-        records.push(failed.with("network", network.as_str()));
-    }
-    if let Some(until) = finished.locked_until {
-        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
-            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
-        records.push(if account_wide {
-            locked.with("scope", "account")
-        } else {
-            locked.with("network", network.as_str())
-        });
-    }
-    records
 }
 
 fn apply(stored: &mut StoredUser, update: UserUpdate) {
@@ -284,7 +257,7 @@ impl UserRepository for MemoryUsers {
         if let Some(account) = finished.account {
             stored.throttle = account;
         }
-        state.record(id, sign_in_records(network, outcome, &finished, now, client));
+        state.record(id, users_ports::sign_in_records(network, outcome, &finished, now, client));
         Ok(finished.locked_until)
     }
 

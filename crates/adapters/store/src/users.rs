@@ -2,19 +2,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use users_domain::{
-    AttemptOutcome, ClientDetails, ClientNetwork, FinishedAttempt, LockoutPolicy, LoginAttempt, LoginIdentifier,
-    LoginThrottle, NetworkThrottle, ObjectId, Role, Suspension, SuspensionReason, User, UserId,
+    AttemptOutcome, ClientDetails, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
+    NetworkThrottle, ObjectId, Role, Suspension, SuspensionReason, User, UserId,
 };
 use users_ports::{
-    AuditActor, AuditKind, AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest,
-    PasswordHash, SessionId, SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError,
-    UserRepository, UserUpdate,
+    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId,
+    SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -227,35 +226,6 @@ async fn save_network_throttle(
         }
         Ok(())
     })
-}
-
-/// What a finished sign-in attempt records: a refusal, as `user.sign_in_failed` from `client` and its `network`; and
-/// the lock the attempt set, as `user.locked` with its end (`until`, as the attempt returns it) and what it locks: the
-/// `network`, or (`"scope": "account"`) every network, when the refusal reached the account-wide backstop. A
-/// verified or abandoned attempt records nothing. Nobody is signed in during a sign-in: no actor.
-fn sign_in_records(
-    network: &ClientNetwork,
-    outcome: AttemptOutcome,
-    finished: &FinishedAttempt,
-    now: DateTime<Utc>,
-    client: &ClientDetails,
-) -> Vec<AuditRecord> {
-    let mut records = Vec::new();
-    if outcome == AttemptOutcome::Refused {
-        let failed = AuditRecord::new(AuditKind::UserSignInFailed, now, AuditActor::Nobody, client);
-        records.push(failed.with("network", network.as_str()));
-    }
-    if let Some(until) = finished.locked_until {
-        let locked = AuditRecord::new(AuditKind::UserLocked, now, AuditActor::Nobody, client)
-            .with("until", until.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-        let account_wide = finished.account.is_some_and(|account| account.locked_until.is_some());
-        records.push(if account_wide {
-            locked.with("scope", "account")
-        } else {
-            locked.with("network", network.as_str())
-        });
-    }
-    records
 }
 
 /// Forgets every failed sign-in and lock of the user, from every network; whether the user exists.
@@ -481,7 +451,7 @@ impl UserRepository for UserQueries {
                         .execute(conn)
                         .await?;
                 }
-                let records = sign_in_records(network, outcome, &finished, now, client);
+                let records = users_ports::sign_in_records(network, outcome, &finished, now, client);
                 crate::audit::record(conn.any(), id, &records).await?;
                 Ok(finished.locked_until)
             })
