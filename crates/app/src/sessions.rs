@@ -62,7 +62,7 @@ unexpected_from_port_errors!(
 impl<A: Adapters> UserService<A> {
     /// The caller's live sessions, most recently used first, the one in hand marked.
     pub async fn list_sessions(&self, current: &CurrentUser) -> Result<Vec<SessionView>, ListSessionsError> {
-        Ok(self.sessions_of(current.user.id, Some(current)).await?)
+        Ok(self.sessions_of(current.user.id, current).await?)
     }
 
     /// Ends one of the caller's sessions (the one in hand too: that is signing out); its access and refresh tokens
@@ -88,7 +88,7 @@ impl<A: Adapters> UserService<A> {
         id: UserId,
     ) -> Result<Vec<SessionView>, ListUserSessionsError> {
         self.users.find_by_id(id).await?.ok_or(ListUserSessionsError::NotFound)?;
-        Ok(self.sessions_of(id, Some(admin.current())).await?)
+        Ok(self.sessions_of(id, admin.current()).await?)
     }
 
     /// Ends every session of the user, the admin's own included when they sign themselves out.
@@ -99,9 +99,9 @@ impl<A: Adapters> UserService<A> {
         Ok(self.sessions.revoke_all_of_user(id, None, now, revoked).await?)
     }
 
-    async fn sessions_of(&self, id: UserId, viewer: Option<&CurrentUser>) -> Result<Vec<SessionView>, Unexpected> {
+    /// `id`'s live sessions, the one `viewer`'s request came with marked.
+    async fn sessions_of(&self, id: UserId, viewer: &CurrentUser) -> Result<Vec<SessionView>, Unexpected> {
         let sessions = self.sessions.list_live(id, self.now()).await?;
-        let in_hand = viewer.map(|viewer| viewer.session);
-        Ok(sessions.into_iter().map(|session| SessionView { current: Some(session.id) == in_hand, session }).collect())
+        Ok(sessions.into_iter().map(|session| SessionView { current: session.id == viewer.session, session }).collect())
     }
 }

@@ -221,17 +221,24 @@ impl SessionRow {
             created_at: self.created_at,
             last_used_at: self.last_used_at,
             expires_at: self.expires_at,
-            client: ClientDetails {
-                ip: self.ip.and_then(|ip| ip.parse().ok()),
-                user_agent: self.user_agent.and_then(|agent| UserAgent::from_header(&agent)),
-            },
+            client: read_client(self.ip, self.user_agent),
         })
     }
 }
 
-/// A device as the `sessions` table keeps it: its address as text (`IpAddr`'s own form), and its user agent.
+/// A device as the `sessions` and `audit_events` tables keep it: its address as text (`IpAddr`'s own form), and its
+/// user agent.
 pub(crate) fn stored_client(client: &ClientDetails) -> (Option<String>, Option<&str>) {
     (client.ip.map(|ip| ip.to_string()), client.user_agent.as_ref().map(UserAgent::as_str))
+}
+
+/// [`stored_client`] read back. A device is only shown, never trusted: an address that does not read back is shown as
+/// unknown.
+fn read_client(ip: Option<String>, user_agent: Option<String>) -> ClientDetails {
+    ClientDetails {
+        ip: ip.and_then(|ip| ip.parse().ok()),
+        user_agent: user_agent.and_then(|agent| UserAgent::from_header(&agent)),
+    }
 }
 
 #[derive(Insertable)]
@@ -412,14 +419,15 @@ impl AuditEventRow {
             Ok(serde_json::Value::Object(details)) => details,
             _ => return Err(invalid("its details are not a JSON object")),
         };
+        let client = read_client(ip, user_agent);
         Ok(AuditEvent {
             id: AuditEventId(id),
             at,
             kind,
             actor: actor_id.map(UserId),
             subject: subject_id.map(UserId),
-            ip: ip.and_then(|ip| ip.parse().ok()),
-            user_agent: user_agent.and_then(|agent| UserAgent::from_header(&agent)),
+            ip: client.ip,
+            user_agent: client.user_agent,
             details,
         })
     }
