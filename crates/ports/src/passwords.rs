@@ -2,8 +2,9 @@
 
 use users_domain::Password;
 
-/// A password hash in PHC string format (`$argon2id$v=19$m=…`). It never leaves the service, and its `Debug`
-/// output does not show it.
+/// A stored password hash: the service's own are PHC strings (`$argon2id$v=19$m=…`); an imported account keeps the
+/// hash of the system it came from (see [`PasswordHasher::check_hash`]) until its first sign-in replaces it. It never
+/// leaves the service, and its `Debug` output does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);
 
@@ -25,7 +26,7 @@ impl std::fmt::Debug for PasswordHash {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordHashError {
-    /// The stored hash is not a PHC string this hasher understands.
+    /// The stored hash is not one this hasher understands.
     #[error("stored password hash is malformed")]
     MalformedHash,
     /// Every hashing thread is busy and the queue in front of them is full: the work was refused, not queued, so
@@ -47,4 +48,13 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// Spends the time of a `verify` against a dummy hash of the same cost. Called for an unknown account, so the
     /// time a failed sign-in takes does not tell whether the account exists.
     async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordHashError>;
+
+    /// Whether `verify` can check passwords against `hash`: one of the hasher's own, or one made by another system
+    /// in a form it accepts, with parameters it is willing to spend. `MalformedHash` otherwise. Cheap: nothing is
+    /// hashed. Imports check each account's hash with it.
+    fn check_hash(&self, hash: &PasswordHash) -> Result<(), PasswordHashError>;
+
+    /// Whether a hash that a password has just verified against should be replaced by `hash(password)`: it is
+    /// another system's, or the hasher's own with other parameters than those it hashes with now.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 }

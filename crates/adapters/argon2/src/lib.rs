@@ -237,6 +237,17 @@ impl PasswordHasher for Argon2Hasher {
         let (password, dummy) = (password.clone(), Arc::clone(&self.dummy_hash));
         off_the_workers(&self.pool, "verify", move || verify(password.expose(), &dummy).map(drop)).await
     }
+
+    fn check_hash(&self, hash: &PasswordHash) -> Result<(), PasswordHashError> {
+        let phc = Phc::new(hash.as_str()).map_err(|_| PasswordHashError::MalformedHash)?;
+        Algorithm::try_from(phc.algorithm.as_str()).map_err(|_| PasswordHashError::MalformedHash)?;
+        Params::try_from(&phc).map_err(|_| PasswordHashError::MalformedHash)?;
+        Ok(())
+    }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        !hash.as_str().starts_with(&format!("$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$"))
+    }
 }
 
 /// Describes this adapter's metrics for `/metrics` and gives each series a first value, so that a scrape shows them

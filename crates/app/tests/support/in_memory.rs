@@ -85,11 +85,25 @@ impl PasswordHasher for PlainHasher {
     }
 
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, PasswordHashError> {
-        Ok(plain(password) == *hash)
+        let foreign = hash.as_str().strip_prefix("foreign:").is_some_and(|of| of == password.expose());
+        Ok(foreign || plain(password) == *hash)
     }
 
     async fn verify_dummy(&self, _password: &Password) -> Result<(), PasswordHashError> {
         Ok(())
+    }
+
+    fn check_hash(&self, hash: &PasswordHash) -> Result<(), PasswordHashError> {
+        if hash.as_str().starts_with("plain:") || hash.as_str().starts_with("foreign:") {
+            Ok(())
+        } else {
+            Err(PasswordHashError::MalformedHash)
+        }
+    }
+
+    /// `foreign:<password>` stands for another system's hash of the password.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        hash.as_str().starts_with("foreign:")
     }
 }
 
