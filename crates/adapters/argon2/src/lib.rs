@@ -4,6 +4,11 @@
 //! it, work is refused at once (`PasswordHashError::Busy`) rather than making every later caller wait behind a
 //! flood, and queued work whose caller has gone is skipped. Each hashing thread keeps its Argon2 memory from one
 //! hash to the next.
+//!
+//! It also checks foreign hashes, those of accounts imported from other systems until their first sign-in replaces
+//! them with our Argon2id: Argon2 PHC of any variant, version and parameters, bcrypt (`$2a$`, `$2b$`, `$2y$`), scrypt
+//! PHC, PBKDF2-SHA256 PHC and Django's `pbkdf2_sha256$`. Their verification runs on the same hashing threads, and a
+//! stored hash whose cost is beyond the bounds of [`stored`] is refused unhashed (`MalformedHash`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +23,9 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use users_domain::Password;
 use users_ports::{PasswordHash, PasswordHashError, PasswordHasher};
+
+pub mod stored;
+use stored::Stored;
 
 /// OWASP's first recommended Argon2id setting: 19 MiB of memory, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19_456;
@@ -204,20 +212,29 @@ fn hash(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, PasswordHashErro
     Ok(phc.to_string())
 }
 
-/// Recomputes the stored hash with its own algorithm, version, parameters and salt, and compares in constant time
-/// (`Output`'s equality), as `argon2`'s own `verify_password` does.
-fn verify(password: &str, phc: &str) -> Result<bool, PasswordHashError> {
-    fn malformed<E>(_: E) -> PasswordHashError {
-        PasswordHashError::MalformedHash
+/// Whether `password` matches the stored hash `stored`, in whichever accepted form it is: recomputed with its own
+/// algorithm, version, parameters and salt and compared in constant time. A hash that [`stored::parse`] refuses is
+/// `MalformedHash`, and nothing is hashed for it.
+fn verify(password: &str, stored: &str) -> Result<bool, PasswordHashError> {
+    match stored::parse(stored)? {
+        Stored::Argon2 { algorithm, version, params, salt, expected } => {
+            verify_argon2(password, &Argon2::new(algorithm, version, params), &salt, &expected)
+        }
+        foreign => stored::verify_foreign(password, &foreign),
     }
-    let hash = Phc::new(phc).map_err(malformed)?;
-    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return Err(PasswordHashError::MalformedHash) };
-    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(malformed)?;
-    let version = hash.version.map(Version::try_from).transpose().map_err(malformed)?.unwrap_or_default();
-    let argon2 = Argon2::new(algorithm, version, Params::try_from(&hash).map_err(malformed)?);
+}
+
+/// Argon2 in this thread's kept memory, compared in constant time (`Output`'s equality), as `argon2`'s own
+/// `verify_password` does.
+fn verify_argon2(
+    password: &str,
+    argon2: &Argon2<'_>,
+    salt: &Salt,
+    expected: &Output,
+) -> Result<bool, PasswordHashError> {
     let mut output = [0u8; Output::MAX_LENGTH];
     let output = &mut output[..expected.len()];
-    hash_into(&argon2, password.as_bytes(), salt, output).map_err(unexpected)?;
+    hash_into(argon2, password.as_bytes(), salt, output).map_err(unexpected)?;
     Ok(Output::new(output).map_err(unexpected)? == *expected)
 }
 
@@ -239,14 +256,25 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     fn check_hash(&self, hash: &PasswordHash) -> Result<(), PasswordHashError> {
-        let phc = Phc::new(hash.as_str()).map_err(|_| PasswordHashError::MalformedHash)?;
-        Algorithm::try_from(phc.algorithm.as_str()).map_err(|_| PasswordHashError::MalformedHash)?;
-        Params::try_from(&phc).map_err(|_| PasswordHashError::MalformedHash)?;
-        Ok(())
+        stored::parse(hash.as_str()).map(drop)
     }
 
+    /// False only for our own Argon2id, version 1.3, with the parameters (memory, passes, lanes, and no associated
+    /// data) and output length this hasher uses; true for every other accepted form and for any refused hash.
     fn needs_rehash(&self, hash: &PasswordHash) -> bool {
-        !hash.as_str().starts_with(&format!("$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$"))
+        let ours = self.argon2.params();
+        match stored::parse(hash.as_str()) {
+            Ok(Stored::Argon2 { algorithm, version, params, expected, .. }) => {
+                algorithm != ALGORITHM
+                    || version != VERSION
+                    || params.m_cost() != ours.m_cost()
+                    || params.t_cost() != ours.t_cost()
+                    || params.p_cost() != ours.p_cost()
+                    || !params.data().is_empty()
+                    || expected.len() != Params::DEFAULT_OUTPUT_LEN
+            }
+            _ => true,
+        }
     }
 }
 
@@ -273,6 +301,9 @@ pub fn describe_metrics() {
     metrics::counter!("password_hash_skipped_total").absolute(0);
     metrics::gauge!("password_hash_in_flight").set(0.0);
 }
+
+#[cfg(test)]
+mod foreign_tests;
 
 #[cfg(test)]
 mod tests {
