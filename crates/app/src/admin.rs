@@ -6,8 +6,8 @@ use users_domain::{
     Role, RoleSet, User, UserId,
 };
 use users_ports::{
-    AuditKind, DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError,
-    UserRepository, UserUpdate,
+    AuditKind, DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, UpdateUserError, UserFilter,
+    UserOrder, UserQuery, UserRepository, UserUpdate,
 };
 
 use crate::audit::{by, by_nobody, role_names, update_records};
@@ -166,11 +166,23 @@ impl From<users_ports::PasswordHashError> for ProvisionAdminError {
     }
 }
 
+/// How far the matches of a filtered list are counted: enough for any page a person reads through, few enough that
+/// the count of a broad filter over millions of users costs about as much as the page itself.
+pub const FILTERED_COUNT_LIMIT: u64 = 10_000;
+
 impl<A: Adapters> UserService<A> {
-    /// Users in id order.
-    pub async fn list_users(&self, _admin: &Administrator, page: PageRequest) -> Result<Page<User>, ListUsersError> {
-        let mut page = self.users.list(page).await?;
+    /// The users `filter` lets through, in `order`, a page of them. Their number is exact up to
+    /// [`FILTERED_COUNT_LIMIT`], and past it for the whole population.
+    pub async fn list_users(
+        &self,
+        _admin: &Administrator,
+        filter: UserFilter,
+        order: UserOrder,
+        page: PageRequest,
+    ) -> Result<Page<User>, ListUsersError> {
         let now = self.now();
+        let query = UserQuery { filter, order, page, count_limit: FILTERED_COUNT_LIMIT, now };
+        let mut page = self.users.list(&query).await?;
         page.items = page.items.into_iter().map(|user| user.as_of(now)).collect();
         Ok(page)
     }

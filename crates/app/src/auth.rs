@@ -242,8 +242,8 @@ impl<A: Adapters> UserService<A> {
         // Only a deletion within these milliseconds makes the session fail to start: the client's to hear, not a
         // fault of the service's.
         let tokens =
-            self.start_session(&user, &password_hash, client, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
-        Ok(Registered::SignedIn(SignedIn { user, tokens }))
+            self.start_session(&user, &password_hash, None, client, now).await?.ok_or(RegisterError::DeletedAtOnce)?;
+        Ok(Registered::SignedIn(SignedIn { user: User { last_sign_in_at: Some(now), ..user }, tokens }))
     }
 
     /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
@@ -274,12 +274,27 @@ impl<A: Adapters> UserService<A> {
         if self.policy.email.require_verified_email && !credentials.user.email_verified {
             return Err(LoginError::EmailNotVerified);
         }
+        let rehashed = self.rehash(&credentials.password_hash, &password).await;
         // The account was deleted, or its password changed, while the password was being checked.
         let tokens = self
-            .start_session(&credentials.user, &credentials.password_hash, client, now)
+            .start_session(&credentials.user, &credentials.password_hash, rehashed, client, now)
             .await?
             .ok_or(LoginError::InvalidCredentials)?;
-        Ok(SignedIn { user: credentials.user, tokens })
+        let user = User { last_sign_in_at: Some(now), ..credentials.user };
+        Ok(SignedIn { user, tokens })
+    }
+
+    /// A hash of the service's own for `password`, when `checked` (which it just matched) is another system's or
+    /// has older parameters. Best effort: busy hashers leave the old hash for the next sign-in.
+    async fn rehash(&self, checked: &PasswordHash, password: &Password) -> Option<PasswordHash> {
+        if !self.hasher.needs_rehash(checked) {
+            return None;
+        }
+        self.hasher
+            .hash(password)
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "a password hash was left to replace at a later sign-in"))
+            .ok()
     }
 
     /// Whether `password` is the account's, throttled like a sign-in: refused without a hash while the account is
@@ -298,7 +313,12 @@ impl<A: Adapters> UserService<A> {
             return Err(PasswordCheckError::Locked { retry_after: until - now });
         }
         self.begin_attempt(credentials, network).await?;
-        let verified = self.hasher.verify(password, &credentials.password_hash).await;
+        // An account without a password (brought over without one) spends the same time on a refusal.
+        let verified = if credentials.password_hash.is_unusable() {
+            self.hasher.verify_dummy(password).await.map(|()| false)
+        } else {
+            self.hasher.verify(password, &credentials.password_hash).await
+        };
         let outcome = match verified {
             Ok(true) => AttemptOutcome::Verified,
             Ok(false) => AttemptOutcome::Refused,
@@ -454,12 +474,14 @@ impl<A: Adapters> UserService<A> {
         })
     }
 
-    /// A new session on `client`'s device, its password entered `now`, and its tokens; `None` if the user no longer
-    /// exists or no longer has the password hash that was checked.
+    /// A new session on `client`'s device, its password entered `now` (and `checked` replaced by `rehashed`, if
+    /// given), and its tokens; `None` if the user no longer exists or no longer has the password hash that was
+    /// checked.
     async fn start_session(
         &self,
         user: &User,
         checked: &PasswordHash,
+        rehashed: Option<PasswordHash>,
         client: &ClientDetails,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenPair>, Unexpected> {
@@ -472,6 +494,7 @@ impl<A: Adapters> UserService<A> {
             user_id: user.id,
             client: client.clone(),
             password_hash: checked.clone(),
+            rehashed_password: rehashed,
             refresh_token_hash: self.tokens.hash_refresh_token(&refresh_token),
             created_at: now,
             expires_at: now + self.policy.refresh_token_ttl,

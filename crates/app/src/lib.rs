@@ -1,7 +1,8 @@
 //! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
 //! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
 //! (`admin`), where an account is signed in (`sessions`), stopping an account without deleting it (`suspension`),
-//! the record of who did what (`audit`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
+//! the record of who did what (`audit`), bringing users over from another system (`import`), and the delivery of
+//! queued mail (`delivery`). They are methods of [`UserService`], which is
 //! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
@@ -9,6 +10,7 @@ mod admin;
 mod audit;
 mod auth;
 mod delivery;
+mod import;
 mod object_ids;
 mod recovery;
 mod sessions;
@@ -22,8 +24,8 @@ use users_ports::{
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
 pub use admin::{
-    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError, ListUsersError,
-    ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, FILTERED_COUNT_LIMIT, GetUserError,
+    ListRolesError, ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
 };
 pub use audit::{AuditFilter, AuditPage, ListActivityError, ListAuditEventsError};
 pub use auth::{
@@ -31,6 +33,7 @@ pub use auth::{
     Registered, SignIn, SignedIn, TokenPair,
 };
 pub use delivery::{DeliveryPass, MailDelivery, RetryPolicy};
+pub use import::{ImportUserError, Imported, ImportedUser};
 pub use object_ids::ObjectIdGenerator;
 pub use recovery::{
     ConfirmEmailError, EmailPolicy, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,

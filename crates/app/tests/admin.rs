@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use users_app::{
-    Administrator, ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, GetUserError, ListRolesError,
-    ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef, UserReplacement,
+    Administrator, ClearLockoutError, CreateUserError, DeleteUserError, ExistingAccount, FILTERED_COUNT_LIMIT,
+    GetUserError, ListRolesError, ListUsersError, ProvisionAdminError, ProvisionedAdmin, ReplaceUserError, UserRef,
+    UserReplacement,
 };
 use users_domain::{
-    Email, LoginIdentifier, LoginThrottle, Password, Profile, ProfilePatch, Registration, Role, RoleSet, User, UserId,
+    AccountStatus, Email, LoginIdentifier, LoginThrottle, Password, Profile, ProfilePatch, Registration, Role, RoleSet,
+    Suspension, User, UserId,
 };
 use users_ports::{
     DeleteUserError as StoreDeleteError, InsertUserError, Page, PageRequest, PasswordHashError, StoredCredentials,
-    UpdateUserError,
+    Total, UpdateUserError, UserFilter, UserOrder, UserQuery, UserSortKey,
 };
 
 use support::*;
@@ -31,23 +33,49 @@ fn expect_found_by_object_id(mocks: &mut Mocks, user: User) {
 // list_users
 
 #[tokio::test]
-async fn list_users_returns_the_page_of_the_store() {
-    // Given a store of 42 users whose page at offset 20 holds the admin and the plain user
+async fn list_users_asks_the_store_for_the_filtered_page_counted_up_to_the_limit_and_returns_it() {
+    // Given a store whose page of admins at offset 20, by creation time, holds the admin, of at least 10,000
     let mut mocks = Mocks::new();
-    let page = Page { items: vec![admin_user(), plain_user()], total: 42 };
+    let page = Page { items: vec![admin_user()], total: Total::AtLeast(FILTERED_COUNT_LIMIT) };
     let returned = page.clone();
-    mocks
-        .users
-        .expect_list()
-        .withf(|request| *request == PageRequest { offset: 20, limit: 10 })
-        .times(1)
-        .return_once(move |_| Ok(returned));
+    let filter = UserFilter { role: Some(Role::Admin), status: Some(AccountStatus::Active), ..UserFilter::default() };
+    let order = UserOrder { key: UserSortKey::CreatedAt, descending: true };
+    let expected = UserQuery {
+        filter: filter.clone(),
+        order,
+        page: PageRequest { offset: 20, limit: 10 },
+        count_limit: FILTERED_COUNT_LIMIT,
+        now: now(),
+    };
+    mocks.users.expect_list().withf(move |query| *query == expected).times(1).return_once(move |_| Ok(returned));
 
-    // When the admin asks for ten users from offset 20
-    let listed = mocks.service().list_users(&administrator(), PageRequest { offset: 20, limit: 10 }).await.unwrap();
+    // When the admin asks for ten active admins from offset 20, newest first
+    let listed =
+        mocks.service().list_users(&administrator(), filter, order, PageRequest { offset: 20, limit: 10 }).await;
 
-    // Then the store is asked for that page, and the admin gets it as it is, with the total
-    assert_eq!(listed, page);
+    // Then the store is asked for that page, judged at the clock's time, and the admin gets it as it is
+    assert_eq!(listed.unwrap(), page);
+}
+
+#[tokio::test]
+async fn list_users_shows_a_suspension_that_ran_out_as_over() {
+    // Given a store whose page holds a user whose suspension ended an hour ago
+    let mut mocks = Mocks::new();
+    let mut lapsed = plain_user();
+    lapsed.suspension =
+        Some(Suspension { since: now() - Duration::days(1), until: Some(now() - Duration::hours(1)), reason: None });
+    let returned = Page { items: vec![lapsed], total: Total::Exact(1) };
+    mocks.users.expect_list().times(1).return_once(move |_| Ok(returned));
+
+    // When the admin lists users
+    let listed = mocks
+        .service()
+        .list_users(&administrator(), UserFilter::default(), UserOrder::default(), PageRequest { offset: 0, limit: 10 })
+        .await
+        .unwrap();
+
+    // Then the user is shown active
+    assert_eq!(listed.items[0].suspension, None);
 }
 
 #[tokio::test]
@@ -57,7 +85,11 @@ async fn list_users_turns_a_store_failure_into_unexpected() {
     mocks.users.expect_list().times(1).returning(|_| Err(store_error()));
 
     // When the admin asks for a page
-    let error = mocks.service().list_users(&administrator(), PageRequest { offset: 0, limit: 10 }).await.unwrap_err();
+    let error = mocks
+        .service()
+        .list_users(&administrator(), UserFilter::default(), UserOrder::default(), PageRequest { offset: 0, limit: 10 })
+        .await
+        .unwrap_err();
 
     // Then the fault is unexpected, and keeps the store's reason
     assert!(matches!(error, ListUsersError::Unexpected(_)), "{error:?}");

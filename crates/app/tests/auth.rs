@@ -15,8 +15,8 @@ use users_domain::{
     Registration, Role, User, UserId,
 };
 use users_ports::{
-    AccessClaims, InsertUserError, NewSession, PasswordHashError, RefreshToken, RefreshTokenUse, SessionId,
-    SessionState, StoredCredentials, TokenError,
+    AccessClaims, InsertUserError, NewSession, PasswordHash, PasswordHashError, RefreshToken, RefreshTokenUse,
+    SessionId, SessionState, StoredCredentials, TokenError,
 };
 
 use support::*;
@@ -88,6 +88,7 @@ async fn register_stores_a_user_and_signs_it_in() {
                     client: device(),
                     user_id: UserId(1),
                     password_hash: new_hash(),
+                    rehashed_password: None,
                     refresh_token_hash: hash_of_str("rt-new"),
                     created_at: now(),
                     expires_at: now() + Duration::days(30),
@@ -342,6 +343,7 @@ async fn login_with_the_right_password_starts_a_session() {
                     client: device(),
                     user_id: UserId(1),
                     password_hash: stored_hash(),
+                    rehashed_password: None,
                     refresh_token_hash: hash_of_str("rt-new"),
                     created_at: now(),
                     expires_at: now() + Duration::days(30),
@@ -354,11 +356,79 @@ async fn login_with_the_right_password_starts_a_session() {
     // When the client signs in by email
     let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
 
-    // Then a session starts for the hash that was checked, and the client gets its tokens
-    assert_eq!(signed_in.user, plain_user());
+    // Then a session starts for the hash that was checked, and the client gets its tokens and the user, signed in now
+    assert_eq!(signed_in.user, User { last_sign_in_at: Some(now()), ..plain_user() });
     assert_eq!(signed_in.tokens.access_token, "signed.access.token");
     assert_eq!(signed_in.tokens.refresh_token.as_str(), "rt-new");
     assert_eq!(signed_in.tokens.expires_in, ACCESS_TTL_SECS);
+}
+
+/// An account imported with another system's hash of its password, and that hash.
+fn imported_hash() -> PasswordHash {
+    PasswordHash::new("$2b$12$imported.bcrypt.hash")
+}
+
+/// The sample user's right password, hashed the service's way at sign-in.
+fn rehashed() -> PasswordHash {
+    PasswordHash::new("$argon2id$rehashed")
+}
+
+/// The sample account, imported with [`imported_hash`], signing in with the right password.
+fn expect_imported_sign_in(mocks: &mut Mocks) {
+    mocks
+        .users
+        .expect_find_credentials()
+        .times(1)
+        .returning(|_| Ok(Some(StoredCredentials { password_hash: imported_hash(), ..credentials() })));
+    expect_attempt(mocks, LoginAttempt::Allowed);
+    expect_count_reset(mocks);
+    // In place of the default that nothing needs replacing:
+    mocks.hasher.checkpoint();
+    mocks.hasher.expect_verify().withf(|_, hash| *hash == imported_hash()).times(1).returning(|_, _| Ok(true));
+    mocks.hasher.expect_needs_rehash().withf(|hash| *hash == imported_hash()).times(1).returning(|_| true);
+    mocks.expect_new_refresh_token("rt-new");
+}
+
+#[tokio::test]
+async fn login_with_an_imported_hash_replaces_it_with_the_services_own_in_the_sessions_transaction() {
+    // Given an account imported with another system's hash, and its right password
+    let mut mocks = Mocks::new();
+    expect_imported_sign_in(&mut mocks);
+    mocks.hasher.expect_hash().withf(|p| p.expose() == "correct horse battery").times(1).returning(|_| Ok(rehashed()));
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| session.password_hash == imported_hash() && session.rehashed_password == Some(rehashed()))
+        .times(1)
+        .returning(|_| Ok(Some(SessionId(9))));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    // When the client signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
+
+    // Then the session starts only if the imported hash is still the user's, and replaces it with the new one
+    assert_eq!(signed_in.unwrap().tokens.refresh_token.as_str(), "rt-new");
+}
+
+#[tokio::test]
+async fn login_with_an_imported_hash_signs_in_when_the_hashers_are_too_busy_to_replace_it() {
+    // Given an imported account whose rehash is refused by busy hashers
+    let mut mocks = Mocks::new();
+    expect_imported_sign_in(&mut mocks);
+    mocks.hasher.expect_hash().times(1).returning(|_| Err(PasswordHashError::Busy));
+    mocks
+        .sessions
+        .expect_create()
+        .withf(|session| session.password_hash == imported_hash() && session.rehashed_password.is_none())
+        .times(1)
+        .returning(|_| Ok(Some(SessionId(9))));
+    mocks.expect_access_token(&plain_user(), SessionId(9));
+
+    // When the client signs in
+    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
+
+    // Then the sign-in succeeds, and the old hash is left for the next one
+    assert!(signed_in.is_ok());
 }
 
 #[tokio::test]
@@ -528,7 +598,7 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere, &device()).await.unwrap();
 
     // Then its attempt was begun and finished for that network, around the password check
-    assert_eq!(signed_in.user, plain_user());
+    assert_eq!(signed_in.user.id, plain_user().id);
 }
 
 /// The store is asked to start user 1's attempt from [`network`] at [`now`] up to `times`; it answers `Busy` to the
@@ -578,7 +648,7 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
     let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
 
     // Then it waited twice, briefly, then its password was checked
-    assert_eq!(signed_in.user, plain_user());
+    assert_eq!(signed_in.user.id, plain_user().id);
     let waits = waits.lock().unwrap();
     assert_eq!(waits.iter().map(|(after, _)| *after).collect::<Vec<_>>(), [1, 2], "{waits:?}");
     assert!(waits.iter().all(|(_, wait)| *wait > Duration::zero() && *wait < Duration::seconds(1)), "{waits:?}");

@@ -49,6 +49,18 @@ impl Password {
         Ok(Self(raw))
     }
 
+    /// A password as typed to prove who one is (a sign-in, the current password), held to the length bound only:
+    /// an account brought over from another system keeps the password it had, which may be shorter or more common
+    /// than a new one may be, and must still sign in with it.
+    pub fn typed(raw: impl Into<String>) -> Result<Self, PasswordError> {
+        let raw = raw.into();
+        match raw.chars().count() {
+            0 => Err(PasswordError::TooShort),
+            chars if chars > Self::MAX_CHARS => Err(PasswordError::TooLong),
+            _ => Ok(Self(raw)),
+        }
+    }
+
     /// The bundled list of passwords too common to accept (compared in lower case).
     pub fn common() -> impl Iterator<Item = &'static str> {
         COMMON_PASSWORDS.lines().filter(|line| !line.is_empty() && !line.starts_with('#'))
@@ -91,6 +103,14 @@ impl std::fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_password_is_held_to_the_length_bound_only() {
+        assert_eq!(Password::typed("hunter2").unwrap().expose(), "hunter2");
+        assert!(Password::typed("password").is_ok(), "common, but maybe an imported account's");
+        assert_eq!(Password::typed("").err(), Some(PasswordError::TooShort));
+        assert_eq!(Password::typed("x".repeat(129)).err(), Some(PasswordError::TooLong));
+    }
 
     #[test]
     fn length_is_8_to_128_characters() {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Email, ObjectId, Password, PersonName, ProfileUrl, Role, Suspension, Username};
+use crate::{AccountStatus, Email, ObjectId, Password, PersonName, ProfileUrl, Role, Suspension, Username};
 
 /// The numeric identity of a user in the store; the Admin API names users by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -34,11 +34,18 @@ pub struct User {
     pub suspension: Option<Suspension>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the user last started a session with their password; `None` if never.
+    pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 impl User {
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
+    }
+
+    /// The account's status at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> AccountStatus {
+        if self.is_suspended(now) { AccountStatus::Suspended } else { AccountStatus::Active }
     }
 
     /// Whether the account is suspended at `now`: it may not sign in, and its tokens do not work.
@@ -135,6 +142,7 @@ mod tests {
             suspension: None,
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
+            last_sign_in_at: None,
         };
         assert!(!user.is_admin());
         user.roles = vec![Role::Admin, Role::User];

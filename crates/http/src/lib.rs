@@ -21,6 +21,7 @@ mod problem;
 mod profile_api;
 mod rate_limit;
 mod routes;
+mod user_filter;
 mod well_known;
 
 use actix_web::http::StatusCode;

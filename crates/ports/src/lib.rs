@@ -32,7 +32,8 @@ pub use tokens::{
 };
 pub use users::{
     DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SignedIn, StoredCredentials,
-    SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    SuspendUserError, Total, UpdateUserError, UserFilter, UserOrder, UserQuery, UserRepository, UserSortKey,
+    UserUpdate,
 };
 
 #[cfg(feature = "mocks")]

@@ -16,6 +16,19 @@ impl PasswordHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The hash of an account that has no password yet (one brought over without its hash): no password matches
+    /// it, and no hasher is asked to try. Its owner sets one through a password reset.
+    pub fn unusable() -> Self {
+        Self(Self::UNUSABLE.to_owned())
+    }
+
+    pub fn is_unusable(&self) -> bool {
+        self.0 == Self::UNUSABLE
+    }
+
+    /// As `/etc/shadow` marks a locked password: no hash scheme's output starts with it.
+    const UNUSABLE: &str = "!";
 }
 
 impl std::fmt::Debug for PasswordHash {

@@ -50,7 +50,11 @@ pub struct NewSession {
     /// The hash the password was checked against: the session starts only if the user still has it, so a sign-in
     /// that checked a password being changed at that moment cannot outlive the change.
     pub password_hash: PasswordHash,
+    /// A fresh hash of the same password that replaces `password_hash` with the session, in its transaction: the
+    /// first sign-in of an imported account trades the other system's hash for the service's own.
+    pub rehashed_password: Option<PasswordHash>,
     pub refresh_token_hash: RefreshTokenHash,
+    /// Also the user's last sign-in, which the session's start sets.
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// The sign-in it records (`user.signed_in`), written with the session.

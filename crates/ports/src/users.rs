@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use users_domain::{
-    AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
-    ObjectId, Profile, ProfilePatch, Role, Suspension, User, UserId, Username,
+    AccountStatus, AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier,
+    LoginThrottle, ObjectId, Profile, ProfilePatch, Role, SearchPrefix, Suspension, User, UserId, Username,
 };
 
 use crate::{AuditRecord, Mail, MailedToken, PasswordHash, SessionId, StoreError};
@@ -73,7 +73,7 @@ pub struct SignedIn {
     pub session_expires_at: DateTime<Utc>,
 }
 
-/// Which slice of the users, in id order.
+/// Which slice of a list: `limit` items after the first `offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRequest {
     pub offset: u64,
@@ -84,7 +84,82 @@ pub struct PageRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub total: u64,
+    pub total: Total,
+}
+
+/// How many items a list holds: counted exactly, or known to be at least so many (counting further would cost more
+/// than a page is worth).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Total {
+    Exact(u64),
+    AtLeast(u64),
+}
+
+impl Total {
+    /// The count, exact or not.
+    pub fn count(self) -> u64 {
+        match self {
+            Self::Exact(count) | Self::AtLeast(count) => count,
+        }
+    }
+
+    pub fn is_exact(self) -> bool {
+        matches!(self, Self::Exact(_))
+    }
+}
+
+/// Which users a list holds, in which order, and which slice of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserQuery {
+    pub filter: UserFilter,
+    pub order: UserOrder,
+    pub page: PageRequest,
+    /// The matches of a filter are counted up to this many; past it the total is `Total::AtLeast(count_limit)`.
+    /// (The whole population is always counted exactly: the stores keep that count.)
+    pub count_limit: u64,
+    /// The time the filter's status is judged at.
+    pub now: DateTime<Utc>,
+}
+
+/// The conditions a listed user meets: every one given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// The start of the user's email address, username, first or last name, case aside.
+    pub text: Option<SearchPrefix>,
+    pub role: Option<Role>,
+    /// The user's status at the query's `now` (a suspension that has run out is over).
+    pub status: Option<AccountStatus>,
+    pub verified: Option<bool>,
+    /// Created strictly after this.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl UserFilter {
+    /// Whether the filter lets every user through.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The order of a list: by one key, ties (and users never signed in, who come first in ascending order and last in
+/// descending) broken by id in the same direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserOrder {
+    pub key: UserSortKey,
+    pub descending: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserSortKey {
+    #[default]
+    Id,
+    /// The case-folded address (`Email::key`).
+    Email,
+    CreatedAt,
+    /// Never signed in sorts before any time.
+    LastSignInAt,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,8 +294,8 @@ pub trait UserRepository: Send + Sync + 'static {
     /// refuses to delete the last admin.
     async fn delete(&self, id: UserId, audit: AuditRecord) -> Result<(), DeleteUserError>;
 
-    /// Users ordered by id.
-    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
+    /// The users `query` selects, in its order, one page of them.
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError>;
 
     /// The roles the store knows, by id.
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;

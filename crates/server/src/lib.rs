@@ -1,9 +1,11 @@
 //! The `users-server` binary's library: settings, wiring of the adapters into the use cases and the HTTP adapter,
-//! and the commands `serve`, `migrate`, `create-admin`, `add-signing-key`, `send-test-mail` and `healthcheck`. Everything here is assembly; the rules live in `app`.
+//! and the commands `serve`, `migrate`, `create-admin`, `import`, `add-signing-key`, `send-test-mail` and
+//! `healthcheck`. Everything here is assembly and the reading of inputs; the rules live in `app`.
 
 pub mod admin_password;
 mod error_chain;
 pub mod healthcheck;
+pub mod import;
 pub mod key_ring;
 mod mail;
 mod private_files;
@@ -14,4 +16,4 @@ pub mod telemetry;
 
 pub use error_chain::error_chain;
 pub use settings::Settings;
-pub use startup::{Application, StartupError, StoreLocation, create_admin, migrate, send_test_mail};
+pub use startup::{Application, StartupError, StoreLocation, create_admin, import_users, migrate, send_test_mail};

@@ -1,5 +1,6 @@
 //! `users-server`: runs the user service (`serve`, the default), applies migrations (`migrate`), creates an admin
-//! (`create-admin --email EMAIL [--promote-existing]`), adds a signing key (`add-signing-key`), sends a test message
+//! (`create-admin --email EMAIL [--promote-existing]`), imports users from another system (`import FILE`), adds a
+//! signing key (`add-signing-key`), sends a test message
 //! through the configured mail transport (`send-test-mail --to ADDRESS`), or asks a running server whether it is
 //! ready (`healthcheck`).
 
@@ -9,7 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use users_app::{ExistingAccount, ProvisionedAdmin};
 use users_server::{
-    Application, Settings, admin_password, create_admin, healthcheck, key_ring, migrate, send_test_mail, telemetry,
+    Application, Settings, admin_password, create_admin, healthcheck, import_users, key_ring, migrate, send_test_mail,
+    telemetry,
 };
 
 #[derive(Parser)]
@@ -40,6 +42,17 @@ enum Command {
         /// none is asked for. Only for an account you know is yours: anyone can register any email.
         #[arg(long)]
         promote_existing: bool,
+    },
+    /// Bring users over from another system: FILE holds one JSON object a line, `{email, username?, first_name?,
+    /// last_name?, roles?, email_verified?, password_hash?}`.
+    ///
+    /// A password_hash may be Argon2 or scrypt (PHC), bcrypt or PBKDF2-SHA256 (PHC, or Django's pbkdf2_sha256$);
+    /// the user signs in with the old password, which is then re-hashed. A user without one sets a password through
+    /// a reset. An address that already has an account is skipped, so running it again is safe. Refused lines are
+    /// listed with their numbers and reasons; the rest go in. Applies pending migrations first.
+    Import {
+        /// The JSON Lines file.
+        file: PathBuf,
     },
     /// Generate a new Ed25519 signing key in the keys folder and print its id. Instances that restart without a
     /// pinned JWT_SIGNING_KEY_ID sign with it; the older keys keep verifying until they are removed.
@@ -119,6 +132,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     println!("{} is already an admin (id {}) in {store}; nothing changed", user.email, user.object_id)
                 }
             }
+        }
+        Command::Import { file } => {
+            migrate(&settings).await?;
+            let report = import_users(&settings, &file, |so_far| {
+                eprintln!(
+                    "import: {} imported, {} skipped, {} refused so far",
+                    so_far.imported,
+                    so_far.skipped,
+                    so_far.refused.len()
+                );
+            })
+            .await?;
+            for (line, reason) in &report.refused {
+                println!("line {line}: refused: {reason}");
+            }
+            let store = settings.database.redacted_url();
+            let (imported, skipped, refused) = (report.imported, report.skipped, report.refused.len());
+            println!("imported {imported}, skipped {skipped} (already there), refused {refused}, into {store}");
         }
         Command::AddSigningKey => {
             let folder = &settings.auth.jwt_keys_dir;

@@ -28,6 +28,7 @@ use users_ports::{Mail, MailContent, MailSender as _, PasswordHashError, StoreEr
 use users_postgres::PgChangeFeed;
 use users_store::{CachedSessions, Store, StoreAuditLog, StoreOneTimeTokens, StoreSessions, StoreUsers};
 
+use crate::import::ImportReport;
 use crate::key_ring::{self, KeyRingError};
 use crate::mail;
 use crate::secret::{self, SecretError};
@@ -84,6 +85,11 @@ pub enum StartupError {
     Mail(String),
     #[error("invalid recipient: {0}")]
     InvalidRecipient(String),
+    #[error("cannot open {path}: {error}")]
+    ImportFile { path: String, error: std::io::Error },
+    /// Scrubbed of the database URL and password like [`StartupError::Database`]'s.
+    #[error("import: {0}")]
+    Import(String),
     /// The transport as `Transport::describe` shows it, without a password, and why it did not take the message.
     #[error("the message was not accepted by {transport}: {cause}")]
     MailNotSent { transport: String, cause: String },
@@ -249,6 +255,24 @@ where
         }
         other => StartupError::Provision(settings.database.scrub(&other.to_string())),
     })
+}
+
+/// Brings the users `file` lists over into the store the settings name (see [`crate::import`]), telling `progress`
+/// how far it is on a long file.
+pub async fn import_users(
+    settings: &Settings,
+    file: &std::path::Path,
+    progress: impl FnMut(&ImportReport),
+) -> Result<ImportReport, StartupError> {
+    let opened = std::fs::File::open(file)
+        .map_err(|error| StartupError::ImportFile { path: file.display().to_string(), error })?;
+    // The change feed is left alone: a one-off command remembers nothing.
+    let (store, _feed) = open_store(settings)?;
+    let service = service(cached(&store, settings), store.audit_log(), settings)?;
+    let lines = std::io::BufReader::new(opened);
+    crate::import::import_lines(lines, |user| service.import_user(user), progress)
+        .await
+        .map_err(|error| StartupError::Import(settings.database.scrub(&error.to_string())))
 }
 
 /// The transport `mail.*` names: SMTP when `mail.smtp_url` is set, otherwise `.eml` files in `mail.dir`. Links

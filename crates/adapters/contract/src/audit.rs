@@ -14,7 +14,7 @@ use users_ports::{
 
 use crate::fixtures::{
     LOCKOUT, audit, device, email, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time,
-    other_password_hash, seconds, suspension, throttle_of, token, touch,
+    other_password_hash, seconds, signed_in_at, suspension, throttle_of, token, touch,
 };
 
 /// Every event, newest first.
@@ -531,6 +531,7 @@ pub async fn a_change_whose_event_is_refused_fails_and_changes_nothing<
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let session = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    let ada = signed_in_at(ada, t);
     let verify = mailed_token("ada-verify", TokenPurpose::VerifyEmail, "ada@example.com", t, seconds(3600));
     assert_eq!(tokens.issue_token(ada.id, verify, seconds(60), None).await.unwrap(), TokenIssue::Queued);
     refuse_events.await;
@@ -558,6 +559,7 @@ pub async fn a_change_whose_event_is_refused_fails_and_changes_nothing<
     assert!(sessions.create(new_session(ada.id, "ada-2", later, later + seconds(3600))).await.is_err());
     assert_eq!(sessions.list_live(ada.id, later).await.unwrap().len(), 1);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-2")).await.unwrap(), None);
+    assert_eq!(ada_now().await.last_sign_in_at, Some(t), "the refused sign-in is not her last");
     let from = ClientNetwork::of("192.0.2.1".parse().expect("an address"));
     assert_eq!(users.begin_login_attempt(ada.id, &from, later, &LOCKOUT).await.unwrap(), LoginAttempt::Allowed);
     let failed = users.finish_login_attempt(ada.id, &from, AttemptOutcome::Refused, later, &LOCKOUT, &device(1)).await;

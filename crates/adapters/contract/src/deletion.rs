@@ -3,13 +3,12 @@
 use futures_util::future::{join, join_all};
 use users_domain::{LoginIdentifier, Role, UserId};
 use users_ports::{
-    AuditKind, DeleteUserError, NewUser, PageRequest, RefreshTokenUse, SessionRepository, SuspendUserError,
-    UserRepository,
+    AuditKind, DeleteUserError, NewUser, RefreshTokenUse, SessionRepository, SuspendUserError, UserRepository,
 };
 
 use crate::fixtures::{
-    admin_ids, audit, device, email, insert_ok, new_admin, new_session, new_user, now, seconds, suspension, token,
-    total, username,
+    admin_ids, audit, device, email, in_id_order, insert_ok, new_admin, new_session, new_user, now, seconds,
+    signed_in_at, suspension, token, total, username,
 };
 
 pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: SessionRepository>(
@@ -32,6 +31,7 @@ pub async fn delete_removes_user_with_roles_and_sessions<U: UserRepository, S: S
         .await
         .unwrap()
         .expect("the user exists");
+    let grace = signed_in_at(grace, t);
 
     // when Ada is deleted,
     users.delete(ada.id, audit(AuditKind::UserDeleted, now())).await.expect("delete");
@@ -198,7 +198,7 @@ pub async fn concurrent_suspension_and_deletion_of_the_two_admins_keep_one_activ
             other => panic!("round {round}: one of the two, and only one: {other:?}"),
         }
         // and one admin remains active, the one refused or spared.
-        let page = users.list(PageRequest { offset: 0, limit: 100 }).await.unwrap();
+        let page = users.list(&in_id_order(0, 100)).await.unwrap();
         let active_admins: Vec<UserId> =
             page.items.iter().filter(|user| user.is_admin() && !user.is_suspended(at)).map(|user| user.id).collect();
         assert_eq!(active_admins, vec![active.id], "round {round}");

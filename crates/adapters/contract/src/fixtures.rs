@@ -9,7 +9,7 @@ use users_domain::{
 use users_ports::{
     AuditActor, AuditKind, AuditRecord, Mail, MailContent, MailOutbox, MailedToken, NewOneTimeToken, NewSession,
     NewUser, OneTimeToken, OneTimeTokenHash, PageRequest, PasswordHash, QueuedMail, RefreshTokenHash, SessionKey,
-    TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    TokenPurpose, UpdateUserError, UserFilter, UserOrder, UserQuery, UserRepository, UserUpdate,
 };
 
 /// The current time at the precision a store keeps.
@@ -163,6 +163,7 @@ pub fn new_session(user: UserId, hash: &str, created_at: DateTime<Utc>, expires_
         client: device(1),
         user_id: user,
         password_hash: password_hash(),
+        rehashed_password: None,
         refresh_token_hash: token(hash),
         created_at,
         expires_at,
@@ -186,15 +187,31 @@ pub async fn insert_ok<U: UserRepository>(users: &U, user: NewUser) -> User {
     users.insert(user).await.expect("insert user")
 }
 
+/// `user` as a session started at `at` leaves it: signed in last then.
+pub fn signed_in_at(user: User, at: DateTime<Utc>) -> User {
+    User { last_sign_in_at: Some(at), ..user }
+}
+
+/// `limit` users after the first `offset`, in id order, every one of them counted.
+pub fn in_id_order(offset: u64, limit: u32) -> UserQuery {
+    UserQuery {
+        filter: UserFilter::default(),
+        order: UserOrder::default(),
+        page: PageRequest { offset, limit },
+        count_limit: 10_000,
+        now: now(),
+    }
+}
+
 /// The ids of the admins, in id order.
 pub(crate) async fn admin_ids<U: UserRepository>(users: &U) -> Vec<UserId> {
-    let page = users.list(PageRequest { offset: 0, limit: 1000 }).await.expect("list users");
+    let page = users.list(&in_id_order(0, 1000)).await.expect("list users");
     page.items.into_iter().filter(User::is_admin).map(|user| user.id).collect()
 }
 
 /// How many users the store holds.
 pub(crate) async fn total<U: UserRepository>(users: &U) -> u64 {
-    users.list(PageRequest { offset: 0, limit: 0 }).await.expect("list users").total
+    users.list(&in_id_order(0, 0)).await.expect("list users").total.count()
 }
 
 /// The network of a client address.

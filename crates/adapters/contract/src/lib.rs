@@ -23,9 +23,9 @@ pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    audit, device, email, full_profile, insert_ok, mailed_token, new_admin, new_session, new_user, now, object_id,
-    one_time, other_password_hash, password_hash, person_name, seconds, set_roles, suspension, token, touch, url,
-    username,
+    audit, device, email, full_profile, in_id_order, insert_ok, mailed_token, new_admin, new_session, new_user, now,
+    object_id, one_time, other_password_hash, password_hash, person_name, seconds, set_roles, signed_in_at, suspension,
+    token, touch, url, username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
@@ -81,6 +81,10 @@ macro_rules! store_contract_tests {
             }
             listing {
                 list_pages_in_id_order,
+                a_prefix_finds_users_by_address_username_or_name_whatever_the_case,
+                filters_by_role_status_verification_and_creation_time,
+                sorts_by_address_creation_and_last_sign_in_either_way,
+                a_filtered_count_stops_at_its_limit,
             }
             sessions {
                 signed_in_until_revoked,
@@ -94,6 +98,7 @@ macro_rules! store_contract_tests {
                 live_sessions_are_listed_most_recently_used_first,
                 a_rotation_moves_the_last_use_and_the_device,
                 a_session_is_ended_by_its_key_only_for_its_owner,
+                a_started_session_is_the_last_sign_in_and_may_replace_the_password_hash,
             }
             refresh_tokens {
                 refresh_token_rotates_once_then_is_replayed,

@@ -11,7 +11,7 @@ use users_ports::{
 
 use crate::fixtures::{
     LOCKOUT, attempt, audit, claim_all, email, insert_ok, mailed_token, network, new_session, new_user, now, one_time,
-    other_password_hash, password_hash, seconds, throttle_of, touch,
+    other_password_hash, password_hash, seconds, signed_in_at, throttle_of, touch,
 };
 
 /// The shortest time between two mails of one purpose to one user.
@@ -515,6 +515,7 @@ pub async fn a_password_reset_replaces_the_password_ends_sessions_clears_the_loc
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let first = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
     let second = sessions.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap().expect("created");
+    let ada = signed_in_at(ada, t);
     let attacker = network("203.0.113.9");
     for _ in 0..LOCKOUT.threshold {
         attempt(&users, ada.id, &attacker, AttemptOutcome::Refused, t).await;

@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use users_ports::{AuditKind, RefreshTokenUse, SessionRepository, SessionState, UserRepository};
 
-use crate::fixtures::{audit, device, insert_ok, new_session, new_user, now, seconds, token};
+use crate::fixtures::{audit, device, insert_ok, new_session, new_user, now, seconds, signed_in_at, token};
 
 pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: SessionRepository>(
     users: U,
@@ -15,6 +15,7 @@ pub async fn refresh_token_rotates_once_then_is_replayed<U: UserRepository, S: S
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let expires_at = t + seconds(30 * 24 * 3600);
     let session = sessions.create(new_session(ada.id, "ada-1", t, expires_at)).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
     let (used, successor) = (token("ada-1"), token("ada-2"));
     let phone = device(2);
     let rotate = |at| sessions.rotate_refresh_token(&used, &successor, at, at + seconds(3600), &phone);
@@ -165,6 +166,7 @@ pub async fn a_rotation_moves_the_expiry_and_its_successor_rotates_next<U: UserR
     let first_expiry = t + seconds(3600);
     let session =
         sessions.create(new_session(ada.id, "ada-1", t, first_expiry)).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
     let second_expiry = t + seconds(60 + 3600);
     let first = sessions
         .rotate_refresh_token(&token("ada-1"), &token("ada-2"), t + seconds(60), second_expiry, &device(2))

@@ -3,11 +3,11 @@
 
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, Profile, ProfilePatch, Role, User, UserId};
-use users_ports::{AuditKind, NewUser, PageRequest, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
+use users_ports::{AuditKind, NewUser, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
 
 use crate::fixtures::{
-    admin_ids, audit, email, full_profile, insert_ok, new_admin, new_user, now, other_password_hash, password_hash,
-    person_name, seconds, set_roles, suspension, touch, username,
+    admin_ids, audit, email, full_profile, in_id_order, insert_ok, new_admin, new_user, now, other_password_hash,
+    password_hash, person_name, seconds, set_roles, suspension, touch, username,
 };
 
 pub async fn update_replaces_roles_only_when_given<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -99,7 +99,7 @@ pub async fn set_roles_replaces_the_roles<U: UserRepository, S: SessionRepositor
     let none = set_roles(&users, ada.id, &[], t + seconds(4)).await.expect("no roles");
     assert_eq!(none.roles, vec![]);
     assert_eq!(users.find_by_id(ada.id).await.unwrap().unwrap().roles, vec![]);
-    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    let listed = users.list(&in_id_order(0, 10)).await.unwrap();
     assert_eq!(listed.items, vec![admin.clone(), none]);
 
     // The last admin may be given new roles that keep `admin`.

@@ -2,15 +2,15 @@
 //! its owner naming it); the live ones as their owner is shown them.
 
 use chrono::{DateTime, Utc};
-use users_domain::{ClientDetails, Role, UserAgent, UserId};
+use users_domain::{ClientDetails, LoginIdentifier, Role, UserAgent, UserId};
 use users_ports::{
     AuditKind, EndSessions, NewSession, NewUser, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
     SessionRepository, UpdateUserError, UserRepository, UserUpdate,
 };
 
 use crate::fixtures::{
-    audit, device, email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, seconds, token,
-    touch,
+    audit, device, email, full_profile, insert_ok, new_session, new_user, now, other_password_hash, password_hash,
+    seconds, signed_in_at, token, touch,
 };
 
 /// Starts `session`, and returns it as its owner's list should show it while nothing has used it since.
@@ -48,6 +48,7 @@ pub async fn signed_in_until_revoked<U: UserRepository, S: SessionRepository>(us
         sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
     let other =
         sessions.create(new_session(ada.id, "ada-2", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
     assert_ne!(session, other);
     assert_eq!(sessions.find_by_refresh_token(&token("ada-1")).await.unwrap(), Some(session));
 
@@ -83,6 +84,7 @@ pub async fn expired_session_is_not_signed_in<U: UserRepository, S: SessionRepos
     // a live session does, until the moment it expires.
     let live =
         sessions.create(new_session(ada.id, "new", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
     assert_eq!(users.find_signed_in(ada.id, live, t).await.unwrap(), Some(ada.clone()));
     assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3599)).await.unwrap(), Some(ada.clone()));
     assert_eq!(users.find_signed_in(ada.id, live, t + seconds(3601)).await.unwrap(), None);
@@ -97,6 +99,7 @@ pub async fn session_of_another_user_is_not_signed_in<U: UserRepository, S: Sess
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     let ada_session =
         sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
 
     // then it signs in neither another user, nor an unknown one; nor does a session nobody has sign Ada in.
     assert_eq!(users.find_signed_in(grace.id, ada_session, t).await.unwrap(), None);
@@ -118,6 +121,8 @@ pub async fn revoke_all_of_user_keeps_the_given_session<U: UserRepository, S: Se
     let s2 = sessions.create(new_session(ada.id, "ada-2", t, later)).await.unwrap().expect("the user exists");
     let s3 = sessions.create(new_session(ada.id, "ada-3", t, later)).await.unwrap().expect("the user exists");
     let g1 = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("the user exists");
+    let ada = signed_in_at(ada, t);
+    let grace = signed_in_at(grace, t);
 
     // when Ada's sessions but one are ended, then only that one and Grace's live on;
     sessions
@@ -340,6 +345,8 @@ pub async fn a_session_is_ended_by_its_key_only_for_its_owner<U: UserRepository,
     let first = started(&sessions, new_session(ada.id, "ada-1", t, later)).await;
     let second = started(&sessions, new_session(ada.id, "ada-2", t, later)).await;
     let hers = started(&sessions, new_session(grace.id, "grace-1", t, later)).await;
+    let ada = signed_in_at(ada, t);
+    let grace = signed_in_at(grace, t);
 
     // when Ada ends her first session by its key, then it is the one ended: it signs no one in, is no longer listed,
     // and its refresh token says it ended; her other session goes on.
@@ -409,5 +416,44 @@ pub async fn a_session_is_ended_by_its_key_only_for_its_owner<U: UserRepository,
             .await
             .unwrap(),
         Some(second.id)
+    );
+}
+
+pub async fn a_started_session_is_the_last_sign_in_and_may_replace_the_password_hash<
+    U: UserRepository,
+    S: SessionRepository,
+>(
+    users: U,
+    sessions: S,
+) {
+    // Given a user who never signed in,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    assert_eq!(ada.last_sign_in_at, None);
+    // when a session starts, then it is the user's last sign-in, and the password hash stays;
+    sessions.create(new_session(ada.id, "ada-1", t + seconds(5), t + seconds(3600))).await.unwrap().expect("created");
+    let found = users.find_by_id(ada.id).await.unwrap().expect("found");
+    assert_eq!(found.last_sign_in_at, Some(t + seconds(5)));
+    let ada_login = LoginIdentifier::Email(ada.email.clone());
+    assert_eq!(users.find_credentials(&ada_login).await.unwrap().expect("found").password_hash, password_hash());
+    // when a session whose check replaces the hash starts, then the user has the new hash, and the later sign-in;
+    let rehashed = NewSession {
+        rehashed_password: Some(other_password_hash()),
+        ..new_session(ada.id, "ada-2", t + seconds(9), t + seconds(3600))
+    };
+    sessions.create(rehashed).await.unwrap().expect("created");
+    let credentials = users.find_credentials(&ada_login).await.unwrap().expect("found");
+    assert_eq!(credentials.password_hash, other_password_hash());
+    assert_eq!(credentials.user.last_sign_in_at, Some(t + seconds(9)));
+    // and a session refused (its checked hash is gone) changes neither.
+    let stale = NewSession {
+        rehashed_password: Some(password_hash()),
+        ..new_session(ada.id, "ada-3", t + seconds(20), t + seconds(3600))
+    };
+    assert_eq!(sessions.create(stale).await.unwrap(), None);
+    let credentials = users.find_credentials(&ada_login).await.unwrap().expect("found");
+    assert_eq!(
+        (credentials.password_hash, credentials.user.last_sign_in_at),
+        (other_password_hash(), Some(t + seconds(9)))
     );
 }

@@ -5,13 +5,13 @@ use chrono::TimeDelta;
 use futures_util::future::join_all;
 use users_domain::{LoginIdentifier, User, UserId};
 use users_ports::{
-    AuditKind, MailOutbox, NewUser, OneTimeTokenRepository, PageRequest, RefreshTokenUse, SessionRepository,
-    SuspendUserError, TokenIssue, TokenPurpose, UserRepository,
+    AuditKind, MailOutbox, NewUser, OneTimeTokenRepository, RefreshTokenUse, SessionRepository, SuspendUserError,
+    TokenIssue, TokenPurpose, UserRepository,
 };
 
 use crate::fixtures::{
-    audit, device, email, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time, seconds,
-    suspension, token,
+    audit, device, email, in_id_order, insert_ok, mailed_token, new_admin, new_session, new_user, now, one_time,
+    seconds, signed_in_at, suspension, token,
 };
 
 pub async fn a_suspension_is_read_back_wherever_the_user_is_read<
@@ -40,7 +40,7 @@ pub async fn a_suspension_is_read_back_wherever_the_user_is_read<
     assert_eq!(users.find_by_object_id(ada.object_id).await.unwrap(), Some(expected.clone()));
     let login = LoginIdentifier::Email(email("ada@example.com"));
     assert_eq!(users.find_credentials(&login).await.unwrap().map(|found| found.user), Some(expected.clone()));
-    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap().items;
+    let listed = users.list(&in_id_order(0, 10)).await.unwrap().items;
     assert_eq!(listed, vec![expected]);
     // and no session starts for her meanwhile.
     let session = sessions.create(new_session(ada.id, "ada-1", t + seconds(2), t + seconds(3600))).await.unwrap();
@@ -76,6 +76,8 @@ pub async fn a_suspension_ends_every_session_of_the_user<
         sessions.rotate_refresh_token(&token("ada-2"), &token("ada-2b"), t + seconds(1), later, &device(2)).await;
     assert!(matches!(used.unwrap(), RefreshTokenUse::Rotated(_)));
     let hers = sessions.create(new_session(grace.id, "grace-1", t, later)).await.unwrap().expect("created");
+    let ada = signed_in_at(ada, t);
+    let grace = signed_in_at(grace, t);
 
     // when Ada is suspended,
     users
@@ -157,6 +159,7 @@ pub async fn the_only_active_admin_cannot_be_suspended<
     let t = now();
     let first = insert_ok(&users, new_admin(1, "first@example.com", t)).await;
     let session = sessions.create(new_session(first.id, "first-1", t, t + seconds(3600))).await.unwrap();
+    let first = signed_in_at(first, t);
     let session = session.expect("created");
     let plain = insert_ok(&users, new_user(2, "plain@example.com", t)).await;
 
@@ -284,6 +287,7 @@ pub async fn lifting_a_suspension_clears_it_and_ends_nothing_more<
     let t = now();
     let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
     let ended = sessions.create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().expect("created");
+    let ada = signed_in_at(ada, t);
     users
         .suspend(
             ada.id,
@@ -302,12 +306,16 @@ pub async fn lifting_a_suspension_clears_it_and_ends_nothing_more<
     // and the session the suspension ended stays ended, while she may sign in again.
     assert_eq!(users.find_signed_in(ada.id, ended, t + seconds(6)).await.unwrap(), None);
     let again = sessions.create(new_session(ada.id, "ada-2", t + seconds(6), t + seconds(3600))).await.unwrap();
-    assert_eq!(users.find_signed_in(ada.id, again.expect("created"), t + seconds(7)).await.unwrap(), Some(expected));
+    let signed_in_again = signed_in_at(expected, t + seconds(6));
+    assert_eq!(
+        users.find_signed_in(ada.id, again.expect("created"), t + seconds(7)).await.unwrap(),
+        Some(signed_in_again)
+    );
 
     // Lifting what is not suspended changes nothing but the time of the update.
     let again =
         users.unsuspend(ada.id, t + seconds(8), audit(AuditKind::UserUnsuspended, t + seconds(8))).await.unwrap();
-    assert_eq!(again, Some(User { updated_at: t + seconds(8), ..ada }));
+    assert_eq!(again, Some(User { updated_at: t + seconds(8), ..signed_in_at(ada, t + seconds(6)) }));
 }
 
 pub async fn a_sign_in_checked_before_a_suspension_starts_no_session<

@@ -1,11 +1,11 @@
 //! Updating a user: what is given changes, what is not stays, and an update that fails changes nothing.
 
 use users_domain::{LoginIdentifier, Profile, ProfilePatch, Role, User, UserId};
-use users_ports::{NewUser, PageRequest, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
+use users_ports::{NewUser, SessionRepository, UpdateUserError, UserRepository, UserUpdate};
 
 use crate::fixtures::{
-    admin_ids, email, full_profile, insert_ok, new_admin, new_user, now, other_password_hash, password_hash,
-    person_name, seconds, total, touch, url, username,
+    admin_ids, email, full_profile, in_id_order, insert_ok, new_admin, new_user, now, other_password_hash,
+    password_hash, person_name, seconds, total, touch, url, username,
 };
 
 pub async fn partial_update_keeps_untouched_fields<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -235,7 +235,7 @@ pub async fn update_with_roles_to_a_taken_email_changes_nothing<U: UserRepositor
     assert_eq!(users.find_by_id(grace.id).await.unwrap(), Some(grace.clone()), "nothing of Grace changed");
     assert_eq!(users.find_by_id(admin.id).await.unwrap(), Some(admin.clone()));
     assert_eq!(admin_ids(&users).await, vec![admin.id, grace.id]);
-    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    let listed = users.list(&in_id_order(0, 10)).await.unwrap();
     assert_eq!(listed.items, vec![admin, ada, grace]);
 }
 

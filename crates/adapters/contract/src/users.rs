@@ -1,11 +1,11 @@
 //! Inserting users and finding them again, by id, by public id, and by the email or username they sign in with.
 
 use users_domain::{LoginIdentifier, Profile, Role, UserId};
-use users_ports::{NewUser, PageRequest, SessionRepository, UserRepository, UserUpdate};
+use users_ports::{NewUser, SessionRepository, UserRepository, UserUpdate};
 
 use crate::fixtures::{
-    email, full_profile, insert_ok, new_user, now, object_id, other_password_hash, password_hash, seconds, touch,
-    username,
+    email, full_profile, in_id_order, insert_ok, new_user, now, object_id, other_password_hash, password_hash, seconds,
+    touch, username,
 };
 
 pub async fn insert_then_find_by_ids<U: UserRepository, S: SessionRepository>(users: U, _sessions: S) {
@@ -82,7 +82,7 @@ pub async fn insert_with_duplicate_roles_keeps_one_of_each<U: UserRepository, S:
     .await;
     assert_eq!(grace.roles, vec![Role::Admin, Role::User]);
     assert_eq!(users.find_by_object_id(grace.object_id).await.unwrap(), Some(grace.clone()));
-    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    let listed = users.list(&in_id_order(0, 10)).await.unwrap();
     assert_eq!(listed.items, vec![ada, grace]);
 }
 
@@ -95,8 +95,8 @@ pub async fn users_without_username_coexist<U: UserRepository, S: SessionReposit
     }
     // then none clashes with another: all are stored.
     assert!(inserted.iter().all(|user| user.username.is_none()));
-    let page = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
-    assert_eq!(page.total, 3);
+    let page = users.list(&in_id_order(0, 10)).await.unwrap();
+    assert_eq!(page.total, users_ports::Total::Exact(3));
     assert_eq!(page.items, inserted);
 }
 
@@ -184,7 +184,7 @@ pub async fn email_verified_is_stored_and_changed_only_when_given<U: UserReposit
     assert!(!grace.email_verified);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()));
     assert_eq!(users.find_by_object_id(grace.object_id).await.unwrap(), Some(grace.clone()));
-    let listed = users.list(PageRequest { offset: 0, limit: 10 }).await.unwrap();
+    let listed = users.list(&in_id_order(0, 10)).await.unwrap();
     assert_eq!(listed.items, vec![ada.clone(), grace.clone()]);
     let credentials =
         users.find_credentials(&LoginIdentifier::Email(email("ada@example.com"))).await.unwrap().expect("found");

@@ -52,6 +52,12 @@ impl SessionRepository for MemorySessions {
         };
         state.sessions.insert(id, session);
         state.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
+        if let Some(signed_in) = state.users.get_mut(&new.user_id) {
+            signed_in.user.last_sign_in_at = Some(new.created_at);
+            if let Some(rehashed) = new.rehashed_password {
+                signed_in.password_hash = rehashed;
+            }
+        }
         state.record(new.user_id, [new.audit]);
         Ok(Some(id))
     }

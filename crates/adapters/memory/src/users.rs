@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use users_domain::{
     AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginIdentifier, LoginThrottle,
-    ObjectId, ProfilePatch, Role, Suspension, User, UserId, Username,
+    ObjectId, PersonName, ProfilePatch, Role, Suspension, User, UserId, Username,
 };
 use users_ports::{
-    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, SessionId, SignedIn,
-    StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, SessionId, SignedIn, StoreError,
+    StoredCredentials, SuspendUserError, Total, UpdateUserError, UserOrder, UserQuery, UserRepository, UserSortKey,
+    UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -123,6 +124,7 @@ impl UserRepository for MemoryUsers {
             suspension: None,
             created_at: new.created_at,
             updated_at: new.created_at,
+            last_sign_in_at: None,
         };
         let stored =
             StoredUser { user: user.clone(), password_hash: new.password_hash, throttle: LoginThrottle::default() };
@@ -330,12 +332,21 @@ impl UserRepository for MemoryUsers {
         Ok(())
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError> {
         let state = self.store.lock();
-        let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
-        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
-        let items = state.users.values().skip(offset).take(limit).map(|stored| stored.user.clone()).collect();
-        Ok(Page { items, total: u64::try_from(state.users.len()).unwrap_or(u64::MAX) })
+        let mut matching: Vec<&User> =
+            state.users.values().map(|stored| &stored.user).filter(|user| lets_through(query, user)).collect();
+        matching.sort_by(|a, b| in_order(query.order, a, b));
+        let offset = usize::try_from(query.page.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.page.limit).unwrap_or(usize::MAX);
+        let items = matching.iter().skip(offset).take(limit).map(|user| (*user).clone()).collect();
+        let count = u64::try_from(matching.len()).unwrap_or(u64::MAX);
+        let total = if query.filter.is_empty() || count <= query.count_limit {
+            Total::Exact(count)
+        } else {
+            Total::AtLeast(query.count_limit)
+        };
+        Ok(Page { items, total })
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
@@ -345,4 +356,34 @@ impl UserRepository for MemoryUsers {
     async fn check_health(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Whether `user` meets every condition of the query's filter, as the SQL stores judge it.
+fn lets_through(query: &UserQuery, user: &User) -> bool {
+    let filter = &query.filter;
+    let text = filter.text.as_ref().is_none_or(|prefix| {
+        let names = [
+            user.username.as_ref().map(Username::as_str),
+            user.profile.first_name.as_ref().map(PersonName::as_str),
+            user.profile.last_name.as_ref().map(PersonName::as_str),
+        ];
+        prefix.matches(user.email.key().as_str()) || names.into_iter().flatten().any(|name| prefix.matches(name))
+    });
+    text && filter.role.is_none_or(|role| user.roles.contains(&role))
+        && filter.status.is_none_or(|status| user.status(query.now) == status)
+        && filter.verified.is_none_or(|verified| user.email_verified == verified)
+        && filter.created_after.is_none_or(|after| user.created_at > after)
+        && filter.created_before.is_none_or(|before| user.created_at < before)
+}
+
+/// The query's order: by its key, then by id, never signed in before any time.
+fn in_order(order: UserOrder, a: &User, b: &User) -> std::cmp::Ordering {
+    let by_key = match order.key {
+        UserSortKey::Id => std::cmp::Ordering::Equal,
+        UserSortKey::Email => a.email.key().as_str().cmp(b.email.key().as_str()),
+        UserSortKey::CreatedAt => a.created_at.cmp(&b.created_at),
+        UserSortKey::LastSignInAt => a.last_sign_in_at.cmp(&b.last_sign_in_at),
+    };
+    let ascending = by_key.then(a.id.cmp(&b.id));
+    if order.descending { ascending.reverse() } else { ascending }
 }

@@ -9,7 +9,7 @@ use users_domain::{AttemptOutcome, ClientNetwork, LockoutPolicy, Role, User};
 use users_ports::{AuditKind, SessionId, SessionRepository, UserRepository};
 use users_postgres::testing::CachedStore;
 use users_postgres::testing::TestDatabase;
-use users_store_contract::{audit, device, insert_ok, new_session, new_user, now, seconds, suspension};
+use users_store_contract::{audit, device, insert_ok, new_session, new_user, now, seconds, signed_in_at, suspension};
 
 /// A store that hears changes, with one signed-in user and their session.
 async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
@@ -18,6 +18,7 @@ async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
     let t = now();
     let ada = insert_ok(&store.clone(), new_user(1, "ada@example.com", t)).await;
     let session = store.clone().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    let ada = signed_in_at(ada, t);
     for _ in 0..500 {
         if store.hears_changes() {
             return Some((db, store, ada, session));

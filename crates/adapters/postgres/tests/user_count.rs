@@ -3,9 +3,9 @@
 
 use diesel::sql_types::BigInt;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use users_ports::{AuditKind, PageRequest, UserRepository};
+use users_ports::{AuditKind, UserRepository};
 use users_postgres::testing::TestDatabase;
-use users_store_contract::{audit, insert_ok, new_user, now};
+use users_store_contract::{audit, in_id_order, insert_ok, new_user, now};
 
 #[tokio::test]
 async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
@@ -15,7 +15,7 @@ async fn the_total_follows_every_insert_and_delete_wherever_they_come_from() {
     let counted = async |conn: &mut _| -> i64 {
         diesel::select(diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM users)")).get_result(conn).await.unwrap()
     };
-    let total = async || users.list(PageRequest { offset: 0, limit: 1 }).await.unwrap().total;
+    let total = async || users.list(&in_id_order(0, 1)).await.unwrap().total.count();
     assert_eq!(total().await, 0);
 
     let t = now();

@@ -16,11 +16,10 @@
 //! `AuditQueries::prune_batch` calls.
 
 use chrono::{DateTime, Utc};
-use diesel::backend::Backend;
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{QueryFragment, QueryId};
 use diesel::query_dsl::positional_order_dsl::{OrderColumn, PositionalOrderDsl as _};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Bool, Integer, Text};
@@ -33,6 +32,7 @@ use crate::connection::{AnyConnection as _, Conn, on_backend};
 use crate::pool::Pools;
 use crate::rows::{AuditEventRow, NewAuditEventRow};
 use crate::schema::{Stamp, audit_events};
+use crate::wrapped::Wrapped;
 
 /// How many events one batch of pruning deletes: small enough that a batch holds the database (SQLite's single
 /// writer, above all) for milliseconds, so that the changes of requests slip in between batches.
@@ -154,10 +154,10 @@ impl AuditQueries {
                 c.transaction::<(), DieselError, _>(async |c| {
                     let plan: Vec<String> = match &statement {
                         AuditStatement::List(query) => {
-                            with_page!(query, |page| Explained::<_, Text>::new(prefix, page).load(c).await)?
+                            with_page!(query, |page| Wrapped::<_, Text>::explained(prefix, page).load(c).await)?
                         }
                         AuditStatement::Prune(before) => {
-                            Explained::<_, Text>::new(prefix, prune_batch_statement(*before)).load(c).await?
+                            Wrapped::<_, Text>::explained(prefix, prune_batch_statement(*before)).load(c).await?
                         }
                     };
                     explained = Some(plan);
@@ -170,10 +170,10 @@ impl AuditQueries {
                 let prefix = "EXPLAIN QUERY PLAN ";
                 let lines: Vec<(i32, i32, i32, String)> = match &statement {
                     AuditStatement::List(query) => {
-                        with_page!(query, |page| Explained::<_, PlanLine>::new(prefix, page).load(c).await)
+                        with_page!(query, |page| Wrapped::<_, PlanLine>::explained(prefix, page).load(c).await)
                     }
                     AuditStatement::Prune(before) => {
-                        Explained::<_, PlanLine>::new(prefix, prune_batch_statement(*before)).load(c).await
+                        Wrapped::<_, PlanLine>::explained(prefix, prune_batch_statement(*before)).load(c).await
                     }
                 }
                 .map_err(|error| self.pools.fault(error))?;
@@ -196,34 +196,4 @@ pub enum AuditStatement {
     List(AuditQuery),
     /// One batch of `AuditLog::prune_events`, of the events older than this.
     Prune(DateTime<Utc>),
-}
-
-/// `EXPLAIN …` of a statement, its binds bound as when it runs, read as rows of `ST`.
-struct Explained<Q, ST> {
-    prefix: &'static str,
-    statement: Q,
-    rows: std::marker::PhantomData<ST>,
-}
-
-impl<Q, ST> Explained<Q, ST> {
-    fn new(prefix: &'static str, statement: Q) -> Self {
-        Self { prefix, statement, rows: std::marker::PhantomData }
-    }
-}
-
-impl<Q: QueryFragment<DB>, ST, DB: Backend> QueryFragment<DB> for Explained<Q, ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(self.prefix);
-        self.statement.walk_ast(out.reborrow())
-    }
-}
-
-impl<Q, ST> QueryId for Explained<Q, ST> {
-    type QueryId = ();
-    // Never prepared and cached: each is run once.
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q, ST> Query for Explained<Q, ST> {
-    type SqlType = ST;
 }

@@ -18,9 +18,9 @@ use users_domain::{
 };
 use users_ports::{
     AuditRecord, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
-    OneTimeTokenHash, OneTimeTokenRepository, Page, PageRequest, PasswordHash, RefreshTokenHash, RefreshTokenUse,
-    SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
-    TokenIssue, TokenPurpose, UpdateUserError, UserRepository, UserUpdate,
+    OneTimeTokenHash, OneTimeTokenRepository, Page, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId,
+    SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
+    TokenIssue, TokenPurpose, UpdateUserError, UserQuery, UserRepository, UserUpdate,
 };
 
 /// A store (its users, its sessions and its one-time tokens) that remembers signed-in users; see the module's
@@ -211,8 +211,8 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRep
         self.write(Forget::User(id), self.users.delete(id, audit)).await
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
-        self.users.list(page).await
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError> {
+        self.users.list(query).await
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
@@ -510,6 +510,7 @@ mod tests {
             suspension: None,
             created_at: created,
             updated_at: created,
+            last_sign_in_at: None,
         }
     }
 

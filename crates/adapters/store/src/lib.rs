@@ -21,7 +21,9 @@ mod repositories;
 mod rows;
 pub mod schema;
 mod sessions;
+mod user_list;
 mod users;
+mod wrapped;
 
 pub use crate::audit::AuditStatement;
 pub use crate::cached::CachedSessions;
@@ -32,6 +34,7 @@ pub use crate::dialect::{Backend, Dialect};
 pub use crate::email_keys::{MigrationConnection, complete_email_keys};
 pub use crate::pool::{Pools, describe_metrics as describe_pool_metrics};
 pub use crate::repositories::{CallPolicy, StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
+pub use crate::user_list::UserListStatement;
 
 /// One database's pools, from which the repositories are made; how its calls run is its backend's choice.
 #[derive(Clone, Debug)]

@@ -22,10 +22,10 @@ use users_domain::{
 };
 use users_ports::{
     AuditEvent, AuditLog, AuditQuery, AuditRecord, DeleteUserError, InsertUserError, Mail, MailId, MailOutbox,
-    MailedToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, OutboxDepth, Page, PageRequest,
-    PasswordHash, QueuedMail, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord,
-    SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError, TokenIssue, TokenPurpose,
-    UpdateUserError, UserRepository, UserUpdate,
+    MailedToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, OutboxDepth, Page, PasswordHash,
+    QueuedMail, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn,
+    StoreError, StoredCredentials, SuspendUserError, TokenIssue, TokenPurpose, UpdateUserError, UserQuery,
+    UserRepository, UserUpdate,
 };
 
 use crate::audit::{AuditQueries, AuditStatement, PRUNE_BATCH};
@@ -34,6 +34,7 @@ use crate::one_time_tokens::OneTimeTokenQueries;
 use crate::outbox::OutboxQueries;
 use crate::pool::Pools;
 use crate::sessions::SessionQueries;
+use crate::user_list::UserListStatement;
 use crate::users::UserQueries;
 
 /// How each call of a store runs.
@@ -179,6 +180,16 @@ impl StoreAuditLog {
     }
 }
 
+impl StoreUsers {
+    /// How the database runs one of the admin lists' statements: on PostgreSQL its plan as JSON (run, when
+    /// `analyze`), on SQLite the lines of `EXPLAIN QUERY PLAN`. For the tests that hold the indexes to their promise,
+    /// and for an operator asking why a search is slow.
+    pub async fn explain(&self, statement: UserListStatement, analyze: bool) -> Result<Vec<String>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.explain(&statement, analyze).await }).await
+    }
+}
+
 impl UserRepository for StoreUsers {
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         let queries = self.queries.clone();
@@ -266,9 +277,9 @@ impl UserRepository for StoreUsers {
         self.calls.run(async move { queries.delete(id, audit).await }).await
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
-        let queries = self.queries.clone();
-        self.calls.run(async move { queries.list(page).await }).await
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError> {
+        let (queries, query) = (self.queries.clone(), query.clone());
+        self.calls.run(async move { queries.list(&query).await }).await
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {

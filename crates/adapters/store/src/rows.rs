@@ -35,6 +35,7 @@ pub(crate) struct UserRow {
     suspension_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -74,6 +75,7 @@ impl UserRow {
             suspension: suspension(self.suspended_at, self.suspended_until, self.suspension_reason)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            last_sign_in_at: self.last_sign_in_at,
         })
     }
 }

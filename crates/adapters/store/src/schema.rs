@@ -91,6 +91,8 @@ diesel::table! {
         suspended_at -> Nullable<StoredTime>,
         suspended_until -> Nullable<StoredTime>,
         suspension_reason -> Nullable<Text>,
+        /// Set by the statement that starts a session.
+        last_sign_in_at -> Nullable<StoredTime>,
     }
 }
 

@@ -12,8 +12,8 @@ use users_domain::{
     NetworkThrottle, ObjectId, Role, Suspension, SuspensionReason, User, UserId,
 };
 use users_ports::{
-    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PageRequest, PasswordHash, SessionId,
-    SignedIn, StoreError, StoredCredentials, SuspendUserError, UpdateUserError, UserRepository, UserUpdate,
+    AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, PasswordHash, SessionId, SignedIn,
+    StoreError, StoredCredentials, SuspendUserError, Total, UpdateUserError, UserQuery, UserRepository, UserUpdate,
 };
 
 use crate::connection::{AnyConnection as _, Conn, on_backend};
@@ -21,6 +21,7 @@ use crate::dialect::{Backend, Dialect};
 use crate::pool::Pools;
 use crate::rows::{NewUserRow, UserChangeset, UserRow};
 use crate::schema::{Stamp, login_throttles, lower, roles, sessions, user_roles, users};
+use crate::user_list;
 
 #[derive(Clone)]
 pub(crate) struct UserQueries {
@@ -36,6 +37,16 @@ impl std::fmt::Debug for UserQueries {
 impl UserQueries {
     pub(crate) fn new(pools: Pools) -> Self {
         Self { pools }
+    }
+
+    /// See [`user_list::explain`].
+    pub(crate) async fn explain(
+        &self,
+        statement: &user_list::UserListStatement,
+        analyze: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pools.reader().await?;
+        user_list::explain(conn.any(), statement, analyze).await.map_err(|error| self.pools.fault(error))
     }
 }
 
@@ -565,28 +576,19 @@ impl UserRepository for UserQueries {
         })
     }
 
-    async fn list(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError> {
         let mut conn = self.pools.reader().await?;
-        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-        // The offset is walked in the primary-key index alone; only the page's own rows are read from the table.
-        let skipped = diesel::alias!(users as skipped);
-        let first_id = skipped
-            .select(skipped.field(users::id))
-            .order(skipped.field(users::id))
-            .offset(offset)
-            .limit(1)
-            .single_value();
-        let rows = users::table
-            .filter(users::id.nullable().ge(first_id))
-            .order(users::id)
-            .limit(i64::from(page.limit))
-            .select(UserRow::columns());
-        let rows: Vec<UserRow> =
-            on_backend!(conn.any(), |c| rows.load(c).await).map_err(|error| self.pools.fault(error))?;
+        let rows = user_list::load_page(conn.any(), query).await.map_err(|error| self.pools.fault(error))?;
         let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
         let mut roles = roles_of(conn.any(), &ids).await.map_err(|error| self.pools.fault(error))?;
-        let total =
-            on_backend!(conn.any(), |c| Dialect::count_users(c).await).map_err(|error| self.pools.fault(error))?;
+        let total = if query.filter.is_empty() {
+            let total =
+                on_backend!(conn.any(), |c| Dialect::count_users(c).await).map_err(|error| self.pools.fault(error))?;
+            Total::Exact(u64::try_from(total).unwrap_or_default())
+        } else {
+            let counted = user_list::count_matches(conn.any(), query).await.map_err(|error| self.pools.fault(error))?;
+            user_list::filtered_total(counted, query.count_limit)
+        };
         let items = rows
             .into_iter()
             .map(|row| {
@@ -594,7 +596,7 @@ impl UserRepository for UserQueries {
                 row.into_user(role_ids)
             })
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, total: u64::try_from(total).unwrap_or_default() })
+        Ok(Page { items, total })
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {

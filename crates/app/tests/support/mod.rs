@@ -52,12 +52,15 @@ impl Mocks {
     pub fn new() -> Self {
         let mut tokens = MockTokenIssuer::new();
         tokens.expect_hash_refresh_token().returning(hash_of);
+        // The service's own hashes: nothing to replace at sign-in (a test of imported hashes says otherwise).
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_needs_rehash().returning(|_| false);
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             one_time_tokens: MockOneTimeTokenRepository::new(),
             audit: MockAuditLog::new(),
-            hasher: MockPasswordHasher::new(),
+            hasher,
             tokens,
             clock: fixed_clock(),
         }
@@ -209,6 +212,7 @@ pub fn user(id: i64, roles: &[Role]) -> User {
         suspension: None,
         created_at: now() - Duration::days(10),
         updated_at: now() - Duration::days(1),
+        last_sign_in_at: None,
     }
 }
 
@@ -314,6 +318,7 @@ pub fn stored(new: NewUser, id: i64) -> User {
         suspension: None,
         created_at: new.created_at,
         updated_at: new.created_at,
+        last_sign_in_at: None,
     }
 }
 

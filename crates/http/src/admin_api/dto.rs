@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use users_app::UserReplacement;
 use users_domain::{Email, Password, PersonName, Registration, Role, RoleSet, User};
+use users_ports::{UserFilter, UserOrder, UserSortKey};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::field_schemas;
 use crate::fields::Fields;
 use crate::problem::Problem;
 use crate::profile_api::RoleName;
+use crate::user_filter::{self, CreatedNames, RawFilter};
 
 /// A user to create; without `roleIds` the user gets the `user` role. Unless `emailVerified` is true (the admin
 /// vouches for the address), a verification link is mailed to it.
@@ -116,6 +118,7 @@ fn roles(fields: &mut Fields, raw: Option<Value>) -> Option<Option<RoleSet>> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ListQuery {
     /// 1-based page number.
     #[param(minimum = 1, default = 1)]
@@ -123,14 +126,49 @@ pub(crate) struct ListQuery {
     /// Page size.
     #[param(minimum = 1, maximum = 100, default = 10)]
     limit: Option<i64>,
+    /// The start of the user's email address, username, first name or last name, case aside (at most 100
+    /// characters, no control characters; empty or blank: no search).
+    #[param(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", example = "ada")]
+    q: Option<String>,
+    /// Only the users with this role.
+    #[param(schema_with = user_filter::role_schema)]
+    role: Option<String>,
+    /// Only the users suspended now, or only those not.
+    #[param(schema_with = user_filter::status_schema)]
+    status: Option<String>,
+    /// Only the users whose address is verified (`true`), or only those whose address is not (`false`).
+    #[param(value_type = Option<bool>)]
+    verified: Option<String>,
+    /// Only the users created after this time (RFC 3339), not at it.
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_after: Option<String>,
+    /// Only the users created before this time (RFC 3339), not at it.
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_before: Option<String>,
+    /// The order: by id, email address (case aside), creation time or last sign-in (never signed in comes first
+    /// going up, last going down); ties are broken by id.
+    #[param(schema_with = user_filter::sort_schema, default = "id")]
+    sort: Option<String>,
+    /// Up (`asc`) or down (`desc`).
+    #[param(schema_with = user_filter::order_schema, default = "asc")]
+    order: Option<String>,
 }
 
 pub(crate) const DEFAULT_LIMIT: u32 = 10;
 pub(crate) const MAX_LIMIT: u32 = 100;
 
+/// A list query read: the page, its filter and its order.
+#[derive(Debug)]
+pub(crate) struct UserListing {
+    pub(crate) page: u64,
+    pub(crate) limit: u32,
+    pub(crate) filter: UserFilter,
+    pub(crate) order: UserOrder,
+}
+
 impl ListQuery {
-    /// `(page, limit)`, both validated; bad values are a 400.
-    pub(crate) fn parse(self) -> Result<(u64, u32), Problem> {
+    /// The listing asked for, every value validated; bad values are a 400 naming each.
+    pub(crate) fn parse(self) -> Result<UserListing, Problem> {
         let mut fields = Fields::default();
         let page = match self.page {
             None => Some(1),
@@ -146,7 +184,43 @@ impl ListQuery {
                 None
             }),
         };
-        fields.finish_parameters(page.zip(limit))
+        let raw = RawFilter {
+            q: self.q,
+            role: self.role,
+            status: self.status,
+            verified: self.verified,
+            created_after: self.created_after,
+            created_before: self.created_before,
+        };
+        let names = CreatedNames { after: "createdAfter", before: "createdBefore" };
+        let filter = user_filter::parse(&mut fields, raw, names);
+        let key = match self.sort.as_deref() {
+            None | Some("id") => Some(UserSortKey::Id),
+            Some("email") => Some(UserSortKey::Email),
+            Some("createdAt") => Some(UserSortKey::CreatedAt),
+            Some("lastSignInAt") => Some(UserSortKey::LastSignInAt),
+            Some(_) => {
+                fields.fail("sort", "must be id, email, createdAt or lastSignInAt");
+                None
+            }
+        };
+        let descending = match self.order.as_deref() {
+            None | Some("asc") => Some(false),
+            Some("desc") => Some(true),
+            Some(_) => {
+                fields.fail("order", "must be asc or desc");
+                None
+            }
+        };
+        let listing = (|| {
+            Some(UserListing {
+                page: page?,
+                limit: limit?,
+                filter: filter?,
+                order: UserOrder { key: key?, descending: descending? },
+            })
+        })();
+        fields.finish_parameters(listing)
     }
 }
 
@@ -170,6 +244,8 @@ pub(crate) struct UserResponse {
     suspension_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// When the user last signed in; null if never.
+    last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 impl From<User> for UserResponse {
@@ -187,6 +263,7 @@ impl From<User> for UserResponse {
             suspension_reason: user.suspension.and_then(|suspension| suspension.reason).map(String::from),
             created_at: user.created_at,
             updated_at: user.updated_at,
+            last_sign_in_at: user.last_sign_in_at,
         }
     }
 }
@@ -198,7 +275,10 @@ pub(crate) struct UserPageResponse {
     pub(crate) data: Vec<UserResponse>,
     pub(crate) page: u64,
     pub(crate) limit: u32,
+    /// How many users match: exactly, or (`totalIsExact` false) at least this many, when a filter matches more than
+    /// are worth counting (10,000).
     pub(crate) total: u64,
+    pub(crate) total_is_exact: bool,
     pub(crate) total_pages: u64,
 }
 

@@ -26,7 +26,7 @@ use crate::password_limit::{PasswordWorkLimiter, too_much_password_work};
 use crate::problem::{FieldError, Problem};
 use crate::routes::Endpoint;
 pub(crate) use dto::UserResponse;
-use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserPageResponse};
+use dto::{CreateUserRequest, ListQuery, ReplaceUserRequest, RoleResponse, UserListing, UserPageResponse};
 
 type Service<A> = web::Data<UserService<A>>;
 type Handled = Result<HttpResponse, Problem>;
@@ -59,7 +59,7 @@ pub(crate) fn user_id(raw: &str) -> Result<UserId, Problem> {
 }
 
 /// `query` as the list route reads it, for the document's example of a refused one.
-fn list_query(query: &str) -> Result<(u64, u32), Problem> {
+fn list_query(query: &str) -> Result<UserListing, Problem> {
     web::Query::<ListQuery>::from_query(query).map_err(query_error)?.into_inner().parse()
 }
 
@@ -69,13 +69,15 @@ fn list_query(query: &str) -> Result<(u64, u32), Problem> {
               (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(list_query("page=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
-    let (page, limit) = query.into_inner().parse()?;
+    let UserListing { page, limit, filter, order } = query.into_inner().parse()?;
     // A page far past the end is empty, not an overflow.
     let offset = (page - 1).saturating_mul(u64::from(limit));
-    let found = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
-    let total_pages = found.total.div_ceil(u64::from(limit));
+    let found = service.list_users(&admin.admin, filter, order, PageRequest { offset, limit }).await?;
+    let total = found.total.count();
+    let total_pages = total.div_ceil(u64::from(limit));
     let data = found.items.into_iter().map(UserResponse::from).collect();
-    Ok(no_store_json(StatusCode::OK, UserPageResponse { data, page, limit, total: found.total, total_pages }))
+    let total_is_exact = found.total.is_exact();
+    Ok(no_store_json(StatusCode::OK, UserPageResponse { data, page, limit, total, total_is_exact, total_pages }))
 }
 
 /// Get a user

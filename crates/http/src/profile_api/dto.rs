@@ -8,7 +8,7 @@ use users_domain::{
     Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, Role, User,
     Username,
 };
-use users_ports::RefreshToken;
+use users_ports::{RefreshToken, UserFilter};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -16,6 +16,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use crate::field_schemas;
 use crate::fields::{Fields, nullable};
 use crate::problem::Problem;
+use crate::user_filter::{self, CreatedNames, RawFilter};
 
 /// A new account. The account is signed in at once.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,7 +101,7 @@ impl LoginRequest {
                 None
             }
         };
-        let password = fields.required("password", self.password, |raw| Ok::<_, String>(Password::parse(raw).ok()));
+        let password = fields.required("password", self.password, |raw| Ok::<_, String>(Password::typed(raw).ok()));
         let sign_in = identifier.zip(password).map(|pair| match pair {
             (Some(login), Some(password)) => SignIn::Credentials { login, password },
             _ => SignIn::Impossible,
@@ -173,7 +174,7 @@ pub(crate) struct UpdateProfileRequest {
 
 /// The current password as given, if at all.
 fn current_password(raw: Option<String>) -> CurrentPassword {
-    match raw.map(Password::parse) {
+    match raw.map(Password::typed) {
         None => CurrentPassword::NotGiven,
         Some(Ok(password)) => CurrentPassword::Typed(password),
         Some(Err(_)) => CurrentPassword::Impossible,
@@ -227,14 +228,33 @@ pub(crate) struct ListQuery {
     /// Users to skip, in id order.
     #[param(minimum = 0, default = 0)]
     offset: Option<i64>,
+    /// The start of the user's email address, username, first name or last name, case aside (at most 100
+    /// characters, no control characters; empty or blank: no search).
+    #[param(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", example = "ada")]
+    q: Option<String>,
+    /// Only the users with this role.
+    #[param(schema_with = user_filter::role_schema)]
+    role: Option<String>,
+    /// Only the users suspended now, or only those not.
+    #[param(schema_with = user_filter::status_schema)]
+    status: Option<String>,
+    /// Only the users whose address is verified (`true`), or only those whose address is not (`false`).
+    #[param(value_type = Option<bool>)]
+    verified: Option<String>,
+    /// Only the users created after this time (RFC 3339), not at it.
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_after: Option<String>,
+    /// Only the users created before this time (RFC 3339), not at it.
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_before: Option<String>,
 }
 
 pub(crate) const DEFAULT_LIMIT: u32 = 20;
 pub(crate) const MAX_LIMIT: u32 = 50;
 
 impl ListQuery {
-    /// `(offset, limit)`; out-of-range values are a 400.
-    pub(crate) fn parse(self) -> Result<(u64, u32), Problem> {
+    /// `(offset, limit, filter)`; bad values are a 400 naming each.
+    pub(crate) fn parse(self) -> Result<(u64, u32, UserFilter), Problem> {
         let mut fields = Fields::default();
         let limit = match self.limit {
             None => Some(DEFAULT_LIMIT),
@@ -250,7 +270,17 @@ impl ListQuery {
                 None
             }),
         };
-        fields.finish_parameters(offset.zip(limit))
+        let raw = RawFilter {
+            q: self.q,
+            role: self.role,
+            status: self.status,
+            verified: self.verified,
+            created_after: self.created_after,
+            created_before: self.created_before,
+        };
+        let names = CreatedNames { after: "created_after", before: "created_before" };
+        let filter = user_filter::parse(&mut fields, raw, names);
+        fields.finish_parameters(offset.zip(limit).zip(filter).map(|((offset, limit), filter)| (offset, limit, filter)))
     }
 }
 
@@ -281,6 +311,8 @@ pub(crate) struct ProfileResponse {
     suspension_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// When the user last signed in; null if never.
+    last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 /// A role as responses name it: the domain's name for it (`Role::name`), and in the document the names of every role
@@ -328,6 +360,7 @@ impl From<User> for ProfileResponse {
             suspension_reason: user.suspension.and_then(|suspension| suspension.reason).map(String::from),
             created_at: user.created_at,
             updated_at: user.updated_at,
+            last_sign_in_at: user.last_sign_in_at,
         }
     }
 }
@@ -387,7 +420,10 @@ impl From<User> for AwaitingVerificationResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserListResponse {
     pub(crate) data: Vec<ProfileResponse>,
+    /// How many users match: exactly, or (`total_is_exact` false) at least this many, when a filter matches more
+    /// than are worth counting (10,000).
     pub(crate) total: u64,
+    pub(crate) total_is_exact: bool,
     pub(crate) limit: u32,
     pub(crate) offset: u64,
 }

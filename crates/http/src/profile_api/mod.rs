@@ -14,7 +14,7 @@ use users_app::{
     Reauthentication, RefreshError, RegisterError, Registered, UpdateProfileError, UserService,
 };
 use users_domain::ObjectId;
-use users_ports::PageRequest;
+use users_ports::{PageRequest, UserFilter, UserOrder};
 
 use crate::body::{JsonObject, OptionalJsonObject};
 use crate::errors::query_error;
@@ -209,10 +209,11 @@ async fn delete_current_user<A: Adapters>(
               (status = 400, description = "A query parameter is malformed or out of range (each is named in `errors`)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(list_query("limit=0")))))))))]
 async fn list_users<A: Adapters>(service: Service<A>, admin: Admin<A>, query: web::Query<ListQuery>) -> Handled {
-    let (offset, limit) = query.into_inner().parse()?;
-    let page = service.list_users(&admin.admin, PageRequest { offset, limit }).await?;
+    let (offset, limit, filter) = query.into_inner().parse()?;
+    let page = service.list_users(&admin.admin, filter, UserOrder::default(), PageRequest { offset, limit }).await?;
     let data = page.items.into_iter().map(ProfileResponse::from).collect();
-    Ok(no_store_json(StatusCode::OK, UserListResponse { data, total: page.total, limit, offset }))
+    let (total, total_is_exact) = (page.total.count(), page.total.is_exact());
+    Ok(no_store_json(StatusCode::OK, UserListResponse { data, total, total_is_exact, limit, offset }))
 }
 
 /// List users, a page at a time (`GET /users/` without its slash)
@@ -229,7 +230,7 @@ async fn list_users_without_slash<A: Adapters>(
 }
 
 /// `query` as the list routes read it, for the document's example of a refused one.
-fn list_query(query: &str) -> Result<(u64, u32), Problem> {
+fn list_query(query: &str) -> Result<(u64, u32, UserFilter), Problem> {
     web::Query::<ListQuery>::from_query(query).map_err(query_error)?.into_inner().parse()
 }
 

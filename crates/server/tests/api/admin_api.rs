@@ -7,13 +7,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const USER_KEYS: [&str; 12] = [
+const USER_KEYS: [&str; 13] = [
     "createdAt",
     "email",
     "emailVerified",
     "firstName",
     "id",
     "lastName",
+    "lastSignInAt",
     "roles",
     "suspended",
     "suspendedUntil",

@@ -108,8 +108,9 @@ pub trait Dialect: Sized + Send {
     ) -> impl Future<Output = QueryResult<Vec<ClaimedMailRow>>> + Send;
 
     /// Starts a session (named by its key, last used at its start, from its device) with its first refresh token if
-    /// the user still has the password hash the sign-in checked; the session's id, or `None`. Run in the caller's
-    /// transaction, which records the sign-in with it.
+    /// the user still has the password hash the sign-in checked, and sets the user's last sign-in to the session's
+    /// start (and the password hash to `rehashed_password`, when given); the session's id, or `None`. Run in the
+    /// caller's transaction, which records the sign-in with it.
     fn create_session(conn: &mut Self, session: &NewSession) -> impl Future<Output = QueryResult<Option<i64>>> + Send;
 
     /// Uses up a current refresh token and, if its session is live, adds the successor, extends the session and records

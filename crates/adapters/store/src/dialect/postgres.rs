@@ -10,7 +10,7 @@ use diesel::result::{DatabaseErrorInformation, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use users_domain::{ClientDetails, Role, UserId};
-use users_ports::{NewSession, SessionId, SessionState, StoreError};
+use users_ports::{NewSession, PasswordHash, SessionId, SessionState, StoreError};
 
 use super::{Dialect, EmailKeyStatements};
 use crate::connection::PgConnection;
@@ -151,14 +151,18 @@ impl Dialect for PgConnection {
     }
 
     /// Starts a session with its first refresh token, in one statement, if the user still has the password hash the
-    /// sign-in checked. `FOR SHARE` makes a password change under way finish first, after which the hash no longer
-    /// matches; a change that starts after this holds its own transaction until it has ended this session too.
+    /// sign-in checked, and sets the user's last sign-in (and rehashed password) in the same statement. The update's
+    /// row lock makes a password change under way finish first, after which the hash no longer matches; a change that
+    /// starts after this waits for this transaction, then ends this session too.
     async fn create_session(conn: &mut Self, session: &NewSession) -> Result<Option<i64>, DieselError> {
         const CREATE: &str = "
-            WITH created AS (
+            WITH signed_in AS (
+                UPDATE users SET last_sign_in_at = $2, password_hash = COALESCE($9, password_hash)
+                WHERE id = $1 AND password_hash = $4 AND (suspended_at IS NULL OR suspended_until <= $2)
+                RETURNING id
+            ), created AS (
                 INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, public_id, user_agent, ip)
-                SELECT id, $2, $2, $3, $6, $7, $8 FROM users
-                WHERE id = $1 AND password_hash = $4 AND (suspended_at IS NULL OR suspended_until <= $2) FOR SHARE
+                SELECT id, $2, $2, $3, $6, $7, $8 FROM signed_in
                 RETURNING id
             ), issued AS (
                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $5, id, $2 FROM created
@@ -174,6 +178,7 @@ impl Dialect for PgConnection {
             .bind::<Text, _>(session.key.as_str())
             .bind::<Nullable<Text>, _>(user_agent)
             .bind::<Nullable<Text>, _>(ip)
+            .bind::<Nullable<Text>, _>(session.rehashed_password.as_ref().map(PasswordHash::as_str))
             .get_result(conn)
             .await
             .optional()?;

@@ -152,6 +152,14 @@ impl Dialect for SqliteConnection {
             ))
             .execute(conn)
             .await?;
+        let signed_in = users::table.filter(users::id.eq(session.user_id.0));
+        match &session.rehashed_password {
+            None => diesel::update(signed_in).set(users::last_sign_in_at.eq(Stamp(session.created_at))).execute(conn),
+            Some(rehashed) => diesel::update(signed_in)
+                .set((users::last_sign_in_at.eq(Stamp(session.created_at)), users::password_hash.eq(rehashed.as_str())))
+                .execute(conn),
+        }
+        .await?;
         Ok(Some(id))
     }
 

@@ -1,0 +1,273 @@
+//! The admin lists' queries: the users a `UserQuery` selects, in its order, a page of them, and how many there are;
+//! and the plans the database makes for them, for the tests that hold the indexes to their promise.
+//!
+//! Each condition has an index to start from (see the `finding_users` migration), and each order one to walk: a
+//! prefix is a range of a case-folded key in byte order, a role its members in `user_roles (role_id, user_id)`, the
+//! rare side of the status and verification filters a partial index; the common sides, and the orders, are read down
+//! `(key, id)` indexes. The page is found first among the ids alone (read from an index wherever the planner can),
+//! then only its own rows are read: a deep page skips index entries, not table rows. A filter's matches are counted
+//! up to the query's limit, so that a broad filter over millions of users costs a bounded walk; the whole population
+//! is counted by the store as it changes (`Dialect::count_users`).
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl;
+use users_domain::{AccountStatus, SearchPrefix};
+use users_ports::{Total, UserOrder, UserQuery, UserSortKey};
+
+use crate::schema::{Stamp, user_roles, users};
+use crate::wrapped::Wrapped;
+
+/// The keys a search prefix is compared with, as a database spells them (and its indexes name them): case-folded, in
+/// byte order, so that the texts that start with a prefix are one range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SearchKeys {
+    /// `Email::key`, folded by the service.
+    email: &'static str,
+    /// ASCII only (`Username`), so every database folds it alike.
+    username: &'static str,
+    first_name: &'static str,
+    last_name: &'static str,
+}
+
+/// PostgreSQL compares in the database's collation unless told: "C" is byte order.
+pub(crate) const POSTGRES_KEYS: SearchKeys = SearchKeys {
+    email: "email_key COLLATE \"C\"",
+    username: "lower(username) COLLATE \"C\"",
+    first_name: "lower(first_name) COLLATE \"C\"",
+    last_name: "lower(last_name) COLLATE \"C\"",
+};
+
+/// SQLite compares in byte order (`BINARY`) unless told otherwise.
+pub(crate) const SQLITE_KEYS: SearchKeys = SearchKeys {
+    email: "email_key",
+    username: "lower(username)",
+    first_name: "lower(first_name)",
+    last_name: "lower(last_name)",
+};
+
+/// `[from, to)`: the texts that start with `prefix`, in byte (code point) order. `to` is the prefix with its last
+/// character stepped to the next; a prefix of nothing but the last code point has no such bound and takes the
+/// largest text there can be.
+pub(crate) fn prefix_range(prefix: &SearchPrefix) -> (String, String) {
+    let from = prefix.as_str().to_owned();
+    let mut to = from.clone();
+    while let Some(last) = to.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            to.push(next);
+            return (from, to);
+        }
+    }
+    (from, char::MAX.to_string().repeat(SearchPrefix::MAX_CHARS + 1))
+}
+
+/// The `ORDER BY` of `order`, the same in the page's id lookup and in the reading of its rows.
+pub(crate) fn order_by(order: UserOrder, keys: &SearchKeys) -> String {
+    let direction = if order.descending { "DESC" } else { "ASC" };
+    match order.key {
+        UserSortKey::Id => format!("id {direction}"),
+        UserSortKey::Email => format!("{} {direction}, id {direction}", keys.email),
+        UserSortKey::CreatedAt => format!("created_at {direction}, id {direction}"),
+        // Never signed in is the earliest: first going up, last going down, as the index keeps it.
+        UserSortKey::LastSignInAt if order.descending => "last_sign_in_at DESC NULLS LAST, id DESC".to_owned(),
+        UserSortKey::LastSignInAt => "last_sign_in_at ASC NULLS FIRST, id ASC".to_owned(),
+    }
+}
+
+/// `$key >= from AND $key < to`, as raw SQL with its two binds.
+macro_rules! key_in_range {
+    ($key:expr, $from:expr, $to:expr) => {
+        sql::<Bool>($key)
+            .sql(" >= ")
+            .bind::<Text, _>($from.clone())
+            .sql(" AND ")
+            .sql($key)
+            .sql(" < ")
+            .bind::<Text, _>($to.clone())
+    };
+}
+
+/// The users `$query`'s filter lets through, as a boxed statement of the backend the surrounding arm is compiled for
+/// (each use is type-checked against that arm's connection), selecting nothing yet.
+macro_rules! matching_users {
+    ($query:expr, $keys:expr) => {{
+        let query: &UserQuery = $query;
+        let keys: &SearchKeys = $keys;
+        let filter = &query.filter;
+        let mut matching = users::table.into_boxed();
+        if let Some(text) = &filter.text {
+            let (from, to) = prefix_range(text);
+            matching = matching.filter(
+                key_in_range!(keys.email, from, to)
+                    .or(key_in_range!(keys.username, from, to))
+                    .or(key_in_range!(keys.first_name, from, to))
+                    .or(key_in_range!(keys.last_name, from, to)),
+            );
+        }
+        if let Some(role) = filter.role {
+            let members = user_roles::table.filter(user_roles::role_id.eq(role.id())).select(user_roles::user_id);
+            matching = matching.filter(users::id.eq_any(members));
+        }
+        match filter.status {
+            None => {}
+            // The partial index's condition first, spelled as the migration spells it.
+            Some(AccountStatus::Suspended) => {
+                matching = matching
+                    .filter(users::suspended_at.is_not_null())
+                    .filter(users::suspended_until.is_null().or(users::suspended_until.gt(Stamp(query.now))));
+            }
+            Some(AccountStatus::Active) => {
+                matching =
+                    matching.filter(users::suspended_at.is_null().or(users::suspended_until.le(Stamp(query.now))));
+            }
+        }
+        match filter.verified {
+            None => {}
+            Some(true) => matching = matching.filter(users::email_verified),
+            Some(false) => matching = matching.filter(diesel::dsl::not(users::email_verified)),
+        }
+        if let Some(after) = filter.created_after {
+            matching = matching.filter(users::created_at.gt(Stamp(after)));
+        }
+        if let Some(before) = filter.created_before {
+            matching = matching.filter(users::created_at.lt(Stamp(before)));
+        }
+        matching
+    }};
+}
+
+/// The ids of the page `$query` asks for, in its order: a boxed statement for the surrounding arm's backend.
+macro_rules! page_ids {
+    ($query:expr, $keys:expr) => {{
+        let query: &UserQuery = $query;
+        let offset = i64::try_from(query.page.offset).unwrap_or(i64::MAX);
+        matching_users!(query, $keys)
+            .select(users::id)
+            .order(sql::<Text>(&order_by(query.order, $keys)))
+            .offset(offset)
+            .limit(i64::from(query.page.limit))
+    }};
+}
+
+/// The rows of the page `$query` asks for, in its order: a boxed statement for the surrounding arm's backend.
+macro_rules! page_rows {
+    ($query:expr, $keys:expr) => {{
+        let query: &UserQuery = $query;
+        users::table
+            .select(crate::rows::UserRow::columns())
+            .filter(users::id.eq_any(page_ids!(query, $keys)))
+            .order(sql::<Text>(&order_by(query.order, $keys)))
+            .into_boxed()
+    }};
+}
+
+/// How many users `$query`'s filter lets through, up to one more than its count limit: a statement for the
+/// surrounding arm's backend.
+macro_rules! counted_matches {
+    ($query:expr, $keys:expr) => {{
+        let query: &UserQuery = $query;
+        let beyond = i64::try_from(query.count_limit.saturating_add(1)).unwrap_or(i64::MAX);
+        Wrapped::counted(matching_users!(query, $keys).select(users::id).limit(beyond))
+    }};
+}
+
+/// The total of a filtered list, from the count of its matches up to one past `limit`.
+pub(crate) fn filtered_total(counted: i64, limit: u64) -> Total {
+    let counted = u64::try_from(counted).unwrap_or_default();
+    if counted > limit { Total::AtLeast(limit) } else { Total::Exact(counted) }
+}
+
+/// A statement of the admin lists, as [`crate::StoreUsers::explain`] asks the database how it runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserListStatement {
+    /// The ids of the query's page.
+    Page(UserQuery),
+    /// The count of the query's matches, up to its limit.
+    Count(UserQuery),
+}
+
+/// Loads the page's rows on a connection of either backend.
+pub(crate) async fn load_page(
+    conn: crate::connection::Conn<'_>,
+    query: &UserQuery,
+) -> Result<Vec<crate::rows::UserRow>, diesel::result::Error> {
+    use crate::connection::Conn;
+    match conn {
+        Conn::Postgres(c) => Box::pin(async { page_rows!(query, &POSTGRES_KEYS).load(c).await }).await,
+        Conn::Sqlite(c) => page_rows!(query, &SQLITE_KEYS).load(c).await,
+    }
+}
+
+/// Counts the query's matches (up to one past its limit) on a connection of either backend.
+pub(crate) async fn count_matches(
+    conn: crate::connection::Conn<'_>,
+    query: &UserQuery,
+) -> Result<i64, diesel::result::Error> {
+    use crate::connection::Conn;
+    match conn {
+        Conn::Postgres(c) => Box::pin(async { counted_matches!(query, &POSTGRES_KEYS).get_result(c).await }).await,
+        Conn::Sqlite(c) => counted_matches!(query, &SQLITE_KEYS).get_result(c).await,
+    }
+}
+
+/// How the database runs `statement`: on PostgreSQL its plan as JSON (`EXPLAIN (FORMAT JSON)`, run with `ANALYZE`
+/// when asked: the statements only read), on SQLite the lines of `EXPLAIN QUERY PLAN`.
+pub(crate) async fn explain(
+    conn: crate::connection::Conn<'_>,
+    statement: &UserListStatement,
+    analyze: bool,
+) -> Result<Vec<String>, diesel::result::Error> {
+    use crate::connection::Conn;
+    use diesel::sql_types::Integer;
+    match conn {
+        Conn::Postgres(c) => {
+            let prefix = if analyze { "EXPLAIN (ANALYZE, FORMAT JSON) " } else { "EXPLAIN (FORMAT JSON) " };
+            Box::pin(async {
+                match statement {
+                    UserListStatement::Page(query) => {
+                        Wrapped::<_, Text>::explained(prefix, page_ids!(query, &POSTGRES_KEYS)).load(c).await
+                    }
+                    UserListStatement::Count(query) => {
+                        Wrapped::<_, Text>::explained(prefix, counted_matches!(query, &POSTGRES_KEYS)).load(c).await
+                    }
+                }
+            })
+            .await
+        }
+        Conn::Sqlite(c) => {
+            type PlanLine = (Integer, Integer, Integer, Text);
+            let prefix = "EXPLAIN QUERY PLAN ";
+            let lines: Vec<(i32, i32, i32, String)> = match statement {
+                UserListStatement::Page(query) => {
+                    Wrapped::<_, PlanLine>::explained(prefix, page_ids!(query, &SQLITE_KEYS)).load(c).await?
+                }
+                UserListStatement::Count(query) => {
+                    Wrapped::<_, PlanLine>::explained(prefix, counted_matches!(query, &SQLITE_KEYS)).load(c).await?
+                }
+            };
+            Ok(lines.into_iter().map(|(_, _, _, detail)| detail).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(prefix: &str) -> (String, String) {
+        prefix_range(&SearchPrefix::parse(prefix).unwrap())
+    }
+
+    #[test]
+    fn a_prefix_ranges_up_to_its_last_character_stepped() {
+        assert_eq!(range("ada"), ("ada".to_owned(), "adb".to_owned()));
+        assert_eq!(range("é"), ("é".to_owned(), "ê".to_owned()));
+    }
+
+    #[test]
+    fn stepping_skips_the_surrogates_and_carries_past_the_last_code_point() {
+        assert_eq!(range("a\u{d7ff}").1, "a\u{e000}");
+        assert_eq!(range("a\u{10ffff}").1, "b");
+    }
+}
