@@ -1,7 +1,7 @@
 //! Bringing users over from another system: one account at a time, as an import file lists them, each keeping the
 //! hash of its password (a sign-in then replaces it with the service's own) or, without one, waiting for a reset.
 
-use users_domain::{ClientDetails, Email, PersonName, Profile, Role, User, Username};
+use users_domain::{ClientDetails, Email, LoginIdentifier, PersonName, Profile, Role, User, Username};
 use users_ports::{AuditKind, InsertUserError, NewUser, PasswordHash, PasswordHasher, UserRepository};
 
 use crate::audit::by_nobody;
@@ -61,6 +61,7 @@ impl<A: Adapters> UserService<A> {
             .with("email", imported.email.as_ref())
             .with("with_password", !password_hash.is_unusable());
         let roles = if imported.roles.is_empty() { vec![Role::User] } else { imported.roles };
+        let email = imported.email.clone();
         let new_user = NewUser {
             object_id: self.object_ids.next(now),
             username: imported.username,
@@ -76,7 +77,14 @@ impl<A: Adapters> UserService<A> {
         match self.users.insert(new_user).await {
             Ok(user) => Ok(Imported::Created(Box::new(user))),
             Err(InsertUserError::DuplicateEmail) => Ok(Imported::AlreadyThere),
-            Err(InsertUserError::DuplicateUsername) => Err(ImportUserError::UsernameTaken),
+            // The address may be taken too: a database names the first unique index the row breaks (PostgreSQL the
+            // username's), and an address already here is skipped, whatever its username.
+            Err(InsertUserError::DuplicateUsername) => {
+                match self.users.find_credentials(&LoginIdentifier::Email(email)).await? {
+                    Some(_) => Ok(Imported::AlreadyThere),
+                    None => Err(ImportUserError::UsernameTaken),
+                }
+            }
             Err(InsertUserError::Unexpected(error)) => Err(error.into()),
         }
     }

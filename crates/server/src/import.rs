@@ -1,6 +1,7 @@
 //! `users-server import FILE`: the lines of a JSON Lines file read into accounts to bring over (`ImportedUser`), a
 //! few at a time through `UserService::import_user`, with a running count and the reason for every refused line.
 
+use std::collections::HashSet;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
@@ -83,9 +84,23 @@ const AT_ONCE: usize = 8;
 /// How often a long import says how far it is.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
+/// What two accounts cannot share: the address (as `Email::key` folds it) and the username (as the stores compare
+/// usernames, ASCII case aside).
+fn unique_keys(user: &ImportedUser) -> Vec<String> {
+    let mut keys = vec![format!("email {}", user.email.key().as_str())];
+    if let Some(username) = &user.username {
+        keys.push(format!("username {}", username.as_str().to_ascii_lowercase()));
+    }
+    keys
+}
+
+/// A line written, or refused by the store: its number, the keys it held while in flight, and what became of it.
+type Landed = (u64, Vec<String>, Result<Imported, ImportUserError>);
+
 /// Imports every line of `file` (blank lines are passed over) through `import`, telling `progress` how far it is
 /// every couple of seconds. A fault of the store stops it: the lines before it are in, and running it again skips
-/// them.
+/// them. Of two lines with the same address or username, the earlier always goes in first (the later is skipped or
+/// refused), however the writes in flight finish.
 pub async fn import_lines<F>(
     file: impl BufRead,
     import: impl Fn(ImportedUser) -> F,
@@ -96,6 +111,8 @@ where
 {
     let mut report = ImportReport::default();
     let mut in_flight = FuturesUnordered::new();
+    // The keys of the lines in flight: a line naming one waits for the line that holds it.
+    let mut held = HashSet::new();
     let mut last_told = Instant::now();
     for (index, line) in file.lines().enumerate() {
         let number = index as u64 + 1;
@@ -105,23 +122,30 @@ where
         }
         match parse_line(&line) {
             Ok(user) => {
+                let keys = unique_keys(&user);
+                while keys.iter().any(|key| held.contains(key))
+                    && let Some(landed) = in_flight.next().await
+                {
+                    record(&mut report, &mut held, landed)?;
+                }
+                held.extend(keys.iter().cloned());
                 let imported = import(user);
-                in_flight.push(async move { (number, imported.await) });
+                in_flight.push(async move { (number, keys, imported.await) });
             }
             Err(reason) => report.refused.push((number, reason)),
         }
         if in_flight.len() >= AT_ONCE
-            && let Some((number, outcome)) = in_flight.next().await
+            && let Some(landed) = in_flight.next().await
         {
-            record(&mut report, number, outcome)?;
+            record(&mut report, &mut held, landed)?;
         }
         if last_told.elapsed() >= PROGRESS_EVERY {
             progress(&report);
             last_told = Instant::now();
         }
     }
-    while let Some((number, outcome)) = in_flight.next().await {
-        record(&mut report, number, outcome)?;
+    while let Some(landed) = in_flight.next().await {
+        record(&mut report, &mut held, landed)?;
     }
     report.refused.sort_by_key(|(number, _)| *number);
     Ok(report)
@@ -129,9 +153,12 @@ where
 
 fn record(
     report: &mut ImportReport,
-    number: u64,
-    outcome: Result<Imported, ImportUserError>,
+    held: &mut HashSet<String>,
+    (number, keys, outcome): Landed,
 ) -> Result<(), ImportFailed> {
+    for key in &keys {
+        held.remove(key);
+    }
     match outcome {
         Ok(Imported::Created(_)) => report.imported += 1,
         Ok(Imported::AlreadyThere) => report.skipped += 1,
@@ -183,6 +210,65 @@ mod tests {
         assert!(reason.starts_with("email "), "{reason}");
         assert!(reason.contains("; username "), "{reason}");
         assert!(reason.contains("; roles names an unknown role \"root\""), "{reason}");
+    }
+
+    /// A store where `Slow` first names take a while to write: lines finish out of order, as they do on a real
+    /// store under load. Each address and username is kept by the first write that reaches it.
+    #[derive(Default)]
+    struct RacyStore {
+        taken: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    }
+
+    impl RacyStore {
+        async fn import(&self, user: ImportedUser) -> Result<Imported, ImportUserError> {
+            let slow = user.first_name.as_ref().is_some_and(|name| name.as_str() == "Slow");
+            tokio::time::sleep(Duration::from_millis(if slow { 100 } else { 0 })).await;
+            let line: u64 = user.last_name.as_ref().map_or(0, |name| name.as_str().parse().unwrap());
+            let mut taken = self.taken.lock().unwrap();
+            if taken.contains_key(&format!("email {}", user.email.key().as_str())) {
+                return Ok(Imported::AlreadyThere);
+            }
+            let username = user.username.as_ref().map(|name| format!("username {}", name.as_str().to_lowercase()));
+            if username.as_ref().is_some_and(|key| taken.contains_key(key)) {
+                return Err(ImportUserError::UsernameTaken);
+            }
+            taken.insert(format!("email {}", user.email.key().as_str()), line);
+            taken.extend(username.map(|key| (key, line)));
+            let now = chrono::Utc::now();
+            Ok(Imported::Created(Box::new(users_domain::User {
+                id: users_domain::UserId(line.cast_signed()),
+                object_id: users_domain::ObjectId::parse(&format!("{line:024x}")).unwrap(),
+                username: user.username,
+                email: user.email,
+                profile: users_domain::Profile::default(),
+                roles: vec![Role::User],
+                email_verified: false,
+                suspension: None,
+                created_at: now,
+                updated_at: now,
+                last_sign_in_at: None,
+            })))
+        }
+    }
+
+    #[tokio::test]
+    async fn of_two_lines_with_the_same_address_or_username_the_earlier_goes_in_whatever_finishes_first() {
+        let file = [
+            r#"{"email": "ada@example.com", "username": "ada", "first_name": "Slow", "last_name": "1"}"#,
+            r#"{"email": "lovelace@example.com", "username": "ADA", "last_name": "2"}"#,
+            r#"{"email": "grace@example.com", "first_name": "Slow", "last_name": "3"}"#,
+            r#"{"email": "Grace@Example.com", "last_name": "4"}"#,
+            r#"{"email": "alan@example.com", "username": "alan", "last_name": "5"}"#,
+        ]
+        .join("\n");
+        let store = RacyStore::default();
+
+        let report = import_lines(file.as_bytes(), |user| store.import(user), |_| {}).await.unwrap();
+
+        assert_eq!(report.refused, [(2, "username is already taken".to_owned())]);
+        let taken = store.taken.lock().unwrap();
+        assert_eq!((taken["username ada"], taken["email grace@example.com"], taken["username alan"]), (1, 3, 5));
+        assert_eq!((report.imported, report.skipped), (3, 1));
     }
 
     #[test]
