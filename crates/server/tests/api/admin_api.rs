@@ -104,6 +104,7 @@ async fn creating_a_user_answers_201_with_location_and_the_camel_case_user(store
     assert_eq!(user["lastName"], "Hopper");
     assert_eq!(user["email"], "Grace@Example.com");
     assert_eq!(user["username"], Value::Null);
+    assert_eq!(user["lastSignInAt"], Value::Null, "never signed in");
     assert_eq!(user["roles"], json!(["user"]), "no roleIds: the user role");
     assert!(user["id"].is_i64() && user["createdAt"].is_string() && user["updatedAt"].is_string());
     assert!(!user.to_string().contains(PASSWORD));

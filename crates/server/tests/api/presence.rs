@@ -47,10 +47,13 @@ async fn the_current_password_proves_presence_and_a_wrong_one_counts_as_a_failed
 
     let wrong = json!({ "password": "a brand new secret", "current_password": "not the password" });
     assert_reauthentication_required(app.put("/users/current", &stale, &wrong).await).await;
-    // A password shorter than a new one may be is checked all the same (an imported account may have one): wrong.
-    let too_short = json!({ "email": "new@example.com", "current_password": "short" });
-    assert_reauthentication_required(app.put("/users/current", &stale, &too_short).await).await;
-    assert_eq!(app.count("SELECT CAST(failed_logins AS BIGINT) FROM users").await, 2, "both wrong ones were counted");
+    // A short one is a password too (an imported account may have one): checked, and counted when wrong.
+    let short = json!({ "email": "new@example.com", "current_password": "short" });
+    assert_reauthentication_required(app.put("/users/current", &stale, &short).await).await;
+    // An empty one cannot be any account's: refused without a check, and not counted.
+    let empty = json!({ "email": "new@example.com", "current_password": "" });
+    assert_reauthentication_required(app.put("/users/current", &stale, &empty).await).await;
+    assert_eq!(app.count("SELECT CAST(failed_logins AS BIGINT) FROM users").await, 2, "the wrong ones were counted");
     assert_eq!(app.count("SELECT CAST(failures AS BIGINT) FROM login_throttles").await, 2);
 
     let right = json!({ "password": "a brand new secret", "current_password": PASSWORD });
