@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod cancelled;
 mod email;
+mod finding;
 mod limits;
 mod lockout;
 mod openapi;
