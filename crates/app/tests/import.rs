@@ -108,6 +108,8 @@ async fn an_address_that_already_has_an_account_is_skipped_and_a_taken_username_
     mocks.hasher.expect_check_hash().returning(|_| Ok(()));
     let mut answers = vec![InsertUserError::DuplicateUsername, InsertUserError::DuplicateEmail].into_iter();
     mocks.users.expect_insert().times(2).returning(move |_| Err(answers.next_back().expect("two answers")));
+    // (a taken username is looked into: the address may be taken too, and the store named the username first)
+    mocks.users.expect_find_credentials().times(1).returning(|_| Ok(None));
     let service = mocks.service();
 
     // When the account is imported twice
@@ -117,6 +119,25 @@ async fn an_address_that_already_has_an_account_is_skipped_and_a_taken_username_
     // Then the first is left as the store has it (an import run again skips what it brought), the second refused
     assert!(matches!(first, Ok(Imported::AlreadyThere)), "{first:?}");
     assert!(matches!(second, Err(ImportUserError::UsernameTaken)), "{second:?}");
+}
+
+#[tokio::test]
+async fn an_account_whose_address_and_username_are_both_taken_is_skipped() {
+    // Given a store that names the username when both are taken, and has the address
+    let mut mocks = Mocks::new();
+    mocks.users.expect_insert().times(1).returning(|_| Err(InsertUserError::DuplicateUsername));
+    mocks
+        .users
+        .expect_find_credentials()
+        .withf(|login| *login == LoginIdentifier::Email(email("grace@example.com")))
+        .times(1)
+        .returning(|_| Ok(Some(credentials())));
+
+    // When the account is imported again
+    let again = mocks.service().import_user(grace(None)).await;
+
+    // Then it is skipped, as an address already here is
+    assert!(matches!(again, Ok(Imported::AlreadyThere)), "{again:?}");
 }
 
 #[tokio::test]
