@@ -41,9 +41,10 @@ create-admin email:
 release:
     cargo build --release -p users-server
 
-# The HTTP load benchmark on a fresh PostgreSQL database (needs wrk and psql); see BENCHMARKS.md.
-bench:
-    bash bench/run.sh
+# The HTTP load benchmark on a fresh PostgreSQL database (needs wrk and psql); see BENCHMARKS.md. `just bench --users
+# 1000000` seeds a million users and adds the admin lists' scenarios.
+bench *args:
+    bash bench/run.sh {{args}}
 
 # The criterion micro-benchmarks (profile validation, JWT issue/verify, one Argon2id hash); see BENCHMARKS.md.
 bench-micro:

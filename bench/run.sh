@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The HTTP load benchmark (issue 7): builds the release binary, starts it on a fresh database (PostgreSQL, or with
-# BENCH_STORE=sqlite an SQLite file) seeded with 10,000 users, and drives it with wrk on loopback. Each scenario gets a warm-up and BENCH_RUNS measured runs; the
-# table reports the median and the spread (min-max) of requests/s and the median p50/p99 latency. Everything it
-# starts it stops. Results go to stdout and to bench/results/<revision>.md.
+# BENCH_STORE=sqlite an SQLite file) seeded with 10,000 users, and drives it with wrk on loopback. Each scenario gets a
+# warm-up and BENCH_RUNS measured runs; the table reports the median and the spread (min-max) of requests/s and the
+# median p50/p99 latency. Everything it starts it stops. Results go to stdout and to bench/results/<revision>.md.
 #
-#   bash bench/run.sh            (or: just bench)
+#   bash bench/run.sh                  (or: just bench)
+#   bash bench/run.sh --users 1000000  (or: just bench --users 1000000)
+#
+# --users N (PostgreSQL only): N users in all instead, a realistic population (names, addresses, roles, statuses,
+# sign-ins: see bench/seed-users.sql) written by SQL, and the admin lists' scenarios (search-prefix, filter-role,
+# sort-created, sort-created-deep) run by default besides the others; results in bench/results/<revision>-users<N>.md.
 #
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DURATION (10 s a run), BENCH_WARMUP
 # (5 s), BENCH_RUNS (3), BENCH_THREADS (wrk threads, 2), BENCH_SCENARIOS (all; a space-separated subset of the names
@@ -13,6 +18,21 @@
 # binary to run instead of building one, for before/after pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+USERS=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --users) USERS=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --users=*) USERS=${1#--users=}; shift ;;
+    *) echo "bench: unknown argument $1 (the only one is --users N)" >&2; exit 1 ;;
+  esac
+done
+# The admin and user0 are made through the service; the seed writes the others. Its usernames are a name and the
+# user's number, 20 characters at most up to 9,999,999.
+if [ -n "$USERS" ] && ! { [[ $USERS =~ ^[0-9]+$ ]] && [ "$USERS" -ge 3 ] && [ "$USERS" -le 9999999 ]; }; then
+  echo "bench: --users takes a number of users from 3 to 9999999, not '$USERS'" >&2
+  exit 1
+fi
 
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DURATION=${BENCH_DURATION:-10}
@@ -26,6 +46,11 @@ case $STORE in
   sqlite) SCENARIOS=${BENCH_SCENARIOS:-"live current-16 current-64 users-list api-users login login-storm"} ;;
   *) echo "bench: BENCH_STORE is postgres or sqlite, not $STORE" >&2; exit 1 ;;
 esac
+if [ -n "$USERS" ]; then
+  [ "$STORE" = postgres ] || { echo "bench: --users needs PostgreSQL (the seed is PostgreSQL's SQL)" >&2; exit 1; }
+  # Searches and sorts measure something only on a population like a real one.
+  SCENARIOS=${BENCH_SCENARIOS:-"$SCENARIOS search-prefix filter-role sort-created sort-created-deep"}
+fi
 DB=users_bench_$$
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
@@ -78,9 +103,15 @@ for _ in $(seq 1 100); do curl -sf "$BASE/health/ready" > /dev/null && break; sl
 post() { curl -sf "$BASE$1" -H 'content-type: application/json' -d "$2"; }
 field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
-echo "--- seeding 10,000 users and $REFRESH_SESSIONS refresh sessions"
+if [ -n "$USERS" ]; then
+  echo "--- seeding $USERS users in all (bench/seed-users.sql) and $REFRESH_SESSIONS refresh sessions"
+else
+  echo "--- seeding 10,000 users and $REFRESH_SESSIONS refresh sessions"
+fi
 post /auth/register "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" > /dev/null
 # The other users share user0's password hash: hashing 10,000 passwords would take minutes and measure nothing.
+# Sign-ins cycle over 9,999 accounts: user0 to user9998, or with --users the first 9,999 not suspended.
+seq -f 'user%.0f@bench.example' 0 9998 > "$WORK/login-emails"
 if [ "$STORE" = sqlite ]; then
   sqlite3 -bail "$WORK/users.db" <<SQL
 PRAGMA busy_timeout = 5000;
@@ -99,12 +130,25 @@ SQL
   sqlite3 -bail "$WORK/users.db" "PRAGMA busy_timeout = 5000; ANALYZE;"
   echo "users: $(sqlite3 "$WORK/users.db" 'SELECT count(*) FROM users')"
 else
-sql <<SQL
+  if [ -n "$USERS" ]; then
+    # The admin and user0 are there already.
+    sql -c "SET seed.users = $((USERS - 2))" \
+      -c "SELECT set_config('seed.password_hash', password_hash, false) FROM users WHERE email = 'user0@bench.example'" \
+      -f bench/seed-users.sql > /dev/null
+    # Outside the seed's transaction, as it says why.
+    sql -c "VACUUM users, user_roles"
+    sql -tA -c "SELECT email FROM users WHERE email <> 'admin@bench.example' AND suspended_at IS NULL
+                ORDER BY id LIMIT 9999" > "$WORK/login-emails"
+  else
+    sql <<SQL
 INSERT INTO users (object_id, email, email_key, username, password_hash, first_name, last_name, created_at, updated_at)
 SELECT substr(md5('bench' || i), 1, 24), 'user' || i || '@bench.example', 'user' || i || '@bench.example', 'user' || i,
        (SELECT password_hash FROM users WHERE email = 'user0@bench.example'), 'Bench', 'User ' || i, now(), now()
 FROM generate_series(1, 9998) AS i;
 INSERT INTO user_roles (user_id, role_id) SELECT id, 2 FROM users WHERE id NOT IN (SELECT user_id FROM user_roles);
+SQL
+  fi
+  sql <<SQL
 -- Single-use refresh tokens for the refresh scenario: token = base64url(sha256('refresh' || i)), stored as the
 -- service stores them, base64url(sha256(token)).
 CREATE TEMP TABLE bench_tokens AS
@@ -121,7 +165,7 @@ FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM new_sessions) s JOIN 
 \copy (SELECT token FROM bench_tokens ORDER BY i) TO '$WORK/refresh-tokens'
 ANALYZE;
 SQL
-echo "users: $(sql -tA -c 'SELECT count(*) FROM users'), sessions: $(sql -tA -c 'SELECT count(*) FROM sessions')"
+  echo "users: $(sql -tA -c 'SELECT count(*) FROM users'), sessions: $(sql -tA -c 'SELECT count(*) FROM sessions')"
 fi
 
 USER_TOKEN=$(post /auth/login "{\"email\":\"user0@bench.example\",\"password\":\"$PASSWORD\"}" | field '["access_token"]')
@@ -153,7 +197,7 @@ scenario() {
 
 token_env=(BENCH_TOKEN="$USER_TOKEN")
 admin_env=(BENCH_TOKEN="$ADMIN_TOKEN")
-login_env=(BENCH_METHOD=POST BENCH_LOGIN_USERS=9999 BENCH_LOGIN_PASSWORD="$PASSWORD")
+login_env=(BENCH_METHOD=POST BENCH_LOGIN_EMAILS="$WORK/login-emails" BENCH_LOGIN_PASSWORD="$PASSWORD")
 for name in $SCENARIOS; do
   case $name in
     live) scenario live 64 /health/live ;;
@@ -161,6 +205,13 @@ for name in $SCENARIOS; do
     current-64) scenario current-64 64 /users/current "${token_env[@]}" ;;
     users-list) scenario users-list 64 "/users/?limit=50" "${admin_env[@]}" ;;
     api-users) scenario api-users 64 "/api/users?page=100&limit=100" "${admin_env[@]}" ;;
+    # The admin lists at 16 connections: a search by the start of a common last name (Smith and others: more matches
+    # than are counted), a role's members (1%), the newest users first, and a page of them 40,000 deep.
+    search-prefix) scenario search-prefix 16 "/api/users?q=smi&limit=20" "${admin_env[@]}" ;;
+    filter-role) scenario filter-role 16 "/api/users?role=admin&limit=20" "${admin_env[@]}" ;;
+    sort-created) scenario sort-created 16 "/api/users?sort=createdAt&order=desc&limit=20" "${admin_env[@]}" ;;
+    sort-created-deep)
+      scenario sort-created-deep 16 "/api/users?sort=createdAt&order=desc&page=2000&limit=20" "${admin_env[@]}" ;;
     login) scenario login 16 /auth/login "${login_env[@]}" ;;
     refresh)
       [ "$STORE" = postgres ] || { echo "bench: the refresh scenario needs PostgreSQL" >&2; exit 1; }
@@ -206,16 +257,18 @@ revision=${BENCH_REVISION:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD 
 mkdir -p bench/results
 report=bench/results/$revision.md
 [ "$STORE" = postgres ] || report=bench/results/$revision-$STORE.md
-python3 - "$RESULTS" "$revision" "$(nproc)" "$peak_rss_kib" "$failures" "$DURATION" "$RUNS" "$STORE" > "$report" <<'PY'
+[ -z "$USERS" ] || report=bench/results/$revision-users$USERS.md
+python3 - "$RESULTS" "$revision" "$(nproc)" "$peak_rss_kib" "$failures" "$DURATION" "$RUNS" "$STORE" "${USERS:-10000}" \
+  > "$report" <<'PY'
 import statistics, sys
 from collections import OrderedDict
-path, revision, cores, rss_kib, failures, duration, runs, store = sys.argv[1:]
+path, revision, cores, rss_kib, failures, duration, runs, store, users = sys.argv[1:]
 rows = OrderedDict()
 for line in open(path):
     name, connections, _, requests, errors, seconds, p50, p99 = line.split()
     rows.setdefault((name, connections), []).append(
         (int(requests) / float(seconds), int(errors), int(p50) / 1000, int(p99) / 1000))
-print(f"Revision {revision} on {store}; {cores} cores; Argon2id m=19456 KiB, t=2, p=1; {runs} runs of {duration} s after a warm-up;")
+print(f"Revision {revision} on {store}, {int(users):,} users; {cores} cores; Argon2id m=19456 KiB, t=2, p=1; {runs} runs of {duration} s after a warm-up;")
 print(f"server peak RSS {int(rss_kib) / 1024:.1f} MiB; failed requests {failures}.")
 print()
 print("| scenario | connections | requests/s (median) | spread (min-max) | p50 ms | p99 ms | errors |")

@@ -2,7 +2,7 @@
 --   BENCH_METHOD (GET), BENCH_BODY (none), BENCH_TOKEN (a bearer token, none by default),
 --   BENCH_REFRESH_TOKENS (a file of refresh tokens, one a line: each request presents the next unused one, so every
 --   POST /auth/refresh is a real rotation; the threads take every n-th line so they never share a token),
---   BENCH_LOGIN_USERS and BENCH_LOGIN_PASSWORD (sign in as user<i>@bench.example, i cycling over that many users:
+--   BENCH_LOGIN_EMAILS and BENCH_LOGIN_PASSWORD (a file of addresses, one a line: sign in as each in turn, so that
 --   sign-ins are spread over accounts as real ones are, rather than one account signing in from 16 places at once).
 -- At the end it prints one line, `RESULT requests errors seconds p50_us p99_us`, for bench/run.sh to collect.
 
@@ -10,7 +10,7 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
 local token_file = os.getenv("BENCH_REFRESH_TOKENS")
-local login_users = tonumber(os.getenv("BENCH_LOGIN_USERS") or "0")
+local login_file = os.getenv("BENCH_LOGIN_EMAILS")
 local login_password = os.getenv("BENCH_LOGIN_PASSWORD")
 
 local threads = {}
@@ -37,6 +37,10 @@ function init(args)
     end
     next_token = 1
   end
+  if login_file then
+    emails = {}
+    for line in io.lines(login_file) do emails[#emails + 1] = line end
+  end
   login_count = 0
   thread_total = tonumber(os.getenv("BENCH_THREADS") or "1")
 end
@@ -50,11 +54,10 @@ function request()
     next_token = next_token + 1
     return wrk.format(nil, nil, nil, '{"refresh_token":"' .. refresh .. '"}')
   end
-  if login_users > 0 then
+  if emails then
     login_count = login_count + 1
-    local user = (login_count * thread_total + id) % login_users
-    return wrk.format(nil, nil, nil,
-      string.format('{"email":"user%d@bench.example","password":"%s"}', user, login_password))
+    local email = emails[(login_count * thread_total + id) % #emails + 1]
+    return wrk.format(nil, nil, nil, string.format('{"email":"%s","password":"%s"}', email, login_password))
   end
   return wrk.format()
 end
