@@ -166,9 +166,11 @@ impl From<users_ports::PasswordHashError> for ProvisionAdminError {
     }
 }
 
-/// How far the matches of a filtered list are counted: enough for any page a person reads through, few enough that
-/// the count of a broad filter over millions of users costs about as much as the page itself.
-pub const FILTERED_COUNT_LIMIT: u64 = 10_000;
+/// How far the matches of a filtered list are counted: enough for the pages a person reads through (fifty of twenty),
+/// few enough that the count of a broad filter over millions of users costs about as much as the page itself. At
+/// 10,000 the count was most of the work of a filtered page on a million users: every first page of a search or a
+/// role read 10,000 index entries or more (BENCHMARKS.md, issue 17).
+pub const FILTERED_COUNT_LIMIT: u64 = 1_000;
 
 impl<A: Adapters> UserService<A> {
     /// The users `filter` lets through, in `order`, a page of them. Their number is exact up to

@@ -9,12 +9,14 @@
 //! up to the query's limit, so that a broad filter over millions of users costs a bounded walk; the whole population
 //! is counted by the store as it changes (`Dialect::count_users`).
 
+use diesel::backend::Backend;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::RunQueryDsl;
-use users_domain::{AccountStatus, SearchPrefix};
-use users_ports::{Total, UserOrder, UserQuery, UserSortKey};
+use users_domain::{AccountStatus, Role, SearchPrefix};
+use users_ports::{Total, UserFilter, UserOrder, UserQuery, UserSortKey};
 
 use crate::schema::{Stamp, user_roles, users};
 use crate::wrapped::Wrapped;
@@ -162,14 +164,101 @@ macro_rules! page_rows {
     }};
 }
 
-/// How many users `$query`'s filter lets through, up to one more than its count limit: a statement for the
-/// surrounding arm's backend.
-macro_rules! counted_matches {
-    ($query:expr, $keys:expr) => {{
+/// Runs `$body` with `$statement` bound to the count of `$query`'s matches, up to one more than its count limit: a
+/// statement for the surrounding arm's backend, of one of three shapes (so the body is compiled once for each).
+///
+/// Each shape reads its matches from indexes and stops at the limit:
+/// - a role alone is counted in `user_roles (role_id, user_id)` alone, in its order, never joined to `users` (every
+///   row has its user: the foreign key deletes the row with the user);
+/// - a search alone is the union of its four prefixes' ranges, each stopped at the limit, read from the prefix
+///   indexes alone (each holds the id); as the union of ranges each cut at the limit holds the limit's worth of users
+///   as soon as there are that many, its count up to the limit is exact (the `OR` of the ranges would read a table
+///   row for every match, to tell the users apart);
+/// - any other filter is read in the order of an index that leads to its matches (by creation when it bounds it, else
+///   by id), so that reading the table through is never cheaper: a count that stopped early on a table scan would
+///   read the whole table for a filter rarer than the planner guessed. (Without the order, PostgreSQL chose to scan
+///   `users` for `status=active`, `verified=true` and a one-letter search.)
+macro_rules! with_counted_matches {
+    ($query:expr, $keys:expr, |$statement:ident| $body:expr) => {{
         let query: &UserQuery = $query;
+        let keys: &SearchKeys = $keys;
         let beyond = i64::try_from(query.count_limit.saturating_add(1)).unwrap_or(i64::MAX);
-        Wrapped::counted(matching_users!(query, $keys).select(users::id).limit(beyond))
+        if let Some(role) = only_role(&query.filter) {
+            let members = user_roles::table
+                .filter(user_roles::role_id.eq(role.id()))
+                .select(user_roles::user_id)
+                .order(user_roles::user_id)
+                .limit(beyond)
+                .into_boxed();
+            let $statement = Wrapped::counted(members);
+            $body
+        } else if let Some(text) = only_text(&query.filter) {
+            let (from, to) = prefix_range(text);
+            let range = |key: &'static str| {
+                users::table.into_boxed().filter(key_in_range!(key, from, to)).select(users::id).limit(beyond)
+            };
+            let ranges = [range(keys.email), range(keys.username), range(keys.first_name), range(keys.last_name)];
+            let $statement = CountedUnion { branches: ranges, limit: beyond };
+            $body
+        } else {
+            // A search with other conditions has its ranges to start from (a bitmap of them, then sorted), and the id
+            // order is the walk that stops soonest when its matches are common.
+            let filter = &query.filter;
+            let created = filter.created_after.is_some() || filter.created_before.is_some();
+            let order = if created && filter.text.is_none() { "created_at, id" } else { "id" };
+            let $statement = Wrapped::counted(
+                matching_users!(query, keys).select(users::id).order(sql::<Text>(order)).limit(beyond),
+            );
+            $body
+        }
     }};
+}
+
+/// The role of a filter that asks for nothing else.
+fn only_role(filter: &UserFilter) -> Option<Role> {
+    let role = filter.role?;
+    (*filter == UserFilter { role: Some(role), ..UserFilter::default() }).then_some(role)
+}
+
+/// The prefix of a filter that asks for nothing else.
+fn only_text(filter: &UserFilter) -> Option<&SearchPrefix> {
+    let text = filter.text.as_ref()?;
+    (*filter == UserFilter { text: Some(text.clone()), ..UserFilter::default() }).then_some(text)
+}
+
+/// `SELECT count(*) FROM (SELECT id FROM (branch) AS branch0 UNION ... LIMIT limit) AS counted`: how many ids the
+/// branches hold together, up to `limit`. Each branch is wrapped in a subquery of its own, as SQLite wants a `LIMIT`
+/// inside a compound select to be.
+pub(crate) struct CountedUnion<Q> {
+    branches: [Q; 4],
+    limit: i64,
+}
+
+impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for CountedUnion<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT count(*) FROM (");
+        for (n, branch) in self.branches.iter().enumerate() {
+            if n > 0 {
+                out.push_sql(" UNION ");
+            }
+            out.push_sql("SELECT id FROM (");
+            branch.walk_ast(out.reborrow())?;
+            out.push_sql(&format!(") AS branch{n}"));
+        }
+        // A number the store computed, not a value from a request.
+        out.push_sql(&format!(" LIMIT {}) AS counted", self.limit));
+        Ok(())
+    }
+}
+
+impl<Q> QueryId for CountedUnion<Q> {
+    type QueryId = ();
+    // Never prepared and cached: the branches are built for their parameters (boxed).
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for CountedUnion<Q> {
+    type SqlType = BigInt;
 }
 
 /// The total of a filtered list, from the count of its matches up to one past `limit`.
@@ -181,7 +270,7 @@ pub(crate) fn filtered_total(counted: i64, limit: u64) -> Total {
 /// A statement of the admin lists, as [`crate::StoreUsers::explain`] asks the database how it runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserListStatement {
-    /// The ids of the query's page.
+    /// The rows of the query's page (its ids found first, in a subquery).
     Page(UserQuery),
     /// The count of the query's matches, up to its limit.
     Count(UserQuery),
@@ -206,8 +295,11 @@ pub(crate) async fn count_matches(
 ) -> Result<i64, diesel::result::Error> {
     use crate::connection::Conn;
     match conn {
-        Conn::Postgres(c) => Box::pin(async { counted_matches!(query, &POSTGRES_KEYS).get_result(c).await }).await,
-        Conn::Sqlite(c) => counted_matches!(query, &SQLITE_KEYS).get_result(c).await,
+        Conn::Postgres(c) => {
+            Box::pin(async { with_counted_matches!(query, &POSTGRES_KEYS, |counted| counted.get_result(c).await) })
+                .await
+        }
+        Conn::Sqlite(c) => with_counted_matches!(query, &SQLITE_KEYS, |counted| counted.get_result(c).await),
     }
 }
 
@@ -226,10 +318,12 @@ pub(crate) async fn explain(
             Box::pin(async {
                 match statement {
                     UserListStatement::Page(query) => {
-                        Wrapped::<_, Text>::explained(prefix, page_ids!(query, &POSTGRES_KEYS)).load(c).await
+                        Wrapped::<_, Text>::explained(prefix, page_rows!(query, &POSTGRES_KEYS)).load(c).await
                     }
                     UserListStatement::Count(query) => {
-                        Wrapped::<_, Text>::explained(prefix, counted_matches!(query, &POSTGRES_KEYS)).load(c).await
+                        with_counted_matches!(query, &POSTGRES_KEYS, |counted| {
+                            Wrapped::<_, Text>::explained(prefix, counted).load(c).await
+                        })
                     }
                 }
             })
@@ -240,10 +334,12 @@ pub(crate) async fn explain(
             let prefix = "EXPLAIN QUERY PLAN ";
             let lines: Vec<(i32, i32, i32, String)> = match statement {
                 UserListStatement::Page(query) => {
-                    Wrapped::<_, PlanLine>::explained(prefix, page_ids!(query, &SQLITE_KEYS)).load(c).await?
+                    Wrapped::<_, PlanLine>::explained(prefix, page_rows!(query, &SQLITE_KEYS)).load(c).await?
                 }
                 UserListStatement::Count(query) => {
-                    Wrapped::<_, PlanLine>::explained(prefix, counted_matches!(query, &SQLITE_KEYS)).load(c).await?
+                    with_counted_matches!(query, &SQLITE_KEYS, |counted| {
+                        Wrapped::<_, PlanLine>::explained(prefix, counted).load(c).await?
+                    })
                 }
             };
             Ok(lines.into_iter().map(|(_, _, _, detail)| detail).collect())

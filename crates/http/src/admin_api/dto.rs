@@ -276,7 +276,7 @@ pub(crate) struct UserPageResponse {
     pub(crate) page: u64,
     pub(crate) limit: u32,
     /// How many users match: exactly, or (`totalIsExact` false) at least this many, when a filter matches more than
-    /// are worth counting (10,000).
+    /// are worth counting (1,000).
     pub(crate) total: u64,
     pub(crate) total_is_exact: bool,
     pub(crate) total_pages: u64,

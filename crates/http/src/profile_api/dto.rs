@@ -421,7 +421,7 @@ impl From<User> for AwaitingVerificationResponse {
 pub(crate) struct UserListResponse {
     pub(crate) data: Vec<ProfileResponse>,
     /// How many users match: exactly, or (`total_is_exact` false) at least this many, when a filter matches more
-    /// than are worth counting (10,000).
+    /// than are worth counting (1,000).
     pub(crate) total: u64,
     pub(crate) total_is_exact: bool,
     pub(crate) limit: u32,
