@@ -133,8 +133,8 @@ WITH first_names AS (
         'gmail.com', 'yahoo.com', 'outlook.com', 'hotmail.com', 'icloud.com', 'aol.com', 'proton.me', 'example.com'
     ]) WITH ORDINALITY AS names (name, rank)
 ), drawn AS (
-    -- Times are counted in seconds after the start: an interval of years or days costs a time zone's rules at each
-    -- addition.
+    -- Times are counted in seconds after the start: adding an interval of years or days to a time goes through the
+    -- time zone's rules, a million times over; adding seconds does not.
     SELECT i, start, span,
            1 + floor((SELECT count(*) FROM first_names) * pg_temp.draw(i, 1) * pg_temp.draw(i, 2)) AS first_rank,
            1 + floor((SELECT count(*) FROM last_names) * pg_temp.draw(i, 3) * pg_temp.draw(i, 4)) AS last_rank,
