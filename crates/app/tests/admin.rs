@@ -34,7 +34,7 @@ fn expect_found_by_object_id(mocks: &mut Mocks, user: User) {
 
 #[tokio::test]
 async fn list_users_asks_the_store_for_the_filtered_page_counted_up_to_the_limit_and_returns_it() {
-    // Given a store whose page of admins at offset 20, by creation time, holds the admin, of at least 10,000
+    // Given a store whose page of admins at offset 20, by creation time, holds the admin, of at least 1,000
     let mut mocks = Mocks::new();
     let page = Page { items: vec![admin_user()], total: Total::AtLeast(FILTERED_COUNT_LIMIT) };
     let returned = page.clone();
