@@ -221,14 +221,7 @@ impl<R: QueryFragment<DB>, Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> 
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.rows.walk_ast(out.reborrow())?;
         out.push_sql(" WHERE users.id IN (SELECT id FROM (");
-        for (n, branch) in self.branches.iter().enumerate() {
-            if n > 0 {
-                out.push_sql(" UNION ");
-            }
-            out.push_sql("SELECT id FROM (");
-            branch.walk_ast(out.reborrow())?;
-            out.push_sql(&format!(") AS branch{n}"));
-        }
+        walk_union(&self.branches, out.reborrow())?;
         // Numbers the store computed, not values from a request.
         out.push_sql(&format!(
             ") AS matches ORDER BY {order} LIMIT {} OFFSET {}) ORDER BY {order}",
@@ -312,6 +305,23 @@ fn only_text(filter: &UserFilter) -> Option<&SearchPrefix> {
     (*filter == UserFilter { text: Some(text.clone()), ..UserFilter::default() }).then_some(text)
 }
 
+/// `SELECT id FROM (branch) AS branch0 UNION SELECT id FROM (branch) AS branch1 ...`: each branch in a subquery of its
+/// own, as SQLite wants a `LIMIT` inside a compound select to be.
+fn walk_union<'b, Q: QueryFragment<DB>, DB: Backend>(
+    branches: &'b [Q],
+    mut out: AstPass<'_, 'b, DB>,
+) -> QueryResult<()> {
+    for (n, branch) in branches.iter().enumerate() {
+        if n > 0 {
+            out.push_sql(" UNION ");
+        }
+        out.push_sql("SELECT id FROM (");
+        branch.walk_ast(out.reborrow())?;
+        out.push_sql(&format!(") AS branch{n}"));
+    }
+    Ok(())
+}
+
 /// `SELECT count(*) FROM (SELECT id FROM (branch) AS branch0 UNION ... LIMIT limit) AS counted`: how many ids the
 /// branches hold together, up to `limit`. Each branch is wrapped in a subquery of its own, as SQLite wants a `LIMIT`
 /// inside a compound select to be.
@@ -323,14 +333,7 @@ pub(crate) struct CountedUnion<Q> {
 impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for CountedUnion<Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT count(*) FROM (");
-        for (n, branch) in self.branches.iter().enumerate() {
-            if n > 0 {
-                out.push_sql(" UNION ");
-            }
-            out.push_sql("SELECT id FROM (");
-            branch.walk_ast(out.reborrow())?;
-            out.push_sql(&format!(") AS branch{n}"));
-        }
+        walk_union(&self.branches, out.reborrow())?;
         // A number the store computed, not a value from a request.
         out.push_sql(&format!(" LIMIT {}) AS counted", self.limit));
         Ok(())
