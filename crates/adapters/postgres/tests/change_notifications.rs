@@ -14,11 +14,14 @@ use users_store_contract::{audit, device, insert_ok, new_session, new_user, now,
 /// A store that hears changes, with one signed-in user and their session.
 async fn signed_in() -> Option<(TestDatabase, CachedStore, User, SessionId)> {
     let db = TestDatabase::create().await?;
-    let store = db.cached_store();
+    // Written before the cached store listens: the sign-in's own notification (it sets the user's last sign-in)
+    // must not arrive after the test's first read and make it forget what the test expects it to remember.
+    let plain = db.store();
     let t = now();
-    let ada = insert_ok(&store.clone(), new_user(1, "ada@example.com", t)).await;
-    let session = store.clone().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
+    let ada = insert_ok(&plain.users(), new_user(1, "ada@example.com", t)).await;
+    let session = plain.sessions().create(new_session(ada.id, "ada-1", t, t + seconds(3600))).await.unwrap().unwrap();
     let ada = signed_in_at(ada, t);
+    let store = db.cached_store();
     for _ in 0..500 {
         if store.hears_changes() {
             return Some((db, store, ada, session));
