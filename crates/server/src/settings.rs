@@ -107,6 +107,9 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: usize,
+    /// How many admin lists (searches, filters, pages of users) read at once; more wait their turn. Twice the cores
+    /// by default: a list needs a core of the database's, and more at once only lengthen the slowest.
+    pub lists_at_once: usize,
     /// Milliseconds a request waits for a free pooled connection when all are busy (PostgreSQL).
     pub pool_wait_timeout_ms: u64,
     /// Milliseconds opening a connection (TCP, TLS, authentication) may take (PostgreSQL).
@@ -211,6 +214,7 @@ impl Settings {
             .set_default("server.max_connections", 10_000)?
             .set_default("database.url", DEFAULT_DATABASE_URL)?
             .set_default("database.max_connections", 16)?
+            .set_default("database.lists_at_once", users_store::default_lists_at_once() as u64)?
             .set_default("database.pool_wait_timeout_ms", 3_000)?
             .set_default("database.connect_timeout_ms", 3_000)?
             .set_default("database.recycle_timeout_ms", 1_000)?
@@ -269,6 +273,7 @@ impl DatabaseSettings {
         Self {
             url: url.into(),
             max_connections: 16,
+            lists_at_once: users_store::default_lists_at_once(),
             pool_wait_timeout_ms: 3_000,
             connect_timeout_ms: 3_000,
             recycle_timeout_ms: 1_000,
@@ -285,6 +290,7 @@ impl DatabaseSettings {
         use std::time::Duration;
         users_postgres::PgOptions {
             max_connections: self.max_connections,
+            lists_at_once: self.lists_at_once,
             pool_wait_timeout: Duration::from_millis(self.pool_wait_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             recycle_timeout: Duration::from_millis(self.recycle_timeout_ms),
@@ -321,6 +327,7 @@ impl std::fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
+            .field("lists_at_once", &self.lists_at_once)
             .field("pool_wait_timeout_ms", &self.pool_wait_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("recycle_timeout_ms", &self.recycle_timeout_ms)

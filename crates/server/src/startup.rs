@@ -145,9 +145,11 @@ fn open_store(settings: &Settings) -> Result<(Store, Option<PgChangeFeed>), Star
             users_postgres::store(&url, &options).map_err(database)?,
             Some(users_postgres::change_feed(&url, &options).map_err(database)?),
         ),
-        StoreLocation::Sqlite(path) => {
-            (users_sqlite::store(&path, settings.database.max_connections).map_err(database)?, None)
-        }
+        StoreLocation::Sqlite(path) => (
+            users_sqlite::store(&path, settings.database.max_connections, settings.database.lists_at_once)
+                .map_err(database)?,
+            None,
+        ),
     })
 }
 

@@ -29,6 +29,8 @@ pub use crate::listener::PgChangeFeed;
 #[derive(Clone, Debug)]
 pub struct PgOptions {
     pub max_connections: usize,
+    /// How many admin lists read at once (each takes a connection of the pool); more wait their turn.
+    pub lists_at_once: usize,
     /// How long a request waits for a free connection when all are busy.
     pub pool_wait_timeout: Duration,
     /// How long opening a connection (TCP, TLS, authentication) may take.
@@ -51,6 +53,7 @@ impl Default for PgOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            lists_at_once: users_store::default_lists_at_once(),
             pool_wait_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
             recycle_timeout: Duration::from_secs(1),
@@ -103,7 +106,7 @@ pub fn store(database_url: &str, options: &PgOptions) -> Result<Store, StoreErro
         .build()
         .map_err(StoreError::new)?;
     let calls = CallPolicy { deadline: Some(options.operation_timeout), detached: false };
-    Ok(Store::new(Pools::postgres(pool), calls))
+    Ok(Store::new(Pools::postgres(pool, options.lists_at_once), calls))
 }
 
 /// The database's notifications of changed users, heard on a connection of its own once followed (see

@@ -42,13 +42,13 @@ const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 /// write transaction is what makes the "last admin" and token-rotation rules hold without row locks. Reads that stand
 /// alone (a token check, a sign-in's look-up, a list) have connections of their own, which WAL lets read beside the
 /// writer, so they do not queue behind a storm of sign-ins. Each call runs to its end on a task of its own, so a
-/// caller that goes away never leaves a connection half-used.
-pub fn store(path: &Path, readers: usize) -> Result<Store, StoreError> {
+/// caller that goes away never leaves a connection half-used. The admin lists read `lists_at_once` at a time at most.
+pub fn store(path: &Path, readers: usize, lists_at_once: usize) -> Result<Store, StoreError> {
     let url = path.to_str().ok_or_else(|| StoreError::new("the database path is not valid UTF-8"))?;
     describe_metrics();
     let writer = pool(url, CONNECTION_SETUP, 1)?;
     let readers = pool(url, READER_SETUP, readers.max(1))?;
-    Ok(Store::new(Pools::sqlite(writer, readers), CallPolicy { deadline: None, detached: true }))
+    Ok(Store::new(Pools::sqlite(writer, readers, lists_at_once), CallPolicy { deadline: None, detached: true }))
 }
 
 /// A pool of up to `size` connections to the file at `url`, each set up with `setup` when opened.

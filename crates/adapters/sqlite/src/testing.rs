@@ -34,7 +34,7 @@ impl TestDatabase {
     }
 
     pub fn store(&self) -> Store {
-        crate::store(&self.path, 4).expect("test store")
+        crate::store(&self.path, 4, 4).expect("test store")
     }
 }
 

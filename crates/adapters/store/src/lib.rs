@@ -32,7 +32,7 @@ pub use crate::connection::{
 };
 pub use crate::dialect::{Backend, Dialect};
 pub use crate::email_keys::{MigrationConnection, complete_email_keys};
-pub use crate::pool::{Pools, describe_metrics as describe_pool_metrics};
+pub use crate::pool::{Pools, default_lists_at_once, describe_metrics as describe_pool_metrics};
 pub use crate::repositories::{CallPolicy, StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
 pub use crate::user_list::UserListStatement;
 

@@ -1,5 +1,6 @@
 //! Connections from the store's pools (the writer's, and the readers' beside it), with the pools' usage recorded as
-//! metrics, and what the store last refused for being unavailable, for the readiness check.
+//! metrics; the turns the admin lists take; and what the store last refused for being unavailable, for the readiness
+//! check.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use metrics::Gauge;
 use users_ports::StoreError;
 
 use deadpool::managed::Object;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::connection::{AnyConnection, Conn, PgManager, SqliteManager};
 use crate::dialect::Backend;
@@ -141,6 +143,7 @@ pub fn describe_metrics() {
 pub struct Pools {
     writer: Gauged,
     readers: Gauged,
+    lists: Lists,
     refusals: Arc<Refusals>,
 }
 
@@ -150,26 +153,31 @@ impl std::fmt::Debug for Pools {
             .field("backend", &self.backend())
             .field("writer", &self.writer.pool.status())
             .field("readers", &self.readers.pool.status())
+            .field("lists_at_once", &self.lists.at_once)
             .finish_non_exhaustive()
     }
 }
 
 impl Pools {
-    /// PostgreSQL's: one pool for reads and writes alike (its metrics labelled `pool="shared"`).
-    pub fn postgres(pool: deadpool::managed::Pool<PgManager>) -> Self {
+    /// PostgreSQL's: one pool for reads and writes alike (its metrics labelled `pool="shared"`), of which the admin
+    /// lists take at most `lists_at_once` connections at a time.
+    pub fn postgres(pool: deadpool::managed::Pool<PgManager>, lists_at_once: usize) -> Self {
         let shared = Gauged::new(Pool::Postgres(pool), "shared");
-        Self { writer: shared.clone(), readers: shared, refusals: Arc::default() }
+        Self { writer: shared.clone(), readers: shared, lists: Lists::new(lists_at_once), refusals: Arc::default() }
     }
 
     /// SQLite's: writes (and the reads of their transactions) on `writer`, a pool of one connection; reads that
-    /// stand alone on `readers`, which WAL lets read while the writer writes.
+    /// stand alone on `readers`, which WAL lets read while the writer writes, and of which the admin lists take at
+    /// most `lists_at_once` at a time.
     pub fn sqlite(
         writer: deadpool::managed::Pool<SqliteManager>,
         readers: deadpool::managed::Pool<SqliteManager>,
+        lists_at_once: usize,
     ) -> Self {
         Self {
             writer: Gauged::new(Pool::Sqlite(writer), "writer"),
             readers: Gauged::new(Pool::Sqlite(readers), "readers"),
+            lists: Lists::new(lists_at_once),
             refusals: Arc::default(),
         }
     }
@@ -202,5 +210,86 @@ impl Pools {
     /// A connection for a read that stands alone: it sees every write acknowledged before it began.
     pub(crate) async fn reader(&self) -> Result<PooledConnection, StoreError> {
         self.readers.checkout().await
+    }
+
+    /// A reader for an admin list, once it is the list's turn (see [`Lists`]).
+    pub(crate) async fn list_reader(&self) -> Result<ListConnection, StoreError> {
+        let turn = self.lists.turn().await?;
+        Ok(ListConnection { connection: self.reader().await?, _turn: turn })
+    }
+}
+
+/// How many admin lists read at once, the others waiting their turn in order of arrival.
+///
+/// A list (a search, a filter, a deep page) is the costliest read there is, and wholly CPU-bound once its indexes are
+/// in memory: it needs a core of the database's. More of them at once than the cores can run add no throughput; they
+/// only move the queue from here, which serves in order, into the scheduler, which does not, and the slowest lists
+/// wait longest (at 16 at once on two cores, the p99 of a list was six times its median; at 4, under twice: see
+/// BENCHMARKS.md). Every other statement keeps the whole pool: short writes gain from company, since the commits of
+/// connections committing together share a flush of the log.
+#[derive(Clone)]
+struct Lists {
+    at_once: usize,
+    turns: Arc<Semaphore>,
+}
+
+impl Lists {
+    fn new(at_once: usize) -> Self {
+        let at_once = at_once.max(1);
+        Self { at_once, turns: Arc::new(Semaphore::new(at_once)) }
+    }
+
+    async fn turn(&self) -> Result<OwnedSemaphorePermit, StoreError> {
+        // Never closed: a failure is a bug, said as the store being unavailable rather than a panic.
+        Arc::clone(&self.turns).acquire_owned().await.map_err(StoreError::unavailable)
+    }
+}
+
+/// The admin lists' turns unless configured: twice the cores of this machine, at least 2 (PostgreSQL's advice for
+/// the connections of a database whose data fits in memory is about twice its cores).
+pub fn default_lists_at_once() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().saturating_mul(2))
+}
+
+/// A reader checked out in a list's turn; both go back when dropped.
+pub(crate) struct ListConnection {
+    connection: PooledConnection,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl AnyConnection for ListConnection {
+    fn any(&mut self) -> Conn<'_> {
+        self.connection.any()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_list_past_the_turns_waits_until_one_ends_and_the_first_to_wait_goes_first() {
+        // Given every turn taken
+        let lists = Lists::new(1);
+        let first = lists.turn().await.unwrap();
+
+        // When two more lists ask, one after the other
+        let (second, third) = (lists.clone(), lists.clone());
+        let second = tokio::spawn(async move { second.turn().await.map(|_| Instant::now()) });
+        tokio::task::yield_now().await;
+        let third = tokio::spawn(async move { third.turn().await.map(|_| Instant::now()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        // Then neither reads while the first holds its turn; once it ends, both do, in the order they asked
+        assert!(!second.is_finished() && !third.is_finished());
+        drop(first);
+        let (second, third) = (second.await.unwrap().unwrap(), third.await.unwrap().unwrap());
+        assert!(second <= third);
+    }
+
+    #[test]
+    fn no_configuration_leaves_the_lists_without_a_turn() {
+        assert_eq!(Lists::new(0).at_once, 1);
+        assert!(default_lists_at_once() >= 2);
     }
 }

@@ -577,7 +577,7 @@ impl UserRepository for UserQueries {
     }
 
     async fn list(&self, query: &UserQuery) -> Result<Page<User>, StoreError> {
-        let mut conn = self.pools.reader().await?;
+        let mut conn = self.pools.list_reader().await?;
         let rows = user_list::load_page(conn.any(), query).await.map_err(|error| self.pools.fault(error))?;
         let ids: Vec<i64> = rows.iter().map(UserRow::id).collect();
         let mut roles = roles_of(conn.any(), &ids).await.map_err(|error| self.pools.fault(error))?;
