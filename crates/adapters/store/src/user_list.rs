@@ -33,6 +33,13 @@ pub(crate) struct SearchKeys {
     last_name: &'static str,
 }
 
+impl SearchKeys {
+    /// The four keys, each the start of one branch of a search's union.
+    fn each(&self) -> [&'static str; 4] {
+        [self.email, self.username, self.first_name, self.last_name]
+    }
+}
+
 /// PostgreSQL compares in the database's collation unless told: "C" is byte order.
 pub(crate) const POSTGRES_KEYS: SearchKeys = SearchKeys {
     email: "email_key COLLATE \"C\"",
@@ -193,7 +200,7 @@ macro_rules! with_page {
             };
             let $statement = PageOfUnion {
                 rows: users::table.select(crate::rows::UserRow::columns()).into_boxed(),
-                branches: [range(keys.email), range(keys.username), range(keys.first_name), range(keys.last_name)],
+                branches: keys.each().map(range),
                 order,
                 offset: i64::try_from(query.page.offset).unwrap_or(i64::MAX),
                 limit: query.page.limit,
@@ -276,8 +283,7 @@ macro_rules! with_counted_matches {
             let range = |key: &'static str| {
                 users::table.into_boxed().filter(key_in_range!(key, from, to)).select(users::id).limit(beyond)
             };
-            let ranges = [range(keys.email), range(keys.username), range(keys.first_name), range(keys.last_name)];
-            let $statement = CountedUnion { branches: ranges, limit: beyond };
+            let $statement = CountedUnion { branches: keys.each().map(range), limit: beyond };
             $body
         } else {
             // Not by id when creation is bounded: ids grow with creation, so the planner, which takes the matches to
