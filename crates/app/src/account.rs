@@ -74,7 +74,7 @@ unexpected_from_port_errors!(UpdateProfileError, DeleteAccountError);
 busy_from_hash_errors!(UpdateProfileError, DeleteAccountError);
 
 /// Why the owner's presence could not be confirmed.
-enum PresenceError {
+pub(crate) enum PresenceError {
     NotProven,
     Check(PasswordCheckError),
 }
@@ -98,6 +98,7 @@ macro_rules! presence_errors {
 }
 
 presence_errors!(UpdateProfileError, DeleteAccountError);
+pub(crate) use presence_errors;
 
 impl<A: Adapters> UserService<A> {
     /// Applies the changes the user asked for. A new password or email needs proof of presence (see
@@ -182,7 +183,11 @@ impl<A: Adapters> UserService<A> {
     /// The owner is there if they typed their password again (checked like a sign-in: throttled, and a wrong one
     /// counted) or if their session's password was entered within the policy's window. A token alone, stolen from a
     /// log or a browser, proves neither.
-    async fn confirm_presence(&self, current: &CurrentUser, proof: Reauthentication) -> Result<(), PresenceError> {
+    pub(crate) async fn confirm_presence(
+        &self,
+        current: &CurrentUser,
+        proof: Reauthentication,
+    ) -> Result<(), PresenceError> {
         let now = self.now();
         let password = match proof.current_password {
             CurrentPassword::Typed(password) => password,
@@ -201,7 +206,7 @@ impl<A: Adapters> UserService<A> {
         let Some(credentials) = credentials.filter(|found| found.user.id == current.user.id) else {
             return Err(PresenceError::NotProven);
         };
-        let checked = self.check_password(&credentials, &password, &proof.network, &current.client, now).await;
+        let checked = self.check_password(&credentials, &password, &proof.network, &current.client, now, false).await;
         checked.map_err(PresenceError::Check)
     }
 }

@@ -6,9 +6,9 @@ use users_domain::{
     Registration, Role, User,
 };
 use users_ports::{
-    AuditKind, AuditRecord, Clock, InsertUserError, MailedToken, NewSession, NewUser, PasswordHash, PasswordHashError,
-    PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionKey, SessionRepository, StoreError,
-    StoredCredentials, TokenError, TokenIssuer, TokenSubject, UserRepository,
+    AuditKind, AuditRecord, Clock, InsertUserError, MailedToken, NewSession, NewUser, OneTimeToken, PasswordHash,
+    PasswordHashError, PasswordHasher, RefreshToken, RefreshTokenUse, SessionId, SessionKey, SessionRepository,
+    StoreError, StoredCredentials, TokenError, TokenIssuer, TokenSubject, UserRepository,
 };
 
 use crate::audit::{by_nobody, by_owner};
@@ -44,6 +44,33 @@ pub enum SignIn {
 pub struct SignedIn {
     pub user: User,
     pub tokens: TokenPair,
+}
+
+/// Where a right password leads: a session, or for an account with a second factor, the step that asks for a code.
+#[derive(Clone, Debug)]
+// Made once per sign-in and moved straight into its answer: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum LoginOutcome {
+    SignedIn(SignedIn),
+    SecondFactorRequired(SecondFactorChallenge),
+}
+
+impl LoginOutcome {
+    /// The session, if the password alone started one.
+    pub fn into_signed_in(self) -> Option<SignedIn> {
+        match self {
+            Self::SignedIn(signed_in) => Some(signed_in),
+            Self::SecondFactorRequired(_) => None,
+        }
+    }
+}
+
+/// A sign-in whose password was right, waiting for a code: the token the code is presented with, single use.
+#[derive(Clone, Debug)]
+pub struct SecondFactorChallenge {
+    pub mfa_token: OneTimeToken,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
 }
 
 /// What a sign-up made: an account signed in at once or, where addresses must be verified before a sign-in
@@ -246,15 +273,16 @@ impl<A: Adapters> UserService<A> {
         Ok(Registered::SignedIn(SignedIn { user: User { last_sign_in_at: Some(now), ..user }, tokens }))
     }
 
-    /// Checks the credentials and starts a new session. An unknown account costs the same hash verification as a
-    /// wrong password and fails the same way; credentials no account can have fail that way too. Failures are
+    /// Checks the credentials and starts a new session, or for an account with a second factor, a sign-in waiting
+    /// for its code (see [`Self::login_with_second_factor`]). An unknown account costs the same hash verification as
+    /// a wrong password and fails the same way; credentials no account can have fail that way too. Failures are
     /// counted per account and client `network`. A suspended account is told so only after its password was right.
     pub async fn login(
         &self,
         sign_in: SignIn,
         network: &ClientNetwork,
         client: &ClientDetails,
-    ) -> Result<SignedIn, LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         let SignIn::Credentials { login, password } = sign_in else {
             // Neither looked up nor hashed: the client knows what it sent, so answering at once reveals nothing
             // about any account, and text that cannot match costs no hash. Nor is it counted against an account.
@@ -265,7 +293,8 @@ impl<A: Adapters> UserService<A> {
             return Err(LoginError::InvalidCredentials);
         };
         let now = self.now();
-        self.check_password(&credentials, &password, network, client, now).await?;
+        let second_factor = credentials.user.mfa_enabled;
+        self.check_password(&credentials, &password, network, client, now, second_factor).await?;
         // Only after the password: a suspension or an unverified address is no secret from the account's owner, but
         // it is from a guesser.
         if credentials.user.is_suspended(now) {
@@ -274,6 +303,11 @@ impl<A: Adapters> UserService<A> {
         if self.policy.email.require_verified_email && !credentials.user.email_verified {
             return Err(LoginError::EmailNotVerified);
         }
+        if second_factor {
+            // Deleted, or its address changed, since its credentials were read.
+            let challenge = self.challenge(&credentials.user, now).await?.ok_or(LoginError::InvalidCredentials)?;
+            return Ok(LoginOutcome::SecondFactorRequired(challenge));
+        }
         let rehashed = self.rehash(&credentials.password_hash, &password).await;
         // The account was deleted, or its password changed, while the password was being checked.
         let tokens = self
@@ -281,7 +315,7 @@ impl<A: Adapters> UserService<A> {
             .await?
             .ok_or(LoginError::InvalidCredentials)?;
         let user = User { last_sign_in_at: Some(now), ..credentials.user };
-        Ok(SignedIn { user, tokens })
+        Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
     }
 
     /// A hash of the service's own for `password`, when `checked` (which it just matched) is another system's or
@@ -299,6 +333,7 @@ impl<A: Adapters> UserService<A> {
 
     /// Whether `password` is the account's, throttled like a sign-in: refused without a hash while the account is
     /// locked for `network`, and counted (and recorded) as a failure from there, from `client`'s device, when wrong.
+    /// When a `second_factor` is still to come, a right password does not forget the failures counted before it.
     pub(crate) async fn check_password(
         &self,
         credentials: &StoredCredentials,
@@ -306,6 +341,7 @@ impl<A: Adapters> UserService<A> {
         network: &ClientNetwork,
         client: &ClientDetails,
         now: DateTime<Utc>,
+        second_factor: bool,
     ) -> Result<(), PasswordCheckError> {
         let id = credentials.user.id;
         // Locked from everywhere: answered at once, without a transaction or a hash.
@@ -320,6 +356,7 @@ impl<A: Adapters> UserService<A> {
             self.hasher.verify(password, &credentials.password_hash).await
         };
         let outcome = match verified {
+            Ok(true) if second_factor => AttemptOutcome::AwaitingSecondFactor,
             Ok(true) => AttemptOutcome::Verified,
             Ok(false) => AttemptOutcome::Refused,
             Err(_) => AttemptOutcome::Abandoned,
@@ -333,7 +370,7 @@ impl<A: Adapters> UserService<A> {
 
     /// Starts an attempt, waiting while the attempts under way from `network` fill its room (see
     /// `UserRepository::begin_login_attempt`); after [`PATIENCE`], refused for a second.
-    async fn begin_attempt(
+    pub(crate) async fn begin_attempt(
         &self,
         credentials: &StoredCredentials,
         network: &ClientNetwork,
@@ -485,6 +522,20 @@ impl<A: Adapters> UserService<A> {
         client: &ClientDetails,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenPair>, Unexpected> {
+        let (new_session, refresh_token) = self.new_session(user, checked, rehashed, client, now)?;
+        let Some(session) = self.sessions.create(new_session).await? else { return Ok(None) };
+        self.token_pair(user, session, now, refresh_token, now).map(Some)
+    }
+
+    /// The session a sign-in starts, with the refresh token whose hash it stores; its event is `user.signed_in`.
+    pub(crate) fn new_session(
+        &self,
+        user: &User,
+        checked: &PasswordHash,
+        rehashed: Option<PasswordHash>,
+        client: &ClientDetails,
+        now: DateTime<Utc>,
+    ) -> Result<(NewSession, RefreshToken), Unexpected> {
         let refresh_token = self.tokens.new_refresh_token();
         let key = SessionKey::generate().map_err(|error| Unexpected::fault(error.to_string()))?;
         let signed_in = by_owner(AuditKind::UserSignedIn, now, client).with("session", key.as_str());
@@ -499,11 +550,10 @@ impl<A: Adapters> UserService<A> {
             created_at: now,
             expires_at: now + self.policy.refresh_token_ttl,
         };
-        let Some(session) = self.sessions.create(new_session).await? else { return Ok(None) };
-        self.token_pair(user, session, now, refresh_token, now).map(Some)
+        Ok((new_session, refresh_token))
     }
 
-    fn token_pair(
+    pub(crate) fn token_pair(
         &self,
         user: &User,
         session: SessionId,

@@ -1,8 +1,8 @@
 //! The use cases of the user-management service: sign-up, sign-in, token refresh and sign-out (`auth`), one's own
 //! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
 //! (`admin`), where an account is signed in (`sessions`), stopping an account without deleting it (`suspension`),
-//! the record of who did what (`audit`), bringing users over from another system (`import`), and the delivery of
-//! queued mail (`delivery`). They are methods of [`UserService`], which is
+//! the record of who did what (`audit`), bringing users over from another system (`import`), a second factor at
+//! sign-in (`second_factor`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
 //! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
@@ -13,13 +13,14 @@ mod delivery;
 mod import;
 mod object_ids;
 mod recovery;
+mod second_factor;
 mod sessions;
 mod suspension;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use users_ports::{
-    AuditLog, Clock, OneTimeTokenRepository, PasswordHashError, PasswordHasher, SessionRepository, StoreError,
-    TokenError, TokenIssuer, UserRepository,
+    AuditLog, Clock, OneTimePasswords, OneTimeTokenRepository, PasswordHashError, PasswordHasher,
+    SecondFactorRepository, SecretSealer, SessionRepository, StoreError, TokenError, TokenIssuer, UserRepository,
 };
 
 pub use account::{CurrentPassword, DeleteAccountError, Reauthentication, UpdateProfileError};
@@ -29,8 +30,8 @@ pub use admin::{
 };
 pub use audit::{AuditFilter, AuditPage, ListActivityError, ListAuditEventsError};
 pub use auth::{
-    Administrator, AuthenticateError, CurrentUser, LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError,
-    Registered, SignIn, SignedIn, TokenPair,
+    Administrator, AuthenticateError, CurrentUser, LoginError, LoginOutcome, LogoutError, NotAnAdmin, RefreshError,
+    RegisterError, Registered, SecondFactorChallenge, SignIn, SignedIn, TokenPair,
 };
 pub use delivery::{DeliveryPass, MailDelivery, RetryPolicy};
 pub use import::{ImportUserError, Imported, ImportedUser};
@@ -38,6 +39,10 @@ pub use object_ids::ObjectIdGenerator;
 pub use recovery::{
     ConfirmEmailError, EmailPolicy, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,
     SendPasswordResetError,
+};
+pub use second_factor::{
+    ConfirmTotpError, DisableTotpError, EnrolTotpError, MFA_TOKEN_TTL, RemoveSecondFactorError, SecondFactorLoginError,
+    TotpEnrolmentStarted,
 };
 pub use sessions::{
     EndOtherSessionsError, EndSessionError, ListSessionsError, ListUserSessionsError, SessionView,
@@ -57,6 +62,9 @@ pub trait Adapters: Send + Sync + 'static {
     type Hasher: PasswordHasher;
     type Tokens: TokenIssuer;
     type Clock: Clock;
+    type SecondFactors: SecondFactorRepository;
+    type OneTimePasswords: OneTimePasswords;
+    type Sealer: SecretSealer;
 }
 
 /// How long a sign-in lasts without being used, how failed sign-ins are throttled, and how recently a password must
@@ -109,6 +117,7 @@ pub struct Store<A: Adapters> {
     pub sessions: A::Sessions,
     pub one_time_tokens: A::OneTimeTokens,
     pub audit: A::Audit,
+    pub second_factors: A::SecondFactors,
 }
 
 impl<A: Adapters> std::fmt::Debug for Store<A> {
@@ -123,18 +132,51 @@ pub struct UserService<A: Adapters> {
     sessions: A::Sessions,
     one_time_tokens: A::OneTimeTokens,
     audit: A::Audit,
+    second_factors: A::SecondFactors,
     hasher: A::Hasher,
     tokens: A::Tokens,
+    totp: Totp<A>,
     clock: A::Clock,
     object_ids: ObjectIdGenerator,
     policy: SessionPolicy,
 }
 
+/// What a second factor needs besides the store: the TOTP arithmetic, and the sealing of secrets at rest.
+pub struct Totp<A: Adapters> {
+    pub codes: A::OneTimePasswords,
+    pub sealer: A::Sealer,
+}
+
+impl<A: Adapters> std::fmt::Debug for Totp<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Totp").finish_non_exhaustive()
+    }
+}
+
 impl<A: Adapters> UserService<A> {
-    pub fn new(store: Store<A>, hasher: A::Hasher, tokens: A::Tokens, clock: A::Clock, policy: SessionPolicy) -> Self {
-        let Store { users, sessions, one_time_tokens, audit } = store;
+    pub fn new(
+        store: Store<A>,
+        hasher: A::Hasher,
+        tokens: A::Tokens,
+        totp: Totp<A>,
+        clock: A::Clock,
+        policy: SessionPolicy,
+    ) -> Self {
+        let Store { users, sessions, one_time_tokens, audit, second_factors } = store;
         let object_ids = ObjectIdGenerator::new();
-        Self { users, sessions, one_time_tokens, audit, hasher, tokens, clock, object_ids, policy }
+        Self {
+            users,
+            sessions,
+            one_time_tokens,
+            audit,
+            second_factors,
+            hasher,
+            tokens,
+            totp,
+            clock,
+            object_ids,
+            policy,
+        }
     }
 
     /// Whether the service can do its work now: its store answers.
@@ -238,6 +280,12 @@ impl From<&'static str> for Unexpected {
 
 impl From<TokenError> for Unexpected {
     fn from(error: TokenError) -> Self {
+        Self::fault(error)
+    }
+}
+
+impl From<users_ports::SecondFactorError> for Unexpected {
+    fn from(error: users_ports::SecondFactorError) -> Self {
         Self::fault(error)
     }
 }

@@ -212,6 +212,8 @@ impl<A: Adapters> UserService<A> {
             TokenPurpose::ResetPassword => {
                 (self.policy.email.reset_ttl, MailContent::ResetPassword { token: token.clone() })
             }
+            // Handed to the client that signed in, never mailed.
+            TokenPurpose::MfaSignIn => return Err(Unexpected::fault("a sign-in's token is not mailed")),
         };
         Ok(MailedToken {
             token: NewOneTimeToken {

@@ -354,7 +354,12 @@ async fn login_with_the_right_password_starts_a_session() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in by email
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
+    let signed_in = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap();
 
     // Then a session starts for the hash that was checked, and the client gets its tokens and the user, signed in now
     assert_eq!(signed_in.user, User { last_sign_in_at: Some(now()), ..plain_user() });
@@ -404,7 +409,8 @@ async fn login_with_an_imported_hash_replaces_it_with_the_services_own_in_the_se
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
+    let signed_in =
+        mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.password_alone();
 
     // Then the session starts only if the imported hash is still the user's, and replaces it with the new one
     assert_eq!(signed_in.unwrap().tokens.refresh_token.as_str(), "rt-new");
@@ -425,7 +431,8 @@ async fn login_with_an_imported_hash_signs_in_when_the_hashers_are_too_busy_to_r
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
+    let signed_in =
+        mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.password_alone();
 
     // Then the sign-in succeeds, and the old hash is left for the next one
     assert!(signed_in.is_ok());
@@ -449,7 +456,8 @@ async fn login_by_username_looks_up_the_username() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in by username
-    let signed_in = mocks.service().login(by_username_with("correct horse battery"), &network(), &device()).await;
+    let signed_in =
+        mocks.service().login(by_username_with("correct horse battery"), &network(), &device()).await.password_alone();
 
     // Then the account is looked up by that username
     assert_eq!(signed_in.unwrap().user.id, UserId(1));
@@ -466,7 +474,12 @@ async fn login_to_an_unknown_account_spends_a_dummy_verification_and_fails() {
     expect_no_session(&mut mocks);
 
     // When the client signs in with it
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then a hash is spent as for a known account, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -483,7 +496,7 @@ async fn login_with_credentials_no_account_can_have_is_refused_like_a_wrong_pass
     expect_no_session(&mut mocks);
 
     // When the client signs in with it
-    let error = mocks.service().login(SignIn::Impossible, &network(), &device()).await.unwrap_err();
+    let error = mocks.service().login(SignIn::Impossible, &network(), &device()).await.password_alone().unwrap_err();
 
     // Then the answer is a wrong password's, given without a look-up, a hash or a count
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -502,7 +515,12 @@ async fn login_with_a_wrong_password_fails_the_same_way_and_starts_no_session() 
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("wrong password!"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("wrong password!"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the answer is an unknown account's, and no session starts
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -520,7 +538,12 @@ async fn login_against_a_malformed_hash_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -540,7 +563,12 @@ async fn login_with_a_failing_dummy_verification_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the fault is unexpected
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -557,7 +585,12 @@ async fn login_with_a_failing_store_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the fault is unexpected, and nothing is hashed
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -595,7 +628,12 @@ async fn login_begins_and_finishes_its_attempt_for_the_clients_network() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When it signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &elsewhere, &device()).await.unwrap();
+    let signed_in = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &elsewhere, &device())
+        .await
+        .password_alone()
+        .unwrap();
 
     // Then its attempt was begun and finished for that network, around the password check
     assert_eq!(signed_in.user.id, plain_user().id);
@@ -645,7 +683,12 @@ async fn login_waits_while_its_network_is_busy_then_checks_the_password() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap();
+    let signed_in = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap();
 
     // Then it waited twice, briefly, then its password was checked
     assert_eq!(signed_in.user.id, plain_user().id);
@@ -667,7 +710,12 @@ async fn login_busy_for_longer_than_its_patience_is_locked_for_a_second_without_
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then after ten seconds of waiting it is told to retry in a second, and no hash was spent
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(1)), "{error:?}");
@@ -691,7 +739,12 @@ async fn login_whose_hasher_fails_abandons_the_attempt_and_is_unexpected() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the fault is unexpected, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Unexpected(_)), "{error:?}");
@@ -709,7 +762,12 @@ async fn login_while_the_hashers_are_busy_is_busy_and_abandons_the_attempt() {
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then it is told the service is busy, and the attempt counts for nothing
     assert!(matches!(error, LoginError::Busy), "{error:?}");
@@ -725,7 +783,12 @@ async fn login_to_an_unknown_account_while_the_hashers_are_busy_is_busy_like_a_k
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then it is told the service is busy, as for a known account
     assert!(matches!(error, LoginError::Busy), "{error:?}");
@@ -750,7 +813,12 @@ async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in with the old one
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then no session starts, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -1329,7 +1397,12 @@ async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then no token is issued, and the answer is a wrong password's
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -1368,7 +1441,12 @@ async fn a_locked_account_is_refused_at_once_without_spending_a_hash() {
     expect_no_session(&mut mocks);
 
     // When the client signs in, even with the right password
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then it is refused for those 90 seconds, without a hash or a store transaction
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::seconds(90)), "{error:?}");
@@ -1386,7 +1464,12 @@ async fn an_attempt_refused_by_a_lock_another_attempt_just_took_spends_no_hash()
     expect_no_session(&mut mocks);
 
     // When the client signs in
-    let error = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then it is refused for the lock's minute, without a hash
     assert!(matches!(error, LoginError::Locked { retry_after } if retry_after == Duration::minutes(1)), "{error:?}");
@@ -1404,7 +1487,12 @@ async fn the_failure_that_reaches_the_threshold_leaves_the_account_locked() {
     expect_no_session(&mut mocks);
 
     // When a tenth wrong password comes
-    let error = mocks.service().login(by_email_with("wrong password!"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(by_email_with("wrong password!"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     // Then the store locks the network, and the client hears no more than for any wrong password
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
@@ -1424,7 +1512,8 @@ async fn an_expired_lock_lets_the_right_password_in_and_resets_the_count() {
     mocks.expect_access_token(&plain_user(), SessionId(9));
 
     // When the client signs in with the right password
-    let signed_in = mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await;
+    let signed_in =
+        mocks.service().login(by_email_with("correct horse battery"), &network(), &device()).await.password_alone();
 
     // Then it is signed in, and the counts start again
     assert!(signed_in.is_ok(), "{signed_in:?}");

@@ -169,7 +169,7 @@ async fn signing_in_to_an_account_without_a_password_is_refused_like_a_wrong_pas
         login: LoginIdentifier::Email(email("user1@example.com")),
         password: password("whatever it was"),
     };
-    let refused = mocks.service().login(sign_in, &network(), &device()).await.unwrap_err();
+    let refused = mocks.service().login(sign_in, &network(), &device()).await.password_alone().unwrap_err();
 
     // Then it is the plain refusal of a wrong password, counted as one
     assert!(matches!(refused, LoginError::InvalidCredentials), "{refused:?}");

@@ -38,8 +38,11 @@ async fn a_new_account_signs_in_refreshes_and_signs_out() {
     let signed_up = service.register(ada(), &device()).await.expect("sign up").into_signed_in().expect("signed in");
 
     // when it signs in by its email in another case, refreshes a minute later, and signs out,
-    let signed_in =
-        service.login(sign_in("ada@example.COM", "correct horse battery"), &network(), &device()).await.unwrap();
+    let signed_in = service
+        .login(sign_in("ada@example.COM", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap();
     assert_eq!(signed_in.user, signed_up.user);
     clock.advance(Duration::minutes(1));
     let refreshed = service.refresh(&signed_in.tokens.refresh_token, &device()).await.expect("refresh");
@@ -91,7 +94,10 @@ async fn a_new_password_signs_out_every_other_session_and_the_old_one_stops_work
     // Given a user signed in on two devices,
     let (service, _clock) = in_memory_service(SessionPolicy::default());
     let laptop = service.register(ada(), &device()).await.expect("sign up").into_signed_in().expect("signed in");
-    let phone = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
+    let phone = service
+        .login(sign_in("ada@example.com", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone();
     let phone = phone.expect("sign in on the phone");
     let here = service.authenticate(&laptop.tokens.access_token, &device()).await.unwrap();
 
@@ -106,9 +112,16 @@ async fn a_new_password_signs_out_every_other_session_and_the_old_one_stops_work
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
     service.authenticate(&laptop.tokens.access_token, &device()).await.expect("the session that changed it");
     // and only the new password signs in.
-    let old = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
+    let old = service
+        .login(sign_in("ada@example.com", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone();
     assert!(matches!(old, Err(LoginError::InvalidCredentials)), "{old:?}");
-    service.login(sign_in("ada@example.com", "a brand new passphrase"), &network(), &device()).await.expect("new");
+    service
+        .login(sign_in("ada@example.com", "a brand new passphrase"), &network(), &device())
+        .await
+        .password_alone()
+        .expect("new");
 }
 
 #[tokio::test]
@@ -120,17 +133,29 @@ async fn wrong_passwords_from_one_network_lock_it_out_but_not_the_owner_elsewher
 
     // when someone guesses three times from there,
     for _ in 0..3 {
-        let guess = service.login(sign_in("ada@example.com", "not her password"), &network(), &device()).await;
+        let guess =
+            service.login(sign_in("ada@example.com", "not her password"), &network(), &device()).await.password_alone();
         assert!(matches!(guess, Err(LoginError::InvalidCredentials)), "{guess:?}");
     }
 
     // then that network is refused even the right password for a minute,
-    let locked = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
+    let locked = service
+        .login(sign_in("ada@example.com", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone();
     assert!(matches!(locked, Err(LoginError::Locked { retry_after }) if retry_after == Duration::minutes(1)));
     // while the owner signs in from elsewhere, and the network may try again once the minute has passed.
-    service.login(sign_in("ada@example.com", "correct horse battery"), &elsewhere(), &device()).await.expect("owner");
+    service
+        .login(sign_in("ada@example.com", "correct horse battery"), &elsewhere(), &device())
+        .await
+        .password_alone()
+        .expect("owner");
     clock.advance(Duration::minutes(1));
-    service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await.expect("later");
+    service
+        .login(sign_in("ada@example.com", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .expect("later");
 }
 
 #[tokio::test]
@@ -149,7 +174,10 @@ async fn a_deleted_account_is_signed_out_and_its_email_is_free_again() {
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
     let refused = service.refresh(&signed_in.tokens.refresh_token, &device()).await;
     assert!(matches!(refused, Err(RefreshError::InvalidToken)), "{refused:?}");
-    let gone = service.login(sign_in("ada@example.com", "correct horse battery"), &network(), &device()).await;
+    let gone = service
+        .login(sign_in("ada@example.com", "correct horse battery"), &network(), &device())
+        .await
+        .password_alone();
     assert!(matches!(gone, Err(LoginError::InvalidCredentials)), "{gone:?}");
     let again =
         service.register(ada(), &device()).await.expect("the email is free").into_signed_in().expect("signed in");

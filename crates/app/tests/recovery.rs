@@ -470,7 +470,8 @@ async fn when_addresses_must_be_verified_a_right_password_of_an_unverified_accou
         password: password("correct horse battery"),
     };
 
-    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await;
+    let outcome =
+        mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await.password_alone();
 
     assert!(matches!(outcome, Err(LoginError::EmailNotVerified)), "{outcome:?}");
 }
@@ -508,7 +509,8 @@ async fn when_addresses_must_be_verified_a_wrong_password_of_an_unverified_accou
         password: password("not the password"),
     };
 
-    let outcome = mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await;
+    let outcome =
+        mocks.service_with(requiring_verified_addresses()).login(sign_in, &network(), &device()).await.password_alone();
 
     assert!(matches!(outcome, Err(LoginError::InvalidCredentials)), "{outcome:?}");
 }

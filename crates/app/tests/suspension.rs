@@ -158,7 +158,12 @@ async fn a_suspended_account_with_the_right_password_is_told_it_is_suspended_and
     let mut mocks = signing_in(suspended(None), true);
     mocks.sessions.expect_create().never();
 
-    let error = mocks.service().login(sign_in_with("correct horse battery"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(sign_in_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     assert!(matches!(error, LoginError::AccountSuspended), "{error:?}");
 }
@@ -168,7 +173,12 @@ async fn a_suspended_account_with_a_wrong_password_gets_the_same_answer_as_anyon
     let mut mocks = signing_in(suspended(None), false);
     mocks.sessions.expect_create().never();
 
-    let error = mocks.service().login(sign_in_with("wrong password!"), &network(), &device()).await.unwrap_err();
+    let error = mocks
+        .service()
+        .login(sign_in_with("wrong password!"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
@@ -276,7 +286,8 @@ async fn an_account_whose_suspension_ran_out_signs_in_again() {
         Ok(users_ports::AccessToken { token: "signed.access.token".into(), expires_at: at + Duration::minutes(15) })
     });
 
-    let signed_in = mocks.service().login(sign_in_with("correct horse battery"), &network(), &device()).await;
+    let signed_in =
+        mocks.service().login(sign_in_with("correct horse battery"), &network(), &device()).await.password_alone();
 
     assert!(signed_in.is_ok(), "{signed_in:?}");
 }

@@ -1,5 +1,6 @@
 //! The user-management domain: the `User` entity, its validated value objects, the inputs that change it and the
-//! rules that hold whatever the store (which roles exist, when failed sign-ins lock an account).
+//! rules that hold whatever the store (which roles exist, when failed sign-ins lock an account, what a second
+//! factor's codes are).
 //!
 //! Every value type here is built through a constructor that checks the rules of the service, so a value that
 //! exists is valid ("parse, don't validate"). The crate does no I/O and knows nothing of HTTP, SQL or async runtimes,
@@ -15,6 +16,7 @@ mod person_name;
 mod profile_url;
 mod role;
 mod search;
+mod second_factor;
 mod suspension;
 mod user;
 mod username;
@@ -29,6 +31,9 @@ pub use person_name::{PersonName, PersonNameError};
 pub use profile_url::{ProfileUrl, ProfileUrlError};
 pub use role::{InvalidRoles, Role, RoleError, RoleSet};
 pub use search::{AccountStatus, SearchPrefix, SearchPrefixError};
+pub use second_factor::{
+    RECOVERY_CODES, RecoveryCode, SecondFactorCode, TOTP_DIGITS, TOTP_PERIOD_SECS, TotpCode, TotpStep,
+};
 pub use suspension::{Suspension, SuspensionError, SuspensionReason, SuspensionReasonError};
 pub use user::{LoginIdentifier, Profile, ProfileChanges, ProfilePatch, Registration, User, UserId};
 pub use username::{Username, UsernameError};

@@ -76,6 +76,9 @@ pub enum AttemptOutcome {
     Refused,
     /// The password was never checked (the hashers were busy, or failed): it counts as nothing.
     Abandoned,
+    /// The password was right, but the account asks for a second factor still to come: nothing is forgotten (else a
+    /// guesser who has the password would clear the count of wrong codes with each sign-in), nothing counted.
+    AwaitingSecondFactor,
 }
 
 /// Attempts under way without a pause for this long were lost (a crash, a request dropped when its client hung up):
@@ -177,8 +180,8 @@ impl LockoutPolicy {
 
     /// Ends an attempt that [`LockoutPolicy::begin_attempt`] allowed: a verified password forgets the network's and
     /// the account's failures, a refused one counts one more for both and locks either once its threshold is
-    /// reached, an abandoned one counts nothing. `network` is none when an admin cleared the counts meanwhile: the
-    /// attempt then starts them again.
+    /// reached, an abandoned one or one awaiting a second factor counts nothing. `network` is none when an admin
+    /// cleared the counts meanwhile: the attempt then starts them again.
     pub fn finish_attempt(
         &self,
         account: LoginThrottle,
@@ -189,7 +192,9 @@ impl LockoutPolicy {
         let mut network = network.unwrap_or_else(|| NetworkThrottle::fresh(now));
         network.end_attempt(now);
         match outcome {
-            AttemptOutcome::Abandoned => FinishedAttempt { network, account: None, locked_until: None },
+            AttemptOutcome::Abandoned | AttemptOutcome::AwaitingSecondFactor => {
+                FinishedAttempt { network, account: None, locked_until: None }
+            }
             AttemptOutcome::Verified => {
                 network.failures = 0;
                 network.locked_until = None;
@@ -291,6 +296,11 @@ mod tests {
         let abandoned = policy.finish_attempt(account, Some(network), AttemptOutcome::Abandoned, now());
         assert_eq!((abandoned.network.failures, abandoned.network.in_flight), (2, 0));
         assert_eq!((abandoned.account, abandoned.locked_until), (None, None));
+
+        // A right password with a code still to come forgets none of the wrong codes before it.
+        let awaiting = policy.finish_attempt(account, Some(network), AttemptOutcome::AwaitingSecondFactor, now());
+        assert_eq!((awaiting.network.failures, awaiting.network.in_flight), (2, 0));
+        assert_eq!((awaiting.account, awaiting.locked_until), (None, None));
     }
 
     #[test]

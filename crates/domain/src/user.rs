@@ -30,6 +30,8 @@ pub struct User {
     /// Whether the user proved they receive mail at `email` (a verification link, a password reset), or an admin
     /// vouched for it. A new address is unverified until proven.
     pub email_verified: bool,
+    /// Whether the user has a confirmed second factor: a right password alone does not sign them in.
+    pub mfa_enabled: bool,
     /// Set while an admin has the account stopped (see [`User::is_suspended`]: one with an end lifts by itself).
     pub suspension: Option<Suspension>,
     pub created_at: DateTime<Utc>,
@@ -139,6 +141,7 @@ mod tests {
             profile: Profile::default(),
             roles: vec![Role::User],
             email_verified: false,
+            mfa_enabled: false,
             suspension: None,
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,

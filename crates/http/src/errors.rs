@@ -4,10 +4,11 @@
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use users_app::{
-    AuthenticateError, ClearLockoutError, ConfirmEmailError, CreateUserError, DeleteAccountError, DeleteUserError,
-    EndOtherSessionsError, EndSessionError, GetUserError, ListActivityError, ListAuditEventsError, ListRolesError,
-    ListSessionsError, ListUserSessionsError, ListUsersError, LoginError, LogoutError, NotAnAdmin, RefreshError,
-    RegisterError, ReplaceUserError, RequestPasswordResetError, RequestVerificationError, ResetPasswordError,
+    AuthenticateError, ClearLockoutError, ConfirmEmailError, ConfirmTotpError, CreateUserError, DeleteAccountError,
+    DeleteUserError, DisableTotpError, EndOtherSessionsError, EndSessionError, EnrolTotpError, GetUserError,
+    ListActivityError, ListAuditEventsError, ListRolesError, ListSessionsError, ListUserSessionsError, ListUsersError,
+    LoginError, LogoutError, NotAnAdmin, RefreshError, RegisterError, RemoveSecondFactorError, ReplaceUserError,
+    RequestPasswordResetError, RequestVerificationError, ResetPasswordError, SecondFactorLoginError,
     SendPasswordResetError, SignOutEverywhereError, SuspendUserError, Unexpected, UnsuspendUserError,
     UpdateProfileError,
 };
@@ -432,6 +433,78 @@ impl From<UnsuspendUserError> for Problem {
         match error {
             UnsuspendUserError::NotFound => user_not_found(),
             UnsuspendUserError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<EnrolTotpError> for Problem {
+    fn from(error: EnrolTotpError) -> Self {
+        match error {
+            EnrolTotpError::AlreadyEnabled => Problem::conflict(
+                "mfa-already-enabled",
+                "a second factor is already enabled; remove it before enrolling another",
+            ),
+            EnrolTotpError::AccountGone => user_not_found(),
+            EnrolTotpError::ReauthenticationRequired => reauthentication_required(),
+            EnrolTotpError::Locked { retry_after } => locked(retry_after),
+            EnrolTotpError::Busy => busy(),
+            EnrolTotpError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<ConfirmTotpError> for Problem {
+    fn from(error: ConfirmTotpError) -> Self {
+        match error {
+            ConfirmTotpError::NotPending => Problem::conflict(
+                "mfa-not-pending",
+                "no second factor waits for confirmation; start an enrolment first",
+            ),
+            ConfirmTotpError::InvalidCode => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-code",
+                "Invalid code",
+                "the code is not the one the authenticator app shows now; check the phone's clock and try the next one",
+            ),
+            ConfirmTotpError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<DisableTotpError> for Problem {
+    fn from(error: DisableTotpError) -> Self {
+        match error {
+            DisableTotpError::ReauthenticationRequired => reauthentication_required(),
+            DisableTotpError::Locked { retry_after } => locked(retry_after),
+            DisableTotpError::Busy => busy(),
+            DisableTotpError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<RemoveSecondFactorError> for Problem {
+    fn from(error: RemoveSecondFactorError) -> Self {
+        match error {
+            RemoveSecondFactorError::NotFound => user_not_found(),
+            RemoveSecondFactorError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+impl From<SecondFactorLoginError> for Problem {
+    fn from(error: SecondFactorLoginError) -> Self {
+        match error {
+            SecondFactorLoginError::InvalidToken => Problem::unauthorized(
+                "invalid-mfa-token",
+                "the sign-in token is invalid, used or expired; sign in with the password again",
+                CHALLENGE,
+            ),
+            SecondFactorLoginError::InvalidCode => {
+                Problem::unauthorized("invalid-code", "the code is not valid, or was used already", CHALLENGE)
+            }
+            SecondFactorLoginError::Locked { retry_after } => locked(retry_after),
+            SecondFactorLoginError::AccountSuspended => account_suspended(),
+            SecondFactorLoginError::Unexpected(error) => error.into(),
         }
     }
 }

@@ -312,8 +312,8 @@ mod tests {
     use serde_json::Value;
     use users_app::Adapters;
     use users_ports::{
-        MockAuditLog, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository,
-        MockTokenIssuer, MockUserRepository,
+        MockAuditLog, MockClock, MockOneTimePasswords, MockOneTimeTokenRepository, MockPasswordHasher,
+        MockSecondFactorRepository, MockSecretSealer, MockSessionRepository, MockTokenIssuer, MockUserRepository,
     };
 
     use super::*;
@@ -329,6 +329,9 @@ mod tests {
         type Hasher = MockPasswordHasher;
         type Tokens = MockTokenIssuer;
         type Clock = MockClock;
+        type SecondFactors = MockSecondFactorRepository;
+        type OneTimePasswords = MockOneTimePasswords;
+        type Sealer = MockSecretSealer;
     }
 
     /// The document of every endpoint, as served.

@@ -1,6 +1,6 @@
 //! The ports of the user-management core: what it needs from a store (with its audit log), a password hasher, a token
-//! issuer, a mail transport and a clock, as small traits. Adapters implement them; the `mocks` feature provides
-//! `mockall` doubles for tests.
+//! issuer, a mail transport, a clock and a second factor's arithmetic and sealing, as small traits. Adapters implement
+//! them; the `mocks` feature provides `mockall` doubles for tests.
 //!
 //! The traits use native `async fn`. The core is generic over them (never `dyn`), and the futures are driven by
 //! actix-web's per-thread runtimes, so no `Send` bound is imposed on callers.
@@ -12,6 +12,7 @@ mod clock;
 mod mail;
 mod one_time_tokens;
 mod passwords;
+mod second_factor;
 mod sessions;
 mod tokens;
 mod users;
@@ -24,6 +25,10 @@ pub use one_time_tokens::{
     MailedToken, NewOneTimeToken, OneTimeToken, OneTimeTokenHash, OneTimeTokenRepository, TokenIssue, TokenPurpose,
 };
 pub use passwords::{PasswordHash, PasswordHashError, PasswordHasher};
+pub use second_factor::{
+    MfaSignIn, NewTotpSecret, OneTimePasswords, OpenedSecret, RecoveryCodeHash, SealedSecret, SecondFactorError,
+    SecondFactorProof, SecondFactorRepository, SecretSealer, TotpEnrolment, TotpFactor, TotpRemoval, TotpSecret,
+};
 pub use sessions::{
     NewSession, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SessionState,
 };
@@ -46,6 +51,8 @@ pub use mail::{MockMailOutbox, MockMailSender};
 pub use one_time_tokens::MockOneTimeTokenRepository;
 #[cfg(feature = "mocks")]
 pub use passwords::MockPasswordHasher;
+#[cfg(feature = "mocks")]
+pub use second_factor::{MockOneTimePasswords, MockSecondFactorRepository, MockSecretSealer};
 #[cfg(feature = "mocks")]
 pub use sessions::MockSessionRepository;
 #[cfg(feature = "mocks")]

@@ -55,6 +55,8 @@ impl std::fmt::Debug for OneTimeToken {
 pub enum TokenPurpose {
     VerifyEmail,
     ResetPassword,
+    /// A sign-in whose password was right, waiting for its second factor (never mailed: handed to the client).
+    MfaSignIn,
 }
 
 impl TokenPurpose {
@@ -62,6 +64,7 @@ impl TokenPurpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::MfaSignIn => "mfa_sign_in",
         }
     }
 }

@@ -243,6 +243,7 @@ mod tests {
                 profile: users_domain::Profile::default(),
                 roles: vec![Role::User],
                 email_verified: false,
+                mfa_enabled: false,
                 suspension: None,
                 created_at: now,
                 updated_at: now,

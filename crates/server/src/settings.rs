@@ -194,6 +194,16 @@ pub struct AuthSettings {
     pub password_hash_queue: usize,
     /// A correct sign-in of an account whose address is not verified is refused (403 `email-not-verified`).
     pub require_verified_email: bool,
+    /// The name authenticator apps show beside a user's TOTP entry.
+    pub totp_issuer: String,
+    /// The secret (32+ bytes) TOTP secrets are sealed with at rest, shared by every instance; unset: generated once
+    /// and kept in `totp_secret_file`.
+    pub totp_secret: Option<String>,
+    /// Unset: `totp.secret` beside the refresh-token secret, so it travels with what every instance already shares.
+    pub totp_secret_file: Option<PathBuf>,
+    /// Earlier sealing secrets, still opened: after a rotation each TOTP secret is sealed again with the current one
+    /// at its next use, and an old one can be dropped once none is left under it.
+    pub totp_previous_secrets: Vec<String>,
 }
 
 impl Settings {
@@ -235,6 +245,8 @@ impl Settings {
             .set_default("auth.lockout_first_wait_secs", 60)?
             .set_default("auth.lockout_max_wait_secs", 15 * 60)?
             .set_default("auth.require_verified_email", false)?
+            .set_default("auth.totp_issuer", "Users")?
+            .set_default("auth.totp_previous_secrets", Vec::<String>::new())?
             .set_default("mail.from", "Users <no-reply@localhost>")?
             .set_default("mail.product_name", "Users")?
             .set_default("mail.dir", "data/mail")?
@@ -255,6 +267,11 @@ impl Settings {
             .set_override_option("auth.jwt_keys_dir", plain("JWT_KEYS_DIR"))?
             .set_override_option("auth.jwt_signing_key_id", plain("JWT_SIGNING_KEY_ID"))?
             .set_override_option("auth.refresh_secret", plain("REFRESH_TOKEN_SECRET"))?
+            .set_override_option("auth.totp_secret", plain("TOTP_SECRET"))?
+            .set_override_option(
+                "auth.totp_previous_secrets",
+                plain("TOTP_PREVIOUS_SECRETS").map(|list| comma_list(&list)),
+            )?
             .set_override_option("rate_limit.trusted_proxies", plain("TRUSTED_PROXIES").map(|list| comma_list(&list)))?
             .set_override_option("mail.smtp_url", plain("MAIL_SMTP_URL"))?
             .build()?
@@ -350,6 +367,11 @@ impl AuthSettings {
         })
     }
 
+    /// Where the TOTP sealing secret is kept when it is not configured.
+    pub fn totp_secret_path(&self) -> PathBuf {
+        self.totp_secret_file.clone().unwrap_or_else(|| self.refresh_secret_path().with_file_name("totp.secret"))
+    }
+
     pub fn algorithm(&self) -> JwtAlgorithm {
         self.jwt_algorithm.unwrap_or(if self.jwt_secret.is_some() { JwtAlgorithm::HS256 } else { JwtAlgorithm::EdDSA })
     }
@@ -372,6 +394,10 @@ impl std::fmt::Debug for AuthSettings {
             .field("reauthentication_secs", &self.reauthentication_secs)
             .field("password_hash_queue", &self.password_hash_queue)
             .field("require_verified_email", &self.require_verified_email)
+            .field("totp_issuer", &self.totp_issuer)
+            .field("totp_secret", &self.totp_secret.as_ref().map(|_| "<redacted>"))
+            .field("totp_secret_path", &self.totp_secret_path())
+            .field("totp_previous_secrets", &self.totp_previous_secrets.len())
             .finish_non_exhaustive()
     }
 }

@@ -27,6 +27,7 @@ use users_mail::{Composer, TokenLifetimes, Transport};
 use users_ports::{Mail, MailContent, MailSender as _, PasswordHashError, StoreError};
 use users_postgres::PgChangeFeed;
 use users_store::{CachedSessions, Store, StoreAuditLog, StoreOneTimeTokens, StoreSessions, StoreUsers};
+use users_totp::{SealingKeys, TotpCodes};
 
 use crate::import::ImportReport;
 use crate::key_ring::{self, KeyRingError};
@@ -37,7 +38,7 @@ use crate::telemetry;
 
 /// The store as the service uses it, whichever database it runs on: signed-in users remembered while a change feed
 /// proves it hears every change made elsewhere.
-pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens>;
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens, users_store::StoreSecondFactors>;
 
 /// The production adapters.
 #[derive(Debug)]
@@ -51,6 +52,9 @@ impl Adapters for Production {
     type Hasher = Argon2Hasher;
     type Tokens = JwtIssuer;
     type Clock = SystemClock;
+    type SecondFactors = CachedStore;
+    type OneTimePasswords = TotpCodes;
+    type Sealer = SealingKeys;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,8 @@ pub enum StartupError {
     TrustedProxy(#[from] InvalidProxy),
     #[error("password hasher: {0}")]
     Hasher(#[from] PasswordHashError),
+    #[error("TOTP settings: {0}")]
+    Totp(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("invalid admin credentials: {0}")]
@@ -159,6 +165,7 @@ fn cached(store: &Store, settings: &Settings) -> CachedStore {
         store.users(),
         store.sessions(),
         store.one_time_tokens(),
+        store.second_factors(),
         settings.database.change_feed_max_lag(),
     )
 }
@@ -203,9 +210,26 @@ fn service(
         audit_retention: Duration::days(i64::from(settings.audit.retention_days)),
     };
     let hasher = Argon2Hasher::new(auth.password_hash_queue)?;
-    let repositories =
-        users_app::Store { users: store.clone(), sessions: store.clone(), one_time_tokens: store, audit };
-    Ok(UserService::new(repositories, hasher, tokens, SystemClock, policy))
+    let totp = totp(auth)?;
+    let repositories = users_app::Store {
+        users: store.clone(),
+        sessions: store.clone(),
+        one_time_tokens: store.clone(),
+        second_factors: store,
+        audit,
+    };
+    Ok(UserService::new(repositories, hasher, tokens, totp, SystemClock, policy))
+}
+
+/// The TOTP arithmetic under the configured issuer, and the sealing keys: the configured (or kept) secret and the
+/// earlier ones.
+fn totp(auth: &AuthSettings) -> Result<users_app::Totp<Production>, StartupError> {
+    let codes = TotpCodes::new(auth.totp_issuer.clone()).map_err(|error| StartupError::Totp(error.to_string()))?;
+    let current = secret::load_or_create(auth.totp_secret.as_deref(), &auth.totp_secret_path())?;
+    let previous = auth.totp_previous_secrets.iter().map(String::as_bytes);
+    let sealer = SealingKeys::new(current, previous).map_err(|error| StartupError::Totp(error.to_string()))?;
+    tracing::info!(key_id = %sealer.current_key_id(), "sealing TOTP secrets");
+    Ok(users_app::Totp { codes, sealer })
 }
 
 /// How the mailed tokens behave: the service's rules, and what its messages say of them.

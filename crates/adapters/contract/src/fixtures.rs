@@ -134,6 +134,7 @@ pub fn mailed_token(
     let content = match purpose {
         TokenPurpose::VerifyEmail => MailContent::VerifyEmail { token: token.clone() },
         TokenPurpose::ResetPassword => MailContent::ResetPassword { token: token.clone() },
+        TokenPurpose::MfaSignIn => panic!("a sign-in's token is handed to its client, never mailed: use mfa_token"),
     };
     MailedToken {
         token: NewOneTimeToken {
@@ -144,6 +145,18 @@ pub fn mailed_token(
             expires_at: created_at + lifetime,
         },
         mail: Mail { to: email(address), content },
+    }
+}
+
+/// The token `text` of a sign-in waiting for its second factor, for `address`, made at `created_at` and usable for
+/// five minutes, as the service makes them.
+pub fn mfa_token(text: &str, address: &str, created_at: DateTime<Utc>) -> NewOneTimeToken {
+    NewOneTimeToken {
+        hash: one_time(text),
+        purpose: TokenPurpose::MfaSignIn,
+        email: email(address),
+        created_at,
+        expires_at: created_at + TimeDelta::minutes(5),
     }
 }
 

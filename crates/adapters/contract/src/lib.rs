@@ -1,7 +1,7 @@
 //! The behaviour every store must show through the `UserRepository`, `SessionRepository`, `OneTimeTokenRepository`,
-//! `MailOutbox` and `AuditLog` ports, written once and run against each adapter. Nothing here knows which store it talks to:
-//! [`store_contract_tests!`] makes one test per contract function, each creating a fresh, empty store and handing its
-//! repositories to the function.
+//! `SecondFactorRepository`, `MailOutbox` and `AuditLog` ports, written once and run against each adapter. Nothing
+//! here knows which store it talks to: [`store_contract_tests!`] makes one test per contract function, each creating a
+//! fresh, empty store and handing its repositories to the function.
 //!
 //! The functions are grouped by topic, one module each; every one reads as given / when / then. Timestamps are
 //! truncated to microseconds, the finest precision a store is expected to keep, so that what is read back can be
@@ -16,6 +16,7 @@ pub mod one_time_tokens;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod second_factor;
 pub mod sessions;
 pub mod suspension;
 pub mod uniqueness;
@@ -23,16 +24,18 @@ pub mod updates;
 pub mod users;
 
 pub use fixtures::{
-    audit, device, email, full_profile, in_id_order, insert_ok, mailed_token, new_admin, new_session, new_user, now,
-    object_id, one_time, other_password_hash, password_hash, person_name, seconds, set_roles, signed_in_at, suspension,
-    token, touch, url, username,
+    audit, device, email, full_profile, in_id_order, insert_ok, mailed_token, mfa_token, new_admin, new_session,
+    new_user, now, object_id, one_time, other_password_hash, password_hash, person_name, seconds, set_roles,
+    signed_in_at, suspension, token, touch, url, username,
 };
 
 /// Declares one `#[tokio::test]` per contract function, named as the function. `$setup` is an async function
-/// returning `Option<(users, sessions, one_time_tokens, outbox, audit_log, guard)>` for a fresh, empty store (`None`
-/// skips the test, when the store is unavailable outside CI); the guard is kept alive until the test ends, so it can
-/// drop the store afterwards. The functions of the users and sessions take those two repositories; those of the
-/// mail, the first four; those of the audit log, the users, sessions and one-time tokens that write it, and the log.
+/// returning `Option<(users, sessions, one_time_tokens, second_factors, outbox, audit_log, guard)>` for a fresh, empty
+/// store (`None` skips the test, when the store is unavailable outside CI); the guard is kept alive until the test
+/// ends, so it can drop the store afterwards. The functions of the users and sessions take those two repositories;
+/// those of the mail, the users, sessions, one-time tokens and outbox; those of the audit log, the users, sessions and
+/// one-time tokens that write it, and the log; those of the second factor, the users, sessions, one-time tokens, second
+/// factors and the log.
 #[macro_export]
 macro_rules! store_contract_tests {
     ($setup:path) => {
@@ -155,6 +158,29 @@ macro_rules! store_contract_tests {
                 a_sign_in_checked_before_a_suspension_starts_no_session,
             }
         );
+        $crate::store_contract_tests!(@each_with_second_factor $setup;
+            second_factor {
+                an_enrolment_is_pending_until_confirmed,
+                a_new_enrolment_replaces_a_pending_one,
+                an_enrolment_is_refused_once_a_factor_is_confirmed,
+                confirming_enables_the_factor_marks_the_user_and_records_it,
+                confirming_without_a_pending_enrolment_does_nothing,
+                removing_a_confirmed_factor_clears_it_with_its_codes_and_records_it,
+                removing_a_pending_factor_or_none_records_nothing,
+                a_waiting_sign_in_is_a_token_of_its_own_purpose,
+                a_sign_in_finished_with_a_code_starts_the_session_and_uses_the_token,
+                a_code_of_a_step_used_before_is_refused_and_uses_nothing_up,
+                a_code_of_an_older_step_is_refused,
+                the_confirmation_step_is_used_and_a_pending_factor_admits_no_code,
+                a_recovery_code_works_once,
+                an_expired_sign_in_token_is_refused,
+                a_token_finishes_only_its_own_users_sign_in,
+                a_new_password_voids_a_waiting_sign_in,
+                a_password_changed_between_the_steps_starts_no_session,
+                deleting_a_user_deletes_the_factor_and_the_waiting_sign_ins,
+                concurrent_sign_ins_with_one_code_admit_one,
+            }
+        );
         $crate::store_contract_tests!(@each_with_audit $setup;
             audit {
                 creating_and_updating_a_user_record_their_events_about_the_user,
@@ -171,22 +197,41 @@ macro_rules! store_contract_tests {
     (@each $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, _one_time_tokens, _outbox, _audit_log, _guard)) = $setup().await else { return };
+            let Some((users, sessions, _one_time_tokens, _second_factors, _outbox, _audit_log, _guard)) = $setup().await
+            else {
+                return;
+            };
             $crate::$module::$name(users, sessions).await;
         }
     )+)+};
     (@each_with_mail $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, one_time_tokens, outbox, _audit_log, _guard)) = $setup().await else { return };
+            let Some((users, sessions, one_time_tokens, _second_factors, outbox, _audit_log, _guard)) = $setup().await
+            else {
+                return;
+            };
             $crate::$module::$name(users, sessions, one_time_tokens, outbox).await;
         }
     )+)+};
     (@each_with_audit $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
         #[tokio::test(flavor = "multi_thread")]
         async fn $name() {
-            let Some((users, sessions, one_time_tokens, _outbox, audit_log, _guard)) = $setup().await else { return };
+            let Some((users, sessions, one_time_tokens, _second_factors, _outbox, audit_log, _guard)) = $setup().await
+            else {
+                return;
+            };
             $crate::$module::$name(users, sessions, one_time_tokens, audit_log).await;
+        }
+    )+)+};
+    (@each_with_second_factor $setup:path; $($module:ident { $($name:ident,)+ })+) => {$($(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            let Some((users, sessions, one_time_tokens, second_factors, _outbox, audit_log, _guard)) = $setup().await
+            else {
+                return;
+            };
+            $crate::$module::$name(users, sessions, one_time_tokens, second_factors, audit_log).await;
         }
     )+)+};
 }

@@ -1,5 +1,5 @@
 //! An in-memory store for tests, not for production: the `UserRepository`, `SessionRepository`,
-//! `OneTimeTokenRepository`, `MailOutbox` and `AuditLog` ports on plain collections behind one mutex, keeping every
+//! `OneTimeTokenRepository`, `SecondFactorRepository`, `MailOutbox` and `AuditLog` ports on plain collections behind one mutex, keeping every
 //! rule the ports state (it passes the store contract). Use cases can run on it where mocks would only restate their
 //! implementation, and embedders can test against it without a database. Nothing is persisted, nothing is bounded,
 //! and each call holds the one lock for the whole store, which is also what makes each call atomic (a change and the
@@ -8,6 +8,7 @@
 mod audit;
 mod one_time_tokens;
 mod outbox;
+mod second_factor;
 mod sessions;
 mod users;
 
@@ -18,12 +19,13 @@ use chrono::{DateTime, Utc};
 use users_domain::{ClientDetails, ClientNetwork, Email, EmailKey, LoginThrottle, NetworkThrottle, User, UserId};
 use users_ports::{
     AuditEvent, AuditEventId, AuditRecord, EndSessions, Mail, MailedToken, OneTimeTokenHash, PasswordHash,
-    RefreshTokenHash, SessionId, SessionKey, SessionRecord, SessionState, StoreError, TokenPurpose,
+    RecoveryCodeHash, RefreshTokenHash, SessionId, SessionKey, SessionRecord, SessionState, StoreError, TokenPurpose,
 };
 
 pub use audit::MemoryAuditLog;
 pub use one_time_tokens::MemoryOneTimeTokens;
 pub use outbox::MemoryOutbox;
+pub use second_factor::MemorySecondFactors;
 pub use sessions::MemorySessions;
 pub use users::MemoryUsers;
 
@@ -57,6 +59,10 @@ impl MemoryStore {
         MemoryOneTimeTokens::new(self.clone())
     }
 
+    pub fn second_factors(&self) -> MemorySecondFactors {
+        MemorySecondFactors::new(self.clone())
+    }
+
     pub fn outbox(&self) -> MemoryOutbox {
         MemoryOutbox::new(self.clone())
     }
@@ -86,6 +92,10 @@ struct State {
     /// The sign-in counts of each account, by the network they came from.
     throttles: HashMap<UserId, HashMap<ClientNetwork, NetworkThrottle>>,
     one_time_tokens: HashMap<OneTimeTokenHash, StoredOneTimeToken>,
+    /// Each user's TOTP factor, pending or confirmed.
+    totp_factors: HashMap<UserId, second_factor::StoredFactor>,
+    /// Each user's recovery codes, with when each was used.
+    recovery_codes: HashMap<UserId, HashMap<RecoveryCodeHash, Option<DateTime<Utc>>>>,
     /// Mail waiting for delivery (or given up on), by id, which is also the order it is claimed in.
     outbox: BTreeMap<i64, StoredMail>,
     last_mail_id: i64,

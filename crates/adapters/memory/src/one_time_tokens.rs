@@ -22,7 +22,12 @@ impl MemoryOneTimeTokens {
 
 impl State {
     /// The user a token of `purpose` acts on at `now`: unused, unexpired, and made for the address the user has now.
-    fn token_user(&self, hash: &OneTimeTokenHash, purpose: TokenPurpose, now: DateTime<Utc>) -> Option<UserId> {
+    pub(crate) fn token_user(
+        &self,
+        hash: &OneTimeTokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Option<UserId> {
         let token = self.one_time_tokens.get(hash)?;
         let stored = self.users.get(&token.user)?;
         let usable = token.purpose == purpose
@@ -33,7 +38,12 @@ impl State {
     }
 
     /// Uses up a token [`State::token_user`] accepts; its user.
-    fn use_up(&mut self, hash: &OneTimeTokenHash, purpose: TokenPurpose, now: DateTime<Utc>) -> Option<UserId> {
+    pub(crate) fn use_up(
+        &mut self,
+        hash: &OneTimeTokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Option<UserId> {
         let user = self.token_user(hash, purpose, now)?;
         if let Some(token) = self.one_time_tokens.get_mut(hash) {
             token.used_at = Some(now);

@@ -9,7 +9,7 @@ use users_ports::{
     SessionRepository, StoreError,
 };
 
-use crate::{MemoryStore, StoredSession, StoredToken};
+use crate::{MemoryStore, State, StoredSession, StoredToken};
 
 #[derive(Clone, Debug)]
 pub struct MemorySessions {
@@ -22,25 +22,31 @@ impl MemorySessions {
     }
 }
 
-impl SessionRepository for MemorySessions {
-    async fn create(&self, new: NewSession) -> Result<Option<SessionId>, StoreError> {
-        let mut state = self.store.lock();
-        let still_valid = state
+impl State {
+    /// Whether `new` may start: its user exists, still has the password hash the sign-in checked, and is not
+    /// suspended at its start. A token or key already stored is an error, as the SQL stores' unique indexes make it.
+    pub(crate) fn may_start_session(&self, new: &NewSession) -> Result<bool, StoreError> {
+        let still_valid = self
             .users
             .get(&new.user_id)
             .is_some_and(|user| user.password_hash == new.password_hash && !user.user.is_suspended(new.created_at));
         if !still_valid {
-            return Ok(None);
+            return Ok(false);
         }
-        if state.refresh_tokens.contains_key(&new.refresh_token_hash) {
+        if self.refresh_tokens.contains_key(&new.refresh_token_hash) {
             return Err(StoreError::new("refresh token already stored"));
         }
-        // As the SQL stores' unique index does.
-        if state.sessions.values().any(|session| session.key == new.key) {
+        if self.sessions.values().any(|session| session.key == new.key) {
             return Err(StoreError::new("session key already stored"));
         }
-        state.last_session_id += 1;
-        let id = SessionId(state.last_session_id);
+        Ok(true)
+    }
+
+    /// Starts a session [`State::may_start_session`] allowed, with its first refresh token and its event; the user's
+    /// last sign-in (and password hash, when rehashed) with it.
+    pub(crate) fn start_session(&mut self, new: NewSession) -> SessionId {
+        self.last_session_id += 1;
+        let id = SessionId(self.last_session_id);
         let session = StoredSession {
             key: new.key,
             user_id: new.user_id,
@@ -50,16 +56,26 @@ impl SessionRepository for MemorySessions {
             revoked_at: None,
             client: new.client,
         };
-        state.sessions.insert(id, session);
-        state.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
-        if let Some(signed_in) = state.users.get_mut(&new.user_id) {
+        self.sessions.insert(id, session);
+        self.refresh_tokens.insert(new.refresh_token_hash, StoredToken { session: id, used_at: None });
+        if let Some(signed_in) = self.users.get_mut(&new.user_id) {
             signed_in.user.last_sign_in_at = Some(new.created_at);
             if let Some(rehashed) = new.rehashed_password {
                 signed_in.password_hash = rehashed;
             }
         }
-        state.record(new.user_id, [new.audit]);
-        Ok(Some(id))
+        self.record(new.user_id, [new.audit]);
+        id
+    }
+}
+
+impl SessionRepository for MemorySessions {
+    async fn create(&self, new: NewSession) -> Result<Option<SessionId>, StoreError> {
+        let mut state = self.store.lock();
+        if !state.may_start_session(&new)? {
+            return Ok(None);
+        }
+        Ok(Some(state.start_session(new)))
     }
 
     async fn rotate_refresh_token(

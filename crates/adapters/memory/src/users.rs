@@ -121,6 +121,7 @@ impl UserRepository for MemoryUsers {
             profile: new.profile,
             roles: sorted(new.roles),
             email_verified: new.email_verified,
+            mfa_enabled: false,
             suspension: None,
             created_at: new.created_at,
             updated_at: new.created_at,
@@ -322,12 +323,14 @@ impl UserRepository for MemoryUsers {
             return Err(DeleteUserError::LastAdmin);
         }
         state.users.remove(&id).ok_or(DeleteUserError::NotFound)?;
-        // Roles, sessions, refresh tokens, sign-in counts and one-time tokens go with the user; queued mail stays,
-        // and so do the user's audit events, this one among them.
+        // Roles, sessions, refresh tokens, sign-in counts, one-time tokens and the second factor with its recovery
+        // codes go with the user; queued mail stays, and so do the user's audit events, this one among them.
         state.sessions.retain(|_, session| session.user_id != id);
         state.forget_orphan_tokens();
         state.throttles.remove(&id);
         state.one_time_tokens.retain(|_, token| token.user != id);
+        state.totp_factors.remove(&id);
+        state.recovery_codes.remove(&id);
         state.record(id, [audit]);
         Ok(())
     }

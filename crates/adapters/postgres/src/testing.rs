@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSessions, StoreUsers};
+use users_store::{CachedSessions, Store, StoreOneTimeTokens, StoreSecondFactors, StoreSessions, StoreUsers};
 
 use crate::{PgOptions, run_migrations};
 
@@ -130,7 +130,7 @@ fn test_options() -> PgOptions {
 }
 
 /// A store that remembers signed-in users while its change feed proves it hears every change.
-pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens>;
+pub type CachedStore = CachedSessions<StoreUsers, StoreSessions, StoreOneTimeTokens, StoreSecondFactors>;
 
 /// The store at `url` as the server runs it, its change feed followed on a task of the current runtime until the
 /// store is dropped.
@@ -140,8 +140,13 @@ pub fn cached_store_at(url: &str, options: &PgOptions) -> CachedStore {
 
 /// `store`'s repositories behind the signed-in cache, its change feed (from `url`) followed.
 fn cached(store: &Store, url: &str, options: &PgOptions) -> CachedStore {
-    let cached =
-        CachedSessions::new(store.users(), store.sessions(), store.one_time_tokens(), options.change_feed_max_lag);
+    let cached = CachedSessions::new(
+        store.users(),
+        store.sessions(),
+        store.one_time_tokens(),
+        store.second_factors(),
+        options.change_feed_max_lag,
+    );
     tokio::spawn(cached.follow(crate::change_feed(url, options).expect("test change feed")));
     cached
 }

@@ -238,3 +238,73 @@ async fn sessions_started_before_they_had_names_get_one_each_and_were_last_used_
         assert!(newer.last_used_at_is_created_at);
     }
 }
+
+/// What undoes the second factor's migration.
+const UNDO_SECOND_FACTOR: &str = concat!(
+    include_str!("../../../../migrations/sqlite/2026-12-08-000000_second_factor/down.sql"),
+    " DELETE FROM __diesel_schema_migrations WHERE version = '20261208000000';"
+);
+
+#[derive(QueryableByName)]
+struct StoredToken {
+    #[diesel(sql_type = Text)]
+    token_hash: String,
+    #[diesel(sql_type = Text)]
+    purpose: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    used_at: Option<String>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_factor_migration_keeps_every_token_while_it_makes_their_table_again() {
+    use diesel::connection::SimpleConnection as _;
+    // Given a database as the version before second factors left it, with a user and two tokens, one used,
+    let db = TestDatabase::create().await;
+    let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+    conn.batch_execute(&format!(
+        "{UNDO_SECOND_FACTOR} \
+         INSERT INTO users (object_id, email, email_key, password_hash, created_at, updated_at) VALUES \
+         ('000000000000000000000001', 'ada@example.com', 'ada@example.com', 'x', '2026-01-01', '2026-01-01'); \
+         INSERT INTO one_time_tokens (token_hash, user_id, purpose, email_key, created_at, expires_at, used_at) VALUES \
+         ('verify', 1, 'verify_email', 'ada@example.com', '2026-01-01', '2026-01-02', NULL), \
+         ('reset', 1, 'reset_password', 'ada@example.com', '2026-01-01', '2026-01-02', '2026-01-01');"
+    ))
+    .unwrap();
+    let refused = conn.batch_execute(
+        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, email_key, created_at, expires_at) \
+         VALUES ('sign-in', 1, 'mfa_sign_in', 'ada@example.com', '2026-01-01', '2026-01-02')",
+    );
+    assert!(refused.is_err(), "the version before knows no sign-in waiting for a code");
+
+    // when it is migrated,
+    let applied = run_migrations(db.path()).await.expect("migrated");
+
+    // then the tokens are as they were, their indexes are there again, a sign-in may wait for a code, and the user
+    // has no second factor.
+    assert!(applied.len() == 1 && applied[0].starts_with("20261208000000"), "{applied:?}");
+    let tokens: Vec<StoredToken> =
+        diesel::sql_query("SELECT token_hash, purpose, used_at FROM one_time_tokens ORDER BY token_hash")
+            .load(&mut conn)
+            .unwrap();
+    let tokens: Vec<(&str, &str, Option<&str>)> = tokens
+        .iter()
+        .map(|token| (token.token_hash.as_str(), token.purpose.as_str(), token.used_at.as_deref()))
+        .collect();
+    assert_eq!(tokens, [("reset", "reset_password", Some("2026-01-01")), ("verify", "verify_email", None)]);
+    let indexes = index_names(&mut conn);
+    for index in ["one_time_tokens_email_key_idx", "one_time_tokens_user_purpose_idx"] {
+        assert!(indexes.contains(&index.to_owned()), "{index} missing from {indexes:?}");
+    }
+    conn.batch_execute(
+        "INSERT INTO one_time_tokens (token_hash, user_id, purpose, email_key, created_at, expires_at) \
+         VALUES ('sign-in', 1, 'mfa_sign_in', 'ada@example.com', '2026-01-01', '2026-01-02')",
+    )
+    .expect("a sign-in's token");
+    let with_factor: Count =
+        diesel::sql_query("SELECT count(*) AS count FROM users WHERE mfa_enabled").get_result(&mut conn).unwrap();
+    assert_eq!(with_factor.count, 0);
+    // The tokens still go with their user.
+    conn.batch_execute("PRAGMA foreign_keys = ON; DELETE FROM users").unwrap();
+    let left: Count = diesel::sql_query("SELECT count(*) AS count FROM one_time_tokens").get_result(&mut conn).unwrap();
+    assert_eq!(left.count, 0);
+}

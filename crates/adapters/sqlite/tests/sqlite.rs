@@ -1,14 +1,23 @@
 //! The store contract (`users-store-contract`) run against SQLite, each test in a database file of its own.
 
 use users_sqlite::testing::TestDatabase;
-use users_store::{StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
+use users_store::{StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSecondFactors, StoreSessions, StoreUsers};
 
-type Repositories = (StoreUsers, StoreSessions, StoreOneTimeTokens, StoreOutbox, StoreAuditLog, TestDatabase);
+type Repositories =
+    (StoreUsers, StoreSessions, StoreOneTimeTokens, StoreSecondFactors, StoreOutbox, StoreAuditLog, TestDatabase);
 
 async fn fresh_store() -> Option<Repositories> {
     let db = TestDatabase::create().await;
     let store = db.store();
-    Some((store.users(), store.sessions(), store.one_time_tokens(), store.outbox(), store.audit_log(), db))
+    Some((
+        store.users(),
+        store.sessions(),
+        store.one_time_tokens(),
+        store.second_factors(),
+        store.outbox(),
+        store.audit_log(),
+        db,
+    ))
 }
 
 users_store_contract::store_contract_tests!(fresh_store);

@@ -14,31 +14,35 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use users_domain::{
     AttemptOutcome, ClientDetails, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role,
-    Suspension, User, UserId,
+    Suspension, TotpStep, User, UserId,
 };
 use users_ports::{
-    AuditRecord, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, NewSession, NewUser,
-    OneTimeTokenHash, OneTimeTokenRepository, Page, PasswordHash, RefreshTokenHash, RefreshTokenUse, SessionId,
-    SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
-    TokenIssue, TokenPurpose, UpdateUserError, UserQuery, UserRepository, UserUpdate,
+    AuditRecord, ChangeFeed, ChangeObserver, DeleteUserError, InsertUserError, Mail, MailedToken, MfaSignIn,
+    NewOneTimeToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, Page, PasswordHash,
+    RecoveryCodeHash, RefreshTokenHash, RefreshTokenUse, SealedSecret, SecondFactorProof, SecondFactorRepository,
+    SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn, StoreError, StoredCredentials, SuspendUserError,
+    TokenIssue, TokenPurpose, TotpEnrolment, TotpFactor, TotpRemoval, UpdateUserError, UserQuery, UserRepository,
+    UserUpdate,
 };
 
-/// A store (its users, its sessions and its one-time tokens) that remembers signed-in users; see the module's
-/// documentation.
+/// A store (its users, its sessions, its one-time tokens and its second factors) that remembers signed-in users; see
+/// the module's documentation.
 #[derive(Debug)]
-pub struct CachedSessions<U, S, T> {
+pub struct CachedSessions<U, S, T, F> {
     users: U,
     sessions: S,
     one_time_tokens: T,
+    second_factors: F,
     cache: Arc<SignedInCache>,
 }
 
-impl<U: Clone, S: Clone, T: Clone> Clone for CachedSessions<U, S, T> {
+impl<U: Clone, S: Clone, T: Clone, F: Clone> Clone for CachedSessions<U, S, T, F> {
     fn clone(&self) -> Self {
         Self {
             users: self.users.clone(),
             sessions: self.sessions.clone(),
             one_time_tokens: self.one_time_tokens.clone(),
+            second_factors: self.second_factors.clone(),
             cache: Arc::clone(&self.cache),
         }
     }
@@ -55,10 +59,10 @@ enum Forget {
     Nothing,
 }
 
-impl<U, S, T> CachedSessions<U, S, T> {
+impl<U, S, T, F> CachedSessions<U, S, T, F> {
     /// Remembers answers only while `follow`'s feed proved, at most `max_lag` ago, that it hears every change.
-    pub fn new(users: U, sessions: S, one_time_tokens: T, max_lag: Duration) -> Self {
-        Self { users, sessions, one_time_tokens, cache: Arc::new(SignedInCache::new(max_lag)) }
+    pub fn new(users: U, sessions: S, one_time_tokens: T, second_factors: F, max_lag: Duration) -> Self {
+        Self { users, sessions, one_time_tokens, second_factors, cache: Arc::new(SignedInCache::new(max_lag)) }
     }
 
     /// Takes the changes made elsewhere from `feed`, until this cache and its clones are gone; keeps the
@@ -127,7 +131,9 @@ async fn report_lag(cache: Weak<SignedInCache>) {
     }
 }
 
-impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRepository for CachedSessions<U, S, T> {
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: SecondFactorRepository> UserRepository
+    for CachedSessions<U, S, T, F>
+{
     async fn insert(&self, user: NewUser) -> Result<User, InsertUserError> {
         self.write(Forget::Nothing, self.users.insert(user)).await
     }
@@ -224,7 +230,9 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> UserRep
     }
 }
 
-impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> SessionRepository for CachedSessions<U, S, T> {
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: SecondFactorRepository> SessionRepository
+    for CachedSessions<U, S, T, F>
+{
     async fn create(&self, session: NewSession) -> Result<Option<SessionId>, StoreError> {
         self.write(Forget::Nothing, self.sessions.create(session)).await
     }
@@ -281,8 +289,8 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> Session
     }
 }
 
-impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTimeTokenRepository
-    for CachedSessions<U, S, T>
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: SecondFactorRepository>
+    OneTimeTokenRepository for CachedSessions<U, S, T, F>
 {
     /// A new token changes nothing a signed-in user is made of.
     async fn issue_token(
@@ -329,6 +337,65 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository> OneTime
     /// Only tokens go: no signed-in user is made of them.
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.write(Forget::Nothing, self.one_time_tokens.purge_tokens(before)).await
+    }
+}
+
+impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: SecondFactorRepository>
+    SecondFactorRepository for CachedSessions<U, S, T, F>
+{
+    /// A pending factor is not part of a signed-in user (`mfa_enabled` says only whether one is confirmed).
+    async fn start_totp_enrolment(
+        &self,
+        user: UserId,
+        secret: SealedSecret,
+        now: DateTime<Utc>,
+    ) -> Result<TotpEnrolment, StoreError> {
+        self.write(Forget::Nothing, self.second_factors.start_totp_enrolment(user, secret, now)).await
+    }
+
+    async fn find_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError> {
+        self.second_factors.find_totp(user).await
+    }
+
+    /// What is remembered of the user says no second factor.
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        step: TotpStep,
+        resealed: Option<SealedSecret>,
+        recovery_codes: Vec<RecoveryCodeHash>,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Forget::User(user),
+            self.second_factors.enable_totp(user, step, resealed, recovery_codes, now, audit),
+        )
+        .await
+    }
+
+    async fn remove_totp(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<TotpRemoval, StoreError> {
+        self.write(Forget::User(user), self.second_factors.remove_totp(user, now, audit)).await
+    }
+
+    /// A waiting sign-in is a token, which no signed-in user is made of.
+    async fn start_mfa_sign_in(&self, user: UserId, token: NewOneTimeToken) -> Result<bool, StoreError> {
+        self.write(Forget::Nothing, self.second_factors.start_mfa_sign_in(user, token)).await
+    }
+
+    /// A new session, as `create` starts one: nothing remembered depends on it yet.
+    async fn finish_mfa_sign_in(
+        &self,
+        token: &OneTimeTokenHash,
+        proof: SecondFactorProof,
+        session: NewSession,
+    ) -> Result<MfaSignIn, StoreError> {
+        self.write(Forget::Nothing, self.second_factors.finish_mfa_sign_in(token, proof, session)).await
     }
 }
 
@@ -507,6 +574,7 @@ mod tests {
             profile: Profile::default(),
             roles: vec![Role::User],
             email_verified: false,
+            mfa_enabled: false,
             suspension: None,
             created_at: created,
             updated_at: created,

@@ -1,6 +1,7 @@
-//! The store: users, their roles, sessions, sign-in counts, one-time tokens, the mail outbox and the audit log in SQL,
-//! written once for every database it runs on (PostgreSQL, the embedded SQLite) with what differs between them in
-//! [`Dialect`]; the connection pools; and [`CachedSessions`], which remembers signed-in users over any store.
+//! The store: users, their roles, sessions, sign-in counts, one-time tokens, second factors, the mail outbox and the
+//! audit log in SQL, written once for every database it runs on (PostgreSQL, the embedded SQLite) with what differs
+//! between them in [`Dialect`]; the connection pools; and [`CachedSessions`], which remembers signed-in users over any
+//! store.
 //!
 //! A backend's crate opens its pools ([`Pools::postgres`], [`Pools::sqlite`]), runs its migrations (finishing with
 //! [`complete_email_keys`]) and makes a [`Store`] of them; the repositories are the same for every backend.
@@ -20,6 +21,7 @@ mod pool;
 mod repositories;
 mod rows;
 pub mod schema;
+mod second_factor;
 mod sessions;
 mod user_list;
 mod users;
@@ -33,7 +35,9 @@ pub use crate::connection::{
 pub use crate::dialect::{Backend, Dialect};
 pub use crate::email_keys::{MigrationConnection, complete_email_keys};
 pub use crate::pool::{Pools, default_lists_at_once, describe_metrics as describe_pool_metrics};
-pub use crate::repositories::{CallPolicy, StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSessions, StoreUsers};
+pub use crate::repositories::{
+    CallPolicy, StoreAuditLog, StoreOneTimeTokens, StoreOutbox, StoreSecondFactors, StoreSessions, StoreUsers,
+};
 pub use crate::user_list::UserListStatement;
 
 /// One database's pools, from which the repositories are made; how its calls run is its backend's choice.
@@ -70,6 +74,10 @@ impl Store {
 
     pub fn one_time_tokens(&self) -> StoreOneTimeTokens {
         StoreOneTimeTokens::new(self.pools.clone(), self.calls)
+    }
+
+    pub fn second_factors(&self) -> StoreSecondFactors {
+        StoreSecondFactors::new(self.pools.clone(), self.calls)
     }
 
     /// The mail outbox, for the delivery workers (the store's own writes queue the mail).

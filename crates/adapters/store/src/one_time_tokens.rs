@@ -92,7 +92,7 @@ pub(crate) async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime
 /// has now. Returns its user. The token's owner is read, then the owner's row locked before anything is written, so
 /// that concurrent uses of the token, and a change of the user's address, take turns; of concurrent uses, only the
 /// first finds the token unused.
-async fn use_up(
+pub(crate) async fn use_up(
     mut conn: Conn<'_>,
     token: &OneTimeTokenHash,
     purpose: TokenPurpose,

@@ -1,5 +1,5 @@
-//! The store's repositories: the queries of `users`, `sessions`, `one_time_tokens`, `outbox` and `audit`, each store
-//! call run as its backend needs.
+//! The store's repositories: the queries of `users`, `sessions`, `one_time_tokens`, `second_factor`, `outbox` and
+//! `audit`, each store call run as its backend needs.
 //!
 //! On SQLite a call runs to its end on a task of its own. A request can end while its query runs (a body refused
 //! while the token check reads, a client that hangs up), and its future is then dropped where it stands; over
@@ -18,14 +18,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use users_domain::{
     AttemptOutcome, ClientDetails, ClientNetwork, LockoutPolicy, LoginAttempt, LoginIdentifier, ObjectId, Role,
-    Suspension, User, UserId,
+    Suspension, TotpStep, User, UserId,
 };
 use users_ports::{
     AuditEvent, AuditLog, AuditQuery, AuditRecord, DeleteUserError, InsertUserError, Mail, MailId, MailOutbox,
-    MailedToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository, OutboxDepth, Page, PasswordHash,
-    QueuedMail, RefreshTokenHash, RefreshTokenUse, SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn,
-    StoreError, StoredCredentials, SuspendUserError, TokenIssue, TokenPurpose, UpdateUserError, UserQuery,
-    UserRepository, UserUpdate,
+    MailedToken, MfaSignIn, NewOneTimeToken, NewSession, NewUser, OneTimeTokenHash, OneTimeTokenRepository,
+    OutboxDepth, Page, PasswordHash, QueuedMail, RecoveryCodeHash, RefreshTokenHash, RefreshTokenUse, SealedSecret,
+    SecondFactorProof, SecondFactorRepository, SessionId, SessionKey, SessionRecord, SessionRepository, SignedIn,
+    StoreError, StoredCredentials, SuspendUserError, TokenIssue, TokenPurpose, TotpEnrolment, TotpFactor, TotpRemoval,
+    UpdateUserError, UserQuery, UserRepository, UserUpdate,
 };
 
 use crate::audit::{AuditQueries, AuditStatement, PRUNE_BATCH};
@@ -33,6 +34,7 @@ use crate::dialect::Backend;
 use crate::one_time_tokens::OneTimeTokenQueries;
 use crate::outbox::OutboxQueries;
 use crate::pool::Pools;
+use crate::second_factor::SecondFactorQueries;
 use crate::sessions::SessionQueries;
 use crate::user_list::UserListStatement;
 use crate::users::UserQueries;
@@ -123,6 +125,13 @@ pub struct StoreOneTimeTokens {
     calls: Calls,
 }
 
+/// The `SecondFactorRepository` of a [`crate::Store`].
+#[derive(Clone, Debug)]
+pub struct StoreSecondFactors {
+    queries: SecondFactorQueries,
+    calls: Calls,
+}
+
 /// The `MailOutbox` of a [`crate::Store`].
 #[derive(Clone, Debug)]
 pub struct StoreOutbox {
@@ -155,6 +164,13 @@ impl StoreOneTimeTokens {
     pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
         let calls = Calls { policy, backend: pools.backend() };
         Self { queries: OneTimeTokenQueries::new(pools), calls }
+    }
+}
+
+impl StoreSecondFactors {
+    pub(crate) fn new(pools: Pools, policy: CallPolicy) -> Self {
+        let calls = Calls { policy, backend: pools.backend() };
+        Self { queries: SecondFactorQueries::new(pools), calls }
     }
 }
 
@@ -404,6 +420,61 @@ impl OneTimeTokenRepository for StoreOneTimeTokens {
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let queries = self.queries.clone();
         self.calls.run(async move { queries.purge_tokens(before).await }).await
+    }
+}
+
+impl SecondFactorRepository for StoreSecondFactors {
+    async fn start_totp_enrolment(
+        &self,
+        user: UserId,
+        secret: SealedSecret,
+        now: DateTime<Utc>,
+    ) -> Result<TotpEnrolment, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.start_totp_enrolment(user, secret, now).await }).await
+    }
+
+    async fn find_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.find_totp(user).await }).await
+    }
+
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        step: TotpStep,
+        resealed: Option<SealedSecret>,
+        recovery_codes: Vec<RecoveryCodeHash>,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.enable_totp(user, step, resealed, recovery_codes, now, audit).await }).await
+    }
+
+    async fn remove_totp(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditRecord,
+    ) -> Result<TotpRemoval, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.remove_totp(user, now, audit).await }).await
+    }
+
+    async fn start_mfa_sign_in(&self, user: UserId, token: NewOneTimeToken) -> Result<bool, StoreError> {
+        let queries = self.queries.clone();
+        self.calls.run(async move { queries.start_mfa_sign_in(user, token).await }).await
+    }
+
+    async fn finish_mfa_sign_in(
+        &self,
+        token: &OneTimeTokenHash,
+        proof: SecondFactorProof,
+        session: NewSession,
+    ) -> Result<MfaSignIn, StoreError> {
+        let (queries, token) = (self.queries.clone(), token.clone());
+        self.calls.run(async move { queries.finish_mfa_sign_in(&token, proof, session).await }).await
     }
 }
 

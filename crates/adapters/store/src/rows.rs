@@ -36,6 +36,7 @@ pub(crate) struct UserRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_sign_in_at: Option<DateTime<Utc>>,
+    mfa_enabled: bool,
 }
 
 impl UserRow {
@@ -72,6 +73,7 @@ impl UserRow {
             },
             roles,
             email_verified: self.email_verified,
+            mfa_enabled: self.mfa_enabled,
             suspension: suspension(self.suspended_at, self.suspended_until, self.suspension_reason)?,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -93,6 +93,8 @@ diesel::table! {
         suspension_reason -> Nullable<Text>,
         /// Set by the statement that starts a session.
         last_sign_in_at -> Nullable<StoredTime>,
+        /// Whether the user has a confirmed TOTP factor: set and cleared with the factor, in its transaction.
+        mfa_enabled -> Bool,
     }
 }
 
@@ -208,12 +210,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::schema::StoredTime;
+
+    totp_factors (user_id) {
+        user_id -> BigInt,
+        /// `SealedSecret`: opaque to the store.
+        secret -> Text,
+        created_at -> StoredTime,
+        /// NULL while the enrolment is pending.
+        enabled_at -> Nullable<StoredTime>,
+        /// `TotpStep` of the last code accepted.
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::schema::StoredTime;
+
+    recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        /// `RecoveryCodeHash`.
+        code_hash -> Text,
+        used_at -> Nullable<StoredTime>,
+        created_at -> StoredTime,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(login_throttles -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     roles,
     users,
@@ -224,6 +257,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_tokens,
     mail_outbox,
     audit_events,
+    totp_factors,
+    recovery_codes,
 );
 
 diesel::define_sql_function! {

@@ -561,8 +561,9 @@ impl UserRepository for UserQueries {
                 if is_last_active_admin(conn.any(), id.0, audit.at).await? {
                     return Err(TxError::Refused(DeleteUserError::LastAdmin));
                 }
-                // Roles, sessions, refresh tokens and one-time tokens go with the user (ON DELETE CASCADE); queued
-                // mail stays, to be delivered, and so do the user's audit events, this one among them.
+                // Roles, sessions, refresh tokens, one-time tokens and the second factor with its recovery codes go
+                // with the user (ON DELETE CASCADE); queued mail stays, to be delivered, and so do the user's audit
+                // events, this one among them.
                 if diesel::delete(users::table.find(id.0)).execute(conn).await? == 0 {
                     return Err(TxError::Refused(DeleteUserError::NotFound));
                 }

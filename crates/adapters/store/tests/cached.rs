@@ -33,11 +33,18 @@ type Cached = CachedSessions<
     users_memory_store::MemoryUsers,
     users_memory_store::MemorySessions,
     users_memory_store::MemoryOneTimeTokens,
+    users_memory_store::MemorySecondFactors,
 >;
 
 /// `memory`'s repositories behind a cache that allows a second of lag.
 fn cached(memory: &MemoryStore) -> Cached {
-    CachedSessions::new(memory.users(), memory.sessions(), memory.one_time_tokens(), Duration::from_secs(1))
+    CachedSessions::new(
+        memory.users(),
+        memory.sessions(),
+        memory.one_time_tokens(),
+        memory.second_factors(),
+        Duration::from_secs(1),
+    )
 }
 
 /// A signed-in user in `memory`, behind a cache that follows a quiet feed (once it has proven itself).
@@ -229,4 +236,29 @@ async fn without_a_feed_nothing_is_answered_from_memory() {
     // Then the cache reads it again and finds it ended
     assert!(!cached.hears_changes());
     assert_eq!(cached.find_signed_in(ada.id, session, now()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_second_factor_confirmed_or_removed_through_the_cache_is_seen_at_once() {
+    use users_ports::{RecoveryCodeHash, SealedSecret, SecondFactorRepository as _, TotpEnrolment, TotpRemoval};
+
+    // Given a user read once through the cache, with a pending enrolment
+    let memory = MemoryStore::new();
+    let (cached, ada, session) = signed_in(&memory).await;
+    let secret = SealedSecret("v1.test-key.sealed".to_owned());
+    assert_eq!(cached.start_totp_enrolment(ada.id, secret, now()).await.unwrap(), TotpEnrolment::Started);
+    assert!(!cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").mfa_enabled);
+
+    // When the factor is confirmed through the cache, then the next check sees it
+    let code = users_domain::RecoveryCode::from_random([7; 10]);
+    let codes = vec![RecoveryCodeHash::of(&code)];
+    let step = users_domain::TotpStep::at(now());
+    let enabled = cached.enable_totp(ada.id, step, None, codes, now(), audit(AuditKind::MfaEnabled, now())).await;
+    assert!(enabled.unwrap());
+    assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").mfa_enabled);
+
+    // When it is removed through the cache, then the next check sees it gone
+    let removed = cached.remove_totp(ada.id, now(), audit(AuditKind::MfaDisabled, now())).await.unwrap();
+    assert_eq!(removed, TotpRemoval::Enabled);
+    assert!(!cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").mfa_enabled);
 }

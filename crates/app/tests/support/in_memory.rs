@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use users_app::{Adapters, SessionPolicy, Store, UserService};
 use users_domain::Password;
-use users_memory_store::{MemoryAuditLog, MemoryOneTimeTokens, MemorySessions, MemoryStore, MemoryUsers};
+use users_memory_store::{
+    MemoryAuditLog, MemoryOneTimeTokens, MemorySecondFactors, MemorySessions, MemoryStore, MemoryUsers,
+};
 use users_ports::{
     AccessClaims, AccessToken, Clock, PasswordHash, PasswordHashError, PasswordHasher, PublishedKey, RefreshToken,
     RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
+use users_totp::{SealingKeys, TotpCodes};
 
 use super::{ACCESS_TTL_SECS, now};
 
@@ -28,6 +31,9 @@ impl Adapters for InMemory {
     type Hasher = PlainHasher;
     type Tokens = PlainTokens;
     type Clock = TestClock;
+    type SecondFactors = MemorySecondFactors;
+    type OneTimePasswords = TotpCodes;
+    type Sealer = SealingKeys;
 }
 
 /// A service on a fresh, empty store, and the clock it reads (starting at [`now`]), for the test to move.
@@ -40,9 +46,17 @@ pub fn in_memory_service(policy: SessionPolicy) -> (UserService<InMemory>, TestC
         sessions: store.sessions(),
         one_time_tokens: store.one_time_tokens(),
         audit: store.audit_log(),
+        second_factors: store.second_factors(),
     };
-    let service = UserService::new(repositories, PlainHasher, tokens, clock.clone(), policy);
+    let service = UserService::new(repositories, PlainHasher, tokens, totp(), clock.clone(), policy);
     (service, clock)
+}
+
+/// The real TOTP arithmetic, and sealing under a fixed test key.
+pub fn totp() -> users_app::Totp<InMemory> {
+    let codes = TotpCodes::new("Users").expect("a valid issuer");
+    let sealer = SealingKeys::new([7u8; 32], Vec::<[u8; 32]>::new()).expect("a long enough key");
+    users_app::Totp { codes, sealer }
 }
 
 /// A clock that stands still until the test moves it; a wait moves it too, at once.

@@ -8,16 +8,17 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use users_app::{
-    Adapters, Administrator, CurrentPassword, CurrentUser, Reauthentication, SessionPolicy, Store, UserService,
+    Adapters, Administrator, CurrentPassword, CurrentUser, LoginError, LoginOutcome, Reauthentication, SessionPolicy,
+    SignedIn, Store, Totp, UserService,
 };
 use users_domain::{
     AttemptOutcome, ClientDetails, ClientNetwork, Email, LockoutPolicy, LoginAttempt, LoginThrottle, ObjectId,
     Password, PersonName, Profile, Role, User, UserAgent, UserId, Username,
 };
 use users_ports::{
-    AccessToken, MockAuditLog, MockClock, MockOneTimeTokenRepository, MockPasswordHasher, MockSessionRepository,
-    MockTokenIssuer, MockUserRepository, NewUser, PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError,
-    StoredCredentials, TokenSubject,
+    AccessToken, MockAuditLog, MockClock, MockOneTimePasswords, MockOneTimeTokenRepository, MockPasswordHasher,
+    MockSecondFactorRepository, MockSecretSealer, MockSessionRepository, MockTokenIssuer, MockUserRepository, NewUser,
+    PasswordHash, RefreshToken, RefreshTokenHash, SessionId, StoreError, StoredCredentials, TokenSubject,
 };
 
 /// The adapters of a service under test: a mock for every port.
@@ -32,6 +33,9 @@ impl Adapters for Mocked {
     type Hasher = MockPasswordHasher;
     type Tokens = MockTokenIssuer;
     type Clock = MockClock;
+    type SecondFactors = MockSecondFactorRepository;
+    type OneTimePasswords = MockOneTimePasswords;
+    type Sealer = MockSecretSealer;
 }
 
 /// The mocks a test sets expectations on before turning them into a service.
@@ -44,6 +48,9 @@ pub struct Mocks {
     pub tokens: MockTokenIssuer,
     /// Reads [`now`]; expects no wait unless a test says so.
     pub clock: MockClock,
+    pub second_factors: MockSecondFactorRepository,
+    pub codes: MockOneTimePasswords,
+    pub sealer: MockSecretSealer,
 }
 
 impl Mocks {
@@ -63,6 +70,9 @@ impl Mocks {
             hasher,
             tokens,
             clock: fixed_clock(),
+            second_factors: MockSecondFactorRepository::new(),
+            codes: MockOneTimePasswords::new(),
+            sealer: MockSecretSealer::new(),
         }
     }
 
@@ -77,8 +87,10 @@ impl Mocks {
             sessions: self.sessions,
             one_time_tokens: self.one_time_tokens,
             audit: self.audit,
+            second_factors: self.second_factors,
         };
-        UserService::new(store, self.hasher, self.tokens, self.clock, policy)
+        let totp = Totp { codes: self.codes, sealer: self.sealer };
+        UserService::new(store, self.hasher, self.tokens, totp, self.clock, policy)
     }
 
     /// Lets the clock be asked to wait `times`, without waiting; returns the waits asked for, in order.
@@ -133,6 +145,17 @@ impl Mocks {
                 let expires_at = issued_at + Duration::seconds(ACCESS_TTL_SECS);
                 Ok(AccessToken { expires_at, ..access_token() })
             });
+    }
+}
+
+/// A sign-in the password alone finishes: the account has no second factor.
+pub trait PasswordAlone {
+    fn password_alone(self) -> Result<SignedIn, LoginError>;
+}
+
+impl PasswordAlone for Result<LoginOutcome, LoginError> {
+    fn password_alone(self) -> Result<SignedIn, LoginError> {
+        self.map(|outcome| outcome.into_signed_in().expect("signed in without a second factor"))
     }
 }
 
@@ -209,6 +232,7 @@ pub fn user(id: i64, roles: &[Role]) -> User {
         profile: Profile::default(),
         roles: roles.to_vec(),
         email_verified: true,
+        mfa_enabled: false,
         suspension: None,
         created_at: now() - Duration::days(10),
         updated_at: now() - Duration::days(1),
@@ -315,6 +339,7 @@ pub fn stored(new: NewUser, id: i64) -> User {
         profile: new.profile,
         roles: new.roles,
         email_verified: new.email_verified,
+        mfa_enabled: false,
         suspension: None,
         created_at: new.created_at,
         updated_at: new.created_at,

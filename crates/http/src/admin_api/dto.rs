@@ -236,6 +236,8 @@ pub(crate) struct UserResponse {
     roles: Vec<RoleName>,
     /// Whether the user proved they receive mail at `email`, or an admin vouched for it.
     email_verified: bool,
+    /// Whether sign-ins ask for a second factor (a confirmed TOTP authenticator) after the password.
+    mfa_enabled: bool,
     /// Whether an admin has the account suspended: it cannot sign in until `suspendedUntil`, or until lifted.
     suspended: bool,
     /// When the suspension lifts by itself; null while not suspended, or suspended until lifted.
@@ -258,6 +260,7 @@ impl From<User> for UserResponse {
             username: user.username.map(String::from),
             roles: user.roles.into_iter().map(RoleName).collect(),
             email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled,
             suspended: user.suspension.is_some(),
             suspended_until: user.suspension.as_ref().and_then(|suspension| suspension.until),
             suspension_reason: user.suspension.and_then(|suspension| suspension.reason).map(String::from),

@@ -1,9 +1,10 @@
-//! The Admin API v1 (seed 001): `/api/users` CRUD with roles and `/api/roles`, and beyond it a user's sessions and
-//! suspension, for admins only. The same use cases as the Profile API serve it; only the JSON shape and how users are
-//! named (integer ids) differ.
+//! The Admin API v1 (seed 001): `/api/users` CRUD with roles and `/api/roles`, and beyond it a user's sessions,
+//! suspension and second factor, for admins only. The same use cases as the Profile API serve it; only the JSON shape
+//! and how users are named (integer ids) differ.
 
 mod audit;
 mod dto;
+mod second_factor;
 mod sessions;
 mod suspension;
 
@@ -45,6 +46,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     .into_iter()
     .chain(sessions::endpoints::<A>())
     .chain(suspension::endpoints::<A>())
+    .chain(second_factor::endpoints::<A>())
     .chain(audit::endpoints::<A>())
     .collect()
 }

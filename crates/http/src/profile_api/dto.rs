@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use users_app::{CurrentPassword, SignIn, SignedIn, TokenPair};
+use users_app::{CurrentPassword, LoginOutcome, SecondFactorChallenge, SignIn, SignedIn, TokenPair};
 use users_domain::{
     Email, LoginIdentifier, Password, PersonName, ProfileChanges, ProfilePatch, ProfileUrl, Registration, Role, User,
     Username,
@@ -181,16 +181,17 @@ fn current_password(raw: Option<String>) -> CurrentPassword {
     }
 }
 
-/// Deleting one's account: the password typed again, unless the session signed in within the last few minutes.
+/// Proof of presence (deleting one's account, enrolling or removing a second factor): the password typed again,
+/// unless the session signed in within the last few minutes.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"current_password": "correct horse battery"}))]
-pub(crate) struct DeleteAccountRequest {
+pub(crate) struct CurrentPasswordRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
     current_password: Option<String>,
 }
 
-impl DeleteAccountRequest {
+impl CurrentPasswordRequest {
     pub(crate) fn parse(self) -> CurrentPassword {
         current_password(self.current_password)
     }
@@ -303,6 +304,8 @@ pub(crate) struct ProfileResponse {
     roles: Vec<RoleName>,
     /// Whether the user proved they receive mail at `email` (false after a change of address until proven).
     email_verified: bool,
+    /// Whether sign-ins ask for a second factor (a confirmed TOTP authenticator) after the password.
+    mfa_enabled: bool,
     /// Whether an admin has the account suspended: it cannot sign in until `suspended_until`, or until lifted.
     suspended: bool,
     /// When the suspension lifts by itself; null while not suspended, or suspended until lifted.
@@ -355,6 +358,7 @@ impl From<User> for ProfileResponse {
             youtube: profile.youtube.map(String::from),
             roles: user.roles.into_iter().map(RoleName).collect(),
             email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled,
             suspended: user.suspension.is_some(),
             suspended_until: user.suspension.as_ref().and_then(|suspension| suspension.until),
             suspension_reason: user.suspension.and_then(|suspension| suspension.reason).map(String::from),
@@ -400,6 +404,49 @@ pub(crate) struct SignedInResponse {
 impl From<SignedIn> for SignedInResponse {
     fn from(signed_in: SignedIn) -> Self {
         Self { tokens: signed_in.tokens.into(), user: signed_in.user.into() }
+    }
+}
+
+/// What a right password gets: a session's tokens, or for an account with a second factor, the token to present a
+/// code with at `/auth/login/mfa`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+// Made once per sign-in and serialised at once: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum LoginResponse {
+    SignedIn(SignedInResponse),
+    SecondFactorRequired(SecondFactorRequiredResponse),
+}
+
+impl From<LoginOutcome> for LoginResponse {
+    fn from(outcome: LoginOutcome) -> Self {
+        match outcome {
+            LoginOutcome::SignedIn(signed_in) => Self::SignedIn(signed_in.into()),
+            LoginOutcome::SecondFactorRequired(challenge) => Self::SecondFactorRequired(challenge.into()),
+        }
+    }
+}
+
+/// The password was right; the account asks for a code from its authenticator app (or a recovery code) before it
+/// is signed in. No tokens yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecondFactorRequiredResponse {
+    #[schema(value_type = bool, example = true)]
+    mfa_required: bool,
+    /// Single use: send it with the code to `POST /auth/login/mfa`.
+    mfa_token: String,
+    /// Seconds until `mfa_token` expires.
+    #[schema(example = 300)]
+    expires_in: i64,
+}
+
+impl From<SecondFactorChallenge> for SecondFactorRequiredResponse {
+    fn from(challenge: SecondFactorChallenge) -> Self {
+        Self {
+            mfa_required: true,
+            mfa_token: challenge.mfa_token.as_str().to_owned(),
+            expires_in: challenge.expires_in,
+        }
     }
 }
 

@@ -1,8 +1,10 @@
-//! The Profile API (seed 000): `/auth/*` sign-up, sign-in and tokens, `/users/current`, and admin `/users/*`.
+//! The Profile API (seed 000): `/auth/*` sign-up, sign-in (with a second factor) and tokens, `/users/current`, and
+//! admin `/users/*`.
 
 mod activity;
 mod dto;
 mod recovery;
+mod second_factor;
 mod sessions;
 
 pub(crate) use dto::RoleName;
@@ -26,8 +28,8 @@ use crate::problem::{FieldError, Problem};
 use crate::rate_limit::ClientOrigin;
 use crate::routes::Endpoint;
 use dto::{
-    AwaitingVerificationResponse, DeleteAccountRequest, ListQuery, LoginRequest, ProfileResponse, RefreshTokenRequest,
-    RegisterRequest, SignedInResponse, UpdateProfileRequest, UserListResponse,
+    AwaitingVerificationResponse, CurrentPasswordRequest, ListQuery, LoginRequest, ProfileResponse,
+    RefreshTokenRequest, RegisterRequest, SignedInResponse, UpdateProfileRequest, UserListResponse,
 };
 
 type Service<A> = web::Data<UserService<A>>;
@@ -49,6 +51,7 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     ]
     .into_iter()
     .chain(recovery::endpoints::<A>())
+    .chain(second_factor::endpoints::<A>())
     .chain(sessions::endpoints::<A>())
     .chain(activity::endpoints::<A>())
     .collect()
@@ -82,9 +85,10 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 7] =
 
 /// Sign in
 ///
-/// With the email or the username, and the password; the answer holds a new session's token pair.
+/// With the email or the username, and the password; the answer holds a new session's token pair, or for an account
+/// with a second factor, `mfa_required` and the token to send the code with to `/auth/login/mfa`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
-    responses((status = 200, description = "Signed in", body = SignedInResponse),
+    responses((status = 200, description = "Signed in, or (`mfa_required`) the password is right and a code is needed", body = dto::LoginResponse),
               (status = 401, description = "Unknown account or wrong password (the same answer for both)", body = Problem, content_type = "application/problem+json",
                headers(("www-authenticate" = String, description = "Bearer challenge")),
                examples(("invalid-credentials" = (value = json!(sent(LoginError::InvalidCredentials)))))),
@@ -108,7 +112,7 @@ async fn login<A: Adapters>(service: Service<A>, client: Client, body: JsonObjec
         Err(LoginError::Unexpected(_)) => error,
     };
     metrics::counter!("logins_total", "outcome" => label).increment(1);
-    Ok(no_store_json(StatusCode::OK, SignedInResponse::from(outcome?)))
+    Ok(no_store_json(StatusCode::OK, dto::LoginResponse::from(outcome?)))
 }
 
 /// Exchange a refresh token for a new token pair
@@ -177,7 +181,7 @@ async fn update_current_user<A: Adapters>(
 /// Delete the signed-in user's account
 ///
 /// The account and all its sessions end. Needs proof of presence.
-#[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])), request_body(content = Option<DeleteAccountRequest>, description = "Optional: the password typed again, needed unless the session signed in within the last few minutes"),
+#[utoipa::path(delete, path = "/users/current", tag = "profile", operation_id = "deleteCurrentUser", security(("bearer" = [])), request_body(content = Option<CurrentPasswordRequest>, description = "Optional: the password typed again, needed unless the session signed in within the last few minutes"),
     responses((status = 204, description = "The account and its sessions are gone"),
               (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(DeleteAccountError::ReauthenticationRequired)))))),
@@ -192,7 +196,7 @@ async fn delete_current_user<A: Adapters>(
     auth: Authenticated<A>,
     client: ClientOrigin,
     limiter: web::Data<PasswordWorkLimiter>,
-    body: OptionalJsonObject<DeleteAccountRequest>,
+    body: OptionalJsonObject<CurrentPasswordRequest>,
 ) -> Handled {
     let current_password = body.0.unwrap_or_default().parse();
     if matches!(current_password, CurrentPassword::Typed(_)) {

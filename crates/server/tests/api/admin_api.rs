@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const USER_KEYS: [&str; 13] = [
+const USER_KEYS: [&str; 14] = [
     "createdAt",
     "email",
     "emailVerified",
@@ -15,6 +15,7 @@ const USER_KEYS: [&str; 13] = [
     "id",
     "lastName",
     "lastSignInAt",
+    "mfaEnabled",
     "roles",
     "suspended",
     "suspendedUntil",

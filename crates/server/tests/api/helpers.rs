@@ -194,6 +194,10 @@ pub async fn spawn_app_with(store: Store, adjust: impl FnOnce(&mut Settings)) ->
             reauthentication_secs: 300,
             password_hash_queue: 64,
             require_verified_email: false,
+            totp_issuer: "Users".into(),
+            totp_secret: None,
+            totp_secret_file: None,
+            totp_previous_secrets: Vec::new(),
         },
         // Off: the tests of the limits turn them on; the rest send many requests from one address.
         rate_limit: RateLimitSettings {

@@ -19,6 +19,7 @@ mod operations;
 mod pages;
 mod presence;
 mod profile;
+mod second_factor;
 mod sessions;
 mod slow_clients;
 mod stress;
