@@ -206,7 +206,11 @@ impl<A: Adapters> UserService<A> {
         let Some(credentials) = credentials.filter(|found| found.user.id == current.user.id) else {
             return Err(PresenceError::NotProven);
         };
-        let checked = self.check_password(&credentials, &password, &proof.network, &current.client, now, false).await;
+        // With a second factor, a right password forgets none of the wrong codes before it (a guesser holding the
+        // password and a token would otherwise clear them between guesses).
+        let second_factor = credentials.user.mfa_enabled;
+        let checked =
+            self.check_password(&credentials, &password, &proof.network, &current.client, now, second_factor).await;
         checked.map_err(PresenceError::Check)
     }
 }

@@ -26,11 +26,18 @@ use crate::{
 pub const MFA_TOKEN_TTL: Duration = Duration::minutes(5);
 
 /// An enrolment under way: the secret, as an app takes it (typed or from a QR code of the URI), shown this once.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TotpEnrolmentStarted {
     /// Base32, to type into an app by hand.
     pub secret: String,
     pub otpauth_uri: String,
+}
+
+/// Both fields hold the secret: never printed.
+impl std::fmt::Debug for TotpEnrolmentStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrolmentStarted(<redacted>)")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +64,12 @@ pub enum ConfirmTotpError {
     /// No enrolment waits for a code (none was started, or it is confirmed already).
     #[error("no second factor is waiting to be confirmed")]
     NotPending,
-    /// The code is not the current one of the enrolment's secret.
+    /// The code is not the current one of the enrolment's secret; counted as a failed sign-in.
     #[error("the code is not valid")]
     InvalidCode,
+    /// Too many failed sign-ins (or wrong codes) in a row from this network, or from everywhere.
+    #[error("too many failed sign-ins; try again later")]
+    Locked { retry_after: Duration },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -80,6 +90,10 @@ pub enum DisableTotpError {
 pub enum RemoveSecondFactorError {
     #[error("user not found")]
     NotFound,
+    /// An admin's own factor through the admin route needs a recent sign-in, as `DELETE /users/current/mfa/totp`
+    /// needs proof of presence: a stolen admin token must not strip it.
+    #[error("removing your own second factor needs a recent sign-in")]
+    ReauthenticationRequired,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -122,6 +136,17 @@ impl From<SecondFactorError> for EnrolTotpError {
     }
 }
 
+impl From<PasswordCheckError> for ConfirmTotpError {
+    fn from(error: PasswordCheckError) -> Self {
+        match error {
+            PasswordCheckError::Wrong => Self::InvalidCode,
+            PasswordCheckError::Locked { retry_after } => Self::Locked { retry_after },
+            PasswordCheckError::Busy => Self::Locked { retry_after: Duration::seconds(1) },
+            PasswordCheckError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
 impl From<PasswordCheckError> for SecondFactorLoginError {
     fn from(error: PasswordCheckError) -> Self {
         match error {
@@ -138,6 +163,8 @@ impl From<PasswordCheckError> for SecondFactorLoginError {
 enum CheckedCode {
     Proof(SecondFactorProof),
     Wrong,
+    /// The factor was removed since the password was checked: the sign-in is to start again, with the password alone.
+    NoFactor,
 }
 
 impl<A: Adapters> UserService<A> {
@@ -159,25 +186,49 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// Confirms the pending enrolment with a current code of its secret: sign-ins ask for a code from now on, and
-    /// the ten recovery codes returned (shown this once; only their hashes are kept) each stand in for one.
+    /// the ten recovery codes returned (shown this once; only their hashes are kept) each stand in for one. Throttled
+    /// like a sign-in from `network`: a wrong code counts toward the lockout, so a token taken from the owner cannot
+    /// guess its way through an enrolment left pending.
     pub async fn confirm_totp(
         &self,
         current: &CurrentUser,
         code: &SecondFactorCode,
+        network: &ClientNetwork,
     ) -> Result<Vec<RecoveryCode>, ConfirmTotpError> {
         let user = current.user.id;
         let factor = self.second_factors.find_totp(user).await?;
         let Some(factor) = factor.filter(|factor| !factor.enabled) else { return Err(ConfirmTotpError::NotPending) };
-        let SecondFactorCode::Totp(code) = code else { return Err(ConfirmTotpError::InvalidCode) };
+        let credentials = self.users.find_credentials(&LoginIdentifier::Email(current.user.email.clone())).await?;
+        // Gone, or its address changed, since the token was checked: nothing to confirm for.
+        let credentials = credentials.filter(|found| found.user.id == user).ok_or(ConfirmTotpError::NotPending)?;
         let now = self.now();
-        let (step, resealed) = self.match_code(&factor, code, now)?.ok_or(ConfirmTotpError::InvalidCode)?;
+        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
+            return Err(ConfirmTotpError::Locked { retry_after: until - now });
+        }
+        self.begin_attempt(&credentials, network).await?;
+        let matched = match code {
+            SecondFactorCode::Totp(code) => self.match_code(&factor, code, now),
+            SecondFactorCode::Recovery(_) | SecondFactorCode::Impossible => Ok(None),
+        };
+        let outcome = match &matched {
+            Ok(Some(_)) => AttemptOutcome::Verified,
+            Ok(None) => AttemptOutcome::Refused,
+            Err(_) => AttemptOutcome::Abandoned,
+        };
+        let lockout = &self.policy.lockout;
+        let finished = self.users.finish_login_attempt(user, network, outcome, self.now(), lockout, &current.client);
+        if let Some(until) = finished.await? {
+            tracing::warn!(user = user.0, %network, %until, "sign-ins locked after repeated failures");
+        }
+        let (step, resealed) = matched?.ok_or(ConfirmTotpError::InvalidCode)?;
         let codes = recovery_codes()?;
         let hashes = codes.iter().map(RecoveryCodeHash::of).collect();
         let enabled = by(current, AuditKind::MfaEnabled, now).with("method", "totp");
         // The confirmation proves the app is set up; it is no sign-in. Its own code may still sign in once (a client
         // that confirms and signs in within one step sends the same code twice); every earlier one is refused.
         let before = TotpStep(step.0 - 1);
-        if self.second_factors.enable_totp(user, before, resealed, hashes, now, enabled).await? {
+        let confirmed = self.second_factors.enable_totp(user, &factor.secret, before, resealed, hashes, now, enabled);
+        if confirmed.await? {
             Ok(codes)
         } else {
             // Confirmed, or removed, by a concurrent request.
@@ -203,6 +254,9 @@ impl<A: Adapters> UserService<A> {
         user: impl Into<UserRef>,
     ) -> Result<(), RemoveSecondFactorError> {
         let user = self.find(user.into()).await?.ok_or(RemoveSecondFactorError::NotFound)?;
+        if user.id == admin.current().user.id && !self.signed_in_recently(admin.current()) {
+            return Err(RemoveSecondFactorError::ReauthenticationRequired);
+        }
         let now = self.now();
         let disabled = by(admin.current(), AuditKind::MfaDisabled, now).with("method", "totp");
         self.second_factors.remove_totp(user.id, now, disabled).await?;
@@ -238,6 +292,7 @@ impl<A: Adapters> UserService<A> {
         let (outcome, answer) = match checked {
             Ok(CheckedCode::Proof(proof)) => self.finish_second_step(&token, proof, &credentials, client, now).await,
             Ok(CheckedCode::Wrong) => (AttemptOutcome::Refused, Err(SecondFactorLoginError::InvalidCode)),
+            Ok(CheckedCode::NoFactor) => (AttemptOutcome::Abandoned, Err(SecondFactorLoginError::InvalidToken)),
             Err(error) => (AttemptOutcome::Abandoned, Err(error)),
         };
         let lockout = &self.policy.lockout;
@@ -288,18 +343,18 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// What `code` proves of the user's factor at `now`: for a TOTP code, the step it matches (if later than the
-    /// last used; the store checks that again as it uses it up); a recovery code is the store's to judge.
+    /// last used; the store checks that again as it uses it up); a recovery code is the store's to judge. Nothing,
+    /// once the factor is gone.
     async fn check_code(
         &self,
         user: UserId,
         code: &SecondFactorCode,
         now: DateTime<Utc>,
     ) -> Result<CheckedCode, SecondFactorLoginError> {
+        let factor = self.second_factors.find_totp(user).await?;
+        let Some(factor) = factor.filter(|factor| factor.enabled) else { return Ok(CheckedCode::NoFactor) };
         match code {
             SecondFactorCode::Totp(code) => {
-                let factor = self.second_factors.find_totp(user).await?;
-                // Removed by an admin since the password was checked: no code is right.
-                let Some(factor) = factor.filter(|factor| factor.enabled) else { return Ok(CheckedCode::Wrong) };
                 let matched = self.match_code(&factor, code, now).map_err(SecondFactorLoginError::Unexpected)?;
                 Ok(match matched {
                     Some((step, resealed)) => CheckedCode::Proof(SecondFactorProof::Totp { step, resealed }),

@@ -50,6 +50,14 @@ fn expect_opened(mocks: &mut Mocks) {
         .returning(|_| Ok(OpenedSecret { secret: secret(), sealed_with_old_key: false }));
 }
 
+/// The confirmation of the sample user's enrolment is throttled like a sign-in: an attempt allowed, ended with
+/// `outcome`.
+fn expect_confirmation_attempt(mocks: &mut Mocks, outcome: AttemptOutcome) {
+    mocks.users.expect_find_credentials().returning(|_| Ok(Some(credentials())));
+    expect_attempt(mocks, LoginAttempt::Allowed);
+    expect_finished(mocks, outcome, None);
+}
+
 /// `raw` is the code of `step` at [`now`] (and no other code matches anything).
 fn expect_code_of(mocks: &mut Mocks, raw: &'static str, step: TotpStep) {
     mocks
@@ -119,6 +127,7 @@ async fn confirming_with_the_current_code_enables_the_factor_and_hands_out_ten_r
     // Given a pending enrolment and the code the app shows now
     let mut mocks = Mocks::new();
     mocks.second_factors.expect_find_totp().returning(|_| Ok(Some(factor(false, None))));
+    expect_confirmation_attempt(&mut mocks, AttemptOutcome::Verified);
     expect_opened(&mut mocks);
     expect_code_of(&mut mocks, "492039", STEP);
     let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -126,9 +135,10 @@ async fn confirming_with_the_current_code_enables_the_factor_and_hands_out_ten_r
     mocks
         .second_factors
         .expect_enable_totp()
-        .withf(|user, step, resealed, codes, at, audit| {
+        .withf(|user, checked, step, resealed, codes, at, audit| {
             // Its own code may still sign in once; the codes before it not.
             *user == UserId(1)
+                && *checked == sealed()
                 && *step == TotpStep(STEP.0 - 1)
                 && resealed.is_none()
                 && codes.len() == 10
@@ -136,13 +146,13 @@ async fn confirming_with_the_current_code_enables_the_factor_and_hands_out_ten_r
                 && audit.kind == AuditKind::MfaEnabled
         })
         .times(1)
-        .returning(move |_, _, _, codes, _, _| {
+        .returning(move |_, _, _, _, codes, _, _| {
             *kept.lock().unwrap() = codes;
             Ok(true)
         });
 
     // When the user confirms with it
-    let codes = mocks.service().confirm_totp(&current(plain_user()), &code("492 039")).await.unwrap();
+    let codes = mocks.service().confirm_totp(&current(plain_user()), &code("492 039"), &network()).await.unwrap();
 
     // Then ten distinct codes come back, and only their hashes were stored
     assert_eq!(codes.len(), 10);
@@ -155,16 +165,34 @@ async fn confirming_with_the_current_code_enables_the_factor_and_hands_out_ten_r
 }
 
 #[tokio::test]
-async fn confirming_with_a_wrong_code_enables_nothing() {
+async fn confirming_with_a_wrong_code_enables_nothing_and_counts_as_a_failed_sign_in() {
     let mut mocks = Mocks::new();
     mocks.second_factors.expect_find_totp().returning(|_| Ok(Some(factor(false, None))));
+    expect_confirmation_attempt(&mut mocks, AttemptOutcome::Refused);
     expect_opened(&mut mocks);
     expect_code_of(&mut mocks, "492039", STEP);
     mocks.second_factors.expect_enable_totp().never();
 
-    let refused = mocks.service().confirm_totp(&current(plain_user()), &code("000000")).await.unwrap_err();
+    let refused = mocks.service().confirm_totp(&current(plain_user()), &code("000000"), &network()).await.unwrap_err();
 
     assert!(matches!(refused, ConfirmTotpError::InvalidCode), "{refused:?}");
+}
+
+#[tokio::test]
+async fn confirming_while_locked_checks_no_code() {
+    let mut mocks = Mocks::new();
+    mocks.second_factors.expect_find_totp().returning(|_| Ok(Some(factor(false, None))));
+    let locked = LoginThrottle { failed_logins: 100, locked_until: Some(now() + Duration::minutes(2)) };
+    mocks
+        .users
+        .expect_find_credentials()
+        .returning(move |_| Ok(Some(StoredCredentials { throttle: locked, ..credentials() })));
+    expect_no_attempt(&mut mocks);
+    mocks.codes.expect_matching_step().never();
+
+    let refused = mocks.service().confirm_totp(&current(plain_user()), &code("492039"), &network()).await.unwrap_err();
+
+    assert!(matches!(refused, ConfirmTotpError::Locked { .. }), "{refused:?}");
 }
 
 #[tokio::test]
@@ -174,7 +202,8 @@ async fn confirming_without_a_pending_enrolment_is_refused() {
         mocks.second_factors.expect_find_totp().returning(move |_| Ok(found.clone()));
         mocks.second_factors.expect_enable_totp().never();
 
-        let refused = mocks.service().confirm_totp(&current(plain_user()), &code("492039")).await.unwrap_err();
+        let refused =
+            mocks.service().confirm_totp(&current(plain_user()), &code("492039"), &network()).await.unwrap_err();
 
         assert!(matches!(refused, ConfirmTotpError::NotPending), "{refused:?}");
     }
@@ -184,6 +213,7 @@ async fn confirming_without_a_pending_enrolment_is_refused() {
 async fn a_secret_sealed_with_a_retired_key_is_sealed_again_as_it_is_confirmed() {
     let mut mocks = Mocks::new();
     mocks.second_factors.expect_find_totp().returning(|_| Ok(Some(factor(false, None))));
+    expect_confirmation_attempt(&mut mocks, AttemptOutcome::Verified);
     mocks.sealer.expect_open().returning(|_| Ok(OpenedSecret { secret: secret(), sealed_with_old_key: true }));
     let resealed = SealedSecret("v1.newkey.sealed".to_owned());
     let stored = resealed.clone();
@@ -192,11 +222,11 @@ async fn a_secret_sealed_with_a_retired_key_is_sealed_again_as_it_is_confirmed()
     mocks
         .second_factors
         .expect_enable_totp()
-        .withf(move |_, _, with, _, _, _| *with == Some(resealed.clone()))
+        .withf(move |_, _, _, with, _, _, _| *with == Some(resealed.clone()))
         .times(1)
-        .returning(|_, _, _, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _, _, _| Ok(true));
 
-    mocks.service().confirm_totp(&current(plain_user()), &code("492039")).await.unwrap();
+    mocks.service().confirm_totp(&current(plain_user()), &code("492039"), &network()).await.unwrap();
 }
 
 /// The sample account with a second factor, its right password, and a sign-in attempt allowed.
@@ -363,6 +393,7 @@ async fn a_wrong_code_counts_toward_the_lockout_and_the_lock_it_sets_is_kept() {
 async fn a_recovery_code_is_presented_to_the_store_by_its_hash() {
     let mut mocks = Mocks::new();
     expect_waiting_sign_in(&mut mocks);
+    mocks.second_factors.expect_find_totp().returning(|_| Ok(Some(factor(true, Some(STEP)))));
     let recovery = RecoveryCode::parse("abcd-efgh-ijkl-mnop").unwrap();
     let expected = SecondFactorProof::RecoveryCode(RecoveryCodeHash::of(&recovery));
     mocks.expect_new_refresh_token("rt-new");
@@ -379,6 +410,38 @@ async fn a_recovery_code_is_presented_to_the_store_by_its_hash() {
     mocks.expect_access_token(&mfa_user(), SessionId(9));
 
     second_step(mocks, "ABCD EFGH IJKL MNOP").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_code_after_an_admin_removed_the_factor_asks_for_a_new_sign_in_and_counts_nothing() {
+    let mut mocks = Mocks::new();
+    expect_waiting_sign_in(&mut mocks);
+    mocks.second_factors.expect_find_totp().returning(|_| Ok(None));
+    mocks.second_factors.expect_finish_mfa_sign_in().never();
+    expect_finished(&mut mocks, AttemptOutcome::Abandoned, None);
+
+    let refused = second_step(mocks, "492039").await.unwrap_err();
+
+    assert!(matches!(refused, SecondFactorLoginError::InvalidToken), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_right_password_typed_as_proof_of_presence_forgets_no_wrong_code() {
+    // Given an account with a second factor, and its password typed again to enrol
+    let mut mocks = Mocks::new();
+    expect_right_password_of_an_mfa_account(&mut mocks);
+    expect_finished(&mut mocks, AttemptOutcome::AwaitingSecondFactor, None);
+    mocks.codes.expect_new_secret().returning(|_| {
+        Ok(NewTotpSecret { secret: secret(), text: "X".into(), otpauth_uri: "otpauth://totp/x".into() })
+    });
+    mocks.sealer.expect_seal().returning(|_| Ok(sealed()));
+    mocks.second_factors.expect_start_totp_enrolment().returning(|_, _, _| Ok(TotpEnrolment::AlreadyEnabled));
+    let typed = proof(users_app::CurrentPassword::Typed(Password::typed("correct horse battery".to_owned()).unwrap()));
+    let stale = signed_in_at(mfa_user(), Some(now() - Duration::hours(1)));
+
+    // When it is checked, then the failures counted before it stay (see the outcome expected above)
+    let refused = mocks.service().enrol_totp(&stale, typed).await.unwrap_err();
+    assert!(matches!(refused, EnrolTotpError::AlreadyEnabled), "{refused:?}");
 }
 
 #[tokio::test]
@@ -429,6 +492,18 @@ async fn an_admin_removes_a_users_factor_and_it_is_recorded_as_theirs() {
         .returning(|_, _, _| Ok(TotpRemoval::Enabled));
 
     mocks.service().remove_second_factor(&administrator(), UserId(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_removing_their_own_factor_through_the_admin_route_needs_a_recent_sign_in() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_id().returning(|_| Ok(Some(admin_user())));
+    mocks.second_factors.expect_remove_totp().never();
+    let stale = signed_in_at(admin_user(), Some(now() - Duration::hours(1))).into_admin().unwrap();
+
+    let refused = mocks.service().remove_second_factor(&stale, UserId(2)).await.unwrap_err();
+
+    assert!(matches!(refused, RemoveSecondFactorError::ReauthenticationRequired), "{refused:?}");
 }
 
 #[tokio::test]

@@ -66,8 +66,10 @@ async fn ada_with_a_second_factor(policy: SessionPolicy) -> (UserService<InMemor
     assert!(enrolment.otpauth_uri.contains(&format!("secret={}", enrolment.secret)), "{}", enrolment.otpauth_uri);
     let secret = base32_decode(&enrolment.secret);
     let now = clock.now().timestamp();
-    let codes =
-        service.confirm_totp(&current, &SecondFactorCode::parse(&code_at(&secret, now))).await.expect("confirm");
+    let codes = service
+        .confirm_totp(&current, &SecondFactorCode::parse(&code_at(&secret, now)), &network())
+        .await
+        .expect("confirm");
     let shown = codes.iter().map(users_domain::RecoveryCode::display).collect();
     (service, clock, secret, shown)
 }

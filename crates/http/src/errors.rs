@@ -466,6 +466,7 @@ impl From<ConfirmTotpError> for Problem {
                 "Invalid code",
                 "the code is not the one the authenticator app shows now; check the phone's clock and try the next one",
             ),
+            ConfirmTotpError::Locked { retry_after } => locked(retry_after),
             ConfirmTotpError::Unexpected(error) => error.into(),
         }
     }
@@ -486,6 +487,10 @@ impl From<RemoveSecondFactorError> for Problem {
     fn from(error: RemoveSecondFactorError) -> Self {
         match error {
             RemoveSecondFactorError::NotFound => user_not_found(),
+            RemoveSecondFactorError::ReauthenticationRequired => reauthentication_problem(
+                "removing your own second factor through the admin routes needs a sign-in within the last few \
+                 minutes; or use DELETE /users/current/mfa/totp with current_password",
+            ),
             RemoveSecondFactorError::Unexpected(error) => error.into(),
         }
     }

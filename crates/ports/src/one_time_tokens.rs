@@ -132,9 +132,9 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
 
     /// Uses up a reset token that `find_token_user` would accept, in one transaction with its effects: the password
     /// replaced by `password_hash`, every session of the user ended, the sign-in failures and locks cleared, the
-    /// address marked verified (the mail reached it), the user's other reset tokens voided, and `notice` queued (the
-    /// owner hears of the change), and `audit` recorded about the user. `None` when the token is not (or no longer)
-    /// usable; then nothing changes.
+    /// address marked verified (the mail reached it), the user's other reset tokens and the sign-ins waiting for a
+    /// second factor (`TokenPurpose::MfaSignIn`) voided, `notice` queued (the owner hears of the change), and `audit`
+    /// recorded about the user. `None` when the token is not (or no longer) usable; then nothing changes.
     async fn reset_password(
         &self,
         token: &OneTimeTokenHash,

@@ -30,13 +30,20 @@ impl std::fmt::Debug for TotpSecret {
 }
 
 /// A new secret with the two ways a user gives it to an authenticator app.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewTotpSecret {
     pub secret: TotpSecret,
     /// The secret as typed into an app by hand (base32).
     pub text: String,
     /// The `otpauth://totp/...` URI an app reads from a QR code.
     pub otpauth_uri: String,
+}
+
+/// Every field holds the secret: never printed.
+impl std::fmt::Debug for NewTotpSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewTotpSecret(<redacted>)")
+    }
 }
 
 /// A TOTP secret as the store keeps it: encrypted by a [`SecretSealer`], naming the key that sealed it. Opaque to the
@@ -170,12 +177,16 @@ pub trait SecondFactorRepository: Send + Sync + 'static {
     /// The user's TOTP factor, confirmed or pending.
     async fn find_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError>;
 
-    /// Confirms the user's pending factor with a code of `step`, atomically: the factor enabled (its secret replaced
-    /// by `resealed`, if given), `step` remembered as used, the user's recovery codes replaced by `recovery_codes`,
-    /// and `audit` recorded. `false` (nothing written) when the user has no pending factor.
+    /// Confirms the user's pending factor whose secret is `checked` (the one the code was checked against: a newer
+    /// enrolment that replaced it meanwhile is not confirmed by a code of the old secret), atomically: the factor
+    /// enabled (its secret replaced by `resealed`, if given), `step` remembered as the last used, the user's recovery
+    /// codes replaced by `recovery_codes`, and `audit` recorded. `false` (nothing written) when the user has no
+    /// pending factor with that secret.
+    #[allow(clippy::too_many_arguments)]
     async fn enable_totp(
         &self,
         user: UserId,
+        checked: &SealedSecret,
         step: TotpStep,
         resealed: Option<SealedSecret>,
         recovery_codes: Vec<RecoveryCodeHash>,

@@ -282,9 +282,9 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn purge_login_throttles(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Suspends the user as `suspension` says (replacing a suspension in force), atomically with its effects: every
-    /// session of the user ends at `suspension.since` and every unused password-reset token is voided. Refuses to
-    /// suspend an admin when no other admin is active (not suspended) at `suspension.since`.
-    /// `audit` is recorded with it.
+    /// session of the user ends at `suspension.since`, and every unused password-reset token and every sign-in
+    /// waiting for its second factor is voided. Refuses to suspend an admin when no other admin is active (not
+    /// suspended) at `suspension.since`. `audit` is recorded with it.
     async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError>;
 
     /// Lifts the user's suspension, if any, recording `audit`; `None` (and nothing recorded) for an unknown user.

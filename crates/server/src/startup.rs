@@ -225,11 +225,27 @@ fn service(
 /// earlier ones.
 fn totp(auth: &AuthSettings) -> Result<users_app::Totp<Production>, StartupError> {
     let codes = TotpCodes::new(auth.totp_issuer.clone()).map_err(|error| StartupError::Totp(error.to_string()))?;
-    let current = secret::load_or_create(auth.totp_secret.as_deref(), &auth.totp_secret_path())?;
-    let previous = auth.totp_previous_secrets.iter().map(String::as_bytes);
+    let current = match &auth.totp_secret {
+        Some(configured) => sealing_secret("auth.totp_secret", configured)?,
+        None => secret::load_or_create(None, &auth.totp_secret_path())?,
+    };
+    let previous =
+        auth.totp_previous_secrets.iter().map(|configured| sealing_secret("auth.totp_previous_secrets", configured));
+    let previous = previous.collect::<Result<Vec<_>, _>>()?;
     let sealer = SealingKeys::new(current, previous).map_err(|error| StartupError::Totp(error.to_string()))?;
-    tracing::info!(key_id = %sealer.current_key_id(), "sealing TOTP secrets");
+    tracing::info!(key_id = %sealer.current_key_id(), previous = ?sealer.previous_key_ids(), "sealing TOTP secrets");
     Ok(users_app::Totp { codes, sealer })
+}
+
+/// A configured sealing secret: base64, the form `totp.secret` keeps a generated one in, so that the file's content
+/// can be moved into the settings (to share it, or to retire it as a previous secret) as it is.
+fn sealing_secret(setting: &str, configured: &str) -> Result<Vec<u8>, StartupError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(configured.trim()).map_err(|_| {
+        StartupError::Totp(format!(
+            "{setting} must be base64 (as `openssl rand -base64 48` prints one), as totp.secret keeps it"
+        ))
+    })
 }
 
 /// How the mailed tokens behave: the service's rules, and what its messages say of them.

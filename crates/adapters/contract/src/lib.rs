@@ -164,6 +164,8 @@ macro_rules! store_contract_tests {
                 a_new_enrolment_replaces_a_pending_one,
                 an_enrolment_is_refused_once_a_factor_is_confirmed,
                 confirming_enables_the_factor_marks_the_user_and_records_it,
+                a_code_of_a_replaced_secret_confirms_nothing,
+                a_password_reset_or_a_suspension_voids_the_sign_ins_waiting_for_a_code,
                 confirming_without_a_pending_enrolment_does_nothing,
                 removing_a_confirmed_factor_clears_it_with_its_codes_and_records_it,
                 removing_a_pending_factor_or_none_records_nothing,

@@ -12,8 +12,8 @@ use users_ports::{
 };
 
 use crate::fixtures::{
-    audit, email, insert_ok, mfa_token, new_session, new_user, now, one_time, other_password_hash, seconds,
-    signed_in_at, touch,
+    audit, email, insert_ok, mailed_token, mfa_token, new_session, new_user, now, one_time, other_password_hash,
+    seconds, signed_in_at, suspension, touch,
 };
 
 /// The step Ada's factor is confirmed with in these tests: any step will do, the store does no arithmetic.
@@ -69,8 +69,10 @@ async fn ada_with_a_factor<U: UserRepository, F: SecondFactorRepository>(
 ) -> User {
     let ada = insert_ok(users, new_user(1, "ada@example.com", t)).await;
     assert_eq!(factors.start_totp_enrolment(ada.id, sealed("ada"), t).await.unwrap(), TotpEnrolment::Started);
-    let enabled =
-        factors.enable_totp(ada.id, CONFIRMED, None, ten_codes(0), t, audit(AuditKind::MfaEnabled, t)).await.unwrap();
+    let enabled = factors
+        .enable_totp(ada.id, &sealed("ada"), CONFIRMED, None, ten_codes(0), t, audit(AuditKind::MfaEnabled, t))
+        .await
+        .unwrap();
     assert!(enabled);
     User { mfa_enabled: true, ..ada }
 }
@@ -194,7 +196,7 @@ pub async fn confirming_enables_the_factor_marks_the_user_and_records_it<
     let at = t + seconds(30);
     let record = audit(AuditKind::MfaEnabled, at);
     let enabled = factors
-        .enable_totp(ada.id, CONFIRMED, Some(sealed("new-key")), ten_codes(0), at, record.clone())
+        .enable_totp(ada.id, &sealed("old-key"), CONFIRMED, Some(sealed("new-key")), ten_codes(0), at, record.clone())
         .await
         .unwrap();
 
@@ -213,12 +215,81 @@ pub async fn confirming_enables_the_factor_marks_the_user_and_records_it<
     assert_eq!((recorded[0].at, recorded[0].subject), (at, Some(ada.id)));
 
     // A second confirmation finds nothing pending: nothing changes, nothing more is recorded.
-    let again =
-        factors.enable_totp(ada.id, TotpStep(CONFIRMED.0 + 1), None, ten_codes(20), at + seconds(1), record).await;
+    let (checked, step) = (sealed("new-key"), TotpStep(CONFIRMED.0 + 1));
+    let again = factors.enable_totp(ada.id, &checked, step, None, ten_codes(20), at + seconds(1), record).await;
     assert!(!again.unwrap());
     assert_eq!(factor(&factors, ada.id).await, Some(confirmed));
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(marked));
     assert_eq!(events(&log, ada.id, AuditKind::MfaEnabled).await.len(), 1);
+}
+
+pub async fn a_code_of_a_replaced_secret_confirms_nothing<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+    F: SecondFactorRepository,
+    A: AuditLog,
+>(
+    users: U,
+    _sessions: S,
+    _tokens: T,
+    factors: F,
+    log: A,
+) {
+    // Given an enrolment started again (from another tab) after a code was checked against the first secret,
+    let t = now();
+    let ada = insert_ok(&users, new_user(1, "ada@example.com", t)).await;
+    factors.start_totp_enrolment(ada.id, sealed("first"), t).await.unwrap();
+    factors.start_totp_enrolment(ada.id, sealed("second"), t + seconds(1)).await.unwrap();
+
+    // when the confirmation checked against the first secret arrives, then nothing is enabled or recorded:
+    let record = audit(AuditKind::MfaEnabled, t + seconds(2));
+    let first = sealed("first");
+    let stale = factors.enable_totp(ada.id, &first, CONFIRMED, None, ten_codes(0), t, record.clone()).await;
+    assert!(!stale.unwrap());
+    let pending = TotpFactor { secret: sealed("second"), enabled: false, last_used_step: None };
+    assert_eq!(factor(&factors, ada.id).await, Some(pending));
+    assert_eq!(events(&log, ada.id, AuditKind::MfaEnabled).await, vec![]);
+    // the new secret waits for a code of its own.
+    assert!(factors.enable_totp(ada.id, &sealed("second"), CONFIRMED, None, ten_codes(0), t, record).await.unwrap());
+}
+
+pub async fn a_password_reset_or_a_suspension_voids_the_sign_ins_waiting_for_a_code<
+    U: UserRepository,
+    S: SessionRepository,
+    T: OneTimeTokenRepository,
+    F: SecondFactorRepository,
+    A: AuditLog,
+>(
+    users: U,
+    _sessions: S,
+    tokens: T,
+    factors: F,
+    _log: A,
+) {
+    // Given a sign-in waiting for its code, and a reset link mailed to the account,
+    let t = now();
+    let ada = ada_with_a_factor(&users, &factors, t).await;
+    waiting_for_a_code(&factors, &ada, "before-reset", t).await;
+    let link = mailed_token("reset-link", TokenPurpose::ResetPassword, "ada@example.com", t, seconds(1800));
+    tokens.issue_token(ada.id, link.clone(), seconds(0), None).await.unwrap();
+
+    // when the link sets a new password, then the waiting sign-in can no longer finish;
+    let at = t + seconds(10);
+    let (reset_link, reset) = (one_time("reset-link"), audit(AuditKind::PasswordReset, at));
+    let reset = tokens.reset_password(&reset_link, other_password_hash(), &link.mail, at, reset).await;
+    assert!(reset.unwrap().is_some());
+    assert!(waiting(&tokens, "before-reset", at).await.is_none());
+    let refused =
+        finish(&factors, "before-reset", SecondFactorProof::RecoveryCode(recovery(0)), session(ada.id, "r", at));
+    assert_eq!(refused.await, MfaSignIn::TokenUnusable);
+
+    // and a suspension voids a sign-in that waits then, even after it is lifted.
+    waiting_for_a_code(&factors, &ada, "before-suspension", at).await;
+    let record = audit(AuditKind::UserSuspended, at + seconds(1));
+    users.suspend(ada.id, suspension(at + seconds(1), None, None), record).await.unwrap();
+    users.unsuspend(ada.id, at + seconds(2), audit(AuditKind::UserUnsuspended, at + seconds(2))).await.unwrap();
+    assert!(waiting(&tokens, "before-suspension", at + seconds(3)).await.is_none());
 }
 
 pub async fn confirming_without_a_pending_enrolment_does_nothing<
@@ -240,9 +311,11 @@ pub async fn confirming_without_a_pending_enrolment_does_nothing<
 
     // when a confirmation comes for her, or for no one, then nothing is enabled, written or recorded.
     let record = audit(AuditKind::MfaEnabled, t);
-    assert!(!factors.enable_totp(ada.id, CONFIRMED, None, ten_codes(0), t, record.clone()).await.unwrap());
+    assert!(
+        !factors.enable_totp(ada.id, &sealed("ada"), CONFIRMED, None, ten_codes(0), t, record.clone()).await.unwrap()
+    );
     let nobody = UserId(ada.id.0 + 1000);
-    assert!(!factors.enable_totp(nobody, CONFIRMED, None, ten_codes(0), t, record).await.unwrap());
+    assert!(!factors.enable_totp(nobody, &sealed("ada"), CONFIRMED, None, ten_codes(0), t, record).await.unwrap());
     assert_eq!(factor(&factors, ada.id).await, None);
     assert_eq!(users.find_by_id(ada.id).await.unwrap(), Some(ada.clone()));
     assert_eq!(events(&log, ada.id, AuditKind::MfaEnabled).await, vec![]);
@@ -290,7 +363,7 @@ pub async fn removing_a_confirmed_factor_clears_it_with_its_codes_and_records_it
     assert_eq!(factors.start_totp_enrolment(ada.id, sealed("again"), at).await.unwrap(), TotpEnrolment::Started);
     let step = TotpStep(CONFIRMED.0 + 10);
     let record = audit(AuditKind::MfaEnabled, at);
-    assert!(factors.enable_totp(ada.id, step, None, ten_codes(100), at, record).await.unwrap());
+    assert!(factors.enable_totp(ada.id, &sealed("again"), step, None, ten_codes(100), at, record).await.unwrap());
     let old = finish(&factors, "sign-in", SecondFactorProof::RecoveryCode(recovery(1)), session(ada.id, "r", at));
     assert_eq!(old.await, MfaSignIn::ProofRefused);
 }
@@ -494,7 +567,7 @@ pub async fn the_confirmation_step_is_used_and_a_pending_factor_admits_no_code<
 
     // once confirmed with that step's code, then that code is used: the next step's is needed.
     let record = audit(AuditKind::MfaEnabled, t);
-    assert!(factors.enable_totp(ada.id, CONFIRMED, None, ten_codes(0), t, record).await.unwrap());
+    assert!(factors.enable_totp(ada.id, &sealed("pending"), CONFIRMED, None, ten_codes(0), t, record).await.unwrap());
     let replayed = finish(&factors, "sign-in", code_of(CONFIRMED.0), session(ada.id, "ada-1", t)).await;
     assert_eq!(replayed, MfaSignIn::ProofRefused);
     let next = finish(&factors, "sign-in", code_of(CONFIRMED.0 + 1), session(ada.id, "ada-1", t)).await;
@@ -581,7 +654,10 @@ pub async fn a_token_finishes_only_its_own_users_sign_in<
     let ada = ada_with_a_factor(&users, &factors, t).await;
     let grace = insert_ok(&users, new_user(2, "grace@example.com", t)).await;
     factors.start_totp_enrolment(grace.id, sealed("grace"), t).await.unwrap();
-    factors.enable_totp(grace.id, CONFIRMED, None, ten_codes(50), t, audit(AuditKind::MfaEnabled, t)).await.unwrap();
+    factors
+        .enable_totp(grace.id, &sealed("grace"), CONFIRMED, None, ten_codes(50), t, audit(AuditKind::MfaEnabled, t))
+        .await
+        .unwrap();
     assert!(factors.start_mfa_sign_in(grace.id, mfa_token("grace", "grace@example.com", t)).await.unwrap());
 
     // when Grace's token is given to finish a session of Ada's, with Ada's good code,

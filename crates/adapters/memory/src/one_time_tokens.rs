@@ -51,11 +51,12 @@ impl State {
         Some(user)
     }
 
-    /// Voids the user's unused reset tokens, as used at `at`.
-    pub(crate) fn void_reset_tokens(&mut self, user: UserId, at: DateTime<Utc>) {
-        let voided = self.one_time_tokens.values_mut().filter(|token| {
-            token.user == user && token.purpose == TokenPurpose::ResetPassword && token.used_at.is_none()
-        });
+    /// Voids the user's unused tokens of `purposes`, as used at `at`.
+    pub(crate) fn void_tokens_of(&mut self, user: UserId, purposes: &[TokenPurpose], at: DateTime<Utc>) {
+        let voided = self
+            .one_time_tokens
+            .values_mut()
+            .filter(|token| token.user == user && purposes.contains(&token.purpose) && token.used_at.is_none());
         for token in voided {
             token.used_at = Some(at);
         }
@@ -85,7 +86,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         }
         state.check_new_token(Some(&token))?;
         if new.purpose == TokenPurpose::ResetPassword {
-            state.void_reset_tokens(user, new.created_at);
+            state.void_tokens_of(user, &[TokenPurpose::ResetPassword], new.created_at);
         }
         state.store_mailed(user, token);
         state.record(user, audit);
@@ -138,7 +139,8 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         let user = stored.user.clone();
         state.throttles.remove(&id);
         state.end_sessions(id, EndSessions::All, now);
-        state.void_reset_tokens(id, now);
+        // A new password: no older link resets it, and no sign-in that checked the old one finishes.
+        state.void_tokens_of(id, &[TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn], now);
         state.queue(notice.clone(), now);
         state.record(id, [audit]);
         Ok(Some(user))

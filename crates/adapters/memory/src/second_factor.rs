@@ -96,6 +96,7 @@ impl SecondFactorRepository for MemorySecondFactors {
     async fn enable_totp(
         &self,
         user: UserId,
+        checked: &SealedSecret,
         step: TotpStep,
         resealed: Option<SealedSecret>,
         recovery_codes: Vec<RecoveryCodeHash>,
@@ -103,8 +104,8 @@ impl SecondFactorRepository for MemorySecondFactors {
         audit: AuditRecord,
     ) -> Result<bool, StoreError> {
         let mut state = self.store.lock();
-        let pending =
-            state.users.contains_key(&user) && state.totp_factors.get(&user).is_some_and(|factor| !factor.enabled);
+        let pending = state.users.contains_key(&user)
+            && state.totp_factors.get(&user).is_some_and(|factor| !factor.enabled && factor.secret == *checked);
         if !pending {
             return Ok(false);
         }

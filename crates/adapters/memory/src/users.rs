@@ -7,8 +7,8 @@ use users_domain::{
 };
 use users_ports::{
     AuditRecord, DeleteUserError, EndSessions, InsertUserError, NewUser, Page, SessionId, SignedIn, StoreError,
-    StoredCredentials, SuspendUserError, Total, UpdateUserError, UserOrder, UserQuery, UserRepository, UserSortKey,
-    UserUpdate,
+    StoredCredentials, SuspendUserError, TokenPurpose, Total, UpdateUserError, UserOrder, UserQuery, UserRepository,
+    UserSortKey, UserUpdate,
 };
 
 use crate::{MemoryStore, State, StoredUser};
@@ -300,9 +300,10 @@ impl UserRepository for MemoryUsers {
         stored.user.suspension = Some(suspension);
         stored.user.updated_at = since;
         let user = stored.user.clone();
-        // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password.
+        // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password, no
+        // sign-in waiting for its code.
         state.end_sessions(id, EndSessions::All, since);
-        state.void_reset_tokens(id, since);
+        state.void_tokens_of(id, &[TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn], since);
         state.record(id, [audit]);
         Ok(user)
     }

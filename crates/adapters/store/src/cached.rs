@@ -361,6 +361,7 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: Seco
     async fn enable_totp(
         &self,
         user: UserId,
+        checked: &SealedSecret,
         step: TotpStep,
         resealed: Option<SealedSecret>,
         recovery_codes: Vec<RecoveryCodeHash>,
@@ -369,7 +370,7 @@ impl<U: UserRepository, S: SessionRepository, T: OneTimeTokenRepository, F: Seco
     ) -> Result<bool, StoreError> {
         self.write(
             Forget::User(user),
-            self.second_factors.enable_totp(user, step, resealed, recovery_codes, now, audit),
+            self.second_factors.enable_totp(user, checked, step, resealed, recovery_codes, now, audit),
         )
         .await
     }

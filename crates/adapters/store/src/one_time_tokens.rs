@@ -75,12 +75,24 @@ pub(crate) async fn void_tokens(
     Ok(())
 }
 
-/// Voids the user's unused reset tokens, as used at `at`: only the newest mailed link, or none after a reset, works.
-pub(crate) async fn void_reset_tokens(conn: Conn<'_>, user_id: i64, at: DateTime<Utc>) -> Result<(), DieselError> {
+/// The tokens a new password (a reset) or a suspension voids: mailed reset links, and sign-ins whose password was
+/// right and that wait for their second factor (the password they checked is no longer the account's, or the account
+/// may not sign in).
+pub(crate) const VOIDED_BY_A_RESET: [TokenPurpose; 2] = [TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn];
+
+/// Voids the user's unused tokens of `purposes`, as used at `at`: only the newest mailed link, or none after a reset,
+/// works.
+pub(crate) async fn void_tokens_of(
+    conn: Conn<'_>,
+    user_id: i64,
+    purposes: &[TokenPurpose],
+    at: DateTime<Utc>,
+) -> Result<(), DieselError> {
+    let purposes: Vec<&str> = purposes.iter().map(|purpose| purpose.as_str()).collect();
     let void = diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::user_id.eq(user_id))
-            .filter(one_time_tokens::purpose.eq(TokenPurpose::ResetPassword.as_str()))
+            .filter(one_time_tokens::purpose.eq_any(purposes))
             .filter(one_time_tokens::used_at.is_null()),
     )
     .set(one_time_tokens::used_at.eq(Stamp(at)));
@@ -146,7 +158,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                     return Ok(TokenIssue::TooSoon);
                 }
                 if new.purpose == TokenPurpose::ResetPassword {
-                    void_reset_tokens(conn.any(), user.0, new.created_at).await?;
+                    void_tokens_of(conn.any(), user.0, &[TokenPurpose::ResetPassword], new.created_at).await?;
                 }
                 store_mailed(conn.any(), user.0, &token).await?;
                 crate::audit::record(conn.any(), user, audit.as_slice()).await?;
@@ -227,7 +239,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                 // may have made them ask for the reset.
                 crate::sessions::end_sessions(conn.any(), user_id, EndSessions::All, now).await?;
                 forget_sign_in_failures(conn.any(), user_id).await?;
-                void_reset_tokens(conn.any(), user_id, now).await?;
+                void_tokens_of(conn.any(), user_id, &VOIDED_BY_A_RESET, now).await?;
                 crate::outbox::queue(conn.any(), notice, now).await?;
                 crate::audit::record(conn.any(), UserId(user_id), std::slice::from_ref(&audit)).await?;
                 Ok(Some(user_rows(conn.any(), user_id).await?))

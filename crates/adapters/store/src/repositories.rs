@@ -442,6 +442,7 @@ impl SecondFactorRepository for StoreSecondFactors {
     async fn enable_totp(
         &self,
         user: UserId,
+        checked: &SealedSecret,
         step: TotpStep,
         resealed: Option<SealedSecret>,
         recovery_codes: Vec<RecoveryCodeHash>,
@@ -449,7 +450,10 @@ impl SecondFactorRepository for StoreSecondFactors {
         audit: AuditRecord,
     ) -> Result<bool, StoreError> {
         let queries = self.queries.clone();
-        self.calls.run(async move { queries.enable_totp(user, step, resealed, recovery_codes, now, audit).await }).await
+        let checked = checked.clone();
+        let enable =
+            async move { queries.enable_totp(user, &checked, step, resealed, recovery_codes, now, audit).await };
+        self.calls.run(enable).await
     }
 
     async fn remove_totp(

@@ -186,6 +186,7 @@ impl SecondFactorRepository for SecondFactorQueries {
     async fn enable_totp(
         &self,
         user: UserId,
+        checked: &SealedSecret,
         step: TotpStep,
         resealed: Option<SealedSecret>,
         recovery_codes: Vec<RecoveryCodeHash>,
@@ -198,7 +199,10 @@ impl SecondFactorRepository for SecondFactorQueries {
                 if !lock_user(conn.any(), user).await? {
                     return Ok(false);
                 }
-                let pending = totp_factors::table.find(user.0).filter(totp_factors::enabled_at.is_null());
+                let pending = totp_factors::table
+                    .find(user.0)
+                    .filter(totp_factors::enabled_at.is_null())
+                    .filter(totp_factors::secret.eq(&checked.0));
                 let confirmed = diesel::update(pending)
                     .set(TotpUse {
                         secret: resealed.as_ref().map(|sealed| sealed.0.as_str()),

@@ -246,14 +246,15 @@ async fn a_second_factor_confirmed_or_removed_through_the_cache_is_seen_at_once(
     let memory = MemoryStore::new();
     let (cached, ada, session) = signed_in(&memory).await;
     let secret = SealedSecret("v1.test-key.sealed".to_owned());
-    assert_eq!(cached.start_totp_enrolment(ada.id, secret, now()).await.unwrap(), TotpEnrolment::Started);
+    assert_eq!(cached.start_totp_enrolment(ada.id, secret.clone(), now()).await.unwrap(), TotpEnrolment::Started);
     assert!(!cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").mfa_enabled);
 
     // When the factor is confirmed through the cache, then the next check sees it
     let code = users_domain::RecoveryCode::from_random([7; 10]);
     let codes = vec![RecoveryCodeHash::of(&code)];
     let step = users_domain::TotpStep::at(now());
-    let enabled = cached.enable_totp(ada.id, step, None, codes, now(), audit(AuditKind::MfaEnabled, now())).await;
+    let enabled =
+        cached.enable_totp(ada.id, &secret, step, None, codes, now(), audit(AuditKind::MfaEnabled, now())).await;
     assert!(enabled.unwrap());
     assert!(cached.find_signed_in(ada.id, session, now()).await.unwrap().expect("signed in").mfa_enabled);
 

@@ -19,11 +19,14 @@ pub(super) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
 /// Remove a user's second factor
 ///
 /// The user's authenticator and recovery codes stop working; they sign in with their password alone until they
-/// enrol again. Removing none succeeds. Recorded as `mfa.disabled`.
+/// enrol again. Removing none succeeds. Recorded as `mfa.disabled`. An admin's own factor needs a sign-in within the
+/// last few minutes.
 #[utoipa::path(delete, path = "/api/users/{id}/mfa", tag = "admin-v1", operation_id = "adminRemoveSecondFactor", security(("bearer" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses((status = 204, description = "The user has no second factor any more"),
               (status = 400, description = "The user id is not an integer", body = Problem, content_type = "application/problem+json",
                examples(("invalid-parameters" = (value = json!(refused(user_id("ada"))))))),
+              (status = 403, description = "The admin's own factor, without a sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
+               examples(("reauthentication-required" = (value = json!(sent(RemoveSecondFactorError::ReauthenticationRequired)))))),
               (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json",
                examples(("not-found" = (value = json!(sent(RemoveSecondFactorError::NotFound))))))))]
 async fn remove_second_factor<A: Adapters>(service: Service<A>, admin: Admin<A>, path: web::Path<String>) -> Handled {

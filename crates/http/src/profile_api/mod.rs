@@ -12,8 +12,8 @@ pub(crate) use dto::RoleName;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use users_app::{
-    Adapters, CurrentPassword, DeleteAccountError, DeleteUserError, GetUserError, LoginError, LogoutError,
-    Reauthentication, RefreshError, RegisterError, Registered, UpdateProfileError, UserService,
+    Adapters, CurrentPassword, DeleteAccountError, DeleteUserError, GetUserError, LoginError, LoginOutcome,
+    LogoutError, Reauthentication, RefreshError, RegisterError, Registered, UpdateProfileError, UserService,
 };
 use users_domain::ObjectId;
 use users_ports::{PageRequest, UserFilter, UserOrder};
@@ -80,8 +80,16 @@ async fn register<A: Adapters>(service: Service<A>, client: Client, body: JsonOb
 }
 
 /// The `outcome` label of `logins_total`, every value it takes.
-pub(crate) const LOGIN_OUTCOMES: [&str; 7] =
-    ["success", "invalid_credentials", "locked", "email_not_verified", "account_suspended", "busy", "error"];
+pub(crate) const LOGIN_OUTCOMES: [&str; 8] = [
+    "success",
+    "second_factor_required",
+    "invalid_credentials",
+    "locked",
+    "email_not_verified",
+    "account_suspended",
+    "busy",
+    "error",
+];
 
 /// Sign in
 ///
@@ -101,9 +109,19 @@ pub(crate) const LOGIN_OUTCOMES: [&str; 7] =
 async fn login<A: Adapters>(service: Service<A>, client: Client, body: JsonObject<LoginRequest>) -> Handled {
     let sign_in = body.0.parse()?;
     let outcome = service.login(sign_in, &client.network, &client.details).await;
-    let [success, invalid_credentials, locked, email_not_verified, account_suspended, busy, error] = LOGIN_OUTCOMES;
+    let [
+        success,
+        second_factor_required,
+        invalid_credentials,
+        locked,
+        email_not_verified,
+        account_suspended,
+        busy,
+        error,
+    ] = LOGIN_OUTCOMES;
     let label = match &outcome {
-        Ok(_) => success,
+        Ok(LoginOutcome::SignedIn(_)) => success,
+        Ok(LoginOutcome::SecondFactorRequired(_)) => second_factor_required,
         Err(LoginError::InvalidCredentials) => invalid_credentials,
         Err(LoginError::Locked { .. }) => locked,
         Err(LoginError::EmailNotVerified) => email_not_verified,

@@ -35,7 +35,8 @@ pub(super) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     ]
 }
 
-/// A new TOTP secret, shown this once: add it to an authenticator app, then confirm with a code the app shows.
+/// A new TOTP secret, shown this once in three forms: add it to an authenticator app, then confirm with a code the
+/// app shows.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TotpEnrolmentResponse {
     /// The secret in base32, to type into an app by hand.
@@ -44,11 +45,26 @@ pub(crate) struct TotpEnrolmentResponse {
     /// The same as an `otpauth://` URI, which apps read from a QR code.
     #[schema(example = "otpauth://totp/Users:ada%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Users")]
     otpauth_uri: String,
+    /// `otpauth_uri` as a QR code, an SVG image to show as it is (for example as an `<img>`'s data URI).
+    #[schema(
+        example = "<?xml version=\"1.0\" standalone=\"yes\"?><svg xmlns=\"http://www.w3.org/2000/svg\" ...</svg>"
+    )]
+    qr_svg: String,
 }
 
 impl From<TotpEnrolmentStarted> for TotpEnrolmentResponse {
     fn from(started: TotpEnrolmentStarted) -> Self {
-        Self { secret: started.secret, otpauth_uri: started.otpauth_uri }
+        let qr_svg = qr_svg(&started.otpauth_uri);
+        Self { secret: started.secret, otpauth_uri: started.otpauth_uri, qr_svg }
+    }
+}
+
+/// `text` as a QR code in SVG, at least 200 pixels square with its quiet zone (what phone cameras read well). An
+/// otpauth URI is far below a QR code's capacity; text beyond it gets an empty image rather than an error.
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build(),
+        Err(_) => String::new(),
     }
 }
 
@@ -133,6 +149,8 @@ fn presence(
     responses((status = 200, description = "The secret to give the app; confirm it with a code", body = TotpEnrolmentResponse),
               (status = 403, description = "No proof of presence: no `current_password` (or a wrong one) and no sign-in within the last few minutes", body = Problem, content_type = "application/problem+json",
                examples(("reauthentication-required" = (value = json!(sent(EnrolTotpError::ReauthenticationRequired)))))),
+              (status = 404, description = "The account was deleted meanwhile", body = Problem, content_type = "application/problem+json",
+               examples(("not-found" = (value = json!(sent(EnrolTotpError::AccountGone)))))),
               (status = 409, description = "A second factor is already enabled: remove it first", body = Problem, content_type = "application/problem+json",
                examples(("mfa-already-enabled" = (value = json!(sent(EnrolTotpError::AlreadyEnabled)))))),
               (status = 429, description = "Too many wrong passwords for this account from this network, or too many passwords checked for it", body = Problem, content_type = "application/problem+json",
@@ -158,16 +176,20 @@ async fn enrol_totp<A: Adapters>(
     responses((status = 200, description = "Enabled; the recovery codes, each good for one sign-in", body = RecoveryCodesResponse),
               (status = 409, description = "No enrolment waits for a code: start one first (or it is confirmed already)", body = Problem, content_type = "application/problem+json",
                examples(("mfa-not-pending" = (value = json!(sent(ConfirmTotpError::NotPending)))))),
-              (status = 422, description = "The code is missing, or not the app's current one", body = Problem, content_type = "application/problem+json",
+              (status = 422, description = "The code is missing, longer than 64 characters, or not the app's current one (a wrong code counts as a failed sign-in)", body = Problem, content_type = "application/problem+json",
                examples(("invalid-code" = (value = json!(sent(ConfirmTotpError::InvalidCode)))),
-                        ("validation-failed" = (value = json!(refused(no_code()))))))))]
+                        ("validation-failed" = (value = json!(refused(no_code())))))),
+              (status = 429, description = "Too many failed sign-ins or wrong codes in a row: the account refuses them for a while", body = Problem, content_type = "application/problem+json",
+               headers(("retry-after" = i64, description = "Seconds until a code is accepted again")),
+               examples(("account-locked" = (value = json!(sent(ConfirmTotpError::Locked { retry_after: example_wait() }))))))))]
 async fn confirm_totp<A: Adapters>(
     service: Service<A>,
     auth: Authenticated<A>,
+    client: ClientOrigin,
     body: crate::JsonObject<CodeRequest>,
 ) -> Handled {
     let code = body.0.parse()?;
-    let codes = service.confirm_totp(&auth.current, &code).await?;
+    let codes = service.confirm_totp(&auth.current, &code, &client.0.network()).await?;
     let recovery_codes = codes.iter().map(users_domain::RecoveryCode::display).collect();
     Ok(no_store_json(StatusCode::OK, RecoveryCodesResponse { recovery_codes }))
 }
@@ -208,7 +230,7 @@ async fn disable_totp<A: Adapters>(
                         ("invalid-code" = (value = json!(sent(SecondFactorLoginError::InvalidCode)))))),
               (status = 403, description = "An admin suspended the account since its password was checked", body = Problem, content_type = "application/problem+json",
                examples(("account-suspended" = (value = json!(sent(SecondFactorLoginError::AccountSuspended)))))),
-              (status = 422, description = "`mfa_token` or `code` is missing", body = Problem, content_type = "application/problem+json",
+              (status = 422, description = "`mfa_token` or `code` is missing, not a string, or `code` is longer than 64 characters", body = Problem, content_type = "application/problem+json",
                examples(("validation-failed" = (value = json!(refused(no_code())))))),
               (status = 429, description = "Too many failed sign-ins in a row: the account refuses sign-ins for a while", body = Problem, content_type = "application/problem+json",
                headers(("retry-after" = i64, description = "Seconds until sign-ins are accepted again")),

@@ -155,6 +155,8 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         let secret = body["secret"].as_str().expect("secret").to_owned();
         let uri = body["otpauth_uri"].as_str().expect("otpauth_uri").to_owned();
+        let qr = body["qr_svg"].as_str().expect("qr_svg");
+        assert!(qr.contains("<svg") && qr.trim_end().ends_with("</svg>"), "a QR code in SVG: {qr:.80}");
         (secret, uri)
     }
 
@@ -469,9 +471,9 @@ async fn given_a_second_factor_when_its_owner_removes_it_then_the_password_alone
     let session = app.signed_in_with_password("ada@example.com", PASSWORD).await;
     assert_eq!(session.user["mfa_enabled"], false);
     assert_eq!(app.profile(&session).await["mfa_enabled"], false);
-    // A sign-in that was waiting for its code gets no further: no code is right any more.
-    assert_refused(app.second_step(&waiting, &authenticator.fresh_code().await).await, "invalid-code").await;
-    assert_refused(app.second_step(&waiting, &recovery_codes[0]).await, "invalid-code").await;
+    // A sign-in that was waiting for its code gets no further: it is to start again, with the password alone.
+    assert_refused(app.second_step(&waiting, &authenticator.code_left_unused().await).await, "invalid-mfa-token").await;
+    assert_refused(app.second_step(&waiting, &recovery_codes[0]).await, "invalid-mfa-token").await;
     assert_eq!(app.activity_kinds(&session).await.iter().filter(|kind| *kind == "mfa.disabled").count(), 1);
     let disabled = app.audit_events(&admin, "kind=mfa.disabled").await;
     assert_eq!(disabled.len(), 1, "{disabled:?}");
@@ -513,6 +515,48 @@ async fn given_a_user_with_a_second_factor_when_an_admin_removes_it_then_the_pas
     assert_eq!(app.delete(&path, &admin.access_token).await.status(), StatusCode::NO_CONTENT);
 }
 on_each_store!(given_a_user_with_a_second_factor_when_an_admin_removes_it_then_the_password_alone_signs_in);
+
+async fn given_an_admin_token_signed_in_long_ago_when_it_removes_its_own_factor_then_it_needs_a_recent_sign_in(
+    store: Store,
+) {
+    let Some(app) = spawn_app(store).await else { return };
+    let admin = app.admin().await;
+    let id = user_id(&admin);
+    let path = format!("/api/users/{id}/mfa");
+    let stale = app.token_authenticated_at(&admin, Utc::now() - Duration::minutes(10));
+
+    let response = app.delete(&path, &stale).await;
+
+    assert_problem_type(response, StatusCode::FORBIDDEN, "reauthentication-required").await;
+    // A fresh sign-in may.
+    assert_eq!(app.delete(&path, &admin.access_token).await.status(), StatusCode::NO_CONTENT);
+}
+on_each_store!(given_an_admin_token_signed_in_long_ago_when_it_removes_its_own_factor_then_it_needs_a_recent_sign_in);
+
+async fn given_a_pending_enrolment_when_wrong_codes_confirm_it_then_they_lock_the_account_like_wrong_passwords(
+    store: Store,
+) {
+    let Some(app) = spawn_app(store).await else { return };
+    let ada = app.register_user("ada@example.com").await;
+    let (secret, _) = app.start_enrolment(&ada).await;
+    let authenticator = Authenticator::new(&secret);
+
+    // Ten wrong codes are refused one by one; the next, right or wrong, meets the lock.
+    for _ in 0..10 {
+        assert_problem_type(
+            app.confirm(&ada, &authenticator.wrong_code()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-code",
+        )
+        .await;
+    }
+    let response = app.confirm(&ada, &authenticator.wrong_code()).await;
+
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(app.profile(&ada).await["mfa_enabled"], false);
+}
+on_each_store!(given_a_pending_enrolment_when_wrong_codes_confirm_it_then_they_lock_the_account_like_wrong_passwords);
 
 async fn given_a_sign_in_waiting_for_its_code_when_the_password_changes_then_its_mfa_token_is_void(store: Store) {
     let Some(app) = spawn_app(store).await else { return };
@@ -627,11 +671,15 @@ async fn given_a_sign_in_waiting_for_its_code_when_an_admin_suspends_the_account
     let response = app.post_as(&suspension, &admin.access_token, &json!({ "reason": "chargeback" })).await;
     assert_eq!(response.status(), StatusCode::OK);
 
+    // The suspension voided the waiting sign-in: its code gets nothing, then or after the suspension is lifted.
     let response = app.second_step(&waiting, &authenticator.code_left_unused().await).await;
-
-    assert_problem_type(response, StatusCode::FORBIDDEN, "account-suspended").await;
+    assert_refused(response, "invalid-mfa-token").await;
     assert_eq!(app.delete(&suspension, &admin.access_token).await.status(), StatusCode::OK);
-    let session = app.signed_in_with_code(&waiting, &authenticator.fresh_code().await).await;
+    let response = app.second_step(&waiting, &authenticator.code_left_unused().await).await;
+    assert_refused(response, "invalid-mfa-token").await;
+    // A new sign-in works once it is lifted.
+    let again = app.first_step("ada@example.com", PASSWORD).await;
+    let session = app.signed_in_with_code(&again, &authenticator.fresh_code().await).await;
     assert_eq!(app.profile(&session).await["email"], "ada@example.com");
 }
 on_each_store!(given_a_sign_in_waiting_for_its_code_when_an_admin_suspends_the_account_then_the_code_gets_no_session);
