@@ -25,16 +25,40 @@ pub fn load_or_create(configured: Option<&str>, file: &Path) -> Result<Vec<u8>, 
     }
     let io = |source| SecretError::Io { path: file.display().to_string(), source };
     match std::fs::read_to_string(file) {
-        Ok(encoded) => STANDARD.decode(encoded.trim()).map_err(|_| SecretError::Corrupt(file.display().to_string())),
+        Ok(encoded) => decode(file, &encoded),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = vec![0u8; 64];
             getrandom::fill(&mut secret).map_err(SecretError::Random)?;
-            private_files::create(file, &format!("{}\n", STANDARD.encode(&secret))).map_err(io)?;
-            tracing::info!(file = %file.display(), "generated a new secret");
-            Ok(secret)
+            match private_files::create(file, &format!("{}\n", STANDARD.encode(&secret))) {
+                Ok(()) => {
+                    tracing::info!(file = %file.display(), "generated a new secret");
+                    Ok(secret)
+                }
+                // Another instance starting on the same folder wrote it first: everyone uses that one.
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => written_by_another(file),
+                Err(error) => Err(io(error)),
+            }
         }
         Err(error) => Err(io(error)),
     }
+}
+
+fn decode(file: &Path, encoded: &str) -> Result<Vec<u8>, SecretError> {
+    STANDARD.decode(encoded.trim()).map_err(|_| SecretError::Corrupt(file.display().to_string()))
+}
+
+/// The secret another process is writing into `file`: read once its line is complete (it writes one line at once,
+/// right after creating the file).
+fn written_by_another(file: &Path) -> Result<Vec<u8>, SecretError> {
+    let io = |source| SecretError::Io { path: file.display().to_string(), source };
+    for _ in 0..50 {
+        let encoded = std::fs::read_to_string(file).map_err(io)?;
+        if encoded.ends_with('\n') {
+            return decode(file, &encoded);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(SecretError::Corrupt(file.display().to_string()))
 }
 
 #[cfg(test)]
@@ -46,6 +70,22 @@ mod tests {
         let file = std::env::temp_dir().join("users-secret-test-unused");
         assert_eq!(load_or_create(Some("configured"), &file).unwrap(), b"configured");
         assert!(!file.exists());
+    }
+
+    #[test]
+    fn instances_starting_together_on_one_folder_share_one_generated_secret() {
+        let folder = std::env::temp_dir().join(format!("users-secret-race-{}", std::process::id()));
+        let file = folder.join("totp.secret");
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let file = file.clone();
+                std::thread::spawn(move || load_or_create(None, &file).unwrap())
+            })
+            .collect();
+        let secrets: Vec<Vec<u8>> = starts.into_iter().map(|start| start.join().unwrap()).collect();
+        assert!(secrets.iter().all(|secret| *secret == secrets[0]), "one secret for all");
+        assert_eq!(load_or_create(None, &file).unwrap(), secrets[0]);
+        std::fs::remove_dir_all(folder).unwrap();
     }
 
     #[test]

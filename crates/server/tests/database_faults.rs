@@ -34,6 +34,7 @@ async fn spawn_behind_proxy() -> Option<App> {
     settings.server.metrics_address = None;
     settings.auth.jwt_secret = Some("the database fault tests' own signing secret".into());
     settings.auth.refresh_secret = Some("the database fault tests' own refresh secret".into());
+    settings.auth.totp_secret = Some("dGhlIGRhdGFiYXNlIGZhdWx0IHRlc3RzJyBvd24gVE9UUCBzZWFsaW5nIHNlY3JldA==".into());
     settings.rate_limit.auth_per_minute = 0;
     settings.rate_limit.password_work_per_minute = 0;
     let database = &mut settings.database;

@@ -216,13 +216,23 @@ async fn delete_current_user<A: Adapters>(
     limiter: web::Data<PasswordWorkLimiter>,
     body: OptionalJsonObject<CurrentPasswordRequest>,
 ) -> Handled {
+    let proof = presence(body, &auth, &client, &limiter)?;
+    service.delete_account(&auth.current, proof).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The proof of presence a request offers, its password typed again spending the account's password work.
+pub(super) fn presence(
+    body: OptionalJsonObject<CurrentPasswordRequest>,
+    auth: &Authenticated<impl Adapters>,
+    client: &ClientOrigin,
+    limiter: &PasswordWorkLimiter,
+) -> Result<Reauthentication, Problem> {
     let current_password = body.0.unwrap_or_default().parse();
     if matches!(current_password, CurrentPassword::Typed(_)) {
         limiter.spend(auth.current.user.id)?;
     }
-    let proof = Reauthentication { current_password, network: client.0.network() };
-    service.delete_account(&auth.current, proof).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(Reauthentication { current_password, network: client.0.network() })
 }
 
 /// List users, a page at a time

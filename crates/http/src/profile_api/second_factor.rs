@@ -5,14 +5,15 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use users_app::{
-    Adapters, ConfirmTotpError, CurrentPassword, DisableTotpError, EnrolTotpError, Reauthentication,
-    SecondFactorLoginError, TotpEnrolmentStarted, UserService,
+    Adapters, ConfirmTotpError, DisableTotpError, EnrolTotpError, SecondFactorLoginError, TotpEnrolmentStarted,
+    UserService,
 };
 use users_domain::SecondFactorCode;
 use users_ports::OneTimeToken;
 use utoipa::ToSchema;
 
 use super::dto::{CurrentPasswordRequest, SignedInResponse};
+use super::presence;
 use crate::body::OptionalJsonObject;
 use crate::examples::{EXAMPLE_WAIT_SECS, example_wait, refused, sent};
 use crate::extractors::{Authenticated, Client};
@@ -125,20 +126,6 @@ fn code(raw: String) -> Result<SecondFactorCode, &'static str> {
 /// A request that sent no code, for the document's example of a refused one.
 fn no_code() -> Result<SecondFactorCode, Problem> {
     CodeRequest { code: None }.parse()
-}
-
-/// The proof of presence a request offers, its password typed again spending the account's password work.
-fn presence(
-    body: OptionalJsonObject<CurrentPasswordRequest>,
-    auth: &Authenticated<impl Adapters>,
-    client: &ClientOrigin,
-    limiter: &PasswordWorkLimiter,
-) -> Result<Reauthentication, Problem> {
-    let current_password = body.0.unwrap_or_default().parse();
-    if matches!(current_password, CurrentPassword::Typed(_)) {
-        limiter.spend(auth.current.user.id)?;
-    }
-    Ok(Reauthentication { current_password, network: client.0.network() })
 }
 
 /// Start enrolling an authenticator app
