@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use users_domain::{
     AttemptOutcome, ClientDetails, ClientNetwork, LoginAttempt, LoginIdentifier, Password, PasswordError, Profile,
-    Registration, Role, User,
+    Registration, Role, User, UserId,
 };
 use users_ports::{
     AuditKind, AuditRecord, Clock, InsertUserError, MailedToken, NewSession, NewUser, OneTimeToken, PasswordHash,
@@ -343,12 +343,7 @@ impl<A: Adapters> UserService<A> {
         now: DateTime<Utc>,
         second_factor: bool,
     ) -> Result<(), PasswordCheckError> {
-        let id = credentials.user.id;
-        // Locked from everywhere: answered at once, without a transaction or a hash.
-        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
-            return Err(PasswordCheckError::Locked { retry_after: until - now });
-        }
-        self.begin_attempt(credentials, network).await?;
+        self.begin_attempt(credentials, network, now).await?;
         // An account without a password (brought over without one) spends the same time on a refusal.
         let verified = if credentials.password_hash.is_unusable() {
             self.hasher.verify_dummy(password).await.map(|()| false)
@@ -361,20 +356,38 @@ impl<A: Adapters> UserService<A> {
             Ok(false) => AttemptOutcome::Refused,
             Err(_) => AttemptOutcome::Abandoned,
         };
+        self.end_attempt(credentials.user.id, network, outcome, client).await?;
+        if verified? { Ok(()) } else { Err(PasswordCheckError::Wrong) }
+    }
+
+    /// Ends an attempt [`Self::begin_attempt`] allowed with its `outcome` (recorded from `client`'s device), noting
+    /// in the log a lock it set.
+    pub(crate) async fn end_attempt(
+        &self,
+        id: UserId,
+        network: &ClientNetwork,
+        outcome: AttemptOutcome,
+        client: &ClientDetails,
+    ) -> Result<(), StoreError> {
         let lockout = &self.policy.lockout;
         if let Some(until) = self.users.finish_login_attempt(id, network, outcome, self.now(), lockout, client).await? {
             tracing::warn!(user = id.0, %network, %until, "sign-ins locked after repeated failures");
         }
-        if verified? { Ok(()) } else { Err(PasswordCheckError::Wrong) }
+        Ok(())
     }
 
     /// Starts an attempt, waiting while the attempts under way from `network` fill its room (see
-    /// `UserRepository::begin_login_attempt`); after [`PATIENCE`], refused for a second.
+    /// `UserRepository::begin_login_attempt`); after [`PATIENCE`], refused for a second. An account locked from
+    /// everywhere at `now` is refused at once, without a transaction.
     pub(crate) async fn begin_attempt(
         &self,
         credentials: &StoredCredentials,
         network: &ClientNetwork,
+        now: DateTime<Utc>,
     ) -> Result<(), PasswordCheckError> {
+        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
+            return Err(PasswordCheckError::Locked { retry_after: until - now });
+        }
         let (mut pause, mut waited) = (FIRST_LOOK, Duration::zero());
         loop {
             let now = self.now();

@@ -202,10 +202,7 @@ impl<A: Adapters> UserService<A> {
         // Gone, or its address changed, since the token was checked: nothing to confirm for.
         let credentials = credentials.filter(|found| found.user.id == user).ok_or(ConfirmTotpError::NotPending)?;
         let now = self.now();
-        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
-            return Err(ConfirmTotpError::Locked { retry_after: until - now });
-        }
-        self.begin_attempt(&credentials, network).await?;
+        self.begin_attempt(&credentials, network, now).await?;
         let matched = match code {
             SecondFactorCode::Totp(code) => self.match_code(&factor, code, now),
             SecondFactorCode::Recovery(_) | SecondFactorCode::Impossible => Ok(None),
@@ -215,11 +212,7 @@ impl<A: Adapters> UserService<A> {
             Ok(None) => AttemptOutcome::Refused,
             Err(_) => AttemptOutcome::Abandoned,
         };
-        let lockout = &self.policy.lockout;
-        let finished = self.users.finish_login_attempt(user, network, outcome, self.now(), lockout, &current.client);
-        if let Some(until) = finished.await? {
-            tracing::warn!(user = user.0, %network, %until, "sign-ins locked after repeated failures");
-        }
+        self.end_attempt(user, network, outcome, &current.client).await?;
         let (step, resealed) = matched?.ok_or(ConfirmTotpError::InvalidCode)?;
         let codes = recovery_codes()?;
         let hashes = codes.iter().map(RecoveryCodeHash::of).collect();
@@ -284,10 +277,7 @@ impl<A: Adapters> UserService<A> {
         let credentials = self.users.find_credentials(&LoginIdentifier::Email(user.email.clone())).await?;
         let credentials =
             credentials.filter(|found| found.user.id == user.id).ok_or(SecondFactorLoginError::InvalidToken)?;
-        if let Some(until) = credentials.throttle.locked_until.filter(|until| *until > now) {
-            return Err(SecondFactorLoginError::Locked { retry_after: until - now });
-        }
-        self.begin_attempt(&credentials, network).await?;
+        self.begin_attempt(&credentials, network, now).await?;
         let checked = self.check_code(user.id, code, now).await;
         let (outcome, answer) = match checked {
             Ok(CheckedCode::Proof(proof)) => self.finish_second_step(&token, proof, &credentials, client, now).await,
@@ -295,11 +285,7 @@ impl<A: Adapters> UserService<A> {
             Ok(CheckedCode::NoFactor) => (AttemptOutcome::Abandoned, Err(SecondFactorLoginError::InvalidToken)),
             Err(error) => (AttemptOutcome::Abandoned, Err(error)),
         };
-        let lockout = &self.policy.lockout;
-        let id = user.id;
-        if let Some(until) = self.users.finish_login_attempt(id, network, outcome, self.now(), lockout, client).await? {
-            tracing::warn!(user = id.0, %network, %until, "sign-ins locked after repeated failures");
-        }
+        self.end_attempt(user.id, network, outcome, client).await?;
         answer
     }
 
