@@ -2,8 +2,8 @@
 //! account (`account`), proof of an address and password recovery (`recovery`), the management of other users
 //! (`admin`), where an account is signed in (`sessions`), stopping an account without deleting it (`suspension`),
 //! the record of who did what (`audit`), bringing users over from another system (`import`), a second factor at
-//! sign-in (`second_factor`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`], which is
-//! generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
+//! sign-in (`second_factor`), and the delivery of queued mail (`delivery`). They are methods of [`UserService`],
+//! which is generic over the ports bundled in [`Adapters`], so the same rules serve every driving adapter.
 
 mod account;
 mod admin;

@@ -60,6 +60,11 @@ pub enum TokenPurpose {
 }
 
 impl TokenPurpose {
+    /// The tokens a password reset or a suspension voids (see `OneTimeTokenRepository::reset_password` and
+    /// `UserRepository::suspend`): mailed reset links, and sign-ins whose password was right and that wait for their
+    /// second factor (the password they checked is no longer the account's, or the account may not sign in).
+    pub const VOIDED_BY_A_RESET: [Self; 2] = [Self::ResetPassword, Self::MfaSignIn];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",

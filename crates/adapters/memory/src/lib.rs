@@ -1,9 +1,9 @@
 //! An in-memory store for tests, not for production: the `UserRepository`, `SessionRepository`,
-//! `OneTimeTokenRepository`, `SecondFactorRepository`, `MailOutbox` and `AuditLog` ports on plain collections behind one mutex, keeping every
-//! rule the ports state (it passes the store contract). Use cases can run on it where mocks would only restate their
-//! implementation, and embedders can test against it without a database. Nothing is persisted, nothing is bounded,
-//! and each call holds the one lock for the whole store, which is also what makes each call atomic (a change and the
-//! events it records among it).
+//! `OneTimeTokenRepository`, `SecondFactorRepository`, `MailOutbox` and `AuditLog` ports on plain collections behind
+//! one mutex, keeping every rule the ports state (it passes the store contract). Use cases can run on it where mocks
+//! would only restate their implementation, and embedders can test against it without a database. Nothing is
+//! persisted, nothing is bounded, and each call holds the one lock for the whole store, which is also what makes each
+//! call atomic (a change and the events it records among it).
 
 mod audit;
 mod one_time_tokens;

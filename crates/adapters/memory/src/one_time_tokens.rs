@@ -140,7 +140,7 @@ impl OneTimeTokenRepository for MemoryOneTimeTokens {
         state.throttles.remove(&id);
         state.end_sessions(id, EndSessions::All, now);
         // A new password: no older link resets it, and no sign-in that checked the old one finishes.
-        state.void_tokens_of(id, &[TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn], now);
+        state.void_tokens_of(id, &TokenPurpose::VOIDED_BY_A_RESET, now);
         state.queue(notice.clone(), now);
         state.record(id, [audit]);
         Ok(Some(user))

@@ -303,7 +303,7 @@ impl UserRepository for MemoryUsers {
         // Nothing made before the suspension lets its holder back in: no session, no mailed link to a new password, no
         // sign-in waiting for its code.
         state.end_sessions(id, EndSessions::All, since);
-        state.void_tokens_of(id, &[TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn], since);
+        state.void_tokens_of(id, &TokenPurpose::VOIDED_BY_A_RESET, since);
         state.record(id, [audit]);
         Ok(user)
     }

@@ -75,11 +75,6 @@ pub(crate) async fn void_tokens(
     Ok(())
 }
 
-/// The tokens a new password (a reset) or a suspension voids: mailed reset links, and sign-ins whose password was
-/// right and that wait for their second factor (the password they checked is no longer the account's, or the account
-/// may not sign in).
-pub(crate) const VOIDED_BY_A_RESET: [TokenPurpose; 2] = [TokenPurpose::ResetPassword, TokenPurpose::MfaSignIn];
-
 /// Voids the user's unused tokens of `purposes`, as used at `at`: only the newest mailed link, or none after a reset,
 /// works.
 pub(crate) async fn void_tokens_of(
@@ -239,7 +234,7 @@ impl OneTimeTokenRepository for OneTimeTokenQueries {
                 // may have made them ask for the reset.
                 crate::sessions::end_sessions(conn.any(), user_id, EndSessions::All, now).await?;
                 forget_sign_in_failures(conn.any(), user_id).await?;
-                void_tokens_of(conn.any(), user_id, &VOIDED_BY_A_RESET, now).await?;
+                void_tokens_of(conn.any(), user_id, &TokenPurpose::VOIDED_BY_A_RESET, now).await?;
                 crate::outbox::queue(conn.any(), notice, now).await?;
                 crate::audit::record(conn.any(), UserId(user_id), std::slice::from_ref(&audit)).await?;
                 Ok(Some(user_rows(conn.any(), user_id).await?))

@@ -515,11 +515,11 @@ impl UserRepository for UserQueries {
                 if suspended == 0 {
                     return Err(TxError::Refused(SuspendUserError::NotFound));
                 }
-                // Nothing made before the suspension lets its holder back in once it lifts: no session, no mailed link to
-                // set a new password with, no sign-in waiting for its code (a verification link changes nothing the
-                // suspension is about).
+                // Nothing made before the suspension lets its holder back in once it lifts: no session, no mailed
+                // link to set a new password with, no sign-in waiting for its code (a verification link changes
+                // nothing the suspension is about).
                 crate::sessions::end_sessions(conn.any(), id.0, EndSessions::All, since).await?;
-                let voided = &crate::one_time_tokens::VOIDED_BY_A_RESET;
+                let voided = &users_ports::TokenPurpose::VOIDED_BY_A_RESET;
                 crate::one_time_tokens::void_tokens_of(conn.any(), id.0, voided, since).await?;
                 crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
                 Ok(user_rows(conn.any(), id.0).await?)

@@ -56,7 +56,8 @@ impl TotpCodes {
 }
 
 /// A generator with our fixed parameters. `build_noncompliant` because a secret already stored is used whatever its
-/// length (ours are 20 bytes; totp-rs's `build` refuses fewer than 16), and skew is ours to handle (`TotpStep::window`).
+/// length (ours are 20 bytes; totp-rs's `build` refuses fewer than 16), and skew is ours to handle
+/// (`TotpStep::window`).
 fn generator(secret: &[u8]) -> Builder {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
