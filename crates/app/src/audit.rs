@@ -53,7 +53,7 @@ impl<A: Adapters> UserService<A> {
     }
 
     /// The caller's own events (about their account, or done by them), newest first. Where someone else did it (an
-    /// admin), the user is told that and what, but not that person's address, device or id.
+    /// admin), the user is told who and what, but not that person's address or device.
     pub async fn list_activity(
         &self,
         current: &CurrentUser,
@@ -63,7 +63,6 @@ impl<A: Adapters> UserService<A> {
         let me = current.user.id;
         let mut page = self.audit_page(AuditQuery { user: Some(me), kind: None, before, limit }).await?;
         for event in page.events.iter_mut().filter(|event| event.actor.is_some_and(|actor| actor != me)) {
-            event.actor = None;
             event.ip = None;
             event.user_agent = None;
         }

@@ -309,13 +309,21 @@ impl<A: Adapters> UserService<A> {
             return Ok(LoginOutcome::SecondFactorRequired(challenge));
         }
         let rehashed = self.rehash(&credentials.password_hash, &password).await;
-        // The account was deleted, or its password changed, while the password was being checked.
-        let tokens = self
-            .start_session(&credentials.user, &credentials.password_hash, rehashed, client, now)
-            .await?
-            .ok_or(LoginError::InvalidCredentials)?;
+        let started = self.start_session(&credentials.user, &credentials.password_hash, rehashed, client, now).await?;
+        let Some(tokens) = started else {
+            return Err(self.why_no_session_started(credentials.user.id).await?);
+        };
         let user = User { last_sign_in_at: Some(now), ..credentials.user };
         Ok(LoginOutcome::SignedIn(SignedIn { user, tokens }))
+    }
+
+    /// Why a sign-in whose password was right started no session: as the password was being checked, an admin
+    /// suspended the account (its owner may be told), or it was deleted or its password changed.
+    async fn why_no_session_started(&self, id: UserId) -> Result<LoginError, LoginError> {
+        Ok(match self.users.find_by_id(id).await? {
+            Some(user) if user.is_suspended(self.now()) => LoginError::AccountSuspended,
+            _ => LoginError::InvalidCredentials,
+        })
     }
 
     /// A hash of the service's own for `password`, when `checked` (which it just matched) is another system's or
@@ -426,6 +434,10 @@ impl<A: Adapters> UserService<A> {
             RefreshTokenUse::Replayed { session, used_at, successor_issued }
                 if now - used_at <= self.policy.refresh_grace =>
             {
+                // The session is over (it ended before the first use, which then stored no successor, or since).
+                if !session.is_live(now) {
+                    return Err(RefreshError::InvalidToken);
+                }
                 if !successor_issued {
                     // Handing out this successor would give the client a token its session never had.
                     tracing::error!(
@@ -433,10 +445,6 @@ impl<A: Adapters> UserService<A> {
                         "a refresh token's successor differs between instances: give every instance the same \
                          refresh-token secret"
                     );
-                    return Err(RefreshError::InvalidToken);
-                }
-                // The session is over (it ended before the first use, which then stored no successor, or since).
-                if !session.is_live(now) {
                     return Err(RefreshError::InvalidToken);
                 }
                 // Sign as of the first use: the claims, hence the token, come out the same as the first answer's.

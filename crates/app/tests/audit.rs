@@ -91,7 +91,7 @@ async fn the_last_page_has_no_next() {
 }
 
 #[tokio::test]
-async fn a_users_activity_hides_who_else_acted_and_from_where() {
+async fn a_users_activity_names_who_else_acted_but_not_from_where() {
     // Given an event an admin (user 2) did to user 1, and one user 1 did
     let mut mocks = Mocks::new();
     let by_admin = AuditEvent { actor: Some(UserId(2)), kind: AuditKind::UserSuspended, ..event(5) };
@@ -100,11 +100,11 @@ async fn a_users_activity_hides_who_else_acted_and_from_where() {
 
     let page = mocks.service().list_activity(&current(plain_user()), None, 20).await.unwrap();
 
-    // then the admin's address, device and id are not shown; the user's own are.
+    // then the admin is named, but their address and device are not shown; the user's own are.
     let suspended = &page.events[0];
     assert_eq!(
         (suspended.kind, suspended.actor, suspended.ip, &suspended.user_agent),
-        (AuditKind::UserSuspended, None, None, &None)
+        (AuditKind::UserSuspended, Some(UserId(2)), None, &None)
     );
     assert_eq!(page.events[1], event(4));
 }

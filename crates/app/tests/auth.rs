@@ -810,6 +810,7 @@ async fn login_whose_password_changed_during_the_check_starts_no_session_and_is_
         .withf(|session| session.user_id == UserId(1) && session.password_hash == stored_hash())
         .times(1)
         .returning(|_| Ok(None));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(Some(plain_user())));
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in with the old one
@@ -1394,6 +1395,7 @@ async fn login_of_an_account_deleted_during_the_password_check_is_refused_like_a
     mocks.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     mocks.expect_new_refresh_token("rt-new");
     mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
+    mocks.users.expect_find_by_id().times(1).returning(|_| Ok(None));
     mocks.tokens.expect_issue_access_token().never();
 
     // When the client signs in

@@ -169,6 +169,28 @@ async fn a_suspended_account_with_the_right_password_is_told_it_is_suspended_and
 }
 
 #[tokio::test]
+async fn an_account_suspended_while_its_password_was_checked_is_told_it_is_suspended() {
+    // Given an active account that an admin suspends while its right password is being checked: the store starts
+    // no session for it
+    let mut mocks = signing_in(plain_user(), true);
+    mocks.expect_new_refresh_token("rt-new");
+    mocks.sessions.expect_create().times(1).returning(|_| Ok(None));
+    mocks.users.expect_find_by_id().times(1).return_once(|_| Ok(Some(suspended(None))));
+    mocks.tokens.expect_issue_access_token().never();
+
+    // When the client signs in
+    let error = mocks
+        .service()
+        .login(sign_in_with("correct horse battery"), &network(), &device())
+        .await
+        .password_alone()
+        .unwrap_err();
+
+    // Then it is told what it would be told a moment later, not that its password was wrong
+    assert!(matches!(error, LoginError::AccountSuspended), "{error:?}");
+}
+
+#[tokio::test]
 async fn a_suspended_account_with_a_wrong_password_gets_the_same_answer_as_anyone() {
     let mut mocks = signing_in(suspended(None), false);
     mocks.sessions.expect_create().never();

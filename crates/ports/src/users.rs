@@ -287,7 +287,8 @@ pub trait UserRepository: Send + Sync + 'static {
     /// suspended) at `suspension.since`. `audit` is recorded with it.
     async fn suspend(&self, id: UserId, suspension: Suspension, audit: AuditRecord) -> Result<User, SuspendUserError>;
 
-    /// Lifts the user's suspension, if any, recording `audit`; `None` (and nothing recorded) for an unknown user.
+    /// Lifts the user's suspension (in force, or run out), recording `audit`; a user with none is returned unchanged,
+    /// with nothing recorded; `None` for an unknown user.
     async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError>;
 
     /// Deletes the user with its roles and sessions, recording `audit` (the user's events stay, naming its id);

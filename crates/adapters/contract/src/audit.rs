@@ -352,8 +352,10 @@ pub async fn unlocking_suspending_and_deleting_record_only_what_was_done<
         assert_eq!(*event, expected(record, ada.id, event.id));
     }
 
-    // when one of these finds no one, or is refused, then nothing is recorded;
+    // when one of these finds no one, is refused, or has nothing to change, then nothing is recorded;
     let count = events.len();
+    let active = users.unsuspend(ada.id, t + seconds(4), by_admin(AuditKind::UserUnsuspended, t + seconds(4))).await;
+    assert!(active.unwrap().is_some_and(|ada| ada.suspension.is_none()));
     assert!(!users.clear_lockout(nobody, by_admin(AuditKind::UserUnlocked, t)).await.unwrap());
     let unknown = users.suspend(nobody, suspension(t, None, None), by_admin(AuditKind::UserSuspended, t)).await;
     assert!(matches!(unknown, Err(SuspendUserError::NotFound)));

@@ -2,6 +2,7 @@
 //! published as a JWKS) or with one shared HS256 secret, and opaque random refresh tokens stored only as SHA-256.
 
 mod keys;
+mod session_seal;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,19 +14,17 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use session_seal::SessionSeal;
 use sha2::{Digest, Sha256};
 use users_domain::{ObjectId, Role, UserId};
 use users_ports::{
-    AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, SessionId, TokenError, TokenIssuer,
-    TokenSubject,
+    AccessClaims, AccessToken, PublishedKey, RefreshToken, RefreshTokenHash, TokenError, TokenIssuer, TokenSubject,
 };
 
 pub use keys::{Ed25519KeyPair, Ed25519PublicKey, KeyError, KeyId};
 
 /// The `iss` of every token, checked on the way back in.
 pub const ISSUER: &str = "users-service";
-/// Seconds of clock difference tolerated on `exp`.
-const LEEWAY_SECS: u64 = 5;
 /// HS256 is only as strong as its key: shorter secrets are refused.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -35,7 +34,8 @@ struct Claims {
     /// The user's public ObjectId.
     sub: String,
     uid: i64,
-    sid: i64,
+    /// The session, sealed (see [`SessionSeal`]).
+    sid: String,
     roles: Vec<Role>,
     /// When the password was entered for the session (OpenID Connect's `auth_time`); absent in older tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,8 +45,9 @@ struct Claims {
     exp: i64,
 }
 
-/// The secret successor refresh tokens are derived with. It is its own secret, kept apart from the signing keys, so
-/// that every instance derives the same successor whichever key each signs with during a key rotation.
+/// The secret successor refresh tokens are derived with, and the sessions access tokens name are sealed with. It is
+/// its own secret, kept apart from the signing keys, so that every instance derives the same successor, and opens
+/// the sessions another sealed, whichever key each signs with during a key rotation.
 #[derive(Clone)]
 pub struct RefreshSecret([u8; 32]);
 
@@ -96,6 +97,8 @@ pub struct JwtIssuer {
     access_token_ttl: Duration,
     /// Keys the derivation of successor refresh tokens; never used to sign.
     refresh_secret: RefreshSecret,
+    /// Seals the session each token names, under a key derived from the refresh secret.
+    session_seal: SessionSeal,
     /// Tokens whose signature has been checked, with what they assert. A client presents the same access token for
     /// up to 15 minutes, and an Ed25519 verification costs tens of microseconds; only genuine tokens get in, and
     /// the cache is emptied when full, so an attacker cannot grow it.
@@ -126,7 +129,7 @@ fn validation(algorithm: Algorithm) -> Validation {
 }
 
 /// HMAC-SHA256 of `message` under `key`. Used both to condense the refresh secret's material (with a fixed purpose
-/// as the message, so the material serves nothing else twice) and to derive successors.
+/// as the message, so the material serves nothing else twice), to derive successors, and to key the session seal.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
@@ -134,6 +137,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 const ROTATION_PURPOSE: &[u8] = b"users-service refresh-token successor v1";
+const SESSION_SEAL_PURPOSE: &[u8] = b"users-service access-token session v1";
 
 fn check_ttl(access_token_ttl: Duration) -> Result<(), JwtConfigError> {
     if access_token_ttl <= Duration::zero() {
@@ -161,6 +165,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::HS256),
             published: Vec::new(),
             access_token_ttl,
+            session_seal: SessionSeal::new(&hmac_sha256(&refresh_secret.0, SESSION_SEAL_PURPOSE)),
             refresh_secret,
             verified: Mutex::default(),
         })
@@ -194,6 +199,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::EdDSA),
             published,
             access_token_ttl,
+            session_seal: SessionSeal::new(&hmac_sha256(&refresh_secret.0, SESSION_SEAL_PURPOSE)),
             refresh_secret,
             verified: Mutex::default(),
         };
@@ -210,10 +216,11 @@ impl JwtIssuer {
                 _ => TokenError::Invalid,
             })?
             .claims;
+        let user_id = UserId(claims.uid);
         Ok(AccessClaims {
-            user_id: UserId(claims.uid),
+            user_id,
             object_id: ObjectId::parse(&claims.sub).map_err(|_| TokenError::Invalid)?,
-            session_id: SessionId(claims.sid),
+            session_id: self.session_seal.open(&claims.sid, user_id).ok_or(TokenError::Invalid)?,
             roles: claims.roles,
             authenticated_at: claims.auth_time.map(timestamp).transpose()?,
             issued_at: timestamp(claims.iat)?,
@@ -243,7 +250,7 @@ impl TokenIssuer for JwtIssuer {
         let claims = Claims {
             sub: subject.object_id.to_string(),
             uid: subject.user_id.0,
-            sid: subject.session_id.0,
+            sid: self.session_seal.seal(subject.session_id, subject.user_id),
             roles: subject.roles.clone(),
             auth_time: Some(subject.authenticated_at.timestamp()),
             iss: ISSUER.to_owned(),
@@ -270,8 +277,9 @@ impl TokenIssuer for JwtIssuer {
                 claims
             }
         };
-        // Expiry is judged here, for remembered and fresh tokens alike, by the caller's clock.
-        if claims.expires_at + Duration::seconds(LEEWAY_SECS as i64) <= now {
+        // Expiry is judged here, for remembered and fresh tokens alike, by the caller's clock, to the second: no
+        // leeway: instances keep their clocks in step, and a client refreshes on the 401.
+        if claims.expires_at <= now {
             return Err(TokenError::Expired);
         }
         Ok(claims)
@@ -302,6 +310,7 @@ impl TokenIssuer for JwtIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use users_ports::SessionId;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -336,6 +345,36 @@ mod tests {
         assert_eq!(claims.authenticated_at.map(|at| at.timestamp()), Some((now - Duration::minutes(3)).timestamp()));
         assert_eq!(claims.expires_at.timestamp(), (now + Duration::minutes(15)).timestamp());
         assert_eq!(token.expires_at, claims.expires_at);
+    }
+
+    #[test]
+    fn a_token_names_its_session_without_the_stores_number() {
+        // Given tokens of sessions 7 and 8 of one user...
+        let issuer = issuer();
+        let now = Utc::now();
+        let [first, second] = [7, 8].map(|session| {
+            let token = issuer.issue_access_token(&subject(42, session, &[], now), now).unwrap().token;
+            claims_of(&token)["sid"].as_str().expect("sid is a string").to_owned()
+        });
+        // ...then neither shows its number, nor that they are neighbours, and each still names its session.
+        assert_eq!((first.len(), second.len()), (22, 22));
+        assert!(first.parse::<i64>().is_err() && second.parse::<i64>().is_err());
+        assert_ne!(first[..4], second[..4]);
+        let token = issuer.issue_access_token(&subject(42, 8, &[], now), now).unwrap().token;
+        assert_eq!(issuer.verify_access_token(&token, now).unwrap().session_id, SessionId(8));
+    }
+
+    fn claims_of(token: &str) -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_token_expires_at_its_exp_to_the_second() {
+        let issuer = issuer();
+        let now = Utc::now();
+        let token = issue(&issuer, now);
+        assert!(issuer.verify_access_token(&token.token, token.expires_at - Duration::seconds(1)).is_ok());
+        assert!(matches!(issuer.verify_access_token(&token.token, token.expires_at), Err(TokenError::Expired)));
     }
 
     #[test]

@@ -311,6 +311,10 @@ impl UserRepository for MemoryUsers {
     async fn unsuspend(&self, id: UserId, now: DateTime<Utc>, audit: AuditRecord) -> Result<Option<User>, StoreError> {
         let mut state = self.store.lock();
         let Some(stored) = state.users.get_mut(&id) else { return Ok(None) };
+        // A user never suspended (or lifted already) stays as is, the time of its update too.
+        if stored.user.suspension.is_none() {
+            return Ok(Some(stored.user.clone()));
+        }
         stored.user.suspension = None;
         stored.user.updated_at = now;
         let user = stored.user.clone();

@@ -536,7 +536,9 @@ impl UserRepository for UserQueries {
         let mut conn = self.pools.writer().await?;
         let rows = on_backend!(conn.any(), |conn| conn
             .transaction::<_, DieselError, _>(async |conn| {
-                let lifted = diesel::update(users::table.find(id.0))
+                // A user never suspended (or lifted already) stays as is, the time of its update too.
+                let suspended = users::table.find(id.0).filter(users::suspended_at.is_not_null());
+                let lifted = diesel::update(suspended)
                     .set((
                         users::suspended_at.eq(None::<Stamp>),
                         users::suspended_until.eq(None::<Stamp>),
@@ -545,11 +547,11 @@ impl UserRepository for UserQueries {
                     ))
                     .execute(conn)
                     .await?;
-                if lifted == 0 {
-                    return Ok(None);
+                if lifted > 0 {
+                    crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
                 }
-                crate::audit::record(conn.any(), id, std::slice::from_ref(&audit)).await?;
-                Ok(Some(user_rows(conn.any(), id.0).await?))
+                let rows = user_rows(conn.any(), id.0).await?;
+                Ok((!rows.is_empty()).then_some(rows))
             })
             .await)
         .map_err(|error| self.pools.fault(error))?;

@@ -51,8 +51,10 @@ pub(crate) fn endpoints<A: Adapters>() -> Vec<Endpoint> {
     .collect()
 }
 
+/// An id as the Admin API writes it: `+2` and `02` name no user, rather than user 2 under another spelling.
 pub(crate) fn user_id(raw: &str) -> Result<UserId, Problem> {
-    raw.parse::<i64>().map(UserId).map_err(|_| {
+    let canonical = raw.parse::<i64>().ok().filter(|id| id.to_string() == raw);
+    canonical.map(UserId).ok_or_else(|| {
         Problem::invalid_parameters(vec![FieldError {
             field: "id".to_owned(),
             message: "must be an integer".to_owned(),

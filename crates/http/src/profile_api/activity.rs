@@ -45,7 +45,8 @@ impl ActivityQuery {
 }
 
 /// An event of the user's: who (`actor_id`: null when nobody signed in did it) did what to whom (`subject_id`,
-/// integer user ids as the Admin API has them), from where, when.
+/// integer user ids as the Admin API has them), from where, when. Where someone else did it (an admin), their
+/// `ip` and `user_agent` are not shown (null).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ActivityEventResponse {
     /// Increasing: a later event has a greater id.

@@ -189,7 +189,7 @@ on_each_store!(a_user_created_here_signs_in_and_is_the_same_user_in_the_profile_
 async fn get_takes_an_integer_id(store: Store) {
     let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;
-    for bad in ["abc", "1.5", "0x10", "99999999999999999999"] {
+    for bad in ["abc", "1.5", "0x10", "99999999999999999999", "%2B1", "01", "-0"] {
         assert_problem(app.get(&format!("/api/users/{bad}"), &admin.access_token).await, StatusCode::BAD_REQUEST).await;
     }
     assert_problem(app.get("/api/users/424242", &admin.access_token).await, StatusCode::NOT_FOUND).await;

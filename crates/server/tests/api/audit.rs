@@ -123,6 +123,31 @@ async fn a_user_reads_their_own_activity_in_snake_case(store: Store) {
 }
 on_each_store!(a_user_reads_their_own_activity_in_snake_case);
 
+async fn a_users_activity_names_the_admin_who_acted_but_not_their_address_or_device(store: Store) {
+    // Given an admin who signs Ada out everywhere
+    let Some(app) = spawn_app(store).await else { return };
+    let admin = app.admin().await;
+    let ada = app.register_user("ada@example.com").await;
+    let path = format!("/api/users/{}/sessions", uid(&ada));
+    let ended = app.client.delete(app.url(&path)).bearer_auth(&admin.access_token).header("user-agent", AGENT);
+    assert_eq!(ended.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    // When Ada signs in again and reads her activity
+    let ada = Session::from_body(&status_and_json(app.login("ada@example.com", PASSWORD).await).await.1);
+    let (status, page) = status_and_json(app.get("/users/current/activity", &ada.access_token).await).await;
+
+    // Then she sees that the admin ended her sessions, but not from where; the admin's log has both
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(kinds(&page), ["user.signed_in", "session.revoked", "user.signed_in", "user.registered"]);
+    let revoked = &page["data"][1];
+    assert_eq!((revoked["actor_id"].as_i64(), revoked["subject_id"].as_i64()), (Some(uid(&admin)), Some(uid(&ada))));
+    assert_eq!((&revoked["ip"], &revoked["user_agent"]), (&Value::Null, &Value::Null));
+    assert_eq!(page["data"][0]["ip"], "127.0.0.1", "her own sign-in shows where from");
+    let log = app.audit(&admin, &format!("userId={}&kind=session.revoked", uid(&ada))).await;
+    assert_eq!((log["data"][0]["ip"].as_str(), log["data"][0]["userAgent"].as_str()), (Some("127.0.0.1"), Some(AGENT)));
+}
+on_each_store!(a_users_activity_names_the_admin_who_acted_but_not_their_address_or_device);
+
 async fn pages_follow_next_to_the_end_without_overlap(store: Store) {
     let Some(app) = spawn_app(store).await else { return };
     let admin = app.admin().await;

@@ -315,7 +315,8 @@ async fn requests_without_a_valid_access_token_get_401_with_a_bearer_challenge(s
     assert_unauthorized(app.get("/users/current", "not-a-jwt").await).await;
     assert_unauthorized(app.get("/users/current", &format!("{}x", session.access_token)).await).await;
 
-    // Well-formed tokens for this very user and session, but signed with another key, or expired.
+    // Well-formed tokens for this very user and session, but signed with another key, or naming a session sealed
+    // with another secret, or expired.
     let subject = TokenSubject {
         user_id: UserId(1),
         object_id: ObjectId::parse(session.id()).unwrap(),
@@ -325,10 +326,13 @@ async fn requests_without_a_valid_access_token_get_401_with_a_bearer_challenge(s
     };
     let ours = app.signing_key();
     let impostor = Ed25519KeyPair::generate(ours.key_id().clone()).unwrap();
-    let forger = JwtIssuer::ed25519(&impostor, &[], Duration::minutes(15), refresh_secret()).unwrap();
+    let forger = JwtIssuer::ed25519(&impostor, &[], Duration::minutes(15), app.instance_refresh_secret()).unwrap();
     let forged = forger.issue_access_token(&subject, Utc::now()).unwrap();
     assert_unauthorized(app.get("/users/current", &forged.token).await).await;
-    let issuer = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15), refresh_secret()).unwrap();
+    let other_seal = JwtIssuer::ed25519(&ours, &[], Duration::minutes(15), refresh_secret()).unwrap();
+    let unsealable = other_seal.issue_access_token(&subject, Utc::now()).unwrap();
+    assert_unauthorized(app.get("/users/current", &unsealable.token).await).await;
+    let issuer = app.issuer();
     let expired = issuer.issue_access_token(&subject, Utc::now() - Duration::hours(1)).unwrap();
     let problem = assert_unauthorized(app.get("/users/current", &expired.token).await).await;
     assert_eq!(problem["detail"], "the access token has expired");

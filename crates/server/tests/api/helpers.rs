@@ -5,9 +5,9 @@ use diesel::sql_types::BigInt;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use users_app::ExistingAccount;
-use users_domain::{ObjectId, Password, UserId};
+use users_domain::Password;
 use users_jwt::{JwtIssuer, RefreshSecret};
-use users_ports::{SessionId, TokenIssuer, TokenSubject};
+use users_ports::{TokenIssuer, TokenSubject};
 use users_server::settings::{
     AuditSettings, AuthSettings, DatabaseSettings, MailSettings, RateLimitSettings, ServerSettings,
 };
@@ -272,7 +272,7 @@ impl Session {
     }
 }
 
-/// A refresh-token secret for issuers the tests make themselves (it plays no part in access tokens).
+/// A refresh-token secret for issuers the tests make themselves, of tokens this service does not accept.
 pub fn refresh_secret() -> RefreshSecret {
     RefreshSecret::new(b"the tests' own refresh-token secret").expect("long enough")
 }
@@ -345,16 +345,30 @@ impl TestApp {
     /// An access token for `session`'s user and session, signed with this instance's key as it would sign it, but
     /// saying the password was entered at `authenticated_at`: how a token looks minutes after its sign-in.
     pub fn token_authenticated_at(&self, session: &Session, authenticated_at: DateTime<Utc>) -> String {
-        let claims = session.claims();
+        let issuer = self.issuer();
+        let claims = issuer.verify_access_token(&session.access_token, Utc::now()).expect("the session's token");
         let subject = TokenSubject {
-            user_id: UserId(claims["uid"].as_i64().expect("uid")),
-            object_id: ObjectId::parse(claims["sub"].as_str().expect("sub")).expect("an ObjectId"),
-            session_id: SessionId(claims["sid"].as_i64().expect("sid")),
-            roles: serde_json::from_value(claims["roles"].clone()).expect("roles"),
+            user_id: claims.user_id,
+            object_id: claims.object_id,
+            session_id: claims.session_id,
+            roles: claims.roles,
             authenticated_at,
         };
-        let issuer = JwtIssuer::ed25519(&self.signing_key(), &[], Duration::minutes(15), refresh_secret()).unwrap();
         issuer.issue_access_token(&subject, Utc::now()).expect("sign").token
+    }
+
+    /// An issuer of the access tokens this instance would issue: its signing key, and the refresh-token secret
+    /// their sessions are sealed with.
+    pub fn issuer(&self) -> JwtIssuer {
+        JwtIssuer::ed25519(&self.signing_key(), &[], Duration::minutes(15), self.instance_refresh_secret()).unwrap()
+    }
+
+    /// The refresh-token secret this instance uses, read from its keys folder.
+    pub fn instance_refresh_secret(&self) -> RefreshSecret {
+        let auth = &self.settings.auth;
+        let secret = users_server::secret::load_or_create(auth.refresh_secret.as_deref(), &auth.refresh_secret_path())
+            .expect("the instance's refresh-token secret");
+        RefreshSecret::new(&secret).expect("long enough")
     }
 
     /// The key pair this instance signs with, read from its keys folder.

@@ -75,9 +75,14 @@ async fn lifting_a_suspension_lets_the_user_sign_in_again(store: Store) {
     assert_eq!(user["suspendedUntil"], Value::Null);
     assert_eq!(user["suspensionReason"], Value::Null);
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
-    // Lifting it from an active user changes nothing.
+    // Lifting it from an active user changes nothing: not the user, nor the audit log.
+    let lifted = "SELECT count(*) FROM audit_events WHERE kind = 'user.unsuspended'";
+    assert_eq!(app.count(lifted).await, 1);
     let response = app.delete(&format!("/api/users/{id}/suspension"), &admin.access_token).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, again) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["updatedAt"], user["updatedAt"]);
+    assert_eq!(app.count(lifted).await, 1);
 }
 on_each_store!(lifting_a_suspension_lets_the_user_sign_in_again);
 
