@@ -590,8 +590,9 @@ impl<A: Adapters> UserService<A> {
             authenticated_at,
         };
         let access = self.tokens.issue_access_token(&subject, now)?;
-        // `exp` is in whole seconds while `now` is not: round up, so a 15-minute token says 900, not 899.
-        let expires_in = (access.expires_at - now + Duration::milliseconds(999)).num_seconds();
+        // `exp` is in whole seconds, rounded up, while `now` is not: round down, so that a 15-minute token says 900,
+        // and no token lives less than it says.
+        let expires_in = (access.expires_at - now).num_seconds();
         Ok(TokenPair { access_token: access.token, refresh_token, expires_in })
     }
 }

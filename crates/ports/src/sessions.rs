@@ -5,7 +5,7 @@ use users_domain::{ClientDetails, UserId};
 
 use crate::{AuditRecord, PasswordHash, RefreshTokenHash, StoreError};
 
-/// The identity of a sign-in session (one refresh-token family). Access tokens carry it.
+/// The identity of a sign-in session (one refresh-token family). Access tokens carry it sealed; clients never see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionId(pub i64);
 

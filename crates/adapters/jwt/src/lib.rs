@@ -49,7 +49,13 @@ struct Claims {
 /// its own secret, kept apart from the signing keys, so that every instance derives the same successor, and opens
 /// the sessions another sealed, whichever key each signs with during a key rotation.
 #[derive(Clone)]
-pub struct RefreshSecret([u8; 32]);
+pub struct RefreshSecret {
+    /// Keys the derivation of successors.
+    rotation: [u8; 32],
+    /// Keys the session seal: derived from the material apart from `rotation`, so that no successor (whose input
+    /// is text a client sends) can ever equal it.
+    session_seal: [u8; 32],
+}
 
 impl RefreshSecret {
     /// At least [`MIN_SECRET_BYTES`] of key material (it is condensed to 32 bytes with a fixed purpose).
@@ -57,7 +63,8 @@ impl RefreshSecret {
         if material.len() < MIN_SECRET_BYTES {
             return Err(JwtConfigError::RefreshSecretTooShort);
         }
-        Ok(Self(hmac_sha256(material, ROTATION_PURPOSE)))
+        let rotation = hmac_sha256(material, ROTATION_PURPOSE);
+        Ok(Self { rotation, session_seal: hmac_sha256(material, SESSION_SEAL_PURPOSE) })
     }
 }
 
@@ -97,7 +104,7 @@ pub struct JwtIssuer {
     access_token_ttl: Duration,
     /// Keys the derivation of successor refresh tokens; never used to sign.
     refresh_secret: RefreshSecret,
-    /// Seals the session each token names, under a key derived from the refresh secret.
+    /// Seals the session each token names, under a key derived from the refresh secret's material.
     session_seal: SessionSeal,
     /// Tokens whose signature has been checked, with what they assert. A client presents the same access token for
     /// up to 15 minutes, and an Ed25519 verification costs tens of microseconds; only genuine tokens get in, and
@@ -129,7 +136,7 @@ fn validation(algorithm: Algorithm) -> Validation {
 }
 
 /// HMAC-SHA256 of `message` under `key`. Used both to condense the refresh secret's material (with a fixed purpose
-/// as the message, so the material serves nothing else twice), to derive successors, and to key the session seal.
+/// as the message, so the material serves nothing else twice) and to derive successors.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
@@ -165,7 +172,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::HS256),
             published: Vec::new(),
             access_token_ttl,
-            session_seal: SessionSeal::new(&hmac_sha256(&refresh_secret.0, SESSION_SEAL_PURPOSE)),
+            session_seal: SessionSeal::new(&refresh_secret.session_seal),
             refresh_secret,
             verified: Mutex::default(),
         })
@@ -199,7 +206,7 @@ impl JwtIssuer {
             validation: validation(Algorithm::EdDSA),
             published,
             access_token_ttl,
-            session_seal: SessionSeal::new(&hmac_sha256(&refresh_secret.0, SESSION_SEAL_PURPOSE)),
+            session_seal: SessionSeal::new(&refresh_secret.session_seal),
             refresh_secret,
             verified: Mutex::default(),
         };
@@ -255,7 +262,8 @@ impl TokenIssuer for JwtIssuer {
             auth_time: Some(subject.authenticated_at.timestamp()),
             iss: ISSUER.to_owned(),
             iat: now.timestamp(),
-            exp: expires_at.timestamp(),
+            // Rounded up to the whole second, so that a token lives at least its lifetime.
+            exp: expires_at.timestamp() + i64::from(expires_at.timestamp_subsec_nanos() > 0),
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding_key)
             .map_err(|error| TokenError::Unexpected(error.to_string()))?;
@@ -294,7 +302,7 @@ impl TokenIssuer for JwtIssuer {
 
     /// HMAC-SHA256 of the used token under the rotation key: deterministic, and unpredictable without the key.
     fn successor_refresh_token(&self, used: &RefreshToken) -> RefreshToken {
-        RefreshToken::new(URL_SAFE_NO_PAD.encode(hmac_sha256(&self.refresh_secret.0, used.as_str().as_bytes())))
+        RefreshToken::new(URL_SAFE_NO_PAD.encode(hmac_sha256(&self.refresh_secret.rotation, used.as_str().as_bytes())))
     }
 
     /// A plain SHA-256 suffices: the token has 256 bits of entropy, so there is nothing to brute-force.
@@ -343,7 +351,8 @@ mod tests {
         assert_eq!(claims.session_id, SessionId(7));
         assert_eq!(claims.roles, vec![Role::Admin, Role::User]);
         assert_eq!(claims.authenticated_at.map(|at| at.timestamp()), Some((now - Duration::minutes(3)).timestamp()));
-        assert_eq!(claims.expires_at.timestamp(), (now + Duration::minutes(15)).timestamp());
+        let lifetime = claims.expires_at - now;
+        assert!(lifetime >= Duration::minutes(15) && lifetime < Duration::minutes(15) + Duration::seconds(1));
         assert_eq!(token.expires_at, claims.expires_at);
     }
 
@@ -357,11 +366,29 @@ mod tests {
             claims_of(&token)["sid"].as_str().expect("sid is a string").to_owned()
         });
         // ...then neither shows its number, nor that they are neighbours, and each still names its session.
-        assert_eq!((first.len(), second.len()), (22, 22));
-        assert!(first.parse::<i64>().is_err() && second.parse::<i64>().is_err());
+        for (sid, number) in [(&first, 7i64), (&second, 8)] {
+            let sealed = URL_SAFE_NO_PAD.decode(sid).expect("base64url");
+            assert_eq!(sealed.len(), 16);
+            assert!(!sealed.windows(8).any(|window| window == number.to_be_bytes()), "{sid} shows {number}");
+        }
         assert_ne!(first[..4], second[..4]);
         let token = issuer.issue_access_token(&subject(42, 8, &[], now), now).unwrap().token;
         assert_eq!(issuer.verify_access_token(&token, now).unwrap().session_id, SessionId(8));
+    }
+
+    #[test]
+    fn a_genuine_signature_over_a_session_number_is_refused() {
+        // Given a token signed with the service's own secret, naming its session by number as tokens once did
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "sub": "507f1f77bcf86cd799439011", "uid": 42, "sid": 7, "roles": [], "auth_time": now,
+            "iss": ISSUER, "iat": now, "exp": now + 900,
+        });
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET));
+
+        // Then it is not accepted: only a sealed session names one
+        let verified = issuer().verify_access_token(&token.unwrap(), Utc::now());
+        assert!(matches!(verified, Err(TokenError::Invalid)), "{verified:?}");
     }
 
     fn claims_of(token: &str) -> serde_json::Value {

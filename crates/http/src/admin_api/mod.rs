@@ -57,7 +57,7 @@ pub(crate) fn user_id(raw: &str) -> Result<UserId, Problem> {
     canonical.map(UserId).ok_or_else(|| {
         Problem::invalid_parameters(vec![FieldError {
             field: "id".to_owned(),
-            message: "must be an integer".to_owned(),
+            message: "must be an integer, written plainly (no plus sign or leading zeros)".to_owned(),
         }])
     })
 }
