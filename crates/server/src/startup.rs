@@ -253,11 +253,17 @@ fn email_policy(settings: &Settings) -> EmailPolicy {
     EmailPolicy { require_verified_email: settings.auth.require_verified_email, ..EmailPolicy::default() }
 }
 
+/// The refresh-token secret these settings name (configured, or kept in its file, generated there the first time):
+/// successors are derived with it and access tokens seal their session with it.
+pub fn refresh_secret(auth: &AuthSettings) -> Result<RefreshSecret, StartupError> {
+    let material = secret::load_or_create(auth.refresh_secret.as_deref(), &auth.refresh_secret_path())?;
+    Ok(RefreshSecret::new(&material)?)
+}
+
 /// Signs with the configured algorithm: Ed25519 keys from their folder, or the shared secret.
 fn token_issuer(auth: &AuthSettings) -> Result<JwtIssuer, StartupError> {
     let ttl = Duration::seconds(auth.access_token_ttl_secs);
-    let refresh_secret = secret::load_or_create(auth.refresh_secret.as_deref(), &auth.refresh_secret_path())?;
-    let refresh_secret = RefreshSecret::new(&refresh_secret)?;
+    let refresh_secret = refresh_secret(auth)?;
     Ok(match auth.algorithm() {
         JwtAlgorithm::EdDSA => {
             let ring = key_ring::load_or_create(&auth.jwt_keys_dir, auth.jwt_signing_key_id.as_deref())?;

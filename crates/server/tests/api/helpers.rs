@@ -365,10 +365,7 @@ impl TestApp {
 
     /// The refresh-token secret this instance uses, read from its keys folder.
     pub fn instance_refresh_secret(&self) -> RefreshSecret {
-        let auth = &self.settings.auth;
-        let secret = users_server::secret::load_or_create(auth.refresh_secret.as_deref(), &auth.refresh_secret_path())
-            .expect("the instance's refresh-token secret");
-        RefreshSecret::new(&secret).expect("long enough")
+        users_server::startup::refresh_secret(&self.settings.auth).expect("the instance's refresh-token secret")
     }
 
     /// The key pair this instance signs with, read from its keys folder.
